@@ -1,0 +1,33 @@
+# The two commands a new user needs: `make demo` and `make test`. Everything they need is installed here.
+SWIFT ?= swift
+RELEASE_FLAGS := -c release --static-swift-stdlib
+BIN := $(shell pwd)/.build/release
+
+.PHONY: deps build guest test unit-test guest-test demo bench clean
+
+deps:
+	@scripts/install-deps
+
+build: deps
+	$(SWIFT) build $(RELEASE_FLAGS) --product amber
+	$(SWIFT) build $(RELEASE_FLAGS) --product amber-vmm
+
+guest: deps
+	@scripts/make-test-guest
+
+unit-test: deps
+	$(SWIFT) test
+
+guest-test: build guest
+	@scripts/guest-tests
+
+test: unit-test guest-test
+
+demo: build guest
+	@scripts/demo
+
+bench: build
+	@scripts/bench
+
+clean:
+	rm -rf .build out

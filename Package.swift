@@ -1,0 +1,55 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// One target per concern; dependencies point one way (see ../shared/DESIGN.md and README.md):
+// C shims (CSystem, CKVM, CLZ4, CSQLite) -> AmberSystem -> AmberKVM/AmberBoot/AmberVirtio -> AmberVMM -> AmberCore -> executables,
+// with AmberStore, AmberCatalog and AmberPolicy beside the VMM, never importing it.
+let package = Package(
+    name: "Amber",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "amber", targets: ["amber"]),
+        .executable(name: "amber-vmm", targets: ["amber-vmm"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        .target(name: "CKVM"),
+        .target(name: "CSystem"),
+        .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+
+        .target(name: "AmberSystem", dependencies: ["CSystem"]),
+        .target(name: "AmberKVM", dependencies: ["CKVM", "AmberSystem"]),
+        .target(name: "AmberBoot"),
+        .target(name: "AmberVirtio", dependencies: ["AmberSystem"]),
+        .target(name: "AmberVMM", dependencies: ["AmberKVM", "AmberBoot", "AmberVirtio", "AmberSystem"]),
+        .target(name: "AmberStore", dependencies: [
+            "CLZ4", "AmberSystem", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        .target(name: "AmberCatalog", dependencies: ["CSQLite"]),
+        .target(name: "AmberPolicy", dependencies: ["Yams"]),
+        .target(name: "AmberCore", dependencies: [
+            "AmberVMM", "AmberStore", "AmberCatalog", "AmberPolicy", "AmberSystem",
+        ]),
+
+        .executableTarget(name: "amber-vmm", dependencies: ["AmberVMM"]),
+        .executableTarget(name: "amber", dependencies: [
+            "AmberCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "AmberSystemTests", dependencies: ["AmberSystem"]),
+        .testTarget(name: "AmberKVMTests", dependencies: ["AmberKVM"]),
+        .testTarget(name: "AmberBootTests", dependencies: ["AmberBoot"]),
+        .testTarget(name: "AmberVirtioTests", dependencies: ["AmberVirtio"]),
+        .testTarget(name: "AmberVMMTests", dependencies: ["AmberVMM"]),
+        .testTarget(name: "AmberStoreTests", dependencies: ["AmberStore"]),
+        .testTarget(name: "AmberCatalogTests", dependencies: ["AmberCatalog"]),
+        .testTarget(name: "AmberPolicyTests", dependencies: ["AmberPolicy"]),
+        .testTarget(name: "AmberCoreTests", dependencies: ["AmberCore"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

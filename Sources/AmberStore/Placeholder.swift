@@ -1,0 +1,1 @@
+// AmberStore: see the package layout in README.md. Sources land here with their issue.

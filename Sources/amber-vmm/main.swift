@@ -1,0 +1,2 @@
+import AmberVMM
+// amber-vmm: one process per VM. The machine lands here with the VMM issue.

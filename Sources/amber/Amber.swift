@@ -1,0 +1,11 @@
+import AmberCore
+import ArgumentParser
+
+@main
+struct Amber: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "amber",
+        abstract: "Snapshot, roll back and clone KVM virtual machines.",
+        subcommands: []
+    )
+}

@@ -1,0 +1,1 @@
+// Tests for AmberPolicy land here.
