@@ -16,7 +16,8 @@ echo "written by the demo guest" | dd of=/dev/vda bs=512 conv=sync,fsync 2>/dev/
 echo "guest: wrote to /dev/vda, powering off"
 poweroff -f
 G
-cmdline="console=ttyS0 reboot=k panic=1 pci=off quiet amber.script=$(base64 -w0 guest.sh)"
+# initcall_blacklist: see GUEST_CMDLINE in Tests/guest/lib/common.sh.
+cmdline="console=ttyS0 reboot=k panic=1 pci=off quiet initcall_blacklist=add_rtc_cmos amber.script=$(base64 -w0 guest.sh)"
 
 console_has() { amber logs demo 2>/dev/null | grep -q -F "$1"; }
 wait_until() {
