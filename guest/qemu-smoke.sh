@@ -12,7 +12,7 @@ G
 truncate -s 16M /tmp/disk.img
 start=$(cut -d' ' -f1 /proc/uptime)
 qemu-system-x86_64 -M microvm -accel kvm -cpu host -smp 1 -m 256 -kernel "$AMBER_TEST_KERNEL" -initrd "$AMBER_TEST_INITRD" \
-    -append "console=ttyS0 reboot=k panic=1 quiet amber.script=$(base64 -w0 /tmp/guest.sh)" \
+    -append "console=ttyS0 reboot=k panic=1 quiet initcall_blacklist=add_rtc_cmos amber.script=$(base64 -w0 /tmp/guest.sh)" \
     -drive id=disk,file=/tmp/disk.img,format=raw,if=none -device virtio-blk-device,drive=disk \
     -nodefaults -display none -serial stdio -no-reboot </dev/null | grep -E "guest script|amber.script exit"
 end=$(cut -d' ' -f1 /proc/uptime)
