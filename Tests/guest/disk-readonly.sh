@@ -10,7 +10,7 @@ head -c 16 /dev/vda | grep -q original-content && echo "guest read the disk"
 if echo overwritten | dd of=/dev/vda bs=512 conv=sync,fsync 2>/dev/null; then echo "guest write accepted"; else echo "guest write refused"; fi
 G
 run_guest diskro guest.sh boot.log --disk "$PWD/disk.img:ro" || { code=$?; show boot.log; fail "amber run exited $code"; }
+[ "$(sha256sum disk.img | cut -d' ' -f1)" = "$before" ] || { show boot.log; fail "the read-only image changed"; }
 expect_in boot.log "guest read the disk"
 expect_in boot.log "guest write refused"
-[ "$(sha256sum disk.img | cut -d' ' -f1)" = "$before" ] || fail "the read-only image changed"
 echo "write refused, image unchanged"
