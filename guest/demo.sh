@@ -20,12 +20,18 @@ G
 cmdline="console=ttyS0 reboot=k panic=1 pci=off quiet initcall_blacklist=add_rtc_cmos amber.script=$(base64 -w0 guest.sh)"
 
 console_has() { amber logs demo 2>/dev/null | grep -q -F "$1"; }
+vm_running() { amber ps 2>/dev/null | grep -q -E "^demo .*(running|paused|starting|booting|stopping)"; }
+# Waits for the guest to print $1; gives up after 5 minutes or when the VM has stopped.
 wait_until() {
     tries=0
     until console_has "$1"; do
         tries=$((tries + 1))
-        [ $tries -lt 1500 ] || { amber logs demo; die "the guest never printed '$1'"; }
-        usleep 200000
+        if [ $tries -ge 1000 ] || ! vm_running; then
+            console_has "$1" && return 0
+            amber logs demo
+            die "the guest never printed '$1'"
+        fi
+        usleep 300000
     done
 }
 
@@ -54,7 +60,7 @@ amber logs demo | tr -d '\r' | grep "guest tick" | tail -n 2
 step "waiting for the guest to power off"
 wait_until "powering off"
 tries=0
-while [ "$(amber ps 2>/dev/null | grep -c -E 'demo +(running|paused|starting|stopping|booting)')" -gt 0 ] && [ $tries -lt 300 ]; do
+while vm_running && [ $tries -lt 300 ]; do
     tries=$((tries + 1)); usleep 200000
 done
 amber logs demo | tr -d '\r' | tail -n 3

@@ -85,3 +85,17 @@ wait_for() {
 no_vmm_running() {
     [ -z "$(vmm_pids)" ]
 }
+
+# wait_console NAME TEXT SECONDS: waits until the console of detached VM NAME shows TEXT. Returns 1 after
+# SECONDS, or at once when the VM has stopped without showing it.
+wait_console() {
+    deadline=$(( $(date +%s) + $3 ))
+    while :; do
+        amber logs "$1" 2>/dev/null | grep -q -F -- "$2" && return 0
+        case "$(vm_state "$1")" in
+            stopped | "") amber logs "$1" 2>/dev/null | grep -q -F -- "$2"; return $? ;;
+        esac
+        [ "$(date +%s)" -lt "$deadline" ] || return 1
+        usleep 300000
+    done
+}
