@@ -8,29 +8,29 @@ public enum Planner {
     ///     otherwise the newest snapshot the policy took of the VM.
     public static func plan(policies: PolicySet, snapshots: [SnapshotInfo], vms: [String], now: Date,
                             lastRuns: [ScheduleKey: Date] = [:]) -> Plan {
-        var decisions = [Decision](repeating: Decision(.keep, .manual), count: snapshots.count)
+        var decisions = [Decision](repeating: Decision(.manual), count: snapshots.count)
+        // Group by VM as runs of consecutive indices: catalogs list a VM's snapshots together, so this is one
+        // string comparison per snapshot and one range per VM.
         var groupIndex: [String: Int] = [:]
         var groupVMs: [String] = []
-        var members: [[Int]] = []
-        var previousVM: String?
-        var currentGroup = -1
-        for index in snapshots.indices {
+        var members: [[Range<Int>]] = []
+        var runStart = 0
+        for index in snapshots.indices where index + 1 == snapshots.count || snapshots[index + 1].vm != snapshots[index].vm {
             let vm = snapshots[index].vm
-            if vm != previousVM {
-                if let existing = groupIndex[vm] {
-                    currentGroup = existing
-                } else {
-                    currentGroup = members.count
-                    groupIndex[vm] = currentGroup
-                    groupVMs.append(vm)
-                    members.append([])
-                }
-                previousVM = vm
+            let group: Int
+            if let existing = groupIndex[vm] {
+                group = existing
+            } else {
+                group = members.count
+                groupIndex[vm] = group
+                groupVMs.append(vm)
+                members.append([])
             }
-            members[currentGroup].append(index)
+            members[group].append(runStart..<index + 1)
+            runStart = index + 1
         }
 
-        let span = timeSpan(of: snapshots, now: now)
+        let span = timeSpan(now: now)
         var clocks: [String: ZoneClock] = [:]
         func clock(for policy: Policy) -> ZoneClock {
             if let clock = clocks[policy.timeZone.identifier] { return clock }
@@ -42,41 +42,44 @@ public enum Planner {
         var conflicts: [String: PolicyConflict] = [:]
         var newestOwned: [String: Date] = [:]
         for (group, vm) in groupVMs.enumerated() {
-            let indices = members[group]
+            let indices = members[group].joined()
             switch policies.ownership(of: vm) {
             case .none:
-                for index in indices { decisions[index] = Decision(.keep, .noPolicy(vm: vm)) }
+                for index in indices { decisions[index] = Decision(.noPolicy(vm: vm)) }
             case .conflict(let matching):
                 let names = matching.map(\.name)
                 conflicts[vm] = PolicyConflict(vm: vm, policies: names)
-                for index in indices { decisions[index] = Decision(.keep, .conflict(vm: vm, policies: names)) }
+                for index in indices { decisions[index] = Decision(.conflict(vm: vm, policies: names)) }
             case .policy(let policy):
-                var owned: [Int] = []
-                owned.reserveCapacity(indices.count)
+                var timeline = OwnedTimeline()
+                timeline.reserveCapacity(members[group].reduce(0) { $0 + $1.count })
                 var otherBytes: UInt64 = 0
+                // One pass over the (large) snapshot records; everything after works on dense local arrays.
                 for index in indices {
-                    let snapshot = snapshots[index]
-                    if snapshot.policy == policy.name {
-                        owned.append(index)
+                    let isProtected = snapshots[index].isProtected
+                    let isInUse = !snapshots[index].inUseBy.isEmpty
+                    if snapshots[index].policy == policy.name {
+                        timeline.append(index: index, time: snapshots[index].createdAt.timeIntervalSince1970,
+                                        exemption: isProtected ? .protected : (isInUse ? .inUse : .none))
                         continue
                     }
-                    otherBytes &+= snapshot.sizeBytes
-                    if snapshot.isProtected {
-                        decisions[index] = Decision(.keep, .protected)
-                    } else if !snapshot.inUseBy.isEmpty {
-                        decisions[index] = Decision(.keep, .inUse(by: snapshot.inUseBy))
-                    } else if let other = snapshot.policy {
-                        decisions[index] = Decision(.keep, .foreignPolicy(other))
+                    otherBytes &+= snapshots[index].sizeBytes
+                    if isProtected {
+                        decisions[index] = Decision(.protected)
+                    } else if isInUse {
+                        decisions[index] = Decision(.inUse(by: snapshots[index].inUseBy))
+                    } else if let other = snapshots[index].policy {
+                        decisions[index] = Decision(.foreignPolicy(other))
                     }
                 }
-                sortNewestFirst(&owned, snapshots)
-                if let newest = owned.first { newestOwned[vm] = snapshots[newest].createdAt }
-                let zone = clock(for: policy)
-                let localTimes = owned.map {
-                    zone.localSeconds(at: Int(snapshots[$0].createdAt.timeIntervalSince1970.rounded(.down)))
+                timeline.sortNewestFirst()
+                if let newest = timeline.times.first {
+                    newestOwned[vm] = Date(timeIntervalSince1970: newest)
                 }
+                let zone = clock(for: policy)
+                let localTimes = zone.localSeconds(newestFirst: timeline.times)
                 RetentionEngine(retention: policy.retention, now: now)
-                    .decide(order: owned, localTimes: localTimes, snapshots: snapshots, otherBytes: otherBytes,
+                    .decide(timeline, localTimes: localTimes, snapshots: snapshots, otherBytes: otherBytes,
                             into: &decisions)
             }
         }
@@ -101,26 +104,48 @@ public enum Planner {
                     conflicts: conflicts.values.sorted { $0.vm < $1.vm })
     }
 
-    /// Catalogs usually list snapshots in time order already; only sort when they are not.
-    private static func sortNewestFirst(_ indices: inout [Int], _ snapshots: [SnapshotInfo]) {
-        func time(_ index: Int) -> Date { snapshots[index].createdAt }
-        let ascending = zip(indices, indices.dropFirst()).allSatisfy { time($0) <= time($1) }
-        if ascending {
-            indices.reverse()
-        } else if !zip(indices, indices.dropFirst()).allSatisfy({ time($0) >= time($1) }) {
-            indices.sort { time($0) > time($1) }
-        }
+    /// Prepared offsets cover the last 30 years and the next 2; older snapshots still convert, just slower.
+    private static func timeSpan(now: Date) -> ClosedRange<Int> {
+        let seconds = Int(now.timeIntervalSince1970)
+        return seconds - 30 * 366 * 86_400...seconds + 2 * 366 * 86_400
+    }
+}
+
+/// The snapshots of one VM that its policy owns, as dense arrays (the engine's working set).
+struct OwnedTimeline {
+    enum Exemption: UInt8 { case none, protected, inUse }
+
+    /// Indices into the planner's snapshot list.
+    private(set) var indices: [Int] = []
+    /// Creation times, seconds since 1970.
+    private(set) var times: [Double] = []
+    private(set) var exemptions: [Exemption] = []
+
+    var count: Int { indices.count }
+
+    mutating func reserveCapacity(_ capacity: Int) {
+        indices.reserveCapacity(capacity)
+        times.reserveCapacity(capacity)
+        exemptions.reserveCapacity(capacity)
     }
 
-    private static func timeSpan(of snapshots: [SnapshotInfo], now: Date) -> ClosedRange<Int> {
-        var low = now.timeIntervalSince1970
-        var high = low
-        for snapshot in snapshots {
-            let time = snapshot.createdAt.timeIntervalSince1970
-            low = min(low, time)
-            high = max(high, time)
+    mutating func append(index: Int, time: Double, exemption: Exemption) {
+        indices.append(index)
+        times.append(time)
+        exemptions.append(exemption)
+    }
+
+    /// Catalogs usually list snapshots in time order already; only sort when they are not.
+    mutating func sortNewestFirst() {
+        if zip(times, times.dropFirst()).allSatisfy({ $0 <= $1 }) {
+            indices.reverse()
+            times.reverse()
+            exemptions.reverse()
+        } else if !zip(times, times.dropFirst()).allSatisfy({ $0 >= $1 }) {
+            let order = times.indices.sorted { times[$0] > times[$1] }
+            indices = order.map { indices[$0] }
+            times = order.map { times[$0] }
+            exemptions = order.map { exemptions[$0] }
         }
-        // Margin for schedule look-ahead and DST resolution around the ends.
-        return Int(low) - 2 * 86_400...Int(high) + 400 * 86_400
     }
 }

@@ -25,113 +25,170 @@ struct RetentionEngine {
     let now: Date
 
     /// - Parameters:
-    ///   - order: indices into `snapshots` of the snapshots the policy owns, newest first.
-    ///   - localTimes: each ordered snapshot's wall-clock time in the policy's zone (parallel to `order`).
+    ///   - timeline: the snapshots the policy owns, newest first.
+    ///   - localTimes: each snapshot's wall-clock time in the policy's zone (parallel to `timeline`).
     ///   - otherBytes: bytes of the VM's snapshots the policy does not own, for `max_stored`.
-    func decide(order: [Int], localTimes: [Int], snapshots: [SnapshotInfo], otherBytes: UInt64,
+    ///   - decisions: indexed like `snapshots`; the timeline's entries are filled in.
+    func decide(_ timeline: OwnedTimeline, localTimes: [Int], snapshots: [SnapshotInfo], otherBytes: UInt64,
                 into decisions: inout [Decision]) {
+        let order = timeline.indices
         let count = order.count
         guard count > 0 else { return }
-        var chosen = [Reason?](repeating: nil, count: count)
+        // Per position: nil while undecided, else why it is kept (or, with `overBudget`, pruned). Plain codes
+        // instead of `Reason` values keep this loop free of reference counting.
+        var chosen = [Choice](repeating: .undecided, count: count)
         // Set aside by an earlier rule: kept, or marked for removal (a newer snapshot of its bucket was kept).
         var decided = [Bool](repeating: false, count: count)
         for position in 0..<count {
-            let snapshot = snapshots[order[position]]
-            if snapshot.isProtected {
-                chosen[position] = .protected
-                decided[position] = true
-            } else if !snapshot.inUseBy.isEmpty {
-                chosen[position] = .inUse(by: snapshot.inUseBy)
-                decided[position] = true
+            switch timeline.exemptions[position] {
+            case .none: continue
+            case .protected: chosen[position] = .protected
+            case .inUse: chosen[position] = .inUse
             }
+            decided[position] = true
         }
-        var kept = [Bool](repeating: false, count: count)
 
         if retention.keepsEverything {
-            for position in 0..<count where chosen[position] == nil {
-                chosen[position] = .keptAll
-                kept[position] = true
-            }
+            for position in 0..<count where chosen[position] == .undecided { chosen[position] = .keptAll }
         } else {
-            var ordinal = 0
             for rule in KeepRule.allCases {
                 let limit = retention.count(for: rule)
                 guard limit > 0 else { continue }
+                var buckets = BucketCache(rule: rule)
                 var alreadyIncluded = Set<Int>()
-                for position in 0..<count where kept[position] {
-                    alreadyIncluded.insert(Self.bucket(rule, position: position, localTime: localTimes[position]))
+                for position in 0..<count where chosen[position].isKept {
+                    alreadyIncluded.insert(buckets.bucket(position: position, localTime: localTimes[position]))
                 }
                 var included = Set<Int>(minimumCapacity: limit)
-                for position in 0..<count where !decided[position] {
-                    let bucket = Self.bucket(rule, position: position, localTime: localTimes[position])
-                    if alreadyIncluded.contains(bucket) { continue }
-                    if included.contains(bucket) {
-                        decided[position] = true
-                        continue
+                // Snapshots are mostly in bucket order, so remember the previous bucket's verdict.
+                var previousBucket: Int?
+                var previousVerdict = BucketVerdict.covered
+                walk: for position in 0..<count where !decided[position] {
+                    let bucket = buckets.bucket(position: position, localTime: localTimes[position])
+                    var verdict: BucketVerdict
+                    if bucket == previousBucket {
+                        verdict = previousVerdict
+                    } else if alreadyIncluded.contains(bucket) {
+                        verdict = .covered
+                    } else if included.contains(bucket) {
+                        verdict = .includedByThisRule
+                    } else {
+                        guard included.count < limit else { break walk }
+                        included.insert(bucket)
+                        chosen[position] = .rule(rule)
+                        verdict = .includedByThisRule
                     }
-                    if included.count >= limit { break }
-                    included.insert(bucket)
-                    decided[position] = true
-                    kept[position] = true
-                    if rule == .last { ordinal += 1 }
-                    chosen[position] = .keptByRule(rule, localTime: localTimes[position], ordinal: ordinal)
+                    if verdict == .includedByThisRule { decided[position] = true }
+                    previousBucket = bucket
+                    previousVerdict = verdict
                 }
             }
             if let within = retention.within {
-                let cutoff = now.addingTimeInterval(-within)
-                for position in 0..<count where chosen[position] == nil {
-                    if snapshots[order[position]].createdAt >= cutoff {
-                        chosen[position] = .keptWithin(within)
-                        kept[position] = true
-                    }
+                let cutoff = now.timeIntervalSince1970 - within
+                for position in 0..<count where chosen[position] == .undecided && timeline.times[position] >= cutoff {
+                    chosen[position] = .within
                 }
             }
-            if chosen[0] == nil {
-                chosen[0] = .keptNewest
-                kept[0] = true
-            }
+            if chosen[0] == .undecided { chosen[0] = .newest }
         }
 
+        var overBudget = [Bool](repeating: false, count: 0)
         if let budget = retention.maxStoredBytes {
+            overBudget = [Bool](repeating: false, count: count)
             var stored = otherBytes
-            for position in 0..<count where chosen[position] != nil {
+            for position in 0..<count where chosen[position] != .undecided {
                 stored &+= snapshots[order[position]].sizeBytes
             }
             var position = count - 1
             while stored > budget, position > 0 {
-                if kept[position], let wouldKeep = chosen[position] {
-                    chosen[position] = .overBudget(maxStored: budget, wouldKeep: wouldKeep)
-                    kept[position] = false
+                if chosen[position].isKept {
+                    overBudget[position] = true
                     stored -= snapshots[order[position]].sizeBytes
                 }
                 position -= 1
             }
         }
 
+        var ordinal = 0
         for position in 0..<count {
             let index = order[position]
+            let reason: Reason
             switch chosen[position] {
-            case nil: decisions[index] = Decision(.prune, .notSelected)
-            case .overBudget(let budget, let wouldKeep)?:
-                decisions[index] = Decision(.prune, .overBudget(maxStored: budget, wouldKeep: wouldKeep))
-            case let reason?: decisions[index] = Decision(.keep, reason)
+            case .undecided:
+                decisions[index] = Decision(.notSelected)
+                continue
+            case .protected: reason = .protected
+            case .inUse: reason = .inUse(by: snapshots[index].inUseBy)
+            case .keptAll: reason = .keptAll
+            case .within: reason = .keptWithin(retention.within ?? 0)
+            case .newest: reason = .keptNewest
+            case .rule(.last):
+                ordinal += 1
+                reason = .keptByLast(ordinal: ordinal)
+            case .rule(let rule):
+                reason = .keptByRule(rule, localTime: localTimes[position])
+            }
+            if !overBudget.isEmpty, overBudget[position], let budget = retention.maxStoredBytes {
+                decisions[index] = Decision(.overBudget(maxStored: budget, wouldKeep: reason))
+            } else {
+                decisions[index] = Decision(reason)
             }
         }
     }
 
-    /// The bucket a snapshot falls in for a rule, as an integer that is unique per period.
-    @inline(__always)
-    static func bucket(_ rule: KeepRule, position: Int, localTime: Int) -> Int {
-        switch rule {
-        case .last: return position
-        case .hourly: return floorDivide(localTime, 3600)
-        case .daily: return floorDivide(localTime, 86_400)
-        // 1970-01-01 was a Thursday: shifting by 3 days makes each Monday start a new index (ISO weeks).
-        case .weekly: return floorDivide(floorDivide(localTime, 86_400) + 3, 7)
-        case .monthly:
-            let date = CivilDate(daysSinceEpoch: floorDivide(localTime, 86_400))
-            return date.year * 12 + date.month - 1
-        case .yearly: return CivilDate(daysSinceEpoch: floorDivide(localTime, 86_400)).year
+    private enum Choice: Equatable {
+        case undecided, protected, inUse, keptAll, within, newest
+        case rule(KeepRule)
+
+        /// Kept by a retention rule (not merely exempt from pruning).
+        var isKept: Bool {
+            switch self {
+            case .undecided, .protected, .inUse: false
+            case .keptAll, .within, .newest, .rule: true
+            }
+        }
+    }
+
+    private enum BucketVerdict {
+        /// An earlier rule already keeps a snapshot from this bucket: skip, leave undecided.
+        case covered
+        /// This rule kept the bucket's newest snapshot: mark the rest for removal.
+        case includedByThisRule
+    }
+
+    /// The bucket a snapshot falls in for a rule, as an integer unique per period. Remembers the last day's
+    /// calendar date, since consecutive snapshots mostly share a day.
+    struct BucketCache {
+        let rule: KeepRule
+        private var cachedDay = Int.min
+        private var cachedDate = CivilDate(year: 1970, month: 1, day: 1)
+
+        init(rule: KeepRule) {
+            self.rule = rule
+        }
+
+        @inline(__always)
+        mutating func bucket(position: Int, localTime: Int) -> Int {
+            switch rule {
+            case .last: return position
+            case .hourly: return floorDivide(localTime, 3600)
+            case .daily: return floorDivide(localTime, 86_400)
+            // 1970-01-01 was a Thursday: shifting by 3 days makes each Monday start a new index (ISO weeks).
+            case .weekly: return floorDivide(floorDivide(localTime, 86_400) + 3, 7)
+            case .monthly:
+                let date = civilDate(localTime)
+                return date.year * 12 + date.month - 1
+            case .yearly: return civilDate(localTime).year
+            }
+        }
+
+        private mutating func civilDate(_ localTime: Int) -> CivilDate {
+            let day = floorDivide(localTime, 86_400)
+            if day != cachedDay {
+                cachedDay = day
+                cachedDate = CivilDate(daysSinceEpoch: day)
+            }
+            return cachedDate
         }
     }
 }
