@@ -46,12 +46,23 @@ public final class StoreWriter: @unchecked Sendable {
     private var appenders: [PackAppender] = []
     private var claimed: Set<ChunkDigest> = []
     private var written: [StoredChunk] = []
+    private let reusesPacks: Bool
     var accumulatedTimings = IngestTimings()
 
     public init(store: ChunkStore, index: ChunkIndex) throws {
         self.store = store
         self.index = index
         lease = try store.lease(.shared)
+        reusesPacks = true
+    }
+
+    /// A writer for gc, which already holds the store lease exclusively and is emptying old packs:
+    /// it writes only to packs it creates.
+    public init(store: ChunkStore, index: ChunkIndex, exclusiveLease: FileLock) {
+        self.store = store
+        self.index = index
+        lease = exclusiveLease
+        reusesPacks = false
     }
 
     /// Stores one chunk (any length up to 16 MiB) unless it is zero or already stored; returns its digest.
@@ -187,7 +198,7 @@ public final class StoreWriter: @unchecked Sendable {
             pack.length += UInt64(length)
             return (pack, offset)
         }
-        let pack = try (appenders.isEmpty ? reusablePack() : nil) ?? newPack()
+        let pack = try (appenders.isEmpty && reusesPacks ? reusablePack() : nil) ?? newPack()
         appenders.append(pack)
         current = pack
         let offset = pack.length
