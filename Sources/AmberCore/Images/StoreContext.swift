@@ -10,7 +10,8 @@ public final class StoreContext: @unchecked Sendable {
     public let catalog: Catalog
     let index: CatalogChunkIndex
 
-    public init(home: AmberHome) throws {
+    /// `packTarget` is for tests that want many small packs.
+    public init(home: AmberHome, packTarget: UInt64 = ChunkStore.defaultPackTarget) throws {
         self.home = home
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: home.root.path, isDirectory: &isDirectory) {
@@ -22,7 +23,7 @@ public final class StoreContext: @unchecked Sendable {
                 throw StoreError.io(operation: "create \(home.root.path)", reason: "\(error.localizedDescription)")
             }
         }
-        store = try ChunkStore(directory: home.storeDirectory)
+        store = try ChunkStore(directory: home.storeDirectory, packTarget: packTarget)
         catalog = try Catalog(path: home.catalogFile.path)
         index = CatalogChunkIndex(catalog: catalog)
     }
