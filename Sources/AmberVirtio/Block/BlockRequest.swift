@@ -47,7 +47,7 @@ enum BlockRequest {
             status = statusUnsupported
         }
         chain.copyToWritable([status], at: dataSpace)
-        return UInt32(dataWritten + 1)
+        return UInt32(clamping: dataWritten + 1)
     }
 
     /// Moves whole sectors between guest buffers and the image; I/O error when the range is not a whole
