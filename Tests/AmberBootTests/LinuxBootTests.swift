@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import AmberBoot
 
@@ -160,5 +161,36 @@ private let gib: UInt64 = 1 << 30
         #expect(layout.fileOffset(ofGuestAddress: 3 * gib - 8, count: 16) == nil, "crosses into the gap")
         #expect(layout.fileOffset(ofGuestAddress: 3 * gib + 8, count: 1) == nil, "inside the gap")
         #expect(layout.fileOffset(ofGuestAddress: 6 * gib, count: 1) == nil, "beyond RAM")
+    }
+}
+
+/// Debian's cloud kernel, where the harness provides it (AMBER_TEST_KERNEL).
+@Suite(.enabled(if: ProcessInfo.processInfo.environment["AMBER_TEST_KERNEL"] != nil))
+struct RealKernelBootTests {
+    let kernel: BzImage
+
+    init() throws {
+        kernel = try BzImage(path: ProcessInfo.processInfo.environment["AMBER_TEST_KERNEL"]!)
+    }
+
+    @Test func loadsIntoAVMOf256MiB() throws {
+        let memory = TestGuestMemory(size: 256 << 20)
+        let initrd = InitialRamdisk(bytes: [UInt8](repeating: 0x5A, count: 8 << 20), name: "initrd")
+        let boot = try LinuxBoot(kernel: kernel, initrd: initrd, commandLine: "console=ttyS0 reboot=k panic=1 pci=off",
+                                 memorySize: 256 << 20, vcpuCount: 2, virtioDevices: [GuestMemoryLayout.virtioMMIODevice(index: 0)])
+        try boot.load(into: memory.buffer)
+        #expect(memory.bytes(at: 0x7000 + 0x202, count: 4) == Array("HdrS".utf8))
+        #expect(memory.bytes(at: 0x100000, count: 4096) == Array(kernel.protectedModeKernel.prefix(4096)))
+        let initrdAddress = try #require(boot.initrdAddress)
+        #expect(initrdAddress >= kernel.footprintEnd(loadAddress: 0x100000))
+        #expect(initrdAddress + (8 << 20) <= 256 << 20)
+    }
+
+    /// Runtime start 16 MiB (pref_address) plus init_size: about 68 MiB for Debian's 6.1 kernel.
+    @Test func needsMoreThan64MiB() {
+        #expect(throws: BootError.self) {
+            try LinuxBoot(kernel: kernel, initrd: nil, commandLine: "", memorySize: 64 << 20, vcpuCount: 1,
+                          virtioDevices: [])
+        }
     }
 }
