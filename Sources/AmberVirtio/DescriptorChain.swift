@@ -5,6 +5,8 @@ public struct DescriptorChain {
     public let head: UInt16
     public internal(set) var readable: [UnsafeMutableRawBufferPointer] = []
     public internal(set) var writable: [UnsafeMutableRawBufferPointer] = []
+    /// The guest-physical address of each writable buffer, for reporting device writes.
+    var writableAddresses: [UInt64] = []
 
     public var readableLength: Int { readable.reduce(0) { $0 + $1.count } }
     public var writableLength: Int { writable.reduce(0) { $0 + $1.count } }

@@ -23,6 +23,7 @@ public final class SplitVirtqueue: @unchecked Sendable {
     private let descriptorTable: UnsafeMutableRawPointer
     private let availableRing: UnsafeMutableRawPointer
     private let usedRing: UnsafeMutableRawPointer
+    private let usedRingAddress: UInt64
 
     /// Maps the rings of a queue the driver configured; throws when they are misaligned, sized wrongly or
     /// not in guest RAM.
@@ -43,6 +44,7 @@ public final class SplitVirtqueue: @unchecked Sendable {
                                   "descriptor table")
         availableRing = try map(configuration.availableRing, 6 + 2 * count, alignment: 2, "available ring")
         usedRing = try map(configuration.usedRing, 6 + 8 * count, alignment: 4, "used ring")
+        usedRingAddress = configuration.usedRing
         self.memory = memory
         self.size = size
         self.nextAvailable = nextAvailable
@@ -63,15 +65,24 @@ public final class SplitVirtqueue: @unchecked Sendable {
         return try chain(startingAt: head)
     }
 
-    /// Returns a chain to the driver with the number of bytes the device wrote into it. The entry is
-    /// visible to the driver before the index that publishes it.
-    public func addUsed(head: UInt16, writtenLength: UInt32) {
-        let element = usedRing + 4 + 8 * Int(nextUsed % size)
-        element.storeBytes(of: UInt32(head).littleEndian, as: UInt32.self)
+    /// Returns a chain to the driver with the number of bytes the device wrote into it (from the start
+    /// of its writable buffers), and reports those bytes and the used-ring entry to guest memory as
+    /// written. The entry is visible to the driver before the index that publishes it.
+    public func addUsed(_ chain: DescriptorChain, writtenLength: UInt32) {
+        var unreported = Int(writtenLength)
+        for (buffer, address) in zip(chain.writable, chain.writableAddresses) where unreported > 0 {
+            memory.didWrite(at: address, count: min(buffer.count, unreported))
+            unreported -= buffer.count
+        }
+        let slot = Int(nextUsed % size)
+        let element = usedRing + 4 + 8 * slot
+        element.storeBytes(of: UInt32(chain.head).littleEndian, as: UInt32.self)
         (element + 4).storeBytes(of: writtenLength.littleEndian, as: UInt32.self)
         nextUsed &+= 1
         atomicMemoryFence(ordering: .releasing)
         (usedRing + 2).storeBytes(of: nextUsed.littleEndian, as: UInt16.self)
+        memory.didWrite(at: usedRingAddress + 2, count: 2)
+        memory.didWrite(at: usedRingAddress + 4 + 8 * UInt64(slot), count: 8)
     }
 
     /// Whether the driver wants an interrupt for used buffers (it sets VIRTQ_AVAIL_F_NO_INTERRUPT while
@@ -122,6 +133,7 @@ public final class SplitVirtqueue: @unchecked Sendable {
             }
             if flags & Self.writeFlag != 0 {
                 chain.writable.append(buffer)
+                chain.writableAddresses.append(address)
             } else {
                 chain.readable.append(buffer)
             }

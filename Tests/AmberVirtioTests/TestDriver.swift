@@ -54,11 +54,13 @@ final class TestDriver {
     private(set) var availableIndex: UInt16 = 0
     private var nextFree: UInt64 = 0x10000
 
-    init(device: VirtioDevice, memory: MappedRegion, queueSize: UInt16 = 128) throws {
+    /// `deviceMemory` is what the transport hands the device (the same RAM as `memory`, possibly wrapped).
+    init(device: VirtioDevice, memory: MappedRegion, deviceMemory: GuestMemory? = nil, queueSize: UInt16 = 128) throws {
         self.memory = memory
         self.queueSize = queueSize
         irqfd = try EventFD(nonBlocking: true)
-        transport = VirtioMMIOTransport(device: device, memory: memory, interrupt: VirtioInterrupt(irqfd: irqfd))
+        transport = VirtioMMIOTransport(device: device, memory: deviceMemory ?? memory,
+                                        interrupt: VirtioInterrupt(irqfd: irqfd))
     }
 
     convenience init(device: VirtioDevice, memorySize: Int = 4 << 20) throws {

@@ -135,7 +135,7 @@ public final class VirtioBlockDevice: VirtioDevice, @unchecked Sendable {
             while !worker.pauseRequested, let chain = try queue.popAvailable() {
                 let written = BlockRequest.execute(chain, on: image, capacitySectors: capacitySectors,
                                                    readOnly: readOnly, serial: serial)
-                queue.addUsed(head: chain.head, writtenLength: written)
+                queue.addUsed(chain, writtenLength: written)
                 completed = true
             }
         } catch let error as VirtioError {
