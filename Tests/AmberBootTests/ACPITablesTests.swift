@@ -83,6 +83,18 @@ import Testing
         #expect(ioAPICs.first?.id == 0 && ioAPICs.first?.address == 0xFEC0_0000 && ioAPICs.first?.gsiBase == 0)
     }
 
+    @Test func refusesDevicesTheIOAPICOrA32BitWindowCannotHold() {
+        #expect(throws: BootError("virtio device at 0xd0013000 has GSI 24, beyond the IOAPIC's 24 inputs: use fewer devices")) {
+            try ACPITables(vcpuCount: 1, virtioDevices: [GuestMemoryLayout.virtioMMIODevice(index: 19)])
+        }
+        #expect(throws: BootError.self) {
+            try ACPITables(vcpuCount: 1, virtioDevices: [VirtioMMIODeviceSlot(baseAddress: 1 << 32, gsi: 5)])
+        }
+        #expect(throws: Never.self) {
+            try ACPITables(vcpuCount: 1, virtioDevices: (0..<19).map { GuestMemoryLayout.virtioMMIODevice(index: $0) })
+        }
+    }
+
     @Test func powerPortWritesDecodeToActions() {
         #expect(ACPIPowerRegisters.sleepControlS5 == 0x34)
         #expect(ACPIPowerRegisters.action(forWrite: 0x34) == .powerOff)
