@@ -73,11 +73,11 @@ public enum Planner {
                     }
                 }
                 timeline.sortNewestFirst()
-                if let newest = timeline.times.first {
-                    newestOwned[vm] = Date(timeIntervalSince1970: newest)
+                if let newest = timeline.entries.first {
+                    newestOwned[vm] = Date(timeIntervalSince1970: newest.time)
                 }
                 let zone = clock(for: policy)
-                let localTimes = zone.localSeconds(newestFirst: timeline.times)
+                let localTimes = zone.localSeconds(newestFirst: timeline.entries.lazy.map(\.time))
                 RetentionEngine(retention: policy.retention, now: now)
                     .decide(timeline, localTimes: localTimes, snapshots: snapshots, otherBytes: otherBytes,
                             into: &decisions)
@@ -111,41 +111,37 @@ public enum Planner {
     }
 }
 
-/// The snapshots of one VM that its policy owns, as dense arrays (the engine's working set).
+/// The snapshots of one VM that its policy owns, as one dense array (the engine's working set).
 struct OwnedTimeline {
     enum Exemption: UInt8 { case none, protected, inUse }
 
-    /// Indices into the planner's snapshot list.
-    private(set) var indices: [Int] = []
-    /// Creation times, seconds since 1970.
-    private(set) var times: [Double] = []
-    private(set) var exemptions: [Exemption] = []
-
-    var count: Int { indices.count }
-
-    mutating func reserveCapacity(_ capacity: Int) {
-        indices.reserveCapacity(capacity)
-        times.reserveCapacity(capacity)
-        exemptions.reserveCapacity(capacity)
+    struct Entry {
+        /// Index into the planner's snapshot list.
+        var index: Int
+        /// Creation time, seconds since 1970.
+        var time: Double
+        var exemption: Exemption
     }
 
+    private(set) var entries: [Entry] = []
+
+    var count: Int { entries.count }
+
+    mutating func reserveCapacity(_ capacity: Int) {
+        entries.reserveCapacity(capacity)
+    }
+
+    @inline(__always)
     mutating func append(index: Int, time: Double, exemption: Exemption) {
-        indices.append(index)
-        times.append(time)
-        exemptions.append(exemption)
+        entries.append(Entry(index: index, time: time, exemption: exemption))
     }
 
     /// Catalogs usually list snapshots in time order already; only sort when they are not.
     mutating func sortNewestFirst() {
-        if zip(times, times.dropFirst()).allSatisfy({ $0 <= $1 }) {
-            indices.reverse()
-            times.reverse()
-            exemptions.reverse()
-        } else if !zip(times, times.dropFirst()).allSatisfy({ $0 >= $1 }) {
-            let order = times.indices.sorted { times[$0] > times[$1] }
-            indices = order.map { indices[$0] }
-            times = order.map { times[$0] }
-            exemptions = order.map { exemptions[$0] }
+        if zip(entries, entries.dropFirst()).allSatisfy({ $0.time <= $1.time }) {
+            entries.reverse()
+        } else if !zip(entries, entries.dropFirst()).allSatisfy({ $0.time >= $1.time }) {
+            entries.sort { $0.time > $1.time }
         }
     }
 }

@@ -31,8 +31,8 @@ struct RetentionEngine {
     ///   - decisions: indexed like `snapshots`; the timeline's entries are filled in.
     func decide(_ timeline: OwnedTimeline, localTimes: [Int], snapshots: [SnapshotInfo], otherBytes: UInt64,
                 into decisions: inout [Decision]) {
-        let order = timeline.indices
-        let count = order.count
+        let entries = timeline.entries
+        let count = entries.count
         guard count > 0 else { return }
         // Per position: nil while undecided, else why it is kept (or, with `overBudget`, pruned). Plain codes
         // instead of `Reason` values keep this loop free of reference counting.
@@ -40,7 +40,7 @@ struct RetentionEngine {
         // Set aside by an earlier rule: kept, or marked for removal (a newer snapshot of its bucket was kept).
         var decided = [Bool](repeating: false, count: count)
         for position in 0..<count {
-            switch timeline.exemptions[position] {
+            switch entries[position].exemption {
             case .none: continue
             case .protected: chosen[position] = .protected
             case .inUse: chosen[position] = .inUse
@@ -51,12 +51,14 @@ struct RetentionEngine {
         if retention.keepsEverything {
             for position in 0..<count where chosen[position] == .undecided { chosen[position] = .keptAll }
         } else {
+            // Positions kept by a rule so far (few: at most the sum of the counts).
+            var keptPositions: [Int] = []
             for rule in KeepRule.allCases {
                 let limit = retention.count(for: rule)
                 guard limit > 0 else { continue }
                 var buckets = BucketCache(rule: rule)
-                var alreadyIncluded = Set<Int>()
-                for position in 0..<count where chosen[position].isKept {
+                var alreadyIncluded = Set<Int>(minimumCapacity: keptPositions.count)
+                for position in keptPositions {
                     alreadyIncluded.insert(buckets.bucket(position: position, localTime: localTimes[position]))
                 }
                 var included = Set<Int>(minimumCapacity: limit)
@@ -76,6 +78,7 @@ struct RetentionEngine {
                         guard included.count < limit else { break walk }
                         included.insert(bucket)
                         chosen[position] = .rule(rule)
+                        keptPositions.append(position)
                         verdict = .includedByThisRule
                     }
                     if verdict == .includedByThisRule { decided[position] = true }
@@ -85,7 +88,7 @@ struct RetentionEngine {
             }
             if let within = retention.within {
                 let cutoff = now.timeIntervalSince1970 - within
-                for position in 0..<count where chosen[position] == .undecided && timeline.times[position] >= cutoff {
+                for position in 0..<count where chosen[position] == .undecided && entries[position].time >= cutoff {
                     chosen[position] = .within
                 }
             }
@@ -97,13 +100,13 @@ struct RetentionEngine {
             overBudget = [Bool](repeating: false, count: count)
             var stored = otherBytes
             for position in 0..<count where chosen[position] != .undecided {
-                stored &+= snapshots[order[position]].sizeBytes
+                stored &+= snapshots[entries[position].index].sizeBytes
             }
             var position = count - 1
             while stored > budget, position > 0 {
                 if chosen[position].isKept {
                     overBudget[position] = true
-                    stored -= snapshots[order[position]].sizeBytes
+                    stored -= snapshots[entries[position].index].sizeBytes
                 }
                 position -= 1
             }
@@ -111,7 +114,7 @@ struct RetentionEngine {
 
         var ordinal = 0
         for position in 0..<count {
-            let index = order[position]
+            let index = entries[position].index
             let reason: Reason
             switch chosen[position] {
             case .undecided:

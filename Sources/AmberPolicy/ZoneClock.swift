@@ -60,17 +60,18 @@ struct ZoneClock: Sendable {
 
     /// `localSeconds(at:)` for instants (seconds since 1970) sorted newest first, walking the transition table
     /// once instead of searching it per instant.
-    func localSeconds(newestFirst instants: [Double]) -> [Int] {
-        var result = [Int](repeating: 0, count: instants.count)
+    func localSeconds(newestFirst instants: some Collection<Double>) -> [Int] {
+        var result: [Int] = []
+        result.reserveCapacity(instants.count)
         var segment = transitions.count  // offsets[segment] applies from transitions[segment - 1] on
-        for (position, time) in instants.enumerated() {
+        for time in instants {
             let instant = Int(time.rounded(.down))
             guard span.contains(instant) else {
-                result[position] = localSeconds(at: instant)
+                result.append(localSeconds(at: instant))
                 continue
             }
             while segment > 0, instant < transitions[segment - 1] { segment -= 1 }
-            result[position] = instant + offsets[segment]
+            result.append(instant + offsets[segment])
         }
         return result
     }
