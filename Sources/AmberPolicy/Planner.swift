@@ -8,7 +8,6 @@ public enum Planner {
     ///     otherwise the newest snapshot the policy took of the VM.
     public static func plan(policies: PolicySet, snapshots: [SnapshotInfo], vms: [String], now: Date,
                             lastRuns: [ScheduleKey: Date] = [:]) -> Plan {
-        var decisions = [Decision](repeating: Decision(.manual), count: snapshots.count)
         // Group by VM as runs of consecutive indices: catalogs list a VM's snapshots together, so this is one
         // string comparison per snapshot and one range per VM.
         var groupIndex: [String: Int] = [:]
@@ -41,47 +40,53 @@ public enum Planner {
 
         var conflicts: [String: PolicyConflict] = [:]
         var newestOwned: [String: Date] = [:]
-        for (group, vm) in groupVMs.enumerated() {
-            let indices = members[group].joined()
-            switch policies.ownership(of: vm) {
-            case .none:
-                for index in indices { decisions[index] = Decision(.noPolicy(vm: vm)) }
-            case .conflict(let matching):
-                let names = matching.map(\.name)
-                conflicts[vm] = PolicyConflict(vm: vm, policies: names)
-                for index in indices { decisions[index] = Decision(.conflict(vm: vm, policies: names)) }
-            case .policy(let policy):
-                var timeline = OwnedTimeline()
-                timeline.reserveCapacity(members[group].reduce(0) { $0 + $1.count })
-                var otherBytes: UInt64 = 0
-                // One pass over the (large) snapshot records; everything after works on dense local arrays.
-                for index in indices {
-                    let isProtected = snapshots[index].isProtected
-                    let isInUse = !snapshots[index].inUseBy.isEmpty
-                    if snapshots[index].policy == policy.name {
-                        timeline.append(index: index, time: snapshots[index].createdAt.timeIntervalSince1970,
-                                        exemption: isProtected ? .protected : (isInUse ? .inUse : .none))
-                        continue
+        let decisions = [Decision](unsafeUninitializedCapacity: snapshots.count) { buffer, initializedCount in
+            let decisions = DecisionSink(buffer)
+            for (group, vm) in groupVMs.enumerated() {
+                let indices = members[group].joined()
+                switch policies.ownership(of: vm) {
+                case .none:
+                    for index in indices { decisions.set(index, Decision(.noPolicy(vm: vm))) }
+                case .conflict(let matching):
+                    let names = matching.map(\.name)
+                    conflicts[vm] = PolicyConflict(vm: vm, policies: names)
+                    for index in indices { decisions.set(index, Decision(.conflict(vm: vm, policies: names))) }
+                case .policy(let policy):
+                    var timeline = OwnedTimeline()
+                    timeline.reserveCapacity(members[group].reduce(0) { $0 + $1.count })
+                    var otherBytes: UInt64 = 0
+                    // One pass over the (large) snapshot records; everything after works on dense local arrays.
+                    for index in indices {
+                        let isProtected = snapshots[index].isProtected
+                        let isInUse = !snapshots[index].inUseBy.isEmpty
+                        if snapshots[index].policy == policy.name {
+                            timeline.append(index: index, time: snapshots[index].createdAt.timeIntervalSince1970,
+                                            exemption: isProtected ? .protected : (isInUse ? .inUse : .none))
+                            continue
+                        }
+                        otherBytes &+= snapshots[index].sizeBytes
+                        if isProtected {
+                            decisions.set(index, Decision(.protected))
+                        } else if isInUse {
+                            decisions.set(index, Decision(.inUse(by: snapshots[index].inUseBy)))
+                        } else if let other = snapshots[index].policy {
+                            decisions.set(index, Decision(.foreignPolicy(other)))
+                        } else {
+                            decisions.set(index, Decision(.manual))
+                        }
                     }
-                    otherBytes &+= snapshots[index].sizeBytes
-                    if isProtected {
-                        decisions[index] = Decision(.protected)
-                    } else if isInUse {
-                        decisions[index] = Decision(.inUse(by: snapshots[index].inUseBy))
-                    } else if let other = snapshots[index].policy {
-                        decisions[index] = Decision(.foreignPolicy(other))
+                    timeline.sortNewestFirst()
+                    if let newest = timeline.entries.first {
+                        newestOwned[vm] = Date(timeIntervalSince1970: newest.time)
                     }
+                    let zone = clock(for: policy)
+                    let localTimes = zone.localSeconds(newestFirst: timeline.entries.lazy.map(\.time))
+                    RetentionEngine(retention: policy.retention, now: now)
+                        .decide(timeline, localTimes: localTimes, snapshots: snapshots, otherBytes: otherBytes,
+                                into: decisions)
                 }
-                timeline.sortNewestFirst()
-                if let newest = timeline.entries.first {
-                    newestOwned[vm] = Date(timeIntervalSince1970: newest.time)
-                }
-                let zone = clock(for: policy)
-                let localTimes = zone.localSeconds(newestFirst: timeline.entries.lazy.map(\.time))
-                RetentionEngine(retention: policy.retention, now: now)
-                    .decide(timeline, localTimes: localTimes, snapshots: snapshots, otherBytes: otherBytes,
-                            into: &decisions)
             }
+            initializedCount = snapshots.count
         }
 
         var schedules: [ScheduleStatus] = []
@@ -108,6 +113,22 @@ public enum Planner {
     private static func timeSpan(now: Date) -> ClosedRange<Int> {
         let seconds = Int(now.timeIntervalSince1970)
         return seconds - 30 * 366 * 86_400...seconds + 2 * 366 * 86_400
+    }
+}
+
+/// Write-once storage for a plan's decisions. Every snapshot index lies in exactly one VM's group and each group
+/// decides each of its indices exactly once, so every slot is initialized exactly once; this saves filling a
+/// million placeholders first and overwriting them (measured: a large part of planning time).
+struct DecisionSink {
+    private let base: UnsafeMutablePointer<Decision>
+
+    init(_ buffer: UnsafeMutableBufferPointer<Decision>) {
+        base = buffer.baseAddress!
+    }
+
+    @inline(__always)
+    func set(_ index: Int, _ decision: Decision) {
+        (base + index).initialize(to: decision)
     }
 }
 

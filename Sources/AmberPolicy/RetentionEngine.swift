@@ -28,9 +28,9 @@ struct RetentionEngine {
     ///   - timeline: the snapshots the policy owns, newest first.
     ///   - localTimes: each snapshot's wall-clock time in the policy's zone (parallel to `timeline`).
     ///   - otherBytes: bytes of the VM's snapshots the policy does not own, for `max_stored`.
-    ///   - decisions: indexed like `snapshots`; the timeline's entries are filled in.
+    ///   - decisions: indexed like `snapshots`; each of the timeline's entries is set once.
     func decide(_ timeline: OwnedTimeline, localTimes: [Int], snapshots: [SnapshotInfo], otherBytes: UInt64,
-                into decisions: inout [Decision]) {
+                into decisions: DecisionSink) {
         let entries = timeline.entries
         let count = entries.count
         guard count > 0 else { return }
@@ -118,7 +118,7 @@ struct RetentionEngine {
             let reason: Reason
             switch chosen[position] {
             case .undecided:
-                decisions[index] = Decision(.notSelected)
+                decisions.set(index, Decision(.notSelected))
                 continue
             case .protected: reason = .protected
             case .inUse: reason = .inUse(by: snapshots[index].inUseBy)
@@ -132,9 +132,9 @@ struct RetentionEngine {
                 reason = .keptByRule(rule, localTime: localTimes[position])
             }
             if !overBudget.isEmpty, overBudget[position], let budget = retention.maxStoredBytes {
-                decisions[index] = Decision(.overBudget(maxStored: budget, wouldKeep: reason))
+                decisions.set(index, Decision(.overBudget(maxStored: budget, wouldKeep: reason)))
             } else {
-                decisions[index] = Decision(reason)
+                decisions.set(index, Decision(reason))
             }
         }
     }
