@@ -16,7 +16,8 @@ import Foundation
 /// Amber's additions, applied after the rules:
 /// - `within`: every snapshot at or after `now - within` is kept too (a union: it does not change what the rules
 ///   select).
-/// - The newest snapshot is always kept (it matters only when `within` is the sole rule and nothing is recent).
+/// - The newest snapshot the policy owns is always kept (this matters only when `within` is the sole rule and
+///   nothing is recent).
 /// - `max_stored`: while the VM's remaining snapshots (kept, protected, in use and those the policy does not own)
 ///   exceed the budget, the oldest snapshot kept by a rule or `within` is pruned. Protected, in-use, unowned
 ///   snapshots and the newest snapshot are never pruned for the budget, so it may stay exceeded.
@@ -34,8 +35,8 @@ struct RetentionEngine {
         let entries = timeline.entries
         let count = entries.count
         guard count > 0 else { return }
-        // Per position: nil while undecided, else why it is kept (or, with `overBudget`, pruned). Plain codes
-        // instead of `Reason` values keep this loop free of reference counting.
+        // Per position: why it is kept, or `.undecided` (pruned unless something keeps it later). Plain codes
+        // instead of `Reason` values keep these loops free of reference counting.
         var chosen = [Choice](repeating: .undecided, count: count)
         // Set aside by an earlier rule: kept, or marked for removal (a newer snapshot of its bucket was kept).
         var decided = [Bool](repeating: false, count: count)

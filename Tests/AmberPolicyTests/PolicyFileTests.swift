@@ -133,6 +133,16 @@ struct PolicyFileTests {
         #expect(policy.source == SourceLocation(file: "web.yaml", line: 1))
     }
 
+    /// One file at a time, as a daemon reloading a changed file would.
+    @Test func parsesASingleFile() throws {
+        let policy = try Policy(parsing: "name: a\nvms: a\nschedule: daily\n", file: "a.yaml",
+                                defaultTimeZone: TestTime.zone("UTC"))
+        #expect(policy.name == "a")
+        #expect(throws: PolicyErrors.self) {
+            try Policy(parsing: "name: a\nvms: a\nschedule: dayly\n", file: "a.yaml", defaultTimeZone: TestTime.zone("UTC"))
+        }
+    }
+
     @Test func defaultsToTheHostZoneAndMemory() throws {
         let set = try PolicySet(files: [(name: "a.yaml", text: "name: a\nvms: a\nschedule: daily\n")],
                                 defaultTimeZone: TestTime.zone("Asia/Tokyo"))
