@@ -80,7 +80,7 @@ public enum Planner {
                         newestOwned[vm] = Date(timeIntervalSince1970: newest.time)
                     }
                     let zone = clock(for: policy)
-                    let localTimes = zone.localSeconds(newestFirst: timeline.entries.lazy.map(\.time))
+                    let localTimes = zone.localSeconds(newestFirst: timeline.entries.map { $0.time })
                     RetentionEngine(retention: policy.retention, now: now)
                         .decide(timeline, localTimes: localTimes, snapshots: snapshots, otherBytes: otherBytes,
                                 into: decisions)

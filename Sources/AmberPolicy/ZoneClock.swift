@@ -60,7 +60,7 @@ struct ZoneClock: Sendable {
 
     /// `localSeconds(at:)` for instants (seconds since 1970) sorted newest first, walking the transition table
     /// once instead of searching it per instant.
-    func localSeconds(newestFirst instants: some Collection<Double>) -> [Int] {
+    func localSeconds(newestFirst instants: [Double]) -> [Int] {
         var result: [Int] = []
         result.reserveCapacity(instants.count)
         var segment = transitions.count  // offsets[segment] applies from transitions[segment - 1] on
