@@ -170,8 +170,6 @@ struct OwnedTimeline {
 
     private(set) var entries: [Entry] = []
 
-    var count: Int { entries.count }
-
     mutating func reserveCapacity(_ capacity: Int) {
         entries.reserveCapacity(capacity)
     }

@@ -172,3 +172,35 @@ struct PolicyFileTests {
         #expect(set.policies.count == names.count)
     }
 }
+
+@Suite("Policy files: durations and sizes")
+struct PolicyValueTests {
+    @Test(arguments: [("90m", 5400.0), ("36h", 129_600), ("2d", 172_800), ("1w", 604_800), ("1d12h", 129_600),
+                      ("30s", 30)])
+    func durations(text: String, seconds: Double) {
+        #expect(PolicyValues.duration(text) == seconds)
+    }
+
+    @Test(arguments: ["", "12", "h", "1x", "-1h", "1.5h", "0m", "h1"])
+    func badDurations(text: String) {
+        #expect(PolicyValues.duration(text) == nil)
+    }
+
+    @Test(arguments: [("20G", UInt64(20) << 30), ("512M", 512 << 20), ("1T", 1 << 40), ("20GiB", 20 << 30),
+                      ("4096", 4096), ("8k", 8192)])
+    func sizes(text: String, bytes: UInt64) {
+        #expect(PolicyValues.size(text) == bytes)
+    }
+
+    @Test(arguments: ["", "G", "20GB", "0G", "-1G", "1.5G", "99999999999T"])
+    func badSizes(text: String) {
+        #expect(PolicyValues.size(text) == nil)
+    }
+
+    @Test func formatting() {
+        #expect(PolicyValues.formatSize(20 << 30) == "20G")
+        #expect(PolicyValues.formatSize(3 << 29) == "1.5G")
+        #expect(PolicyValues.formatSize(100) == "100B")
+        #expect(PolicyValues.formatDuration(129_600) == "1d12h")
+    }
+}
