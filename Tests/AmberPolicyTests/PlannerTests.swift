@@ -124,6 +124,23 @@ struct PlannerTests {
         ])
     }
 
+    @Test func encodesAsJSON() throws {
+        let plan = Planner.plan(policies: Self.hourly, snapshots: [Self.snapshot("a", "web1", "2026-11-24 10:00"),
+                                                                   Self.snapshot("b", "web1", "2026-11-24 09:00"),
+                                                                   Self.snapshot("c", "web1", "2026-11-24 08:00")],
+                                vms: ["web1"], now: TestTime.utc("2026-11-24 11:30"))
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        let json = try #require(try JSONSerialization.jsonObject(with: encoder.encode(plan)) as? [String: Any])
+        let snapshots = try #require(json["snapshots"] as? [[String: Any]])
+        #expect(snapshots.map { $0["action"] as? String } == ["keep", "keep", "prune"])
+        #expect(snapshots[2]["reason"] as? String == "pruned: not selected by any keep rule")
+        #expect(snapshots[0]["createdAt"] as? String == "2026-11-24T10:00:00Z")
+        let schedules = try #require(json["schedules"] as? [[String: Any]])
+        #expect(schedules.first?["due"] as? Bool == true)
+        #expect(schedules.first?["nextRun"] as? String == "2026-11-24T11:00:00Z")
+    }
+
     /// Catalog order does not matter: shuffled input gives the same decisions per snapshot.
     @Test func inputOrderDoesNotMatter() {
         var random = SeededGenerator(seed: 7)
