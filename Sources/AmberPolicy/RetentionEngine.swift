@@ -33,88 +33,32 @@ struct RetentionEngine {
     func decide(_ timeline: OwnedTimeline, localTimes: [Int], snapshots: [SnapshotInfo], otherBytes: UInt64,
                 into decisions: DecisionSink) {
         let entries = timeline.entries
-        let count = entries.count
-        guard count > 0 else { return }
+        guard !entries.isEmpty else { return }
         // Per position: why it is kept, or `.undecided` (pruned unless something keeps it later). Plain codes
         // instead of `Reason` values keep these loops free of reference counting.
-        var chosen = [Choice](repeating: .undecided, count: count)
-        // Set aside by an earlier rule: kept, or marked for removal (a newer snapshot of its bucket was kept).
-        var decided = [Bool](repeating: false, count: count)
-        for position in 0..<count {
-            switch entries[position].exemption {
-            case .none: continue
-            case .protected: chosen[position] = .protected
-            case .inUse: chosen[position] = .inUse
+        var chosen = entries.map { entry -> Choice in
+            switch entry.exemption {
+            case .none: .undecided
+            case .protected: .protected
+            case .inUse: .inUse
             }
-            decided[position] = true
         }
-
         if retention.keepsEverything {
-            for position in 0..<count where chosen[position] == .undecided { chosen[position] = .keptAll }
+            for position in chosen.indices where chosen[position] == .undecided { chosen[position] = .keptAll }
         } else {
-            // Positions kept by a rule so far (few: at most the sum of the counts).
-            var keptPositions: [Int] = []
-            for rule in KeepRule.allCases {
-                let limit = retention.count(for: rule)
-                guard limit > 0 else { continue }
-                var buckets = BucketCache(rule: rule)
-                var alreadyIncluded = Set<Int>(minimumCapacity: keptPositions.count)
-                for position in keptPositions {
-                    alreadyIncluded.insert(buckets.bucket(position: position, localTime: localTimes[position]))
-                }
-                var included = Set<Int>(minimumCapacity: limit)
-                // Snapshots are mostly in bucket order, so remember the previous bucket's verdict.
-                var previousBucket: Int?
-                var previousVerdict = BucketVerdict.covered
-                walk: for position in 0..<count where !decided[position] {
-                    let bucket = buckets.bucket(position: position, localTime: localTimes[position])
-                    var verdict: BucketVerdict
-                    if bucket == previousBucket {
-                        verdict = previousVerdict
-                    } else if alreadyIncluded.contains(bucket) {
-                        verdict = .covered
-                    } else if included.contains(bucket) {
-                        verdict = .includedByThisRule
-                    } else {
-                        guard included.count < limit else { break walk }
-                        included.insert(bucket)
-                        chosen[position] = .rule(rule)
-                        keptPositions.append(position)
-                        verdict = .includedByThisRule
-                    }
-                    if verdict == .includedByThisRule { decided[position] = true }
-                    previousBucket = bucket
-                    previousVerdict = verdict
-                }
-            }
+            applyKeepRules(to: &chosen, localTimes: localTimes)
             if let within = retention.within {
                 let cutoff = now.timeIntervalSince1970 - within
-                for position in 0..<count where chosen[position] == .undecided && entries[position].time >= cutoff {
+                for position in chosen.indices where chosen[position] == .undecided && entries[position].time >= cutoff {
                     chosen[position] = .within
                 }
             }
             if chosen[0] == .undecided { chosen[0] = .newest }
         }
-
-        var overBudget = [Bool](repeating: false, count: 0)
-        if let budget = retention.maxStoredBytes {
-            overBudget = [Bool](repeating: false, count: count)
-            var stored = otherBytes
-            for position in 0..<count where chosen[position] != .undecided {
-                stored &+= snapshots[entries[position].index].sizeBytes
-            }
-            var position = count - 1
-            while stored > budget, position > 0 {
-                if chosen[position].isKept {
-                    overBudget[position] = true
-                    stored -= snapshots[entries[position].index].sizeBytes
-                }
-                position -= 1
-            }
-        }
+        let overBudget = overBudgetPositions(chosen, entries: entries, snapshots: snapshots, otherBytes: otherBytes)
 
         var ordinal = 0
-        for position in 0..<count {
+        for position in chosen.indices {
             let index = entries[position].index
             let reason: Reason
             switch chosen[position] {
@@ -132,12 +76,74 @@ struct RetentionEngine {
             case .rule(let rule):
                 reason = .keptByRule(rule, localTime: localTimes[position])
             }
-            if !overBudget.isEmpty, overBudget[position], let budget = retention.maxStoredBytes {
+            if let budget = retention.maxStoredBytes, overBudget[position] {
                 decisions.set(index, Decision(.overBudget(maxStored: budget, wouldKeep: reason)))
             } else {
                 decisions.set(index, Decision(reason))
             }
         }
+    }
+
+    /// Proxmox's marking, rule by rule (see the type's documentation).
+    private func applyKeepRules(to chosen: inout [Choice], localTimes: [Int]) {
+        // Set aside: exempt, kept, or marked for removal (a newer snapshot of its bucket was kept).
+        var decided = chosen.map { $0 != .undecided }
+        // Positions kept by a rule so far (few: at most the sum of the counts).
+        var keptPositions: [Int] = []
+        for rule in KeepRule.allCases {
+            let limit = retention.count(for: rule)
+            guard limit > 0 else { continue }
+            var buckets = BucketCache(rule: rule)
+            var alreadyIncluded = Set<Int>(minimumCapacity: keptPositions.count)
+            for position in keptPositions {
+                alreadyIncluded.insert(buckets.bucket(position: position, localTime: localTimes[position]))
+            }
+            var included = Set<Int>(minimumCapacity: limit)
+            // Snapshots are mostly in bucket order, so remember the previous bucket's verdict.
+            var previousBucket: Int?
+            var previousVerdict = BucketVerdict.covered
+            walk: for position in chosen.indices where !decided[position] {
+                let bucket = buckets.bucket(position: position, localTime: localTimes[position])
+                var verdict: BucketVerdict
+                if bucket == previousBucket {
+                    verdict = previousVerdict
+                } else if alreadyIncluded.contains(bucket) {
+                    verdict = .covered
+                } else if included.contains(bucket) {
+                    verdict = .includedByThisRule
+                } else {
+                    guard included.count < limit else { break walk }
+                    included.insert(bucket)
+                    chosen[position] = .rule(rule)
+                    keptPositions.append(position)
+                    verdict = .includedByThisRule
+                }
+                if verdict == .includedByThisRule { decided[position] = true }
+                previousBucket = bucket
+                previousVerdict = verdict
+            }
+        }
+    }
+
+    /// Kept positions `max_stored` prunes: the oldest first, while the VM's snapshots exceed the budget; never the
+    /// newest (position 0) nor an exempt one. All false without a budget.
+    private func overBudgetPositions(_ chosen: [Choice], entries: [OwnedTimeline.Entry], snapshots: [SnapshotInfo],
+                                     otherBytes: UInt64) -> [Bool] {
+        var overBudget = [Bool](repeating: false, count: chosen.count)
+        guard let budget = retention.maxStoredBytes else { return overBudget }
+        var stored = otherBytes
+        for position in chosen.indices where chosen[position] != .undecided {
+            stored &+= snapshots[entries[position].index].sizeBytes
+        }
+        var position = chosen.count - 1
+        while stored > budget, position > 0 {
+            if chosen[position].isKept {
+                overBudget[position] = true
+                stored -= snapshots[entries[position].index].sizeBytes
+            }
+            position -= 1
+        }
+        return overBudget
     }
 
     private enum Choice: Equatable {
