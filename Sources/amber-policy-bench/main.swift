@@ -1,6 +1,6 @@
 // Benchmark for `amber policy plan`: plans 100 VMs x 10,000 snapshots with the policy engine and compares it with
 // a naive baseline that buckets with Foundation's Calendar and string keys (the obvious way to write it).
-// Usage: amber-policy-bench [--vms N] [--snapshots N] [--runs N]
+// Usage: amber-policy-bench [--vms N] [--snapshots N] [--runs N] [--shuffled]
 import AmberPolicy
 import Foundation
 
@@ -8,10 +8,16 @@ struct Options {
     var vms = 100
     var snapshotsPerVM = 10_000
     var runs = 11
+    /// Snapshots in random order instead of the catalog's (grouped by VM, oldest first).
+    var shuffled = false
 
     init(arguments: [String]) {
         var iterator = arguments.dropFirst().makeIterator()
         while let argument = iterator.next() {
+            if argument == "--shuffled" {
+                shuffled = true
+                continue
+            }
             guard let value = iterator.next().flatMap(Int.init), value > 0 else {
                 fail("\(argument) needs a positive number")
             }
@@ -19,7 +25,7 @@ struct Options {
             case "--vms": vms = value
             case "--snapshots": snapshotsPerVM = value
             case "--runs": runs = value
-            default: fail("unknown option \(argument); allowed: --vms N --snapshots N --runs N")
+            default: fail("unknown option \(argument); allowed: --vms N --snapshots N --runs N --shuffled")
             }
         }
     }
@@ -84,6 +90,11 @@ for vm in 0..<options.vms {
                                       sizeBytes: 64 << 20, isProtected: index % 100 == 7,
                                       policy: vm % 2 == 0 ? "web" : "db"))
     }
+}
+
+if options.shuffled {
+    var random = SystemRandomNumberGenerator()
+    snapshots.shuffle(using: &random)
 }
 
 var plan: Plan?
@@ -160,7 +171,7 @@ let engineKeptByRules = finalPlan.decisions.filter {
 
 print("""
     amber policy plan benchmark: \(options.vms) VMs x \(options.snapshotsPerVM) snapshots \
-    (\(snapshots.count) total), \(options.runs) runs
+    (\(snapshots.count) total, \(options.shuffled ? "shuffled" : "catalog order")), \(options.runs) runs
     engine plan: median \(String(format: "%.1f", median)) ms (min \(String(format: "%.1f", timings.first!)), \
     max \(String(format: "%.1f", timings.last!))); goal 100 ms: \(String(format: "%.2f", median / 100))x of budget
     engine plan CPU time: median \(String(format: "%.1f", cpuMedian)) ms (min \(String(format: "%.1f", cpuTimings.first!)))
