@@ -29,7 +29,7 @@ extension StoreContext {
     /// reference to it.
     public func collectGarbage(dryRun: Bool) throws -> GarbageCollectionReport {
         let lease = try store.lease(.exclusive)
-        let (rows, packRows, roots) = try catalog.write { db in (try db.allChunks(), try db.packs(), try db.manifestRoots()) }
+        let (rows, packRows, roots) = try catalog.write { db in (try db.allChunks(), try db.packs(), try db.manifestRoots(deletingStaleLeases: true)) }
         let chunks = rows.compactMap(StoredChunk.init)
         let reader = self.reader
 

@@ -8,9 +8,9 @@ struct ManifestRoot {
 }
 
 extension SQLiteConnection {
-    /// Every manifest reachable from the catalog: images, snapshots, and leases whose holder is alive
-    /// (leases of dead processes are removed here).
-    func manifestRoots() throws -> [ManifestRoot] {
+    /// Every manifest reachable from the catalog: images, snapshots, and leases whose holder is alive.
+    /// In a write transaction (gc), leases of dead processes are also deleted.
+    func manifestRoots(deletingStaleLeases: Bool = false) throws -> [ManifestRoot] {
         var roots: [ManifestRoot] = []
         for image in try images() {
             if let digest = ChunkDigest(bytes: image.manifest) { roots.append(ManifestRoot(digest: digest, owner: "image \(image.name)")) }
@@ -24,7 +24,7 @@ extension SQLiteConnection {
         }
         for lease in try leases() {
             guard lease.holderIsAlive else {
-                try deleteLease(id: lease.id)
+                if deletingStaleLeases { try deleteLease(id: lease.id) }
                 continue
             }
             if let manifest = lease.manifest, let digest = ChunkDigest(bytes: manifest) {

@@ -31,6 +31,8 @@ public final class ProgressLine: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if drawn { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        drawn = false
+        lastDraw = .distantFuture
     }
 }
 
