@@ -1,4 +1,4 @@
-import AmberStore
+@testable import AmberStore
 import AmberSystem
 import Foundation
 import Glibc
@@ -56,6 +56,17 @@ import Testing
         try test.reader.materialize(try test.reader.manifest(fromMemory.manifest), into: target)
         let restored = try MappedRegion(size: bytes.count, fd: target)
         #expect(Array(UnsafeRawBufferPointer(restored.buffer)) == bytes)
+    }
+
+    @Test func readingAFileWithPreadGivesTheSameManifestAsMappingIt() throws {
+        let test = try TestStore()
+        let bytes = Content.text(3 << 20, seed: 12) + [UInt8](repeating: 0, count: 1 << 20) + Content.random(70_000, seed: 13)
+        let mapped = try test.ingest(bytes)
+        let writer = try StoreWriter(store: test.store, index: test.index)
+        defer { writer.finish(committed: false) }
+        let read = try writer.ingest(file: test.directory.path("input"), chunkSize: nil, mapping: false, progress: nil)
+        #expect(read.manifest == mapped.manifest)
+        #expect(read.zeroChunks == 16)
     }
 
     @Test func randomAccessReadsMatchTheSourceAtAnyOffset() throws {
