@@ -32,10 +32,16 @@ func storeTestFlipByte(at offset: UInt64, in path: String) throws {
         let location = try context.reader.location(of: target)
         try storeTestFlipByte(at: location.offset + 60, in: context.store.packPath(location.pack))
 
+        // A snapshot sharing the victim's manifest is named too.
+        try context.catalog.write { db in
+            try db.insertVM(VMRecord(name: "web", config: "{}", created: Date()))
+            try db.insertSnapshot(SnapshotRecord(id: "s1", vm: "web", created: Date(), kind: "disk", diskManifest: image.manifest,
+                                                 logicalBytes: 0, storedBytes: 0, pauseMicroseconds: 0))
+        }
         let report = try context.verify()
         #expect(report.badChunks.map(\.digest) == [target.hex])
-        #expect(report.badChunks.first?.dependents == ["image victim"])
-        #expect(report.damaged == ["image victim"])
+        #expect(report.badChunks.first?.dependents == ["image victim", "snapshot web/s1"])
+        #expect(report.damaged == ["image victim", "snapshot web/s1"])
 
         do {
             try images.export(name: "victim", to: directory.path("victim.out"))
