@@ -120,11 +120,13 @@ func storeTestFlipByte(at offset: UInt64, in path: String) throws {
         #expect(result.newChunks == 0)
         // ... and gc starting now must wait until the writer has committed its reference.
         let gcDone = DispatchSemaphore(value: 0)
+        let gcWaiting = DispatchSemaphore(value: 0)
         let gcResult = GCResultBox()
         Thread.detachNewThread {
-            gcResult.set(Result { try context.collectGarbage(dryRun: false) })
+            gcResult.set(Result { try context.collectGarbage(dryRun: false) { gcWaiting.signal() } })
             gcDone.signal()
         }
+        #expect(gcWaiting.wait(timeout: .now() + 10) == .success, "gc did not say it was waiting for the writer")
         #expect(gcDone.wait(timeout: .now() + 0.5) == .timedOut, "gc ran while a writer held the lease")
         try context.commit(writer) { db in
             try db.insertImage(ImageRecord(name: "new", manifest: result.manifest.bytes, logicalBytes: Int64(result.logicalBytes),
