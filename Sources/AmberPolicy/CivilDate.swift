@@ -2,14 +2,10 @@
 ///
 /// Retention and schedules run over up to millions of timestamps; Foundation's `Calendar` costs microseconds per
 /// call, these functions nanoseconds. `Calendar` stays the reference they are tested against.
-struct CivilDate: Hashable, Comparable, Sendable {
+struct CivilDate: Hashable, Sendable {
     var year: Int
     var month: Int
     var day: Int
-
-    static func < (a: CivilDate, b: CivilDate) -> Bool {
-        (a.year, a.month, a.day) < (b.year, b.month, b.day)
-    }
 
     /// Days since 1970-01-01 (negative before).
     var daysSinceEpoch: Int {

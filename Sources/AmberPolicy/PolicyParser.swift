@@ -225,3 +225,13 @@ struct PolicyParser {
         }
     }
 }
+
+extension Policy {
+    /// Parses one policy file on its own, e.g. so a daemon can keep running the last good version of a file that
+    /// became invalid; `PolicySet` then checks the files together.
+    public init(parsing text: String, file: String, defaultTimeZone: TimeZone) throws(PolicyErrors) {
+        var parser = PolicyParser(file: file, defaultTimeZone: defaultTimeZone)
+        guard let policy = parser.parse(text) else { throw PolicyErrors(errors: parser.errors) }
+        self = policy
+    }
+}

@@ -53,10 +53,12 @@ enum PolicyValues {
         return parts.isEmpty ? "0s" : parts
     }
 
+    /// `20G` for whole units, else one decimal (`1.5G`), else bytes.
     static func formatSize(_ bytes: UInt64) -> String {
-        for (unit, size) in [("T", UInt64(1) << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)]
-        where bytes >= size && bytes % size == 0 {
-            return "\(bytes / size)\(unit)"
+        for (unit, size) in [("T", UInt64(1) << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)] where bytes >= size {
+            if bytes % size == 0 { return "\(bytes / size)\(unit)" }
+            let tenths = bytes / size * 10 + ((bytes % size) * 10 + size / 2) / size
+            return "\(tenths / 10).\(tenths % 10)\(unit)"
         }
         return "\(bytes)B"
     }

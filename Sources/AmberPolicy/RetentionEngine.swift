@@ -16,7 +16,8 @@ import Foundation
 /// Amber's additions, applied after the rules:
 /// - `within`: every snapshot at or after `now - within` is kept too (a union: it does not change what the rules
 ///   select).
-/// - The newest snapshot is always kept (it matters only when `within` is the sole rule and nothing is recent).
+/// - The newest snapshot the policy owns is always kept (this matters only when `within` is the sole rule and
+///   nothing is recent).
 /// - `max_stored`: while the VM's remaining snapshots (kept, protected, in use and those the policy does not own)
 ///   exceed the budget, the oldest snapshot kept by a rule or `within` is pruned. Protected, in-use, unowned
 ///   snapshots and the newest snapshot are never pruned for the budget, so it may stay exceeded.
@@ -25,113 +26,179 @@ struct RetentionEngine {
     let now: Date
 
     /// - Parameters:
-    ///   - order: indices into `snapshots` of the snapshots the policy owns, newest first.
-    ///   - localTimes: each ordered snapshot's wall-clock time in the policy's zone (parallel to `order`).
+    ///   - timeline: the snapshots the policy owns, newest first.
+    ///   - localTimes: each snapshot's wall-clock time in the policy's zone (parallel to `timeline`).
     ///   - otherBytes: bytes of the VM's snapshots the policy does not own, for `max_stored`.
-    func decide(order: [Int], localTimes: [Int], snapshots: [SnapshotInfo], otherBytes: UInt64,
-                into decisions: inout [Decision]) {
-        let count = order.count
-        guard count > 0 else { return }
-        var chosen = [Reason?](repeating: nil, count: count)
-        // Set aside by an earlier rule: kept, or marked for removal (a newer snapshot of its bucket was kept).
-        var decided = [Bool](repeating: false, count: count)
-        for position in 0..<count {
-            let snapshot = snapshots[order[position]]
-            if snapshot.isProtected {
-                chosen[position] = .protected
-                decided[position] = true
-            } else if !snapshot.inUseBy.isEmpty {
-                chosen[position] = .inUse(by: snapshot.inUseBy)
-                decided[position] = true
+    ///   - decisions: indexed like `snapshots`; each of the timeline's entries is set once.
+    func decide(_ timeline: OwnedTimeline, localTimes: [Int], snapshots: [SnapshotInfo], otherBytes: UInt64,
+                into decisions: DecisionSink) {
+        let entries = timeline.entries
+        guard !entries.isEmpty else { return }
+        // Per position: why it is kept, or `.undecided` (pruned unless something keeps it later). Plain codes
+        // instead of `Reason` values keep these loops free of reference counting.
+        var chosen = entries.map { entry -> Choice in
+            switch entry.exemption {
+            case .none: .undecided
+            case .protected: .protected
+            case .inUse: .inUse
             }
         }
-        var kept = [Bool](repeating: false, count: count)
-
         if retention.keepsEverything {
-            for position in 0..<count where chosen[position] == nil {
-                chosen[position] = .keptAll
-                kept[position] = true
-            }
+            for position in chosen.indices where chosen[position] == .undecided { chosen[position] = .keptAll }
         } else {
-            var ordinal = 0
-            for rule in KeepRule.allCases {
-                let limit = retention.count(for: rule)
-                guard limit > 0 else { continue }
-                var alreadyIncluded = Set<Int>()
-                for position in 0..<count where kept[position] {
-                    alreadyIncluded.insert(Self.bucket(rule, position: position, localTime: localTimes[position]))
-                }
-                var included = Set<Int>(minimumCapacity: limit)
-                for position in 0..<count where !decided[position] {
-                    let bucket = Self.bucket(rule, position: position, localTime: localTimes[position])
-                    if alreadyIncluded.contains(bucket) { continue }
-                    if included.contains(bucket) {
-                        decided[position] = true
-                        continue
-                    }
-                    if included.count >= limit { break }
-                    included.insert(bucket)
-                    decided[position] = true
-                    kept[position] = true
-                    if rule == .last { ordinal += 1 }
-                    chosen[position] = .keptByRule(rule, localTime: localTimes[position], ordinal: ordinal)
-                }
-            }
+            applyKeepRules(to: &chosen, localTimes: localTimes)
             if let within = retention.within {
-                let cutoff = now.addingTimeInterval(-within)
-                for position in 0..<count where chosen[position] == nil {
-                    if snapshots[order[position]].createdAt >= cutoff {
-                        chosen[position] = .keptWithin(within)
-                        kept[position] = true
-                    }
+                let cutoff = now.timeIntervalSince1970 - within
+                for position in chosen.indices where chosen[position] == .undecided && entries[position].time >= cutoff {
+                    chosen[position] = .within
                 }
             }
-            if chosen[0] == nil {
-                chosen[0] = .keptNewest
-                kept[0] = true
-            }
+            if chosen[0] == .undecided { chosen[0] = .newest }
         }
+        let overBudget = overBudgetPositions(chosen, entries: entries, snapshots: snapshots, otherBytes: otherBytes)
 
-        if let budget = retention.maxStoredBytes {
-            var stored = otherBytes
-            for position in 0..<count where chosen[position] != nil {
-                stored &+= snapshots[order[position]].sizeBytes
-            }
-            var position = count - 1
-            while stored > budget, position > 0 {
-                if kept[position], let wouldKeep = chosen[position] {
-                    chosen[position] = .overBudget(maxStored: budget, wouldKeep: wouldKeep)
-                    kept[position] = false
-                    stored -= snapshots[order[position]].sizeBytes
-                }
-                position -= 1
-            }
-        }
-
-        for position in 0..<count {
-            let index = order[position]
+        var ordinal = 0
+        for position in chosen.indices {
+            let index = entries[position].index
+            let reason: Reason
             switch chosen[position] {
-            case nil: decisions[index] = Decision(.prune, .notSelected)
-            case .overBudget(let budget, let wouldKeep)?:
-                decisions[index] = Decision(.prune, .overBudget(maxStored: budget, wouldKeep: wouldKeep))
-            case let reason?: decisions[index] = Decision(.keep, reason)
+            case .undecided:
+                decisions.set(index, Decision(.notSelected))
+                continue
+            case .protected: reason = .protected
+            case .inUse: reason = .inUse(by: snapshots[index].inUseBy)
+            case .keptAll: reason = .keptAll
+            case .within: reason = .keptWithin(retention.within ?? 0)
+            case .newest: reason = .keptNewest
+            case .rule(.last):
+                ordinal += 1
+                reason = .keptByLast(ordinal: ordinal)
+            case .rule(let rule):
+                reason = .keptByRule(rule, localTime: localTimes[position])
+            }
+            if let budget = retention.maxStoredBytes, overBudget[position] {
+                decisions.set(index, Decision(.overBudget(maxStored: budget, wouldKeep: reason)))
+            } else {
+                decisions.set(index, Decision(reason))
             }
         }
     }
 
-    /// The bucket a snapshot falls in for a rule, as an integer that is unique per period.
-    @inline(__always)
-    static func bucket(_ rule: KeepRule, position: Int, localTime: Int) -> Int {
-        switch rule {
-        case .last: return position
-        case .hourly: return floorDivide(localTime, 3600)
-        case .daily: return floorDivide(localTime, 86_400)
-        // 1970-01-01 was a Thursday: shifting by 3 days makes each Monday start a new index (ISO weeks).
-        case .weekly: return floorDivide(floorDivide(localTime, 86_400) + 3, 7)
-        case .monthly:
-            let date = CivilDate(daysSinceEpoch: floorDivide(localTime, 86_400))
-            return date.year * 12 + date.month - 1
-        case .yearly: return CivilDate(daysSinceEpoch: floorDivide(localTime, 86_400)).year
+    /// Proxmox's marking, rule by rule (see the type's documentation).
+    private func applyKeepRules(to chosen: inout [Choice], localTimes: [Int]) {
+        // Set aside: exempt, kept, or marked for removal (a newer snapshot of its bucket was kept).
+        var decided = chosen.map { $0 != .undecided }
+        // Positions kept by a rule so far (few: at most the sum of the counts).
+        var keptPositions: [Int] = []
+        for rule in KeepRule.allCases {
+            let limit = retention.count(for: rule)
+            guard limit > 0 else { continue }
+            var buckets = BucketCache(rule: rule)
+            var alreadyIncluded = Set<Int>(minimumCapacity: keptPositions.count)
+            for position in keptPositions {
+                alreadyIncluded.insert(buckets.bucket(position: position, localTime: localTimes[position]))
+            }
+            var included = Set<Int>(minimumCapacity: limit)
+            // Snapshots are mostly in bucket order, so remember the previous bucket's verdict.
+            var previousBucket: Int?
+            var previousVerdict = BucketVerdict.covered
+            walk: for position in chosen.indices where !decided[position] {
+                let bucket = buckets.bucket(position: position, localTime: localTimes[position])
+                var verdict: BucketVerdict
+                if bucket == previousBucket {
+                    verdict = previousVerdict
+                } else if alreadyIncluded.contains(bucket) {
+                    verdict = .covered
+                } else if included.contains(bucket) {
+                    verdict = .includedByThisRule
+                } else {
+                    guard included.count < limit else { break walk }
+                    included.insert(bucket)
+                    chosen[position] = .rule(rule)
+                    keptPositions.append(position)
+                    verdict = .includedByThisRule
+                }
+                if verdict == .includedByThisRule { decided[position] = true }
+                previousBucket = bucket
+                previousVerdict = verdict
+            }
+        }
+    }
+
+    /// Kept positions `max_stored` prunes: the oldest first, while the VM's snapshots exceed the budget; never the
+    /// newest (position 0) nor an exempt one. All false without a budget.
+    private func overBudgetPositions(_ chosen: [Choice], entries: [OwnedTimeline.Entry], snapshots: [SnapshotInfo],
+                                     otherBytes: UInt64) -> [Bool] {
+        var overBudget = [Bool](repeating: false, count: chosen.count)
+        guard let budget = retention.maxStoredBytes else { return overBudget }
+        var stored = otherBytes
+        for position in chosen.indices where chosen[position] != .undecided {
+            stored &+= snapshots[entries[position].index].sizeBytes
+        }
+        var position = chosen.count - 1
+        while stored > budget, position > 0 {
+            if chosen[position].isKept {
+                overBudget[position] = true
+                stored -= snapshots[entries[position].index].sizeBytes
+            }
+            position -= 1
+        }
+        return overBudget
+    }
+
+    private enum Choice: Equatable {
+        case undecided, protected, inUse, keptAll, within, newest
+        case rule(KeepRule)
+
+        /// Kept by a retention rule (not merely exempt from pruning).
+        var isKept: Bool {
+            switch self {
+            case .undecided, .protected, .inUse: false
+            case .keptAll, .within, .newest, .rule: true
+            }
+        }
+    }
+
+    private enum BucketVerdict {
+        /// An earlier rule already keeps a snapshot from this bucket: skip, leave undecided.
+        case covered
+        /// This rule kept the bucket's newest snapshot: mark the rest for removal.
+        case includedByThisRule
+    }
+
+    /// The bucket a snapshot falls in for a rule, as an integer unique per period. Remembers the last day's
+    /// calendar date, since consecutive snapshots mostly share a day.
+    struct BucketCache {
+        let rule: KeepRule
+        private var cachedDay = Int.min
+        private var cachedDate = CivilDate(year: 1970, month: 1, day: 1)
+
+        init(rule: KeepRule) {
+            self.rule = rule
+        }
+
+        @inline(__always)
+        mutating func bucket(position: Int, localTime: Int) -> Int {
+            switch rule {
+            case .last: return position
+            case .hourly: return floorDivide(localTime, 3600)
+            case .daily: return floorDivide(localTime, 86_400)
+            // 1970-01-01 was a Thursday: shifting by 3 days makes each Monday start a new index (ISO weeks).
+            case .weekly: return floorDivide(floorDivide(localTime, 86_400) + 3, 7)
+            case .monthly:
+                let date = civilDate(localTime)
+                return date.year * 12 + date.month - 1
+            case .yearly: return civilDate(localTime).year
+            }
+        }
+
+        private mutating func civilDate(_ localTime: Int) -> CivilDate {
+            let day = floorDivide(localTime, 86_400)
+            if day != cachedDay {
+                cachedDay = day
+                cachedDate = CivilDate(daysSinceEpoch: day)
+            }
+            return cachedDate
         }
     }
 }

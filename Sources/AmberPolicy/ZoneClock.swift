@@ -58,6 +58,24 @@ struct ZoneClock: Sendable {
         instant + offset(at: instant)
     }
 
+    /// `localSeconds(at:)` for instants (seconds since 1970) sorted newest first, walking the transition table
+    /// once instead of searching it per instant.
+    func localSeconds(newestFirst instants: [Double]) -> [Int] {
+        var result: [Int] = []
+        result.reserveCapacity(instants.count)
+        var segment = transitions.count  // offsets[segment] applies from transitions[segment - 1] on
+        for time in instants {
+            let instant = Int(time.rounded(.down))
+            guard span.contains(instant) else {
+                result.append(localSeconds(at: instant))
+                continue
+            }
+            while segment > 0, instant < transitions[segment - 1] { segment -= 1 }
+            result.append(instant + offsets[segment])
+        }
+        return result
+    }
+
     /// What a wall-clock reading means in this zone.
     enum Resolution: Equatable {
         /// The usual case: the wall time happens once.

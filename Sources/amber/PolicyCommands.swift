@@ -54,7 +54,7 @@ struct PolicyCheck: ParsableCommand {
 
     private func printJSON(_ report: PolicyCheckReport) throws {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         print(String(decoding: try encoder.encode(report), as: UTF8.self))
     }
 }

@@ -172,3 +172,79 @@ struct CalendarEventParsingTests {
                          "2026-11-26 02:00:00 +0000", "2026-11-27 02:00:00 +0000", "2026-11-30 02:00:00 +0000"])
     }
 }
+
+@Suite("Calendar events: against a brute-force minute scan")
+struct CalendarEventBruteForceTests {
+    /// A random event built from field syntaxes, with its fields as plain sets for the scan.
+    struct RandomEvent {
+        var text: String
+        var weekdays: Set<Int>
+        var days: Set<Int>
+        var hours: Set<Int>
+        var minutes: Set<Int>
+
+        init(using random: inout SeededGenerator) {
+            func field(_ range: ClosedRange<Int>, minimumCount: Int) -> (String, Set<Int>) {
+                switch Int.random(in: 0..<4, using: &random) {
+                case 0: return ("*", Set(range))
+                case 1:
+                    let step = Int.random(in: 1...max(1, range.count / minimumCount), using: &random)
+                    let start = Int.random(in: range.lowerBound...range.lowerBound + step - 1, using: &random)
+                    return ("\(start)/\(step)", Set(stride(from: start, through: range.upperBound, by: step)))
+                case 2:
+                    let low = Int.random(in: range.lowerBound...range.upperBound - minimumCount, using: &random)
+                    let high = Int.random(in: low + minimumCount - 1...range.upperBound, using: &random)
+                    return ("\(low)..\(high)", Set(low...high))
+                default:
+                    let values = Set((0..<minimumCount).map { _ in Int.random(in: range, using: &random) })
+                    return (values.sorted().map(String.init).joined(separator: ","), values)
+                }
+            }
+            let (dayText, days) = field(1...31, minimumCount: 20)
+            let (hourText, hours) = field(0...23, minimumCount: 2)
+            let (minuteText, minutes) = field(0...59, minimumCount: 2)
+            let weekdayCount = Int.random(in: 0...6, using: &random)
+            let weekdays = weekdayCount == 0 ? Set(1...7) : Set((0..<weekdayCount).map { _ in Int.random(in: 1...7, using: &random) })
+            let names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+            let weekdayText = weekdayCount == 0 ? "" : weekdays.sorted().map { names[$0 - 1] }.joined(separator: ",") + " "
+            text = "\(weekdayText)*-*-\(dayText) \(hourText):\(minuteText)"
+            self.weekdays = weekdays
+            self.days = days
+            self.hours = hours
+            self.minutes = minutes
+        }
+
+        func matches(localSeconds: Int) -> Bool {
+            let day = floorDivide(localSeconds, 86_400)
+            let date = CivilDate(daysSinceEpoch: day)
+            let secondOfDay = localSeconds - day * 86_400
+            return secondOfDay % 60 == 0 && weekdays.contains(date.weekday) && days.contains(date.day)
+                && hours.contains(secondOfDay / 3600) && minutes.contains(secondOfDay % 3600 / 60)
+        }
+    }
+
+    /// In zones without DST, `next(after:)` is the first whole minute after `after` whose wall time matches.
+    @Test(arguments: ["UTC", "Asia/Kolkata", "Asia/Kathmandu"])
+    func nextIsTheFirstMatchingMinute(zoneName: String) throws {
+        let zone = TestTime.zone(zoneName)
+        var random = SeededGenerator(seed: 2026)
+        for _ in 0..<300 {
+            let event = RandomEvent(using: &random)
+            let parsed = try CalendarEvent(parsing: event.text)
+            let after = Int.random(in: 1_700_000_000...1_900_000_000, using: &random)
+            let next = try #require(parsed.next(after: Date(timeIntervalSince1970: Double(after)), in: zone),
+                                    "\(event.text)")
+            var minute = (after / 60 + 1) * 60
+            var expected: Int?
+            while minute < after + 60 * 86_400 {
+                if event.matches(localSeconds: minute + zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(minute)))) {
+                    expected = minute
+                    break
+                }
+                minute += 60
+            }
+            #expect(Int(next.timeIntervalSince1970) == expected, "\(event.text) after \(after) in \(zoneName)")
+            if Int(next.timeIntervalSince1970) != expected { return }
+        }
+    }
+}

@@ -103,6 +103,44 @@ struct PlannerTests {
         #expect(plan.decisions[2].reason == .keptNewest)
     }
 
+    /// Every kind of snapshot, with VMs interleaved in the input, gets its own decision.
+    @Test func everySnapshotGetsItsDecision() throws {
+        let set = try Self.policies([("a.yaml", "name: web\nvms: [\"web-*\"]\nschedule: hourly\nkeep: {last: 1}\n"),
+                                     ("b.yaml", "name: prod\nvms: [\"*-prod\"]\nschedule: daily\n")])
+        var snapshots = [
+            Self.snapshot("owned-old", "web-1", "2026-11-20 10:00"),
+            Self.snapshot("other-vm", "db-1", "2026-11-20 10:00"),
+            Self.snapshot("owned-new", "web-1", "2026-11-21 10:00"),
+            Self.snapshot("manual", "web-1", "2026-11-21 11:00", policy: nil),
+            Self.snapshot("foreign", "web-1", "2026-11-21 12:00", policy: "gone"),
+            Self.snapshot("conflicted", "web-prod", "2026-11-21 12:00"),
+            Self.snapshot("protected-manual", "web-1", "2026-11-19 12:00", policy: nil),
+        ]
+        snapshots[6].isProtected = true
+        let plan = Planner.plan(policies: set, snapshots: snapshots, vms: [], now: TestTime.utc("2026-11-26"))
+        #expect(plan.decisions.map(\.reason) == [
+            .notSelected, .noPolicy(vm: "db-1"), .keptByLast(ordinal: 1), .manual, .foreignPolicy("gone"),
+            .conflict(vm: "web-prod", policies: ["web", "prod"]), .protected,
+        ])
+    }
+
+    @Test func encodesAsJSON() throws {
+        let plan = Planner.plan(policies: Self.hourly, snapshots: [Self.snapshot("a", "web1", "2026-11-24 10:00"),
+                                                                   Self.snapshot("b", "web1", "2026-11-24 09:00"),
+                                                                   Self.snapshot("c", "web1", "2026-11-24 08:00")],
+                                vms: ["web1"], now: TestTime.utc("2026-11-24 11:30"))
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        let json = try #require(try JSONSerialization.jsonObject(with: encoder.encode(plan)) as? [String: Any])
+        let snapshots = try #require(json["snapshots"] as? [[String: Any]])
+        #expect(snapshots.map { $0["action"] as? String } == ["keep", "keep", "prune"])
+        #expect(snapshots[2]["reason"] as? String == "pruned: not selected by any keep rule")
+        #expect(snapshots[0]["createdAt"] as? String == "2026-11-24T10:00:00Z")
+        let schedules = try #require(json["schedules"] as? [[String: Any]])
+        #expect(schedules.first?["due"] as? Bool == true)
+        #expect(schedules.first?["nextRun"] as? String == "2026-11-24T11:00:00Z")
+    }
+
     /// Catalog order does not matter: shuffled input gives the same decisions per snapshot.
     @Test func inputOrderDoesNotMatter() {
         var random = SeededGenerator(seed: 7)

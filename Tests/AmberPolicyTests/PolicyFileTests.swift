@@ -133,6 +133,16 @@ struct PolicyFileTests {
         #expect(policy.source == SourceLocation(file: "web.yaml", line: 1))
     }
 
+    /// One file at a time, as a daemon reloading a changed file would.
+    @Test func parsesASingleFile() throws {
+        let policy = try Policy(parsing: "name: a\nvms: a\nschedule: daily\n", file: "a.yaml",
+                                defaultTimeZone: TestTime.zone("UTC"))
+        #expect(policy.name == "a")
+        #expect(throws: PolicyErrors.self) {
+            try Policy(parsing: "name: a\nvms: a\nschedule: dayly\n", file: "a.yaml", defaultTimeZone: TestTime.zone("UTC"))
+        }
+    }
+
     @Test func defaultsToTheHostZoneAndMemory() throws {
         let set = try PolicySet(files: [(name: "a.yaml", text: "name: a\nvms: a\nschedule: daily\n")],
                                 defaultTimeZone: TestTime.zone("Asia/Tokyo"))
@@ -160,5 +170,37 @@ struct PolicyFileTests {
                                      text: try String(contentsOf: directory.appendingPathComponent($0), encoding: .utf8)) }
         let set = try PolicySet(files: files, defaultTimeZone: TestTime.zone("UTC"))
         #expect(set.policies.count == names.count)
+    }
+}
+
+@Suite("Policy files: durations and sizes")
+struct PolicyValueTests {
+    @Test(arguments: [("90m", 5400.0), ("36h", 129_600), ("2d", 172_800), ("1w", 604_800), ("1d12h", 129_600),
+                      ("30s", 30)])
+    func durations(text: String, seconds: Double) {
+        #expect(PolicyValues.duration(text) == seconds)
+    }
+
+    @Test(arguments: ["", "12", "h", "1x", "-1h", "1.5h", "0m", "h1"])
+    func badDurations(text: String) {
+        #expect(PolicyValues.duration(text) == nil)
+    }
+
+    @Test(arguments: [("20G", UInt64(20) << 30), ("512M", 512 << 20), ("1T", 1 << 40), ("20GiB", 20 << 30),
+                      ("4096", 4096), ("8k", 8192)])
+    func sizes(text: String, bytes: UInt64) {
+        #expect(PolicyValues.size(text) == bytes)
+    }
+
+    @Test(arguments: ["", "G", "20GB", "0G", "-1G", "1.5G", "99999999999T"])
+    func badSizes(text: String) {
+        #expect(PolicyValues.size(text) == nil)
+    }
+
+    @Test func formatting() {
+        #expect(PolicyValues.formatSize(20 << 30) == "20G")
+        #expect(PolicyValues.formatSize(3 << 29) == "1.5G")
+        #expect(PolicyValues.formatSize(100) == "100B")
+        #expect(PolicyValues.formatDuration(129_600) == "1d12h")
     }
 }

@@ -104,9 +104,10 @@ struct RetentionPropertyTests {
                                           withExtras: false)
             let plan = timeline.plan()
             let kept = Set(plan.snapshots.indices.filter {
-                if case .keptByRule = plan.decisions[$0].reason { return true }
-                if case .keptAll = plan.decisions[$0].reason { return true }
-                return false
+                switch plan.decisions[$0].reason {
+                case .keptByRule, .keptByLast, .keptAll: return true
+                default: return false
+                }
             }.map { plan.snapshots[$0].id })
             let expected = referenceKept(timeline.snapshots, timeline.policy.retention, timeline.policy.timeZone)
             #expect(kept == expected, "\(timeline.policy.retention) in \(timeline.policy.timeZone.identifier)")
@@ -128,8 +129,11 @@ struct RetentionPropertyTests {
             }
             for rule in KeepRule.allCases {
                 let keptByRule = plan.decisions.filter {
-                    if case .keptByRule(rule, _, _) = $0.reason { return true }
-                    return false
+                    switch $0.reason {
+                    case .keptByLast: rule == .last
+                    case .keptByRule(let keptBy, _): keptBy == rule
+                    default: false
+                    }
                 }.count
                 if keptByRule > retention.count(for: rule) {
                     failures.append("keep-\(rule) kept \(keptByRule) > \(retention.count(for: rule))")
@@ -203,5 +207,9 @@ struct RetentionPropertyTests {
             clock.offset(at: $0) != zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double($0)))
         }
         #expect(wrong.isEmpty)
+        let newestFirst = instants.sorted(by: >)
+        #expect(clock.localSeconds(newestFirst: newestFirst.map(Double.init)) == newestFirst.map {
+            $0 + zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double($0)))
+        })
     }
 }
