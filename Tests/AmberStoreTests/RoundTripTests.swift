@@ -84,6 +84,28 @@ import Testing
         }
     }
 
+    @Test func concurrentRandomAccessReadsAllSeeTheRightBytes() throws {
+        let test = try TestStore()
+        let bytes = Content.text(1 << 20, seed: 14) + Content.random(1 << 20, seed: 15)
+        let file = try ManifestFile(reader: test.reader, root: try test.ingest(bytes).manifest)
+        let mismatches = NSLock()
+        var wrong = 0
+        DispatchQueue.concurrentPerform(iterations: 4) { thread in
+            var state = UInt64(thread + 1)
+            for _ in 0..<200 {
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                let offset = Int(state >> 33) % bytes.count
+                let count = min(5000, bytes.count - offset)
+                var buffer = [UInt8](repeating: 0, count: count)
+                let read = (try? buffer.withUnsafeMutableBytes { try file.read(into: $0, at: UInt64(offset)) }) ?? -1
+                if read != count || buffer[...] != bytes[offset..<(offset + count)] {
+                    mismatches.lock(); wrong += 1; mismatches.unlock()
+                }
+            }
+        }
+        #expect(wrong == 0)
+    }
+
     @Test func manifestsBiggerThanOnePieceRoundTrip() throws {
         // 4 KiB chunks: 128 digests per piece, so 3 MiB needs 6 pieces, some all-zero.
         let test = try TestStore(chunkSize: 4096)
