@@ -48,3 +48,13 @@ struct ConfigurationCheckTests {
         }
     }
 }
+
+@Suite("Host checks")
+struct HostCheckTests {
+    @Test func pvmIsRecognisedByItsModuleDirectory() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        #expect(HostChecks.pvmWarning(moduleDirectory: scratch.path("absent")) == nil)
+        #expect(HostChecks.pvmWarning(moduleDirectory: scratch.directory)?.contains("PVM") == true)
+    }
+}

@@ -55,6 +55,20 @@ struct MachineTests {
         #expect(second > 0)
     }
 
+    @Test func vcpuWaitingForStartupIPIPausesAndStops() throws {
+        // vCPU 1 stays in its reset state, blocked inside KVM_RUN until a SIPI that never comes;
+        // KVM ignores immediate_exit there, so only the kick signal can bring it out.
+        for _ in 0..<5 {
+            let guest = try TinyGuest(vcpus: 2)
+            try guest.load(RealMode.countForever(at: 0x2000), at: 0x1000, vcpu: 0)
+            try guest.machine.start()
+            try guest.machine.pause()
+            try guest.machine.resume()
+            guest.machine.stop(.stopped)
+            #expect(guest.machine.waitForExit() == .stopped)
+        }
+    }
+
     @Test func unclaimedPortsReadAllOnesAndAreCounted() throws {
         let guest = try TinyGuest()
         // in al, 0x99; mov [0x2000], al; mov dx, 0x9A; in ax, dx; mov [0x2002], ax; out 0x9B, al; reset

@@ -1,5 +1,9 @@
 import AmberSystem
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// What the control socket can ask of a running VM.
 public protocol ControlTarget: AnyObject, Sendable {

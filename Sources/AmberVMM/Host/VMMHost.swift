@@ -84,7 +84,8 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
         server.close()
         console.detachAll()
         disks.forEach { $0.stop() }
-        log("VM \(configuration.name) ended: \(exit) (unclaimed port reads/writes \(machine.ports.unclaimedAccesses), MMIO \(machine.mmio.unclaimedAccesses))")
+        let ports = machine.ports.unclaimedAccesses, mmio = machine.mmio.unclaimedAccesses
+        log("VM \(configuration.name) ended: \(exit) (unclaimed accesses, ignored: port reads \(ports.reads), port writes \(ports.writes), MMIO reads \(mmio.reads), MMIO writes \(mmio.writes))")
         return exit
     }
 

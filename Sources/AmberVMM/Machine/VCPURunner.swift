@@ -7,10 +7,13 @@ import AmberSystem
 final class VCPURunner: @unchecked Sendable {
     let vcpu: KVMVCPU
     private unowned let machine: Machine
-    private var thread: NativeThread?
     private var firstRun = true
 
     // Guarded by machine.lock.
+    /// Set under the lock before the thread can take the lock itself, so any kick that follows the
+    /// thread's first look at the request finds it. (An application processor waiting for SIPI
+    /// ignores `immediate_exit`: only the signal wakes it.)
+    private var thread: NativeThread?
     /// Not in KVM_RUN and waiting for a request: what `pause` waits for on every vCPU.
     var parked = false
     var finished = false
@@ -21,17 +24,19 @@ final class VCPURunner: @unchecked Sendable {
     }
 
     func start() throws {
-        thread = try NativeThread(name: "vcpu\(vcpu.id)") { [self] in loop() }
+        try machine.lock.withLock {
+            thread = try NativeThread(name: "vcpu\(vcpu.id)") { [self] in loop() }
+        }
     }
 
     /// Makes KVM_RUN return now, or right away if the thread is just about to enter it.
     func kick() {
         vcpu.immediateExit = true
-        thread?.send(signal: Signals.vcpuKick)
+        machine.lock.withLock { thread }?.send(signal: Signals.vcpuKick)
     }
 
     func join() {
-        thread?.join()
+        machine.lock.withLock { thread }?.join()
     }
 
     private func loop() {
