@@ -82,6 +82,23 @@ struct MachineTests {
         #expect(guest.machine.ports.unclaimedAccesses.writes == 1)
     }
 
+    @Test func unclaimedMMIOReadsAllOnesAndIsCounted() throws {
+        let guest = try TinyGuest()
+        let code: [UInt8] = [0x26, 0x66, 0xA1, 0x00, 0x00,   // mov eax, es:[0]
+                             0x66, 0xA3, 0x00, 0x20,         // mov [0x2000], eax
+                             0x26, 0x66, 0xA3, 0x10, 0x00]   // mov es:[0x10], eax
+        try guest.load(code + RealMode.resetThroughI8042 + RealMode.haltForever, at: 0x1000)
+        // ES points past the 2 MiB of RAM, where no device sits.
+        var sregs = try guest.machine.vcpus[0].specialRegisters()
+        sregs.es.base = 0x30_0000
+        try guest.machine.vcpus[0].setSpecialRegisters(sregs)
+        try guest.machine.start()
+        #expect(guest.machine.waitForExit() == .rebooted)
+        #expect(guest.machine.memory.read(UInt32.self, at: 0x2000) == 0xFFFF_FFFF)
+        #expect(guest.machine.mmio.unclaimedAccesses.reads == 1)
+        #expect(guest.machine.mmio.unclaimedAccesses.writes == 1)
+    }
+
     @Test func serialInputReachesTheGuest() throws {
         let guest = try TinyGuest()
         // Poll LSR until data is ready, read RBR, echo it back, forever.
