@@ -31,6 +31,9 @@ struct ConfigurationCheckTests {
         #expect(try checked { $0.disks = [DiskConfiguration(path: "/nonexistent/disk.img", readOnly: false)] }
                 == "disk image /nonexistent/disk.img does not exist: check the path")
         #expect(try checked { $0.kernelPath = "/tmp" } == "kernel /tmp is not a regular file")
+        let longPath = "/" + String(repeating: "s", count: 90)
+        #expect(try checked { $0.controlSocketPath = longPath }
+                == "control socket path \(longPath) is longer than 90 bytes: use a shorter home directory")
     }
 
     @Test func malformedFilesAreNamed() throws {

@@ -13,7 +13,6 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
     public let machine: Machine
     private let console: ConsoleHub
     private var disks: [VirtioBlockDevice] = []
-    private var controlServer: ControlServer?
     private let log: (String) -> Void
 
     /// Builds the machine and loads the kernel; nothing runs yet. Bad input (kernel, initrd, disks,
@@ -74,12 +73,20 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
     /// Serves the control socket, starts the vCPUs and waits for the guest to stop; then removes
     /// the socket and stops the devices.
     public func run() throws -> MachineExit {
-        let server = try ControlServer(path: configuration.controlSocketPath, target: self)
-        controlServer = server
-        try server.start()
         if let warning = HostChecks.pvmWarning() { log(warning) }
         log("VM \(configuration.name) starting: \(configuration.vcpus) vCPU(s), \(ConfigurationCheck.describe(configuration.memoryBytes)) memory, \(disks.count) disk(s), pid \(getpid())")
         try machine.start()
+        // The socket appears once the VM runs: a client that can connect finds it running.
+        let server: ControlServer
+        do {
+            server = try ControlServer(path: configuration.controlSocketPath, target: self)
+            try server.start()
+        } catch {
+            machine.stop(.stopped)
+            _ = machine.waitForExit()
+            disks.forEach { $0.stop() }
+            throw error
+        }
         let exit = machine.waitForExit()
         server.close()
         console.detachAll()
