@@ -6,6 +6,6 @@ struct Amber: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "amber",
         abstract: "Snapshot, roll back and clone KVM virtual machines.",
-        subcommands: []
+        subcommands: [Run.self, Ps.self, Pause.self, Resume.self, Stop.self, Logs.self, Console.self]
     )
 }

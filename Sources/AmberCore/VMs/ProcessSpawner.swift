@@ -1,0 +1,84 @@
+import Glibc
+
+/// Starts amber-vmm with posix_spawn. Foundation's Process is not used because the child must get
+/// its own session (no controlling terminal, so terminal signals reach only `amber`, which decides
+/// what to forward) and exactly the descriptors we choose.
+enum ProcessSpawner {
+    /// <spawn.h> defines POSIX_SPAWN_SETSID only under _GNU_SOURCE, which Glibc's Swift module lacks;
+    /// this is its value in glibc (2.26 and later).
+    private static let spawnSetsid: Int32 = 0x80
+
+    /// Descriptors to install as the child's stdin, stdout and stderr; nil keeps ours.
+    struct StandardStreams {
+        var input: Int32?
+        var output: Int32?
+        var error: Int32?
+    }
+
+    static func spawn(_ path: String, arguments: [String], streams: StandardStreams) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        for (source, target) in [(streams.input, 0), (streams.output, 1), (streams.error, 2)] {
+            if let source { posix_spawn_file_actions_adddup2(&actions, source, Int32(target)) }
+        }
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var emptyMask = sigset_t()
+        sigemptyset(&emptyMask)
+        var defaultSignals = sigset_t()
+        sigemptyset(&defaultSignals)
+        for signal in SignalForwarding.forwardedSignals { sigaddset(&defaultSignals, signal) }
+        posix_spawnattr_setsigmask(&attributes, &emptyMask)
+        posix_spawnattr_setsigdefault(&attributes, &defaultSignals)
+        posix_spawnattr_setflags(&attributes, Int16(Int32(POSIX_SPAWN_SETSIGMASK) | Int32(POSIX_SPAWN_SETSIGDEF) | spawnSetsid))
+
+        let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
+        guard result == 0 else {
+            throw VMLifecycleError.spawnFailed(path: path, reason: String(cString: strerror(result)))
+        }
+        return pid
+    }
+
+    /// Waits for `pid` (a child of ours) to end; with `blocking` false returns nil while it runs.
+    static func wait(for pid: pid_t, blocking: Bool = true) -> ExitStatus? {
+        var status: Int32 = 0
+        while true {
+            let result = waitpid(pid, &status, blocking ? 0 : WNOHANG)
+            if result == pid { return ExitStatus(waitStatus: status) }
+            if result == 0 { return nil }
+            if errno != EINTR { return nil }
+        }
+    }
+}
+
+/// How a process ended, decoded from a wait(2) status (Glibc's W* macros are not imported).
+public enum ExitStatus: Equatable, Sendable, CustomStringConvertible {
+    case exited(Int32)
+    case signaled(Int32)
+
+    init(waitStatus: Int32) {
+        let signal = waitStatus & 0x7F
+        self = signal == 0 ? .exited((waitStatus >> 8) & 0xFF) : .signaled(signal)
+    }
+
+    /// The shell's convention: the exit code, or 128 + the signal number.
+    public var shellCode: Int32 {
+        switch self {
+        case .exited(let code): return code
+        case .signaled(let signal): return 128 + signal
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .exited(let code): return "exited with status \(code)"
+        case .signaled(let signal): return "was killed by signal \(signal) (\(String(cString: strsignal(signal))))"
+        }
+    }
+}
