@@ -65,7 +65,6 @@ struct CLIVMLifecycleTests {
         #expect(processes(mentioning: home.root.path).isEmpty)
         let kept = Set(home.contents())
         #expect(kept.isSuperset(of: ["vms/vm1/config.json", "vms/vm1/vmm.log", "vms/vm1/console.log"]))
-        #expect(!kept.contains("vms/vm1/vmm.pid"))
     }
 
     @Test func stoppedVMsAreListedWithTheirConfiguration() throws {
@@ -157,6 +156,8 @@ struct CLIVMLifecycleTests {
             let list = try JSONSerialization.jsonObject(with: Data(ps.stdout.utf8)) as? [[String: Any]]
             // "booting" until amber-vmm's socket exists; "unresponsive" if a dead run left one behind.
             #expect(["booting", "unresponsive"].contains(list?.first?["state"] as? String))
+            let expectedPID = lockFile == "config.json" ? Int(getpid()) : nil
+            #expect(list?.first?["pid"] as? Int == expectedPID, "ps shows the config lock's holder")
 
             let pause = try home.amber(["pause", "vm1"])
             #expect(pause.status == 1)
@@ -165,23 +166,31 @@ struct CLIVMLifecycleTests {
         }
     }
 
-    @Test func stopNeverKillsAPidThatIsNotAmberVMM() throws {
+    @Test func stopNeverKillsALockHolderThatIsNotAmberVMM() throws {
         let home = try CLIHome()
         defer { home.remove() }
         _ = try failedDetachedStart(home)
-        let directory = home.vmDirectory("vm1")
-        let lock = HeldLock(directory.appendingPathComponent("config.json").path)
-        let bystander = Process()
-        bystander.executableURL = URL(fileURLWithPath: "/bin/sleep")
-        bystander.arguments = ["30"]
-        try bystander.run()
-        defer { bystander.terminate() }
-        try Data("\(bystander.processIdentifier)\n".utf8).write(to: directory.appendingPathComponent("vmm.pid"))
+        let config = home.vmDirectory("vm1").appendingPathComponent("config.json")
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/bin/sh")
+        // The shell takes the lock and becomes `sleep`: one process, which holds it until killed.
+        holder.arguments = ["-c", "exec 9<\"$0\" && flock 9 && exec sleep 30", config.path]
+        try holder.run()
+        defer {
+            holder.terminate()
+            holder.waitUntilExit()
+        }
+        var listed: [[String: Any]] = []
+        while listed.first?["state"] as? String ?? "stopped" == "stopped" {
+            usleep(10_000)
+            let ps = try home.amber(["ps", "--json"])
+            listed = try JSONSerialization.jsonObject(with: Data(ps.stdout.utf8)) as? [[String: Any]] ?? []
+        }
+        #expect(listed.first?["pid"] is Int, "ps names the lock's owner")
 
         let stop = try home.amber(["stop", "vm1", "--timeout", "1"])
         #expect(stop.status == 1)
         #expect(stop.errorLine.hasPrefix("VM vm1 did not exit within 1.0 s"))
-        #expect(bystander.isRunning)
-        withExtendedLifetime(lock) {}
+        #expect(holder.isRunning)
     }
 }

@@ -19,8 +19,6 @@ public struct VMDirectory: Sendable {
     public var consoleLog: URL { url.appendingPathComponent("console.log") }
     /// amber-vmm's stdout and stderr when started with --detach.
     public var vmmLog: URL { url.appendingPathComponent("vmm.log") }
-    /// The pid of the amber-vmm last started here, for VMs whose socket does not answer.
-    public var pidFile: URL { url.appendingPathComponent("vmm.pid") }
     /// Held by `amber run` from its checks until amber-vmm holds the config lock (in the foreground:
     /// for the VM's whole life), so two launches of one name cannot both pass the checks.
     public var runLock: URL { url.appendingPathComponent("run.lock") }
@@ -29,7 +27,7 @@ public struct VMDirectory: Sendable {
 
     /// True while an amber-vmm or an `amber run` owns this VM.
     public var isOwnedByLiveProcess: Bool {
-        FileLock.isHeld(at: configFile.path) || FileLock.isHeld(at: runLock.path)
+        AdvisoryLock.isHeld(at: configFile.path) || AdvisoryLock.isHeld(at: runLock.path)
     }
 
     public func readConfiguration() -> VMConfiguration? {
@@ -37,9 +35,9 @@ public struct VMDirectory: Sendable {
         return try? JSONDecoder().decode(VMConfiguration.self, from: data)
     }
 
-    public func recordedPID() -> Int32? {
-        guard let text = try? String(contentsOf: pidFile, encoding: .utf8) else { return nil }
-        return Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+    /// The live amber-vmm's pid, known even when its socket does not answer: it holds the config lock.
+    public var vmmPID: Int32? {
+        AdvisoryLock.holder(of: configFile.path).flatMap { $0 > 0 ? $0 : nil }
     }
 }
 

@@ -19,9 +19,7 @@ public struct VMLauncher {
             try ProcessSpawner.spawn(launch.vmmPath, arguments: ["--config", launch.directory.configFile.path],
                                      streams: .init())
         }
-        launch.recordPID(pid)
         let status = ProcessSpawner.wait(for: pid) ?? .exited(1)
-        try? FileManager.default.removeItem(at: launch.directory.pidFile)
         withExtendedLifetime(launch.runLock) {}
         return status
     }
@@ -36,13 +34,11 @@ public struct VMLauncher {
         let pid = try ProcessSpawner.spawn(
             launch.vmmPath, arguments: ["--config", directory.configFile.path],
             streams: .init(input: devNull.rawValue, output: log.rawValue, error: log.rawValue))
-        launch.recordPID(pid)
 
         let client = ControlClient(directory)
         let deadline = Date().addingTimeInterval(startTimeout)
         while true {
             if let status = ProcessSpawner.wait(for: pid, blocking: false) {
-                try? FileManager.default.removeItem(at: directory.pidFile)
                 throw VMLifecycleError.exitedDuringStart(name: request.name, status: status.description,
                                                          logPath: directory.vmmLog.path, logTail: Self.tail(of: directory.vmmLog))
             }
@@ -52,7 +48,6 @@ public struct VMLauncher {
             if Date() > deadline {
                 kill(pid, SIGKILL)
                 _ = ProcessSpawner.wait(for: pid)
-                try? FileManager.default.removeItem(at: directory.pidFile)
                 throw VMLifecycleError.startTimedOut(name: request.name, seconds: Int(startTimeout),
                                                      logPath: directory.vmmLog.path, logTail: Self.tail(of: directory.vmmLog))
             }
@@ -65,10 +60,6 @@ public struct VMLauncher {
         let vmmPath: String
         /// Held until this `amber` exits; see `VMDirectory.runLock`.
         let runLock: FileDescriptor
-
-        func recordPID(_ pid: pid_t) {
-            try? Data("\(pid)\n".utf8).write(to: directory.pidFile)
-        }
     }
 
     /// Checks everything, then claims the VM's directory and writes its configuration.
@@ -80,18 +71,18 @@ public struct VMLauncher {
 
         try FileManager.default.createDirectory(at: directory.url, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
-        guard let runLock = try FileLock.acquire(at: directory.runLock.path) else {
-            throw VMLifecycleError.alreadyRunning(name: request.name, pid: directory.recordedPID())
+        guard let runLock = try AdvisoryLock.acquire(at: directory.runLock.path) else {
+            throw VMLifecycleError.alreadyRunning(name: request.name, pid: directory.vmmPID)
         }
-        if FileLock.isHeld(at: directory.configFile.path) {
-            throw VMLifecycleError.alreadyRunning(name: request.name, pid: directory.recordedPID())
+        if AdvisoryLock.isHeld(at: directory.configFile.path) {
+            throw VMLifecycleError.alreadyRunning(name: request.name, pid: directory.vmmPID)
         }
         if let status = try? ControlClient(directory).status(timeout: 1) {
             throw VMLifecycleError.alreadyRunning(name: request.name, pid: status.pid)
         }
 
         let fileManager = FileManager.default
-        for stale in [directory.controlSocket, directory.pidFile, directory.consoleLog, directory.vmmLog] {
+        for stale in [directory.controlSocket, directory.consoleLog, directory.vmmLog] {
             try? fileManager.removeItem(at: stale)
         }
         let encoder = JSONEncoder()

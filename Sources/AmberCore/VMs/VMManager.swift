@@ -45,7 +45,7 @@ public struct VMManager {
         let client = ControlClient(directory)
         let status = try? client.status()
         guard status != nil || directory.isOwnedByLiveProcess else { return .alreadyStopped }
-        let pid = status?.pid ?? directory.recordedPID()
+        let pid = status?.pid ?? directory.vmmPID
         do {
             _ = try client.send(.stop)
         } catch VMLifecycleError.unreachable {
@@ -95,7 +95,7 @@ public struct VMManager {
         } else {
             state = .stopped
         }
-        return VMSummary(name: directory.name, state: state, pid: state == .stopped ? nil : directory.recordedPID(),
+        return VMSummary(name: directory.name, state: state, pid: directory.vmmPID,
                          vcpus: configuration?.vcpus, memoryBytes: configuration?.memoryBytes, uptimeSeconds: nil)
     }
 
@@ -109,7 +109,8 @@ public struct VMManager {
         return true
     }
 
-    /// Guards the SIGKILL against a recorded pid that has since been reused by another program.
+    /// Guards the SIGKILL: the pid must still be an amber-vmm (not a reused pid, nor whatever else
+    /// happens to hold the lock).
     private static func isVMM(_ pid: Int32) -> Bool {
         guard let commandLine = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")) else { return false }
         let program = commandLine.split(separator: 0).first.map { String(decoding: $0, as: UTF8.self) } ?? ""
