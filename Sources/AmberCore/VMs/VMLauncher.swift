@@ -15,6 +15,9 @@ public struct VMLauncher {
     /// Runs the VM until amber-vmm exits and returns how it ended.
     public func runInForeground(_ request: RunRequest) throws -> ExitStatus {
         let launch = try prepare(request, detached: false)
+        // amber-vmm puts the terminal in raw mode; if it dies without restoring it, we do.
+        let terminal = SavedTerminalSettings(STDIN_FILENO)
+        defer { terminal?.restore() }
         let pid = try SignalForwarding.forwarding {
             try ProcessSpawner.spawn(launch.vmmPath, arguments: ["--config", launch.directory.configFile.path],
                                      streams: .init())
