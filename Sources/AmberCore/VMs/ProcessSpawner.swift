@@ -1,8 +1,8 @@
 import Glibc
 
-/// Starts amber-vmm with posix_spawn. Foundation's Process is not used because the child must get
-/// its own session (no controlling terminal, so terminal signals reach only `amber`, which decides
-/// what to forward) and exactly the descriptors we choose.
+/// Starts amber-vmm with posix_spawn. Foundation's Process is not used because it puts the child in
+/// a process group of its own (a foreground amber-vmm then cannot read the terminal), cannot start a
+/// new session (a detached one must not keep the terminal) and does not let us choose its descriptors.
 enum ProcessSpawner {
     /// <spawn.h> defines POSIX_SPAWN_SETSID only under _GNU_SOURCE, which Glibc's Swift module lacks;
     /// this is its value in glibc (2.26 and later).
@@ -15,7 +15,8 @@ enum ProcessSpawner {
         var error: Int32?
     }
 
-    static func spawn(_ path: String, arguments: [String], streams: StandardStreams) throws -> pid_t {
+    /// `newSession`: detach the child from our terminal and process group (setsid).
+    static func spawn(_ path: String, arguments: [String], streams: StandardStreams, newSession: Bool) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -33,7 +34,8 @@ enum ProcessSpawner {
         for signal in SignalForwarding.forwardedSignals { sigaddset(&defaultSignals, signal) }
         posix_spawnattr_setsigmask(&attributes, &emptyMask)
         posix_spawnattr_setsigdefault(&attributes, &defaultSignals)
-        posix_spawnattr_setflags(&attributes, Int16(Int32(POSIX_SPAWN_SETSIGMASK) | Int32(POSIX_SPAWN_SETSIGDEF) | spawnSetsid))
+        let flags = Int32(POSIX_SPAWN_SETSIGMASK) | Int32(POSIX_SPAWN_SETSIGDEF) | (newSession ? spawnSetsid : 0)
+        posix_spawnattr_setflags(&attributes, Int16(flags))
 
         let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }

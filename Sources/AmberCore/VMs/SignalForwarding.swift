@@ -4,14 +4,18 @@ import Glibc
 /// handlers cannot capture context; 0 means none.
 private var signalTargetPID: pid_t = 0
 
-private func forwardSignal(_ signal: Int32) {
-    guard signalTargetPID > 0 else { return }
-    // A closing terminal (SIGHUP) should stop the VM the same way `kill` does.
-    kill(signalTargetPID, signal == SIGHUP ? SIGTERM : signal)
+/// si_code of signals the kernel generates itself, e.g. the terminal's Ctrl-C or hang-up.
+private let signalFromKernel: Int32 = 0x80
+
+private func forwardSignal(_ signal: Int32, _ info: UnsafeMutablePointer<siginfo_t>?, _: UnsafeMutableRawPointer?) {
+    // The terminal signals the whole foreground process group, amber-vmm included: passing those
+    // on would deliver them twice.
+    guard signalTargetPID > 0, let info, info.pointee.si_code != signalFromKernel else { return }
+    kill(signalTargetPID, signal)
 }
 
-/// amber-vmm runs in its own session, so Ctrl-C on a cooked terminal, `kill amber` or a closing
-/// terminal reach only `amber`; it passes each on to amber-vmm exactly once.
+/// amber-vmm stays in `amber run`'s process group, so the terminal's signals and process-group
+/// kills reach it directly; signals sent to `amber run` alone (`kill PID`) are passed on to it.
 enum SignalForwarding {
     static let forwardedSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP]
 
@@ -27,7 +31,8 @@ enum SignalForwarding {
         let pid = try start()
         signalTargetPID = pid
         var action = sigaction()
-        action.__sigaction_handler.sa_handler = forwardSignal
+        action.__sigaction_handler.sa_sigaction = forwardSignal
+        action.sa_flags = SA_SIGINFO
         sigemptyset(&action.sa_mask)
         for signal in forwardedSignals { sigaction(signal, &action, nil) }
         return pid

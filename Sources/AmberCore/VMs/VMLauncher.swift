@@ -20,7 +20,7 @@ public struct VMLauncher {
         defer { terminal?.restore() }
         let pid = try SignalForwarding.forwarding {
             try ProcessSpawner.spawn(launch.vmmPath, arguments: ["--config", launch.directory.configFile.path],
-                                     streams: .init())
+                                     streams: .init(), newSession: false)
         }
         let status = ProcessSpawner.wait(for: pid) ?? .exited(1)
         withExtendedLifetime(launch.runLock) {}
@@ -36,7 +36,7 @@ public struct VMLauncher {
         let log = try FileDescriptor.open(directory.vmmLog.path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, mode: 0o600)
         let pid = try ProcessSpawner.spawn(
             launch.vmmPath, arguments: ["--config", directory.configFile.path],
-            streams: .init(input: devNull.rawValue, output: log.rawValue, error: log.rawValue))
+            streams: .init(input: devNull.rawValue, output: log.rawValue, error: log.rawValue), newSession: true)
 
         let client = ControlClient(directory)
         let deadline = Date().addingTimeInterval(startTimeout)

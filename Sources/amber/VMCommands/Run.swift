@@ -8,7 +8,7 @@ struct Run: ParsableCommand {
         discussion: """
         Without --detach, amber-vmm runs attached to this terminal and `amber run` exits with its exit code \
         (0 when the guest powered off or rebooted, 1 when it crashed, 2 for a bad configuration). \
-        Ctrl-C, SIGTERM and SIGHUP are passed on to amber-vmm. With --detach, the console goes to \
+        SIGINT, SIGTERM and SIGHUP sent to `amber run` are passed on to amber-vmm. With --detach, the console goes to \
         <home>/vms/NAME/console.log (see `amber logs`, `amber console`) and amber-vmm's own messages to vmm.log.
         """)
 
