@@ -98,12 +98,18 @@ struct MissingBinary: Error, CustomStringConvertible {
 
 /// Holds an exclusive flock on a file, as a live amber-vmm does on its config.json.
 final class HeldLock {
-    private let fd: Int32
+    private var fd: Int32
 
     init(_ path: String) {
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         precondition(fd >= 0 && flock(fd, LOCK_EX) == 0, "cannot lock \(path)")
     }
 
-    deinit { close(fd) }
+    /// What amber-vmm's exit does to its lock.
+    func release() {
+        if fd >= 0 { close(fd) }
+        fd = -1
+    }
+
+    deinit { release() }
 }

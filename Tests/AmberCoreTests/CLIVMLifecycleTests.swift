@@ -116,6 +116,36 @@ struct CLIVMLifecycleTests {
         }
     }
 
+    @Test func logsFollowUntilTheVMExits() throws {
+        let home = try CLIHome()
+        defer { home.remove() }
+        _ = try failedDetachedStart(home)
+        let directory = home.vmDirectory("vm1")
+        let lock = HeldLock(directory.appendingPathComponent("config.json").path)
+        let consoleLog = try FileHandle(forWritingTo: directory.appendingPathComponent("console.log"))
+        consoleLog.write(Data("booting\n".utf8))
+
+        let follower = Process()
+        follower.executableURL = CLIHome.amber
+        follower.arguments = ["logs", "vm1", "-f", "--home", home.root.path]
+        let output = Pipe()
+        follower.standardOutput = output
+        try follower.run()
+        let watchdog = DispatchWorkItem { follower.terminate() }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 20, execute: watchdog)
+        defer { watchdog.cancel() }
+        usleep(400_000)
+        consoleLog.write(Data("still running\n".utf8))
+        usleep(400_000)
+        #expect(follower.isRunning, "logs -f must keep following while the VM lives")
+        consoleLog.write(Data("powering off\n".utf8))
+        lock.release()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        follower.waitUntilExit()
+        #expect(follower.terminationStatus == 0)
+        #expect(text == "booting\nstill running\npowering off\n")
+    }
+
     @Test func foregroundRunExitsWithAmberVMMsExitCode() throws {
         let home = try CLIHome()
         defer { home.remove() }
