@@ -45,7 +45,7 @@ let package = Package(
         .testTarget(name: "AmberKVMTests", dependencies: ["AmberKVM"]),
         .testTarget(name: "AmberBootTests", dependencies: ["AmberBoot"]),
         .testTarget(name: "AmberVirtioTests", dependencies: ["AmberVirtio"]),
-        .testTarget(name: "AmberVMMTests", dependencies: ["AmberVMM"]),
+        .testTarget(name: "AmberVMMTests", dependencies: ["AmberVMM", "AmberKVM", "AmberSystem"]),
         .testTarget(name: "AmberStoreTests", dependencies: ["AmberStore"]),
         .testTarget(name: "AmberCatalogTests", dependencies: ["AmberCatalog"]),
         .testTarget(name: "AmberPolicyTests", dependencies: ["AmberPolicy"]),

@@ -1,0 +1,175 @@
+import AmberSystem
+import Foundation
+import Glibc
+
+/// A virtio block device (virtio 1.x, section 5.2) over a raw disk image. Requests run on the device's
+/// own thread, woken through `notifyEvent`; guest buffers are read and written in place.
+///
+/// The VMM registers `notifyEvent` as a KVM ioeventfd at the window's base + 0x50 and gives the transport
+/// a `VirtioInterrupt(irqfd:)` registered with KVM_IRQFD on the device's GSI. Call `stop()` before
+/// dropping the device.
+public final class VirtioBlockDevice: VirtioDevice, @unchecked Sendable {
+    public static let sectorSize: UInt64 = 512
+    public static let queueSize: UInt16 = 256
+    public static let serialLength = 20
+
+    static let segmentMaximumFeature: UInt64 = 1 << 2
+    static let readOnlyFeature: UInt64 = 1 << 5
+    static let flushFeature: UInt64 = 1 << 9
+
+    public let deviceID: UInt32 = 2
+    public let readOnly: Bool
+    public let capacitySectors: UInt64
+    public var queueMaximumSizes: [UInt16] { [Self.queueSize] }
+
+    private let image: FileDescriptor
+    private let serial: [UInt8]
+    private let configuration: [UInt8]
+    private var worker: DeviceWorker!
+    // Changed only while the worker is idle (DeviceWorker.whileIdle), read by the worker.
+    private var queue: SplitVirtqueue?
+    private var interrupt: VirtioInterrupt?
+    private var lastError: VirtioError?
+
+    /// Opens the raw image at `path`; `serial` (what GET_ID returns, at most 20 bytes) defaults to the
+    /// file's name.
+    public convenience init(path: String, readOnly: Bool, serial: String? = nil) throws {
+        let image: FileDescriptor
+        do {
+            image = try FileDescriptor.open(path, readOnly ? O_RDONLY : O_RDWR)
+        } catch let error as SystemError {
+            throw VirtioError("disk image \(path) cannot be opened \(readOnly ? "read-only" : "read-write") (\(String(cString: strerror(error.errno)))): check the path and its permissions")
+        }
+        try self.init(image: image, name: path, readOnly: readOnly,
+                      serial: serial ?? URL(fileURLWithPath: path).lastPathComponent)
+    }
+
+    /// Serves an already open image (a regular file or block device); `name` is how errors refer to it.
+    public init(image: FileDescriptor, name: String, readOnly: Bool, serial: String) throws {
+        var info = stat()
+        guard fstat(image.rawValue, &info) == 0,
+              (info.st_mode & S_IFMT) == S_IFREG || (info.st_mode & S_IFMT) == S_IFBLK else {
+            throw VirtioError("disk image \(name) is not a regular file or block device: pass a raw disk image")
+        }
+        let size = lseek(image.rawValue, 0, SEEK_END)
+        guard size >= 0 else {
+            throw VirtioError("disk image \(name) has no size (\(String(cString: strerror(errno)))): pass a raw disk image")
+        }
+        self.image = image
+        self.readOnly = readOnly
+        capacitySectors = UInt64(size) / Self.sectorSize
+        self.serial = Array(serial.utf8.prefix(Self.serialLength))
+        var configuration: [UInt8] = []
+        Self.append(capacitySectors, to: &configuration)
+        Self.append(UInt32(0), to: &configuration)
+        Self.append(UInt32(Self.queueSize - 2), to: &configuration)
+        self.configuration = configuration
+        worker = DeviceWorker(name: "virtio-blk", notifyEvent: try EventFD()) { [weak self] in self?.serveQueue() }
+    }
+
+    deinit {
+        worker.stop()
+    }
+
+    /// The eventfd that wakes the worker: register it as a KVM ioeventfd at base + 0x50.
+    public var notifyEvent: EventFD { worker.notifyEvent }
+
+    public var deviceFeatures: UInt64 {
+        Self.segmentMaximumFeature | Self.flushFeature | (readOnly ? Self.readOnlyFeature : 0)
+    }
+
+    /// Why the device stopped serving its queue (the guest broke the virtio rules), until the next reset.
+    public var guestError: VirtioError? {
+        worker.whileIdle { lastError }
+    }
+
+    /// Ends the worker thread; the device serves nothing afterwards.
+    public func stop() {
+        worker.stop()
+    }
+
+    public func readConfiguration(offset: Int, size: Int) -> UInt64 {
+        var value: UInt64 = 0
+        for index in 0..<size where offset + index < configuration.count {
+            value |= UInt64(configuration[offset + index]) << (8 * UInt64(index))
+        }
+        return value
+    }
+
+    public func writeConfiguration(offset: Int, size: Int, value: UInt64) {}
+
+    public func activate(queues: [SplitVirtqueue?], negotiatedFeatures: UInt64, interrupt: VirtioInterrupt) {
+        worker.whileIdle {
+            queue = queues.first ?? nil
+            self.interrupt = interrupt
+            lastError = nil
+        }
+        worker.wake()
+    }
+
+    public func reset() {
+        worker.whileIdle {
+            queue = nil
+            interrupt = nil
+            lastError = nil
+        }
+    }
+
+    public func notify(queue: UInt32) {
+        worker.wake()
+    }
+
+    public func pause() {
+        worker.pause()
+    }
+
+    public func resume() {
+        worker.resume()
+    }
+
+    /// Runs on the worker: serves every available request, then interrupts once if the driver wants it.
+    private func serveQueue() {
+        guard let queue, let interrupt, lastError == nil else { return }
+        var completed = false
+        do {
+            while !worker.pauseRequested, let chain = try queue.popAvailable() {
+                let written = BlockRequest.execute(chain, on: image, capacitySectors: capacitySectors,
+                                                   readOnly: readOnly, serial: serial)
+                queue.addUsed(chain, writtenLength: written)
+                completed = true
+            }
+        } catch let error as VirtioError {
+            lastError = error
+            interrupt.markNeedsReset()
+        } catch {
+            lastError = VirtioError("\(error)")
+            interrupt.markNeedsReset()
+        }
+        if completed, queue.driverWantsInterrupt {
+            interrupt.raise(VirtioInterrupt.usedBuffer)
+        }
+    }
+
+    private static func append<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
+        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+}
+
+extension VirtioBlockDevice {
+    /// What must match when a snapshot's device state is restored onto this device.
+    public struct State: Codable, Equatable, Sendable {
+        public var capacitySectors: UInt64
+        public var readOnly: Bool
+    }
+
+    public func save() -> State {
+        State(capacitySectors: capacitySectors, readOnly: readOnly)
+    }
+
+    /// Checks that this device can stand in for the saved one (same size and mode).
+    public func restore(_ state: State) throws {
+        guard state.capacitySectors == capacitySectors, state.readOnly == readOnly else {
+            throw VirtioError("disk has \(capacitySectors) sectors\(readOnly ? " read-only" : ""), but the saved device had \(state.capacitySectors)\(state.readOnly ? " read-only" : ""): restore onto the snapshot's disk")
+        }
+    }
+}

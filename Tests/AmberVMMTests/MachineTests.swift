@@ -1,0 +1,94 @@
+import AmberSystem
+import Foundation
+import Testing
+@testable import AmberVMM
+
+@Suite("Machine on /dev/kvm with tiny guests", .enabled(if: kvmPresent), .serialized)
+struct MachineTests {
+    @Test func serialOutputArrives() throws {
+        let guest = try TinyGuest()
+        try guest.load(RealMode.print("hello") + RealMode.resetThroughI8042 + RealMode.haltForever, at: 0x1000)
+        try guest.machine.start()
+        #expect(guest.machine.waitForExit() == .rebooted)
+        #expect(guest.serial.text == "hello")
+    }
+
+    @Test func pauseStopsProgressAndResumeContinues() throws {
+        let guest = try TinyGuest()
+        try guest.load(RealMode.countForever(at: 0x2000), at: 0x1000)
+        try guest.machine.start()
+        defer { guest.machine.stop(.stopped); _ = guest.machine.waitForExit() }
+        Thread.sleep(forTimeInterval: 0.2)
+        try guest.machine.pause()
+        #expect(guest.machine.currentState == .paused)
+        let whenPaused = guest.counter(at: 0x2000)
+        #expect(whenPaused > 0)
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(guest.counter(at: 0x2000) == whenPaused)
+        try guest.machine.resume()
+        Thread.sleep(forTimeInterval: 0.2)
+        #expect(guest.counter(at: 0x2000) > whenPaused)
+    }
+
+    @Test func pausingTwiceIsRefusedClearly() throws {
+        let guest = try TinyGuest()
+        try guest.load(RealMode.countForever(at: 0x2000), at: 0x1000)
+        try guest.machine.start()
+        defer { guest.machine.stop(.stopped); _ = guest.machine.waitForExit() }
+        try guest.machine.pause()
+        #expect(throws: MachineError("VM tiny is paused, not running: nothing to pause")) { try guest.machine.pause() }
+        try guest.machine.resume()
+        #expect(throws: MachineError("VM tiny is running, not paused: nothing to resume")) { try guest.machine.resume() }
+    }
+
+    @Test func twoVCPUsBothRun() throws {
+        let guest = try TinyGuest(vcpus: 2)
+        try guest.load(RealMode.countForever(at: 0x2000), at: 0x1000, vcpu: 0)
+        try guest.load(RealMode.countForever(at: 0x2004), at: 0x1100, vcpu: 1)
+        try guest.machine.start()
+        Thread.sleep(forTimeInterval: 0.3)
+        try guest.machine.pause()
+        let first = guest.counter(at: 0x2000), second = guest.counter(at: 0x2004)
+        guest.machine.stop(.stopped)
+        #expect(guest.machine.waitForExit() == .stopped)
+        #expect(first > 0)
+        #expect(second > 0)
+    }
+
+    @Test func tripleFaultStopsTheMachineWithAReason() throws {
+        let guest = try TinyGuest()
+        // lidt [0x1800] (an empty IDT); int3: the exception cannot be delivered, nor the #DF: shutdown.
+        try guest.load([0x0F, 0x01, 0x1E, 0x00, 0x18, 0xCC] + RealMode.haltForever, at: 0x1000)
+        try guest.machine.memory.write([UInt8](repeating: 0, count: 6), at: 0x1800)
+        try guest.machine.start()
+        let exit = guest.machine.waitForExit()
+        #expect(exit == .crashed(reason: "vCPU 0 triple-faulted (KVM_EXIT_SHUTDOWN)"))
+        #expect(exit.exitStatus == 1)
+    }
+
+    @Test func unclaimedPortsReadAllOnesAndAreCounted() throws {
+        let guest = try TinyGuest()
+        // in al, 0x99; mov [0x2000], al; mov dx, 0x9A; in ax, dx; mov [0x2002], ax; out 0x9B, al; reset
+        let code: [UInt8] = [0xE4, 0x99, 0xA2, 0x00, 0x20] + RealMode.setDX(0x9A) + [0xED, 0xA3, 0x02, 0x20, 0xE6, 0x9B]
+        try guest.load(code + RealMode.resetThroughI8042 + RealMode.haltForever, at: 0x1000)
+        try guest.machine.start()
+        #expect(guest.machine.waitForExit() == .rebooted)
+        #expect(guest.machine.memory.read(UInt8.self, at: 0x2000) == 0xFF)
+        #expect(guest.machine.memory.read(UInt16.self, at: 0x2002) == 0xFFFF)
+        #expect(guest.machine.ports.unclaimedAccesses.reads == 2)
+        #expect(guest.machine.ports.unclaimedAccesses.writes == 1)
+    }
+
+    @Test func serialInputReachesTheGuest() throws {
+        let guest = try TinyGuest()
+        // Poll LSR until data is ready, read RBR, echo it back, forever.
+        let code: [UInt8] = RealMode.setDX(0x3FD) + [0xEC, 0xA8, 0x01, 0x74, 0xFB] // in al,dx; test al,1; jz -5
+            + RealMode.setDX(0x3F8) + [0xEC, 0xEE] // in al,dx; out dx,al
+            + [0xEB, 0xF1]                         // jmp to the start
+        try guest.load(code, at: 0x1000)
+        try guest.machine.start()
+        defer { guest.machine.stop(.stopped); _ = guest.machine.waitForExit() }
+        guest.machine.serial.receive(Array("ping".utf8))
+        #expect(guest.serial.waitFor("ping"))
+    }
+}
