@@ -55,17 +55,6 @@ struct MachineTests {
         #expect(second > 0)
     }
 
-    @Test func tripleFaultStopsTheMachineWithAReason() throws {
-        let guest = try TinyGuest()
-        // lidt [0x1800] (an empty IDT); int3: the exception cannot be delivered, nor the #DF: shutdown.
-        try guest.load([0x0F, 0x01, 0x1E, 0x00, 0x18, 0xCC] + RealMode.haltForever, at: 0x1000)
-        try guest.machine.memory.write([UInt8](repeating: 0, count: 6), at: 0x1800)
-        try guest.machine.start()
-        let exit = guest.machine.waitForExit()
-        #expect(exit == .crashed(reason: "vCPU 0 triple-faulted (KVM_EXIT_SHUTDOWN)"))
-        #expect(exit.exitStatus == 1)
-    }
-
     @Test func unclaimedPortsReadAllOnesAndAreCounted() throws {
         let guest = try TinyGuest()
         // in al, 0x99; mov [0x2000], al; mov dx, 0x9A; in ax, dx; mov [0x2002], ax; out 0x9B, al; reset

@@ -1,3 +1,4 @@
+import AmberBoot
 import AmberKVM
 import AmberSystem
 import CKVM
@@ -89,6 +90,9 @@ public final class Machine: @unchecked Sendable {
         try ports.register(serial, base: Serial8250.com1Port, length: Serial8250.registerCount)
         try ports.register(I8042(reset: { [unowned self] in stop(.rebooted) }),
                            base: I8042.dataPort, length: I8042.commandPort - I8042.dataPort + 1)
+        try ports.register(ACPIPowerPort { [unowned self] action in
+            stop(action == .powerOff ? .poweredOff : .rebooted)
+        }, base: ACPIPowerPort.port, length: 1)
         runners = vcpus.map { VCPURunner(vcpu: $0, machine: self) }
     }
 

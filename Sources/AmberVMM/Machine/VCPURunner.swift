@@ -85,6 +85,17 @@ final class VCPURunner: @unchecked Sendable {
         }
     }
 
+    /// KVM_INTERNAL_ERROR_* suberrors from <linux/kvm.h>.
+    static func internalErrorMeaning(_ suberror: UInt32) -> String {
+        switch suberror {
+        case 1: return ": instruction emulation failed"
+        case 2: return ": simultaneous exceptions"
+        case 3: return ": event delivery failed"
+        case 4: return ": unexpected exit reason"
+        default: return ""
+        }
+    }
+
     /// Returns whether the exit was an access KVM completes on the next entry.
     private func handle(_ exit: VCPUExit) -> Bool {
         switch exit {
@@ -114,7 +125,7 @@ final class VCPURunner: @unchecked Sendable {
         case .failEntry(let reason, let cpu):
             machine.stop(.crashed(reason: "vCPU \(vcpu.id) failed to enter the guest (KVM_EXIT_FAIL_ENTRY, hardware reason 0x\(String(reason, radix: 16)), host CPU \(cpu))"))
         case .internalError(let suberror):
-            machine.stop(.crashed(reason: "vCPU \(vcpu.id) hit a KVM internal error (KVM_EXIT_INTERNAL_ERROR, suberror \(suberror))"))
+            machine.stop(.crashed(reason: "vCPU \(vcpu.id) hit a KVM internal error (KVM_EXIT_INTERNAL_ERROR, suberror \(suberror)\(Self.internalErrorMeaning(suberror)))"))
         case .systemEvent(let type):
             switch type {
             case 1: machine.stop(.poweredOff)
