@@ -61,10 +61,16 @@ struct CLIHome {
         try process.run()
         let watchdog = DispatchWorkItem { process.terminate() }
         DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
+        defer { watchdog.cancel() }
         let stdout = output.fileHandleForReading.readDataToEndOfFile()
         let stderr = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        watchdog.cancel()
+        // Foundation learns of the exit through a socket the child inherits; polling with a deadline
+        // turns a descendant that keeps it open into a failure instead of a hung test.
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning {
+            guard Date() < deadline else { throw NotFinished(arguments: arguments, seconds: timeout) }
+            usleep(10_000)
+        }
         return CLIResult(status: process.terminationStatus,
                          stdout: String(decoding: stdout, as: UTF8.self),
                          stderr: String(decoding: stderr, as: UTF8.self))
@@ -89,6 +95,12 @@ struct CLIHome {
         guard let enumerator = FileManager.default.enumerator(atPath: root.path) else { return [] }
         return enumerator.compactMap { $0 as? String }.sorted()
     }
+}
+
+struct NotFinished: Error, CustomStringConvertible {
+    let arguments: [String]
+    let seconds: Double
+    var description: String { "amber \(arguments.joined(separator: " ")) was not seen to exit within \(seconds) s" }
 }
 
 struct MissingBinary: Error, CustomStringConvertible {

@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 
 /// Starts amber-vmm with posix_spawn. Foundation's Process is not used because it puts the child in
@@ -17,6 +18,7 @@ enum ProcessSpawner {
 
     /// `newSession`: detach the child from our terminal and process group (setsid).
     static func spawn(_ path: String, arguments: [String], streams: StandardStreams, newSession: Bool) throws -> pid_t {
+        closeInheritedDescriptorsOnExec()
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -45,6 +47,18 @@ enum ProcessSpawner {
             throw VMLifecycleError.spawnFailed(path: path, reason: String(cString: strerror(result)))
         }
         return pid
+    }
+
+    /// amber-vmm gets stdin, stdout and stderr only. Descriptors `amber` itself inherited would
+    /// otherwise live on in a detached amber-vmm: a parent that watches one of them to learn that
+    /// `amber` exited (Foundation's Process does, with a socket) would wait for the VM instead.
+    /// posix_spawn's closefrom action is not visible to Swift, so the descriptors are marked here.
+    private static func closeInheritedDescriptorsOnExec() {
+        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        for fd in open.compactMap(Int32.init) where fd > 2 {
+            let flags = fcntl(fd, F_GETFD)
+            if flags >= 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
+        }
     }
 
     /// Waits for `pid` (a child of ours) to end; with `blocking` false returns nil while it runs.
