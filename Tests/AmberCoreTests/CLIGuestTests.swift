@@ -155,4 +155,58 @@ struct CLIGuestTests {
         #expect(message.contains("Connected to con's console"))
         #expect(message.contains("console closed"))
     }
+
+    @Test func twoRunsOfOneNameAtOnceStartOneVM() throws {
+        let home = try CLIHome()
+        defer {
+            _ = try? home.amber(["stop", "twin", "--timeout", "5"])
+            home.remove()
+        }
+        let kernel = try home.file("ticker.bzImage", TinyGuest.bzImage(running: TinyGuest.ticker))
+        let arguments = ["run", "twin", "--kernel", kernel, "--memory", "64M", "--detach"]
+        var results: [CLIResult?] = [nil, nil]
+        let lock = NSLock()
+        DispatchQueue.concurrentPerform(iterations: 2) { index in
+            let result = try? home.amber(arguments, timeout: 30)
+            lock.withLock { results[index] = result }
+        }
+        let statuses = results.compactMap { $0?.status }.sorted()
+        #expect(statuses == [0, 1])
+        #expect(results.contains { $0?.errorLine.hasPrefix("VM twin is already running") == true })
+        #expect(amberVMMProcesses(of: home).count == 1)
+    }
+
+    @Test func foregroundRunPassesATerminationSignalOnToAmberVMM() throws {
+        let home = try CLIHome()
+        defer {
+            _ = try? home.amber(["stop", "fg", "--timeout", "5"])
+            home.remove()
+        }
+        let kernel = try home.file("ticker.bzImage", TinyGuest.bzImage(running: TinyGuest.ticker))
+        let run = Process()
+        run.executableURL = CLIHome.amber
+        run.arguments = ["run", "fg", "--kernel", kernel, "--memory", "64M", "--home", home.root.path]
+        let output = Pipe()
+        let errors = Pipe()
+        run.standardOutput = output
+        run.standardError = errors
+        run.standardInput = FileHandle.nullDevice
+        try run.run()
+        // If the signal is not passed on, end everything so the failure shows instead of a hang.
+        let watchdog = DispatchWorkItem {
+            for pid in amberVMMProcesses(of: home) + [run.processIdentifier] { kill(pid, SIGKILL) }
+        }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 60, execute: watchdog)
+        defer { watchdog.cancel() }
+        #expect(try eventually(within: 30) { try listed(home).first?["state"] as? String == "running" })
+
+        kill(run.processIdentifier, SIGTERM)
+        let console = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let messages = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        run.waitUntilExit()
+        #expect(run.terminationReason == .exit, "amber run itself must survive SIGTERM and report amber-vmm's exit")
+        #expect(run.terminationStatus == 0, "\(messages)")
+        #expect(console.contains("t\n"), "the console is amber run's stdout")
+        #expect(amberVMMProcesses(of: home).isEmpty)
+    }
 }

@@ -21,13 +21,18 @@ enum SignalForwarding {
 
     /// Runs `start` with the forwarded signals blocked, then forwards them to the pid it returns;
     /// signals that arrive in between are delivered (and forwarded) once the handlers are in place.
+    /// Afterwards they are unblocked even if `amber` started with them blocked (a parent's worker
+    /// thread can pass its mask on), since a blocked SIGTERM would never reach amber-vmm.
     static func forwarding(to start: () throws -> pid_t) rethrows -> pid_t {
         var blocked = sigset_t()
         sigemptyset(&blocked)
         for signal in forwardedSignals { sigaddset(&blocked, signal) }
-        var previous = sigset_t()
-        pthread_sigmask(SIG_BLOCK, &blocked, &previous)
-        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
+        var inherited = sigset_t()
+        pthread_sigmask(SIG_BLOCK, &blocked, &inherited)
+        defer {
+            for signal in forwardedSignals { sigdelset(&inherited, signal) }
+            pthread_sigmask(SIG_SETMASK, &inherited, nil)
+        }
         let pid = try start()
         signalTargetPID = pid
         var action = sigaction()
