@@ -90,7 +90,7 @@ struct CLIRunValidationTests {
     @Test("memory too small", arguments: ["0", "32M", "65535K"])
     func memoryTooSmall(text: String) throws {
         try withHome { home, valid in
-            try expectRefusal(replacing(valid, "--memory", with: text), mentioning: ["at least 64 MiB"], home: home)
+            try expectRefusal(replacing(valid, "--memory", with: text), mentioning: ["--memory \(text) is too small", "at least 64 MiB"], home: home)
         }
     }
 

@@ -33,14 +33,14 @@ enum VMLaunchPlan {
             throw VMRequestError.notASize(option: "--memory", text: text)
         }
         guard bytes >= HostLimits.minimumMemoryBytes else {
-            throw VMRequestError.memoryTooSmall(bytes: bytes, minimum: HostLimits.minimumMemoryBytes)
+            throw VMRequestError.memoryTooSmall(text: text, minimum: HostLimits.minimumMemoryBytes)
         }
         guard bytes % HostLimits.pageSize == 0 else {
-            throw VMRequestError.memoryNotPageAligned(bytes: bytes)
+            throw VMRequestError.memoryNotPageAligned(text: text)
         }
         let host = HostLimits.physicalMemoryBytes
         guard bytes <= host else {
-            throw VMRequestError.memoryMoreThanHost(bytes: bytes, host: host)
+            throw VMRequestError.memoryMoreThanHost(text: text, host: host)
         }
         return bytes
     }

@@ -2,9 +2,9 @@
 public enum VMRequestError: Error, CustomStringConvertible, Equatable {
     case invalidName(String)
     case notASize(option: String, text: String)
-    case memoryTooSmall(bytes: UInt64, minimum: UInt64)
-    case memoryNotPageAligned(bytes: UInt64)
-    case memoryMoreThanHost(bytes: UInt64, host: UInt64)
+    case memoryTooSmall(text: String, minimum: UInt64)
+    case memoryNotPageAligned(text: String)
+    case memoryMoreThanHost(text: String, host: UInt64)
     case invalidVCPUs(Int, maximum: Int)
     case missingFile(role: String, path: String)
     case unreadableFile(role: String, path: String, reason: String)
@@ -19,12 +19,12 @@ public enum VMRequestError: Error, CustomStringConvertible, Equatable {
             return "invalid VM name '\(name)': use 1-\(VMName.maximumLength) characters from A-Z a-z 0-9 . _ -, starting with a letter or digit"
         case .notASize(let option, let text):
             return "\(option) '\(text)' is not a size: use \(ByteSize.acceptedForms)"
-        case .memoryTooSmall(let bytes, let minimum):
-            return "--memory \(ByteSize.describe(bytes)) is too small: a VM needs at least \(ByteSize.describe(minimum))"
-        case .memoryNotPageAligned(let bytes):
-            return "--memory \(bytes) bytes is not a whole number of 4 KiB pages: use e.g. 512M"
-        case .memoryMoreThanHost(let bytes, let host):
-            return "--memory \(ByteSize.describe(bytes)) is more than this host's RAM (\(ByteSize.describe(host))): choose a smaller size"
+        case .memoryTooSmall(let text, let minimum):
+            return "--memory \(text) is too small: a VM needs at least \(ByteSize.describe(minimum))"
+        case .memoryNotPageAligned(let text):
+            return "--memory \(text) is not a whole number of 4 KiB pages: use e.g. 512M"
+        case .memoryMoreThanHost(let text, let host):
+            return "--memory \(text) is more than this host's RAM (\(ByteSize.describe(host))): choose a smaller size"
         case .invalidVCPUs(let count, let maximum):
             return "--vcpus \(count) is out of range: use 1 to \(maximum)"
         case .missingFile(let role, let path):
