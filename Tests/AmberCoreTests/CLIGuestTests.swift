@@ -209,4 +209,20 @@ struct CLIGuestTests {
         #expect(console.contains("t\n"), "the console is amber run's stdout")
         #expect(amberVMMProcesses(of: home).isEmpty)
     }
+
+    @Test func stopKillsAnAmberVMMThatDoesNotExitInTime() throws {
+        let home = try CLIHome()
+        defer { home.remove() }
+        let kernel = try home.file("ticker.bzImage", TinyGuest.bzImage(running: TinyGuest.ticker))
+        try #require(try home.amber(["run", "frozen", "--kernel", kernel, "--memory", "64M", "--detach"]).status == 0)
+        let pid = try #require(amberVMMProcesses(of: home).first)
+        // A stopped process neither answers its socket nor exits: a hung amber-vmm.
+        kill(pid, SIGSTOP)
+        let stop = try home.amber(["stop", "frozen", "--timeout", "1"])
+        #expect(stop.status == 0)
+        #expect(stop.stderr == "amber-vmm for frozen (pid \(pid)) did not exit within 1 s and was killed\n")
+        #expect(stop.stdout == "frozen stopped\n")
+        #expect(amberVMMProcesses(of: home).isEmpty)
+        #expect(try listed(home).first?["state"] as? String == "stopped")
+    }
 }

@@ -46,10 +46,12 @@ public struct VMManager {
         let status = try? client.status()
         guard status != nil || directory.isOwnedByLiveProcess else { return .alreadyStopped }
         let pid = status?.pid ?? directory.vmmPID
-        do {
-            _ = try client.send(.stop)
-        } catch VMLifecycleError.unreachable {
-            // A live but deaf amber-vmm: only the kill below can end it.
+        // A live amber-vmm that does not answer `status` will not answer `stop` either: only the
+        // kill below can end it.
+        if status != nil {
+            do {
+                _ = try client.send(.stop)
+            } catch VMLifecycleError.unreachable {}
         }
         if waitUntilReleased(directory, timeout: timeout) { return .stopped }
         guard let pid, Self.isVMM(pid) else {
