@@ -225,4 +225,50 @@ struct CLIGuestTests {
         #expect(amberVMMProcesses(of: home).isEmpty)
         #expect(try listed(home).first?["state"] as? String == "stopped")
     }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script"), "needs script(1) for a terminal"))
+    func consoleOnATerminalTypesIntoTheGuestAndDetachesOnCtrlBracket() throws {
+        let home = try CLIHome()
+        defer {
+            _ = try? home.amber(["stop", "echo", "--timeout", "5"])
+            home.remove()
+        }
+        let kernel = try home.file("echo.bzImage", TinyGuest.bzImage(running: TinyGuest.echo))
+        try #require(try home.amber(["run", "echo", "--kernel", kernel, "--memory", "64M", "--detach"]).status == 0)
+
+        // script(1) gives `amber console` a pseudo-terminal and relays our pipe to it.
+        let terminal = Process()
+        terminal.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        terminal.arguments = ["-q", "-e", "-c", "\(CLIHome.amber.path) console echo --home \(home.root.path)", "/dev/null"]
+        let keyboard = Pipe()
+        let screen = Pipe()
+        terminal.standardInput = keyboard
+        terminal.standardOutput = screen
+        terminal.standardError = screen
+        try terminal.run()
+        let watchdog = DispatchWorkItem { terminal.terminate() }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 60, execute: watchdog)
+        defer { watchdog.cancel() }
+
+        var shown = ""
+        func waitToSee(_ text: String) -> Bool {
+            let deadline = Date().addingTimeInterval(30)
+            while !shown.contains(text), Date() < deadline {
+                let data = screen.fileHandleForReading.availableData
+                if data.isEmpty { break }
+                shown += String(decoding: data, as: UTF8.self)
+            }
+            return shown.contains(text)
+        }
+        #expect(waitToSee("Ctrl-] detaches"))
+        // The terminal is raw, so it does not echo: "typed-by-test" can only come back from the guest.
+        keyboard.fileHandleForWriting.write(Data("typed-by-test".utf8))
+        #expect(waitToSee("typed-by-test"), "\(shown)")
+        keyboard.fileHandleForWriting.write(Data([0x1D]))
+        #expect(waitToSee("Detached from echo."), "\(shown)")
+        terminal.waitUntilExit()
+        #expect(terminal.terminationStatus == 0)
+        #expect(try home.amber(["logs", "echo"]).stdout == "typed-by-test", "the guest echoed what was typed")
+        #expect(try listed(home).first?["state"] as? String == "running", "detaching leaves the VM running")
+    }
 }

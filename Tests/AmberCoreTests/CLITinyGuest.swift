@@ -35,6 +35,19 @@ enum TinyGuest {
         0xEB, 0xEF,                   // jmp tick
     ]
 
+    /// Echoes every byte typed into the serial port back out of it: polls the line status register
+    /// for data ready, then copies the receive buffer to the transmit register.
+    static let echo: [UInt8] = [
+        0x66, 0xBA, 0xFD, 0x03, // start: mov dx, 0x3FD (line status)
+        0xEC,                   // wait: in al, dx
+        0xA8, 0x01,             // test al, 1 (data ready)
+        0x74, 0xFB,             // jz wait
+        0x66, 0xBA, 0xF8, 0x03, // mov dx, 0x3F8
+        0xEC,                   // in al, dx
+        0xEE,                   // out dx, al
+        0xEB, 0xEF,             // jmp start
+    ]
+
     static func bzImage(running code: [UInt8]) -> [UInt8] {
         let setupSectors = 1
         let kernelOffset = (setupSectors + 1) * 512
