@@ -27,10 +27,6 @@ public struct VMManager {
             .map(summary)
     }
 
-    public func summary(of name: String) throws -> VMSummary {
-        summary(of: try existing(name))
-    }
-
     public func pause(_ name: String) throws {
         _ = try ControlClient(try running(name)).send(.pause)
     }
