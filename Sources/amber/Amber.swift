@@ -6,6 +6,11 @@ struct Amber: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "amber",
         abstract: "Snapshot, roll back and clone KVM virtual machines.",
-        subcommands: [Run.self, Ps.self, Pause.self, Resume.self, Stop.self, Logs.self, Console.self]
+        subcommands: [
+            ImageCommand.self,
+            StoreCommand.self,
+            PolicyCommand.self,
+            Run.self, Ps.self, Pause.self, Resume.self, Stop.self, Logs.self, Console.self,
+        ]
     )
 }
