@@ -184,6 +184,27 @@ struct HostTests {
         #expect(try host.run() == .poweredOff)
     }
 
+    @Test func memoryAbove3GiBContinuesAt4GiB() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        // mov rax, 0x1_0000_0000; mov qword [rax], 0x1234; then power off.
+        let code: [UInt8] = [0x48, 0xB8, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
+                             0x48, 0xC7, 0x00, 0x34, 0x12, 0x00, 0x00]
+        var configuration = try scratch.configuration(entryCode: code + LongMode.powerOff + LongMode.haltForever)
+        configuration.memoryBytes = (3 << 30) + (64 << 20)
+        let host = try VMMHost(configuration: configuration, consoleOutput: nil)
+        let memory = host.machine.memory
+        #expect(memory.regions == [GuestRAM.Region(guestAddress: 0, size: 3 << 30, fileOffset: 0),
+                                   GuestRAM.Region(guestAddress: 4 << 30, size: 64 << 20, fileOffset: 3 << 30)])
+        #expect(memory.pointer(guestAddress: (3 << 30) + 4096, count: 8) == nil)
+        #expect(memory.pointer(guestAddress: (4 << 30) + (64 << 20) - 4, count: 8) == nil)
+        #expect(try host.run() == .poweredOff)
+        #expect(memory.read(UInt64.self, at: 4 << 30) == 0x1234)
+        var fromFile: UInt64 = 0
+        _ = try withUnsafeMutableBytes(of: &fromFile) { try memory.file.read(into: $0, at: 3 << 30) }
+        #expect(fromFile == 0x1234)
+    }
+
     @Test func notABzImageIsAConfigurationError() throws {
         let scratch = try Scratch()
         defer { scratch.remove() }

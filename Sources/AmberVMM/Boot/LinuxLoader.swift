@@ -3,14 +3,14 @@ import AmberKVM
 import CKVM
 
 /// Puts a prepared `LinuxBoot` into a machine: boot data into RAM, the boot vCPU at the 64-bit
-/// entry point. The other vCPUs stay in their reset state until Linux sends them INIT/SIPI.
+/// entry point (`setBootRegisters`). The other vCPUs stay in their reset state until Linux sends them INIT/SIPI.
 enum LinuxLoader {
-    static func load(_ boot: LinuxBoot, into machine: Machine) throws {
-        guard let low = machine.memory.pointer(guestAddress: 0, count: Int(boot.layout.lowMemoryEnd)) else {
+    /// Writes the boot data (kernel, initrd, zero page, tables) into guest RAM.
+    static func load(_ boot: LinuxBoot, into memory: GuestRAM) throws {
+        guard let low = memory.pointer(guestAddress: 0, count: Int(boot.layout.lowMemoryEnd)) else {
             throw MachineError("guest RAM does not cover the \(boot.layout.lowMemoryEnd) bytes below 3 GiB the boot layout needs")
         }
         try boot.load(into: UnsafeMutableRawBufferPointer(start: low, count: Int(boot.layout.lowMemoryEnd)))
-        try setBootRegisters(boot.initialCPUState, on: machine.vcpus[0])
     }
 
     static func setBootRegisters(_ state: InitialCPUState, on vcpu: KVMVCPU) throws {

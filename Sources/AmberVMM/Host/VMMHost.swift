@@ -27,28 +27,35 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
             throw ConfigurationError("\(configuration.disks.count) disks is too many: attach at most \(Self.maximumDisks)")
         }
         let slots = configuration.disks.indices.map { GuestMemoryLayout.virtioMMIODevice(index: $0) }
+        let layout = GuestMemoryLayout(memorySize: configuration.memoryBytes)
+        let memory = try GuestRAM(name: "amber-\(configuration.name)", regions: layout.ramRegions.map {
+            GuestRAM.Region(guestAddress: $0.guestAddress, size: $0.size, fileOffset: $0.fileOffset)
+        })
+        let console = ConsoleHub(primary: consoleOutput)
+        self.console = console
+        let machineConfiguration = MachineConfiguration(name: configuration.name, memoryBytes: configuration.memoryBytes,
+                                                        vcpuCount: configuration.vcpus,
+                                                        serialOutput: { console.write($0) })
+        // KVM's set-up (the PIT's kernel worker, the memory slots) takes tens of milliseconds on some
+        // hosts: it runs on another thread while this one reads the kernel into guest RAM.
+        let pendingMachine = try BackgroundWork(name: "kvm-setup") { try Machine(machineConfiguration, memory: memory) }
         let boot: LinuxBoot
         do {
             boot = try LinuxBoot(kernel: BzImage(path: configuration.kernelPath),
                                  initrd: configuration.initrdPath.map { try InitialRamdisk(path: $0) },
                                  commandLine: configuration.commandLine, memorySize: configuration.memoryBytes,
                                  vcpuCount: configuration.vcpus, virtioDevices: slots)
-        } catch let error as BootError {
-            throw ConfigurationError(error.description)
+            try LinuxLoader.load(boot, into: memory)
+        } catch {
+            _ = try? pendingMachine.wait()
+            if let error = error as? BootError { throw ConfigurationError(error.description) }
+            throw error
         }
-        let console = ConsoleHub(primary: consoleOutput)
-        self.console = console
-        let regions = boot.layout.ramRegions.map {
-            GuestRAM.Region(guestAddress: $0.guestAddress, size: $0.size, fileOffset: $0.fileOffset)
-        }
-        machine = try Machine(MachineConfiguration(name: configuration.name, memoryBytes: configuration.memoryBytes,
-                                                   vcpuCount: configuration.vcpus,
-                                                   serialOutput: { console.write($0) }),
-                              regions: regions)
+        machine = try pendingMachine.wait()
+        try LinuxLoader.setBootRegisters(boot.initialCPUState, on: machine.vcpus[0])
         for (disk, slot) in zip(configuration.disks, slots) {
             disks.append(try attachDisk(disk, at: slot))
         }
-        try LinuxLoader.load(boot, into: machine)
     }
 
     /// A virtio-mmio block device: MMIO window on the bus, queue notifications through an

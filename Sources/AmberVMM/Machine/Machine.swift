@@ -62,7 +62,13 @@ public final class Machine: @unchecked Sendable {
     /// Called on each vCPU's thread just before its first KVM_RUN (for start-up measurements).
     public var firstRunObserver: ((UInt32) -> Void)?
 
-    public init(_ configuration: MachineConfiguration, regions: [GuestRAM.Region]) throws {
+    /// Builds the machine over fresh guest RAM laid out as `regions`.
+    public convenience init(_ configuration: MachineConfiguration, regions: [GuestRAM.Region]) throws {
+        try self.init(configuration, memory: GuestRAM(name: "amber-\(configuration.name)", regions: regions))
+    }
+
+    /// Builds the machine over `memory`, which may already hold the guest's boot data.
+    public init(_ configuration: MachineConfiguration, memory: GuestRAM) throws {
         guard configuration.vcpuCount >= 1 else { throw MachineError("a machine needs at least one vCPU") }
         name = configuration.name
         let system = try KVMSystem()
@@ -75,8 +81,8 @@ public final class Machine: @unchecked Sendable {
         try vm.createIRQChip()
         try vm.createPIT2(speakerDummy: true)
         vcpus = try (0..<configuration.vcpuCount).map { try vm.createVCPU(id: UInt32($0)) }
-        memory = try GuestRAM(name: "amber-\(configuration.name)", regions: regions)
-        for (slot, region) in regions.enumerated() {
+        self.memory = memory
+        for (slot, region) in memory.regions.enumerated() {
             try vm.setMemoryRegion(slot: UInt32(slot), guestAddress: region.guestAddress, size: region.size,
                                     hostAddress: memory.hostAddress(of: region))
         }
