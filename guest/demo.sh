@@ -1,6 +1,6 @@
 #!/bin/sh
 # The `make demo` tour, run by scripts/demo through scripts/harness: boot the test guest with a disk,
-# show it running, pause it, resume it, let it power off.
+# show it running, pause it, resume it, let it power off, then keep its disk in the store as an image.
 set -u
 step() { printf '\n### %s\n' "$*"; }
 die() { echo "demo: $*" >&2; exit 1; }
@@ -66,3 +66,10 @@ done
 amber logs demo | tr -d '\r' | tail -n 3
 amber ps
 echo "first bytes of disk.img: $(head -c 25 disk.img)"
+
+step "amber image import disk.img --name demo-disk (the VM's disk into the content-addressed store)"
+amber image import disk.img --name demo-disk || die "amber image import failed"
+amber image ls
+amber store stats
+amber image export demo-disk disk-copy.img || die "amber image export failed"
+cmp disk.img disk-copy.img && echo "exported image is byte-identical to disk.img"
