@@ -37,6 +37,7 @@ let package = Package(
         ]),
 
         .executableTarget(name: "amber-vmm", dependencies: ["AmberVMM"]),
+        .executableTarget(name: "amber-state-bench", dependencies: ["AmberVMM", "AmberKVM", "AmberSystem"]),
         .executableTarget(name: "amber", dependencies: [
             "AmberCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

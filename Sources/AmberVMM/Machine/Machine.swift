@@ -61,7 +61,9 @@ public final class Machine: @unchecked Sendable {
     /// Called on each vCPU's thread just before its first KVM_RUN (for start-up measurements).
     public var firstRunObserver: ((UInt32) -> Void)?
 
-    public init(_ configuration: MachineConfiguration, regions: [GuestRAM.Region]) throws {
+    /// `existingMemory`, when given, is the guest RAM to use (a restored snapshot's) instead of a
+    /// new, zeroed memfd laid out as `regions`.
+    public init(_ configuration: MachineConfiguration, regions: [GuestRAM.Region], memory existingMemory: GuestRAM? = nil) throws {
         guard configuration.vcpuCount >= 1 else { throw MachineError("a machine needs at least one vCPU") }
         name = configuration.name
         let system = try KVMSystem()
@@ -74,8 +76,8 @@ public final class Machine: @unchecked Sendable {
         try vm.createIRQChip()
         try vm.createPIT2(speakerDummy: true)
         vcpus = try (0..<configuration.vcpuCount).map { try vm.createVCPU(id: UInt32($0)) }
-        memory = try GuestRAM(name: "amber-\(configuration.name)", regions: regions)
-        for (slot, region) in regions.enumerated() {
+        memory = try existingMemory ?? GuestRAM(name: "amber-\(configuration.name)", regions: regions)
+        for (slot, region) in memory.regions.enumerated() {
             try vm.setMemoryRegion(slot: UInt32(slot), guestAddress: region.guestAddress, size: region.size,
                                     hostAddress: memory.hostAddress(of: region))
         }
