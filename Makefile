@@ -16,7 +16,7 @@ guest: deps
 	@scripts/make-test-guest
 
 unit-test: deps
-	$(SWIFT) test
+	$(SWIFT) build --product amber && $(SWIFT) test
 
 guest-test: build guest
 	@scripts/guest-tests

@@ -38,6 +38,8 @@ let package = Package(
 
         .executableTarget(name: "amber-vmm", dependencies: ["AmberVMM"]),
         .executableTarget(name: "amber-state-bench", dependencies: ["AmberVMM", "AmberKVM", "AmberSystem"]),
+        .executableTarget(name: "amber-store-bench", dependencies: ["AmberCore", "AmberStore", "AmberCatalog", "CLZ4"]),
+        .executableTarget(name: "amber-policy-bench", dependencies: ["AmberPolicy"]),
         .executableTarget(name: "amber", dependencies: [
             "AmberCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

@@ -44,7 +44,8 @@ public final class KVMVCPU: @unchecked Sendable {
     public func run() throws -> VCPUExit {
         do {
             try kvmIOControl(fd, CKVM_RUN, nil, "KVM_RUN (vCPU \(id))", retryInterrupts: false)
-        } catch let error as KVMError where error.errno == EINTR {
+        } catch let error as KVMError where error.errno == EINTR || error.errno == EAGAIN {
+            // EAGAIN: an application processor waiting for INIT/SIPI woke up; enter again.
             return .interrupted
         }
         let base = runArea.base

@@ -9,7 +9,8 @@ public enum VCPUExit {
     case failEntry(hardwareReason: UInt64, cpu: UInt32)
     case internalError(suberror: UInt32)
     case systemEvent(type: UInt32)
-    /// KVM_RUN returned EINTR: a kick (signal with immediate_exit) or a KVM_EXIT_INTR.
+    /// KVM_RUN returned EINTR (a kick: signal with immediate_exit, or KVM_EXIT_INTR) or EAGAIN (an
+    /// application processor left its wait for INIT/SIPI): nothing to handle, enter again.
     case interrupted
     case other(reason: UInt32)
 }

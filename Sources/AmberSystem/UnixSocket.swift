@@ -6,22 +6,31 @@ public final class UnixListener: @unchecked Sendable {
     public let path: String
     public let descriptor: FileDescriptor
 
+    /// The path appears only once the socket listens (it is bound under a temporary name and renamed
+    /// into place), so a client that sees the path can connect.
     public init(path: String) throws {
         self.path = path
-        var address = try UnixSocket.address(for: path)
+        let temporaryPath = "\(path).\(getpid()).tmp"
+        var address = try UnixSocket.address(for: temporaryPath)
         let fd = try retryingInterrupts("socket") { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
         descriptor = FileDescriptor(owning: fd)
-        unlink(path)
+        unlink(temporaryPath)
         // Created 0600 from the start (umask), so no other user can connect in the window before chmod.
         let oldMask = umask(0o177)
         defer { umask(oldMask) }
         _ = try withUnsafePointer(to: &address) { pointer in
             try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                try retryingInterrupts("bind \(path)") { bind(fd, sa, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+                try retryingInterrupts("bind \(temporaryPath)") { bind(fd, sa, socklen_t(MemoryLayout<sockaddr_un>.size)) }
             }
         }
-        try retryingInterrupts("chmod \(path)") { chmod(path, 0o600) }
-        try retryingInterrupts("listen \(path)") { listen(fd, 16) }
+        do {
+            try retryingInterrupts("chmod \(temporaryPath)") { chmod(temporaryPath, 0o600) }
+            try retryingInterrupts("listen \(path)") { listen(fd, 16) }
+            try retryingInterrupts("rename \(temporaryPath) to \(path)") { rename(temporaryPath, path) }
+        } catch {
+            unlink(temporaryPath)
+            throw error
+        }
     }
 
     /// Blocks until a client connects.

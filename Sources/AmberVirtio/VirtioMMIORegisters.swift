@@ -23,6 +23,11 @@ public enum VirtioMMIORegister {
     public static let queueAvailableHigh: UInt64 = 0x094
     public static let queueUsedLow: UInt64 = 0x0A0
     public static let queueUsedHigh: UInt64 = 0x0A4
+    /// Shared memory regions: none here, which the length and base registers say with all ones.
+    public static let sharedMemoryLengthLow: UInt64 = 0x0B0
+    public static let sharedMemoryLengthHigh: UInt64 = 0x0B4
+    public static let sharedMemoryBaseLow: UInt64 = 0x0B8
+    public static let sharedMemoryBaseHigh: UInt64 = 0x0BC
     public static let configurationGeneration: UInt64 = 0x0FC
     public static let configuration: UInt64 = 0x100
     public static let windowSize: UInt64 = 0x1000

@@ -80,6 +80,8 @@ public final class VirtioMMIOTransport: @unchecked Sendable {
         case R.queueReady: return selectedQueue.map { queueConfigurations[$0].ready ? 1 : 0 } ?? 0
         case R.interruptStatus: return interrupt.status
         case R.status: return status | (interrupt.needsReset ? VirtioStatus.needsReset : 0)
+        case R.sharedMemoryLengthLow, R.sharedMemoryLengthHigh, R.sharedMemoryBaseLow, R.sharedMemoryBaseHigh:
+            return 0xFFFF_FFFF
         case R.configurationGeneration: return 0
         default: return 0
         }

@@ -6,6 +6,10 @@ struct Amber: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "amber",
         abstract: "Snapshot, roll back and clone KVM virtual machines.",
-        subcommands: []
+        subcommands: [
+            ImageCommand.self,
+            StoreCommand.self,
+            PolicyCommand.self,
+        ]
     )
 }

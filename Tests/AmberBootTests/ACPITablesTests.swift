@@ -83,6 +83,18 @@ import Testing
         #expect(ioAPICs.first?.id == 0 && ioAPICs.first?.address == 0xFEC0_0000 && ioAPICs.first?.gsiBase == 0)
     }
 
+    @Test func refusesDevicesTheIOAPICOrA32BitWindowCannotHold() {
+        #expect(throws: BootError("virtio device at 0xd0013000 has GSI 24, beyond the IOAPIC's 24 inputs: use fewer devices")) {
+            try ACPITables(vcpuCount: 1, virtioDevices: [GuestMemoryLayout.virtioMMIODevice(index: 19)])
+        }
+        #expect(throws: BootError.self) {
+            try ACPITables(vcpuCount: 1, virtioDevices: [VirtioMMIODeviceSlot(baseAddress: 1 << 32, gsi: 5)])
+        }
+        #expect(throws: Never.self) {
+            try ACPITables(vcpuCount: 1, virtioDevices: (0..<19).map { GuestMemoryLayout.virtioMMIODevice(index: $0) })
+        }
+    }
+
     @Test func powerPortWritesDecodeToActions() {
         #expect(ACPIPowerRegisters.sleepControlS5 == 0x34)
         #expect(ACPIPowerRegisters.action(forWrite: 0x34) == .powerOff)
@@ -113,6 +125,41 @@ import Testing
         for text in [dsdt, fadt, madt] {
             #expect(!text.contains("Incorrect"), "checksum or length warning: \(text)")
         }
+    }
+
+    /// ACPICA's interpreter (acpiexec, the code Linux runs) loads the tables, evaluates the objects
+    /// Linux reads, and takes the hardware-reduced (extended) path to S5 through our sleep registers.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/acpiexec")))
+    func acpiexecEvaluatesTheNamespaceAndSleeps() throws {
+        let tables = try tables(vcpus: 2)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("amber-acpiexec-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var files: [String] = []
+        for signature in ["DSDT", "FACP", "APIC"] {
+            let file = directory.appendingPathComponent("\(signature).dat")
+            try Data(try #require(tables.table(signature)).bytes).write(to: file)
+            files.append(file.path)
+        }
+        let acpiexec = Process()
+        acpiexec.executableURL = URL(fileURLWithPath: "/usr/bin/acpiexec")
+        acpiexec.arguments = ["-b", "evaluate \\_S5_; evaluate \\_SB.V001._HID; evaluate \\_SB.V001._CRS; evaluate \\_SB.COM1._HID; evaluate \\_SB.COM1._CRS; sleep 5"] + files
+        let output = Pipe()
+        acpiexec.standardOutput = output
+        acpiexec.standardError = output
+        try acpiexec.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        acpiexec.waitUntilExit()
+        #expect(acpiexec.terminationStatus == 0)
+        #expect(text.contains("3 Devices"))
+        #expect(text.contains("[Package] Contains 4 Elements:\n    [Integer] = 0000000000000005\n    [Integer] = 0000000000000005"))
+        #expect(text.contains("[String] Length 08 = \"LNRO0005\""))
+        #expect(text.contains("86 09 00 01 00 10 00 D0 00 10 00 00 89 06 00 03"))
+        #expect(text.contains("[Integer] = 000000000105D041"), "COM1 is EisaId PNP0501")
+        #expect(text.contains("47 01 F8 03 F8 03 01 08 89 06 00 03 01 04 00 00"), "COM1: ports 0x3F8-0x3FF, GSI 4")
+        #expect(text.contains("HwExtendedSleep"))
+        #expect(text.contains("Entering sleep state [S5]"))
+        #expect(!text.contains("Error") && !text.contains("Warning"), "\(text)")
     }
 
     /// `iasl -d` output for one table, spaces removed so the checks do not depend on alignment.

@@ -39,7 +39,7 @@ struct SystemTests {
 
     @Test func fileLockIsExclusiveUntilReleased() throws {
         let path = temporaryPath("config.json")
-        FileManager.default.createFile(atPath: path, contents: Data("{}".utf8))
+        _ = FileManager.default.createFile(atPath: path, contents: Data("{}".utf8))
         var first: FileLock? = try FileLock(exclusive: path)
         #expect(throws: FileLock.Failure.alreadyLocked(path: path)) { try FileLock(exclusive: path) }
         #expect(first != nil)
@@ -57,6 +57,8 @@ struct SystemTests {
         var result: Int = 0
         var finished = false
         let thread = try NativeThread(name: "blocked") {
+            // Test threads inherit a mask that may block the signal; vCPU threads unblock it too.
+            Signals.unblockOnThisThread(Signals.vcpuKick)
             var byte: UInt8 = 0
             // A raw read, not the EINTR-retrying wrapper: the signal must make it return.
             let n = Glibc.read(readEnd.rawValue, &byte, 1)
@@ -67,10 +69,10 @@ struct SystemTests {
             thread.send(signal: Signals.vcpuKick)
             interrupted = lock.withLock { lock.wait(until: { finished }, timeout: 0.1) }
         }
+        if !interrupted { try writeEnd.writeAll([1]) }
         thread.join()
         #expect(interrupted)
         #expect(result == -Int(EINTR))
-        _ = writeEnd
     }
 
     @Test func conditionLockTimesOut() {

@@ -55,15 +55,18 @@ struct MachineTests {
         #expect(second > 0)
     }
 
-    @Test func tripleFaultStopsTheMachineWithAReason() throws {
-        let guest = try TinyGuest()
-        // lidt [0x1800] (an empty IDT); int3: the exception cannot be delivered, nor the #DF: shutdown.
-        try guest.load([0x0F, 0x01, 0x1E, 0x00, 0x18, 0xCC] + RealMode.haltForever, at: 0x1000)
-        try guest.machine.memory.write([UInt8](repeating: 0, count: 6), at: 0x1800)
-        try guest.machine.start()
-        let exit = guest.machine.waitForExit()
-        #expect(exit == .crashed(reason: "vCPU 0 triple-faulted (KVM_EXIT_SHUTDOWN)"))
-        #expect(exit.exitStatus == 1)
+    @Test func vcpuWaitingForStartupIPIPausesAndStops() throws {
+        // vCPU 1 stays in its reset state, blocked inside KVM_RUN until a SIPI that never comes;
+        // KVM ignores immediate_exit there, so only the kick signal can bring it out.
+        for _ in 0..<5 {
+            let guest = try TinyGuest(vcpus: 2)
+            try guest.load(RealMode.countForever(at: 0x2000), at: 0x1000, vcpu: 0)
+            try guest.machine.start()
+            try guest.machine.pause()
+            try guest.machine.resume()
+            guest.machine.stop(.stopped)
+            #expect(guest.machine.waitForExit() == .stopped)
+        }
     }
 
     @Test func unclaimedPortsReadAllOnesAndAreCounted() throws {
@@ -77,6 +80,23 @@ struct MachineTests {
         #expect(guest.machine.memory.read(UInt16.self, at: 0x2002) == 0xFFFF)
         #expect(guest.machine.ports.unclaimedAccesses.reads == 2)
         #expect(guest.machine.ports.unclaimedAccesses.writes == 1)
+    }
+
+    @Test func unclaimedMMIOReadsAllOnesAndIsCounted() throws {
+        let guest = try TinyGuest()
+        let code: [UInt8] = [0x26, 0x66, 0xA1, 0x00, 0x00,   // mov eax, es:[0]
+                             0x66, 0xA3, 0x00, 0x20,         // mov [0x2000], eax
+                             0x26, 0x66, 0xA3, 0x10, 0x00]   // mov es:[0x10], eax
+        try guest.load(code + RealMode.resetThroughI8042 + RealMode.haltForever, at: 0x1000)
+        // ES points past the 2 MiB of RAM, where no device sits.
+        var sregs = try guest.machine.vcpus[0].specialRegisters()
+        sregs.es.base = 0x30_0000
+        try guest.machine.vcpus[0].setSpecialRegisters(sregs)
+        try guest.machine.start()
+        #expect(guest.machine.waitForExit() == .rebooted)
+        #expect(guest.machine.memory.read(UInt32.self, at: 0x2000) == 0xFFFF_FFFF)
+        #expect(guest.machine.mmio.unclaimedAccesses.reads == 1)
+        #expect(guest.machine.mmio.unclaimedAccesses.writes == 1)
     }
 
     @Test func serialInputReachesTheGuest() throws {

@@ -164,6 +164,33 @@ import Testing
         #expect(driver.bytes(at: data, count: 512) == (try disk.bytes(sector: 5, count: 1)))
     }
 
+    /// 1200 data buffers in one indirect table: more than one preadv takes (IOV_MAX 1024).
+    @Test func readsIntoMoreBuffersThanOneSystemCallTakes() throws {
+        let device = try makeDevice()
+        defer { device.stop() }
+        let driver = try TestDriver(device: device)
+        driver.start()
+        let sectors = 1200
+        let header = driver.allocate(16)
+        driver.store(UInt32(0), at: header)
+        driver.store(UInt64(100), at: header + 8)
+        let data = driver.allocate(sectors * 512)
+        let status = driver.allocate(1)
+        let table = driver.allocate((sectors + 2) * 16)
+        driver.setDescriptor(0, address: header, length: 16, flags: TestDriver.next, next: 1, table: table)
+        for index in 0..<sectors {
+            driver.setDescriptor(UInt16(index + 1), address: data + UInt64(index) * 512, length: 512,
+                                 flags: TestDriver.next | TestDriver.write, next: UInt16(index + 2), table: table)
+        }
+        driver.setDescriptor(UInt16(sectors + 1), address: status, length: 1, flags: TestDriver.write, table: table)
+        driver.setDescriptor(0, address: table, length: UInt32((sectors + 2) * 16), flags: TestDriver.indirect)
+        driver.submit(head: 0)
+        #expect(driver.waitForUsed(1))
+        #expect(driver.load(UInt8.self, at: status) == 0)
+        #expect(driver.usedElement(0).length == UInt32(sectors * 512 + 1))
+        #expect(driver.bytes(at: data, count: sectors * 512) == (try disk.bytes(sector: 100, count: sectors)))
+    }
+
     @Test func honoursTheDriversNoInterruptFlag() throws {
         let device = try makeDevice()
         defer { device.stop() }

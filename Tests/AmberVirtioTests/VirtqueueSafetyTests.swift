@@ -120,6 +120,7 @@ import Testing
         #expect(driver.transport.read(offset: 0x0F0, size: 4) == 0)
         #expect(driver.transport.read(offset: 0x2000, size: 4) == 0)
         #expect(driver.transport.read(offset: 0x100, size: 16) == 0)
+        #expect(driver.register(VirtioMMIORegister.sharedMemoryLengthLow) == 0xFFFF_FFFF, "no shared memory region")
         driver.transport.write(offset: VirtioMMIORegister.status, size: 1, value: 0)
         #expect(driver.register(VirtioMMIORegister.status) & VirtioStatus.driverOK != 0)
         var bytes = [UInt8](repeating: 0, count: 4)

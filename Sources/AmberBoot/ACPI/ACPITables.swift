@@ -5,7 +5,18 @@ public struct ACPITables: Sendable {
     public let tables: [(address: UInt64, bytes: [UInt8])]
     public let rsdpAddress: UInt64 = BootAddresses.rsdp
 
+    /// Inputs of the one IOAPIC (KVM's in-kernel IOAPIC has 24).
+    public static let ioAPICInputs: UInt32 = 24
+
     public init(vcpuCount: Int, virtioDevices: [VirtioMMIODeviceSlot]) throws {
+        for slot in virtioDevices {
+            guard slot.gsi < Self.ioAPICInputs else {
+                throw BootError("virtio device at 0x\(String(slot.baseAddress, radix: 16)) has GSI \(slot.gsi), beyond the IOAPIC's \(Self.ioAPICInputs) inputs: use fewer devices")
+            }
+            guard slot.baseAddress + GuestMemoryLayout.virtioMMIOWindowSize <= GuestMemoryLayout.gapEnd else {
+                throw BootError("virtio device window at 0x\(String(slot.baseAddress, radix: 16)) is not below 4 GiB: place it in the MMIO gap")
+            }
+        }
         var next = BootAddresses.rsdp
         func place(_ size: Int) -> UInt64 {
             let address = next

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Glibc
 
 /// Validates a `VMConfiguration` before anything is created, so bad input fails with one clear line
@@ -6,6 +10,7 @@ import Glibc
 public enum ConfigurationCheck {
     public static let minimumMemoryBytes: UInt64 = 64 << 20
     public static let maximumVCPUs = 255
+    public static let maximumSocketPathBytes = 90
 
     /// Reads and decodes the configuration file.
     public static func load(path: String) throws -> VMConfiguration {
@@ -48,8 +53,9 @@ public enum ConfigurationCheck {
         guard (1...maximumVCPUs).contains(configuration.vcpus) else {
             throw ConfigurationError("\(configuration.vcpus) vCPUs is out of range: use 1 to \(maximumVCPUs)")
         }
-        guard configuration.controlSocketPath.utf8.count < 108 else {
-            throw ConfigurationError("control socket path \(configuration.controlSocketPath) is longer than 107 bytes: use a shorter home directory")
+        // sun_path holds 107 bytes; the socket is first bound under the path plus ".<pid>.tmp".
+        guard configuration.controlSocketPath.utf8.count <= maximumSocketPathBytes else {
+            throw ConfigurationError("control socket path \(configuration.controlSocketPath) is longer than \(maximumSocketPathBytes) bytes: use a shorter home directory")
         }
     }
 

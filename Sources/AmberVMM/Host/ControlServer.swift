@@ -1,5 +1,9 @@
 import AmberSystem
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// What the control socket can ask of a running VM.
 public protocol ControlTarget: AnyObject, Sendable {
@@ -20,7 +24,8 @@ public protocol ControlTarget: AnyObject, Sendable {
 /// then carries raw bytes both ways until either side closes it.
 public final class ControlServer: @unchecked Sendable {
     private let listener: UnixListener
-    private unowned let target: ControlTarget
+    /// Weak: connection threads may outlive the VM they served by a moment.
+    private weak var target: ControlTarget?
     private var acceptThread: NativeThread?
 
     public init(path: String, target: ControlTarget) throws {
@@ -34,9 +39,11 @@ public final class ControlServer: @unchecked Sendable {
         acceptThread = try NativeThread(name: "control") { [self] in acceptLoop() }
     }
 
-    /// Removes the socket path so no new client connects; the process exit closes the rest.
+    /// Removes the socket path and stops accepting; connections already open end with their clients.
     public func close() {
         listener.removePath()
+        listener.descriptor.shutdownSocket()
+        acceptThread?.join()
     }
 
     private func acceptLoop() {
@@ -46,6 +53,7 @@ public final class ControlServer: @unchecked Sendable {
     }
 
     private func serve(_ client: FileDescriptor) {
+        guard let target else { return }
         let reader = LineReader(client)
         guard let line = try? reader.readLine() else { return }
         let request: ControlRequest
@@ -59,19 +67,19 @@ public final class ControlServer: @unchecked Sendable {
         case .status:
             respond(client, ControlResponse(ok: true, status: target.status()))
         case .pause:
-            respond(client, outcome { try target.pause() })
+            respond(client, outcome(target) { try target.pause() })
         case .resume:
-            respond(client, outcome { try target.resume() })
+            respond(client, outcome(target) { try target.resume() })
         case .stop:
             respond(client, ControlResponse(ok: true, status: target.status()))
             target.requestStop()
         case .console:
             respond(client, ControlResponse(ok: true, status: target.status()))
-            relayConsole(client, alreadyRead: reader.takeBuffered())
+            relayConsole(client, to: target, alreadyRead: reader.takeBuffered())
         }
     }
 
-    private func outcome(_ action: () throws -> Void) -> ControlResponse {
+    private func outcome(_ target: ControlTarget, _ action: () throws -> Void) -> ControlResponse {
         do {
             try action()
             return ControlResponse(ok: true, status: target.status())
@@ -80,7 +88,7 @@ public final class ControlServer: @unchecked Sendable {
         }
     }
 
-    private func relayConsole(_ client: FileDescriptor, alreadyRead: [UInt8]) {
+    private func relayConsole(_ client: FileDescriptor, to target: ControlTarget, alreadyRead: [UInt8]) {
         target.attachConsole(client)
         defer { target.detachConsole(client) }
         if !alreadyRead.isEmpty { target.typeIntoConsole(alreadyRead) }

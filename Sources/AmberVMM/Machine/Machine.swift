@@ -1,3 +1,4 @@
+import AmberBoot
 import AmberKVM
 import AmberSystem
 import CKVM
@@ -61,9 +62,13 @@ public final class Machine: @unchecked Sendable {
     /// Called on each vCPU's thread just before its first KVM_RUN (for start-up measurements).
     public var firstRunObserver: ((UInt32) -> Void)?
 
-    /// `existingMemory`, when given, is the guest RAM to use (a restored snapshot's) instead of a
-    /// new, zeroed memfd laid out as `regions`.
-    public init(_ configuration: MachineConfiguration, regions: [GuestRAM.Region], memory existingMemory: GuestRAM? = nil) throws {
+    /// Builds the machine over fresh guest RAM laid out as `regions`.
+    public convenience init(_ configuration: MachineConfiguration, regions: [GuestRAM.Region]) throws {
+        try self.init(configuration, memory: GuestRAM(name: "amber-\(configuration.name)", regions: regions))
+    }
+
+    /// Builds the machine over `memory`, which may already hold the guest's boot data.
+    public init(_ configuration: MachineConfiguration, memory: GuestRAM) throws {
         guard configuration.vcpuCount >= 1 else { throw MachineError("a machine needs at least one vCPU") }
         name = configuration.name
         let system = try KVMSystem()
@@ -76,7 +81,7 @@ public final class Machine: @unchecked Sendable {
         try vm.createIRQChip()
         try vm.createPIT2(speakerDummy: true)
         vcpus = try (0..<configuration.vcpuCount).map { try vm.createVCPU(id: UInt32($0)) }
-        memory = try existingMemory ?? GuestRAM(name: "amber-\(configuration.name)", regions: regions)
+        self.memory = memory
         for (slot, region) in memory.regions.enumerated() {
             try vm.setMemoryRegion(slot: UInt32(slot), guestAddress: region.guestAddress, size: region.size,
                                     hostAddress: memory.hostAddress(of: region))
@@ -91,6 +96,9 @@ public final class Machine: @unchecked Sendable {
         try ports.register(serial, base: Serial8250.com1Port, length: Serial8250.registerCount)
         try ports.register(I8042(reset: { [unowned self] in stop(.rebooted) }),
                            base: I8042.dataPort, length: I8042.commandPort - I8042.dataPort + 1)
+        try ports.register(ACPIPowerPort { [unowned self] action in
+            stop(action == .powerOff ? .poweredOff : .rebooted)
+        }, base: ACPIPowerPort.port, length: 1)
         runners = vcpus.map { VCPURunner(vcpu: $0, machine: self) }
     }
 

@@ -7,10 +7,13 @@ import AmberSystem
 final class VCPURunner: @unchecked Sendable {
     let vcpu: KVMVCPU
     private unowned let machine: Machine
-    private var thread: NativeThread?
     private var firstRun = true
 
     // Guarded by machine.lock.
+    /// Set under the lock before the thread can take the lock itself, so any kick that follows the
+    /// thread's first look at the request finds it. (An application processor waiting for SIPI
+    /// ignores `immediate_exit`: only the signal wakes it.)
+    private var thread: NativeThread?
     /// Not in KVM_RUN and waiting for a request: what `pause` waits for on every vCPU.
     var parked = false
     var finished = false
@@ -21,17 +24,19 @@ final class VCPURunner: @unchecked Sendable {
     }
 
     func start() throws {
-        thread = try NativeThread(name: "vcpu\(vcpu.id)") { [self] in loop() }
+        try machine.lock.withLock {
+            thread = try NativeThread(name: "vcpu\(vcpu.id)") { [self] in loop() }
+        }
     }
 
     /// Makes KVM_RUN return now, or right away if the thread is just about to enter it.
     func kick() {
         vcpu.immediateExit = true
-        thread?.send(signal: Signals.vcpuKick)
+        machine.lock.withLock { thread }?.send(signal: Signals.vcpuKick)
     }
 
     func join() {
-        thread?.join()
+        machine.lock.withLock { thread }?.join()
     }
 
     private func loop() {
@@ -85,6 +90,17 @@ final class VCPURunner: @unchecked Sendable {
         }
     }
 
+    /// KVM_INTERNAL_ERROR_* suberrors from <linux/kvm.h>.
+    static func internalErrorMeaning(_ suberror: UInt32) -> String {
+        switch suberror {
+        case 1: return ": instruction emulation failed"
+        case 2: return ": simultaneous exceptions"
+        case 3: return ": event delivery failed"
+        case 4: return ": unexpected exit reason"
+        default: return ""
+        }
+    }
+
     /// Returns whether the exit was an access KVM completes on the next entry.
     private func handle(_ exit: VCPUExit) -> Bool {
         switch exit {
@@ -114,7 +130,7 @@ final class VCPURunner: @unchecked Sendable {
         case .failEntry(let reason, let cpu):
             machine.stop(.crashed(reason: "vCPU \(vcpu.id) failed to enter the guest (KVM_EXIT_FAIL_ENTRY, hardware reason 0x\(String(reason, radix: 16)), host CPU \(cpu))"))
         case .internalError(let suberror):
-            machine.stop(.crashed(reason: "vCPU \(vcpu.id) hit a KVM internal error (KVM_EXIT_INTERNAL_ERROR, suberror \(suberror))"))
+            machine.stop(.crashed(reason: "vCPU \(vcpu.id) hit a KVM internal error (KVM_EXIT_INTERNAL_ERROR, suberror \(suberror)\(Self.internalErrorMeaning(suberror)))"))
         case .systemEvent(let type):
             switch type {
             case 1: machine.stop(.poweredOff)

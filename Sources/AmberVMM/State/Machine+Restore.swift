@@ -20,7 +20,7 @@ extension Machine {
             throw MachineStateError("the snapshot has \(state.memory.totalBytes) bytes of memory but the machine to restore was configured with \(configuration.memoryBytes): restore with the snapshot's memory size")
         }
         let ram = try GuestRAM(file: file, regions: state.memory.guestRAMRegions, sharing: sharing)
-        let machine = try Machine(configuration, regions: ram.regions, memory: ram)
+        let machine = try Machine(configuration, memory: ram)
         try machine.restoreProcessorsAndDevices(from: state)
         return machine
     }

@@ -27,16 +27,15 @@ enum BlockRequest {
         switch type {
         case typeIn:
             status = transfer(chain.writableRange(from: 0, count: dataSpace), sector: sector,
-                              capacitySectors: capacitySectors) { buffer, offset in
-                try image.read(into: buffer, at: offset) == buffer.count
+                              capacitySectors: capacitySectors) { buffers, offset in
+                try VectoredIO.read(image, into: buffers, at: offset)
             }
             dataWritten = status == statusOK ? dataSpace : 0
         case typeOut:
             status = readOnly ? statusIOError : transfer(
                 chain.readableRange(from: headerSize, count: chain.readableLength - headerSize), sector: sector,
-                capacitySectors: capacitySectors) { buffer, offset in
-                    try image.write(UnsafeRawBufferPointer(buffer), at: offset)
-                    return true
+                capacitySectors: capacitySectors) { buffers, offset in
+                    try VectoredIO.write(image, from: buffers, at: offset)
                 }
         case typeFlush:
             status = (try? image.sync()) != nil ? statusOK : statusIOError
@@ -53,16 +52,11 @@ enum BlockRequest {
     /// Moves whole sectors between guest buffers and the image; I/O error when the range is not a whole
     /// number of sectors inside the disk or the image fails.
     private static func transfer(_ buffers: [UnsafeMutableRawBufferPointer], sector: UInt64, capacitySectors: UInt64,
-                                 _ move: (UnsafeMutableRawBufferPointer, UInt64) throws -> Bool) -> UInt8 {
+                                 _ move: ([UnsafeMutableRawBufferPointer], UInt64) throws -> Bool) -> UInt8 {
         let length = UInt64(buffers.reduce(0) { $0 + $1.count })
         let sectorSize = VirtioBlockDevice.sectorSize
         guard length % sectorSize == 0, sector <= capacitySectors,
               length / sectorSize <= capacitySectors - sector else { return statusIOError }
-        var offset = sector * sectorSize
-        for buffer in buffers {
-            guard (try? move(buffer, offset)) == true else { return statusIOError }
-            offset += UInt64(buffer.count)
-        }
-        return statusOK
+        return (try? move(buffers, sector * sectorSize)) == true ? statusOK : statusIOError
     }
 }

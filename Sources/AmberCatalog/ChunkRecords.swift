@@ -1,0 +1,130 @@
+/// Where a chunk is stored: the catalog's copy of the store's chunk index.
+public struct ChunkRecord: Hashable, Sendable {
+    public var digest: [UInt8]
+    public var pack: String
+    public var offset: Int64
+    public var storedLength: Int
+    public var rawLength: Int
+    public var codec: Int
+
+    public init(digest: [UInt8], pack: String, offset: Int64, storedLength: Int, rawLength: Int, codec: Int) {
+        self.digest = digest
+        self.pack = pack
+        self.offset = offset
+        self.storedLength = storedLength
+        self.rawLength = rawLength
+        self.codec = codec
+    }
+}
+
+/// A pack file and its committed length.
+public struct PackRecord: Hashable, Sendable {
+    public var name: String
+    public var length: Int64
+
+    public init(name: String, length: Int64) {
+        self.name = name
+        self.length = length
+    }
+}
+
+/// Totals over the chunk table, for `amber store stats`.
+public struct ChunkTotals: Equatable, Sendable {
+    public var chunks: Int
+    public var rawBytes: Int64
+    public var storedBytes: Int64
+
+    public init(chunks: Int, rawBytes: Int64, storedBytes: Int64) {
+        self.chunks = chunks
+        self.rawBytes = rawBytes
+        self.storedBytes = storedBytes
+    }
+}
+
+extension SQLiteConnection {
+    /// Records new chunks (a chunk another writer committed first keeps its first location) and the
+    /// packs' new committed lengths.
+    public func addChunks(_ chunks: [ChunkRecord], packs: [PackRecord]) throws {
+        for pack in packs {
+            try statement("INSERT INTO packs (name, length) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET length = MAX(length, excluded.length)")
+                .bind(.text(pack.name), .integer(pack.length)).run()
+        }
+        let insert = try statement("""
+            INSERT OR IGNORE INTO chunks (digest, pack, offset, stored_length, raw_length, codec) VALUES (?, ?, ?, ?, ?, ?)
+            """)
+        for chunk in chunks {
+            try insert.bind(.blob(chunk.digest), .text(chunk.pack), .integer(chunk.offset), .int(chunk.storedLength),
+                            .int(chunk.rawLength), .int(chunk.codec)).run()
+        }
+    }
+
+    /// Those of `digests` that have a chunk row.
+    public func existingDigests(among digests: [[UInt8]]) throws -> Set<[UInt8]> {
+        let query = try statement("SELECT 1 FROM chunks WHERE digest = ?")
+        var found = Set<[UInt8]>()
+        for digest in digests {
+            try query.bind(.blob(digest))
+            if try query.step() { found.insert(digest) }
+        }
+        return found
+    }
+
+    public func chunks(for digests: [[UInt8]]) throws -> [ChunkRecord] {
+        let query = try statement("SELECT digest, pack, offset, stored_length, raw_length, codec FROM chunks WHERE digest = ?")
+        var found: [ChunkRecord] = []
+        for digest in digests {
+            try query.bind(.blob(digest))
+            if try query.step() { found.append(Self.chunkRow(query)) }
+        }
+        return found
+    }
+
+    public func allChunks() throws -> [ChunkRecord] {
+        try statement("SELECT digest, pack, offset, stored_length, raw_length, codec FROM chunks ORDER BY pack, offset")
+            .rows(Self.chunkRow)
+    }
+
+    public func chunkTotals() throws -> ChunkTotals {
+        let row = try statement("SELECT COUNT(*), COALESCE(SUM(raw_length), 0), COALESCE(SUM(stored_length + 56), 0) FROM chunks")
+        _ = try row.step()
+        return ChunkTotals(chunks: row.int(0), rawBytes: row.int64(1), storedBytes: row.int64(2))
+    }
+
+    public func deleteChunks(_ digests: [[UInt8]]) throws {
+        let delete = try statement("DELETE FROM chunks WHERE digest = ?")
+        for digest in digests { try delete.bind(.blob(digest)).run() }
+    }
+
+    /// Points existing chunks at new locations (gc moved them out of a sparse pack).
+    public func moveChunks(_ chunks: [ChunkRecord]) throws {
+        let update = try statement("UPDATE chunks SET pack = ?, offset = ?, stored_length = ?, raw_length = ?, codec = ? WHERE digest = ?")
+        for chunk in chunks {
+            try update.bind(.text(chunk.pack), .integer(chunk.offset), .int(chunk.storedLength), .int(chunk.rawLength),
+                            .int(chunk.codec), .blob(chunk.digest)).run()
+        }
+    }
+
+    public func packs() throws -> [PackRecord] {
+        try statement("SELECT name, length FROM packs ORDER BY name").rows { PackRecord(name: $0.text(0), length: $0.int64(1)) }
+    }
+
+    public func setPackLength(_ name: String, _ length: Int64) throws {
+        try statement("UPDATE packs SET length = ? WHERE name = ?").bind(.integer(length), .text(name)).run()
+    }
+
+    /// Removes a pack row; its chunk rows must be gone or moved first.
+    public func deletePack(_ name: String) throws {
+        try statement("DELETE FROM packs WHERE name = ?").bind(.text(name)).run()
+    }
+
+    /// Replaces the whole chunk index (rebuilding it from the packs themselves).
+    public func replaceChunkIndex(chunks: [ChunkRecord], packs: [PackRecord]) throws {
+        try execute("DELETE FROM chunks; DELETE FROM packs")
+        try addChunks(chunks, packs: packs)
+    }
+
+    private static func chunkRow(_ row: SQLiteStatement) -> ChunkRecord {
+        ChunkRecord(digest: row.blob(0), pack: row.text(1), offset: row.int64(2), storedLength: row.int(3),
+                    rawLength: row.int(4), codec: row.int(5))
+    }
+}

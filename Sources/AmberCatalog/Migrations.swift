@@ -1,0 +1,78 @@
+import Foundation
+
+/// The catalog's schema history. Append only: never edit or reorder a migration that has shipped;
+/// add a new one. A catalog holding a migration this list lacks came from a newer amber.
+enum Migrations {
+    static let all: [(name: String, sql: String)] = [
+        ("0001-store-tables", """
+        CREATE TABLE packs (
+            name TEXT PRIMARY KEY,
+            length INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE chunks (
+            digest BLOB PRIMARY KEY,
+            pack TEXT NOT NULL REFERENCES packs(name),
+            offset INTEGER NOT NULL,
+            stored_length INTEGER NOT NULL,
+            raw_length INTEGER NOT NULL,
+            codec INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX chunks_by_pack ON chunks(pack);
+        CREATE TABLE images (
+            name TEXT PRIMARY KEY,
+            manifest BLOB NOT NULL,
+            logical_bytes INTEGER NOT NULL,
+            stored_bytes INTEGER NOT NULL,
+            chunk_size INTEGER NOT NULL,
+            created REAL NOT NULL
+        );
+        CREATE TABLE leases (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            holder_pid INTEGER NOT NULL,
+            purpose TEXT NOT NULL,
+            manifest BLOB,
+            created REAL NOT NULL
+        );
+        """),
+        ("0002-vms-and-snapshots", """
+        CREATE TABLE vms (
+            name TEXT PRIMARY KEY,
+            config TEXT NOT NULL,
+            created REAL NOT NULL
+        );
+        CREATE TABLE snapshots (
+            id TEXT PRIMARY KEY,
+            vm TEXT NOT NULL REFERENCES vms(name),
+            parent TEXT REFERENCES snapshots(id) ON DELETE SET NULL,
+            created REAL NOT NULL,
+            label TEXT,
+            kind TEXT NOT NULL,
+            memory_manifest BLOB,
+            disk_manifest BLOB,
+            state_manifest BLOB,
+            logical_bytes INTEGER NOT NULL,
+            stored_bytes INTEGER NOT NULL,
+            pause_microseconds INTEGER NOT NULL,
+            protected INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX snapshots_by_vm ON snapshots(vm, created);
+        """),
+    ]
+
+    /// Brings the schema up to date in one transaction; refuses a catalog from a newer amber.
+    static func migrate(_ db: SQLiteConnection) throws {
+        try db.transaction {
+            try db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied REAL NOT NULL)")
+            let applied = Set(try db.statement("SELECT name FROM schema_migrations").rows { $0.text(0) })
+            let known = Set(all.map(\.name))
+            if let unknown = applied.subtracting(known).sorted().last {
+                throw CatalogError.newerSchema(path: db.path, migration: unknown)
+            }
+            for migration in all where !applied.contains(migration.name) {
+                try db.execute(migration.sql)
+                try db.statement("INSERT INTO schema_migrations (name, applied) VALUES (?, ?)")
+                    .bind(.text(migration.name), .real(Date().timeIntervalSince1970)).run()
+            }
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// AmberCatalog: see the package layout in README.md. Sources land here with their issue.

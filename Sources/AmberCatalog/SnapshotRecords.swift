@@ -1,0 +1,95 @@
+import Foundation
+
+/// One snapshot of a VM: which manifests hold its memory, disk and machine state, and what it cost.
+public struct SnapshotRecord: Equatable, Sendable {
+    public var id: String
+    public var vm: String
+    public var parent: String?
+    public var created: Date
+    public var label: String?
+    /// e.g. "full" (memory + disk) or "disk" (crash-consistent, no memory).
+    public var kind: String
+    public var memoryManifest: [UInt8]?
+    public var diskManifest: [UInt8]?
+    public var stateManifest: [UInt8]?
+    public var logicalBytes: Int64
+    public var storedBytes: Int64
+    public var pauseMicroseconds: Int64
+    /// Protected snapshots are never pruned.
+    public var protected: Bool
+
+    public init(id: String, vm: String, parent: String? = nil, created: Date, label: String? = nil, kind: String,
+                memoryManifest: [UInt8]? = nil, diskManifest: [UInt8]? = nil, stateManifest: [UInt8]? = nil,
+                logicalBytes: Int64, storedBytes: Int64, pauseMicroseconds: Int64, protected: Bool = false) {
+        self.id = id
+        self.vm = vm
+        self.parent = parent
+        self.created = created
+        self.label = label
+        self.kind = kind
+        self.memoryManifest = memoryManifest
+        self.diskManifest = diskManifest
+        self.stateManifest = stateManifest
+        self.logicalBytes = logicalBytes
+        self.storedBytes = storedBytes
+        self.pauseMicroseconds = pauseMicroseconds
+        self.protected = protected
+    }
+
+    /// Every manifest root this snapshot references.
+    public var manifests: [[UInt8]] { [memoryManifest, diskManifest, stateManifest].compactMap { $0 } }
+}
+
+extension SQLiteConnection {
+    private static let snapshotColumns = """
+        id, vm, parent, created, label, kind, memory_manifest, disk_manifest, state_manifest,
+        logical_bytes, stored_bytes, pause_microseconds, protected
+        """
+
+    public func insertSnapshot(_ snapshot: SnapshotRecord) throws {
+        if try self.snapshot(id: snapshot.id) != nil { throw CatalogError.duplicate(what: "snapshot '\(snapshot.id)'") }
+        guard try vm(named: snapshot.vm) != nil else { throw CatalogError.notFound(what: "VM '\(snapshot.vm)'") }
+        try statement("INSERT INTO snapshots (\(Self.snapshotColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            .bind(.text(snapshot.id), .text(snapshot.vm), snapshot.parent.map { .text($0) },
+                  .real(snapshot.created.timeIntervalSince1970), snapshot.label.map { .text($0) }, .text(snapshot.kind),
+                  snapshot.memoryManifest.map { .blob($0) }, snapshot.diskManifest.map { .blob($0) },
+                  snapshot.stateManifest.map { .blob($0) }, .integer(snapshot.logicalBytes), .integer(snapshot.storedBytes),
+                  .integer(snapshot.pauseMicroseconds), .integer(snapshot.protected ? 1 : 0))
+            .run()
+    }
+
+    /// Snapshots, oldest first; of one VM when `vm` is given.
+    public func snapshots(vm: String? = nil) throws -> [SnapshotRecord] {
+        if let vm {
+            return try statement("SELECT \(Self.snapshotColumns) FROM snapshots WHERE vm = ? ORDER BY created, id")
+                .bind(.text(vm)).rows(Self.snapshotRow)
+        }
+        return try statement("SELECT \(Self.snapshotColumns) FROM snapshots ORDER BY created, id").rows(Self.snapshotRow)
+    }
+
+    public func snapshot(id: String) throws -> SnapshotRecord? {
+        try statement("SELECT \(Self.snapshotColumns) FROM snapshots WHERE id = ?").bind(.text(id)).rows(Self.snapshotRow).first
+    }
+
+    public func setSnapshotProtected(id: String, _ protected: Bool) throws {
+        try statement("UPDATE snapshots SET protected = ? WHERE id = ?").bind(.integer(protected ? 1 : 0), .text(id)).run()
+        if changes == 0 { throw CatalogError.notFound(what: "snapshot '\(id)'") }
+    }
+
+    /// Deletes a snapshot row (children keep their data; only their parent link is cleared). Refuses
+    /// protected snapshots.
+    public func deleteSnapshot(id: String) throws {
+        guard let existing = try snapshot(id: id) else { throw CatalogError.notFound(what: "snapshot '\(id)'") }
+        guard !existing.protected else {
+            throw CatalogError.sqlite(operation: "delete snapshot '\(id)'", code: 19, message: "it is protected; unprotect it first")
+        }
+        try statement("DELETE FROM snapshots WHERE id = ?").bind(.text(id)).run()
+    }
+
+    private static func snapshotRow(_ row: SQLiteStatement) -> SnapshotRecord {
+        SnapshotRecord(id: row.text(0), vm: row.text(1), parent: row.optionalText(2), created: Date(timeIntervalSince1970: row.double(3)),
+                       label: row.optionalText(4), kind: row.text(5), memoryManifest: row.optionalBlob(6),
+                       diskManifest: row.optionalBlob(7), stateManifest: row.optionalBlob(8), logicalBytes: row.int64(9),
+                       storedBytes: row.int64(10), pauseMicroseconds: row.int64(11), protected: row.int(12) != 0)
+    }
+}

@@ -1,0 +1,145 @@
+import AmberCatalog
+import AmberStore
+import Foundation
+import Glibc
+
+/// What `amber store gc` did (or, with --dry-run, would do).
+public struct GarbageCollectionReport: Sendable, Codable {
+    public var dryRun: Bool
+    public var liveChunks: Int
+    public var deadChunks: Int
+    /// Packs with nothing live, deleted outright.
+    public var packsDeleted: Int
+    /// Packs whose live fraction fell below the threshold: live chunks copied out, old pack deleted.
+    public var packsRewritten: Int
+    /// Pack files no catalog row knew (a writer died before its first commit).
+    public var orphanPacks: Int
+    /// Uncommitted bytes after a pack's committed length (a writer died before committing), cut off.
+    public var tornTailBytes: UInt64
+    public var bytesFreed: UInt64
+}
+
+extension StoreContext {
+    /// Packs where less than this fraction of the bytes is live are rewritten.
+    public static let rewriteThreshold = 0.5
+
+    /// Marks every chunk reachable from the catalog, then frees the rest: dead chunk rows go, packs with
+    /// nothing live are deleted, sparse packs are rewritten, torn tails and orphan packs are removed.
+    /// Holds the store lease exclusively, so no writer is between finding a chunk and committing a
+    /// reference to it.
+    /// `waiting` is called if writers are in progress (gc then waits for them).
+    public func collectGarbage(dryRun: Bool, waiting: (() -> Void)? = nil) throws -> GarbageCollectionReport {
+        let lease = try store.lease(.exclusive, waiting: waiting)
+        let (rows, packRows, roots) = try catalog.write { db in (try db.allChunks(), try db.packs(), try db.manifestRoots(deletingStaleLeases: true)) }
+        let chunks = rows.compactMap(StoredChunk.init)
+        let reader = self.reader
+
+        // Mark. A manifest that cannot be read stops gc: freeing on a partial mark could delete live data.
+        var live = Set<ChunkDigest>()
+        for root in roots {
+            let tree: (manifest: Manifest, structure: [ChunkDigest])
+            do {
+                tree = try reader.manifestTree(root.digest)
+            } catch {
+                throw StoreError.io(operation: "gc: reading the manifest of \(root.owner)",
+                                    reason: "\(error); nothing was freed (run `amber store verify`)")
+            }
+            live.formUnion(tree.structure)
+            live.formUnion(tree.manifest.digests)
+        }
+        live.remove(.zero)
+
+        var byPack: [String: [StoredChunk]] = [:]
+        for chunk in chunks { byPack[chunk.location.pack, default: []].append(chunk) }
+        let dead = chunks.filter { !live.contains($0.digest) }
+        var report = GarbageCollectionReport(dryRun: dryRun, liveChunks: chunks.count - dead.count, deadChunks: dead.count,
+                                             packsDeleted: 0, packsRewritten: 0, orphanPacks: 0, tornTailBytes: 0, bytesFreed: 0)
+
+        let committed = Dictionary(uniqueKeysWithValues: packRows.map { ($0.name, UInt64($0.length)) })
+        var deletions: [String] = []
+        var rewrites: [String: [StoredChunk]] = [:]
+        var rewriteSavings: [String: UInt64] = [:]
+        var tails: [(String, UInt64)] = []
+        for name in try store.packFileNames() {
+            let size = fileSize(store.packPath(name))
+            guard let length = committed[name] else {
+                report.orphanPacks += 1
+                report.bytesFreed += size
+                deletions.append(name)
+                continue
+            }
+            let liveChunks = (byPack[name] ?? []).filter { live.contains($0.digest) }
+            let liveBytes = liveChunks.reduce(UInt64(PackFormat.fileHeaderSize)) { $0 + UInt64($1.location.recordLength) }
+            if liveChunks.isEmpty {
+                report.packsDeleted += 1
+                report.bytesFreed += size
+                deletions.append(name)
+            } else if Double(liveBytes) < Double(size) * Self.rewriteThreshold {
+                report.packsRewritten += 1
+                report.bytesFreed += size - liveBytes
+                rewriteSavings[name] = size - liveBytes
+                rewrites[name] = liveChunks
+            } else if size > length {
+                report.tornTailBytes += size - length
+                report.bytesFreed += size - length
+                tails.append((name, length))
+            }
+        }
+        guard !dryRun else { return report }
+
+        // Copy live chunks out of sparse packs (checking each on the way), make the copies durable, then
+        // switch the catalog over in one transaction; only then delete the old files.
+        // A pack holding a live chunk that fails its check is left as it is, so `verify` still finds it.
+        let writer = StoreWriter(store: store, index: index, exclusiveLease: lease)
+        var movedDigests = Set<ChunkDigest>()
+        let sealed: WriteCommit
+        do {
+            for (name, liveChunks) in rewrites.sorted(by: { $0.key < $1.key }) {
+                do {
+                    for chunk in liveChunks {
+                        let (header, payload) = try reader.verifiedRecord(chunk.digest, at: chunk.location)
+                        try payload.withUnsafeBytes { try writer.appendRecord(header, payload: $0) }
+                    }
+                    movedDigests.formUnion(liveChunks.map(\.digest))
+                } catch StoreError.corruptChunk {
+                    rewrites[name] = nil
+                    report.packsRewritten -= 1
+                    report.bytesFreed -= rewriteSavings[name] ?? 0
+                }
+            }
+            sealed = try writer.seal()
+        } catch {
+            writer.finish(committed: false)
+            throw error
+        }
+        let moved = sealed.newChunks.filter { movedDigests.contains($0.digest) }.map(\.record)
+        let emptied = Set(deletions).intersection(committed.keys).union(rewrites.keys)
+        do {
+            try catalog.write { db in
+                try db.addChunks([], packs: sealed.packRecords)
+                try db.moveChunks(moved)
+                try db.deleteChunks(dead.map(\.digest.bytes))
+                for name in emptied {
+                    try db.deletePack(name)
+                }
+            }
+        } catch {
+            writer.finish(committed: false)
+            throw error
+        }
+        writer.finish(committed: true)
+        for name in deletions + rewrites.keys {
+            unlink(store.packPath(name))
+        }
+        for (name, length) in tails {
+            truncate(store.packPath(name), off_t(length))
+        }
+        return report
+    }
+
+    private func fileSize(_ path: String) -> UInt64 {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return 0 }
+        return UInt64(info.st_size)
+    }
+}

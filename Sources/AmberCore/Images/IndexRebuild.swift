@@ -1,0 +1,39 @@
+import AmberCatalog
+import AmberStore
+
+/// What `amber store rebuild-index` found in the packs.
+public struct IndexRebuildReport: Sendable, Codable {
+    public var packs: Int
+    public var chunks: Int
+    /// Records whose payload no longer matches their digest (left out of the index).
+    public var damagedRecords: Int
+    /// Packs whose end held bytes that are not whole records (a writer died mid-write).
+    public var tornPacks: [String]
+}
+
+extension StoreContext {
+    /// Rebuilds the catalog's chunk and pack tables from the pack files alone, checking every record.
+    /// Images and snapshots are kept; `verify` then tells whether all they reference was found.
+    public func rebuildIndex() throws -> IndexRebuildReport {
+        let lease = try store.lease(.exclusive)
+        defer { withExtendedLifetime(lease) {} }
+        let reader = self.reader
+        var chunks: [ChunkDigest: StoredChunk] = [:]
+        var packs: [PackRecord] = []
+        var damaged = 0
+        var torn: [String] = []
+        for name in try store.packFileNames() {
+            let scan = try reader.scanPack(name)
+            guard scan.validLength > 0 else { continue }
+            for record in scan.records where chunks[record.digest] == nil {
+                chunks[record.digest] = record
+            }
+            damaged += scan.damaged.count
+            if scan.validLength < scan.fileLength { torn.append(name) }
+            packs.append(PackRecord(name: name, length: Int64(scan.validLength)))
+        }
+        let records = chunks.values.map(\.record)
+        try catalog.write { try $0.replaceChunkIndex(chunks: records, packs: packs) }
+        return IndexRebuildReport(packs: packs.count, chunks: records.count, damagedRecords: damaged, tornPacks: torn)
+    }
+}

@@ -1,0 +1,55 @@
+import AmberCatalog
+import AmberStore
+import Foundation
+
+/// The store and the catalog of one Amber home, opened together: the one place images and snapshots
+/// get their chunks from.
+public final class StoreContext: @unchecked Sendable {
+    public let home: AmberHome
+    public let store: ChunkStore
+    public let catalog: Catalog
+    let index: CatalogChunkIndex
+
+    /// `packTarget` is for tests that want many small packs.
+    public init(home: AmberHome, packTarget: UInt64 = ChunkStore.defaultPackTarget) throws {
+        self.home = home
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: home.root.path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw ImageError.homeIsNotADirectory(home.root.path) }
+        } else {
+            do {
+                try FileManager.default.createDirectory(at: home.root, withIntermediateDirectories: true)
+            } catch {
+                throw StoreError.io(operation: "create \(home.root.path)", reason: "\(error.localizedDescription)")
+            }
+        }
+        store = try ChunkStore(directory: home.storeDirectory, packTarget: packTarget)
+        catalog = try Catalog(path: home.catalogFile.path)
+        index = CatalogChunkIndex(catalog: catalog)
+    }
+
+    public var reader: ChunkReader { ChunkReader(store: store, index: index) }
+
+    /// Starts a write; the caller stores chunks and hands the writer to `commit`.
+    public func writer() throws -> StoreWriter {
+        try StoreWriter(store: store, index: index)
+    }
+
+    /// Seals the writer's packs (durable on disk), then records its chunks and whatever `body` adds in
+    /// one catalog transaction. On any failure the writer's pack bytes are given back and nothing is
+    /// recorded.
+    public func commit<T>(_ writer: StoreWriter, _ body: (SQLiteConnection) throws -> T) throws -> T {
+        do {
+            let sealed = try writer.seal()
+            let result = try catalog.write { db -> T in
+                try db.addChunks(sealed.newChunks.map(\.record), packs: sealed.packRecords)
+                return try body(db)
+            }
+            writer.finish(committed: true)
+            return result
+        } catch {
+            writer.finish(committed: false)
+            throw error
+        }
+    }
+}

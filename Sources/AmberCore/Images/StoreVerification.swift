@@ -1,0 +1,68 @@
+import AmberCatalog
+import AmberStore
+
+/// What `amber store verify` found.
+public struct VerificationReport: Sendable, Codable {
+    public struct BadChunk: Sendable, Codable, Equatable {
+        public var digest: String
+        public var pack: String?
+        public var offset: UInt64?
+        public var problem: String
+        /// Images and snapshots that cannot be restored because of this chunk.
+        public var dependents: [String]
+    }
+
+    public var checkedChunks: Int
+    public var checkedBytes: UInt64
+    public var badChunks: [BadChunk]
+
+    public var isClean: Bool { badChunks.isEmpty }
+    /// Every image or snapshot some bad chunk breaks.
+    public var damaged: [String] { Array(Set(badChunks.flatMap(\.dependents))).sorted() }
+}
+
+extension StoreContext {
+    /// Decodes and re-hashes every chunk in the catalog, then names what depends on each bad one
+    /// (including manifests that are themselves unreadable or reference chunks the catalog lacks).
+    public func verify(progress: ((UInt64, UInt64) -> Void)? = nil) throws -> VerificationReport {
+        let lease = try store.lease(.shared)
+        defer { withExtendedLifetime(lease) {} }
+        let (rows, roots) = try catalog.read { db in (try db.allChunks(), try db.manifestRoots()) }
+        let chunks = rows.compactMap(StoredChunk.init)
+        let reader = self.reader
+        let defects = reader.verify(chunks, progress: progress)
+        var bad: [ChunkDigest: VerificationReport.BadChunk] = [:]
+        for defect in defects {
+            bad[defect.digest] = .init(digest: defect.digest.hex, pack: defect.location.pack, offset: defect.location.offset,
+                                       problem: defect.reason, dependents: [])
+        }
+        let known = Set(chunks.map(\.digest))
+        for root in roots {
+            let referenced: [ChunkDigest]
+            do {
+                let tree = try reader.manifestTree(root.digest)
+                referenced = tree.structure + tree.manifest.digests.filter { !$0.isZero }
+            } catch {
+                if bad[root.digest] == nil {
+                    bad[root.digest] = .init(digest: root.digest.hex, pack: nil, offset: nil, problem: "manifest unreadable: \(error)", dependents: [])
+                }
+                bad[root.digest]!.dependents.append(root.owner)
+                continue
+            }
+            for digest in Set(referenced) {
+                if bad[digest] != nil {
+                    bad[digest]!.dependents.append(root.owner)
+                } else if !known.contains(digest) {
+                    bad[digest] = .init(digest: digest.hex, pack: nil, offset: nil, problem: "missing from the store", dependents: [root.owner])
+                }
+            }
+        }
+        let total = chunks.reduce(UInt64(0)) { $0 + UInt64($1.location.rawLength) }
+        let sorted = bad.values.map { chunk -> VerificationReport.BadChunk in
+            var chunk = chunk
+            chunk.dependents = Array(Set(chunk.dependents)).sorted()
+            return chunk
+        }.sorted { $0.digest < $1.digest }
+        return VerificationReport(checkedChunks: chunks.count, checkedBytes: total, badChunks: sorted)
+    }
+}

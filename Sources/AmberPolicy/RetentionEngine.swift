@@ -1,0 +1,204 @@
+import Foundation
+
+/// Decides which of one VM's snapshots a policy keeps.
+///
+/// The keep rules are Proxmox Backup Server's prune, exactly (pbs-datastore `compute_prune_info`):
+/// 1. Snapshots are walked newest first. Protected and in-use snapshots are set aside first: never pruned, and
+///    they neither count towards a rule nor fill a bucket.
+/// 2. The rules run in the order last, hourly, daily, weekly, monthly, yearly. Each rule buckets snapshots by its
+///    period in the policy's time zone (keep-last: every snapshot is its own bucket; weekly: ISO weeks, Monday to
+///    Sunday). Buckets that already hold a snapshot kept by an earlier rule are skipped. Walking the snapshots no
+///    earlier rule has decided on, the first (newest) snapshot of each new bucket is kept, until the rule has
+///    kept its count; the others in a bucket it kept from are marked for removal, and a later rule never
+///    reconsiders them. The walk stops at the first new bucket beyond the count.
+/// 3. Everything not kept is pruned; with no keep rule at all (and no `within`), everything is kept.
+///
+/// Amber's additions, applied after the rules:
+/// - `within`: every snapshot at or after `now - within` is kept too (a union: it does not change what the rules
+///   select).
+/// - The newest snapshot the policy owns is always kept (this matters only when `within` is the sole rule and
+///   nothing is recent).
+/// - `max_stored`: while the VM's remaining snapshots (kept, protected, in use and those the policy does not own)
+///   exceed the budget, the oldest snapshot kept by a rule or `within` is pruned. Protected, in-use, unowned
+///   snapshots and the newest snapshot are never pruned for the budget, so it may stay exceeded.
+struct RetentionEngine {
+    let retention: Retention
+    let now: Date
+
+    /// - Parameters:
+    ///   - timeline: the snapshots the policy owns, newest first.
+    ///   - localTimes: each snapshot's wall-clock time in the policy's zone (parallel to `timeline`).
+    ///   - otherBytes: bytes of the VM's snapshots the policy does not own, for `max_stored`.
+    ///   - decisions: indexed like `snapshots`; each of the timeline's entries is set once.
+    func decide(_ timeline: OwnedTimeline, localTimes: [Int], snapshots: [SnapshotInfo], otherBytes: UInt64,
+                into decisions: DecisionSink) {
+        let entries = timeline.entries
+        guard !entries.isEmpty else { return }
+        // Per position: why it is kept, or `.undecided` (pruned unless something keeps it later). Plain codes
+        // instead of `Reason` values keep these loops free of reference counting.
+        var chosen = entries.map { entry -> Choice in
+            switch entry.exemption {
+            case .none: .undecided
+            case .protected: .protected
+            case .inUse: .inUse
+            }
+        }
+        if retention.keepsEverything {
+            for position in chosen.indices where chosen[position] == .undecided { chosen[position] = .keptAll }
+        } else {
+            applyKeepRules(to: &chosen, localTimes: localTimes)
+            if let within = retention.within {
+                let cutoff = now.timeIntervalSince1970 - within
+                for position in chosen.indices where chosen[position] == .undecided && entries[position].time >= cutoff {
+                    chosen[position] = .within
+                }
+            }
+            if chosen[0] == .undecided { chosen[0] = .newest }
+        }
+        let overBudget = overBudgetPositions(chosen, entries: entries, snapshots: snapshots, otherBytes: otherBytes)
+
+        var ordinal = 0
+        for position in chosen.indices {
+            let index = entries[position].index
+            let reason: Reason
+            switch chosen[position] {
+            case .undecided:
+                decisions.set(index, Decision(.notSelected))
+                continue
+            case .protected: reason = .protected
+            case .inUse: reason = .inUse(by: snapshots[index].inUseBy)
+            case .keptAll: reason = .keptAll
+            case .within: reason = .keptWithin(retention.within ?? 0)
+            case .newest: reason = .keptNewest
+            case .rule(.last):
+                ordinal += 1
+                reason = .keptByLast(ordinal: ordinal)
+            case .rule(let rule):
+                reason = .keptByRule(rule, localTime: localTimes[position])
+            }
+            if let budget = retention.maxStoredBytes, overBudget[position] {
+                decisions.set(index, Decision(.overBudget(maxStored: budget, wouldKeep: reason)))
+            } else {
+                decisions.set(index, Decision(reason))
+            }
+        }
+    }
+
+    /// Proxmox's marking, rule by rule (see the type's documentation).
+    private func applyKeepRules(to chosen: inout [Choice], localTimes: [Int]) {
+        // Set aside: exempt, kept, or marked for removal (a newer snapshot of its bucket was kept).
+        var decided = chosen.map { $0 != .undecided }
+        // Positions kept by a rule so far (few: at most the sum of the counts).
+        var keptPositions: [Int] = []
+        for rule in KeepRule.allCases {
+            let limit = retention.count(for: rule)
+            guard limit > 0 else { continue }
+            var buckets = BucketCache(rule: rule)
+            var alreadyIncluded = Set<Int>(minimumCapacity: keptPositions.count)
+            for position in keptPositions {
+                alreadyIncluded.insert(buckets.bucket(position: position, localTime: localTimes[position]))
+            }
+            var included = Set<Int>(minimumCapacity: limit)
+            // Snapshots are mostly in bucket order, so remember the previous bucket's verdict.
+            var previousBucket: Int?
+            var previousVerdict = BucketVerdict.covered
+            walk: for position in chosen.indices where !decided[position] {
+                let bucket = buckets.bucket(position: position, localTime: localTimes[position])
+                var verdict: BucketVerdict
+                if bucket == previousBucket {
+                    verdict = previousVerdict
+                } else if alreadyIncluded.contains(bucket) {
+                    verdict = .covered
+                } else if included.contains(bucket) {
+                    verdict = .includedByThisRule
+                } else {
+                    guard included.count < limit else { break walk }
+                    included.insert(bucket)
+                    chosen[position] = .rule(rule)
+                    keptPositions.append(position)
+                    verdict = .includedByThisRule
+                }
+                if verdict == .includedByThisRule { decided[position] = true }
+                previousBucket = bucket
+                previousVerdict = verdict
+            }
+        }
+    }
+
+    /// Kept positions `max_stored` prunes: the oldest first, while the VM's snapshots exceed the budget; never the
+    /// newest (position 0) nor an exempt one. All false without a budget.
+    private func overBudgetPositions(_ chosen: [Choice], entries: [OwnedTimeline.Entry], snapshots: [SnapshotInfo],
+                                     otherBytes: UInt64) -> [Bool] {
+        var overBudget = [Bool](repeating: false, count: chosen.count)
+        guard let budget = retention.maxStoredBytes else { return overBudget }
+        var stored = otherBytes
+        for position in chosen.indices where chosen[position] != .undecided {
+            stored &+= snapshots[entries[position].index].sizeBytes
+        }
+        var position = chosen.count - 1
+        while stored > budget, position > 0 {
+            if chosen[position].isKept {
+                overBudget[position] = true
+                stored -= snapshots[entries[position].index].sizeBytes
+            }
+            position -= 1
+        }
+        return overBudget
+    }
+
+    private enum Choice: Equatable {
+        case undecided, protected, inUse, keptAll, within, newest
+        case rule(KeepRule)
+
+        /// Kept by a retention rule (not merely exempt from pruning).
+        var isKept: Bool {
+            switch self {
+            case .undecided, .protected, .inUse: false
+            case .keptAll, .within, .newest, .rule: true
+            }
+        }
+    }
+
+    private enum BucketVerdict {
+        /// An earlier rule already keeps a snapshot from this bucket: skip, leave undecided.
+        case covered
+        /// This rule kept the bucket's newest snapshot: mark the rest for removal.
+        case includedByThisRule
+    }
+
+    /// The bucket a snapshot falls in for a rule, as an integer unique per period. Remembers the last day's
+    /// calendar date, since consecutive snapshots mostly share a day.
+    struct BucketCache {
+        let rule: KeepRule
+        private var cachedDay = Int.min
+        private var cachedDate = CivilDate(year: 1970, month: 1, day: 1)
+
+        init(rule: KeepRule) {
+            self.rule = rule
+        }
+
+        @inline(__always)
+        mutating func bucket(position: Int, localTime: Int) -> Int {
+            switch rule {
+            case .last: return position
+            case .hourly: return floorDivide(localTime, 3600)
+            case .daily: return floorDivide(localTime, 86_400)
+            // 1970-01-01 was a Thursday: shifting by 3 days makes each Monday start a new index (ISO weeks).
+            case .weekly: return floorDivide(floorDivide(localTime, 86_400) + 3, 7)
+            case .monthly:
+                let date = civilDate(localTime)
+                return date.year * 12 + date.month - 1
+            case .yearly: return civilDate(localTime).year
+            }
+        }
+
+        private mutating func civilDate(_ localTime: Int) -> CivilDate {
+            let day = floorDivide(localTime, 86_400)
+            if day != cachedDay {
+                cachedDay = day
+                cachedDate = CivilDate(daysSinceEpoch: day)
+            }
+            return cachedDate
+        }
+    }
+}

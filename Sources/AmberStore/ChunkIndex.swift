@@ -1,0 +1,53 @@
+/// Where a stored chunk's record lives.
+public struct ChunkLocation: Hashable, Sendable {
+    public var pack: String
+    public var offset: UInt64
+    public var storedLength: Int
+    public var rawLength: Int
+    public var codec: ChunkCodec
+
+    public init(pack: String, offset: UInt64, storedLength: Int, rawLength: Int, codec: ChunkCodec) {
+        self.pack = pack
+        self.offset = offset
+        self.storedLength = storedLength
+        self.rawLength = rawLength
+        self.codec = codec
+    }
+
+    /// Bytes the record takes in its pack, header included.
+    public var recordLength: Int { PackFormat.recordHeaderSize + storedLength }
+}
+
+public struct StoredChunk: Hashable, Sendable {
+    public var digest: ChunkDigest
+    public var location: ChunkLocation
+
+    public init(digest: ChunkDigest, location: ChunkLocation) {
+        self.digest = digest
+        self.location = location
+    }
+}
+
+/// A pack and how many of its bytes are committed (everything past that is left-over from a writer
+/// that never committed, and may be cut off).
+public struct PackExtent: Hashable, Sendable {
+    public var name: String
+    public var length: UInt64
+
+    public init(name: String, length: UInt64) {
+        self.name = name
+        self.length = length
+    }
+}
+
+/// What the store needs to know about committed chunks. The catalog provides it in production; the
+/// store's own `InMemoryChunkIndex` provides it when rebuilding from packs. Called from several
+/// worker threads at once, in batches, so that one lookup costs one round trip per batch.
+public protocol ChunkIndex: AnyObject, Sendable {
+    /// Those of `digests` that are committed.
+    func storedDigests(among digests: [ChunkDigest]) throws -> Set<ChunkDigest>
+    /// Locations of those of `digests` that are committed.
+    func locations(of digests: [ChunkDigest]) throws -> [ChunkDigest: ChunkLocation]
+    /// Every pack with its committed length.
+    func packExtents() throws -> [PackExtent]
+}

@@ -1,0 +1,140 @@
+/// The chunk list of one image or memory region: chunk size, exact length, and one digest per chunk
+/// (`ChunkDigest.zero` for chunks of zeros).
+///
+/// Stored as chunks itself, in two levels so that manifests of similar images deduplicate: the digest
+/// array is cut into pieces of `chunkSize` bytes (2048 digests at 64 KiB) stored like any chunk, and a
+/// root chunk lists the pieces:
+///
+///     root: "AMBM" | version u32 = 1 | chunk size u32 | 0 u32 | logical length u64 | piece count u64 | piece digests
+public struct Manifest: Equatable, Sendable {
+    static let magic: UInt32 = 0x4D42_4D41 // "AMBM" read little endian
+    static let rootHeaderSize = 32
+
+    public var chunkSize: Int
+    public var logicalLength: UInt64
+    public var digests: [ChunkDigest]
+
+    public init(chunkSize: Int, logicalLength: UInt64, digests: [ChunkDigest]) {
+        self.chunkSize = chunkSize
+        self.logicalLength = logicalLength
+        self.digests = digests
+    }
+
+    public static func chunkCount(length: UInt64, chunkSize: Int) -> Int {
+        Int((length + UInt64(chunkSize) - 1) / UInt64(chunkSize))
+    }
+
+    /// Bytes chunk `index` covers (the last one may be short).
+    public func length(ofChunk index: Int) -> Int {
+        let start = UInt64(index) * UInt64(chunkSize)
+        return Int(min(UInt64(chunkSize), logicalLength - start))
+    }
+
+    var digestsPerPiece: Int { chunkSize / ChunkDigest.byteCount }
+
+    /// The digest array cut into piece-sized byte arrays.
+    func pieces() -> [[UInt8]] {
+        stride(from: 0, to: digests.count, by: digestsPerPiece).map { start in
+            let slice = digests[start..<min(digests.count, start + digestsPerPiece)]
+            var bytes = [UInt8](repeating: 0, count: slice.count * ChunkDigest.byteCount)
+            bytes.withUnsafeMutableBytes { raw in
+                for (offset, digest) in slice.enumerated() {
+                    digest.write(to: raw.baseAddress! + offset * ChunkDigest.byteCount)
+                }
+            }
+            return bytes
+        }
+    }
+
+    func encodeRoot(pieces: [ChunkDigest]) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: Self.rootHeaderSize + pieces.count * ChunkDigest.byteCount)
+        bytes.withUnsafeMutableBytes { raw in
+            let base = raw.baseAddress!
+            base.storeBytes(of: Self.magic.littleEndian, toByteOffset: 0, as: UInt32.self)
+            base.storeBytes(of: UInt32(1).littleEndian, toByteOffset: 4, as: UInt32.self)
+            base.storeBytes(of: UInt32(chunkSize).littleEndian, toByteOffset: 8, as: UInt32.self)
+            base.storeBytes(of: logicalLength.littleEndian, toByteOffset: 16, as: UInt64.self)
+            base.storeBytes(of: UInt64(pieces.count).littleEndian, toByteOffset: 24, as: UInt64.self)
+            for (index, piece) in pieces.enumerated() {
+                piece.write(to: base + Self.rootHeaderSize + index * ChunkDigest.byteCount)
+            }
+        }
+        return bytes
+    }
+
+    struct Root {
+        var chunkSize: Int
+        var logicalLength: UInt64
+        var pieces: [ChunkDigest]
+    }
+
+    static func decodeRoot(_ bytes: [UInt8], digest: ChunkDigest) throws -> Root {
+        try bytes.withUnsafeBytes { raw in
+            guard raw.count >= rootHeaderSize,
+                  UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt32.self)) == magic,
+                  UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4, as: UInt32.self)) == 1 else {
+                throw StoreError.badManifest(digest: digest, reason: "not a manifest root")
+            }
+            let chunkSize = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt32.self)))
+            let length = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self))
+            let count = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
+            guard chunkSize >= 4096, chunkSize & (chunkSize - 1) == 0,
+                  count == UInt64(raw.count - rootHeaderSize) / UInt64(ChunkDigest.byteCount),
+                  (raw.count - rootHeaderSize) % ChunkDigest.byteCount == 0 else {
+                throw StoreError.badManifest(digest: digest, reason: "inconsistent root header")
+            }
+            let chunks = chunkCount(length: length, chunkSize: chunkSize)
+            let perPiece = chunkSize / ChunkDigest.byteCount
+            guard Int(count) == (chunks + perPiece - 1) / perPiece else {
+                throw StoreError.badManifest(digest: digest, reason: "piece count does not match length")
+            }
+            let pieces = (0..<Int(count)).map { index in
+                ChunkDigest(bytes: UnsafeRawBufferPointer(rebasing: raw[(rootHeaderSize + index * 32)..<(rootHeaderSize + index * 32 + 32)]))!
+            }
+            return Root(chunkSize: chunkSize, logicalLength: length, pieces: pieces)
+        }
+    }
+}
+
+extension StoreWriter {
+    /// Stores `manifest` (pieces, then root) and returns the root's digest: the name of the manifest.
+    public func put(_ manifest: Manifest) throws -> ChunkDigest {
+        let pieceDigests = try manifest.pieces().map { try put($0) }
+        return try put(manifest.encodeRoot(pieces: pieceDigests))
+    }
+}
+
+extension ChunkReader {
+    /// Loads a manifest and every piece of it.
+    public func manifest(_ root: ChunkDigest) throws -> Manifest {
+        try manifestTree(root).manifest
+    }
+
+    /// A manifest with the digests of the chunks that encode it (its root and non-zero pieces): gc
+    /// must keep those alive too.
+    public func manifestTree(_ root: ChunkDigest) throws -> (manifest: Manifest, structure: [ChunkDigest]) {
+        let decoded = try Manifest.decodeRoot(try chunk(root), digest: root)
+        let total = Manifest.chunkCount(length: decoded.logicalLength, chunkSize: decoded.chunkSize)
+        let perPiece = decoded.chunkSize / ChunkDigest.byteCount
+        var digests: [ChunkDigest] = []
+        digests.reserveCapacity(total)
+        for (index, piece) in decoded.pieces.enumerated() {
+            let expected = min(perPiece, total - index * perPiece)
+            if piece.isZero {
+                digests.append(contentsOf: repeatElement(.zero, count: expected))
+                continue
+            }
+            let bytes = try chunk(piece)
+            guard bytes.count == expected * ChunkDigest.byteCount else {
+                throw StoreError.badManifest(digest: root, reason: "piece \(index) has \(bytes.count) bytes, expected \(expected * 32)")
+            }
+            bytes.withUnsafeBytes { raw in
+                for offset in stride(from: 0, to: raw.count, by: ChunkDigest.byteCount) {
+                    digests.append(ChunkDigest(bytes: UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + 32)]))!)
+                }
+            }
+        }
+        let manifest = Manifest(chunkSize: decoded.chunkSize, logicalLength: decoded.logicalLength, digests: digests)
+        return (manifest, [root] + decoded.pieces.filter { !$0.isZero })
+    }
+}

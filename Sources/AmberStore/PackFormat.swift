@@ -1,0 +1,94 @@
+/// The on-disk layout of pack files. A pack is a 16-byte file header followed by records; each record is
+/// self-describing so the catalog can be rebuilt from the packs alone:
+///
+///     offset size  field
+///          0    4  magic "AMR1"
+///          4    1  codec (0 raw, 1 lz4), then 3 zero bytes
+///          8    4  raw (uncompressed) length, little endian
+///         12    4  stored length (payload bytes that follow the header)
+///         16   32  SHA-256 of the raw bytes
+///         48    8  FNV-1a-64 of bytes 0..<48: tells a real header from torn or random bytes
+///         56    …  payload
+///
+/// The payload needs no checksum of its own: decoding it and re-hashing must reproduce the digest.
+public enum PackFormat {
+    public static let fileMagic: [UInt8] = Array("AMBERPK1".utf8)
+    public static let fileHeaderSize = 16
+    public static let recordMagic: UInt32 = 0x3152_4D41 // "AMR1" read little endian
+    public static let recordHeaderSize = 56
+    /// Chunks (and manifest roots) larger than this are refused; it bounds every buffer a reader allocates.
+    public static let maxRecordPayload = 16 << 20
+
+    static func fileHeader() -> [UInt8] {
+        var header = fileMagic
+        header += [1, 0, 0, 0, 0, 0, 0, 0] // format version 1, reserved
+        return header
+    }
+
+    static func isFileHeader(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        bytes.count >= fileHeaderSize && Array(bytes[0..<8]) == fileMagic && bytes[8] == 1
+    }
+}
+
+/// One decoded record header.
+public struct PackRecordHeader: Equatable, Sendable {
+    public var codec: ChunkCodec
+    public var rawLength: Int
+    public var storedLength: Int
+    public var digest: ChunkDigest
+
+    public var recordLength: Int { PackFormat.recordHeaderSize + storedLength }
+
+    public func encode(into destination: UnsafeMutableRawPointer) {
+        destination.storeBytes(of: PackFormat.recordMagic.littleEndian, toByteOffset: 0, as: UInt32.self)
+        destination.storeBytes(of: UInt32(codec.rawValue).littleEndian, toByteOffset: 4, as: UInt32.self)
+        destination.storeBytes(of: UInt32(rawLength).littleEndian, toByteOffset: 8, as: UInt32.self)
+        destination.storeBytes(of: UInt32(storedLength).littleEndian, toByteOffset: 12, as: UInt32.self)
+        digest.write(to: destination + 16)
+        let check = Self.checksum(UnsafeRawBufferPointer(start: destination, count: 48))
+        destination.storeBytes(of: check.littleEndian, toByteOffset: 48, as: UInt64.self)
+    }
+
+    /// Decodes a header, or returns why these bytes are not one.
+    public static func decode(_ bytes: UnsafeRawBufferPointer) -> Result<PackRecordHeader, PackRecordDefect> {
+        guard bytes.count >= PackFormat.recordHeaderSize else { return .failure(.truncated) }
+        guard UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 0, as: UInt32.self)) == PackFormat.recordMagic else {
+            return .failure(.badMagic)
+        }
+        let stored = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 48, as: UInt64.self))
+        guard stored == checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<48])) else { return .failure(.badChecksum) }
+        let codecWord = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+        guard codecWord <= 0xFF, let codec = ChunkCodec(rawValue: UInt8(codecWord)) else { return .failure(.unknownCodec) }
+        let raw = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt32.self)))
+        let storedLength = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 12, as: UInt32.self)))
+        guard raw > 0, raw <= PackFormat.maxRecordPayload, storedLength > 0, storedLength <= PackFormat.maxRecordPayload,
+              codec != .raw || raw == storedLength else {
+            return .failure(.badLengths)
+        }
+        let digest = ChunkDigest(bytes: UnsafeRawBufferPointer(rebasing: bytes[16..<48]))!
+        return .success(PackRecordHeader(codec: codec, rawLength: raw, storedLength: storedLength, digest: digest))
+    }
+
+    /// FNV-1a, 64 bit: cheap, and enough to tell a header from garbage (the payload is covered by the digest).
+    static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes {
+            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
+        }
+        return hash
+    }
+}
+
+public enum PackRecordDefect: Error, CustomStringConvertible, Equatable {
+    case truncated, badMagic, badChecksum, unknownCodec, badLengths
+
+    public var description: String {
+        switch self {
+        case .truncated: return "record header cut short"
+        case .badMagic: return "no record magic"
+        case .badChecksum: return "record header checksum mismatch"
+        case .unknownCodec: return "unknown codec"
+        case .badLengths: return "impossible record lengths"
+        }
+    }
+}

@@ -1,0 +1,68 @@
+import AmberSystem
+import Glibc
+
+/// What reading a pack from start to end found.
+public struct PackScan: Sendable {
+    public var name: String
+    /// Records whose header is sound and whose payload decodes to their digest, in file order.
+    public var records: [StoredChunk]
+    /// Records with a sound header whose payload does not match its digest (skipped).
+    public var damaged: [StoredChunk]
+    /// Where the last sound record ends: everything after is a torn or foreign tail.
+    public var validLength: UInt64
+    public var fileLength: UInt64
+    /// Why the scan stopped before the end of the file, if it did.
+    public var stopReason: String?
+}
+
+extension ChunkReader {
+    /// Reads every record of a pack, checking each payload against its digest. Rebuilding the catalog
+    /// uses this; it trusts nothing but the bytes.
+    public func scanPack(_ name: String) throws -> PackScan {
+        let file = try pack(name)
+        let length = try file.size()
+        var scan = PackScan(name: name, records: [], damaged: [], validLength: 0, fileLength: length, stopReason: nil)
+        var header = [UInt8](repeating: 0, count: PackFormat.recordHeaderSize)
+        let fileHeaderOK = try header.withUnsafeMutableBytes { raw -> Bool in
+            let count = try file.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<PackFormat.fileHeaderSize]), at: 0)
+            return count == PackFormat.fileHeaderSize && PackFormat.isFileHeader(UnsafeRawBufferPointer(raw))
+        }
+        guard fileHeaderOK else {
+            scan.stopReason = "no pack file header"
+            return scan
+        }
+        var offset = UInt64(PackFormat.fileHeaderSize)
+        scan.validLength = offset
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: PackFormat.recordHeaderSize + PackFormat.maxRecordPayload, alignment: 16)
+        let decoded = UnsafeMutableRawBufferPointer.allocate(byteCount: PackFormat.maxRecordPayload, alignment: 16)
+        defer { scratch.deallocate(); decoded.deallocate() }
+        while offset < length {
+            let headerWindow = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<PackFormat.recordHeaderSize])
+            guard try file.read(into: headerWindow, at: offset) == PackFormat.recordHeaderSize else {
+                scan.stopReason = "torn record header at offset \(offset)"
+                break
+            }
+            guard case .success(let record) = PackRecordHeader.decode(UnsafeRawBufferPointer(headerWindow)) else {
+                scan.stopReason = "no valid record at offset \(offset)"
+                break
+            }
+            guard offset + UInt64(record.recordLength) <= length else {
+                scan.stopReason = "record at offset \(offset) runs past the end of the file"
+                break
+            }
+            let location = ChunkLocation(pack: name, offset: offset, storedLength: record.storedLength,
+                                         rawLength: record.rawLength, codec: record.codec)
+            let chunk = StoredChunk(digest: record.digest, location: location)
+            do {
+                try read(record.digest, at: location, into: UnsafeMutableRawBufferPointer(rebasing: decoded[0..<record.rawLength]),
+                         scratch: scratch)
+                scan.records.append(chunk)
+            } catch is StoreError {
+                scan.damaged.append(chunk)
+            }
+            offset += UInt64(record.recordLength)
+            scan.validLength = offset
+        }
+        return scan
+    }
+}

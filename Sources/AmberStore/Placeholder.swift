@@ -1,1 +1,0 @@
-// AmberStore: see the package layout in README.md. Sources land here with their issue.

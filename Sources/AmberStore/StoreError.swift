@@ -1,0 +1,55 @@
+import AmberSystem
+import Glibc
+
+/// Everything the store refuses, each a one-line explanation naming the thing and what to do.
+public enum StoreError: Error, CustomStringConvertible, Equatable {
+    case notAStore(path: String)
+    case newerFormat(path: String, version: Int)
+    case noSpace(path: String)
+    case io(operation: String, reason: String)
+    case corruptChunk(digest: ChunkDigest, pack: String, offset: UInt64, reason: String)
+    case missingChunk(ChunkDigest)
+    case missingPack(name: String)
+    case badManifest(digest: ChunkDigest, reason: String)
+    case notARegularFile(path: String)
+    case inputChanged(path: String)
+    case chunkTooLarge(Int)
+    case invalidChunkSize(Int)
+
+    public var description: String {
+        switch self {
+        case .notAStore(let path):
+            return "\(path) exists but is not an Amber store (no STORE marker); point --home at an Amber home or an empty directory"
+        case .newerFormat(let path, let version):
+            return "the store at \(path) has format \(version), newer than this amber understands; upgrade amber"
+        case .noSpace(let path):
+            return "no space left on the device holding \(path); free some space (or run `amber store gc`) and retry"
+        case .io(let operation, let reason):
+            return "\(operation): \(reason)"
+        case .corruptChunk(let digest, let pack, let offset, let reason):
+            return "chunk \(digest) in pack \(pack) at offset \(offset) is corrupt (\(reason)); run `amber store verify` to see what depends on it"
+        case .missingChunk(let digest):
+            return "chunk \(digest) is not in the store; run `amber store verify`"
+        case .missingPack(let name):
+            return "pack file \(name) is missing from the store; run `amber store verify`"
+        case .badManifest(let digest, let reason):
+            return "manifest \(digest) is unreadable (\(reason)); run `amber store verify`"
+        case .notARegularFile(let path):
+            return "\(path) is not a regular file; give the path of an image file"
+        case .inputChanged(let path):
+            return "\(path) changed size while it was being read; retry when nothing is writing to it"
+        case .chunkTooLarge(let size):
+            return "a chunk of \(size) bytes is larger than the store allows (at most 16 MiB)"
+        case .invalidChunkSize(let size):
+            return "chunk size \(size) is invalid; use a power of two between 4 KiB and 16 MiB"
+        }
+    }
+
+    /// Maps a failed system call to a store error, turning a full disk into `.noSpace`.
+    static func from(_ error: Error, path: String) -> Error {
+        if let system = error as? SystemError, system.errno == ENOSPC || system.errno == EDQUOT {
+            return StoreError.noSpace(path: path)
+        }
+        return error
+    }
+}

@@ -1,0 +1,265 @@
+import AmberSystem
+import Dispatch
+import Foundation
+import Glibc
+
+/// What a sealed writer stored, for the caller to commit in one catalog transaction.
+public struct WriteCommit: Sendable {
+    public var newChunks: [StoredChunk]
+    /// Every pack this writer appended to, with its new committed length.
+    public var packs: [PackExtent]
+
+    public var storedBytes: UInt64 { newChunks.reduce(0) { $0 + UInt64($1.location.recordLength) } }
+}
+
+/// A pack this writer holds the lock of and appends to.
+final class PackAppender {
+    let name: String
+    let path: String
+    let file: FileDescriptor
+    let lock: FileLock
+    /// The committed length when this writer took the pack: a rollback cuts back to it.
+    let startLength: UInt64
+    let isNew: Bool
+    var length: UInt64
+
+    init(name: String, path: String, lock: FileLock, startLength: UInt64, isNew: Bool) {
+        self.name = name
+        self.path = path
+        self.file = lock.file
+        self.lock = lock
+        self.startLength = startLength
+        self.isNew = isNew
+        self.length = startLength
+    }
+}
+
+/// Appends chunks to packs. Usage: create, store (`put`, `ingest`), `seal()` (data durable), commit the
+/// returned `WriteCommit` to the catalog, then `finish(committed:)`. Until `finish`, the writer holds
+/// the store lease (gc waits) and its packs' locks (no other writer cuts them back to their committed
+/// length while this writer's records are not yet committed).
+public final class StoreWriter: @unchecked Sendable {
+    public let store: ChunkStore
+    let index: ChunkIndex
+    private var lease: FileLock?
+    private let lock = NSLock()
+    private var current: PackAppender?
+    private var appenders: [PackAppender] = []
+    private var claimed: Set<ChunkDigest> = []
+    private var written: [StoredChunk] = []
+    private let reusesPacks: Bool
+    var accumulatedTimings = IngestTimings()
+
+    public init(store: ChunkStore, index: ChunkIndex) throws {
+        self.store = store
+        self.index = index
+        lease = try store.lease(.shared)
+        reusesPacks = true
+    }
+
+    /// A writer for gc, which already holds the store lease exclusively and is emptying old packs:
+    /// it writes only to packs it creates.
+    public init(store: ChunkStore, index: ChunkIndex, exclusiveLease: FileLock) {
+        self.store = store
+        self.index = index
+        lease = exclusiveLease
+        reusesPacks = false
+    }
+
+    /// Stores one chunk (any length up to 16 MiB) unless it is zero or already stored; returns its digest.
+    public func put(_ bytes: UnsafeRawBufferPointer) throws -> ChunkDigest {
+        guard bytes.count <= PackFormat.maxRecordPayload else { throw StoreError.chunkTooLarge(bytes.count) }
+        if bytes.count == 0 || isAllZero(bytes) { return .zero }
+        let digest = ChunkDigest.of(bytes)
+        if try index.storedDigests(among: [digest]).isEmpty, claim([digest]).contains(digest) {
+            let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.scratchSize(bytes.count), alignment: 16)
+            defer { scratch.deallocate() }
+            var timings = IngestTimings()
+            _ = try storeNew(bytes, digest: digest, scratch: scratch, timings: &timings)
+        }
+        return digest
+    }
+
+    public func put(_ bytes: [UInt8]) throws -> ChunkDigest {
+        try bytes.withUnsafeBytes { try put($0) }
+    }
+
+    /// Appends an already encoded record (gc moving a live chunk out of a sparse pack), unconditionally.
+    public func appendRecord(_ header: PackRecordHeader, payload: UnsafeRawBufferPointer) throws {
+        let record = UnsafeMutableRawBufferPointer.allocate(byteCount: header.recordLength, alignment: 16)
+        defer { record.deallocate() }
+        (record.baseAddress! + PackFormat.recordHeaderSize).copyMemory(from: payload.baseAddress!, byteCount: payload.count)
+        var timings = IngestTimings()
+        _ = try append(record, header: header, timings: &timings)
+    }
+
+    /// Makes everything written durable (fsync of each pack and of the packs directory) and returns what
+    /// to commit. Call once, after the last store.
+    public func seal() throws -> WriteCommit {
+        lock.lock()
+        defer { lock.unlock() }
+        for appender in appenders {
+            do { try appender.file.sync() } catch { throw StoreError.from(error, path: appender.path) }
+        }
+        if appenders.contains(where: \.isNew) {
+            try syncDirectory(containing: store.packPath("any"))
+        }
+        return WriteCommit(newChunks: written, packs: appenders.map { PackExtent(name: $0.name, length: $0.length) })
+    }
+
+    /// Releases the locks. When the caller did not commit, first cuts the packs back to what they held
+    /// (and removes packs this writer created), so a failed write gives its space back at once.
+    public func finish(committed: Bool) {
+        lock.lock()
+        defer { lock.unlock() }
+        if !committed {
+            for appender in appenders {
+                if appender.isNew {
+                    unlink(appender.path)
+                } else {
+                    try? appender.file.truncate(to: appender.startLength)
+                }
+            }
+        }
+        appenders = []
+        current = nil
+        lease = nil
+    }
+
+    /// Where time went in this writer's ingests so far (summed over worker threads).
+    public var timings: IngestTimings {
+        lock.lock()
+        defer { lock.unlock() }
+        return accumulatedTimings
+    }
+
+    // MARK: - Shared by ingest workers
+
+    static func scratchSize(_ chunkSize: Int) -> Int {
+        PackFormat.recordHeaderSize + max(chunkSize, ChunkCodec.compressionBound(chunkSize))
+    }
+
+    /// Marks `digests` as being stored by this writer; returns those no one in this writer claimed before.
+    func claim(_ digests: [ChunkDigest]) -> Set<ChunkDigest> {
+        lock.lock()
+        defer { lock.unlock() }
+        var fresh = Set<ChunkDigest>()
+        for digest in digests where claimed.insert(digest).inserted {
+            fresh.insert(digest)
+        }
+        return fresh
+    }
+
+    func addTimings(_ timings: IngestTimings) {
+        lock.lock()
+        accumulatedTimings += timings
+        lock.unlock()
+    }
+
+    /// Compresses (or not) and appends one new chunk; `scratch` must be `scratchSize` bytes. Returns the
+    /// record's length.
+    func storeNew(_ bytes: UnsafeRawBufferPointer, digest: ChunkDigest, scratch: UnsafeMutableRawBufferPointer,
+                  timings: inout IngestTimings) throws -> Int {
+        let start = monotonicNanos()
+        let payload = UnsafeMutableRawBufferPointer(rebasing: scratch[PackFormat.recordHeaderSize...])
+        var (codec, storedLength) = ChunkCodec.compress(bytes, into: payload)
+        if codec == .raw {
+            payload.baseAddress!.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+            storedLength = bytes.count
+        }
+        timings.compressNanos += monotonicNanos() - start
+        let header = PackRecordHeader(codec: codec, rawLength: bytes.count, storedLength: storedLength, digest: digest)
+        return try append(UnsafeMutableRawBufferPointer(rebasing: scratch[0..<header.recordLength]), header: header, timings: &timings)
+    }
+
+    private func append(_ record: UnsafeMutableRawBufferPointer, header: PackRecordHeader, timings: inout IngestTimings) throws -> Int {
+        let start = monotonicNanos()
+        header.encode(into: record.baseAddress!)
+        let (appender, offset) = try reserve(record.count)
+        do {
+            try appender.file.write(UnsafeRawBufferPointer(record), at: offset)
+        } catch {
+            throw StoreError.from(error, path: appender.path)
+        }
+        let location = ChunkLocation(pack: appender.name, offset: offset, storedLength: header.storedLength,
+                                     rawLength: header.rawLength, codec: header.codec)
+        lock.lock()
+        written.append(StoredChunk(digest: header.digest, location: location))
+        lock.unlock()
+        timings.writeNanos += monotonicNanos() - start
+        return record.count
+    }
+
+    /// Reserves `length` bytes at the end of the current pack, moving to another pack when it is full.
+    private func reserve(_ length: Int) throws -> (PackAppender, UInt64) {
+        lock.lock()
+        defer { lock.unlock() }
+        if let pack = current, pack.length + UInt64(length) <= store.packTarget || pack.length == UInt64(PackFormat.fileHeaderSize) {
+            let offset = pack.length
+            pack.length += UInt64(length)
+            return (pack, offset)
+        }
+        if let full = current {
+            // Start the full pack's writeback now, overlapping the disk with the hashing and compressing
+            // still to come; `seal` fsyncs every pack again, so this is only ever a head start.
+            DispatchQueue.global(qos: .utility).async { try? full.file.sync() }
+        }
+        let pack = try (appenders.isEmpty && reusesPacks ? reusablePack() : nil) ?? newPack()
+        appenders.append(pack)
+        current = pack
+        let offset = pack.length
+        pack.length += UInt64(length)
+        return (pack, offset)
+    }
+
+    /// A committed pack with room left that no other writer holds, cut back to its committed length
+    /// (dropping bytes a crashed writer left behind). Filling packs up keeps small snapshots from each
+    /// leaving a small file.
+    private func reusablePack() throws -> PackAppender? {
+        let candidates = try index.packExtents()
+            .filter { $0.length < store.packTarget * 3 / 4 }
+            .sorted { $0.length > $1.length }
+        for candidate in candidates {
+            let path = store.packPath(candidate.name)
+            guard let file = try? FileDescriptor.open(path, O_RDWR), let lock = FileLock(tryingExclusive: file) else { continue }
+            // Another writer may have committed more while we were picking; read the length again under the lock.
+            guard let committed = try index.packExtents().first(where: { $0.name == candidate.name })?.length,
+                  let size = try? file.size(), size >= committed else { continue }
+            if size > committed { try file.truncate(to: committed) }
+            return PackAppender(name: candidate.name, path: path, lock: lock, startLength: committed, isNew: false)
+        }
+        return nil
+    }
+
+    private func newPack() throws -> PackAppender {
+        while true {
+            let name = String(format: "%016llx", UInt64.random(in: 1...UInt64.max))
+            let path = store.packPath(name)
+            let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+            if fd < 0 {
+                if errno == EEXIST { continue }
+                throw StoreError.from(SystemError("create pack \(path)"), path: path)
+            }
+            let file = FileDescriptor(owning: fd)
+            guard let lock = FileLock(tryingExclusive: file) else { continue }
+            let appender = PackAppender(name: name, path: path, lock: lock, startLength: 0, isNew: true)
+            do {
+                try PackFormat.fileHeader().withUnsafeBytes { try file.write($0, at: 0) }
+            } catch {
+                unlink(path)
+                throw StoreError.from(error, path: path)
+            }
+            appender.length = UInt64(PackFormat.fileHeaderSize)
+            return appender
+        }
+    }
+}
+
+/// True when every byte is zero. The overlapping memcmp lets glibc's vectorised compare do the work.
+@inline(__always) func isAllZero(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    let count = bytes.count
+    guard let base = bytes.baseAddress else { return true }
+    if count < 16 { return bytes.allSatisfy { $0 == 0 } }
+    if base.loadUnaligned(as: UInt64.self) != 0 || base.loadUnaligned(fromByteOffset: 8, as: UInt64.self) != 0 { return false }
+    return memcmp(base, base + 16, count - 16) == 0
+}

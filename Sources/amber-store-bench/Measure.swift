@@ -1,0 +1,34 @@
+import Foundation
+
+/// Wall-clock seconds of `body`.
+func seconds(_ body: () throws -> Void) rethrows -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    try body()
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+/// Runs a reference command (cp, lz4) and returns its wall time; aborts the benchmark if it fails.
+func runTool(_ arguments: [String]) -> Double {
+    seconds {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        try! process.run()
+        process.waitUntilExit()
+        precondition(process.terminationStatus == 0, "\(arguments.joined(separator: " ")) failed")
+    }
+}
+
+func gbps(_ bytes: Int, _ seconds: Double) -> String { String(format: "%.2f GB/s", Double(bytes) / seconds / 1e9) }
+func mib<T: BinaryInteger>(_ bytes: T) -> String { String(format: "%.1f MiB", Double(bytes) / 1048576) }
+func fmt(_ value: Double, _ digits: Int = 2) -> String { String(format: "%.\(digits)f", value) }
+
+func fileSize(_ path: String) -> Int {
+    ((try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? NSNumber)?.intValue ?? 0
+}
+
+/// Makes the page cache hold `path` (both amber and the reference tools then read it from memory).
+func warm(_ path: String) {
+    _ = runTool(["cat", path])
+}

@@ -1,0 +1,219 @@
+import AmberCatalog
+import AmberCore
+import AmberStore
+import AmberSystem
+import CLZ4
+import Foundation
+import Glibc
+
+// amber-store-bench [--dir DIR] [--size-mib N]
+// Import/export throughput of the store on a mixed image against `cp` and `lz4 -1` on the same file in
+// the same run, where the time goes, the growth of ten 5%-churn generations, and the chunk-size trade-off.
+
+setvbuf(stdout, nil, _IOLBF, 0)
+var arguments = Array(CommandLine.arguments.dropFirst())
+func option(_ name: String, _ fallback: String) -> String {
+    guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count else { return fallback }
+    return arguments[index + 1]
+}
+let workDirectory = option("--dir", "/var/tmp/amber-store-bench")
+let size = Int(option("--size-mib", "1024"))! << 20
+let chunk = ChunkStore.defaultChunkSize
+try? FileManager.default.removeItem(atPath: workDirectory)
+try FileManager.default.createDirectory(atPath: workDirectory, withIntermediateDirectories: true)
+func path(_ name: String) -> String { workDirectory + "/" + name }
+
+// MARK: - The image: 1 MiB regions, half zero, a quarter text, a quarter random
+
+let imagePath = path("mixed.img")
+let imageFile = try FileDescriptor.open(imagePath, O_RDWR | O_CREAT | O_TRUNC)
+var generator = BenchContent(seed: 42)
+let region = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
+let regionKinds = (0..<(size >> 20)).map(BenchContent.kind(ofRegion:))
+for (index, kind) in regionKinds.enumerated() {
+    switch kind {
+    case .zero: region.initializeMemory(as: UInt8.self, repeating: 0)
+    case .text: generator.fillText(region)
+    case .random: generator.fillRandom(region)
+    }
+    try imageFile.write(UnsafeRawBufferPointer(region), at: UInt64(index) << 20)
+}
+warm(imagePath)
+let zeroShare = Double(regionKinds.filter { $0 == .zero }.count) / Double(regionKinds.count)
+print("# amber store benchmark: \(mib(size)) mixed image (\(fmt(zeroShare * 100, 0))% zero regions, rest text/random), \(ProcessInfo.processInfo.activeProcessorCount) cores")
+print()
+
+// MARK: - References, same file, same run
+
+let cpSeconds = runTool(["cp", imagePath, path("cp.out")])
+try FileManager.default.removeItem(atPath: path("cp.out"))
+let lz4Seconds = runTool(["lz4", "-1", "-f", "-q", imagePath, path("ref.lz4")])
+let lz4Size = fileSize(path("ref.lz4"))
+let unlz4Seconds = runTool(["lz4", "-d", "-f", "-q", path("ref.lz4"), path("ref.out")])
+try FileManager.default.removeItem(atPath: path("ref.out"))
+try FileManager.default.removeItem(atPath: path("ref.lz4"))
+
+// Per-core SHA-256 over the non-zero data: the hashing limit.
+let sample = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 20, alignment: 4096)
+generator.fillRandom(sample)
+let shaSeconds = seconds {
+    for offset in stride(from: 0, to: sample.count, by: chunk) {
+        _ = ChunkDigest.of(UnsafeRawBufferPointer(rebasing: sample[offset..<(offset + chunk)]))
+    }
+}
+let shaRate = Double(sample.count) / shaSeconds
+
+/// Per-core LZ4 speed on 64 KiB chunks of `sample` (one thread, as each ingest worker runs it).
+func lz4Rate() -> Double {
+    let output = UnsafeMutableRawBufferPointer.allocate(byteCount: Int(LZ4_compressBound(Int32(chunk))), alignment: 16)
+    defer { output.deallocate() }
+    let elapsed = seconds {
+        for offset in stride(from: 0, to: sample.count, by: chunk) {
+            _ = LZ4_compress_default(sample.baseAddress!.advanced(by: offset).assumingMemoryBound(to: CChar.self),
+                                     output.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(chunk), Int32(chunk - 1))
+        }
+    }
+    return Double(sample.count) / elapsed
+}
+let lz4RandomRate = lz4Rate()
+generator.fillText(sample)
+let lz4TextRate = lz4Rate()
+
+// MARK: - Import through the real path: store + catalog, fsync, one transaction
+
+let home = AmberHome(explicit: path("home"))
+let context = try StoreContext(home: home)
+let writer = try context.writer()
+var ingest: IngestResult!
+let ingestSeconds = try seconds { ingest = try writer.ingest(file: imagePath) }
+var sealed: WriteCommit!
+let sealSeconds = try seconds { sealed = try writer.seal() }
+let commitSeconds = try seconds {
+    try context.catalog.write { db in
+        try db.addChunks(sealed.newChunks.map {
+            ChunkRecord(digest: $0.digest.bytes, pack: $0.location.pack, offset: Int64($0.location.offset),
+                        storedLength: $0.location.storedLength, rawLength: $0.location.rawLength, codec: Int($0.location.codec.rawValue))
+        }, packs: sealed.packs.map { PackRecord(name: $0.name, length: Int64($0.length)) })
+        try db.insertImage(ImageRecord(name: "base", manifest: ingest.manifest.bytes, logicalBytes: Int64(size),
+                                       storedBytes: Int64(ingest.newStoredBytes), chunkSize: chunk, created: Date()))
+    }
+}
+let timings = writer.timings
+writer.finish(committed: true)
+let importSeconds = ingestSeconds + sealSeconds + commitSeconds
+let baseStats = try context.statistics()
+
+// MARK: - Export
+
+let images = ImageService(context: context)
+let exportSeconds = try seconds { try images.export(name: "base", to: path("export.out")) }
+_ = runTool(["cmp", imagePath, path("export.out")])
+try FileManager.default.removeItem(atPath: path("export.out"))
+
+print("## Throughput (logical bytes per second of wall time)")
+print()
+print("| operation | time | throughput | vs reference |")
+print("|---|---|---|---|")
+print("| `cp` (reference) | \(fmt(cpSeconds, 3)) s | \(gbps(size, cpSeconds)) | |")
+print("| `lz4 -1` compress (reference) | \(fmt(lz4Seconds, 3)) s | \(gbps(size, lz4Seconds)) | |")
+print("| `lz4 -d` decompress (reference) | \(fmt(unlz4Seconds, 3)) s | \(gbps(size, unlz4Seconds)) | |")
+print("| amber import (hash+LZ4+pack write+fsync+catalog) | \(fmt(importSeconds, 3)) s | \(gbps(size, importSeconds)) | \(fmt(lz4Seconds / importSeconds))x lz4 -1, \(fmt(cpSeconds / importSeconds))x cp |")
+print("| amber export (read+LZ4 decode+SHA-256 verify+write) | \(fmt(exportSeconds, 3)) s | \(gbps(size, exportSeconds)) | \(fmt(unlz4Seconds / exportSeconds))x lz4 -d, \(fmt(cpSeconds / exportSeconds))x cp |")
+print()
+print("## Size")
+print()
+print("| | bytes | ratio |")
+print("|---|---|---|")
+print("| image | \(mib(size)) | 1.00x |")
+print("| `lz4 -1` file | \(mib(lz4Size)) | \(fmt(Double(size) / Double(lz4Size)))x |")
+print("| amber pack files | \(mib(baseStats.packFileBytes)) | \(fmt(Double(size) / Double(baseStats.packFileBytes)))x (zero elision \(fmt(Double(size) / Double(baseStats.uniqueBytes)))x, LZ4 \(fmt(baseStats.compressionRatio))x) |")
+print()
+print("## Where import time goes (summed over worker threads; wall \(fmt(importSeconds, 3)) s on \(ProcessInfo.processInfo.activeProcessorCount) cores)")
+print()
+let stages: [(String, UInt64)] = [("read (pread, only when mmap fails)", timings.readNanos), ("zero check", timings.zeroCheckNanos),
+                                  ("SHA-256", timings.hashNanos), ("index lookup (catalog)", timings.lookupNanos),
+                                  ("LZ4 compress", timings.compressNanos), ("pack write (pwrite)", timings.writeNanos)]
+print("| stage | thread-seconds | share of worker time |")
+print("|---|---|---|")
+let workerTotal = Double(stages.reduce(0) { $0 + $1.1 }) / 1e9
+for (name, nanos) in stages {
+    print("| \(name) | \(fmt(Double(nanos) / 1e9, 3)) | \(fmt(Double(nanos) / 1e9 / workerTotal * 100, 0))% |")
+}
+print("| fsync of packs (wall) | \(fmt(sealSeconds, 3)) | |")
+print("| catalog transaction (wall, \(sealed.newChunks.count) chunk rows) | \(fmt(commitSeconds, 3)) | |")
+let nonZero = Double(ingest.chunkCount - ingest.zeroChunks) * Double(chunk)
+let textBytes = Double(regionKinds.filter { $0 == .text }.count << 20)
+let randomBytes = Double(regionKinds.filter { $0 == .random }.count << 20)
+let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
+let cpuFloor = nonZero / shaRate + textBytes / lz4TextRate + randomBytes / lz4RandomRate
+print()
+print("Limit check, per core on this machine in this run: SHA-256 \(gbps(Int(shaRate), 1)), LZ4 on text chunks \(gbps(Int(lz4TextRate), 1)), "
+    + "LZ4 giving up on random chunks \(gbps(Int(lz4RandomRate), 1)). Hashing \(mib(Int(nonZero))) and compressing it costs at least "
+    + "\(fmt(cpuFloor, 3)) core-seconds, so on \(Int(cores)) cores import cannot beat \(fmt(cpuFloor / cores, 3)) s "
+    + "(\(gbps(size, cpuFloor / cores))) before any I/O; measured \(fmt(importSeconds, 3)) s wall, of which fsync \(fmt(sealSeconds, 3)) s.")
+print()
+
+// MARK: - Growth: ten generations, each changing 5% of the non-zero chunks (same kind of content)
+
+let chunksPerRegion = (1 << 20) / chunk
+let dataChunks = regionKinds.enumerated().filter { $0.element != .zero }.flatMap { region, _ in
+    (0..<chunksPerRegion).map { region * chunksPerRegion + $0 }
+}
+let churn = dataChunks.count / 20
+let patch = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 4096)
+var churnSeconds: [Double] = []
+for generation in 1...10 {
+    var picker = BenchContent(seed: UInt64(1000 + generation))
+    var picked = Set<Int>()
+    while picked.count < churn { picked.insert(dataChunks[Int(picker.next() % UInt64(dataChunks.count))]) }
+    for index in picked {
+        if regionKinds[index / chunksPerRegion] == .text { generator.fillText(patch) } else { generator.fillRandom(patch) }
+        try imageFile.write(UnsafeRawBufferPointer(patch), at: UInt64(index) * UInt64(chunk))
+    }
+    churnSeconds.append(try seconds { _ = try images.importImage(file: imagePath, name: "gen\(generation)") })
+}
+let grownStats = try context.statistics()
+print("## Growth: ten images, each with 5% of its non-zero chunks changed from the previous (\(churn) chunks)")
+print()
+print("- one image stored: \(mib(baseStats.packFileBytes)); after ten more generations: \(mib(grownStats.packFileBytes))")
+print("- growth: **\(fmt(Double(grownStats.packFileBytes) / Double(baseStats.packFileBytes)))x** one image's stored size (ideal 1.50x)")
+print("- incremental import of each generation: \(fmt(churnSeconds.reduce(0, +) / 10, 3)) s average (\(gbps(size, churnSeconds.reduce(0, +) / 10)))")
+print()
+
+// MARK: - Chunk size: scattered 4 KiB page changes (as in guest memory) at several chunk sizes
+
+let experimentSize = min(size, 256 << 20)
+print("## Chunk size: \(mib(experimentSize)) of the image, then 1% of its non-zero 4 KiB pages rewritten at random")
+print()
+print("| chunk size | import | zero chunks | stored | incremental stored | manifest | index rows |")
+print("|---|---|---|---|---|---|---|")
+let pageCount = experimentSize / 4096
+for chunkSize in [16 << 10, 64 << 10, 256 << 10, 1 << 20] {
+    let directory = path("chunks-\(chunkSize)")
+    let store = try ChunkStore(directory: URL(fileURLWithPath: directory), chunkSize: chunkSize)
+    let index = InMemoryChunkIndex()
+    let source = try MappedRegion(size: experimentSize, fd: imageFile, protection: PROT_READ | PROT_WRITE, flags: MAP_PRIVATE)
+    func ingestRegion() throws -> (IngestResult, Double) {
+        let writer = try StoreWriter(store: store, index: index)
+        var result: IngestResult!
+        let elapsed = try seconds { result = try writer.ingest(buffer: UnsafeRawBufferPointer(source.buffer)) }
+        index.record(try writer.seal())
+        writer.finish(committed: true)
+        return (result, elapsed)
+    }
+    let (base, elapsed) = try ingestRegion()
+    var picker = BenchContent(seed: 7)
+    var changed = 0
+    while changed < pageCount / 100 {
+        let page = Int(picker.next() % UInt64(pageCount))
+        guard regionKinds[(page * 4096) >> 20] != .zero else { continue }
+        source.base.storeBytes(of: picker.next(), toByteOffset: page * 4096 + Int(picker.next() % 4088), as: UInt64.self)
+        changed += 1
+    }
+    let (delta, _) = try ingestRegion()
+    print("| \(chunkSize >> 10) KiB | \(gbps(experimentSize, elapsed)) | \(base.zeroChunks * 100 / max(1, base.chunkCount))% | \(mib(base.newStoredBytes)) "
+        + "| \(mib(delta.newStoredBytes)) | \(mib(base.chunkCount * 32)) per image | \(index.allChunks.count) |")
+    try FileManager.default.removeItem(atPath: directory)
+}
+print()
+try FileManager.default.removeItem(atPath: workDirectory)

@@ -1,0 +1,150 @@
+import AmberPolicy
+import ArgumentParser
+import Foundation
+
+/// `amber policy ...`: work with snapshot policy files.
+struct PolicyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "policy",
+        abstract: "Work with snapshot policies (policies/*.yaml).",
+        subcommands: [PolicyCheck.self]
+    )
+}
+
+/// `amber policy check [DIR]`: validates every policy file; each error names file:line and field.
+struct PolicyCheck: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Validate policy files; errors name file, line and field and say what is allowed."
+    )
+
+    @Argument(help: "Directory holding the *.yaml policy files.")
+    var directory = "policies"
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    func run() throws {
+        let files = try PolicyFiles.read(directory: directory)
+        let now = Date()
+        let set: PolicySet
+        do {
+            set = try PolicySet(files: files, defaultTimeZone: .current)
+        } catch {
+            if json {
+                try printJSON(PolicyCheckReport(policies: [], errors: error.errors.map(PolicyCheckReport.Problem.init)))
+            } else {
+                FileHandle.standardError.write(Data((error.description + "\n").utf8))
+            }
+            throw ExitCode(1)
+        }
+        if json {
+            try printJSON(PolicyCheckReport(policies: set.policies.map { PolicyCheckReport.Entry($0, now: now) },
+                                            errors: []))
+            return
+        }
+        for policy in set.policies {
+            let next = policy.schedule.next(after: now, in: policy.timeZone)
+            print("\(policy.name) (\(policy.source.file)): vms \(policy.vms.map(\.text).joined(separator: ", ")); "
+                + "schedule '\(policy.schedule)' in \(policy.timeZone.identifier), next "
+                + (next.map { PolicyCheckReport.format($0, in: policy.timeZone) } ?? "never"))
+        }
+        print("\(set.policies.count) \(set.policies.count == 1 ? "policy" : "policies") OK in \(directory)")
+    }
+
+    private func printJSON(_ report: PolicyCheckReport) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        print(String(decoding: try encoder.encode(report), as: UTF8.self))
+    }
+}
+
+/// Reads `*.yaml` / `*.yml` files of a directory, in name order.
+enum PolicyFiles {
+    struct DirectoryError: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    static func read(directory: String) throws -> [(name: String, text: String)] {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: directory)
+                .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
+        } catch {
+            throw DirectoryError(description: "cannot read policy directory \(directory): it must exist and hold "
+                + "*.yaml policy files (see policies/ in the source tree for examples)")
+        }
+        guard !names.isEmpty else {
+            throw DirectoryError(description: "no *.yaml policy files in \(directory); add one (see policies/ in the "
+                + "source tree for examples)")
+        }
+        return try names.map { name in
+            let path = (directory as NSString).appendingPathComponent(name)
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw DirectoryError(description: "cannot read \(path); check its permissions")
+            }
+            return (name: path, text: String(decoding: data, as: UTF8.self))
+        }
+    }
+}
+
+struct PolicyCheckReport: Encodable {
+    struct Entry: Encodable {
+        let name: String
+        let file: String
+        let vms: [String]
+        let schedule: String
+        let timezone: String
+        let memory: Bool
+        let keep: [String: Int]
+        let within: Double?
+        let maxStoredBytes: UInt64?
+        let nextRun: String?
+
+        init(_ policy: Policy, now: Date) {
+            name = policy.name
+            file = policy.source.file
+            vms = policy.vms.map(\.text)
+            schedule = policy.schedule.text
+            timezone = policy.timeZone.identifier
+            memory = policy.memory
+            keep = Dictionary(uniqueKeysWithValues: KeepRule.allCases.map { ($0.rawValue, policy.retention.count(for: $0)) })
+            within = policy.retention.within
+            maxStoredBytes = policy.retention.maxStoredBytes
+            nextRun = policy.schedule.next(after: now, in: policy.timeZone).map { PolicyCheckReport.format($0, in: policy.timeZone) }
+        }
+    }
+
+    struct Problem: Encodable {
+        let file: String
+        let line: Int
+        let field: String?
+        let message: String
+
+        init(_ error: PolicyError) {
+            file = error.location.file
+            line = error.location.line
+            field = error.field
+            message = error.message
+        }
+    }
+
+    let policies: [Entry]
+    let errors: [Problem]
+    var ok: Bool { errors.isEmpty }
+
+    enum CodingKeys: String, CodingKey { case ok, policies, errors }
+
+    func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(ok, forKey: .ok)
+        try container.encode(policies, forKey: .policies)
+        try container.encode(errors, forKey: .errors)
+    }
+
+    static func format(_ date: Date, in zone: TimeZone) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.timeZone = zone
+        return formatter.string(from: date)
+    }
+}

@@ -1,0 +1,106 @@
+import AmberCore
+import ArgumentParser
+import Foundation
+
+struct StoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "store",
+        abstract: "Inspect, check and clean the chunk store.",
+        subcommands: [StoreStats.self, StoreVerify.self, StoreGC.self, StoreRebuildIndex.self]
+    )
+}
+
+struct StoreStats: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "stats", abstract: "Chunks, packs, logical vs stored bytes, ratios.")
+
+    @OptionGroup var home: HomeOption
+    @Flag(name: .long, help: "Print the statistics as JSON.") var json = false
+
+    func run() throws {
+        try StoreCLI.reportingErrors {
+            let stats = try StoreContext(home: home.resolved).statistics()
+            if json { return try StoreCLI.printJSON(stats) }
+            print("""
+                images        \(stats.images)
+                snapshots     \(stats.snapshots)
+                chunks        \(stats.chunks) (\(ByteFormat.string(stats.chunkSize)) each)
+                packs         \(stats.packs)
+                logical       \(ByteFormat.string(stats.logicalBytes))
+                unique        \(ByteFormat.string(stats.uniqueBytes))   dedup+zero \(ByteFormat.ratio(stats.dedupRatio))
+                stored        \(ByteFormat.string(stats.storedBytes))   compression \(ByteFormat.ratio(stats.compressionRatio))
+                pack files    \(ByteFormat.string(stats.packFileBytes))   overall \(ByteFormat.ratio(stats.overallRatio))
+                """)
+        }
+    }
+}
+
+struct StoreVerify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Decompress and re-hash every chunk; name bad chunks and what depends on them (exit 1 if any).")
+
+    @OptionGroup var home: HomeOption
+    @Flag(name: .long, help: "Print the report as JSON.") var json = false
+
+    func run() throws {
+        var clean = true
+        try StoreCLI.reportingErrors {
+            let progress = ProgressLine("verifying")
+            defer { progress.finish() }
+            let report = try StoreContext(home: home.resolved).verify(progress: progress.update)
+            progress.finish()
+            clean = report.isClean
+            if json { return try StoreCLI.printJSON(report) }
+            for bad in report.badChunks {
+                let place = bad.pack.map { " (pack \($0), offset \(bad.offset ?? 0))" } ?? ""
+                let users = bad.dependents.isEmpty ? "nothing references it" : "needed by " + bad.dependents.joined(separator: ", ")
+                print("BAD chunk \(bad.digest)\(place): \(bad.problem); \(users)")
+            }
+            if report.isClean {
+                print("ok: \(report.checkedChunks) chunks (\(ByteFormat.string(report.checkedBytes))) verified")
+            } else {
+                print("\(report.badChunks.count) bad chunk(s) of \(report.checkedChunks); damaged: \(report.damaged.joined(separator: ", "))")
+            }
+        }
+        if !clean { throw ExitCode.failure }
+    }
+}
+
+struct StoreGC: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "gc", abstract: "Free chunks nothing references; report bytes freed.")
+
+    @OptionGroup var home: HomeOption
+    @Flag(name: .long, help: "Report what would be freed without freeing it.") var dryRun = false
+    @Flag(name: .long, help: "Print the report as JSON.") var json = false
+
+    func run() throws {
+        try StoreCLI.reportingErrors {
+            let report = try StoreContext(home: home.resolved).collectGarbage(dryRun: dryRun) {
+                FileHandle.standardError.write(Data("waiting for imports and snapshots in progress to finish...\n".utf8))
+            }
+            if json { return try StoreCLI.printJSON(report) }
+            let verb = dryRun ? "would free" : "freed"
+            print("\(verb) \(ByteFormat.string(report.bytesFreed)): \(report.deadChunks) unreferenced chunk(s), "
+                + "\(report.packsDeleted) empty pack(s), \(report.packsRewritten) pack(s) rewritten, "
+                + "\(report.orphanPacks) orphan pack(s), \(ByteFormat.string(report.tornTailBytes)) of torn pack tails; "
+                + "\(report.liveChunks) chunk(s) live")
+        }
+    }
+}
+
+struct StoreRebuildIndex: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rebuild-index",
+        abstract: "Rebuild the catalog's chunk index from the pack files (checking every record).")
+
+    @OptionGroup var home: HomeOption
+
+    func run() throws {
+        try StoreCLI.reportingErrors {
+            let report = try StoreContext(home: home.resolved).rebuildIndex()
+            print("indexed \(report.chunks) chunk(s) in \(report.packs) pack(s); \(report.damagedRecords) damaged record(s) left out"
+                + (report.tornPacks.isEmpty ? "" : "; torn tails in \(report.tornPacks.joined(separator: ", "))")
+                + "; run `amber store verify` to check every image")
+        }
+    }
+}

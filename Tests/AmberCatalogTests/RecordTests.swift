@@ -1,0 +1,98 @@
+import AmberCatalog
+import Foundation
+import Testing
+
+@Suite struct RecordTests {
+    let directory: TemporaryDirectory
+    let catalog: Catalog
+
+    init() throws {
+        directory = try TemporaryDirectory()
+        catalog = try Catalog(path: directory.path("catalog.db"))
+    }
+
+    @Test func imagesInsertListAndDelete() throws {
+        let created = Date(timeIntervalSince1970: 1_700_000_000.5)
+        let image = ImageRecord(name: "base", manifest: digest(7), logicalBytes: 4 << 30, storedBytes: 123, chunkSize: 65536, created: created)
+        try catalog.write { try $0.insertImage(image) }
+        #expect(try catalog.read { try $0.image(named: "base") } == image)
+        #expect(throws: CatalogError.duplicate(what: "image 'base'")) { try catalog.write { try $0.insertImage(image) } }
+        try catalog.write { try $0.deleteImage(named: "base") }
+        #expect(try catalog.read { try $0.images() }.isEmpty)
+        #expect(throws: CatalogError.notFound(what: "image 'base'")) { try catalog.write { try $0.deleteImage(named: "base") } }
+    }
+
+    @Test func chunksAndPacksTrackLocationsAndTotals() throws {
+        let chunks = (1...3).map { ChunkRecord(digest: digest($0), pack: "p1", offset: Int64($0) * 100, storedLength: 40, rawLength: 65536, codec: 1) }
+        try catalog.write { try $0.addChunks(chunks, packs: [PackRecord(name: "p1", length: 500)]) }
+        // A second writer's copy of an existing chunk keeps the first location.
+        let duplicate = ChunkRecord(digest: digest(1), pack: "p2", offset: 16, storedLength: 40, rawLength: 65536, codec: 1)
+        try catalog.write { try $0.addChunks([duplicate], packs: [PackRecord(name: "p2", length: 112)]) }
+        #expect(try catalog.read { try $0.chunks(for: [digest(1)]) } == [chunks[0]])
+        #expect(try catalog.read { try $0.existingDigests(among: [digest(1), digest(9), digest(3)]) } == [digest(1), digest(3)])
+        #expect(try catalog.read { try $0.chunkTotals() } == ChunkTotals(chunks: 3, rawBytes: 3 * 65536, storedBytes: 3 * 96))
+
+        let moved = ChunkRecord(digest: digest(2), pack: "p2", offset: 112, storedLength: 40, rawLength: 65536, codec: 1)
+        try catalog.write { db in
+            try db.moveChunks([moved])
+            try db.deleteChunks([digest(3)])
+            try db.setPackLength("p2", 208)
+        }
+        #expect(Set(try catalog.read { try $0.allChunks() }) == [chunks[0], moved])
+        #expect(try catalog.read { try $0.packs() } == [PackRecord(name: "p1", length: 500), PackRecord(name: "p2", length: 208)])
+    }
+
+    @Test func aFailedTransactionLeavesNothingBehind() throws {
+        struct Stop: Error {}
+        #expect(throws: Stop.self) {
+            try catalog.write { db in
+                try db.addChunks([ChunkRecord(digest: digest(5), pack: "p", offset: 16, storedLength: 1, rawLength: 1, codec: 0)],
+                                 packs: [PackRecord(name: "p", length: 73)])
+                throw Stop()
+            }
+        }
+        #expect(try catalog.read { try $0.allChunks() }.isEmpty)
+        #expect(try catalog.read { try $0.packs() }.isEmpty)
+    }
+
+    @Test func vmsAndSnapshotsRoundTrip() throws {
+        try catalog.write { try $0.insertVM(VMRecord(name: "web-1", config: "{\"memory\":256}", created: Date(timeIntervalSince1970: 10))) }
+        let parent = SnapshotRecord(id: "s1", vm: "web-1", created: Date(timeIntervalSince1970: 100), label: "before upgrade", kind: "full",
+                                    memoryManifest: digest(1), diskManifest: digest(2), stateManifest: digest(3),
+                                    logicalBytes: 1 << 30, storedBytes: 1 << 20, pauseMicroseconds: 1500, protected: true)
+        let child = SnapshotRecord(id: "s2", vm: "web-1", parent: "s1", created: Date(timeIntervalSince1970: 200), kind: "disk",
+                                   diskManifest: digest(4), logicalBytes: 5, storedBytes: 6, pauseMicroseconds: 7)
+        try catalog.write { db in
+            try db.insertSnapshot(parent)
+            try db.insertSnapshot(child)
+        }
+        #expect(try catalog.read { try $0.snapshots(vm: "web-1") } == [parent, child])
+        #expect(try catalog.read { try $0.snapshot(id: "s2") }?.manifests == [digest(4)])
+        #expect(throws: CatalogError.notFound(what: "VM 'nope'")) {
+            try catalog.write { try $0.insertSnapshot(SnapshotRecord(id: "x", vm: "nope", created: Date(), kind: "full", logicalBytes: 0, storedBytes: 0, pauseMicroseconds: 0)) }
+        }
+        #expect(throws: CatalogError.self) { try catalog.write { try $0.deleteSnapshot(id: "s1") } }
+        #expect(throws: CatalogError.self) { try catalog.write { try $0.deleteVM(named: "web-1") } }
+        try catalog.write { db in
+            try db.setSnapshotProtected(id: "s1", false)
+            try db.deleteSnapshot(id: "s1")
+        }
+        #expect(try catalog.read { try $0.snapshot(id: "s2") }?.parent == nil)
+        try catalog.write { db in
+            try db.deleteSnapshot(id: "s2")
+            try db.deleteVM(named: "web-1")
+        }
+        #expect(try catalog.read { try $0.vms() }.isEmpty)
+    }
+
+    @Test func leasesNameTheirHolder() throws {
+        let id = try catalog.write { try $0.insertLease(purpose: "clone web-1", manifest: digest(8)) }
+        let leases = try catalog.read { try $0.leases() }
+        #expect(leases.count == 1)
+        #expect(leases.first?.holderPID == getpid())
+        #expect(leases.first?.holderIsAlive == true)
+        #expect(leases.first?.manifest == digest(8))
+        try catalog.write { try $0.deleteLease(id: id) }
+        #expect(try catalog.read { try $0.leases() }.isEmpty)
+    }
+}
