@@ -48,7 +48,7 @@ let package = Package(
         .testTarget(name: "AmberKVMTests", dependencies: ["AmberKVM"]),
         .testTarget(name: "AmberBootTests", dependencies: ["AmberBoot"]),
         .testTarget(name: "AmberVirtioTests", dependencies: ["AmberVirtio"]),
-        .testTarget(name: "AmberVMMTests", dependencies: ["AmberVMM", "AmberKVM", "AmberSystem"]),
+        .testTarget(name: "AmberVMMTests", dependencies: ["AmberVMM", "AmberKVM", "AmberSystem", "AmberVirtio"]),
         .testTarget(name: "AmberStoreTests", dependencies: ["AmberStore"]),
         .testTarget(name: "AmberCatalogTests", dependencies: ["AmberCatalog"]),
         .testTarget(name: "AmberPolicyTests", dependencies: ["AmberPolicy"]),
