@@ -26,18 +26,10 @@ public final class KVMVCPU: @unchecked Sendable {
     /// When set, KVM_RUN returns EINTR at once instead of entering the guest. Set it, then signal
     /// the vCPU's thread, and KVM_RUN cannot miss the kick whether it is inside or about to enter.
     public var immediateExit: Bool {
-        get { atomicLoad(runArea.base + Self.immediateExitOffset) != 0 }
-        set { atomicStore(runArea.base + Self.immediateExitOffset, newValue ? 1 : 0) }
-    }
-
-    private func atomicLoad(_ pointer: UnsafeMutableRawPointer) -> UInt8 {
-        // A volatile byte access is enough: KVM reads the byte once on entry, and the signal that
-        // follows the store orders it for the vCPU thread.
-        pointer.withMemoryRebound(to: UInt8.self, capacity: 1) { $0.pointee }
-    }
-
-    private func atomicStore(_ pointer: UnsafeMutableRawPointer, _ value: UInt8) {
-        pointer.storeBytes(of: value, as: UInt8.self)
+        // A plain byte access is enough: KVM reads the byte once on entry, and the signal that
+        // follows a store from another thread orders it for the vCPU thread.
+        get { runArea.base.load(fromByteOffset: Self.immediateExitOffset, as: UInt8.self) != 0 }
+        set { runArea.base.storeBytes(of: newValue ? 1 : 0, toByteOffset: Self.immediateExitOffset, as: UInt8.self) }
     }
 
     /// Enters the guest until it exits to userspace.

@@ -31,6 +31,11 @@ struct ConfigurationCheckTests {
         #expect(try checked { $0.disks = [DiskConfiguration(path: "/nonexistent/disk.img", readOnly: false)] }
                 == "disk image /nonexistent/disk.img does not exist: check the path")
         #expect(try checked { $0.kernelPath = "/tmp" } == "kernel /tmp is not a regular file")
+        let twice = try checked {
+            $0.disks = [DiskConfiguration(path: $0.kernelPath, readOnly: true), DiskConfiguration(path: $0.kernelPath, readOnly: true)]
+        }
+        #expect(twice?.hasPrefix("disk image /tmp/") == true)
+        #expect(twice?.hasSuffix("/bzImage is attached twice: attach each image once") == true)
         let longPath = "/" + String(repeating: "s", count: 90)
         #expect(try checked { $0.controlSocketPath = longPath }
                 == "control socket path \(longPath) is longer than 90 bytes: use a shorter home directory")

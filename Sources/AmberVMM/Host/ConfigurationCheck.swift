@@ -34,7 +34,11 @@ public enum ConfigurationCheck {
         guard !configuration.name.isEmpty else { throw ConfigurationError("VM name is empty: give the VM a name") }
         try requireReadable(configuration.kernelPath, what: "kernel")
         if let initrd = configuration.initrdPath { try requireReadable(initrd, what: "initrd") }
+        var seen = Set<String>()
         for disk in configuration.disks {
+            guard seen.insert(disk.path).inserted else {
+                throw ConfigurationError("disk image \(disk.path) is attached twice: attach each image once")
+            }
             try requireReadable(disk.path, what: "disk image")
             if !disk.readOnly && access(disk.path, W_OK) != 0 {
                 throw ConfigurationError("disk image \(disk.path) is not writable: fix its permissions or attach it read-only")
