@@ -9,8 +9,8 @@ extension KVMSystem {
         max(Int(checkExtension(KVM_CAP_XSAVE2)), MemoryLayout<kvm_xsave>.size)
     }
 
-    /// The MSRs a snapshot saves: KVM's index list without MCG_CTL, which KVM lists but a guest's
-    /// machine-check configuration must not be carried across hosts (and some KVMs refuse to set it).
+    /// The MSRs a snapshot saves: KVM's index list without MCG_CTL, which KVM lists but refuses to
+    /// set unless the vCPU's machine-check banks were set up (KVM_X86_SETUP_MCE), which we never do.
     public func snapshotMSRIndices() throws -> [UInt32] {
         try msrIndexList().filter { $0 != KVMVCPU.mcgControlMSR }
     }
