@@ -144,3 +144,34 @@ struct StateEncodingTests {
         #expect(refused > 250)
     }
 }
+
+@Suite("MachineState files", .enabled(if: kvmPresent), .serialized)
+struct StateFileTests {
+    private let directory = FileManager.default.temporaryDirectory.appendingPathComponent("amber-state-files-\(UUID().uuidString)").path
+
+    @Test func aWrittenStateReadsBackAndLeavesNoTemporaryFile() throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let state = try capturedState()
+        let path = directory + "/machine.state"
+        try state.write(to: path)
+        #expect(try MachineState(contentsOf: path) == state)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["machine.state"])
+    }
+
+    @Test func missingAndOversizedFilesAreRefusedClearly() throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let missing = directory + "/absent.state"
+        let error = #expect(throws: MachineStateError.self) { try MachineState(contentsOf: missing) }
+        #expect(error?.description.hasPrefix("cannot open machine state \(missing):") == true)
+        let huge = directory + "/huge.state"
+        #expect(FileManager.default.createFile(atPath: huge, contents: nil))
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: huge))
+        try handle.truncate(atOffset: UInt64(MachineState.maximumEncodedBytes + 33))
+        try handle.close()
+        #expect(throws: MachineStateError("\(huge) is \(MachineState.maximumEncodedBytes + 33) bytes, more than the \(MachineState.maximumEncodedBytes) a machine state can be: it is not one")) {
+            try MachineState(contentsOf: huge)
+        }
+    }
+}
