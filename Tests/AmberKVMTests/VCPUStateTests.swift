@@ -112,6 +112,19 @@ struct VCPUStateTests {
         #expect(restoredVM.kvmclockNanoseconds >= vmState.kvmclockNanoseconds)
     }
 
+    @Test func kvmclockContinuesFromTheCapturedReadingNotFromTheHostsClock() throws {
+        let source = try StateVM()
+        let (_, vmState) = try source.capture()
+        let flags = try VMStateBytes.load(kvm_clock_data.self, from: vmState.clock, field: "kvmclock").flags
+        Thread.sleep(forTimeInterval: 0.5)
+        let target = try StateVM()
+        try target.vm.restoreState(vmState)
+        let restored = try target.vm.clock().clock
+        // The half second the state sat unused is not added to the guest's clock.
+        #expect(restored >= vmState.kvmclockNanoseconds)
+        #expect(restored - vmState.kvmclockNanoseconds < 250_000_000, "flags at capture: \(flags)")
+    }
+
     @Test func refusedMSRsAreSkippedNotFatal() throws {
         let machine = try StateVM()
         let bogus: UInt32 = 0x4B56_4DFF  // inside KVM's paravirtual range, never defined
