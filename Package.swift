@@ -37,6 +37,7 @@ let package = Package(
         ]),
 
         .executableTarget(name: "amber-vmm", dependencies: ["AmberVMM"]),
+        .executableTarget(name: "amber-state-bench", dependencies: ["AmberVMM", "AmberKVM", "AmberSystem"]),
         .executableTarget(name: "amber-store-bench", dependencies: ["AmberCore", "AmberStore", "AmberCatalog", "CLZ4"]),
         .executableTarget(name: "amber-policy-bench", dependencies: ["AmberPolicy"]),
         .executableTarget(name: "amber", dependencies: [
@@ -47,7 +48,7 @@ let package = Package(
         .testTarget(name: "AmberKVMTests", dependencies: ["AmberKVM"]),
         .testTarget(name: "AmberBootTests", dependencies: ["AmberBoot"]),
         .testTarget(name: "AmberVirtioTests", dependencies: ["AmberVirtio"]),
-        .testTarget(name: "AmberVMMTests", dependencies: ["AmberVMM", "AmberKVM", "AmberSystem"]),
+        .testTarget(name: "AmberVMMTests", dependencies: ["AmberVMM", "AmberKVM", "AmberSystem", "AmberVirtio"]),
         .testTarget(name: "AmberStoreTests", dependencies: ["AmberStore"]),
         .testTarget(name: "AmberCatalogTests", dependencies: ["AmberCatalog"]),
         .testTarget(name: "AmberPolicyTests", dependencies: ["AmberPolicy"]),

@@ -52,6 +52,7 @@ const unsigned long CKVM_GET_TSC_KHZ = KVM_GET_TSC_KHZ;
 const unsigned long CKVM_SET_TSC_KHZ = KVM_SET_TSC_KHZ;
 const unsigned long CKVM_KVMCLOCK_CTRL = KVM_KVMCLOCK_CTRL;
 const unsigned long CKVM_SET_SIGNAL_MASK = KVM_SET_SIGNAL_MASK;
+const unsigned long CKVM_GET_XSAVE2 = KVM_GET_XSAVE2;
 
 const unsigned long CUFFDIO_API = UFFDIO_API;
 const unsigned long CUFFDIO_REGISTER = UFFDIO_REGISTER;

@@ -174,3 +174,47 @@ public final class Serial8250: BusDevice, @unchecked Sendable {
         return false
     }
 }
+
+extension Serial8250 {
+    /// The UART's registers and unread input: what a snapshot needs to resume the console as it was.
+    public struct State: Codable, Equatable, Sendable {
+        public var interruptEnable: UInt8
+        public var lineControl: UInt8
+        public var modemControl: UInt8
+        public var scratch: UInt8
+        public var divisorLow: UInt8
+        public var divisorHigh: UInt8
+        public var fifoControl: UInt8
+        public var transmitterEmptyPending: Bool
+        /// Bytes received but not yet read by the guest.
+        public var input: [UInt8]
+    }
+
+    public func save() -> State {
+        lock.withLock {
+            State(interruptEnable: interruptEnable, lineControl: lineControl, modemControl: modemControl,
+                  scratch: scratch, divisorLow: divisorLow, divisorHigh: divisorHigh, fifoControl: fifoControl,
+                  transmitterEmptyPending: transmitterEmptyPending, input: Array(input[inputStart...]))
+        }
+    }
+
+    /// Puts saved registers back. No interrupt is pulsed: one that was raised but not yet taken is
+    /// part of the interrupt controllers' saved state.
+    public func restore(_ state: State) throws {
+        guard state.input.count <= Self.inputLimit else {
+            throw MachineError("saved serial input holds \(state.input.count) bytes, more than the UART's \(Self.inputLimit): the state is corrupt")
+        }
+        lock.withLock {
+            interruptEnable = state.interruptEnable & 0x0F
+            lineControl = state.lineControl
+            modemControl = state.modemControl & 0x1F
+            scratch = state.scratch
+            divisorLow = state.divisorLow
+            divisorHigh = state.divisorHigh
+            fifoControl = state.fifoControl
+            transmitterEmptyPending = state.transmitterEmptyPending
+            input = state.input
+            inputStart = 0
+        }
+    }
+}

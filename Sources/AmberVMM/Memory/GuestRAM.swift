@@ -33,6 +33,30 @@ public final class GuestRAM: @unchecked Sendable {
         self.regions = regions
     }
 
+    /// How a machine restored from a snapshot maps the memory file it is given.
+    public enum FileSharing: Sendable {
+        /// Guest writes go to the file: give each machine its own copy (a fresh memfd), which the
+        /// snapshot manager can then read for the next snapshot.
+        case shared
+        /// Pages come from the file when first touched and guest writes stay private to this
+        /// machine, so many clones share one file; it must not change while any of them runs.
+        case privateCopyOnWrite
+    }
+
+    /// Guest RAM over an existing memory file, such as a snapshot's memory materialized from the
+    /// store. `regions` must cover the file [0, total size) without gaps, in order.
+    public init(file: FileDescriptor, regions: [Region], sharing: FileSharing) throws {
+        let total = regions.reduce(0) { $0 + $1.size }
+        let fileSize = try file.size()
+        guard fileSize >= total else {
+            throw MachineError("the memory file holds \(fileSize) bytes but the guest's RAM is \(total) bytes: give it the snapshot's whole memory")
+        }
+        self.file = file
+        let mode = sharing == .shared ? MAP_SHARED : MAP_PRIVATE
+        mapping = try MappedRegion(size: Int(total), fd: file, flags: mode | MAP_NORESERVE)
+        self.regions = regions
+    }
+
     /// The host address of `count` bytes at guest address `gpa`, or nil unless they all lie in
     /// one RAM region (addresses that come from the guest are untrusted).
     public func pointer(guestAddress gpa: UInt64, count: Int) -> UnsafeMutableRawPointer? {

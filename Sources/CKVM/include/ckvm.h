@@ -58,6 +58,7 @@ extern const unsigned long CKVM_GET_TSC_KHZ;
 extern const unsigned long CKVM_SET_TSC_KHZ;
 extern const unsigned long CKVM_KVMCLOCK_CTRL;
 extern const unsigned long CKVM_SET_SIGNAL_MASK;
+extern const unsigned long CKVM_GET_XSAVE2;
 
 extern const unsigned long CUFFDIO_API;
 extern const unsigned long CUFFDIO_REGISTER;

@@ -1,0 +1,65 @@
+import CKVM
+import Foundation
+
+/// The VM-wide state KVM keeps: the PIT, kvmclock and the three in-kernel interrupt controllers
+/// (PIC master, PIC slave, IOAPIC), each as the kernel struct's bytes.
+public struct VMState: Codable, Equatable, Sendable {
+    /// `kvm_pit_state2`
+    public var pit: Data
+    /// `kvm_clock_data` as captured (its flags say whether the host offered a realtime reference).
+    public var clock: Data
+    /// `kvm_irqchip` for each of `KVMVirtualMachine.IRQChip.allCases`, in that order.
+    public var irqChips: [Data]
+
+    public init(pit: Data, clock: Data, irqChips: [Data]) {
+        self.pit = pit
+        self.clock = clock
+        self.irqChips = irqChips
+    }
+
+    public func validate() throws {
+        try VMStateBytes.check(pit, is: MemoryLayout<kvm_pit_state2>.size, field: "PIT")
+        try VMStateBytes.check(clock, is: MemoryLayout<kvm_clock_data>.size, field: "kvmclock")
+        let chips = KVMVirtualMachine.IRQChip.allCases
+        guard irqChips.count == chips.count else {
+            throw VMStateError("saved state has \(irqChips.count) interrupt controllers, expected \(chips.count): the state is corrupt")
+        }
+        for (chip, bytes) in zip(chips, irqChips) {
+            let state = try VMStateBytes.load(kvm_irqchip.self, from: bytes, field: "interrupt controller \(chip)")
+            guard state.chip_id == chip.rawValue else {
+                throw VMStateError("saved interrupt controller \(chip) says it is chip \(state.chip_id): the state is corrupt")
+            }
+        }
+    }
+
+    /// The guest's kvmclock reading at capture, in nanoseconds.
+    public var kvmclockNanoseconds: UInt64 {
+        (try? VMStateBytes.load(kvm_clock_data.self, from: clock, field: "kvmclock").clock) ?? 0
+    }
+}
+
+extension KVMVirtualMachine {
+    /// Reads the PIT, kvmclock and interrupt controllers. Capture the vCPUs first (KVM-NOTES.md).
+    public func captureState() throws -> VMState {
+        VMState(pit: VMStateBytes.of(try pit()), clock: VMStateBytes.of(try clock()),
+                irqChips: try IRQChip.allCases.map { VMStateBytes.of(try irqChip($0)) })
+    }
+
+    /// Puts the PIT, kvmclock and interrupt controllers back; call after every vCPU is restored.
+    ///
+    /// The clock is set with flags 0: kvmclock continues from the captured reading, so the guest's
+    /// monotonic clock does not jump over the time the snapshot sat on disk, and its wall clock lags
+    /// by that time until the guest resynchronises it (NTP). KVM_CLOCK_REALTIME would advance it by
+    /// the host's elapsed time instead, but only where the capture carried a realtime reference
+    /// (PVM here reports flags 0).
+    public func restoreState(_ state: VMState) throws {
+        try state.validate()
+        try setPIT(try VMStateBytes.load(kvm_pit_state2.self, from: state.pit, field: "PIT"))
+        var clock = try VMStateBytes.load(kvm_clock_data.self, from: state.clock, field: "kvmclock")
+        clock.flags = 0
+        try setClock(clock)
+        for (chip, bytes) in zip(IRQChip.allCases, state.irqChips) {
+            try setIRQChip(try VMStateBytes.load(kvm_irqchip.self, from: bytes, field: "interrupt controller \(chip)"))
+        }
+    }
+}

@@ -1,0 +1,23 @@
+import AmberKVM
+
+extension Machine {
+    /// Reads the whole state of a paused machine: every vCPU (in KVM-NOTES.md's order), then the PIT,
+    /// kvmclock and interrupt controllers, then the devices. `pause()` has already taken every vCPU
+    /// out of KVM_RUN with its last I/O completed, and stopped the devices' workers, so no block
+    /// request is in flight. The memory bytes are not part of it: read them from `memory.file`
+    /// while the machine stays paused.
+    public func captureState(virtioDevices: [VirtioDeviceAttachment] = []) throws -> MachineState {
+        guard currentState == .paused else {
+            throw MachineError("VM \(name) is \(currentState), not paused: pause it before capturing its state")
+        }
+        let msrIndices = try kvm.system.snapshotMSRIndices()
+        let xsaveSize = kvm.system.xsaveSize
+        let vcpuStates = try vcpus.map { try $0.captureState(msrIndices: msrIndices, xsaveSize: xsaveSize) }
+        let vmState = try kvm.captureState()
+        return MachineState(memory: GuestMemoryLayoutState(memory.regions), vcpus: vcpuStates, vm: vmState,
+                            serial: serial.save(),
+                            virtioDevices: virtioDevices.map {
+                                VirtioDeviceState(mmioBase: $0.mmioBase, transport: $0.transport.save(), block: $0.block?.save())
+                            })
+    }
+}

@@ -1,0 +1,58 @@
+import AmberKVM
+import AmberSystem
+
+extension Machine {
+    /// Builds a new machine (new VM, new vCPUs) that continues from `state`, over `memory`: a file
+    /// holding the captured guest memory (a memfd or a file materialized from the store), mapped as
+    /// `sharing` says. The machine is left created, not started: attach its virtio devices as the
+    /// original had them, call `restoreVirtioDevices`, then `start()`.
+    ///
+    /// Order (KVM-NOTES.md): each vCPU's state, then the PIT, kvmclock and interrupt controllers,
+    /// then the serial port. kvmclock continues from the captured reading (see
+    /// `KVMVirtualMachine.restoreState`): the guest's clocks do not count the time spent on disk.
+    public static func restore(state: MachineState, memory file: FileDescriptor, sharing: GuestRAM.FileSharing,
+                               configuration: MachineConfiguration) throws -> Machine {
+        try state.validate()
+        guard configuration.vcpuCount == state.vcpus.count else {
+            throw MachineStateError("the snapshot has \(state.vcpus.count) vCPUs but the machine to restore was configured with \(configuration.vcpuCount): restore with the snapshot's vCPU count")
+        }
+        guard configuration.memoryBytes == state.memory.totalBytes else {
+            throw MachineStateError("the snapshot has \(state.memory.totalBytes) bytes of memory but the machine to restore was configured with \(configuration.memoryBytes): restore with the snapshot's memory size")
+        }
+        let ram = try GuestRAM(file: file, regions: state.memory.guestRAMRegions, sharing: sharing)
+        let machine = try Machine(configuration, memory: ram)
+        try machine.restoreProcessorsAndDevices(from: state)
+        return machine
+    }
+
+    private func restoreProcessorsAndDevices(from state: MachineState) throws {
+        guard currentState == .created else {
+            throw MachineError("VM \(name) has already run: state can only be restored into a new machine")
+        }
+        let xsaveSize = kvm.system.xsaveSize
+        for (vcpu, saved) in zip(vcpus, state.vcpus) {
+            try vcpu.restoreState(saved, xsaveSize: xsaveSize)
+        }
+        try kvm.restoreState(state.vm)
+        try serial.restore(state.serial)
+    }
+
+    /// Puts each saved virtio device's state onto the device attached at the same place (after their
+    /// irqfd and ioeventfd are registered): queue positions, registers, and a pending interrupt,
+    /// which the transport signals again.
+    public func restoreVirtioDevices(_ saved: [VirtioDeviceState], onto attached: [VirtioDeviceAttachment]) throws {
+        guard saved.count == attached.count else {
+            throw MachineStateError("the snapshot has \(saved.count) virtio devices but \(attached.count) are attached: attach the snapshot's devices")
+        }
+        for (state, device) in zip(saved, attached) {
+            guard state.mmioBase == device.mmioBase else {
+                throw MachineStateError("the snapshot's virtio device at 0x\(String(state.mmioBase, radix: 16)) meets a device at 0x\(String(device.mmioBase, radix: 16)): attach devices in the snapshot's order")
+            }
+            guard (state.block == nil) == (device.block == nil) else {
+                throw MachineStateError("the snapshot's virtio device at 0x\(String(state.mmioBase, radix: 16)) is \(state.block == nil ? "not " : "")a block device, the attached one is \(device.block == nil ? "not" : "")")
+            }
+            if let block = state.block { try device.block?.restore(block) }
+            try device.transport.restore(state.transport)
+        }
+    }
+}
