@@ -26,7 +26,7 @@ final class PackAppender {
     init(name: String, path: String, lock: FileLock, startLength: UInt64, isNew: Bool) {
         self.name = name
         self.path = path
-        self.file = lock.file
+        self.file = lock.descriptor
         self.lock = lock
         self.startLength = startLength
         self.isNew = isNew

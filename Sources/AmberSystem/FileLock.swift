@@ -1,7 +1,11 @@
 import Glibc
 
-/// An exclusive advisory lock (flock) held on an open file until this object goes away.
+/// An advisory flock(2) on a file, released when this object goes away. The kernel drops it when the
+/// holder dies, so a process killed with SIGKILL never leaves a lock behind, and a held lock means a
+/// live owner. One type serves the store's leases, amber-vmm's "one process per VM" lock and the CLI.
 public final class FileLock: @unchecked Sendable {
+    public enum Mode { case shared, exclusive }
+
     public enum Failure: Error, CustomStringConvertible, Equatable {
         case alreadyLocked(path: String)
         case system(SystemError)
@@ -16,10 +20,21 @@ public final class FileLock: @unchecked Sendable {
 
     public let descriptor: FileDescriptor
 
-    /// Takes the lock without waiting; throws `.alreadyLocked` when another open file holds it.
-    public init(exclusive path: String) throws {
+    /// Blocks until the lock is granted (creating the file), calling `waiting` first if it is not
+    /// granted at once.
+    public init(path: String, mode: Mode, waiting: (() -> Void)? = nil) throws {
+        descriptor = try FileDescriptor.open(path, O_RDWR | O_CREAT, mode: 0o644)
+        let operation = mode == .shared ? LOCK_SH : LOCK_EX
+        if flock(descriptor.rawValue, operation | LOCK_NB) == 0 { return }
+        waiting?()
+        try retryingInterrupts("flock \(path)") { flock(descriptor.rawValue, operation) }
+    }
+
+    /// Takes an exclusive lock without waiting; throws `.alreadyLocked` when another open file holds
+    /// it. `creating` makes the file (mode 0600) when it is missing.
+    public init(exclusive path: String, creating: Bool = false) throws {
         do {
-            descriptor = try FileDescriptor.open(path, O_RDONLY)
+            descriptor = try FileDescriptor.open(path, creating ? O_RDWR | O_CREAT : O_RDONLY, mode: 0o600)
         } catch let error as SystemError {
             throw Failure.system(error)
         }
@@ -29,5 +44,11 @@ public final class FileLock: @unchecked Sendable {
             if code == EWOULDBLOCK { throw Failure.alreadyLocked(path: path) }
             throw Failure.system(SystemError("flock \(path)", errno: code))
         }
+    }
+
+    /// Locks `file` exclusively without waiting; nil when someone else holds it.
+    public init?(tryingExclusive file: FileDescriptor) {
+        guard flock(file.rawValue, LOCK_EX | LOCK_NB) == 0 else { return nil }
+        descriptor = file
     }
 }

@@ -1,3 +1,4 @@
+import AmberSystem
 import AmberVMM
 import Foundation
 
@@ -27,7 +28,7 @@ public struct VMDirectory: Sendable {
 
     /// True while an amber-vmm or an `amber run` owns this VM.
     public var isOwnedByLiveProcess: Bool {
-        AdvisoryLock.isHeld(at: configFile.path) || AdvisoryLock.isHeld(at: runLock.path)
+        FileLock.isHeld(at: configFile.path) || FileLock.isHeld(at: runLock.path)
     }
 
     public func readConfiguration() -> VMConfiguration? {
@@ -37,7 +38,7 @@ public struct VMDirectory: Sendable {
 
     /// The live amber-vmm's pid, known even when its socket does not answer: it holds the config lock.
     public var vmmPID: Int32? {
-        AdvisoryLock.holder(of: configFile.path).flatMap { $0 > 0 ? $0 : nil }
+        FileLock.holder(of: configFile.path).flatMap { $0 > 0 ? $0 : nil }
     }
 }
 

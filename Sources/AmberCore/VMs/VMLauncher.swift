@@ -62,7 +62,7 @@ public struct VMLauncher {
         let directory: VMDirectory
         let vmmPath: String
         /// Held until this `amber` exits; see `VMDirectory.runLock`.
-        let runLock: FileDescriptor
+        let runLock: FileLock
     }
 
     /// Checks everything, then claims the VM's directory and writes its configuration.
@@ -74,10 +74,13 @@ public struct VMLauncher {
 
         try FileManager.default.createDirectory(at: directory.url, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
-        guard let runLock = try AdvisoryLock.acquire(at: directory.runLock.path) else {
+        let runLock: FileLock
+        do {
+            runLock = try FileLock(exclusive: directory.runLock.path, creating: true)
+        } catch FileLock.Failure.alreadyLocked {
             throw VMLifecycleError.alreadyRunning(name: request.name, pid: directory.vmmPID)
         }
-        if AdvisoryLock.isHeld(at: directory.configFile.path) {
+        if FileLock.isHeld(at: directory.configFile.path) {
             throw VMLifecycleError.alreadyRunning(name: request.name, pid: directory.vmmPID)
         }
         if let status = try? ControlClient(directory).status(timeout: 1) {
