@@ -39,6 +39,8 @@ let package = Package(
         .executableTarget(name: "amber-vmm", dependencies: ["AmberVMM"]),
         .executableTarget(name: "amber-store-bench", dependencies: ["AmberCore", "AmberStore", "AmberCatalog"]),
         .executableTarget(name: "amber-policy-bench", dependencies: ["AmberPolicy"]),
+        .executableTarget(name: "amber-disk-bench", dependencies: ["AmberVirtio", "AmberSystem"]),
+        .executableTarget(name: "amber-disk-crash-writer", dependencies: ["AmberVirtio"]),
         .executableTarget(name: "amber", dependencies: [
             "AmberCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

@@ -2,8 +2,9 @@ import AmberSystem
 import Foundation
 import Glibc
 
-/// A virtio block device (virtio 1.x, section 5.2) over a raw disk image. Requests run on the device's
-/// own thread, woken through `notifyEvent`; guest buffers are read and written in place.
+/// A virtio block device (virtio 1.x, section 5.2) over a `BlockBackend`: a raw disk image or a
+/// copy-on-write `OverlayDisk`. Requests run on the device's own thread, woken through `notifyEvent`;
+/// guest buffers are read and written in place.
 ///
 /// The VMM registers `notifyEvent` as a KVM ioeventfd at the window's base + 0x50 and gives the transport
 /// a `VirtioInterrupt(irqfd:)` registered with KVM_IRQFD on the device's GSI. Call `stop()` before
@@ -22,7 +23,8 @@ public final class VirtioBlockDevice: VirtioDevice, @unchecked Sendable {
     public let capacitySectors: UInt64
     public var queueMaximumSizes: [UInt16] { [Self.queueSize] }
 
-    private let image: FileDescriptor
+    /// Where the bytes live; the snapshot code reaches the overlay's dirty chunks through it.
+    public let backend: BlockBackend
     private let serial: [UInt8]
     private let configuration: [UInt8]
     private var worker: DeviceWorker!
@@ -34,30 +36,20 @@ public final class VirtioBlockDevice: VirtioDevice, @unchecked Sendable {
     /// Opens the raw image at `path`; `serial` (what GET_ID returns, at most 20 bytes) defaults to the
     /// file's name.
     public convenience init(path: String, readOnly: Bool, serial: String? = nil) throws {
-        let image: FileDescriptor
-        do {
-            image = try FileDescriptor.open(path, readOnly ? O_RDONLY : O_RDWR)
-        } catch let error as SystemError {
-            throw VirtioError("disk image \(path) cannot be opened \(readOnly ? "read-only" : "read-write") (\(String(cString: strerror(error.errno)))): check the path and its permissions")
-        }
-        try self.init(image: image, name: path, readOnly: readOnly,
+        try self.init(backend: try RawFileBackend(path: path, readOnly: readOnly),
                       serial: serial ?? URL(fileURLWithPath: path).lastPathComponent)
     }
 
-    /// Serves an already open image (a regular file or block device); `name` is how errors refer to it.
-    public init(image: FileDescriptor, name: String, readOnly: Bool, serial: String) throws {
-        var info = stat()
-        guard fstat(image.rawValue, &info) == 0,
-              (info.st_mode & S_IFMT) == S_IFREG || (info.st_mode & S_IFMT) == S_IFBLK else {
-            throw VirtioError("disk image \(name) is not a regular file or block device: pass a raw disk image")
-        }
-        let size = lseek(image.rawValue, 0, SEEK_END)
-        guard size >= 0 else {
-            throw VirtioError("disk image \(name) has no size (\(String(cString: strerror(errno)))): pass a raw disk image")
-        }
-        self.image = image
-        self.readOnly = readOnly
-        capacitySectors = UInt64(size) / Self.sectorSize
+    /// Serves an already open raw image (a regular file or block device); `name` is how errors refer to it.
+    public convenience init(image: FileDescriptor, name: String, readOnly: Bool, serial: String) throws {
+        try self.init(backend: try RawFileBackend(image: image, name: name, readOnly: readOnly), serial: serial)
+    }
+
+    /// Serves `backend`, read-only when the backend is.
+    public init(backend: BlockBackend, serial: String) throws {
+        self.backend = backend
+        readOnly = backend.readOnly
+        capacitySectors = backend.size / Self.sectorSize
         self.serial = Array(serial.utf8.prefix(Self.serialLength))
         var configuration: [UInt8] = []
         Self.append(capacitySectors, to: &configuration)
@@ -133,7 +125,7 @@ public final class VirtioBlockDevice: VirtioDevice, @unchecked Sendable {
         var completed = false
         do {
             while !worker.pauseRequested, let chain = try queue.popAvailable() {
-                let written = BlockRequest.execute(chain, on: image, capacitySectors: capacitySectors,
+                let written = BlockRequest.execute(chain, on: backend, capacitySectors: capacitySectors,
                                                    readOnly: readOnly, serial: serial)
                 queue.addUsed(chain, writtenLength: written)
                 completed = true
