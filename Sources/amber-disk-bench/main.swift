@@ -50,9 +50,24 @@ let basePath = directory + "/base.img"
 let rawPath = directory + "/raw.img"
 let overlayPath = directory + "/overlay"
 
+/// Fast deterministic pseudo-random numbers (SystemRandomNumberGenerator is a system call per number).
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+var generator = SplitMix64(state: 1)
+
+/// Incompressible content, so no layer below can take shortcuts.
 func fill(_ path: String) throws {
     let file = try FileDescriptor.open(path, O_RDWR | O_CREAT | O_TRUNC)
-    var generator = SystemRandomNumberGenerator()
     var block = [UInt8](repeating: 0, count: 1 << 20)
     for offset in stride(from: 0, to: size, by: block.count) {
         block.withUnsafeMutableBytes { bytes in
@@ -71,8 +86,7 @@ try fill(rawPath)
 func offsets(for workload: Workload) -> [UInt64] {
     let blocks = size / workload.blockSize
     guard workload.random else { return (0..<blocks).map { UInt64($0 * workload.blockSize) } }
-    var random = SystemRandomNumberGenerator()
-    return (0..<(blocks / 4)).map { _ in UInt64(Int.random(in: 0..<blocks, using: &random) * workload.blockSize) }
+    return (0..<(blocks / 4)).map { _ in UInt64(Int.random(in: 0..<blocks, using: &generator) * workload.blockSize) }
 }
 
 func run(_ workload: Workload, on backend: BlockBackend, offsets: [UInt64]) throws -> Double {
@@ -118,6 +132,7 @@ let workloads = [
     Workload(name: "random read 4 KiB", blockSize: 4 << 10, random: true, write: false, rewrite: false),
 ]
 
+setvbuf(stdout, nil, _IOLBF, 0)
 print("| workload (\(options.sizeMiB) MiB disk, best of \(options.runs)) | raw file MB/s | overlay MB/s | overlay / raw |")
 print("|---|---|---|---|")
 let raw = try RawFileBackend(path: rawPath, readOnly: false)

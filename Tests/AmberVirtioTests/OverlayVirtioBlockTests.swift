@@ -54,3 +54,51 @@ import Testing
         #expect(try disk.read(at: 0, count: 512) == Array(fixture.baseContent[0..<512]))
     }
 }
+
+@Suite struct OverlayDeviceLifecycleTests {
+    let fixture: OverlayTestFixture
+
+    init() throws {
+        fixture = try OverlayTestFixture()
+    }
+
+    func mapBytes() throws -> Data {
+        try Data(contentsOf: URL(fileURLWithPath: OverlayDisk.mapPath(forOverlay: fixture.overlayPath())))
+    }
+
+    /// Rollback in place: the paused device switches to a fresh overlay and the guest then reads the base.
+    @Test func replacingTheBackendWhilePausedServesTheNewDisk() throws {
+        let device = try VirtioBlockDevice(backend: try fixture.createOverlay("before"), serial: "disk")
+        defer { device.stop() }
+        let driver = try TestDriver(device: device)
+        driver.start()
+        let write = driver.blockRequest(type: 1, sector: 4, dataLength: 512, deviceWritesData: false)
+        driver.copy([UInt8](repeating: 0xEE, count: 512), to: write.data)
+        #expect(driver.run(write) == 0)
+        device.pause()
+        try device.replaceBackend(try fixture.createOverlay("after"))
+        device.resume()
+        let read = driver.blockRequest(type: 0, sector: 4, dataLength: 512, deviceWritesData: true)
+        #expect(driver.run(read) == 0)
+        #expect(driver.bytes(at: read.data, count: 512) == Array(fixture.baseContent[2048..<2560]))
+        let small = fixture.directory + "/small.img"
+        _ = FileManager.default.createFile(atPath: small, contents: Data(count: 4096))
+        #expect(throws: VirtioError.self) { try device.replaceBackend(try RawFileBackend(path: small, readOnly: false)) }
+    }
+
+    /// Without FLUSH negotiated the driver expects write-through: each write commits the map at once.
+    @Test func driverWithoutFlushGetsWriteThrough() throws {
+        for negotiateFlush in [true, false] {
+            try? OverlayDisk.remove(overlayPath: fixture.overlayPath())
+            let device = try VirtioBlockDevice(backend: try fixture.createOverlay(), serial: "disk")
+            defer { device.stop() }
+            let driver = try TestDriver(device: device)
+            let features = driver.offeredFeatures & ~(negotiateFlush ? 0 : UInt64(1) << 9)
+            driver.start(features: features)
+            let before = try mapBytes()
+            let write = driver.blockRequest(type: 1, sector: 300, dataLength: 512, deviceWritesData: false)
+            #expect(driver.run(write) == 0)
+            #expect((try mapBytes() != before) == !negotiateFlush, "flush negotiated: \(negotiateFlush)")
+        }
+    }
+}

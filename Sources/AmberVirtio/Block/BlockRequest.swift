@@ -13,10 +13,11 @@ enum BlockRequest {
     static let statusIOError: UInt8 = 1
     static let statusUnsupported: UInt8 = 2
 
-    /// Executes `chain` and writes its status byte; returns how many bytes were written into the
-    /// chain (0 when it has no room for a status byte or no header, so nothing can be reported).
+    /// Executes `chain` and writes its status byte (with `writeThrough`, a write is flushed before it
+    /// completes); returns how many bytes were written into the chain (0 when it has no room for a
+    /// status byte or no header, so nothing can be reported).
     static func execute(_ chain: DescriptorChain, on backend: BlockBackend, capacitySectors: UInt64,
-                        readOnly: Bool, serial: [UInt8]) -> UInt32 {
+                        readOnly: Bool, writeThrough: Bool, serial: [UInt8]) -> UInt32 {
         let writable = chain.writableLength
         guard writable >= 1, let header = chain.copyReadable(from: 0, count: headerSize) else { return 0 }
         let type = header.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 0, as: UInt32.self)) }
@@ -36,6 +37,7 @@ enum BlockRequest {
                 chain.readableRange(from: headerSize, count: chain.readableLength - headerSize), sector: sector,
                 capacitySectors: capacitySectors) { buffers, offset in
                     try backend.write(from: buffers, at: offset)
+                    if writeThrough { try backend.flush() }
                 }
         case typeFlush:
             status = (try? backend.flush()) != nil ? statusOK : statusIOError

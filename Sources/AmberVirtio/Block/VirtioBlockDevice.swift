@@ -24,7 +24,7 @@ public final class VirtioBlockDevice: VirtioDevice, @unchecked Sendable {
     public var queueMaximumSizes: [UInt16] { [Self.queueSize] }
 
     /// Where the bytes live; the snapshot code reaches the overlay's dirty chunks through it.
-    public let backend: BlockBackend
+    public private(set) var backend: BlockBackend
     private let serial: [UInt8]
     private let configuration: [UInt8]
     private var worker: DeviceWorker!
@@ -32,6 +32,8 @@ public final class VirtioBlockDevice: VirtioDevice, @unchecked Sendable {
     private var queue: SplitVirtqueue?
     private var interrupt: VirtioInterrupt?
     private var lastError: VirtioError?
+    /// A driver that did not negotiate FLUSH expects a write-through disk (virtio 1.x, 5.2.6.2).
+    private var writeThrough = false
 
     /// Opens the raw image at `path`; `serial` (what GET_ID returns, at most 20 bytes) defaults to the
     /// file's name.
@@ -61,6 +63,15 @@ public final class VirtioBlockDevice: VirtioDevice, @unchecked Sendable {
 
     deinit {
         worker.stop()
+    }
+
+    /// Serves `backend` from now on (rollback in place: a fresh overlay over the snapshot's base). It must
+    /// have the same size and mode; call while the device is paused so no request straddles the swap.
+    public func replaceBackend(_ backend: BlockBackend) throws {
+        guard backend.size / Self.sectorSize == capacitySectors, backend.readOnly == readOnly else {
+            throw VirtioError("replacement disk has \(backend.size / Self.sectorSize) sectors\(backend.readOnly ? " read-only" : ""), but the device has \(capacitySectors)\(readOnly ? " read-only" : ""): use a disk of the same size and mode")
+        }
+        worker.whileIdle { self.backend = backend }
     }
 
     /// The eventfd that wakes the worker: register it as a KVM ioeventfd at base + 0x50.
@@ -95,6 +106,7 @@ public final class VirtioBlockDevice: VirtioDevice, @unchecked Sendable {
             queue = queues.first ?? nil
             self.interrupt = interrupt
             lastError = nil
+            writeThrough = negotiatedFeatures & Self.flushFeature == 0
         }
         worker.wake()
     }
@@ -126,7 +138,7 @@ public final class VirtioBlockDevice: VirtioDevice, @unchecked Sendable {
         do {
             while !worker.pauseRequested, let chain = try queue.popAvailable() {
                 let written = BlockRequest.execute(chain, on: backend, capacitySectors: capacitySectors,
-                                                   readOnly: readOnly, serial: serial)
+                                                   readOnly: readOnly, writeThrough: writeThrough, serial: serial)
                 queue.addUsed(chain, writtenLength: written)
                 completed = true
             }
