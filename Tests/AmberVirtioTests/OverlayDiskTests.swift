@@ -154,6 +154,21 @@ import Testing
         #expect(throws: VirtioError.self) { try reopened.write([1], at: 0) }
     }
 
+    /// The capture path: another process (here another instance) reads a paused, flushed overlay.
+    @Test func readOnlyOpenBesideTheWriterSeesTheLastFlush() throws {
+        let writer = try fixture.createOverlay()
+        try writer.write([1, 2, 3], at: 10)
+        try writer.flush()
+        try writer.write([4], at: 5 * 65536)
+        let reader = try OverlayDisk(basePath: fixture.basePath, overlayPath: fixture.overlayPath(), readOnly: true)
+        #expect(reader.overlayChunks() == [0])
+        #expect(try reader.read(at: 10, count: 3) == [1, 2, 3])
+        #expect(try reader.read(at: 5 * 65536, count: 1) == [fixture.baseContent[5 * 65536]], "not flushed yet")
+        try writer.flush()
+        let later = try OverlayDisk(basePath: fixture.basePath, overlayPath: fixture.overlayPath(), readOnly: true)
+        #expect(try later.read(at: 5 * 65536, count: 1) == [4])
+    }
+
     @Test func readChunkReturnsTheGuestView() throws {
         let disk = try fixture.createOverlay()
         try disk.write([5, 5], at: 16 * 65536)

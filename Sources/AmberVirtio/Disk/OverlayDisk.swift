@@ -31,7 +31,7 @@ public final class OverlayDisk: BlockBackend, @unchecked Sendable {
     public let size: UInt64
     public let readOnly: Bool
     public let chunkSize: Int
-    public var chunkCount: Int { inOverlay.count }
+    public let chunkCount: Int
 
     private let base: FileDescriptor
     private let overlay: FileDescriptor
@@ -82,6 +82,9 @@ public final class OverlayDisk: BlockBackend, @unchecked Sendable {
     }
 
     /// Opens an existing overlay over `basePath`, checking that the base is the one it was made over.
+    /// One process at a time may open it read-write. Read-only opens take no lock and see the overlay as
+    /// of its writer's last flush: the capture code pauses the device and flushes it before reading
+    /// chunks from another process.
     public init(basePath: String, overlayPath: String, readOnly: Bool = false) throws {
         base = try Self.openBase(basePath)
         let baseSize = try DiskFile.size(of: base, name: basePath)
@@ -108,6 +111,7 @@ public final class OverlayDisk: BlockBackend, @unchecked Sendable {
         self.readOnly = readOnly
         size = layout.logicalSize
         chunkSize = layout.chunkSize
+        chunkCount = layout.chunkCount
         inOverlay = chunks
         dirty = chunks
         copyBuffer = .allocate(byteCount: layout.chunkSize, alignment: 4096)
@@ -153,6 +157,8 @@ public final class OverlayDisk: BlockBackend, @unchecked Sendable {
         let end = offset + UInt64(count)
         let chunks = chunkIndex(offset)...chunkIndex(end - 1)
         try lock.withLock {
+            // Dirty before any byte moves: a write that fails halfway may still have changed its chunks.
+            for chunk in chunks { dirty[chunk] = true }
             for chunk in chunks where !inOverlay[chunk] {
                 let range = chunkRange(chunk)
                 if offset > range.lowerBound || end < range.upperBound {
@@ -166,10 +172,7 @@ public final class OverlayDisk: BlockBackend, @unchecked Sendable {
             } catch let error as SystemError {
                 throw VirtioError("overlay \(overlayPath) cannot be written (\(String(cString: strerror(error.errno)))): check free space on the host disk")
             }
-            for chunk in chunks {
-                markInOverlay(chunk)
-                dirty[chunk] = true
-            }
+            for chunk in chunks { markInOverlay(chunk) }
         }
     }
 

@@ -67,8 +67,8 @@ final class OverlayMapFile: @unchecked Sendable {
         }
     }
 
-    /// Opens the map at `path` and returns it with the chunks its newest valid slot records. Takes an
-    /// exclusive lock (shared when `readOnly`) so two VMs never write one overlay.
+    /// Opens the map at `path` and returns it with the chunks its newest valid slot records. A writer
+    /// takes an exclusive lock so two VMs never write one overlay; readers take none (see OverlayDisk).
     static func open(path: String, readOnly: Bool) throws -> (OverlayMapFile, DiskChunkBitmap) {
         let file: FileDescriptor
         do {
@@ -76,7 +76,7 @@ final class OverlayMapFile: @unchecked Sendable {
         } catch let error as SystemError {
             throw VirtioError("overlay map \(path) cannot be opened (\(String(cString: strerror(error.errno)))): the overlay is incomplete or was moved without its .map file")
         }
-        guard flock(file.rawValue, (readOnly ? LOCK_SH : LOCK_EX) | LOCK_NB) == 0 else {
+        guard readOnly || flock(file.rawValue, LOCK_EX | LOCK_NB) == 0 else {
             throw VirtioError("overlay map \(path) is in use by another process: stop the VM using it first")
         }
         let fileSize = try file.size()
