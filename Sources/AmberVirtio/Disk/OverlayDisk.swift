@@ -136,16 +136,25 @@ public final class OverlayDisk: BlockBackend, @unchecked Sendable {
         let count = buffers.totalByteCount
         try checkRange(offset: offset, count: count, name: overlayPath)
         guard count > 0 else { return }
+        let chunks = chunkIndex(offset)...chunkIndex(offset + UInt64(count) - 1)
         try lock.withLock {
+            let fromOverlay = inOverlay[chunks.lowerBound]
+            if chunks.allSatisfy({ inOverlay[$0] == fromOverlay }) {
+                try readRun(into: buffers, at: offset, fromOverlay: fromOverlay)
+                return
+            }
             var position = 0
             for run in sourceRuns(offset: offset, count: count) {
-                let pieces = run.count == count ? buffers : DescriptorChain.range(of: buffers, from: position, count: run.count)
-                let file = run.fromOverlay ? overlay : base
-                guard try VectoredIO.read(file, into: pieces, at: offset + UInt64(position)) else {
-                    throw VirtioError("\(run.fromOverlay ? "overlay \(overlayPath)" : "base \(basePath)") ended early at offset \(offset + UInt64(position)): was it truncated?")
-                }
+                let pieces = DescriptorChain.range(of: buffers, from: position, count: run.count)
+                try readRun(into: pieces, at: offset + UInt64(position), fromOverlay: run.fromOverlay)
                 position += run.count
             }
+        }
+    }
+
+    private func readRun(into buffers: [UnsafeMutableRawBufferPointer], at offset: UInt64, fromOverlay: Bool) throws {
+        guard try VectoredIO.read(fromOverlay ? overlay : base, into: buffers, at: offset) else {
+            throw VirtioError("\(fromOverlay ? "overlay \(overlayPath)" : "base \(basePath)") ended early at offset \(offset): was it truncated?")
         }
     }
 
