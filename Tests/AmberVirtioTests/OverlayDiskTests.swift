@@ -14,7 +14,7 @@ import Testing
         let disk = try fixture.createOverlay()
         #expect(disk.size == UInt64(fixture.baseContent.count))
         #expect(disk.chunkCount == 17, "16 whole chunks and a short last one")
-        #expect(try disk.read(at: 0, count: fixture.baseContent.count) == fixture.baseContent)
+        #expect(sameBytes(try disk.read(at: 0, count: fixture.baseContent.count), fixture.baseContent))
         #expect(disk.overlayChunks().isEmpty)
     }
 
@@ -27,7 +27,7 @@ import Testing
         try disk.write(data, at: UInt64(offset))
         var expected = fixture.baseContent
         expected.replaceSubrange(offset..<(offset + data.count), with: data)
-        #expect(try disk.read(at: 0, count: expected.count) == expected)
+        #expect(sameBytes(try disk.read(at: 0, count: expected.count), expected))
         #expect(disk.overlayChunks() == [0, 1, 2, 3])
         #expect(try disk.read(at: UInt64(offset - 10), count: 20) == Array(expected[(offset - 10)..<(offset + 10)]))
     }
@@ -38,7 +38,7 @@ import Testing
         try disk.write([1, 2, 3], at: UInt64(offset))
         var expected = fixture.baseContent
         expected.replaceSubrange(offset..<(offset + 3), with: [1, 2, 3])
-        #expect(try disk.read(at: 16 * 65536, count: 8192) == Array(expected[(16 * 65536)...]))
+        #expect(sameBytes(try disk.read(at: 16 * 65536, count: 8192), expected[(16 * 65536)...]))
         #expect(disk.chunkLength(16) == 8192)
         #expect(disk.overlayChunks() == [16])
     }
@@ -68,7 +68,7 @@ import Testing
                     try disk.read(into: [UnsafeMutableRawBufferPointer(rebasing: all[..<cut]),
                                          UnsafeMutableRawBufferPointer(rebasing: all[cut...])], at: UInt64(offset))
                 }
-                #expect(bytes == Array(model[offset..<(offset + count)]), "step \(step)")
+                #expect(sameBytes(bytes, model[offset..<(offset + count)]), "step \(step)")
             }
             if step % 100 == 99 {
                 try disk.flush()
@@ -76,8 +76,8 @@ import Testing
                 disk = try OverlayDisk(basePath: fixture.basePath, overlayPath: fixture.overlayPath())
             }
         }
-        #expect(try disk.read(at: 0, count: model.count) == model)
-        #expect(try fixture.baseOnDisk() == fixture.baseContent)
+        #expect(sameBytes(try disk.read(at: 0, count: model.count), model))
+        #expect(sameBytes(try fixture.baseOnDisk(), fixture.baseContent))
         #expect(try fixture.baseModificationTime() == modified)
     }
 
@@ -104,8 +104,8 @@ import Testing
         #expect(try second.read(at: 70_000, count: 7000)
             == Array(fixture.baseContent[70_000..<72_000]) + [UInt8](repeating: 0xBB, count: 5000))
         let third = try fixture.createOverlay("clone-3")
-        #expect(try third.read(at: 0, count: fixture.baseContent.count) == fixture.baseContent)
-        #expect(try fixture.baseOnDisk() == fixture.baseContent)
+        #expect(sameBytes(try third.read(at: 0, count: fixture.baseContent.count), fixture.baseContent))
+        #expect(sameBytes(try fixture.baseOnDisk(), fixture.baseContent))
     }
 
     @Test func dirtyChunksAreThoseWrittenSinceTheLastTake() throws {
@@ -141,7 +141,7 @@ import Testing
             _ = disk.takeDirtyChunks()
             try disk.write([8], at: 6 * 65536)
             try disk.reset()
-            #expect(try disk.read(at: 0, count: fixture.baseContent.count) == fixture.baseContent)
+            #expect(sameBytes(try disk.read(at: 0, count: fixture.baseContent.count), fixture.baseContent))
             #expect(disk.overlayChunks().isEmpty)
             #expect(disk.takeDirtyChunks() == [2, 6])
             try disk.write([9], at: 2 * 65536)
@@ -175,9 +175,9 @@ import Testing
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: disk.chunkSize, alignment: 8)
         defer { buffer.deallocate() }
         #expect(try disk.readChunk(16, into: buffer) == 8192)
-        #expect(Array(buffer[0..<8192]) == [5, 5] + Array(fixture.baseContent[(16 * 65536 + 2)...]))
+        #expect(sameBytes(buffer[0..<8192], [5, 5] + Array(fixture.baseContent[(16 * 65536 + 2)...])))
         #expect(try disk.readChunk(1, into: buffer) == 65536)
-        #expect(Array(buffer) == Array(fixture.baseContent[65536..<(2 * 65536)]))
+        #expect(sameBytes(buffer, fixture.baseContent[65536..<(2 * 65536)]))
         #expect(throws: VirtioError.self) { try disk.readChunk(17, into: buffer) }
     }
 

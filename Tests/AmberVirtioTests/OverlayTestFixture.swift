@@ -43,6 +43,11 @@ final class OverlayTestFixture {
     }
 }
 
+/// Compares large byte arrays without printing them when an expectation fails.
+func sameBytes<A: Collection, B: Collection>(_ a: A, _ b: B) -> Bool where A.Element == UInt8, B.Element == UInt8 {
+    a.elementsEqual(b)
+}
+
 /// Deterministic pseudo-random numbers, so a failing sequence can be replayed.
 struct SplitMix64: RandomNumberGenerator {
     var state: UInt64
