@@ -14,11 +14,12 @@ import Glibc
 /// for every chunk it held then; chunks first written after it read from the base again, which is what a
 /// disk with a volatile write cache may show after power loss.
 ///
-/// Snapshots: `takeDirtyChunks()` (while the device is paused) returns the chunks written since the
-/// previous call and starts a new interval. The disk manifest of a snapshot is the previous snapshot's
-/// manifest with those chunks re-hashed (read them with `readChunk` before resuming the VM); the first
-/// snapshot of a disk starts from the base image's manifest. A freshly opened overlay reports every chunk
-/// it holds as dirty, because writes made before a restart were never handed to a snapshot.
+/// Snapshots: with the device paused, `flush()` then `takeDirtyChunks()`, which returns the chunks
+/// written since the previous call and starts a new interval. The disk manifest of a snapshot is the
+/// previous snapshot's manifest with those chunks re-hashed (read them with `readChunk`, or through a
+/// read-only `OverlayDisk` in another process, before resuming the VM); the first snapshot of a disk
+/// starts from the base image's manifest. A freshly opened overlay reports every chunk it holds as dirty,
+/// because writes made before a restart were never handed to a snapshot.
 ///
 /// Thread-safe: one lock orders requests, flushes and the snapshot calls.
 public final class OverlayDisk: BlockBackend, @unchecked Sendable {
@@ -40,7 +41,7 @@ public final class OverlayDisk: BlockBackend, @unchecked Sendable {
     private var inOverlay: DiskChunkBitmap
     private var dirty: DiskChunkBitmap
     private var mapChangedSinceCommit = false
-    private var copyBuffer: UnsafeMutableRawBufferPointer
+    private let copyBuffer: UnsafeMutableRawBufferPointer
 
     public static func mapPath(forOverlay overlayPath: String) -> String { overlayPath + ".map" }
 
