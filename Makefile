@@ -16,7 +16,7 @@ guest: deps
 	@scripts/make-test-guest
 
 unit-test: deps
-	$(SWIFT) build --product amber && $(SWIFT) test
+	$(SWIFT) build && $(SWIFT) test
 
 guest-test: build guest
 	@scripts/guest-tests

@@ -37,7 +37,7 @@ let package = Package(
         ]),
 
         .executableTarget(name: "amber-vmm", dependencies: ["AmberVMM"]),
-        .executableTarget(name: "amber-store-bench", dependencies: ["AmberCore", "AmberStore", "AmberCatalog"]),
+        .executableTarget(name: "amber-store-bench", dependencies: ["AmberCore", "AmberStore", "AmberCatalog", "CLZ4"]),
         .executableTarget(name: "amber-policy-bench", dependencies: ["AmberPolicy"]),
         .executableTarget(name: "amber-disk-bench", dependencies: ["AmberVirtio", "AmberSystem"]),
         .executableTarget(name: "amber-disk-crash-writer", dependencies: ["AmberVirtio"]),
@@ -49,7 +49,7 @@ let package = Package(
         .testTarget(name: "AmberKVMTests", dependencies: ["AmberKVM"]),
         .testTarget(name: "AmberBootTests", dependencies: ["AmberBoot"]),
         .testTarget(name: "AmberVirtioTests", dependencies: ["AmberVirtio"]),
-        .testTarget(name: "AmberVMMTests", dependencies: ["AmberVMM"]),
+        .testTarget(name: "AmberVMMTests", dependencies: ["AmberVMM", "AmberKVM", "AmberSystem"]),
         .testTarget(name: "AmberStoreTests", dependencies: ["AmberStore"]),
         .testTarget(name: "AmberCatalogTests", dependencies: ["AmberCatalog"]),
         .testTarget(name: "AmberPolicyTests", dependencies: ["AmberPolicy"]),

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The catalog's schema history. Append only: never edit or reorder a migration that has shipped;
 /// add a new one. A catalog holding a migration this list lacks came from a newer amber.
 enum Migrations {
@@ -74,5 +76,3 @@ enum Migrations {
         }
     }
 }
-
-import Foundation

@@ -15,8 +15,8 @@ public final class SQLiteConnection {
         guard code == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
             sqlite3_close(db)
-            if code == SQLITE_CANTOPEN { throw CatalogError.sqlite(operation: "open \(path)", code: code, message: message) }
-            throw CatalogError.sqlite(operation: "open \(path)", code: code, message: message)
+            let reason = code == SQLITE_CANTOPEN ? "cannot open the file; check that its directory exists and is writable" : message
+            throw CatalogError.sqlite(operation: "open \(path)", code: code, message: reason)
         }
         handle = db
         self.path = path

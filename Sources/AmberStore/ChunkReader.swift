@@ -48,20 +48,34 @@ public final class ChunkReader: @unchecked Sendable {
     /// that it is `digest`. `scratch` holds at least `location.recordLength` bytes.
     func read(_ digest: ChunkDigest, at location: ChunkLocation, into destination: UnsafeMutableRawBufferPointer,
               scratch: UnsafeMutableRawBufferPointer) throws {
+        let bytes = try decoded(digest, at: location, expectedLength: destination.count, decodeInto: destination, scratch: scratch)
+        if bytes.baseAddress != UnsafeRawPointer(destination.baseAddress) {
+            destination.baseAddress!.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+        }
+    }
+
+    /// Reads, decodes and checks a chunk, returning where its bytes are: inside `scratch` for a raw record
+    /// (no copy), in `decodeInto` for an LZ4 one.
+    func decoded(_ digest: ChunkDigest, at location: ChunkLocation, expectedLength: Int,
+                 decodeInto destination: UnsafeMutableRawBufferPointer, scratch: UnsafeMutableRawBufferPointer) throws -> UnsafeRawBufferPointer {
         let header = try readRecord(digest, at: location, into: scratch)
         let payload = UnsafeRawBufferPointer(rebasing: scratch[PackFormat.recordHeaderSize..<header.recordLength])
-        guard destination.count == header.rawLength else {
-            throw corrupt(digest, location, "holds \(header.rawLength) bytes, expected \(destination.count)")
+        guard expectedLength == header.rawLength, destination.count >= header.rawLength else {
+            throw corrupt(digest, location, "holds \(header.rawLength) bytes, expected \(expectedLength)")
         }
+        let bytes: UnsafeRawBufferPointer
         switch header.codec {
         case .raw:
-            destination.baseAddress!.copyMemory(from: payload.baseAddress!, byteCount: payload.count)
+            bytes = payload
         case .lz4:
-            guard ChunkCodec.decompress(payload, into: destination) else { throw corrupt(digest, location, "LZ4 data does not decode") }
+            let target = UnsafeMutableRawBufferPointer(rebasing: destination[0..<header.rawLength])
+            guard ChunkCodec.decompress(payload, into: target) else { throw corrupt(digest, location, "LZ4 data does not decode") }
+            bytes = UnsafeRawBufferPointer(target)
         }
-        guard ChunkDigest.of(UnsafeRawBufferPointer(destination)) == digest else {
+        guard ChunkDigest.of(bytes) == digest else {
             throw corrupt(digest, location, "content does not match its SHA-256")
         }
+        return bytes
     }
 
     /// Reads and checks a record's header (not its payload) into `scratch`.

@@ -61,8 +61,8 @@ public final class ChunkStore: @unchecked Sendable {
     }
 
     /// The lock every writer and reader holds while it works; gc takes it exclusively.
-    public func lease(_ mode: FileLock.Mode) throws -> FileLock {
-        try FileLock(path: leaseLockPath, mode: mode)
+    public func lease(_ mode: FileLock.Mode, waiting: (() -> Void)? = nil) throws -> FileLock {
+        try FileLock(path: leaseLockPath, mode: mode, waiting: waiting)
     }
 
     private static func create(directory: URL, chunkSize: Int) throws {

@@ -8,10 +8,12 @@ public final class FileLock: @unchecked Sendable {
 
     let file: FileDescriptor
 
-    /// Blocks until the lock is granted.
-    public init(path: String, mode: Mode) throws {
+    /// Blocks until the lock is granted, calling `waiting` first if it is not granted at once.
+    public init(path: String, mode: Mode, waiting: (() -> Void)? = nil) throws {
         file = try FileDescriptor.open(path, O_RDWR | O_CREAT, mode: 0o644)
         let operation = mode == .shared ? LOCK_SH : LOCK_EX
+        if flock(file.rawValue, operation | LOCK_NB) == 0 { return }
+        waiting?()
         try retryingInterrupts("flock \(path)") { flock(file.rawValue, operation) }
     }
 

@@ -38,9 +38,17 @@ extension StoreWriter {
     /// Chunks per unit of work: one read, one index lookup and one progress report per batch.
     static let batchChunks = 32
 
-    /// Ingests a regular file, reading it with pread in every worker (bounded memory: one batch each).
+    /// Ingests a regular file. It is mapped and hashed in place (no copy; the page cache is the only
+    /// memory used); if it cannot be mapped, every worker preads one batch at a time instead. A file
+    /// truncated by someone else mid-import kills the process with SIGBUS, which commit order makes
+    /// harmless to the store.
     public func ingest(file path: String, chunkSize: Int? = nil,
                        progress: ((UInt64, UInt64) -> Void)? = nil) throws -> IngestResult {
+        try ingest(file: path, chunkSize: chunkSize, mapping: true, progress: progress)
+    }
+
+    func ingest(file path: String, chunkSize: Int?, mapping: Bool,
+                progress: ((UInt64, UInt64) -> Void)?) throws -> IngestResult {
         let file: FileDescriptor
         do {
             file = try FileDescriptor.open(path, O_RDONLY)
@@ -51,6 +59,9 @@ extension StoreWriter {
         try retryingInterrupts("fstat \(path)") { fstat(file.rawValue, &info) }
         guard (info.st_mode & S_IFMT) == S_IFREG else { throw StoreError.notARegularFile(path: path) }
         let length = UInt64(info.st_size)
+        if mapping, length > 0, let mapped = try? MappedRegion(size: Int(length), fd: file, protection: PROT_READ, flags: MAP_SHARED) {
+            return try ingest(buffer: UnsafeRawBufferPointer(mapped.buffer), chunkSize: chunkSize, progress: progress)
+        }
         return try ingest(length: length, chunkSize: chunkSize ?? store.chunkSize, progress: progress) { start, count, input in
             let window = UnsafeMutableRawBufferPointer(rebasing: input[0..<count])
             guard try file.read(into: window, at: start) == count else { throw StoreError.inputChanged(path: path) }

@@ -40,13 +40,20 @@ public final class ManifestFile: @unchecked Sendable {
         return total
     }
 
+    /// Serves repeated small reads of one chunk from a one-chunk cache; reads of other chunks run
+    /// outside the lock, so concurrent readers (several disk queues) do not wait on each other.
     private func withChunk(_ index: Int, _ digest: ChunkDigest, _ body: (UnsafeRawBufferPointer) -> Void) throws {
         lock.lock()
-        defer { lock.unlock() }
-        if cachedIndex != index {
-            cachedBytes = try reader.chunk(digest)
-            cachedIndex = index
+        if cachedIndex == index {
+            defer { lock.unlock() }
+            return cachedBytes.withUnsafeBytes(body)
         }
-        cachedBytes.withUnsafeBytes(body)
+        lock.unlock()
+        let bytes = try reader.chunk(digest)
+        bytes.withUnsafeBytes(body)
+        lock.lock()
+        cachedBytes = bytes
+        cachedIndex = index
+        lock.unlock()
     }
 }

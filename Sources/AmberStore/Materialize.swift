@@ -36,9 +36,9 @@ extension ChunkReader {
                     for index in range {
                         let digest = manifest.digests[index]
                         guard !digest.isZero else { continue }
-                        let destination = UnsafeMutableRawBufferPointer(rebasing: output[0..<manifest.length(ofChunk: index)])
-                        try read(digest, at: locations[digest]!, into: destination, scratch: scratch)
-                        try file.write(UnsafeRawBufferPointer(destination), at: UInt64(index) * UInt64(manifest.chunkSize))
+                        let bytes = try decoded(digest, at: locations[digest]!, expectedLength: manifest.length(ofChunk: index),
+                                                decodeInto: output, scratch: scratch)
+                        try file.write(bytes, at: UInt64(index) * UInt64(manifest.chunkSize))
                     }
                     let start = UInt64(range.lowerBound) * UInt64(manifest.chunkSize)
                     let end = min(manifest.logicalLength, UInt64(range.upperBound) * UInt64(manifest.chunkSize))

@@ -1,4 +1,5 @@
 import AmberSystem
+import Dispatch
 import Foundation
 import Glibc
 
@@ -197,6 +198,11 @@ public final class StoreWriter: @unchecked Sendable {
             let offset = pack.length
             pack.length += UInt64(length)
             return (pack, offset)
+        }
+        if let full = current {
+            // Start the full pack's writeback now, overlapping the disk with the hashing and compressing
+            // still to come; `seal` fsyncs every pack again, so this is only ever a head start.
+            DispatchQueue.global(qos: .utility).async { try? full.file.sync() }
         }
         let pack = try (appenders.isEmpty && reusesPacks ? reusablePack() : nil) ?? newPack()
         appenders.append(pack)

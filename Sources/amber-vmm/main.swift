@@ -1,2 +1,70 @@
+// amber-vmm: one process per VM. `amber-vmm --config FILE` boots the VM FILE describes and serves its
+// control socket until the guest stops. Exit status: 0 guest powered off, rebooted or stopped on
+// request; 1 guest crashed or the VMM failed; 2 bad configuration.
+import AmberSystem
 import AmberVMM
-// amber-vmm: one process per VM. The machine lands here with the VMM issue.
+import Glibc
+
+let arguments = VMMArguments.parse(Array(CommandLine.arguments.dropFirst()))
+let configuration: VMConfiguration
+do {
+    configuration = try ConfigurationCheck.load(path: arguments.configPath)
+    try ConfigurationCheck.validate(configuration)
+} catch {
+    Lifecycle.fail("\(error)", status: 2)
+}
+
+// Held for the process's lifetime: a second amber-vmm for the same VM fails here.
+let configLock: FileLock
+do {
+    configLock = try FileLock(exclusive: arguments.configPath)
+} catch FileLock.Failure.alreadyLocked {
+    Lifecycle.fail("VM \(configuration.name) is already running", status: 2)
+} catch {
+    Lifecycle.fail("cannot lock \(arguments.configPath): \(error)", status: 2)
+}
+
+Signals.ignoreBrokenPipes()
+let stopRequests = StopRequests()
+do {
+    _ = try Signals.handleOnThread([SIGTERM, SIGINT, SIGHUP]) { signal in stopRequests.deliver(signal) }
+} catch {
+    Lifecycle.fail("cannot set up signal handling: \(error)", status: 1)
+}
+
+let console: ConsoleEndpoint
+do {
+    console = try ConsoleEndpoint(logPath: configuration.consoleLogPath)
+} catch {
+    Lifecycle.fail("\(error)", status: 2)
+}
+
+let host: VMMHost
+do {
+    host = try VMMHost(configuration: configuration, consoleOutput: console.output, log: Lifecycle.log)
+} catch let error as ConfigurationError {
+    Lifecycle.fail(error.description, status: 2)
+} catch {
+    Lifecycle.fail("cannot start VM \(configuration.name): \(error)", status: 1)
+}
+stopRequests.target = host
+if arguments.exitAfterFirstRun {
+    host.machine.firstRunObserver = { vcpu in
+        guard vcpu == 0 else { return }
+        Lifecycle.log("first KVM_RUN at \(Lifecycle.realtimeNanoseconds()) ns (CLOCK_REALTIME)")
+        host.machine.stop(.stopped)
+    }
+}
+console.startInput { host.typeIntoConsole($0) }
+
+let machineExit: MachineExit
+do {
+    machineExit = try host.run()
+} catch {
+    console.restore()
+    Lifecycle.fail("VM \(configuration.name) failed: \(error)", status: 1)
+}
+console.restore()
+Lifecycle.log("VM \(configuration.name): \(machineExit)")
+withExtendedLifetime(configLock) {}
+Glibc.exit(machineExit.exitStatus)

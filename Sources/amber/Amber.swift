@@ -10,6 +10,7 @@ struct Amber: ParsableCommand {
             ImageCommand.self,
             StoreCommand.self,
             PolicyCommand.self,
+            Run.self, Ps.self, Pause.self, Resume.self, Stop.self, Logs.self, Console.self,
         ]
     )
 }

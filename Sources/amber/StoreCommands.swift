@@ -75,7 +75,9 @@ struct StoreGC: ParsableCommand {
 
     func run() throws {
         try StoreCLI.reportingErrors {
-            let report = try StoreContext(home: home.resolved).collectGarbage(dryRun: dryRun)
+            let report = try StoreContext(home: home.resolved).collectGarbage(dryRun: dryRun) {
+                FileHandle.standardError.write(Data("waiting for imports and snapshots in progress to finish...\n".utf8))
+            }
             if json { return try StoreCLI.printJSON(report) }
             let verb = dryRun ? "would free" : "freed"
             print("\(verb) \(ByteFormat.string(report.bytesFreed)): \(report.deadChunks) unreferenced chunk(s), "

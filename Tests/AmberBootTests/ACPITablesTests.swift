@@ -143,7 +143,7 @@ import Testing
         }
         let acpiexec = Process()
         acpiexec.executableURL = URL(fileURLWithPath: "/usr/bin/acpiexec")
-        acpiexec.arguments = ["-b", "evaluate \\_S5_; evaluate \\_SB.V001._HID; evaluate \\_SB.V001._CRS; sleep 5"] + files
+        acpiexec.arguments = ["-b", "evaluate \\_S5_; evaluate \\_SB.V001._HID; evaluate \\_SB.V001._CRS; evaluate \\_SB.COM1._HID; evaluate \\_SB.COM1._CRS; sleep 5"] + files
         let output = Pipe()
         acpiexec.standardOutput = output
         acpiexec.standardError = output
@@ -151,10 +151,12 @@ import Testing
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         acpiexec.waitUntilExit()
         #expect(acpiexec.terminationStatus == 0)
-        #expect(text.contains("2 Devices"))
+        #expect(text.contains("3 Devices"))
         #expect(text.contains("[Package] Contains 4 Elements:\n    [Integer] = 0000000000000005\n    [Integer] = 0000000000000005"))
         #expect(text.contains("[String] Length 08 = \"LNRO0005\""))
         #expect(text.contains("86 09 00 01 00 10 00 D0 00 10 00 00 89 06 00 03"))
+        #expect(text.contains("[Integer] = 000000000105D041"), "COM1 is EisaId PNP0501")
+        #expect(text.contains("47 01 F8 03 F8 03 01 08 89 06 00 03 01 04 00 00"), "COM1: ports 0x3F8-0x3FF, GSI 4")
         #expect(text.contains("HwExtendedSleep"))
         #expect(text.contains("Entering sleep state [S5]"))
         #expect(!text.contains("Error") && !text.contains("Warning"), "\(text)")

@@ -32,10 +32,16 @@ func storeTestFlipByte(at offset: UInt64, in path: String) throws {
         let location = try context.reader.location(of: target)
         try storeTestFlipByte(at: location.offset + 60, in: context.store.packPath(location.pack))
 
+        // A snapshot sharing the victim's manifest is named too.
+        try context.catalog.write { db in
+            try db.insertVM(VMRecord(name: "web", config: "{}", created: Date()))
+            try db.insertSnapshot(SnapshotRecord(id: "s1", vm: "web", created: Date(), kind: "disk", diskManifest: image.manifest,
+                                                 logicalBytes: 0, storedBytes: 0, pauseMicroseconds: 0))
+        }
         let report = try context.verify()
         #expect(report.badChunks.map(\.digest) == [target.hex])
-        #expect(report.badChunks.first?.dependents == ["image victim"])
-        #expect(report.damaged == ["image victim"])
+        #expect(report.badChunks.first?.dependents == ["image victim", "snapshot web/s1"])
+        #expect(report.damaged == ["image victim", "snapshot web/s1"])
 
         do {
             try images.export(name: "victim", to: directory.path("victim.out"))
@@ -114,11 +120,13 @@ func storeTestFlipByte(at offset: UInt64, in path: String) throws {
         #expect(result.newChunks == 0)
         // ... and gc starting now must wait until the writer has committed its reference.
         let gcDone = DispatchSemaphore(value: 0)
+        let gcWaiting = DispatchSemaphore(value: 0)
         let gcResult = GCResultBox()
         Thread.detachNewThread {
-            gcResult.set(Result { try context.collectGarbage(dryRun: false) })
+            gcResult.set(Result { try context.collectGarbage(dryRun: false) { gcWaiting.signal() } })
             gcDone.signal()
         }
+        #expect(gcWaiting.wait(timeout: .now() + 10) == .success, "gc did not say it was waiting for the writer")
         #expect(gcDone.wait(timeout: .now() + 0.5) == .timedOut, "gc ran while a writer held the lease")
         try context.commit(writer) { db in
             try db.insertImage(ImageRecord(name: "new", manifest: result.manifest.bytes, logicalBytes: Int64(result.logicalBytes),

@@ -1,4 +1,4 @@
-import AmberStore
+@testable import AmberStore
 import AmberSystem
 import Foundation
 import Glibc
@@ -58,6 +58,17 @@ import Testing
         #expect(Array(UnsafeRawBufferPointer(restored.buffer)) == bytes)
     }
 
+    @Test func readingAFileWithPreadGivesTheSameManifestAsMappingIt() throws {
+        let test = try TestStore()
+        let bytes = Content.text(3 << 20, seed: 12) + [UInt8](repeating: 0, count: 1 << 20) + Content.random(70_000, seed: 13)
+        let mapped = try test.ingest(bytes)
+        let writer = try StoreWriter(store: test.store, index: test.index)
+        defer { writer.finish(committed: false) }
+        let read = try writer.ingest(file: test.directory.path("input"), chunkSize: nil, mapping: false, progress: nil)
+        #expect(read.manifest == mapped.manifest)
+        #expect(read.zeroChunks == 16)
+    }
+
     @Test func randomAccessReadsMatchTheSourceAtAnyOffset() throws {
         let test = try TestStore(chunkSize: 4096)
         let bytes = Content.text(100_000, seed: 8) + [UInt8](repeating: 0, count: 10_000) + Content.random(33_333, seed: 9)
@@ -71,6 +82,28 @@ import Testing
             #expect(read == expected.count)
             #expect(Array(buffer.prefix(read)) == expected, "read of \(count) at \(offset)")
         }
+    }
+
+    @Test func concurrentRandomAccessReadsAllSeeTheRightBytes() throws {
+        let test = try TestStore()
+        let bytes = Content.text(1 << 20, seed: 14) + Content.random(1 << 20, seed: 15)
+        let file = try ManifestFile(reader: test.reader, root: try test.ingest(bytes).manifest)
+        let mismatches = NSLock()
+        var wrong = 0
+        DispatchQueue.concurrentPerform(iterations: 4) { thread in
+            var state = UInt64(thread + 1)
+            for _ in 0..<200 {
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                let offset = Int(state >> 33) % bytes.count
+                let count = min(5000, bytes.count - offset)
+                var buffer = [UInt8](repeating: 0, count: count)
+                let read = (try? buffer.withUnsafeMutableBytes { try file.read(into: $0, at: UInt64(offset)) }) ?? -1
+                if read != count || buffer[...] != bytes[offset..<(offset + count)] {
+                    mismatches.lock(); wrong += 1; mismatches.unlock()
+                }
+            }
+        }
+        #expect(wrong == 0)
     }
 
     @Test func manifestsBiggerThanOnePieceRoundTrip() throws {

@@ -107,6 +107,17 @@ public enum ResourceDescriptor {
         return bytes
     }
 
+    /// IO(Decode16, base, base, 1, length): small item 0x47 (type 8, 7 bytes of data).
+    public static func ioPort(base: UInt16, length: UInt8) -> [UInt8] {
+        let decodes16BitAddresses: UInt8 = 1
+        var bytes: [UInt8] = [0x47, decodes16BitAddresses]
+        bytes.appendLittleEndian(base)
+        bytes.appendLittleEndian(base)
+        bytes.append(1)
+        bytes.append(length)
+        return bytes
+    }
+
     /// Interrupt(ResourceConsumer, Edge, ActiveHigh, Exclusive) { gsi }: extended interrupt large item 0x89.
     /// Flags: bit 0 consumer, bit 1 edge-triggered, bit 2 active-low, bit 3 shared.
     public static func edgeInterrupt(gsi: UInt32) -> [UInt8] {

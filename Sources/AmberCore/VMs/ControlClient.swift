@@ -1,0 +1,72 @@
+import AmberVMM
+import AmberSystem
+import Foundation
+
+/// Talks to one amber-vmm over its control socket: one JSON request line, one JSON response line.
+struct ControlClient {
+    let name: String
+    let socketPath: String
+
+    init(_ directory: VMDirectory) {
+        name = directory.name
+        socketPath = directory.controlSocket.path
+    }
+
+    /// Sends `operation` and returns the successful response; a refusal becomes an error.
+    func send(_ operation: ControlRequest.Operation, timeout: Double = 10) throws -> ControlResponse {
+        let connection = try connect(timeout: timeout)
+        let response = try exchange(operation, on: connection)
+        guard response.ok else {
+            throw VMLifecycleError.refused(name: name, operation: operation.rawValue,
+                                           message: response.error ?? "no reason given")
+        }
+        return response
+    }
+
+    func status(timeout: Double = 2) throws -> VMStatus {
+        guard let status = try send(.status, timeout: timeout).status else {
+            throw VMLifecycleError.protocolViolation(name: name, detail: "a status response without status")
+        }
+        return status
+    }
+
+    /// After an ok `console` response the connection is the raw console stream; bytes that arrived
+    /// with the response are returned so none of the console output is lost.
+    func openConsole() throws -> (connection: UnixSocketConnection, initialOutput: [UInt8]) {
+        let connection = try connect(timeout: 10)
+        let response = try exchange(.console, on: connection)
+        guard response.ok else {
+            throw VMLifecycleError.refused(name: name, operation: "console", message: response.error ?? "no reason given")
+        }
+        try connection.setTimeout(0)
+        return (connection, connection.takeBuffered())
+    }
+
+    private func connect(timeout: Double) throws -> UnixSocketConnection {
+        do {
+            return try UnixSocketConnection(connectingTo: socketPath, timeout: timeout)
+        } catch let error as SystemError {
+            throw VMLifecycleError.unreachable(name: name, reason: error.description)
+        }
+    }
+
+    private func exchange(_ operation: ControlRequest.Operation, on connection: UnixSocketConnection) throws -> ControlResponse {
+        let line: String?
+        do {
+            var request = try JSONEncoder().encode(ControlRequest(operation))
+            request.append(UInt8(ascii: "\n"))
+            try connection.writeAll(Array(request))
+            line = try connection.readLine()
+        } catch let error as SystemError {
+            throw VMLifecycleError.unreachable(name: name, reason: error.description)
+        }
+        guard let line else {
+            throw VMLifecycleError.unreachable(name: name, reason: "it closed the connection without answering \(operation.rawValue)")
+        }
+        do {
+            return try JSONDecoder().decode(ControlResponse.self, from: Data(line.utf8))
+        } catch {
+            throw VMLifecycleError.protocolViolation(name: name, detail: String(line.prefix(200)))
+        }
+    }
+}

@@ -1,0 +1,110 @@
+import AmberSystem
+import AmberVMM
+import Foundation
+import Glibc
+
+/// Starts amber-vmm for a `RunRequest`: in the foreground with the console on this terminal, or
+/// detached with the console in console.log.
+public struct VMLauncher {
+    public let home: AmberHome
+
+    public init(home: AmberHome) {
+        self.home = home
+    }
+
+    /// Runs the VM until amber-vmm exits and returns how it ended.
+    public func runInForeground(_ request: RunRequest) throws -> ExitStatus {
+        let launch = try prepare(request, detached: false)
+        // amber-vmm puts the terminal in raw mode; if it dies without restoring it, we do.
+        let terminal = SavedTerminalSettings(STDIN_FILENO)
+        defer { terminal?.restore() }
+        let pid = try SignalForwarding.forwarding {
+            try ProcessSpawner.spawn(launch.vmmPath, arguments: ["--config", launch.directory.configFile.path],
+                                     streams: .init(), newSession: false)
+        }
+        let status = ProcessSpawner.wait(for: pid) ?? .exited(1)
+        withExtendedLifetime(launch.runLock) {}
+        return status
+    }
+
+    /// Starts the VM in the background and returns amber-vmm's pid once the VM answers `status`
+    /// with running. On failure amber-vmm is not left behind.
+    public func runDetached(_ request: RunRequest, startTimeout: Double = 30) throws -> Int32 {
+        let launch = try prepare(request, detached: true)
+        let directory = launch.directory
+        let devNull = try FileDescriptor.open("/dev/null", O_RDWR)
+        let log = try FileDescriptor.open(directory.vmmLog.path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, mode: 0o600)
+        let pid = try ProcessSpawner.spawn(
+            launch.vmmPath, arguments: ["--config", directory.configFile.path],
+            streams: .init(input: devNull.rawValue, output: log.rawValue, error: log.rawValue), newSession: true)
+
+        let client = ControlClient(directory)
+        let deadline = Date().addingTimeInterval(startTimeout)
+        while true {
+            if let status = ProcessSpawner.wait(for: pid, blocking: false) {
+                throw VMLifecycleError.exitedDuringStart(name: request.name, status: status.description,
+                                                         logPath: directory.vmmLog.path, logTail: Self.tail(of: directory.vmmLog))
+            }
+            if let state = try? client.status(timeout: 1).state, state == .running || state == .paused {
+                return pid
+            }
+            if Date() > deadline {
+                kill(pid, SIGKILL)
+                _ = ProcessSpawner.wait(for: pid)
+                throw VMLifecycleError.startTimedOut(name: request.name, seconds: Int(startTimeout),
+                                                     logPath: directory.vmmLog.path, logTail: Self.tail(of: directory.vmmLog))
+            }
+            usleep(20_000)
+        }
+    }
+
+    private struct Launch {
+        let directory: VMDirectory
+        let vmmPath: String
+        /// Held until this `amber` exits; see `VMDirectory.runLock`.
+        let runLock: FileDescriptor
+    }
+
+    /// Checks everything, then claims the VM's directory and writes its configuration.
+    private func prepare(_ request: RunRequest, detached: Bool) throws -> Launch {
+        try VMName.validate(request.name)
+        let directory = home.vm(request.name)
+        let configuration = try VMLaunchPlan.configuration(for: request, in: directory, detached: detached)
+        let vmmPath = try VMMExecutable.locate()
+
+        try FileManager.default.createDirectory(at: directory.url, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        guard let runLock = try AdvisoryLock.acquire(at: directory.runLock.path) else {
+            throw VMLifecycleError.alreadyRunning(name: request.name, pid: directory.vmmPID)
+        }
+        if AdvisoryLock.isHeld(at: directory.configFile.path) {
+            throw VMLifecycleError.alreadyRunning(name: request.name, pid: directory.vmmPID)
+        }
+        if let status = try? ControlClient(directory).status(timeout: 1) {
+            throw VMLifecycleError.alreadyRunning(name: request.name, pid: status.pid)
+        }
+
+        let fileManager = FileManager.default
+        for stale in [directory.controlSocket, directory.consoleLog, directory.vmmLog] {
+            try? fileManager.removeItem(at: stale)
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try encoder.encode(configuration).write(to: directory.configFile, options: .atomic)
+        if let consoleLog = configuration.consoleLogPath {
+            _ = fileManager.createFile(atPath: consoleLog, contents: nil, attributes: [.posixPermissions: 0o600])
+        }
+        return Launch(directory: directory, vmmPath: vmmPath, runLock: runLock)
+    }
+
+    /// The last few lines of a log, on one line, for error messages.
+    static func tail(of file: URL, lines: Int = 3) -> String {
+        guard let handle = try? FileHandle(forReadingFrom: file) else { return "(no log)" }
+        defer { try? handle.close() }
+        let size = (try? handle.seekToEnd()) ?? 0
+        try? handle.seek(toOffset: size > 4096 ? size - 4096 : 0)
+        let text = String(decoding: (try? handle.readToEnd()) ?? Data(), as: UTF8.self)
+        let last = text.split(whereSeparator: \.isNewline).suffix(lines)
+        return last.isEmpty ? "(empty)" : last.joined(separator: " | ")
+    }
+}

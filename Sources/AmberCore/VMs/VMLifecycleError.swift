@@ -1,0 +1,44 @@
+/// What can go wrong starting, finding or controlling a VM.
+public enum VMLifecycleError: Error, CustomStringConvertible, Equatable {
+    case notFound(name: String)
+    case notRunning(name: String)
+    case alreadyRunning(name: String, pid: Int32?)
+    case vmmNotFound(searched: String)
+    case spawnFailed(path: String, reason: String)
+    case unreachable(name: String, reason: String)
+    case refused(name: String, operation: String, message: String)
+    case protocolViolation(name: String, detail: String)
+    case exitedDuringStart(name: String, status: String, logPath: String, logTail: String)
+    case startTimedOut(name: String, seconds: Int, logPath: String, logTail: String)
+    case noConsoleLog(name: String)
+    case stopTimedOut(name: String, seconds: Double)
+
+    public var description: String {
+        switch self {
+        case .notFound(let name):
+            return "no VM named \(name) (see `amber ps`)"
+        case .notRunning(let name):
+            return "VM \(name) is not running (see `amber ps`)"
+        case .alreadyRunning(let name, let pid):
+            return "VM \(name) is already running\(pid.map { " (pid \($0))" } ?? ""): stop it first with `amber stop \(name)` or choose another name"
+        case .vmmNotFound(let searched):
+            return "amber-vmm not found (looked in \(searched)): build it with `swift build --product amber-vmm` or `make build`"
+        case .spawnFailed(let path, let reason):
+            return "cannot start \(path): \(reason)"
+        case .unreachable(let name, let reason):
+            return "VM \(name) does not answer on its control socket (\(reason))"
+        case .refused(let name, let operation, let message):
+            return "VM \(name) refused \(operation): \(message)"
+        case .protocolViolation(let name, let detail):
+            return "VM \(name) answered its control socket with something unexpected: \(detail)"
+        case .exitedDuringStart(let name, let status, let logPath, let logTail):
+            return "amber-vmm for \(name) \(status) before the VM was running; \(logPath) ends: \(logTail)"
+        case .startTimedOut(let name, let seconds, let logPath, let logTail):
+            return "VM \(name) was not running after \(seconds) s, so amber-vmm was killed; \(logPath) ends: \(logTail)"
+        case .noConsoleLog(let name):
+            return "VM \(name) has no console log: it was started without --detach, so its console is the terminal of that `amber run`"
+        case .stopTimedOut(let name, let seconds):
+            return "VM \(name) did not exit within \(seconds) s of `amber stop`, and no live amber-vmm pid is recorded to kill: find it with `ps -ef | grep amber-vmm`"
+        }
+    }
+}

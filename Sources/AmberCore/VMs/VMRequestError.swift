@@ -1,0 +1,44 @@
+/// Bad input to `amber run`, found before anything is written or started.
+public enum VMRequestError: Error, CustomStringConvertible, Equatable {
+    case invalidName(String)
+    case notASize(option: String, text: String)
+    case memoryTooSmall(text: String, minimum: UInt64)
+    case memoryNotPageAligned(text: String)
+    case memoryMoreThanHost(text: String, host: UInt64)
+    case invalidVCPUs(Int, maximum: Int)
+    case missingFile(role: String, path: String)
+    case unreadableFile(role: String, path: String, reason: String)
+    case notBzImage(path: String)
+    case diskNotWritable(path: String)
+    case notAFile(role: String, path: String)
+    case socketPathTooLong(path: String, maximum: Int)
+
+    public var description: String {
+        switch self {
+        case .invalidName(let name):
+            return "invalid VM name '\(name)': use 1-\(VMName.maximumLength) characters from A-Z a-z 0-9 . _ -, starting with a letter or digit"
+        case .notASize(let option, let text):
+            return "\(option) '\(text)' is not a size: use \(ByteSize.acceptedForms)"
+        case .memoryTooSmall(let text, let minimum):
+            return "--memory \(text) is too small: a VM needs at least \(ByteSize.describe(minimum))"
+        case .memoryNotPageAligned(let text):
+            return "--memory \(text) is not a whole number of 4 KiB pages: use e.g. 512M"
+        case .memoryMoreThanHost(let text, let host):
+            return "--memory \(text) is more than this host's RAM (\(ByteSize.describe(host))): choose a smaller size"
+        case .invalidVCPUs(let count, let maximum):
+            return "--vcpus \(count) is out of range: use 1 to \(maximum)"
+        case .missingFile(let role, let path):
+            return "\(role) \(path) does not exist"
+        case .unreadableFile(let role, let path, let reason):
+            return "\(role) \(path) cannot be opened: \(reason)"
+        case .notBzImage(let path):
+            return "kernel \(path) is not a bzImage (no \"HdrS\" boot header at offset 0x202): pass a Linux bzImage/vmlinuz"
+        case .diskNotWritable(let path):
+            return "disk \(path) is not writable: fix its permissions or attach it read-only with \(path):ro"
+        case .notAFile(let role, let path):
+            return "\(role) \(path) is not a regular file or block device"
+        case .socketPathTooLong(let path, let maximum):
+            return "control socket path \(path) is longer than \(maximum) bytes: use a shorter --home or VM name"
+        }
+    }
+}

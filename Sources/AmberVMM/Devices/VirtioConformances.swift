@@ -1,0 +1,14 @@
+import AmberVirtio
+
+/// A virtio-mmio register window already speaks the bus's read/write-by-offset language.
+extension VirtioMMIOTransport: BusDevice {}
+
+/// Guest RAM is the memory virtio devices read descriptors and buffers from.
+extension GuestRAM: GuestMemory {
+    public func pointer(at gpa: UInt64, count: Int) -> UnsafeMutableRawPointer? {
+        pointer(guestAddress: gpa, count: count)
+    }
+}
+
+/// Block devices stop their worker between requests while the machine is paused.
+extension VirtioBlockDevice: PausableDevice {}

@@ -1,0 +1,89 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Glibc
+
+/// Validates a `VMConfiguration` before anything is created, so bad input fails with one clear line
+/// and leaves nothing behind.
+public enum ConfigurationCheck {
+    public static let minimumMemoryBytes: UInt64 = 64 << 20
+    public static let maximumVCPUs = 255
+    public static let maximumSocketPathBytes = 90
+
+    /// Reads and decodes the configuration file.
+    public static func load(path: String) throws -> VMConfiguration {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError("cannot read VM configuration \(path): check that it exists and is readable")
+        }
+        do {
+            return try JSONDecoder().decode(VMConfiguration.self, from: data)
+        } catch let DecodingError.keyNotFound(key, _) {
+            throw ConfigurationError("invalid VM configuration \(path): missing field \"\(key.stringValue)\"")
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw ConfigurationError("invalid VM configuration \(path): field \"\(field)\" has the wrong type")
+        } catch {
+            throw ConfigurationError("invalid VM configuration \(path): not valid JSON")
+        }
+    }
+
+    /// Checks everything that can be checked without building the machine.
+    public static func validate(_ configuration: VMConfiguration, hostMemoryBytes: UInt64 = hostMemory()) throws {
+        guard !configuration.name.isEmpty else { throw ConfigurationError("VM name is empty: give the VM a name") }
+        try requireReadable(configuration.kernelPath, what: "kernel")
+        if let initrd = configuration.initrdPath { try requireReadable(initrd, what: "initrd") }
+        var seen = Set<String>()
+        for disk in configuration.disks {
+            guard seen.insert(disk.path).inserted else {
+                throw ConfigurationError("disk image \(disk.path) is attached twice: attach each image once")
+            }
+            try requireReadable(disk.path, what: "disk image")
+            if !disk.readOnly && access(disk.path, W_OK) != 0 {
+                throw ConfigurationError("disk image \(disk.path) is not writable: fix its permissions or attach it read-only")
+            }
+        }
+        let memory = configuration.memoryBytes
+        guard memory >= minimumMemoryBytes else {
+            throw ConfigurationError("memory of \(describe(memory)) is too small: give the VM at least 64 MiB")
+        }
+        guard memory <= hostMemoryBytes else {
+            throw ConfigurationError("memory of \(describe(memory)) exceeds this host's \(describe(hostMemoryBytes)): give the VM less")
+        }
+        guard memory % 4096 == 0 else {
+            throw ConfigurationError("memory of \(memory) bytes is not a whole number of 4 KiB pages: round it")
+        }
+        guard (1...maximumVCPUs).contains(configuration.vcpus) else {
+            throw ConfigurationError("\(configuration.vcpus) vCPUs is out of range: use 1 to \(maximumVCPUs)")
+        }
+        // sun_path holds 107 bytes; the socket is first bound under the path plus ".<pid>.tmp".
+        guard configuration.controlSocketPath.utf8.count <= maximumSocketPathBytes else {
+            throw ConfigurationError("control socket path \(configuration.controlSocketPath) is longer than \(maximumSocketPathBytes) bytes: use a shorter home directory")
+        }
+    }
+
+    /// Physical memory of this host.
+    public static func hostMemory() -> UInt64 {
+        UInt64(sysconf(Int32(_SC_PHYS_PAGES))) * UInt64(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
+    private static func requireReadable(_ path: String, what: String) throws {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw ConfigurationError("\(what) \(path) does not exist: check the path")
+        }
+        guard info.st_mode & S_IFMT == S_IFREG || (what == "disk image" && info.st_mode & S_IFMT == S_IFBLK) else {
+            throw ConfigurationError("\(what) \(path) is not a regular file")
+        }
+        guard access(path, R_OK) == 0 else {
+            throw ConfigurationError("\(what) \(path) is not readable: fix its permissions")
+        }
+    }
+
+    static func describe(_ bytes: UInt64) -> String {
+        if bytes >= 1 << 30 && bytes % (1 << 30) == 0 { return "\(bytes >> 30) GiB" }
+        if bytes % (1 << 20) == 0 { return "\(bytes >> 20) MiB" }
+        return "\(bytes) bytes"
+    }
+}

@@ -1,0 +1,108 @@
+import AmberSystem
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// What the control socket can ask of a running VM.
+public protocol ControlTarget: AnyObject, Sendable {
+    func status() -> VMStatus
+    func pause() throws
+    func resume() throws
+    /// Asks the VM to stop; returns at once.
+    func requestStop()
+    /// Serial output from now on also goes to `client`.
+    func attachConsole(_ client: FileDescriptor)
+    func detachConsole(_ client: FileDescriptor)
+    /// Bytes typed into the serial port.
+    func typeIntoConsole(_ bytes: [UInt8])
+}
+
+/// Serves `ControlProtocol` on a Unix socket (mode 0600): one thread accepts, one thread per
+/// connection reads a JSON request line and writes a JSON response line; a `console` connection
+/// then carries raw bytes both ways until either side closes it.
+public final class ControlServer: @unchecked Sendable {
+    private let listener: UnixListener
+    /// Weak: connection threads may outlive the VM they served by a moment.
+    private weak var target: ControlTarget?
+    private var acceptThread: NativeThread?
+
+    public init(path: String, target: ControlTarget) throws {
+        listener = try UnixListener(path: path)
+        self.target = target
+    }
+
+    public var path: String { listener.path }
+
+    public func start() throws {
+        acceptThread = try NativeThread(name: "control") { [self] in acceptLoop() }
+    }
+
+    /// Removes the socket path and stops accepting; connections already open end with their clients.
+    public func close() {
+        listener.removePath()
+        listener.descriptor.shutdownSocket()
+        acceptThread?.join()
+    }
+
+    private func acceptLoop() {
+        while let client = try? listener.accept() {
+            try? NativeThread.detached(name: "control-client") { [self] in serve(client) }
+        }
+    }
+
+    private func serve(_ client: FileDescriptor) {
+        guard let target else { return }
+        let reader = LineReader(client)
+        guard let line = try? reader.readLine() else { return }
+        let request: ControlRequest
+        do {
+            request = try JSONDecoder().decode(ControlRequest.self, from: Data(line))
+        } catch {
+            respond(client, ControlResponse(ok: false, error: "bad control request: expected one JSON ControlRequest line, e.g. {\"op\":\"status\"}"))
+            return
+        }
+        switch request.op {
+        case .status:
+            respond(client, ControlResponse(ok: true, status: target.status()))
+        case .pause:
+            respond(client, outcome(target) { try target.pause() })
+        case .resume:
+            respond(client, outcome(target) { try target.resume() })
+        case .stop:
+            respond(client, ControlResponse(ok: true, status: target.status()))
+            target.requestStop()
+        case .console:
+            respond(client, ControlResponse(ok: true, status: target.status()))
+            relayConsole(client, to: target, alreadyRead: reader.takeBuffered())
+        }
+    }
+
+    private func outcome(_ target: ControlTarget, _ action: () throws -> Void) -> ControlResponse {
+        do {
+            try action()
+            return ControlResponse(ok: true, status: target.status())
+        } catch {
+            return ControlResponse(ok: false, error: "\(error)", status: target.status())
+        }
+    }
+
+    private func relayConsole(_ client: FileDescriptor, to target: ControlTarget, alreadyRead: [UInt8]) {
+        target.attachConsole(client)
+        defer { target.detachConsole(client) }
+        if !alreadyRead.isEmpty { target.typeIntoConsole(alreadyRead) }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = (try? buffer.withUnsafeMutableBytes { try client.readSome(into: $0) }) ?? 0
+            if count == 0 { return }
+            target.typeIntoConsole(Array(buffer[..<count]))
+        }
+    }
+
+    private func respond(_ client: FileDescriptor, _ response: ControlResponse) {
+        guard var data = try? JSONEncoder().encode(response) else { return }
+        data.append(UInt8(ascii: "\n"))
+        try? data.withUnsafeBytes { try client.writeAll($0) }
+    }
+}

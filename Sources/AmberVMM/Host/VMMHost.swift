@@ -1,0 +1,148 @@
+import AmberBoot
+import AmberKVM
+import AmberSystem
+import AmberVirtio
+import Glibc
+
+/// One VM as amber-vmm runs it: the machine booted from a `VMConfiguration`, its virtio disks, the
+/// serial console and the control socket. `run()` blocks until the guest stops.
+public final class VMMHost: ControlTarget, @unchecked Sendable {
+    public static let maximumDisks = 16
+
+    public let configuration: VMConfiguration
+    public let machine: Machine
+    private let console: ConsoleHub
+    private var disks: [VirtioBlockDevice] = []
+    private let log: (String) -> Void
+
+    /// Builds the machine and loads the kernel; nothing runs yet. Bad input (kernel, initrd, disks,
+    /// sizes) throws `ConfigurationError`; KVM failures throw their own errors.
+    /// - consoleOutput: where serial output goes besides attached console clients (nil: nowhere).
+    /// - log: lifecycle lines (amber-vmm sends them to stderr).
+    public init(configuration: VMConfiguration, consoleOutput: FileDescriptor?,
+                log: @escaping (String) -> Void = { _ in }) throws {
+        self.configuration = configuration
+        self.log = log
+        guard configuration.disks.count <= Self.maximumDisks else {
+            throw ConfigurationError("\(configuration.disks.count) disks is too many: attach at most \(Self.maximumDisks)")
+        }
+        let slots = configuration.disks.indices.map { GuestMemoryLayout.virtioMMIODevice(index: $0) }
+        let layout = GuestMemoryLayout(memorySize: configuration.memoryBytes)
+        let memory = try GuestRAM(name: "amber-\(configuration.name)", regions: layout.ramRegions.map {
+            GuestRAM.Region(guestAddress: $0.guestAddress, size: $0.size, fileOffset: $0.fileOffset)
+        })
+        let console = ConsoleHub(primary: consoleOutput)
+        self.console = console
+        let machineConfiguration = MachineConfiguration(name: configuration.name, memoryBytes: configuration.memoryBytes,
+                                                        vcpuCount: configuration.vcpus,
+                                                        serialOutput: { console.write($0) })
+        // KVM's set-up (the PIT's kernel worker, the memory slots) takes tens of milliseconds on some
+        // hosts: it runs on another thread while this one reads the kernel into guest RAM.
+        let pendingMachine = try BackgroundWork(name: "kvm-setup") { try Machine(machineConfiguration, memory: memory) }
+        let boot: LinuxBoot
+        do {
+            boot = try LinuxBoot(kernel: BzImage(path: configuration.kernelPath),
+                                 initrd: configuration.initrdPath.map { try InitialRamdisk(path: $0) },
+                                 commandLine: configuration.commandLine, memorySize: configuration.memoryBytes,
+                                 vcpuCount: configuration.vcpus, virtioDevices: slots)
+            try LinuxLoader.load(boot, into: memory)
+        } catch {
+            _ = try? pendingMachine.wait()
+            if let error = error as? BootError { throw ConfigurationError(error.description) }
+            throw error
+        }
+        machine = try pendingMachine.wait()
+        try LinuxLoader.setBootRegisters(boot.initialCPUState, on: machine.vcpus[0])
+        for (disk, slot) in zip(configuration.disks, slots) {
+            disks.append(try attachDisk(disk, at: slot))
+        }
+    }
+
+    /// A virtio-mmio block device: MMIO window on the bus, queue notifications through an
+    /// ioeventfd straight to the device's worker thread, interrupts through an irqfd.
+    private func attachDisk(_ disk: DiskConfiguration, at slot: VirtioMMIODeviceSlot) throws -> VirtioBlockDevice {
+        let device: VirtioBlockDevice
+        do {
+            device = try VirtioBlockDevice(path: disk.path, readOnly: disk.readOnly)
+        } catch let error as VirtioError {
+            throw ConfigurationError(error.description)
+        }
+        let irqfd = try EventFD()
+        try machine.kvm.registerIRQFD(irqfd, gsi: slot.gsi)
+        let transport = VirtioMMIOTransport(device: device, memory: machine.memory, interrupt: VirtioInterrupt(irqfd: irqfd))
+        try machine.kvm.registerIOEventFD(device.notifyEvent, address: slot.baseAddress + VirtioMMIORegister.queueNotify,
+                                          length: 4, dataMatch: 0)
+        try machine.mmio.register(transport, base: slot.baseAddress, length: GuestMemoryLayout.virtioMMIOWindowSize)
+        machine.addPausableDevice(device)
+        return device
+    }
+
+    /// Serves the control socket, starts the vCPUs and waits for the guest to stop; then removes
+    /// the socket and stops the devices.
+    public func run() throws -> MachineExit {
+        if let warning = HostChecks.pvmWarning() { log(warning) }
+        log("VM \(configuration.name) starting: \(configuration.vcpus) vCPU(s), \(ConfigurationCheck.describe(configuration.memoryBytes)) memory, \(disks.count) disk(s), pid \(getpid())")
+        try machine.start()
+        // The socket appears once the VM runs: a client that can connect finds it running.
+        let server: ControlServer
+        do {
+            server = try ControlServer(path: configuration.controlSocketPath, target: self)
+            try server.start()
+        } catch {
+            machine.stop(.stopped)
+            _ = machine.waitForExit()
+            disks.forEach { $0.stop() }
+            throw error
+        }
+        let exit = machine.waitForExit()
+        server.close()
+        console.detachAll()
+        disks.forEach { $0.stop() }
+        let ports = machine.ports.unclaimedAccesses, mmio = machine.mmio.unclaimedAccesses
+        log("VM \(configuration.name) ended: \(exit) (unclaimed accesses, ignored: port reads \(ports.reads), port writes \(ports.writes), MMIO reads \(mmio.reads), MMIO writes \(mmio.writes))")
+        return exit
+    }
+
+    /// Feeds bytes to the guest's serial port (from amber-vmm's stdin or a console client).
+    public func typeIntoConsole(_ bytes: [UInt8]) {
+        machine.serial.receive(bytes)
+    }
+
+    // MARK: ControlTarget
+
+    public func status() -> VMStatus {
+        let state: VMStatus.State
+        switch machine.currentState {
+        case .created: state = .starting
+        case .running: state = .running
+        case .paused: state = .paused
+        case .stopping, .stopped: state = .stopping
+        }
+        return VMStatus(name: configuration.name, pid: getpid(), state: state, vcpus: configuration.vcpus,
+                        memoryBytes: configuration.memoryBytes, uptimeSeconds: machine.uptime)
+    }
+
+    public func pause() throws {
+        let started = MonotonicClock.now()
+        try machine.pause()
+        log("VM \(configuration.name) paused (all vCPUs stopped in \(String(format: "%.1f", (MonotonicClock.now() - started) * 1000)) ms)")
+    }
+
+    public func resume() throws {
+        try machine.resume()
+        log("VM \(configuration.name) resumed")
+    }
+
+    public func requestStop() {
+        log("VM \(configuration.name) stop requested")
+        machine.stop(.stopped)
+    }
+
+    public func attachConsole(_ client: FileDescriptor) {
+        console.attach(client)
+    }
+
+    public func detachConsole(_ client: FileDescriptor) {
+        console.detach(client)
+    }
+}

@@ -1,0 +1,62 @@
+import AmberSystem
+import Glibc
+
+/// Guest RAM: one memfd (so the snapshot manager can map it from another process) mapped shared
+/// into this process, exposed to the guest as one or more guest-physical regions.
+public final class GuestRAM: @unchecked Sendable {
+    /// A run of guest-physical addresses backed by the memory file at `fileOffset`.
+    public struct Region: Equatable, Sendable {
+        public let guestAddress: UInt64
+        public let size: UInt64
+        public let fileOffset: UInt64
+
+        public init(guestAddress: UInt64, size: UInt64, fileOffset: UInt64) {
+            self.guestAddress = guestAddress
+            self.size = size
+            self.fileOffset = fileOffset
+        }
+
+        public var end: UInt64 { guestAddress + size }
+    }
+
+    public let file: FileDescriptor
+    public let mapping: MappedRegion
+    public let regions: [Region]
+    public var size: UInt64 { UInt64(mapping.size) }
+
+    /// `regions` must cover the file [0, total size) without gaps, in order.
+    public init(name: String, regions: [Region]) throws {
+        let total = regions.reduce(0) { $0 + $1.size }
+        file = try MemFD.create(name: name, size: total)
+        // MAP_NORESERVE: guest pages are allocated when touched, not charged up front.
+        mapping = try MappedRegion(size: Int(total), fd: file, flags: MAP_SHARED | MAP_NORESERVE)
+        self.regions = regions
+    }
+
+    /// The host address of `count` bytes at guest address `gpa`, or nil unless they all lie in
+    /// one RAM region (addresses that come from the guest are untrusted).
+    public func pointer(guestAddress gpa: UInt64, count: Int) -> UnsafeMutableRawPointer? {
+        guard count >= 0 else { return nil }
+        for region in regions where gpa >= region.guestAddress && gpa < region.end {
+            guard UInt64(count) <= region.end - gpa else { return nil }
+            return mapping.pointer(at: region.fileOffset + (gpa - region.guestAddress), count: count)
+        }
+        return nil
+    }
+
+    /// The host address of a region's first byte.
+    public func hostAddress(of region: Region) -> UnsafeMutableRawPointer {
+        mapping.base + Int(region.fileOffset)
+    }
+
+    public func write(_ bytes: [UInt8], at gpa: UInt64) throws {
+        guard let target = pointer(guestAddress: gpa, count: bytes.count) else {
+            throw MachineError("write of \(bytes.count) bytes at guest address 0x\(String(gpa, radix: 16)) leaves guest RAM")
+        }
+        bytes.withUnsafeBytes { target.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+    }
+
+    public func read<T: FixedWidthInteger>(_ type: T.Type, at gpa: UInt64) -> T? {
+        pointer(guestAddress: gpa, count: MemoryLayout<T>.size)?.loadUnaligned(as: T.self)
+    }
+}

@@ -1,0 +1,41 @@
+import AmberCore
+import ArgumentParser
+import Foundation
+
+struct Ps: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List VMs: running ones with their live status, and stopped ones (kept with their logs).")
+
+    @OptionGroup var home: HomeOption
+
+    @Flag(help: "Print a JSON array of {name, state, pid, vcpus, memoryBytes, uptimeSeconds}.")
+    var json = false
+
+    func run() throws {
+        let vms = VMManager(home: home.resolved).list()
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            // Foundation pretty-prints an empty array across lines; scripts and people expect "[]".
+            print(vms.isEmpty ? "[]" : String(decoding: try encoder.encode(vms), as: UTF8.self))
+            return
+        }
+        let rows = [["NAME", "STATE", "PID", "VCPUS", "MEMORY", "UPTIME"]] + vms.map { vm in
+            [vm.name, vm.state.rawValue, vm.pid.map(String.init) ?? "-", vm.vcpus.map(String.init) ?? "-",
+             vm.memoryBytes.map(ByteSize.describe) ?? "-", vm.uptimeSeconds.map(Self.duration) ?? "-"]
+        }
+        let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
+        for row in rows {
+            let cells = zip(row, widths).map { cell, width in cell.padding(toLength: width, withPad: " ", startingAt: 0) }
+            print(cells.joined(separator: "  ").trimmingCharacters(in: .whitespaces))
+        }
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        let total = Int(seconds)
+        let (hours, minutes, secs) = (total / 3600, total / 60 % 60, total % 60)
+        if hours > 0 { return "\(hours)h\(String(format: "%02d", minutes))m" }
+        if minutes > 0 { return "\(minutes)m\(String(format: "%02d", secs))s" }
+        return "\(secs)s"
+    }
+}

@@ -1,0 +1,16 @@
+import AmberCore
+import ArgumentParser
+
+struct Resume: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Continue a paused VM.")
+
+    @OptionGroup var home: HomeOption
+
+    @Argument(help: "VM name.")
+    var name: String
+
+    func run() throws {
+        try VMManager(home: home.resolved).resume(name)
+        print("\(name) resumed")
+    }
+}

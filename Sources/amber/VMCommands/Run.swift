@@ -1,0 +1,56 @@
+import AmberCore
+import ArgumentParser
+import Foundation
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Boot a VM: in the foreground with its serial console on this terminal, or with --detach.",
+        discussion: """
+        Without --detach, amber-vmm runs attached to this terminal and `amber run` exits with its exit code \
+        (0 when the guest powered off or rebooted, 1 when it crashed, 2 for a bad configuration). \
+        SIGINT, SIGTERM and SIGHUP sent to `amber run` are passed on to amber-vmm. With --detach, the console goes to \
+        <home>/vms/NAME/console.log (see `amber logs`, `amber console`) and amber-vmm's own messages to vmm.log.
+        """)
+
+    @OptionGroup var home: HomeOption
+
+    @Argument(help: "VM name: 1-64 characters from A-Z a-z 0-9 . _ -, starting with a letter or digit.")
+    var name: String
+
+    @Option(help: "Linux kernel (bzImage).")
+    var kernel: String
+
+    @Option(help: "Initial ramdisk.")
+    var initrd: String?
+
+    @Option(name: .customLong("disk"), help: "Raw disk image, PATH or PATH:ro; repeat for more disks (vda, vdb, ...).")
+    var disks: [String] = []
+
+    @Option(help: "Guest memory: bytes or with K, M, G, T (binary), e.g. 512M, 1G. At least 64M.")
+    var memory: String = "512M"
+
+    @Option(help: "Number of vCPUs.")
+    var vcpus: Int = 1
+
+    @Option(help: "Kernel command line (default: \"\(RunRequest.defaultCommandLine)\").")
+    var cmdline: String?
+
+    @Flag(help: "Start in the background and return once the VM runs.")
+    var detach = false
+
+    func run() throws {
+        let request = RunRequest(name: name, kernel: kernel, initrd: initrd, disks: disks, memory: memory,
+                                 vcpus: vcpus, commandLine: cmdline)
+        let launcher = VMLauncher(home: home.resolved)
+        if detach {
+            let pid = try launcher.runDetached(request)
+            print("\(name) running (pid \(pid))")
+            return
+        }
+        let status = try launcher.runInForeground(request)
+        if case .signaled = status {
+            FileHandle.standardError.write(Data("amber-vmm \(status)\n".utf8))
+        }
+        throw ExitCode(status.shellCode)
+    }
+}

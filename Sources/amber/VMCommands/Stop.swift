@@ -1,0 +1,28 @@
+import AmberCore
+import ArgumentParser
+import Foundation
+
+struct Stop: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Stop a VM and wait for its amber-vmm to exit (killing it after --timeout seconds).")
+
+    @OptionGroup var home: HomeOption
+
+    @Argument(help: "VM name.")
+    var name: String
+
+    @Option(help: "Seconds to wait for amber-vmm to exit before killing it.")
+    var timeout: Double = 30
+
+    func run() throws {
+        switch try VMManager(home: home.resolved).stop(name, timeout: timeout) {
+        case .stopped:
+            print("\(name) stopped")
+        case .alreadyStopped:
+            FileHandle.standardError.write(Data("\(name) is not running; nothing to stop\n".utf8))
+        case .killed(let pid):
+            FileHandle.standardError.write(Data("amber-vmm for \(name) (pid \(pid)) did not exit within \(Int(timeout)) s and was killed\n".utf8))
+            print("\(name) stopped")
+        }
+    }
+}

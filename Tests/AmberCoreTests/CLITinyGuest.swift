@@ -1,0 +1,72 @@
+import Foundation
+
+/// The smallest bzImage amber-vmm boots: a valid setup header (boot protocol 2.15, loaded high,
+/// 64-bit entry) and a few bytes of 64-bit code at the entry point (load address 1 MiB + 0x200).
+/// Real Linux cannot run on this machine's PVM /dev/kvm; these run anywhere.
+enum TinyGuest {
+    /// Prints a line, then resets through the i8042 (port 0x64 <- 0xFE): amber-vmm ends with
+    /// "guest rebooted" and exit 0.
+    static let greeting = "hello from a tiny guest\n"
+    static let helloThenReboot: [UInt8] = [
+        0x48, 0x8D, 0x35, 0x13, 0x00, 0x00, 0x00, // lea rsi, [rip + message]
+        0x66, 0xBA, 0xF8, 0x03,                   // mov dx, 0x3F8 (COM1)
+        0xAC,                                     // next: lodsb
+        0x84, 0xC0,                               // test al, al
+        0x74, 0x03,                               // jz reset
+        0xEE,                                     // out dx, al
+        0xEB, 0xF8,                               // jmp next
+        0xB0, 0xFE,                               // reset: mov al, 0xFE
+        0xE6, 0x64,                               // out 0x64, al
+        0xF4,                                     // stop: hlt
+        0xEB, 0xFD,                               // jmp stop
+    ] + Array(greeting.utf8) + [0]
+
+    /// Prints "t\n" every 2^18 iterations of a delay loop, forever: a guest whose progress shows
+    /// in its console output.
+    static let ticker: [UInt8] = [
+        0x66, 0xBA, 0xF8, 0x03,       // mov dx, 0x3F8
+        0xB0, 0x74,                   // tick: mov al, 't'
+        0xEE,                         // out dx, al
+        0xB0, 0x0A,                   // mov al, '\n'
+        0xEE,                         // out dx, al
+        0xBB, 0x00, 0x00, 0x04, 0x00, // mov ebx, 0x40000
+        0xFF, 0xCB,                   // delay: dec ebx
+        0x75, 0xFC,                   // jnz delay
+        0xEB, 0xEF,                   // jmp tick
+    ]
+
+    /// Echoes every byte typed into the serial port back out of it: polls the line status register
+    /// for data ready, then copies the receive buffer to the transmit register.
+    static let echo: [UInt8] = [
+        0x66, 0xBA, 0xFD, 0x03, // start: mov dx, 0x3FD (line status)
+        0xEC,                   // wait: in al, dx
+        0xA8, 0x01,             // test al, 1 (data ready)
+        0x74, 0xFB,             // jz wait
+        0x66, 0xBA, 0xF8, 0x03, // mov dx, 0x3F8
+        0xEC,                   // in al, dx
+        0xEE,                   // out dx, al
+        0xEB, 0xEF,             // jmp start
+    ]
+
+    static func bzImage(running code: [UInt8]) -> [UInt8] {
+        let setupSectors = 1
+        let kernelOffset = (setupSectors + 1) * 512
+        var image = [UInt8](repeating: 0, count: kernelOffset + 0x200 + code.count)
+        func put<T: FixedWidthInteger>(_ value: T, at offset: Int) {
+            withUnsafeBytes(of: value.littleEndian) { image.replaceSubrange(offset..<offset + $0.count, with: $0) }
+        }
+        put(UInt8(setupSectors), at: 0x1F1)
+        put(UInt16(0xAA55), at: 0x1FE)     // boot_flag
+        put(UInt8(0xEB), at: 0x200)        // jump over the header...
+        put(UInt8(0x66), at: 0x201)        // ...which ends at 0x268
+        image.replaceSubrange(0x202..<0x206, with: Array("HdrS".utf8))
+        put(UInt16(0x020F), at: 0x206)     // boot protocol 2.15
+        put(UInt8(0x01), at: 0x211)        // loadflags: LOADED_HIGH
+        put(UInt32(0x7FFF_FFFF), at: 0x22C) // initrd_addr_max
+        put(UInt16(0x0001), at: 0x236)     // xloadflags: XLF_KERNEL_64
+        put(UInt32(2048), at: 0x238)       // cmdline_size
+        put(UInt32(0x10_0000), at: 0x260)  // init_size: 1 MiB
+        image.replaceSubrange(kernelOffset + 0x200..<image.count, with: code)
+        return image
+    }
+}

@@ -1,0 +1,100 @@
+import AmberSystem
+import Foundation
+import Testing
+@testable import AmberVMM
+
+/// The amber-vmm binary built beside this test bundle.
+private let vmmBinary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    .appendingPathComponent("amber-vmm").path
+
+private struct Outcome {
+    let status: Int32
+    let stderr: String
+}
+
+private func runVMM(_ arguments: [String], whileRunning: ((Process) throws -> Void)? = nil) throws -> Outcome {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: vmmBinary)
+    process.arguments = arguments
+    let errors = Pipe()
+    process.standardError = errors
+    process.standardInput = FileHandle.nullDevice
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    try whileRunning?(process)
+    let data = errors.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return Outcome(status: process.terminationStatus, stderr: String(decoding: data, as: UTF8.self))
+}
+
+@Suite("amber-vmm executable: exit codes, lock, lifecycle lines",
+       .enabled(if: kvmPresent && FileManager.default.isExecutableFile(atPath: vmmBinary)), .serialized)
+struct ExecutableTests {
+    @Test func badConfigurationExitsTwoWithOneLine() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let file = scratch.path("config.json")
+        _ = FileManager.default.createFile(atPath: file, contents: Data("{".utf8))
+        let outcome = try runVMM(["--config", file])
+        #expect(outcome.status == 2)
+        #expect(outcome.stderr == "amber-vmm: invalid VM configuration \(file): not valid JSON\n")
+    }
+
+    @Test func missingKernelExitsTwo() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        var configuration = try scratch.configuration(entryCode: LongMode.powerOff)
+        configuration.kernelPath = scratch.path("missing")
+        let outcome = try runVMM(["--config", try scratch.writeConfiguration(configuration)])
+        #expect(outcome.status == 2)
+        #expect(outcome.stderr == "amber-vmm: kernel \(scratch.path("missing")) does not exist: check the path\n")
+    }
+
+    @Test func aVMThatIsAlreadyRunningIsRefused() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let file = try scratch.writeConfiguration(try scratch.configuration(entryCode: LongMode.powerOff))
+        let held = try FileLock(exclusive: file)
+        let outcome = try runVMM(["--config", file])
+        withExtendedLifetime(held) {}
+        #expect(outcome.status == 2)
+        #expect(outcome.stderr == "amber-vmm: VM test is already running\n")
+    }
+
+    @Test func poweroffExitsZeroAndSaysSo() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let configuration = try scratch.configuration(entryCode: LongMode.print("bye\n") + LongMode.powerOff + LongMode.haltForever)
+        let outcome = try runVMM(["--config", try scratch.writeConfiguration(configuration)])
+        #expect(outcome.status == 0)
+        #expect(outcome.stderr.hasSuffix("amber-vmm: VM test: guest powered off\n"))
+        #expect(try String(contentsOfFile: configuration.consoleLogPath!, encoding: .utf8) == "bye\n")
+        #expect(!FileManager.default.fileExists(atPath: configuration.controlSocketPath))
+    }
+
+    @Test func crashExitsOneWithTheReason() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let configuration = try scratch.configuration(entryCode: [0xCC] + LongMode.haltForever)
+        let outcome = try runVMM(["--config", try scratch.writeConfiguration(configuration)])
+        #expect(outcome.status == 1)
+        #expect(outcome.stderr.contains("amber-vmm: VM test: guest crashed: vCPU 0 "))
+    }
+
+    @Test func sigtermStopsTheVMCleanly() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let configuration = try scratch.configuration(entryCode: LongMode.countForever)
+        let outcome = try runVMM(["--config", try scratch.writeConfiguration(configuration)]) { process in
+            for _ in 0..<300 where !FileManager.default.fileExists(atPath: configuration.controlSocketPath) {
+                Thread.sleep(forTimeInterval: 0.01)
+            }
+            let status = try ControlClient.request(.status, path: configuration.controlSocketPath)
+            #expect(status.status?.state == .running)
+            process.terminate()
+        }
+        #expect(outcome.status == 0)
+        #expect(outcome.stderr.hasSuffix("amber-vmm: VM test: stopped on request\n"))
+        #expect(!FileManager.default.fileExists(atPath: configuration.controlSocketPath))
+    }
+}

@@ -1,0 +1,101 @@
+# Helpers shared by the Linux-guest scenarios (Tests/guest/*.sh). Sourced, not run; POSIX sh (busybox ash
+# inside the harness). Each scenario runs in its own empty directory with its own AMBER_HOME.
+
+# The test guest's command line (DESIGN.md) without the per-run amber.script= argument. Without an RTC,
+# Debian's kernel probes the absent CMOS clock port by port, which took 15-20 s of each boot under the
+# nested harness (measured with QEMU's microvm, BENCHMARKS.md); skipping that initcall removes it.
+GUEST_CMDLINE="console=ttyS0 reboot=k panic=1 pci=off quiet initcall_blacklist=add_rtc_cmos"
+# Seconds one guest may take from `amber run` to its exit; nested KVM under TCG is slow.
+GUEST_TIMEOUT="${GUEST_TIMEOUT:-300}"
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+require_amber() {
+    command -v amber >/dev/null 2>&1 || fail "amber is not on PATH (build it: make build)"
+    [ -c /dev/kvm ] || fail "/dev/kvm is missing"
+}
+
+# script_argument FILE: the kernel argument that makes the test guest run FILE and power off.
+script_argument() {
+    echo "amber.script=$(base64 -w0 "$1")"
+}
+
+# run_guest NAME SCRIPT LOG [amber run options...]: boots the test guest in the foreground with SCRIPT as
+# its job, console and amber's messages into LOG; returns amber run's exit code.
+run_guest() {
+    name="$1" script="$2" log="$3"
+    shift 3
+    timeout -s KILL "$GUEST_TIMEOUT" amber run "$name" --kernel "$AMBER_TEST_KERNEL" --initrd "$AMBER_TEST_INITRD" \
+        --memory 256M --cmdline "$GUEST_CMDLINE $(script_argument "$script")" "$@" </dev/null >"$log" 2>&1
+}
+
+# expect_in LOG TEXT: fails, showing LOG, unless LOG has a line containing TEXT.
+expect_in() {
+    grep -q -F -- "$2" "$1" && return 0
+    show "$1"
+    fail "'$2' not in $1"
+}
+
+# show FILE: prints FILE indented, for failure reports.
+show() {
+    echo "--- $1" >&2
+    sed 's/^/    /' "$1" >&2
+    echo "---" >&2
+}
+
+# vm_state NAME: the state `amber ps --json` reports for NAME (empty when unlisted).
+vm_state() {
+    amber ps --json 2>/dev/null | tr -d ' \t\n' | tr '{' '\n' | grep -F "\"name\":\"$1\"" | sed -n 's/.*"state":"\([a-z]*\)".*/\1/p' | head -n1
+}
+
+# vmm_pids: the amber-vmm processes that belong to this scenario. Inside the nested harness every one does;
+# on a host with hardware KVM only those started for this scenario's AMBER_HOME.
+vmm_pids() {
+    for comm in /proc/[0-9]*/comm; do
+        [ "$(cat "$comm" 2>/dev/null)" = amber-vmm ] || continue
+        pid="${comm#/proc/}"
+        pid="${pid%/comm}"
+        if [ "${AMBER_HARNESS:-}" != nested ]; then
+            tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -F "$AMBER_HOME/" || continue
+        fi
+        echo "$pid"
+    done
+}
+
+# no_vmm_left WHAT: fails when an amber-vmm of this scenario is still alive after WHAT.
+no_vmm_left() {
+    pids="$(vmm_pids)"
+    [ -z "$pids" ] || fail "amber-vmm still running (pids $pids) after: $1"
+}
+
+# wait_for SECONDS COMMAND...: retries COMMAND every 0.2 s until it succeeds or SECONDS pass.
+wait_for() {
+    deadline=$(( $(date +%s) + $1 ))
+    shift
+    until "$@"; do
+        [ "$(date +%s)" -lt "$deadline" ] || return 1
+        usleep 200000
+    done
+}
+
+# no_vmm_running: succeeds once this scenario has no amber-vmm left (for wait_for).
+no_vmm_running() {
+    [ -z "$(vmm_pids)" ]
+}
+
+# wait_console NAME TEXT SECONDS: waits until the console of detached VM NAME shows TEXT. Returns 1 after
+# SECONDS, or at once when the VM has stopped without showing it.
+wait_console() {
+    deadline=$(( $(date +%s) + $3 ))
+    while :; do
+        amber logs "$1" 2>/dev/null | grep -q -F -- "$2" && return 0
+        case "$(vm_state "$1")" in
+            stopped | "") amber logs "$1" 2>/dev/null | grep -q -F -- "$2"; return $? ;;
+        esac
+        [ "$(date +%s)" -lt "$deadline" ] || return 1
+        usleep 300000
+    done
+}
