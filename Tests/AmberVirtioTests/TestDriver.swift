@@ -96,9 +96,10 @@ final class TestDriver {
         return register(VirtioMMIORegister.status) & VirtioStatus.featuresOK != 0
     }
 
-    /// Full initialisation: negotiation, queue 0 at the fixed addresses, DRIVER_OK.
-    func start() {
-        precondition(negotiate())
+    /// Full initialisation: negotiation (of `features`, or all offered), queue 0 at the fixed addresses,
+    /// DRIVER_OK.
+    func start(features: UInt64? = nil) {
+        precondition(negotiate(features: features))
         memset(memory.base, 0, 0x10000)
         nextDescriptor = 0
         availableIndex = 0

@@ -13,10 +13,11 @@ enum BlockRequest {
     static let statusIOError: UInt8 = 1
     static let statusUnsupported: UInt8 = 2
 
-    /// Executes `chain` and writes its status byte; returns how many bytes were written into the
-    /// chain (0 when it has no room for a status byte or no header, so nothing can be reported).
-    static func execute(_ chain: DescriptorChain, on image: FileDescriptor, capacitySectors: UInt64,
-                        readOnly: Bool, serial: [UInt8]) -> UInt32 {
+    /// Executes `chain` and writes its status byte (with `writeThrough`, a write is flushed before it
+    /// completes); returns how many bytes were written into the chain (0 when it has no room for a
+    /// status byte or no header, so nothing can be reported).
+    static func execute(_ chain: DescriptorChain, on backend: BlockBackend, capacitySectors: UInt64,
+                        readOnly: Bool, writeThrough: Bool, serial: [UInt8]) -> UInt32 {
         let writable = chain.writableLength
         guard writable >= 1, let header = chain.copyReadable(from: 0, count: headerSize) else { return 0 }
         let type = header.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 0, as: UInt32.self)) }
@@ -28,17 +29,18 @@ enum BlockRequest {
         case typeIn:
             status = transfer(chain.writableRange(from: 0, count: dataSpace), sector: sector,
                               capacitySectors: capacitySectors) { buffers, offset in
-                try VectoredIO.read(image, into: buffers, at: offset)
+                try backend.read(into: buffers, at: offset)
             }
             dataWritten = status == statusOK ? dataSpace : 0
         case typeOut:
             status = readOnly ? statusIOError : transfer(
                 chain.readableRange(from: headerSize, count: chain.readableLength - headerSize), sector: sector,
                 capacitySectors: capacitySectors) { buffers, offset in
-                    try VectoredIO.write(image, from: buffers, at: offset)
+                    try backend.write(from: buffers, at: offset)
+                    if writeThrough { try backend.flush() }
                 }
         case typeFlush:
-            status = (try? image.sync()) != nil ? statusOK : statusIOError
+            status = (try? backend.flush()) != nil ? statusOK : statusIOError
         case typeGetID:
             dataWritten = chain.copyToWritable(Array(serial.prefix(dataSpace)), at: 0)
             status = statusOK
@@ -49,14 +51,14 @@ enum BlockRequest {
         return UInt32(clamping: dataWritten + 1)
     }
 
-    /// Moves whole sectors between guest buffers and the image; I/O error when the range is not a whole
-    /// number of sectors inside the disk or the image fails.
+    /// Moves whole sectors between guest buffers and the backend; I/O error when the range is not a whole
+    /// number of sectors inside the disk or the backend fails.
     private static func transfer(_ buffers: [UnsafeMutableRawBufferPointer], sector: UInt64, capacitySectors: UInt64,
-                                 _ move: ([UnsafeMutableRawBufferPointer], UInt64) throws -> Bool) -> UInt8 {
+                                 _ move: ([UnsafeMutableRawBufferPointer], UInt64) throws -> Void) -> UInt8 {
         let length = UInt64(buffers.reduce(0) { $0 + $1.count })
         let sectorSize = VirtioBlockDevice.sectorSize
         guard length % sectorSize == 0, sector <= capacitySectors,
               length / sectorSize <= capacitySectors - sector else { return statusIOError }
-        return (try? move(buffers, sector * sectorSize)) == true ? statusOK : statusIOError
+        return (try? move(buffers, sector * sectorSize)) != nil ? statusOK : statusIOError
     }
 }

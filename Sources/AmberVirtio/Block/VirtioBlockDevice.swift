@@ -2,8 +2,9 @@ import AmberSystem
 import Foundation
 import Glibc
 
-/// A virtio block device (virtio 1.x, section 5.2) over a raw disk image. Requests run on the device's
-/// own thread, woken through `notifyEvent`; guest buffers are read and written in place.
+/// A virtio block device (virtio 1.x, section 5.2) over a `BlockBackend`: a raw disk image or a
+/// copy-on-write `OverlayDisk`. Requests run on the device's own thread, woken through `notifyEvent`;
+/// guest buffers are read and written in place.
 ///
 /// The VMM registers `notifyEvent` as a KVM ioeventfd at the window's base + 0x50 and gives the transport
 /// a `VirtioInterrupt(irqfd:)` registered with KVM_IRQFD on the device's GSI. Call `stop()` before
@@ -22,7 +23,8 @@ public final class VirtioBlockDevice: VirtioDevice, @unchecked Sendable {
     public let capacitySectors: UInt64
     public var queueMaximumSizes: [UInt16] { [Self.queueSize] }
 
-    private let image: FileDescriptor
+    /// Where the bytes live; the snapshot code reaches the overlay's dirty chunks through it.
+    public private(set) var backend: BlockBackend
     private let serial: [UInt8]
     private let configuration: [UInt8]
     private var worker: DeviceWorker!
@@ -30,34 +32,26 @@ public final class VirtioBlockDevice: VirtioDevice, @unchecked Sendable {
     private var queue: SplitVirtqueue?
     private var interrupt: VirtioInterrupt?
     private var lastError: VirtioError?
+    /// A driver that did not negotiate FLUSH expects a write-through disk (virtio 1.x, 5.2.6.2).
+    private var writeThrough = false
 
     /// Opens the raw image at `path`; `serial` (what GET_ID returns, at most 20 bytes) defaults to the
     /// file's name.
     public convenience init(path: String, readOnly: Bool, serial: String? = nil) throws {
-        let image: FileDescriptor
-        do {
-            image = try FileDescriptor.open(path, readOnly ? O_RDONLY : O_RDWR)
-        } catch let error as SystemError {
-            throw VirtioError("disk image \(path) cannot be opened \(readOnly ? "read-only" : "read-write") (\(String(cString: strerror(error.errno)))): check the path and its permissions")
-        }
-        try self.init(image: image, name: path, readOnly: readOnly,
+        try self.init(backend: try RawFileBackend(path: path, readOnly: readOnly),
                       serial: serial ?? URL(fileURLWithPath: path).lastPathComponent)
     }
 
-    /// Serves an already open image (a regular file or block device); `name` is how errors refer to it.
-    public init(image: FileDescriptor, name: String, readOnly: Bool, serial: String) throws {
-        var info = stat()
-        guard fstat(image.rawValue, &info) == 0,
-              (info.st_mode & S_IFMT) == S_IFREG || (info.st_mode & S_IFMT) == S_IFBLK else {
-            throw VirtioError("disk image \(name) is not a regular file or block device: pass a raw disk image")
-        }
-        let size = lseek(image.rawValue, 0, SEEK_END)
-        guard size >= 0 else {
-            throw VirtioError("disk image \(name) has no size (\(String(cString: strerror(errno)))): pass a raw disk image")
-        }
-        self.image = image
-        self.readOnly = readOnly
-        capacitySectors = UInt64(size) / Self.sectorSize
+    /// Serves an already open raw image (a regular file or block device); `name` is how errors refer to it.
+    public convenience init(image: FileDescriptor, name: String, readOnly: Bool, serial: String) throws {
+        try self.init(backend: try RawFileBackend(image: image, name: name, readOnly: readOnly), serial: serial)
+    }
+
+    /// Serves `backend`, read-only when the backend is.
+    public init(backend: BlockBackend, serial: String) throws {
+        self.backend = backend
+        readOnly = backend.readOnly
+        capacitySectors = backend.size / Self.sectorSize
         self.serial = Array(serial.utf8.prefix(Self.serialLength))
         var configuration: [UInt8] = []
         Self.append(capacitySectors, to: &configuration)
@@ -69,6 +63,15 @@ public final class VirtioBlockDevice: VirtioDevice, @unchecked Sendable {
 
     deinit {
         worker.stop()
+    }
+
+    /// Serves `backend` from now on (rollback in place: a fresh overlay over the snapshot's base). It must
+    /// have the same size and mode; call while the device is paused so no request straddles the swap.
+    public func replaceBackend(_ backend: BlockBackend) throws {
+        guard backend.size / Self.sectorSize == capacitySectors, backend.readOnly == readOnly else {
+            throw VirtioError("replacement disk has \(backend.size / Self.sectorSize) sectors\(backend.readOnly ? " read-only" : ""), but the device has \(capacitySectors)\(readOnly ? " read-only" : ""): use a disk of the same size and mode")
+        }
+        worker.whileIdle { self.backend = backend }
     }
 
     /// The eventfd that wakes the worker: register it as a KVM ioeventfd at base + 0x50.
@@ -103,6 +106,7 @@ public final class VirtioBlockDevice: VirtioDevice, @unchecked Sendable {
             queue = queues.first ?? nil
             self.interrupt = interrupt
             lastError = nil
+            writeThrough = negotiatedFeatures & Self.flushFeature == 0
         }
         worker.wake()
     }
@@ -133,8 +137,8 @@ public final class VirtioBlockDevice: VirtioDevice, @unchecked Sendable {
         var completed = false
         do {
             while !worker.pauseRequested, let chain = try queue.popAvailable() {
-                let written = BlockRequest.execute(chain, on: image, capacitySectors: capacitySectors,
-                                                   readOnly: readOnly, serial: serial)
+                let written = BlockRequest.execute(chain, on: backend, capacitySectors: capacitySectors,
+                                                   readOnly: readOnly, writeThrough: writeThrough, serial: serial)
                 queue.addUsed(chain, writtenLength: written)
                 completed = true
             }

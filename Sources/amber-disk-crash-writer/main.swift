@@ -1,0 +1,44 @@
+import AmberVirtio
+import Glibc
+
+// Helper for the overlay crash test (Tests/AmberVirtioTests/OverlayCrashTests.swift), which kills it
+// with SIGKILL at an arbitrary moment and then checks the overlay.
+// Usage: amber-disk-crash-writer BASE OVERLAY FIRST-ROUND LAST-ROUND
+// Round r writes region r (disjoint, unaligned, spanning chunk boundaries) in three uneven pieces with
+// several buffers each, flushes, and only then prints "r" on stdout: a printed round is acknowledged.
+
+func region(_ round: Int) -> (offset: UInt64, count: Int) {
+    (UInt64(round * 20_000 + (round % 7) * 123), 12_000 + (round % 5) * 777)
+}
+
+func pattern(_ round: Int, _ index: Int) -> UInt8 {
+    UInt8(truncatingIfNeeded: round &* 131 &+ index &* 7 &+ 1)
+}
+
+let arguments = CommandLine.arguments
+guard arguments.count == 5, let first = Int(arguments[3]), let last = Int(arguments[4]) else {
+    fputs("usage: amber-disk-crash-writer BASE OVERLAY FIRST-ROUND LAST-ROUND\n", stderr)
+    exit(2)
+}
+do {
+    let disk = try OverlayDisk(basePath: arguments[1], overlayPath: arguments[2])
+    for round in first...last {
+        let (offset, count) = region(round)
+        var bytes = (0..<count).map { pattern(round, $0) }
+        let cuts = [0, count / 3 + 5, count * 2 / 3 + 11, count]
+        try bytes.withUnsafeMutableBytes { all in
+            for piece in 0..<3 {
+                let start = cuts[piece], end = cuts[piece + 1], middle = (start + end) / 2 + 1
+                try disk.write(from: [UnsafeMutableRawBufferPointer(rebasing: all[start..<middle]),
+                                      UnsafeMutableRawBufferPointer(rebasing: all[middle..<end])],
+                               at: offset + UInt64(start))
+            }
+        }
+        try disk.flush()
+        let line = Array("\(round)\n".utf8)
+        _ = line.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+    }
+} catch {
+    fputs("amber-disk-crash-writer: \(error)\n", stderr)
+    exit(1)
+}

@@ -1,0 +1,62 @@
+import Foundation
+import Glibc
+@testable import AmberVirtio
+
+/// A temporary directory holding a patterned base image; overlays are created beside it.
+final class OverlayTestFixture {
+    let directory: String
+    let basePath: String
+    let baseContent: [UInt8]
+
+    /// A base of `chunks` whole 64 KiB chunks plus `tail` bytes (a short last chunk when non-zero).
+    init(chunks: Int = 16, tail: Int = 8192) throws {
+        directory = NSTemporaryDirectory() + "amber-overlay-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+        basePath = directory + "/base.img"
+        baseContent = (0..<(chunks * 65536 + tail)).map { Self.baseByte($0) }
+        guard FileManager.default.createFile(atPath: basePath, contents: Data(baseContent)) else {
+            throw VirtioError("test could not create \(basePath)")
+        }
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    static func baseByte(_ offset: Int) -> UInt8 {
+        UInt8(truncatingIfNeeded: offset &* 13 &+ offset >> 16)
+    }
+
+    func overlayPath(_ name: String = "overlay") -> String { directory + "/" + name }
+
+    @discardableResult
+    func createOverlay(_ name: String = "overlay", chunkSize: Int = OverlayDisk.defaultChunkSize) throws -> OverlayDisk {
+        try OverlayDisk.create(basePath: basePath, overlayPath: overlayPath(name), chunkSize: chunkSize)
+    }
+
+    func baseOnDisk() throws -> [UInt8] {
+        Array(try Data(contentsOf: URL(fileURLWithPath: basePath)))
+    }
+
+    func baseModificationTime() throws -> Date {
+        try FileManager.default.attributesOfItem(atPath: basePath)[.modificationDate] as! Date
+    }
+}
+
+/// Compares large byte arrays without printing them when an expectation fails.
+func sameBytes<A: Collection, B: Collection>(_ a: A, _ b: B) -> Bool where A.Element == UInt8, B.Element == UInt8 {
+    a.elementsEqual(b)
+}
+
+/// Deterministic pseudo-random numbers, so a failing sequence can be replayed.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
