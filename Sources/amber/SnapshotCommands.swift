@@ -6,7 +6,7 @@ struct SnapshotCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "snapshot",
         abstract: "Snapshot a running VM (memory, vCPUs, devices and disk) into the store.",
-        subcommands: [TakeSnapshot.self],
+        subcommands: [TakeSnapshot.self, RemoveSnapshot.self, ProtectSnapshot.self, UnprotectSnapshot.self],
         defaultSubcommand: TakeSnapshot.self
     )
 }
@@ -27,6 +27,42 @@ struct TakeSnapshot: ParsableCommand {
     }
 }
 
+struct RemoveSnapshot: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rm", abstract: "Forget a snapshot (its chunks go at the next `amber store gc`).")
+
+    @OptionGroup var home: HomeOption
+    @Argument(help: "Snapshot id.") var id: String
+
+    func run() throws {
+        try SnapshotService(home: home.resolved).remove(id: id)
+        print("snapshot \(id) removed")
+    }
+}
+
+struct ProtectSnapshot: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "protect", abstract: "Keep a snapshot from pruning and `rm`.")
+
+    @OptionGroup var home: HomeOption
+    @Argument(help: "Snapshot id.") var id: String
+
+    func run() throws {
+        try SnapshotService(home: home.resolved).setProtected(id: id, true)
+        print("snapshot \(id) protected")
+    }
+}
+
+struct UnprotectSnapshot: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "unprotect", abstract: "Let a snapshot be pruned and removed again.")
+
+    @OptionGroup var home: HomeOption
+    @Argument(help: "Snapshot id.") var id: String
+
+    func run() throws {
+        try SnapshotService(home: home.resolved).setProtected(id: id, false)
+        print("snapshot \(id) unprotected")
+    }
+}
+
 struct ListSnapshots: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "snapshots", abstract: "List snapshots as a tree (of one VM, or all).")
 
@@ -38,14 +74,18 @@ struct ListSnapshots: ParsableCommand {
         let snapshots = try SnapshotService(home: home.resolved).list(vm: name)
         if json { return try StoreCLI.printJSON(snapshots) }
         guard !snapshots.isEmpty else { return print("no snapshots; take one with `amber snapshot NAME`") }
-        print("ID        VM  CREATED               LABEL  LOGICAL     STORED      PAUSE ms  PROTECTED")
         let formatter = ISO8601DateFormatter()
-        for (snapshot, depth) in SnapshotTree.ordered(snapshots) {
-            let id = String(repeating: "  ", count: depth) + (depth > 0 ? "└ " : "") + snapshot.id
-            print([id, snapshot.vm, formatter.string(from: snapshot.created), snapshot.label ?? "-",
-                   ByteFormat.string(snapshot.logicalBytes), ByteFormat.string(snapshot.storedBytes),
-                   String(format: "%.1f", snapshot.pauseMilliseconds), snapshot.protected ? "yes" : "no"]
-                .joined(separator: "  "))
+        let rows = SnapshotTree.ordered(snapshots).map { snapshot, depth in
+            [String(repeating: "  ", count: depth) + snapshot.id, snapshot.parent ?? "-", snapshot.vm,
+             formatter.string(from: snapshot.created), snapshot.label ?? "-",
+             ByteFormat.string(snapshot.logicalBytes), ByteFormat.string(snapshot.storedBytes),
+             String(format: "%.1f", snapshot.pauseMilliseconds), snapshot.protected ? "yes" : "no"]
+        }
+        let header = ["ID", "PARENT", "VM", "CREATED", "LABEL", "LOGICAL", "STORED", "PAUSE MS", "PROTECTED"]
+        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+        for row in [header] + rows {
+            let line = zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
+            print(String(line.reversed().drop(while: { $0 == " " }).reversed()))
         }
     }
 }

@@ -80,6 +80,24 @@ struct CLISnapshotTests {
         #expect(state.virtioDevices.count == 1)
         #expect(try materialize(context, record.memoryManifest).count == Int(Self.memory))
         #expect(try materialize(context, record.diskManifest) == [UInt8](try Data(contentsOf: URL(fileURLWithPath: diskPath))))
+
+        let table = try home.amber(["snapshots"])
+        #expect(table.stdout.split(separator: "\n").map { $0.split(separator: " ").first.map(String.init) }
+            == ["ID", first.id, second.id])
+        #expect(table.stdout.split(separator: "\n").last?.hasPrefix("  \(second.id)  \(first.id)") == true, "child indented under its parent")
+
+        #expect(try home.amber(["snapshot", "protect", first.id]).status == 0)
+        let refused = try home.amber(["snapshot", "rm", first.id])
+        #expect(refused.status == 1)
+        #expect(refused.errorLine == "snapshot \(first.id) is protected: run `amber snapshot unprotect \(first.id)` first")
+        #expect(try snapshots(home, "t1").map(\.protected) == [true, false])
+        #expect(try home.amber(["snapshot", "unprotect", first.id]).status == 0)
+        #expect(try home.amber(["snapshot", "rm", first.id]).status == 0)
+        let remaining = try snapshots(home, "t1")
+        #expect(remaining.map(\.id) == [second.id] && remaining[0].parent == nil)
+        let unknown = try home.amber(["snapshot", "rm", first.id])
+        #expect(unknown.status == 1)
+        #expect(unknown.errorLine == "no snapshot with id \(first.id) (see `amber snapshots`)")
     }
 
     @Test func pausedVMSnapshotHoldsItsExactMemoryAndStaysPaused() throws {

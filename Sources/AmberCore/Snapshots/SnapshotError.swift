@@ -4,6 +4,7 @@ public enum SnapshotError: Error, CustomStringConvertible, Equatable {
     case tooManyDisks(vm: String, count: Int)
     case memoryUnreadable(vm: String, reason: String)
     case unknownSnapshot(id: String)
+    case protected(id: String)
 
     public var description: String {
         switch self {
@@ -15,6 +16,8 @@ public enum SnapshotError: Error, CustomStringConvertible, Equatable {
             return "cannot read the memory of VM \(vm) (\(reason)): run amber as the same user as its amber-vmm"
         case .unknownSnapshot(let id):
             return "no snapshot with id \(id) (see `amber snapshots`)"
+        case .protected(let id):
+            return "snapshot \(id) is protected: run `amber snapshot unprotect \(id)` first"
         }
     }
 }

@@ -72,6 +72,27 @@ public struct SnapshotService {
         return try catalog.read { try $0.snapshots(vm: vm) }.map(SnapshotSummary.init)
     }
 
+    /// Forgets a snapshot; its chunks stay until `amber store gc` finds nothing else uses them. Its
+    /// children keep their data and become roots of the tree. Protected snapshots are refused.
+    public func remove(id: String) throws {
+        guard let catalog = try catalogIfPresent() else { throw SnapshotError.unknownSnapshot(id: id) }
+        try catalog.write { db in
+            guard let snapshot = try db.snapshot(id: id) else { throw SnapshotError.unknownSnapshot(id: id) }
+            guard !snapshot.protected else { throw SnapshotError.protected(id: id) }
+            try db.deleteSnapshot(id: id)
+        }
+    }
+
+    /// Protected snapshots are never pruned nor removed until unprotected.
+    public func setProtected(id: String, _ protected: Bool) throws {
+        guard let catalog = try catalogIfPresent() else { throw SnapshotError.unknownSnapshot(id: id) }
+        do {
+            try catalog.write { try $0.setSnapshotProtected(id: id, protected) }
+        } catch CatalogError.notFound {
+            throw SnapshotError.unknownSnapshot(id: id)
+        }
+    }
+
     /// Listing must not create a home that does not exist.
     private func catalogIfPresent() throws -> Catalog? {
         guard FileManager.default.fileExists(atPath: home.catalogFile.path) else { return nil }
