@@ -11,6 +11,7 @@ struct Amber: ParsableCommand {
             StoreCommand.self,
             PolicyCommand.self,
             Run.self, Ps.self, Pause.self, Resume.self, Stop.self, Logs.self, Console.self,
+            SnapshotCommand.self, ListSnapshots.self,
         ]
     )
 }

@@ -42,6 +42,30 @@ struct ControlClient {
         return (connection, connection.takeBuffered())
     }
 
+    /// Pauses the VM for a snapshot. It stays paused while the returned connection is open: end the
+    /// hold with `endSnapshot`; closing the connection (or dying) resumes it too.
+    func beginSnapshot() throws -> (hold: UnixSocketConnection, capture: SnapshotCapture) {
+        let connection = try connect(timeout: 60)
+        let response = try exchange(.snapshotBegin, on: connection)
+        guard response.ok else {
+            throw VMLifecycleError.refused(name: name, operation: "snapshot", message: response.error ?? "no reason given")
+        }
+        guard let capture = response.capture else {
+            throw VMLifecycleError.protocolViolation(name: name, detail: "a snapshotBegin response without capture")
+        }
+        return (connection, capture)
+    }
+
+    /// Ends the hold: amber-vmm resumes the VM (unless it was paused before) and says how long the
+    /// snapshot kept it paused, in microseconds.
+    func endSnapshot(_ hold: UnixSocketConnection) throws -> Int64 {
+        let response = try exchange(.snapshotEnd, on: hold)
+        guard response.ok else {
+            throw VMLifecycleError.refused(name: name, operation: "snapshot resume", message: response.error ?? "no reason given")
+        }
+        return response.pauseMicroseconds ?? 0
+    }
+
     private func connect(timeout: Double) throws -> UnixSocketConnection {
         do {
             return try UnixSocketConnection(connectingTo: socketPath, timeout: timeout)

@@ -17,6 +17,11 @@ public protocol ControlTarget: AnyObject, Sendable {
     func detachConsole(_ client: FileDescriptor)
     /// Bytes typed into the serial port.
     func typeIntoConsole(_ bytes: [UInt8])
+    /// Pauses the VM (unless `amber pause` already did) and captures its state; the VM stays paused
+    /// until `endSnapshot`. One snapshot at a time.
+    func beginSnapshot() throws -> SnapshotCapture
+    /// Resumes the VM unless it was paused before `beginSnapshot`.
+    func endSnapshot(_ capture: SnapshotCapture) throws
 }
 
 /// Serves `ControlProtocol` on a Unix socket (mode 0600): one thread accepts, one thread per
@@ -76,6 +81,34 @@ public final class ControlServer: @unchecked Sendable {
         case .console:
             respond(client, ControlResponse(ok: true, status: target.status()))
             relayConsole(client, to: target, alreadyRead: reader.takeBuffered())
+        case .snapshotBegin:
+            holdForSnapshot(client, reader: reader, target: target)
+        case .snapshotEnd:
+            respond(client, ControlResponse(ok: false, error: "snapshotEnd without snapshotBegin: send it on the connection that began the snapshot", status: target.status()))
+        }
+    }
+
+    /// Keeps the VM paused for one snapshot while this connection lasts: until the client sends
+    /// `snapshotEnd`, closes the connection or dies, so a killed `amber snapshot` never leaves the
+    /// VM paused.
+    private func holdForSnapshot(_ client: FileDescriptor, reader: LineReader, target: ControlTarget) {
+        let started = MonotonicClock.now()
+        let capture: SnapshotCapture
+        do {
+            capture = try target.beginSnapshot()
+        } catch {
+            respond(client, ControlResponse(ok: false, error: "\(error)", status: target.status()))
+            return
+        }
+        respond(client, ControlResponse(ok: true, status: target.status(), capture: capture))
+        // Whatever arrives (snapshotEnd) or not (end of stream, error) ends the hold.
+        _ = try? reader.readLine()
+        do {
+            try target.endSnapshot(capture)
+            let micros = Int64((MonotonicClock.now() - started) * 1_000_000)
+            respond(client, ControlResponse(ok: true, status: target.status(), pauseMicroseconds: micros))
+        } catch {
+            respond(client, ControlResponse(ok: false, error: "\(error)", status: target.status()))
         }
     }
 

@@ -2,6 +2,11 @@ import AmberBoot
 import AmberKVM
 import AmberSystem
 import AmberVirtio
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import Glibc
 
 /// One VM as amber-vmm runs it: the machine booted from a `VMConfiguration`, its virtio disks, the
@@ -13,6 +18,9 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
     public let machine: Machine
     private let console: ConsoleHub
     private var disks: [VirtioBlockDevice] = []
+    private var virtioAttachments: [VirtioDeviceAttachment] = []
+    private let snapshotLock = ConditionLock()
+    private var snapshotInProgress = false
     private let log: (String) -> Void
 
     /// Builds the machine and loads the kernel; nothing runs yet. Bad input (kernel, initrd, disks,
@@ -74,6 +82,7 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
                                           length: 4, dataMatch: 0)
         try machine.mmio.register(transport, base: slot.baseAddress, length: GuestMemoryLayout.virtioMMIOWindowSize)
         machine.addPausableDevice(device)
+        virtioAttachments.append(VirtioDeviceAttachment(mmioBase: slot.baseAddress, transport: transport, block: device))
         return device
     }
 
@@ -129,8 +138,43 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
     }
 
     public func resume() throws {
+        guard !snapshotLock.withLock({ snapshotInProgress }) else {
+            throw MachineError("VM \(configuration.name) is paused for a snapshot; it resumes by itself when the snapshot has read its memory")
+        }
         try machine.resume()
         log("VM \(configuration.name) resumed")
+    }
+
+    public func beginSnapshot() throws -> SnapshotCapture {
+        try snapshotLock.withLock {
+            guard !snapshotInProgress else {
+                throw MachineError("a snapshot of VM \(configuration.name) is already being taken: wait for it to finish")
+            }
+            snapshotInProgress = true
+        }
+        do {
+            let wasPaused = machine.currentState == .paused
+            if !wasPaused { try machine.pause() }
+            do {
+                let state = try machine.captureState(virtioDevices: virtioAttachments).encoded()
+                log("VM \(configuration.name) paused for a snapshot")
+                return SnapshotCapture(memoryPath: "/proc/\(getpid())/fd/\(machine.memory.file.rawValue)",
+                                       memoryBytes: machine.memory.size, machineState: Data(state), wasPaused: wasPaused)
+            } catch {
+                if !wasPaused { try? machine.resume() }
+                throw error
+            }
+        } catch {
+            snapshotLock.withLock { snapshotInProgress = false }
+            throw error
+        }
+    }
+
+    public func endSnapshot(_ capture: SnapshotCapture) throws {
+        defer { snapshotLock.withLock { snapshotInProgress = false } }
+        guard !capture.wasPaused else { return }
+        try machine.resume()
+        log("VM \(configuration.name) resumed after a snapshot")
     }
 
     public func requestStop() {

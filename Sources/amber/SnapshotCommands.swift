@@ -1,0 +1,106 @@
+import AmberCore
+import ArgumentParser
+import Foundation
+
+struct SnapshotCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "snapshot",
+        abstract: "Snapshot a running VM (memory, vCPUs, devices and disk) into the store.",
+        subcommands: [TakeSnapshot.self, RemoveSnapshot.self, ProtectSnapshot.self, UnprotectSnapshot.self],
+        defaultSubcommand: TakeSnapshot.self
+    )
+}
+
+struct TakeSnapshot: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "take", abstract: "Snapshot a running VM (the default).")
+
+    @OptionGroup var home: HomeOption
+    @Argument(help: "VM name.") var name: String
+    @Option(name: .long, help: "A label to find the snapshot by.") var label: String?
+    @Flag(name: .long, help: "Print the result as JSON.") var json = false
+
+    func run() throws {
+        let snapshot = try SnapshotService(home: home.resolved).take(vm: name, label: label)
+        if json { return try StoreCLI.printJSON(snapshot) }
+        print("snapshot \(snapshot.id) of \(name): paused \(String(format: "%.1f", snapshot.pauseMilliseconds)) ms, "
+            + "\(ByteFormat.string(snapshot.logicalBytes)) logical, \(ByteFormat.string(snapshot.storedBytes)) stored")
+    }
+}
+
+struct RemoveSnapshot: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rm", abstract: "Forget a snapshot (its chunks go at the next `amber store gc`).")
+
+    @OptionGroup var home: HomeOption
+    @Argument(help: "Snapshot id.") var id: String
+
+    func run() throws {
+        try SnapshotService(home: home.resolved).remove(id: id)
+        print("snapshot \(id) removed")
+    }
+}
+
+struct ProtectSnapshot: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "protect", abstract: "Keep a snapshot from pruning and `rm`.")
+
+    @OptionGroup var home: HomeOption
+    @Argument(help: "Snapshot id.") var id: String
+
+    func run() throws {
+        try SnapshotService(home: home.resolved).setProtected(id: id, true)
+        print("snapshot \(id) protected")
+    }
+}
+
+struct UnprotectSnapshot: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "unprotect", abstract: "Let a snapshot be pruned and removed again.")
+
+    @OptionGroup var home: HomeOption
+    @Argument(help: "Snapshot id.") var id: String
+
+    func run() throws {
+        try SnapshotService(home: home.resolved).setProtected(id: id, false)
+        print("snapshot \(id) unprotected")
+    }
+}
+
+struct ListSnapshots: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "snapshots", abstract: "List snapshots as a tree (of one VM, or all).")
+
+    @OptionGroup var home: HomeOption
+    @Argument(help: "VM name (default: every VM).") var name: String?
+    @Flag(name: .long, help: "Print the list as JSON.") var json = false
+
+    func run() throws {
+        let snapshots = try SnapshotService(home: home.resolved).list(vm: name)
+        if json { return try StoreCLI.printJSON(snapshots) }
+        guard !snapshots.isEmpty else { return print("no snapshots; take one with `amber snapshot NAME`") }
+        let formatter = ISO8601DateFormatter()
+        let rows = SnapshotTree.ordered(snapshots).map { snapshot, depth in
+            [String(repeating: "  ", count: depth) + snapshot.id, snapshot.parent ?? "-", snapshot.vm,
+             formatter.string(from: snapshot.created), snapshot.label ?? "-",
+             ByteFormat.string(snapshot.logicalBytes), ByteFormat.string(snapshot.storedBytes),
+             String(format: "%.1f", snapshot.pauseMilliseconds), snapshot.protected ? "yes" : "no"]
+        }
+        let header = ["ID", "PARENT", "VM", "CREATED", "LABEL", "LOGICAL", "STORED", "PAUSE MS", "PROTECTED"]
+        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+        for row in [header] + rows {
+            let line = zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
+            print(String(line.reversed().drop(while: { $0 == " " }).reversed()))
+        }
+    }
+}
+
+/// Children under their parent, oldest first: depth-first order with each row's depth.
+enum SnapshotTree {
+    static func ordered(_ snapshots: [SnapshotSummary]) -> [(SnapshotSummary, Int)] {
+        let ids = Set(snapshots.map(\.id))
+        let children = Dictionary(grouping: snapshots.filter { $0.parent.map(ids.contains) == true }, by: { $0.parent! })
+        var rows: [(SnapshotSummary, Int)] = []
+        func visit(_ snapshot: SnapshotSummary, _ depth: Int) {
+            rows.append((snapshot, depth))
+            children[snapshot.id, default: []].forEach { visit($0, depth + 1) }
+        }
+        snapshots.filter { $0.parent.map(ids.contains) != true }.forEach { visit($0, 0) }
+        return rows
+    }
+}

@@ -1,0 +1,171 @@
+import AmberCatalog
+@testable import AmberCore
+import AmberStore
+import AmberVMM
+import Foundation
+import Glibc
+import Testing
+
+/// `amber snapshot` and `amber snapshots` against tiny guests run by the real amber-vmm on /dev/kvm.
+@Suite("Snapshots of running VMs", .serialized, .enabled(if: FileManager.default.fileExists(atPath: "/dev/kvm")))
+struct CLISnapshotTests {
+    private static let memory: UInt64 = 64 << 20
+
+    /// Starts the ticker guest detached with one disk of `diskBytes` random bytes; returns the disk path.
+    private func startTicker(_ home: CLIHome, name: String, diskBytes: Int) throws -> String {
+        let kernel = try home.file("ticker.bzImage", TinyGuest.bzImage(running: TinyGuest.ticker))
+        let disk = [UInt8](try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/urandom")).readData(ofLength: diskBytes))
+        try #require(disk.count == diskBytes)
+        let diskPath = try home.file("disk.raw", disk)
+        let run = try home.amber(["run", name, "--kernel", kernel, "--memory", "64M", "--vcpus", "2", "--disk", diskPath, "--detach"],
+                                 timeout: 30)
+        try #require(run.status == 0, "\(run.stderr)")
+        return diskPath
+    }
+
+    private func status(_ home: CLIHome, _ name: String) throws -> VMStatus {
+        try ControlClient(AmberHome(explicit: home.root.path).vm(name)).status()
+    }
+
+    private func snapshots(_ home: CLIHome, _ name: String) throws -> [SnapshotSummary] {
+        let list = try home.amber(["snapshots", name, "--json"])
+        try #require(list.status == 0, "\(list.stderr)")
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return try decoder.decode([SnapshotSummary].self, from: Data(list.stdout.utf8))
+    }
+
+    private func take(_ home: CLIHome, _ arguments: [String]) throws -> SnapshotSummary {
+        let result = try home.amber(["snapshot"] + arguments + ["--json"], timeout: 120)
+        try #require(result.status == 0, "\(result.stderr)")
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return try decoder.decode(SnapshotSummary.self, from: Data(result.stdout.utf8))
+    }
+
+    private func materialize(_ context: StoreContext, _ manifest: [UInt8]?) throws -> [UInt8] {
+        let root = try #require(manifest.flatMap(ChunkDigest.init(bytes:)))
+        let file = try ManifestFile(reader: context.reader, root: root)
+        var bytes = [UInt8](repeating: 0, count: Int(file.length))
+        let read = try bytes.withUnsafeMutableBytes { try file.read(into: $0, at: 0) }
+        #expect(read == bytes.count)
+        return bytes
+    }
+
+    @Test func twoSnapshotsOfARunningVM() throws {
+        let home = try CLIHome()
+        defer {
+            _ = try? home.amber(["stop", "t1", "--timeout", "5"])
+            home.remove()
+        }
+        let diskPath = try startTicker(home, name: "t1", diskBytes: 4 << 20)
+        let first = try take(home, ["t1", "--label", "before"])
+        let second = try take(home, ["t1"])
+        #expect(try status(home, "t1").state == .running)
+
+        let listed = try snapshots(home, "t1")
+        #expect(listed.map(\.id) == [first.id, second.id])
+        #expect(listed[0].parent == nil && listed[1].parent == first.id)
+        #expect(listed[0].label == "before" && listed[1].label == nil)
+        #expect(first.kind == "full" && first.logicalBytes >= Int64(Self.memory) + (4 << 20))
+        // Random disk bytes cannot shrink; the second snapshot finds them (and most memory) stored.
+        #expect(first.storedBytes > 4 << 20)
+        #expect(second.storedBytes < first.storedBytes / 8, "second stored \(second.storedBytes), first \(first.storedBytes)")
+
+        let context = try StoreContext(home: AmberHome(explicit: home.root.path))
+        let record = try #require(try context.catalog.read { try $0.snapshot(id: second.id) })
+        let state = try MachineState(encoded: try materialize(context, record.stateManifest))
+        #expect(state.vcpus.count == 2)
+        #expect(state.memory.totalBytes == Self.memory)
+        #expect(state.virtioDevices.count == 1)
+        #expect(try materialize(context, record.memoryManifest).count == Int(Self.memory))
+        #expect(try materialize(context, record.diskManifest) == [UInt8](try Data(contentsOf: URL(fileURLWithPath: diskPath))))
+
+        let table = try home.amber(["snapshots"])
+        #expect(table.stdout.split(separator: "\n").map { $0.split(separator: " ").first.map(String.init) }
+            == ["ID", first.id, second.id])
+        #expect(table.stdout.split(separator: "\n").last?.hasPrefix("  \(second.id)  \(first.id)") == true, "child indented under its parent")
+
+        #expect(try home.amber(["snapshot", "protect", first.id]).status == 0)
+        let refused = try home.amber(["snapshot", "rm", first.id])
+        #expect(refused.status == 1)
+        #expect(refused.errorLine == "snapshot \(first.id) is protected: run `amber snapshot unprotect \(first.id)` first")
+        #expect(try snapshots(home, "t1").map(\.protected) == [true, false])
+        #expect(try home.amber(["snapshot", "unprotect", first.id]).status == 0)
+        #expect(try home.amber(["snapshot", "rm", first.id]).status == 0)
+        let remaining = try snapshots(home, "t1")
+        #expect(remaining.map(\.id) == [second.id] && remaining[0].parent == nil)
+        let unknown = try home.amber(["snapshot", "rm", first.id])
+        #expect(unknown.status == 1)
+        #expect(unknown.errorLine == "no snapshot with id \(first.id) (see `amber snapshots`)")
+    }
+
+    @Test func pausedVMSnapshotHoldsItsExactMemoryAndStaysPaused() throws {
+        let home = try CLIHome()
+        defer {
+            _ = try? home.amber(["stop", "t2", "--timeout", "5"])
+            home.remove()
+        }
+        _ = try startTicker(home, name: "t2", diskBytes: 1 << 20)
+        try #require(try home.amber(["pause", "t2"]).status == 0)
+        let pid = try status(home, "t2").pid
+        let memoryPath = try #require(try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").map { "/proc/\(pid)/fd/\($0)" }
+            .first { (try? FileManager.default.destinationOfSymbolicLink(atPath: $0))?.hasPrefix("/memfd:amber-t2") == true })
+        let guestMemory = [UInt8](try Data(contentsOf: URL(fileURLWithPath: memoryPath)))
+        #expect(guestMemory.count == Int(Self.memory))
+
+        let snapshot = try take(home, ["t2"])
+        #expect(try status(home, "t2").state == .paused)
+        let context = try StoreContext(home: AmberHome(explicit: home.root.path))
+        let record = try #require(try context.catalog.read { try $0.snapshot(id: snapshot.id) })
+        #expect(try materialize(context, record.memoryManifest) == guestMemory)
+        try #require(try home.amber(["resume", "t2"]).status == 0)
+        #expect(try status(home, "t2").state == .running)
+    }
+
+    @Test func killedSnapshotLeavesTheVMRunningAndNoRow() throws {
+        let home = try CLIHome()
+        defer {
+            _ = try? home.amber(["stop", "t3", "--timeout", "5"])
+            home.remove()
+        }
+        // A large random disk keeps the VM paused long enough to be caught paused.
+        _ = try startTicker(home, name: "t3", diskBytes: 256 << 20)
+        let process = Process()
+        process.executableURL = CLIHome.amber
+        process.arguments = ["snapshot", "t3", "--home", home.root.path]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(30)
+        var caughtPaused = false
+        while Date() < deadline, process.isRunning, !caughtPaused {
+            caughtPaused = (try? status(home, "t3").state) == .paused
+            if !caughtPaused { usleep(2_000) }
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        try #require(caughtPaused, "the snapshot was never seen holding the VM paused")
+        let resumed = Date().addingTimeInterval(5)
+        while Date() < resumed, (try? status(home, "t3").state) != .running { usleep(10_000) }
+        #expect(try status(home, "t3").state == .running)
+        #expect(try snapshots(home, "t3").isEmpty)
+    }
+
+    @Test func unknownOrStoppedVMIsAOneLineError() throws {
+        let home = try CLIHome()
+        defer { home.remove() }
+        let unknown = try home.amber(["snapshot", "ghost"])
+        #expect(unknown.status == 1)
+        #expect(unknown.errorLine == "no VM named ghost (see `amber ps`)")
+        let list = try home.amber(["snapshots", "ghost"])
+        #expect(list.status == 1)
+        #expect(list.errorLine == "no VM named ghost (see `amber ps`)")
+        let kernel = try home.fakeBzImage()
+        _ = try home.amber(["run", "dead", "--kernel", kernel, "--memory", "64M", "--detach"])
+        let stopped = try home.amber(["snapshot", "dead"])
+        #expect(stopped.status == 1)
+        #expect(stopped.errorLine == "VM dead is not running (see `amber ps`)")
+        #expect(!FileManager.default.fileExists(atPath: home.root.appendingPathComponent("catalog.db").path))
+    }
+}
