@@ -1,5 +1,9 @@
 import CKVM
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Glibc
 
 extension KVMSystem {

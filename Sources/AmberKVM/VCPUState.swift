@@ -1,5 +1,9 @@
 import CKVM
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Everything KVM exposes about one vCPU. Captured by `KVMVCPU.captureState` while the vCPU is out of
 /// KVM_RUN, put back by `KVMVCPU.restoreState`. Struct fields hold the kernel structs' bytes (their

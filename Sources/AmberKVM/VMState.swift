@@ -1,5 +1,9 @@
 import CKVM
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The VM-wide state KVM keeps: the PIT, kvmclock and the three in-kernel interrupt controllers
 /// (PIC master, PIC slave, IOAPIC), each as the kernel struct's bytes.

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// KVM's state structs are plain C structs whose layout is part of the kernel's stable ABI, so a
 /// saved state keeps each as its exact bytes and checks the size before turning bytes back into one.

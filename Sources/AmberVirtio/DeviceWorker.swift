@@ -1,23 +1,21 @@
 import AmberSystem
-import Foundation
+import Glibc
 
 /// A device's own thread: it sleeps on the notify eventfd (a KVM ioeventfd once the VMM registers
 /// it), runs `work` for each wake-up, and can be paused so that no request is in flight.
 final class DeviceWorker: @unchecked Sendable {
     let notifyEvent: EventFD
-    private let condition = NSCondition()
+    private let condition = ConditionLock()
     private var paused = false
     private var busy = false
     private var stopping = false
     private var finished = false
-    private var thread: Thread?
+    /// Set by the worker itself once it runs, so `stop()` can tell when the worker calls it.
+    private var workerThread: pthread_t?
 
-    init(name: String, notifyEvent: EventFD, work: @escaping @Sendable () -> Void) {
+    init(name: String, notifyEvent: EventFD, work: @escaping @Sendable () -> Void) throws {
         self.notifyEvent = notifyEvent
-        let thread = Thread { [unowned self] in self.run(work) }
-        thread.name = name
-        self.thread = thread
-        thread.start()
+        try NativeThread.detached(name: name) { [unowned self] in self.run(work) }
     }
 
     /// True once a pause was requested: long batches check it between requests.
@@ -32,7 +30,7 @@ final class DeviceWorker: @unchecked Sendable {
     func pause() {
         condition.withLock {
             paused = true
-            while busy { condition.wait() }
+            condition.wait { !busy }
         }
     }
 
@@ -44,7 +42,7 @@ final class DeviceWorker: @unchecked Sendable {
     /// Runs `body` while the worker is idle and cannot start (for swapping the queues it serves).
     func whileIdle<T>(_ body: () -> T) -> T {
         condition.withLock {
-            while busy { condition.wait() }
+            condition.wait { !busy }
             return body()
         }
     }
@@ -52,11 +50,14 @@ final class DeviceWorker: @unchecked Sendable {
     /// Ends the thread and waits for it (unless called from the worker itself, which then ends after
     /// its current batch).
     func stop() {
-        condition.withLock { stopping = true }
+        let calledByWorker: Bool = condition.withLock {
+            stopping = true
+            return workerThread.map { pthread_equal($0, pthread_self()) != 0 } ?? false
+        }
         wake()
-        guard Thread.current != thread else { return }
+        guard !calledByWorker else { return }
         condition.withLock {
-            while !finished { condition.wait() }
+            condition.wait { finished }
         }
     }
 
@@ -65,6 +66,7 @@ final class DeviceWorker: @unchecked Sendable {
     }
 
     private func run(_ work: () -> Void) {
+        condition.withLock { workerThread = pthread_self() }
         while true {
             let woken = (try? notifyEvent.wait()) != nil
             let step: Step = condition.withLock {

@@ -1,5 +1,4 @@
 import AmberSystem
-import Foundation
 
 /// The device's interrupt line and its interrupt status register. The status bit is set before the
 /// line is signalled, so the guest's handler always finds the reason; the VMM wires `signal` to a KVM
@@ -8,7 +7,7 @@ public final class VirtioInterrupt: @unchecked Sendable {
     public static let usedBuffer: UInt32 = 1 << 0
     public static let configurationChange: UInt32 = 1 << 1
 
-    private let lock = NSLock()
+    private let lock = ConditionLock()
     private var pendingStatus: UInt32 = 0
     private var deviceNeedsReset = false
     private let signal: @Sendable () -> Void

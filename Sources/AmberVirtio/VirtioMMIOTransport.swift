@@ -1,4 +1,4 @@
-import Foundation
+import AmberSystem
 
 /// The register file of one virtio-mmio device (a 4 KiB window). The VMM calls `read`/`write` on MMIO
 /// exits inside the window, from any vCPU thread. Accesses the specification does not allow (wrong
@@ -7,7 +7,7 @@ public final class VirtioMMIOTransport: @unchecked Sendable {
     public let device: VirtioDevice
     public let interrupt: VirtioInterrupt
     private let memory: GuestMemory
-    private let lock = NSLock()
+    private let lock = ConditionLock()
     private var status: UInt32 = 0
     private var deviceFeaturesSelect: UInt32 = 0
     private var driverFeaturesSelect: UInt32 = 0

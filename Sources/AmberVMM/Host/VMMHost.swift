@@ -134,7 +134,13 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
     public func pause() throws {
         let started = MonotonicClock.now()
         try machine.pause()
-        log("VM \(configuration.name) paused (all vCPUs stopped in \(String(format: "%.1f", (MonotonicClock.now() - started) * 1000)) ms)")
+        log("VM \(configuration.name) paused (all vCPUs stopped in \(Self.tenths((MonotonicClock.now() - started) * 1000)) ms)")
+    }
+
+    /// `value` with one decimal, as "%.1f" would print it (String(format:) needs all of Foundation).
+    static func tenths(_ value: Double) -> String {
+        let scaled = Int((value * 10).rounded())
+        return "\(scaled / 10).\(abs(scaled % 10))"
     }
 
     public func resume() throws {

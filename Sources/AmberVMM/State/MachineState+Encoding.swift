@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The on-disk form of a `MachineState`: a 32-byte header, then the state as JSON with sorted keys
 /// (so encoding is deterministic: encode -> decode -> encode gives the same bytes).

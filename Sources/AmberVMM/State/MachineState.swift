@@ -1,5 +1,9 @@
 import AmberKVM
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Everything about a paused machine except its memory bytes (those go to the store): every vCPU,
 /// the VM's interrupt controllers, PIT and kvmclock, the devices, and the memory layout the bytes

@@ -1,5 +1,4 @@
 import AmberSystem
-import Foundation
 import Glibc
 
 /// A virtio block device (virtio 1.x, section 5.2) over a `BlockBackend`: a raw disk image or a
@@ -39,7 +38,12 @@ public final class VirtioBlockDevice: VirtioDevice, @unchecked Sendable {
     /// file's name.
     public convenience init(path: String, readOnly: Bool, serial: String? = nil) throws {
         try self.init(backend: try RawFileBackend(path: path, readOnly: readOnly),
-                      serial: serial ?? URL(fileURLWithPath: path).lastPathComponent)
+                      serial: serial ?? Self.fileName(of: path))
+    }
+
+    /// The last component of `path`, as URL's lastPathComponent gives it (without linking URL's parser).
+    static func fileName(of path: String) -> String {
+        path.split(separator: "/").last.map(String.init) ?? path
     }
 
     /// Serves an already open raw image (a regular file or block device); `name` is how errors refer to it.
@@ -58,7 +62,7 @@ public final class VirtioBlockDevice: VirtioDevice, @unchecked Sendable {
         Self.append(UInt32(0), to: &configuration)
         Self.append(UInt32(Self.queueSize - 2), to: &configuration)
         self.configuration = configuration
-        worker = DeviceWorker(name: "virtio-blk", notifyEvent: try EventFD()) { [weak self] in self?.serveQueue() }
+        worker = try DeviceWorker(name: "virtio-blk", notifyEvent: try EventFD()) { [weak self] in self?.serveQueue() }
     }
 
     deinit {

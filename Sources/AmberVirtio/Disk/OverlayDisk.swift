@@ -1,5 +1,4 @@
 import AmberSystem
-import Foundation
 import Glibc
 
 /// A copy-on-write disk: a base image that is only ever read (the user's original, or a snapshot's
@@ -37,7 +36,7 @@ public final class OverlayDisk: BlockBackend, @unchecked Sendable {
     private let base: FileDescriptor
     private let overlay: FileDescriptor
     private let map: OverlayMapFile
-    private let lock = NSLock()
+    private let lock = ConditionLock()
     private var inOverlay: DiskChunkBitmap
     private var dirty: DiskChunkBitmap
     private var mapChangedSinceCommit = false
