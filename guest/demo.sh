@@ -1,7 +1,6 @@
 #!/bin/sh
 # The `make demo` tour, run by scripts/demo through scripts/harness: boot the test guest with a disk,
-# show it running, pause it, resume it, snapshot it twice, let it power off, then keep its disk in the
-# store as an image.
+# show it running, pause it, resume it, let it power off, then keep its disk in the store as an image.
 set -u
 step() { printf '\n### %s\n' "$*"; }
 die() { echo "demo: $*" >&2; exit 1; }
@@ -57,11 +56,6 @@ step "amber resume demo"
 amber resume demo || die "amber resume failed"
 wait_until "guest tick $((after + 2))"
 amber logs demo | tr -d '\r' | grep "guest tick" | tail -n 2
-
-step "amber snapshot demo --label after-resume (memory, vCPUs, devices and disk into the store)"
-amber snapshot demo --label after-resume || die "amber snapshot failed"
-amber snapshot demo --label second || die "amber snapshot failed"
-amber snapshots demo
 
 step "waiting for the guest to power off"
 wait_until "powering off"
