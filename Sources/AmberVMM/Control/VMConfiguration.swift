@@ -12,10 +12,12 @@ public struct VMConfiguration: Codable, Sendable, Equatable {
     public var controlSocketPath: String
     /// Where the serial console's output goes; nil attaches the console to amber-vmm's stdin/stdout.
     public var consoleLogPath: String?
+    /// Set when the VM continues from a snapshot (rollback or clone) instead of booting its kernel.
+    public var restore: RestoreSource?
 
     public init(name: String, kernelPath: String, initrdPath: String?, commandLine: String,
                 memoryBytes: UInt64, vcpus: Int, disks: [DiskConfiguration],
-                controlSocketPath: String, consoleLogPath: String?) {
+                controlSocketPath: String, consoleLogPath: String?, restore: RestoreSource? = nil) {
         self.name = name
         self.kernelPath = kernelPath
         self.initrdPath = initrdPath
@@ -25,15 +27,37 @@ public struct VMConfiguration: Codable, Sendable, Equatable {
         self.disks = disks
         self.controlSocketPath = controlSocketPath
         self.consoleLogPath = consoleLogPath
+        self.restore = restore
+    }
+}
+
+/// Where a VM that continues from a snapshot finds it, already taken out of the store.
+public struct RestoreSource: Codable, Sendable, Equatable {
+    /// The snapshot the VM continues from; while the VM exists the snapshot is in use (never pruned).
+    public var snapshotID: String
+    /// The encoded `MachineState`.
+    public var statePath: String
+    /// The snapshot's guest memory, materialized once and shared by every VM restored from it: it is
+    /// mapped copy-on-write and never written.
+    public var memoryPath: String
+
+    public init(snapshotID: String, statePath: String, memoryPath: String) {
+        self.snapshotID = snapshotID
+        self.statePath = statePath
+        self.memoryPath = memoryPath
     }
 }
 
 public struct DiskConfiguration: Codable, Sendable, Equatable {
     public var path: String
     public var readOnly: Bool
+    /// Set for a copy-on-write disk: `path` is then only ever read (the user's base file or a
+    /// snapshot's disk) and the VM's writes go to this overlay, created empty when missing.
+    public var overlayPath: String?
 
-    public init(path: String, readOnly: Bool) {
+    public init(path: String, readOnly: Bool, overlayPath: String? = nil) {
         self.path = path
         self.readOnly = readOnly
+        self.overlayPath = overlayPath
     }
 }
