@@ -61,6 +61,8 @@ struct CLIRollbackTests {
         #expect(kept.label?.hasPrefix("pre-rollback") == true)
         #expect(try pid(home, "r1") == rolled.pid && rolled.pid != oldPID)
         let after = try take(home, "r1")
+        // The tree branches: the rolled-back VM descends from the snapshot it went back to.
+        #expect(after.parent == early.id && kept.parent == early.id)
 
         let (atEarly, atKept, atAfter) = (try counter(home, early.id), try counter(home, kept.id), try counter(home, after.id))
         #expect(atEarly > 0)
@@ -94,7 +96,7 @@ struct CLIRollbackTests {
         let rolled = try decode(RestoreService.RollbackResult.self, try home.amber(["rollback", "r2", "--at", iso, "--json"], timeout: 120))
         #expect(rolled.snapshot.id == first.id)
         let latest = try decode(RestoreService.RollbackResult.self,
-                                try home.amber(["rollback", "r2", "--at", ISO8601DateFormatter().string(from: Date()), "--json"], timeout: 120))
+                                try home.amber(["rollback", "r2", "--at", ISO8601DateFormatter().string(from: Date().addingTimeInterval(2)), "--json"], timeout: 120))
         #expect(latest.snapshot.id == second.id)
         let tooEarly = try home.amber(["rollback", "r2", "--at", "2001-01-01 00:00"])
         #expect(tooEarly.status != 0)
@@ -124,6 +126,7 @@ struct CLIRollbackTests {
             #expect(maps.contains(memoryFile), "clone \(name) maps the snapshot's memory file")
             let own = try take(home, name)
             #expect(try counter(home, own.id) >= atSnapshot)
+            #expect(own.parent == snapshot.id)
         }
         let taken = try home.amber(["clone", snapshot.id, "--name", "c1", "--detach"])
         #expect(taken.status != 0)

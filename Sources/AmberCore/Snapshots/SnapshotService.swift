@@ -49,7 +49,9 @@ public struct SnapshotService {
             if try db.vm(named: name) == nil {
                 try db.insertVM(VMRecord(name: name, config: configJSON, created: created))
             }
-            let record = SnapshotRecord(id: Self.newID(), vm: name, parent: try db.snapshots(vm: name).last?.id,
+            // After a rollback the VM descends from the snapshot it went back to, not the newest one.
+            let parent = try captured.parent.flatMap { try db.snapshot(id: $0)?.id } ?? db.snapshots(vm: name).last?.id
+            let record = SnapshotRecord(id: Self.newID(), vm: name, parent: parent,
                                         created: created, label: label, kind: Self.fullKind,
                                         memoryManifest: captured.memory.manifest.bytes,
                                         diskManifest: captured.disk?.root.bytes,
@@ -110,6 +112,7 @@ public struct SnapshotService {
         var disk: (root: ChunkDigest, logicalBytes: UInt64)?
         var state: IngestResult
         var pauseMicroseconds: Int64
+        var parent: String?
 
         var logicalBytes: UInt64 { memory.logicalBytes + (disk?.logicalBytes ?? 0) + state.logicalBytes }
     }
@@ -125,7 +128,8 @@ public struct SnapshotService {
             let disk = try capture.disks?.first.map { try ingest.disk($0) }
             let pause = try client.endSnapshot(hold)
             let state = try capture.machineState.withUnsafeBytes { try ingest.writer.ingest(buffer: $0) }
-            return CapturedSnapshot(hold: hold, memory: memory, disk: disk, state: state, pauseMicroseconds: pause)
+            return CapturedSnapshot(hold: hold, memory: memory, disk: disk, state: state, pauseMicroseconds: pause,
+                                    parent: capture.parent)
         } catch {
             hold.close()
             throw error

@@ -65,15 +65,19 @@ public struct SnapshotCapture: Codable, Sendable, Equatable {
     public var wasPaused: Bool
     /// Each disk in attachment order, flushed: read them while the VM stays paused.
     public var disks: [DiskCapture]?
+    /// The snapshot the VM's state descends from: the last one recorded of this run, or the one it
+    /// was rolled back or cloned from; nil for a VM booted since its last snapshot.
+    public var parent: String?
 
     public init(memoryPath: String, memoryOffset: UInt64? = nil, memoryBytes: UInt64, machineState: Data,
-                wasPaused: Bool, disks: [DiskCapture]? = nil) {
+                wasPaused: Bool, disks: [DiskCapture]? = nil, parent: String? = nil) {
         self.memoryPath = memoryPath
         self.memoryOffset = memoryOffset
         self.memoryBytes = memoryBytes
         self.machineState = machineState
         self.wasPaused = wasPaused
         self.disks = disks
+        self.parent = parent
     }
 }
 

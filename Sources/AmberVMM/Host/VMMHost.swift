@@ -21,10 +21,11 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
     private var virtioAttachments: [VirtioDeviceAttachment] = []
     private let snapshotLock = ConditionLock()
     private var snapshotInProgress = false
-    /// The last recorded snapshot whose disk manifests the disks match, apart from the chunks their
-    /// overlays report changed since; nil until one is recorded (a booted VM's first snapshot reads
-    /// its disks whole).
-    private var diskBaseline: String?
+    /// The snapshot this VM last was: the last one recorded, or the one it was restored from. Its disk
+    /// manifests match the disks apart from the chunks their overlays report changed since, and it is
+    /// the next snapshot's parent. Nil until one is recorded (a booted VM's first snapshot reads its
+    /// disks whole).
+    private var lastRecordedSnapshot: String?
     private let log: (String) -> Void
 
     /// Builds the machine and loads the kernel, or, for a VM that continues from a snapshot, builds
@@ -60,7 +61,7 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
         if let restoredState {
             try machine.restoreVirtioDevices(restoredState.virtioDevices, onto: virtioAttachments)
         }
-        diskBaseline = configuration.restore?.snapshotID
+        lastRecordedSnapshot = configuration.restore?.snapshotID
     }
 
     private static func bootedMachine(_ configuration: VMConfiguration, _ machineConfiguration: MachineConfiguration,
@@ -226,7 +227,8 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
                 log("VM \(configuration.name) paused for a snapshot")
                 var capture = SnapshotCapture(memoryPath: "/proc/\(getpid())/fd/\(machine.memory.file.rawValue)",
                                               memoryBytes: machine.memory.size, machineState: Data(state),
-                                              wasPaused: wasPaused, disks: diskCaptures)
+                                              wasPaused: wasPaused, disks: diskCaptures,
+                                              parent: snapshotLock.withLock { lastRecordedSnapshot })
                 if machine.memory.sharing == .privateCopyOnWrite {
                     capture.memoryPath = "/proc/\(getpid())/mem"
                     capture.memoryOffset = UInt64(UInt(bitPattern: machine.memory.mapping.base))
@@ -245,17 +247,17 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
     /// Flushes each disk (the paused devices have no request in flight) and takes the chunks its
     /// overlay saw written since the last snapshot.
     private func captureDisks() throws -> [DiskCapture] {
-        let diskBaseline = snapshotLock.withLock { self.diskBaseline }
+        let lastRecordedSnapshot = snapshotLock.withLock { self.lastRecordedSnapshot }
         return try zip(configuration.disks, disks).map { configured, device in
             try device.backend.flush()
             guard let overlay = device.backend as? OverlayDisk else {
                 // A read-only image never changes; a writable one without overlay is read whole.
-                let unchanged = configured.readOnly && diskBaseline != nil
-                return DiskCapture(basePath: configured.path, overlayPath: nil, baseline: unchanged ? diskBaseline : nil,
+                let unchanged = configured.readOnly && lastRecordedSnapshot != nil
+                return DiskCapture(basePath: configured.path, overlayPath: nil, baseline: unchanged ? lastRecordedSnapshot : nil,
                                    changedChunks: [], chunkSize: OverlayDisk.defaultChunkSize)
             }
             let changed = overlay.takeDirtyChunks()
-            return DiskCapture(basePath: overlay.basePath, overlayPath: overlay.overlayPath, baseline: diskBaseline,
+            return DiskCapture(basePath: overlay.basePath, overlayPath: overlay.overlayPath, baseline: lastRecordedSnapshot,
                                changedChunks: changed, chunkSize: overlay.chunkSize)
         }
     }
@@ -268,7 +270,7 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
             log("VM \(configuration.name): the snapshot was not recorded; its disk changes count for the next one")
             return
         }
-        snapshotLock.withLock { diskBaseline = id }
+        snapshotLock.withLock { lastRecordedSnapshot = id }
     }
 
     public func endSnapshot(_ capture: SnapshotCapture) throws {
