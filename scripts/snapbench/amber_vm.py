@@ -77,6 +77,10 @@ class BenchVM:
             raise AmberError(f"{image} is not {self.memory_bytes} bytes")
         copy_data(image, self.memory_fd)
 
+    def allocated_bytes(self):
+        """Host memory the guest memory file holds (its pages that are not holes)."""
+        return os.fstat(self.memory_fd).st_blocks * 512
+
     def stop(self):
         if self not in BenchVM.live:
             return

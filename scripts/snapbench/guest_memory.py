@@ -92,6 +92,19 @@ def describe(path):
             "zeroChunks": zero_chunks / (size // chunk)}
 
 
+def nonzero_pages(path):
+    """Indices of the image's 4 KiB pages that hold data."""
+    fd, zero_page, pages = os.open(path, os.O_RDONLY), bytes(PAGE), []
+    try:
+        for start, length in data_extents(fd):
+            for offset in range(start, start + length, 8 << 20):
+                data = os.pread(fd, min(8 << 20, start + length - offset), offset)
+                pages.extend((offset + i) // PAGE for i in range(0, len(data), PAGE) if data[i:i + PAGE] != zero_page)
+    finally:
+        os.close(fd)
+    return pages
+
+
 def _stamp(*parts):
     digest = hashlib.sha256()
     for part in parts:
