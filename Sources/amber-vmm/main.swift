@@ -5,6 +5,7 @@ import AmberSystem
 import AmberVMM
 import Glibc
 
+let launched = MonotonicClock.now()
 let arguments = VMMArguments.parse(Array(CommandLine.arguments.dropFirst()))
 let configuration: VMConfiguration
 do {
@@ -48,12 +49,12 @@ do {
     Lifecycle.fail("cannot start VM \(configuration.name): \(error)", status: 1)
 }
 stopRequests.target = host
-if arguments.exitAfterFirstRun {
-    host.machine.firstRunObserver = { vcpu in
-        guard vcpu == 0 else { return }
-        Lifecycle.log("first KVM_RUN at \(Lifecycle.realtimeNanoseconds()) ns (CLOCK_REALTIME)")
-        host.machine.stop(.stopped)
-    }
+// How long a start or restore takes, for `amber` users and the benchmarks (scripts/bench-vmm, bench-restore).
+host.machine.firstRunObserver = { vcpu in
+    guard vcpu == 0 else { return }
+    let milliseconds = VMMHost.tenths((MonotonicClock.now() - launched) * 1000)
+    Lifecycle.log("first KVM_RUN at \(Lifecycle.realtimeNanoseconds()) ns (CLOCK_REALTIME), \(milliseconds) ms after amber-vmm started")
+    if arguments.exitAfterFirstRun { host.machine.stop(.stopped) }
 }
 console.startInput { host.typeIntoConsole($0) }
 

@@ -69,7 +69,8 @@ public struct VMLauncher {
                 throw VMLifecycleError.startTimedOut(name: name, seconds: Int(startTimeout),
                                                      logPath: directory.vmmLog.path, logTail: Self.tail(of: directory.vmmLog))
             }
-            usleep(20_000)
+            // A restored VM answers within milliseconds: poll finely (a refused connect costs microseconds).
+            usleep(2_000)
         }
     }
 

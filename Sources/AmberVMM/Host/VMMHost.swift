@@ -198,7 +198,7 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
     }
 
     /// `value` with one decimal, as "%.1f" would print it (String(format:) needs all of Foundation).
-    static func tenths(_ value: Double) -> String {
+    public static func tenths(_ value: Double) -> String {
         let scaled = Int((value * 10).rounded())
         return "\(scaled / 10).\(abs(scaled % 10))"
     }
