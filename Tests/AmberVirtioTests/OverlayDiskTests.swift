@@ -121,6 +121,16 @@ import Testing
         #expect(disk.overlayChunks() == [1, 2, 3, 4])
     }
 
+    @Test func chunksOfASnapshotThatWasNotRecordedCountAsChangedAgain() throws {
+        let disk = try fixture.createOverlay()
+        try disk.write([1], at: 2 * 65536)
+        let taken = disk.takeDirtyChunks()
+        try disk.write([2], at: 7 * 65536)
+        disk.markDirty(taken)
+        disk.markDirty([-1, 1 << 40])
+        #expect(disk.takeDirtyChunks() == [2, 7], "given back, merged with new writes; out-of-range indices ignored")
+    }
+
     @Test func reopenedOverlayReportsEveryOverlayChunkDirty() throws {
         do {
             let disk = try fixture.createOverlay()
