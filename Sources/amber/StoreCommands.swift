@@ -78,12 +78,14 @@ struct StoreGC: ParsableCommand {
             let report = try StoreContext(home: home.resolved).collectGarbage(dryRun: dryRun) {
                 FileHandle.standardError.write(Data("waiting for imports and snapshots in progress to finish...\n".utf8))
             }
+            let cacheFreed = dryRun ? 0 : try SnapshotService(home: home.resolved).removeUnusedCache()
             if json { return try StoreCLI.printJSON(report) }
             let verb = dryRun ? "would free" : "freed"
             print("\(verb) \(ByteFormat.string(report.bytesFreed)): \(report.deadChunks) unreferenced chunk(s), "
                 + "\(report.packsDeleted) empty pack(s), \(report.packsRewritten) pack(s) rewritten, "
                 + "\(report.orphanPacks) orphan pack(s), \(ByteFormat.string(report.tornTailBytes)) of torn pack tails; "
-                + "\(report.liveChunks) chunk(s) live")
+                + "\(report.liveChunks) chunk(s) live"
+                + (cacheFreed > 0 ? "; and \(ByteFormat.string(cacheFreed)) of removed snapshots taken out for rollback or clone" : ""))
         }
     }
 }

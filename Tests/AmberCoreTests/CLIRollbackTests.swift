@@ -192,5 +192,15 @@ struct CLIRollbackTests {
         let exported = home.scratch.appendingPathComponent("exported.raw").path
         #expect(try home.amber(["disk", "export", "s1", exported]).status == 0)
         #expect(try Data(contentsOf: URL(fileURLWithPath: exported)) == Data(repeating: 0x5A, count: 1 << 20))
+
+        // The snapshot's materialized copy stays while a VM restored from it exists, then goes.
+        let cache = MaterializedSnapshot.directory(AmberHome(explicit: home.root.path), id: snapshot.id).path
+        #expect(try home.amber(["snapshot", "rm", snapshot.id]).status == 0)
+        #expect(FileManager.default.fileExists(atPath: cache))
+        #expect(try home.amber(["stop", "s1"]).status == 0)
+        #expect(try home.amber(["rm", "s1"]).status == 0)
+        let gc = try home.amber(["store", "gc"])
+        #expect(gc.stdout.contains("of removed snapshots taken out for rollback or clone"), "\(gc.stdout)")
+        #expect(!FileManager.default.fileExists(atPath: cache))
     }
 }

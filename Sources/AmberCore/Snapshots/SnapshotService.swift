@@ -88,6 +88,14 @@ public struct SnapshotService {
             guard !snapshot.protected else { throw SnapshotError.protected(id: id) }
             try db.deleteSnapshot(id: id)
         }
+        try SnapshotCache(home: home).removeUnused(catalog: catalog)
+    }
+
+    /// Deletes the materialized copies of snapshots that are gone and that no VM was restored from
+    /// (`snapshot rm` does this at once; pruning and crashes can leave some); returns the bytes freed.
+    public func removeUnusedCache() throws -> UInt64 {
+        guard let catalog = try catalogIfPresent() else { return 0 }
+        return try SnapshotCache(home: home).removeUnused(catalog: catalog)
     }
 
     /// Protected snapshots are never pruned nor removed until unprotected.
