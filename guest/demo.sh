@@ -1,6 +1,7 @@
 #!/bin/sh
-# The `make demo` tour, run by scripts/demo through scripts/harness: boot the test guest with a disk,
-# show it running, pause it, resume it, let it power off, then keep its disk in the store as an image.
+# The `make demo` tour, run by scripts/demo through scripts/harness: boot the test guest with a disk, show
+# it running, pause and resume it, snapshot it, let something "bad" happen to it, roll it back (memory and
+# disk), clone the snapshot twice, then keep the VM's disk in the store as an image.
 set -u
 step() { printf '\n### %s\n' "$*"; }
 die() { echo "demo: $*" >&2; exit 1; }
@@ -11,29 +12,36 @@ truncate -s 64M disk.img
 cat >guest.sh <<'G'
 echo "hello from the guest: $(nproc) vCPUs, $(( $(cat /sys/block/vda/size) / 2048 )) MiB disk, kernel $(uname -r)"
 i=1
-while [ $i -le 20 ]; do echo "guest tick $i"; i=$((i + 1)); sleep 1; done
-echo "written by the demo guest" | dd of=/dev/vda bs=512 conv=sync,fsync 2>/dev/null
-echo "guest: wrote to /dev/vda, powering off"
-poweroff -f
+while [ $i -le 100000 ]; do
+    echo "guest tick $i"
+    if [ $i -eq 30 ]; then
+        echo "COMPROMISED at tick $i" | dd of=/dev/vda bs=512 seek=100 conv=sync,fsync 2>/dev/null
+        echo "guest: something bad happened at tick $i (wrote to sector 100 of /dev/vda)"
+    fi
+    i=$((i + 1)); sleep 1
+done
 G
 # initcall_blacklist: see GUEST_CMDLINE in Tests/guest/lib/common.sh.
 cmdline="console=ttyS0 reboot=k panic=1 pci=off quiet initcall_blacklist=add_rtc_cmos amber.script=$(base64 -w0 guest.sh)"
 
-console_has() { amber logs demo 2>/dev/null | grep -q -F "$1"; }
-vm_running() { amber ps 2>/dev/null | grep -q -E "^demo .*(running|paused|starting|booting|stopping)"; }
-# Waits for the guest to print $1; gives up after 5 minutes or when the VM has stopped.
+console_has() { amber logs "$vm" 2>/dev/null | grep -q -F "$1"; }
+vm_running() { amber ps 2>/dev/null | grep -q -E "^$vm .*(running|paused|starting|booting|stopping)"; }
+# wait_until TEXT [VM]: waits for the guest to print TEXT; gives up after 5 minutes or when the VM has stopped.
 wait_until() {
+    vm="${2:-demo}"
     tries=0
     until console_has "$1"; do
         tries=$((tries + 1))
         if [ $tries -ge 1000 ] || ! vm_running; then
             console_has "$1" && return 0
-            amber logs demo
+            amber logs "$vm"
             die "the guest never printed '$1'"
         fi
         usleep 300000
     done
 }
+ticks() { amber logs "$1" | tr -d '\r' | grep "guest tick" | tr '\n' ' ' | sed 's/guest tick //g'; }
+sector100() { dd if="$1" bs=512 skip=100 count=1 2>/dev/null | tr -d '\0' | head -n1; }
 
 step "amber run demo --detach --kernel <Debian cloud kernel> --initrd <test initrd> --disk disk.img --memory 256M --vcpus 2"
 amber run demo --detach --kernel "$AMBER_TEST_KERNEL" --initrd "$AMBER_TEST_INITRD" --disk "$PWD/disk.img" \
@@ -57,19 +65,47 @@ amber resume demo || die "amber resume failed"
 wait_until "guest tick $((after + 2))"
 amber logs demo | tr -d '\r' | grep "guest tick" | tail -n 2
 
-step "waiting for the guest to power off"
-wait_until "powering off"
-tries=0
-while vm_running && [ $tries -lt 300 ]; do
-    tries=$((tries + 1)); usleep 200000
-done
-amber logs demo | tr -d '\r' | tail -n 3
-amber ps
-echo "first bytes of disk.img: $(head -c 25 disk.img)"
+step "amber snapshot demo --label known-good (memory, vCPUs, devices and disk into the store)"
+amber snapshot demo --label known-good --json >snapshot.json || die "amber snapshot failed"
+id="$(tr -d ' \n' <snapshot.json | sed -n 's/.*"id":"\([0-9a-f]*\)".*/\1/p')"
+amber snapshots demo
+echo "console up to the snapshot: $(ticks demo)"
 
-step "amber image import disk.img --name demo-disk (the VM's disk into the content-addressed store)"
-amber image import disk.img --name demo-disk || die "amber image import failed"
+step "amber snapshot demo --label a-bit-later (incremental: only what changed is stored)"
+wait_until "guest tick $(( $(ticks demo | wc -w) + 2 ))"
+amber snapshot demo --label a-bit-later || die "amber snapshot failed"
+
+step "the guest runs on, and at tick 30 something bad happens to it"
+wait_until "something bad happened"
+amber logs demo | tr -d '\r' | grep -E "guest tick|bad" | tail -n 3
+amber disk export demo disk-compromised.img >/dev/null || die "amber disk export failed"
+echo "sector 100 of its disk now: '$(sector100 disk-compromised.img)'"
+
+step "amber rollback demo --to $id --keep-current (back to the snapshot, memory and disk, no reboot)"
+amber rollback demo --to "$id" --keep-current || die "amber rollback failed"
+amber pause demo >/dev/null
+amber disk export demo disk-rolled-back.img >/dev/null || die "amber disk export failed"
+amber resume demo >/dev/null
+echo "sector 100 of its disk after the rollback: '$(sector100 disk-rolled-back.img)'"
+wait_until "guest tick"
+sleep 2
+echo "console after the rollback (no boot messages; it goes on from the snapshot): $(ticks demo)"
+amber snapshots demo
+
+step "amber clone $id --name demo-clone1 --detach; and demo-clone2 (warm VMs from the snapshot)"
+for clone in demo-clone1 demo-clone2; do
+    amber clone "$id" --name "$clone" --detach || die "amber clone failed"
+done
+for clone in demo-clone1 demo-clone2; do wait_until "guest tick" "$clone"; done
+sleep 2
+for clone in demo-clone1 demo-clone2; do echo "$clone console: $(ticks "$clone")"; done
+amber ps
+
+step "amber stop (all three)"
+for each in demo demo-clone1 demo-clone2; do amber stop "$each"; done
+
+step "amber disk export demo disk-now.img; amber image import disk-now.img --name demo-disk"
+amber disk export demo disk-now.img || die "amber disk export failed"
+amber image import disk-now.img --name demo-disk || die "amber image import failed"
 amber image ls
 amber store stats
-amber image export demo-disk disk-copy.img || die "amber image export failed"
-cmp disk.img disk-copy.img && echo "exported image is byte-identical to disk.img"

@@ -25,4 +25,6 @@ public struct AmberHome: Sendable {
     public var vmsDirectory: URL { root.appendingPathComponent("vms") }
 
     public func vmDirectory(_ name: String) -> URL { vmsDirectory.appendingPathComponent(name) }
+    /// Snapshots taken out of the store for rollback and clone: `<cache>/snapshots/<id>/`.
+    public var cacheDirectory: URL { root.appendingPathComponent("cache") }
 }

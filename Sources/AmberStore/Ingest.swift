@@ -78,6 +78,18 @@ extension StoreWriter {
         }
     }
 
+    /// Ingests `length` bytes that `read(offset, buffer)` fills in, one batch at a time from several
+    /// threads at once (so `read` must be thread-safe): memory of another process through
+    /// `/proc/<pid>/mem`, a copy-on-write disk through its overlay.
+    public func ingest(length: UInt64, chunkSize: Int? = nil, progress: ((UInt64, UInt64) -> Void)? = nil,
+                       read: (UInt64, UnsafeMutableRawBufferPointer) throws -> Void) throws -> IngestResult {
+        try ingest(length: length, chunkSize: chunkSize ?? store.chunkSize, progress: progress) { start, count, input in
+            let window = UnsafeMutableRawBufferPointer(rebasing: input[0..<count])
+            try read(start, window)
+            return UnsafeRawBufferPointer(window)
+        }
+    }
+
     /// The parallel pipeline. Each worker takes a batch of chunks, gets their bytes (`bytesAt(start,
     /// count, input)` reads into the worker's input buffer, or returns memory it already has), skips zero chunks, hashes the rest, asks the
     /// index once per batch which are already stored, and compresses and appends the new ones.

@@ -126,6 +126,13 @@ public final class StoreWriter: @unchecked Sendable {
         lease = nil
     }
 
+    /// Pack bytes this writer added so far: what everything it stored costs the store.
+    public var storedBytes: UInt64 {
+        lock.lock()
+        defer { lock.unlock() }
+        return written.reduce(0) { $0 + UInt64($1.location.recordLength) }
+    }
+
     /// Where time went in this writer's ingests so far (summed over worker threads).
     public var timings: IngestTimings {
         lock.lock()

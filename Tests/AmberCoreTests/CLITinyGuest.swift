@@ -35,6 +35,22 @@ enum TinyGuest {
         0xEB, 0xEF,                   // jmp tick
     ]
 
+    /// The ticker that also counts its ticks in guest memory, in the 64-bit word at `counterAddress`:
+    /// a guest whose progress shows in its memory (and so in its snapshots).
+    static let counterAddress = 0x30_0000
+    static let counter: [UInt8] = [
+        0x66, 0xBA, 0xF8, 0x03,                         // mov dx, 0x3F8
+        0x48, 0xFF, 0x04, 0x25, 0x00, 0x00, 0x30, 0x00, // tick: inc qword [0x300000]
+        0xB0, 0x74,                                     // mov al, 't'
+        0xEE,                                           // out dx, al
+        0xB0, 0x0A,                                     // mov al, '\n'
+        0xEE,                                           // out dx, al
+        0xBB, 0x00, 0x00, 0x04, 0x00,                   // mov ebx, 0x40000
+        0xFF, 0xCB,                                     // delay: dec ebx
+        0x75, 0xFC,                                     // jnz delay
+        0xEB, 0xE7,                                     // jmp tick
+    ]
+
     /// Echoes every byte typed into the serial port back out of it: polls the line status register
     /// for data ready, then copies the receive buffer to the transmit register.
     static let echo: [UInt8] = [

@@ -8,6 +8,8 @@ public final class ProgressLine: @unchecked Sendable {
     private let lock = NSLock()
     private var lastDraw = Date.distantPast
     private var drawn = false
+    /// Redrawn lines only make sense on a terminal; in a log they pile up.
+    private let enabled = isatty(STDERR_FILENO) != 0
 
     public init(_ label: String) {
         self.label = label
@@ -18,7 +20,7 @@ public final class ProgressLine: @unchecked Sendable {
         let now = Date()
         lock.lock()
         defer { lock.unlock() }
-        guard now.timeIntervalSince(started) > 1, now.timeIntervalSince(lastDraw) > 0.1 else { return }
+        guard enabled, now.timeIntervalSince(started) > 1, now.timeIntervalSince(lastDraw) > 0.1 else { return }
         lastDraw = now
         drawn = true
         let rate = Double(done) / now.timeIntervalSince(started)

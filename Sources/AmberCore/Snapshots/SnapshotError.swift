@@ -3,8 +3,13 @@ public enum SnapshotError: Error, CustomStringConvertible, Equatable {
     case noConfiguration(vm: String)
     case tooManyDisks(vm: String, count: Int)
     case memoryUnreadable(vm: String, reason: String)
+    case diskUnreadable(vm: String, reason: String)
     case unknownSnapshot(id: String)
     case protected(id: String)
+    case unusable(id: String, reason: String)
+    case belongsToOtherVM(id: String, owner: String, requested: String)
+    case noneAtOrBefore(vm: String, time: String)
+    case noSnapshots(vm: String)
 
     public var description: String {
         switch self {
@@ -14,10 +19,20 @@ public enum SnapshotError: Error, CustomStringConvertible, Equatable {
             return "VM \(vm) has \(count) disks; snapshots of VMs with more than one disk are not supported yet"
         case .memoryUnreadable(let vm, let reason):
             return "cannot read the memory of VM \(vm) (\(reason)): run amber as the same user as its amber-vmm"
+        case .diskUnreadable(let vm, let reason):
+            return "cannot read the disk of VM \(vm) (\(reason))"
         case .unknownSnapshot(let id):
             return "no snapshot with id \(id) (see `amber snapshots`)"
         case .protected(let id):
             return "snapshot \(id) is protected: run `amber snapshot unprotect \(id)` first"
+        case .unusable(let id, let reason):
+            return "snapshot \(id) cannot be restored: \(reason)"
+        case .belongsToOtherVM(let id, let owner, let requested):
+            return "snapshot \(id) is a snapshot of VM \(owner), not \(requested): roll \(owner) back, or `amber clone \(id)` to get a copy"
+        case .noneAtOrBefore(let vm, let time):
+            return "VM \(vm) has no snapshot taken at or before \(time) (see `amber snapshots \(vm)`)"
+        case .noSnapshots(let vm):
+            return "VM \(vm) has no snapshots (take one with `amber snapshot \(vm)`)"
         }
     }
 }

@@ -27,35 +27,42 @@ public struct SnapshotService {
               let configJSON = try? String(decoding: JSONEncoder().encode(configuration), as: UTF8.self) else {
             throw SnapshotError.noConfiguration(vm: name)
         }
-        // The disk is copied whole while the VM is paused; the copy-on-write layer's dirty chunks
-        // replace this with an incremental capture later. One disk until the catalog holds more.
+        // The catalog row holds one disk manifest.
         guard configuration.disks.count <= 1 else {
             throw SnapshotError.tooManyDisks(vm: name, count: configuration.disks.count)
         }
         let context = try StoreContext(home: home)
         let writer = try context.writer()
+        let client = ControlClient(directory)
         let created = Date()
         let captured: CapturedSnapshot
         do {
-            captured = try capture(ControlClient(directory), diskPath: configuration.disks.first?.path, into: writer)
+            captured = try capture(client, ingest: CaptureIngest(context: context, writer: writer, vm: name))
         } catch {
             writer.finish(committed: false)
             throw error
         }
+        // Closing the hold without naming the snapshot tells amber-vmm it was not recorded.
+        defer { captured.hold.close() }
+        let storedBytes = writer.storedBytes
         let record = try context.commit(writer) { db -> SnapshotRecord in
             if try db.vm(named: name) == nil {
                 try db.insertVM(VMRecord(name: name, config: configJSON, created: created))
             }
-            let record = SnapshotRecord(id: Self.newID(), vm: name, parent: try db.snapshots(vm: name).last?.id,
+            // After a rollback the VM descends from the snapshot it went back to, not the newest one.
+            let parent = try captured.parent.flatMap { try db.snapshot(id: $0)?.id } ?? db.snapshots(vm: name).last?.id
+            let record = SnapshotRecord(id: Self.newID(), vm: name, parent: parent,
                                         created: created, label: label, kind: Self.fullKind,
                                         memoryManifest: captured.memory.manifest.bytes,
-                                        diskManifest: captured.disk?.manifest.bytes,
+                                        diskManifest: captured.disk?.root.bytes,
                                         stateManifest: captured.state.manifest.bytes,
-                                        logicalBytes: Int64(captured.logicalBytes), storedBytes: Int64(captured.storedBytes),
+                                        logicalBytes: Int64(captured.logicalBytes), storedBytes: Int64(storedBytes),
                                         pauseMicroseconds: captured.pauseMicroseconds)
             try db.insertSnapshot(record)
             return record
         }
+        // The snapshot exists now; if amber-vmm misses this, its next snapshot just reads more.
+        try? client.snapshotRecorded(captured.hold, id: record.id)
         return SnapshotSummary(record)
     }
 
@@ -100,36 +107,33 @@ public struct SnapshotService {
     }
 
     private struct CapturedSnapshot {
+        var hold: UnixSocketConnection
         var memory: IngestResult
-        var disk: IngestResult?
+        var disk: (root: ChunkDigest, logicalBytes: UInt64)?
         var state: IngestResult
         var pauseMicroseconds: Int64
+        var parent: String?
 
         var logicalBytes: UInt64 { memory.logicalBytes + (disk?.logicalBytes ?? 0) + state.logicalBytes }
-        var storedBytes: UInt64 { memory.newStoredBytes + (disk?.newStoredBytes ?? 0) + state.newStoredBytes }
     }
 
-    /// Holds the VM paused only while memory and disk are read; the machine state is stored after
-    /// the VM runs again.
-    private func capture(_ client: ControlClient, diskPath: String?, into writer: StoreWriter) throws -> CapturedSnapshot {
+    /// Holds the VM paused only while memory and the disk's changed chunks are read; the machine
+    /// state is stored after the VM runs again. The returned hold stays open until the snapshot is
+    /// recorded.
+    private func capture(_ client: ControlClient, ingest: CaptureIngest) throws -> CapturedSnapshot {
         let (hold, capture) = try client.beginSnapshot()
-        let memory = try ingestMemory(capture, vm: client.name, into: writer)
-        // Paused devices have no request in flight: the file holds exactly the disk the memory knows.
-        let disk = try diskPath.map { try writer.ingest(file: $0) }
-        let pause = try client.endSnapshot(hold)
-        let state = try capture.machineState.withUnsafeBytes { try writer.ingest(buffer: $0) }
-        return CapturedSnapshot(memory: memory, disk: disk, state: state, pauseMicroseconds: pause)
-    }
-
-    private func ingestMemory(_ capture: SnapshotCapture, vm: String, into writer: StoreWriter) throws -> IngestResult {
-        let mapping: MappedRegion
         do {
-            let file = try FileDescriptor.open(capture.memoryPath, O_RDONLY)
-            mapping = try MappedRegion(size: Int(capture.memoryBytes), fd: file, protection: PROT_READ, flags: MAP_SHARED)
-        } catch let error as SystemError {
-            throw SnapshotError.memoryUnreadable(vm: vm, reason: error.description)
+            let memory = try ingest.memory(capture)
+            // Paused devices have no request in flight and amber-vmm flushed the disks.
+            let disk = try capture.disks?.first.map { try ingest.disk($0) }
+            let pause = try client.endSnapshot(hold)
+            let state = try capture.machineState.withUnsafeBytes { try ingest.writer.ingest(buffer: $0) }
+            return CapturedSnapshot(hold: hold, memory: memory, disk: disk, state: state, pauseMicroseconds: pause,
+                                    parent: capture.parent)
+        } catch {
+            hold.close()
+            throw error
         }
-        return try writer.ingest(buffer: UnsafeRawBufferPointer(start: mapping.base, count: mapping.size))
     }
 
     private static func newID() -> String {

@@ -66,6 +66,15 @@ struct ControlClient {
         return response.pauseMicroseconds ?? 0
     }
 
+    /// Tells amber-vmm the snapshot taken on `hold` was recorded as `id`, after `endSnapshot`: its
+    /// disks' changes now count from that snapshot. Closing `hold` without this hands them back.
+    func snapshotRecorded(_ hold: UnixSocketConnection, id: String) throws {
+        let response = try exchange(ControlRequest(.snapshotCommitted, snapshotID: id), on: hold)
+        guard response.ok else {
+            throw VMLifecycleError.refused(name: name, operation: "snapshot record", message: response.error ?? "no reason given")
+        }
+    }
+
     private func connect(timeout: Double) throws -> UnixSocketConnection {
         do {
             return try UnixSocketConnection(connectingTo: socketPath, timeout: timeout)
@@ -75,9 +84,14 @@ struct ControlClient {
     }
 
     private func exchange(_ operation: ControlRequest.Operation, on connection: UnixSocketConnection) throws -> ControlResponse {
+        try exchange(ControlRequest(operation), on: connection)
+    }
+
+    private func exchange(_ request: ControlRequest, on connection: UnixSocketConnection) throws -> ControlResponse {
+        let operation = request.op
         let line: String?
         do {
-            var request = try JSONEncoder().encode(ControlRequest(operation))
+            var request = try JSONEncoder().encode(request)
             request.append(UInt8(ascii: "\n"))
             try connection.writeAll(Array(request))
             line = try connection.readLine()

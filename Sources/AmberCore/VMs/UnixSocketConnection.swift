@@ -34,6 +34,11 @@ final class UnixSocketConnection {
         try setTimeout(timeout)
     }
 
+    /// Ends the connection both ways now (the peer reads end of stream), not when the last reference goes.
+    func close() {
+        descriptor.shutdownSocket()
+    }
+
     /// Zero turns the timeout off (the console stream waits as long as the user does).
     func setTimeout(_ seconds: Double) throws {
         var value = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - seconds.rounded(.down)) * 1_000_000))

@@ -24,6 +24,9 @@ public struct VMDirectory: Sendable {
     /// for the VM's whole life), so two launches of one name cannot both pass the checks.
     public var runLock: URL { url.appendingPathComponent("run.lock") }
 
+    /// The copy-on-write layer of the VM's disk `index` (its map lives beside it); the VM's writes.
+    public func overlay(forDisk index: Int) -> URL { url.appendingPathComponent("disk\(index).overlay") }
+
     public var exists: Bool { FileManager.default.fileExists(atPath: configFile.path) }
 
     /// True while an amber-vmm or an `amber run` owns this VM.

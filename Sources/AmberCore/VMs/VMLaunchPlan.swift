@@ -16,7 +16,7 @@ enum VMLaunchPlan {
         try checkBzImageMagic(kernel)
         let initrd = request.initrd.map(absolute)
         if let initrd { try checkReadable(initrd, role: "initrd") }
-        let disks = try request.disks.map(disk)
+        let disks = try request.disks.enumerated().map { try disk($1, overlay: directory.overlay(forDisk: $0).path) }
         let socket = directory.controlSocket.path
         guard socket.utf8.count <= UnixSocketConnection.maximumPathLength else {
             throw VMRequestError.socketPathTooLong(path: socket, maximum: UnixSocketConnection.maximumPathLength)
@@ -51,7 +51,9 @@ enum VMLaunchPlan {
         URL(fileURLWithPath: path).standardizedFileURL.path
     }
 
-    private static func disk(_ spec: String) throws -> DiskConfiguration {
+    /// A writable disk gets a copy-on-write overlay in the VM's directory: the image the user names is
+    /// only ever read, and the VM's writes survive until `amber rm`.
+    private static func disk(_ spec: String, overlay: String) throws -> DiskConfiguration {
         var path = spec
         var readOnly = false
         if spec.hasSuffix(":ro") || spec.hasSuffix(":rw") {
@@ -59,11 +61,11 @@ enum VMLaunchPlan {
             path = String(spec.dropLast(3))
         }
         path = absolute(path)
-        try checkReadable(path, role: "disk", writable: !readOnly)
-        return DiskConfiguration(path: path, readOnly: readOnly)
+        try checkReadable(path, role: "disk")
+        return DiskConfiguration(path: path, readOnly: readOnly, overlayPath: readOnly ? nil : overlay)
     }
 
-    private static func checkReadable(_ path: String, role: String, writable: Bool = false) throws {
+    private static func checkReadable(_ path: String, role: String) throws {
         var info = stat()
         guard stat(path, &info) == 0 else {
             if errno == ENOENT { throw VMRequestError.missingFile(role: role, path: path) }
@@ -73,12 +75,9 @@ enum VMLaunchPlan {
         guard type == S_IFREG || type == S_IFBLK else {
             throw VMRequestError.notAFile(role: role, path: path)
         }
-        let fd = Glibc.open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC)
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             let code = errno
-            if writable, code == EACCES || code == EROFS || code == EPERM {
-                throw VMRequestError.diskNotWritable(path: path)
-            }
             throw VMRequestError.unreadableFile(role: role, path: path, reason: String(cString: strerror(code)))
         }
         close(fd)

@@ -12,9 +12,24 @@ public struct VMLauncher {
         self.home = home
     }
 
+    /// Builds a VM's configuration for its directory; `detached` says whether its console goes to
+    /// console.log. Throws on bad input before anything is written.
+    public typealias Configure = (_ directory: VMDirectory, _ detached: Bool) throws -> VMConfiguration
+
     /// Runs the VM until amber-vmm exits and returns how it ended.
     public func runInForeground(_ request: RunRequest) throws -> ExitStatus {
-        let launch = try prepare(request, detached: false)
+        try runInForeground(name: request.name) { try VMLaunchPlan.configuration(for: request, in: $0, detached: $1) }
+    }
+
+    /// Starts the VM in the background; see `runDetached(name:startTimeout:configure:)`.
+    public func runDetached(_ request: RunRequest, startTimeout: Double = 30) throws -> Int32 {
+        try runDetached(name: request.name, startTimeout: startTimeout) {
+            try VMLaunchPlan.configuration(for: request, in: $0, detached: $1)
+        }
+    }
+
+    public func runInForeground(name: String, configure: Configure) throws -> ExitStatus {
+        let launch = try prepare(name: name, detached: false, configure: configure)
         // amber-vmm puts the terminal in raw mode; if it dies without restoring it, we do.
         let terminal = SavedTerminalSettings(STDIN_FILENO)
         defer { terminal?.restore() }
@@ -29,8 +44,8 @@ public struct VMLauncher {
 
     /// Starts the VM in the background and returns amber-vmm's pid once the VM answers `status`
     /// with running. On failure amber-vmm is not left behind.
-    public func runDetached(_ request: RunRequest, startTimeout: Double = 30) throws -> Int32 {
-        let launch = try prepare(request, detached: true)
+    public func runDetached(name: String, startTimeout: Double = 30, configure: Configure) throws -> Int32 {
+        let launch = try prepare(name: name, detached: true, configure: configure)
         let directory = launch.directory
         let devNull = try FileDescriptor.open("/dev/null", O_RDWR)
         let log = try FileDescriptor.open(directory.vmmLog.path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, mode: 0o600)
@@ -42,7 +57,7 @@ public struct VMLauncher {
         let deadline = Date().addingTimeInterval(startTimeout)
         while true {
             if let status = ProcessSpawner.wait(for: pid, blocking: false) {
-                throw VMLifecycleError.exitedDuringStart(name: request.name, status: status.description,
+                throw VMLifecycleError.exitedDuringStart(name: name, status: status.description,
                                                          logPath: directory.vmmLog.path, logTail: Self.tail(of: directory.vmmLog))
             }
             if let state = try? client.status(timeout: 1).state, state == .running || state == .paused {
@@ -51,7 +66,7 @@ public struct VMLauncher {
             if Date() > deadline {
                 kill(pid, SIGKILL)
                 _ = ProcessSpawner.wait(for: pid)
-                throw VMLifecycleError.startTimedOut(name: request.name, seconds: Int(startTimeout),
+                throw VMLifecycleError.startTimedOut(name: name, seconds: Int(startTimeout),
                                                      logPath: directory.vmmLog.path, logTail: Self.tail(of: directory.vmmLog))
             }
             usleep(20_000)
@@ -66,10 +81,10 @@ public struct VMLauncher {
     }
 
     /// Checks everything, then claims the VM's directory and writes its configuration.
-    private func prepare(_ request: RunRequest, detached: Bool) throws -> Launch {
-        try VMName.validate(request.name)
-        let directory = home.vm(request.name)
-        let configuration = try VMLaunchPlan.configuration(for: request, in: directory, detached: detached)
+    private func prepare(name: String, detached: Bool, configure: Configure) throws -> Launch {
+        try VMName.validate(name)
+        let directory = home.vm(name)
+        let configuration = try configure(directory, detached)
         let vmmPath = try VMMExecutable.locate()
 
         try FileManager.default.createDirectory(at: directory.url, withIntermediateDirectories: true,
@@ -78,13 +93,13 @@ public struct VMLauncher {
         do {
             runLock = try FileLock(exclusive: directory.runLock.path, creating: true)
         } catch FileLock.Failure.alreadyLocked {
-            throw VMLifecycleError.alreadyRunning(name: request.name, pid: directory.vmmPID)
+            throw VMLifecycleError.alreadyRunning(name: name, pid: directory.vmmPID)
         }
         if FileLock.isHeld(at: directory.configFile.path) {
-            throw VMLifecycleError.alreadyRunning(name: request.name, pid: directory.vmmPID)
+            throw VMLifecycleError.alreadyRunning(name: name, pid: directory.vmmPID)
         }
         if let status = try? ControlClient(directory).status(timeout: 1) {
-            throw VMLifecycleError.alreadyRunning(name: request.name, pid: status.pid)
+            throw VMLifecycleError.alreadyRunning(name: name, pid: status.pid)
         }
 
         let fileManager = FileManager.default

@@ -12,6 +12,8 @@ public enum VMLifecycleError: Error, CustomStringConvertible, Equatable {
     case startTimedOut(name: String, seconds: Int, logPath: String, logTail: String)
     case noConsoleLog(name: String)
     case stopTimedOut(name: String, seconds: Double)
+    case nameTaken(name: String)
+    case removingRunning(name: String)
 
     public var description: String {
         switch self {
@@ -37,6 +39,10 @@ public enum VMLifecycleError: Error, CustomStringConvertible, Equatable {
             return "VM \(name) was not running after \(seconds) s, so amber-vmm was killed; \(logPath) ends: \(logTail)"
         case .noConsoleLog(let name):
             return "VM \(name) has no console log: it was started without --detach, so its console is the terminal of that `amber run`"
+        case .removingRunning(let name):
+            return "VM \(name) is running: stop it first with `amber stop \(name)`"
+        case .nameTaken(let name):
+            return "a VM named \(name) already exists: pick another name, or remove it with `amber rm \(name)`"
         case .stopTimedOut(let name, let seconds):
             return "VM \(name) did not exit within \(seconds) s of `amber stop`, and no live amber-vmm pid is recorded to kill: find it with `ps -ef | grep amber-vmm`"
         }

@@ -58,6 +58,13 @@ public struct VMManager {
         return .killed(pid: pid)
     }
 
+    /// Deletes a stopped VM's directory (configuration, logs, disk overlays). Its snapshots stay.
+    public func remove(_ name: String) throws {
+        let directory = try existing(name)
+        guard !directory.isOwnedByLiveProcess else { throw VMLifecycleError.removingRunning(name: name) }
+        try FileManager.default.removeItem(at: directory.url)
+    }
+
     /// The VM's directory; throws "no VM named" when there is none.
     func existing(_ name: String) throws -> VMDirectory {
         try VMName.validate(name)

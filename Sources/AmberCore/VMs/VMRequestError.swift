@@ -9,7 +9,6 @@ public enum VMRequestError: Error, CustomStringConvertible, Equatable {
     case missingFile(role: String, path: String)
     case unreadableFile(role: String, path: String, reason: String)
     case notBzImage(path: String)
-    case diskNotWritable(path: String)
     case notAFile(role: String, path: String)
     case socketPathTooLong(path: String, maximum: Int)
 
@@ -33,8 +32,6 @@ public enum VMRequestError: Error, CustomStringConvertible, Equatable {
             return "\(role) \(path) cannot be opened: \(reason)"
         case .notBzImage(let path):
             return "kernel \(path) is not a bzImage (no \"HdrS\" boot header at offset 0x202): pass a Linux bzImage/vmlinuz"
-        case .diskNotWritable(let path):
-            return "disk \(path) is not writable: fix its permissions or attach it read-only with \(path):ro"
         case .notAFile(let role, let path):
             return "\(role) \(path) is not a regular file or block device"
         case .socketPathTooLong(let path, let maximum):

@@ -10,17 +10,23 @@ import Foundation
 /// serial output flows to the client, bytes the client sends are typed into the serial port.
 /// After a successful `snapshotBegin` the VM stays paused while the connection is open: the client
 /// reads the guest memory, then sends `snapshotEnd` on the same connection (or just closes it, or
-/// dies) and amber-vmm resumes the VM. Fields added after the first version are optional, so
-/// messages of either version decode.
+/// dies) and amber-vmm resumes the VM. Once the snapshot is recorded, the client sends
+/// `snapshotCommitted` with its id on the same connection: the disks' changed chunks now count from
+/// that snapshot. A connection that ends without it hands the changed chunks back, so the next
+/// snapshot reads them again. Fields added after the first version are optional, so messages of
+/// either version decode.
 public struct ControlRequest: Codable, Sendable, Equatable {
     public enum Operation: String, Codable, Sendable {
-        case status, pause, resume, stop, console, snapshotBegin, snapshotEnd
+        case status, pause, resume, stop, console, snapshotBegin, snapshotEnd, snapshotCommitted
     }
 
     public var op: Operation
+    /// With `snapshotCommitted`: the id the catalog recorded the snapshot under.
+    public var snapshotID: String?
 
-    public init(_ op: Operation) {
+    public init(_ op: Operation, snapshotID: String? = nil) {
         self.op = op
+        self.snapshotID = snapshotID
     }
 }
 
@@ -46,20 +52,55 @@ public struct ControlResponse: Codable, Sendable, Equatable {
 
 /// A paused VM's snapshot material as `snapshotBegin` hands it out.
 public struct SnapshotCapture: Codable, Sendable, Equatable {
-    /// The guest memory file as `/proc/<amber-vmm pid>/fd/<n>`: open it read-only and map it shared
-    /// while the VM stays paused.
+    /// Without `memoryOffset`: the guest memory file as `/proc/<amber-vmm pid>/fd/<n>`; open it
+    /// read-only and map it shared while the VM stays paused. With it: `/proc/<pid>/mem`, and guest
+    /// memory is the `memoryBytes` at that offset (a VM restored from a snapshot maps the snapshot's
+    /// memory file copy-on-write, so its own pages exist only in its address space).
     public var memoryPath: String
+    public var memoryOffset: UInt64?
     public var memoryBytes: UInt64
     /// The encoded `MachineState` (base64 in JSON).
     public var machineState: Data
     /// True when the VM was already paused by `amber pause`: `snapshotEnd` then leaves it paused.
     public var wasPaused: Bool
+    /// Each disk in attachment order, flushed: read them while the VM stays paused.
+    public var disks: [DiskCapture]?
+    /// The snapshot the VM's state descends from: the last one recorded of this run, or the one it
+    /// was rolled back or cloned from; nil for a VM booted since its last snapshot.
+    public var parent: String?
 
-    public init(memoryPath: String, memoryBytes: UInt64, machineState: Data, wasPaused: Bool) {
+    public init(memoryPath: String, memoryOffset: UInt64? = nil, memoryBytes: UInt64, machineState: Data,
+                wasPaused: Bool, disks: [DiskCapture]? = nil, parent: String? = nil) {
         self.memoryPath = memoryPath
+        self.memoryOffset = memoryOffset
         self.memoryBytes = memoryBytes
         self.machineState = machineState
         self.wasPaused = wasPaused
+        self.disks = disks
+        self.parent = parent
+    }
+}
+
+/// One disk of a paused VM and which of its chunks changed since the last recorded snapshot.
+public struct DiskCapture: Codable, Sendable, Equatable {
+    /// The image the guest's disk reads from where the overlay holds nothing (the whole disk when
+    /// there is no overlay).
+    public var basePath: String
+    /// The VM's copy-on-write layer; open it read-only over `basePath`.
+    public var overlayPath: String?
+    /// The snapshot whose disk manifest holds every chunk not in `changedChunks`; nil: there is none
+    /// and the whole disk must be read.
+    public var baseline: String?
+    /// Chunks (of `chunkSize` bytes) written since `baseline`, ascending.
+    public var changedChunks: [Int]
+    public var chunkSize: Int
+
+    public init(basePath: String, overlayPath: String?, baseline: String?, changedChunks: [Int], chunkSize: Int) {
+        self.basePath = basePath
+        self.overlayPath = overlayPath
+        self.baseline = baseline
+        self.changedChunks = changedChunks
+        self.chunkSize = chunkSize
     }
 }
 

@@ -32,15 +32,21 @@ public enum ConfigurationCheck {
     /// Checks everything that can be checked without building the machine.
     public static func validate(_ configuration: VMConfiguration, hostMemoryBytes: UInt64 = hostMemory()) throws {
         guard !configuration.name.isEmpty else { throw ConfigurationError("VM name is empty: give the VM a name") }
-        try requireReadable(configuration.kernelPath, what: "kernel")
-        if let initrd = configuration.initrdPath { try requireReadable(initrd, what: "initrd") }
+        if let restore = configuration.restore {
+            // A VM continuing from a snapshot never loads its kernel again.
+            try requireReadable(restore.statePath, what: "snapshot machine state")
+            try requireReadable(restore.memoryPath, what: "snapshot memory")
+        } else {
+            try requireReadable(configuration.kernelPath, what: "kernel")
+            if let initrd = configuration.initrdPath { try requireReadable(initrd, what: "initrd") }
+        }
         var seen = Set<String>()
         for disk in configuration.disks {
             guard seen.insert(disk.path).inserted else {
                 throw ConfigurationError("disk image \(disk.path) is attached twice: attach each image once")
             }
             try requireReadable(disk.path, what: "disk image")
-            if !disk.readOnly && access(disk.path, W_OK) != 0 {
+            if !disk.readOnly && disk.overlayPath == nil && access(disk.path, W_OK) != 0 {
                 throw ConfigurationError("disk image \(disk.path) is not writable: fix its permissions or attach it read-only")
             }
         }

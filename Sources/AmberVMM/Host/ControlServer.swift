@@ -22,6 +22,9 @@ public protocol ControlTarget: AnyObject, Sendable {
     func beginSnapshot() throws -> SnapshotCapture
     /// Resumes the VM unless it was paused before `beginSnapshot`.
     func endSnapshot(_ capture: SnapshotCapture) throws
+    /// After `endSnapshot`: the snapshot was recorded as `id` (the disks' changes now count from
+    /// it), or, with nil, it was not (its changed chunks count as changed again).
+    func finishSnapshot(_ capture: SnapshotCapture, recordedAs id: String?)
 }
 
 /// Serves `ControlProtocol` on a Unix socket (mode 0600): one thread accepts, one thread per
@@ -83,8 +86,8 @@ public final class ControlServer: @unchecked Sendable {
             relayConsole(client, to: target, alreadyRead: reader.takeBuffered())
         case .snapshotBegin:
             holdForSnapshot(client, reader: reader, target: target)
-        case .snapshotEnd:
-            respond(client, ControlResponse(ok: false, error: "snapshotEnd without snapshotBegin: send it on the connection that began the snapshot", status: target.status()))
+        case .snapshotEnd, .snapshotCommitted:
+            respond(client, ControlResponse(ok: false, error: "\(request.op.rawValue) without snapshotBegin: send it on the connection that began the snapshot", status: target.status()))
         }
     }
 
@@ -102,7 +105,7 @@ public final class ControlServer: @unchecked Sendable {
         }
         respond(client, ControlResponse(ok: true, status: target.status(), capture: capture))
         // Whatever arrives (snapshotEnd) or not (end of stream, error) ends the hold.
-        _ = try? reader.readLine()
+        let ended = nextRequest(reader)
         do {
             try target.endSnapshot(capture)
             let micros = Int64((MonotonicClock.now() - started) * 1_000_000)
@@ -110,6 +113,21 @@ public final class ControlServer: @unchecked Sendable {
         } catch {
             respond(client, ControlResponse(ok: false, error: "\(error)", status: target.status()))
         }
+        guard ended?.op == .snapshotEnd else {
+            target.finishSnapshot(capture, recordedAs: nil)
+            return
+        }
+        // The client records the snapshot, then says under which id; silence means it was not.
+        let committed = nextRequest(reader)
+        let id = committed?.op == .snapshotCommitted ? committed?.snapshotID : nil
+        target.finishSnapshot(capture, recordedAs: id)
+        if id != nil { respond(client, ControlResponse(ok: true, status: target.status())) }
+    }
+
+    /// The next request line, or nil at the end of the stream or for anything unreadable.
+    private func nextRequest(_ reader: LineReader) -> ControlRequest? {
+        guard let line = try? reader.readLine() else { return nil }
+        return try? JSONDecoder().decode(ControlRequest.self, from: Data(line))
     }
 
     private func outcome(_ target: ControlTarget, _ action: () throws -> Void) -> ControlResponse {

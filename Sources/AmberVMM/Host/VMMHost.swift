@@ -21,10 +21,16 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
     private var virtioAttachments: [VirtioDeviceAttachment] = []
     private let snapshotLock = ConditionLock()
     private var snapshotInProgress = false
+    /// The snapshot this VM last was: the last one recorded, or the one it was restored from. Its disk
+    /// manifests match the disks apart from the chunks their overlays report changed since, and it is
+    /// the next snapshot's parent. Nil until one is recorded (a booted VM's first snapshot reads its
+    /// disks whole).
+    private var lastRecordedSnapshot: String?
     private let log: (String) -> Void
 
-    /// Builds the machine and loads the kernel; nothing runs yet. Bad input (kernel, initrd, disks,
-    /// sizes) throws `ConfigurationError`; KVM failures throw their own errors.
+    /// Builds the machine and loads the kernel, or, for a VM that continues from a snapshot, builds
+    /// it from the snapshot's state and memory; nothing runs yet. Bad input (kernel, initrd, disks,
+    /// sizes) throws `ConfigurationError`; KVM failures and unusable snapshots throw their own errors.
     /// - consoleOutput: where serial output goes besides attached console clients (nil: nowhere).
     /// - log: lifecycle lines (amber-vmm sends them to stderr).
     public init(configuration: VMConfiguration, consoleOutput: FileDescriptor?,
@@ -35,15 +41,35 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
             throw ConfigurationError("\(configuration.disks.count) disks is too many: attach at most \(Self.maximumDisks)")
         }
         let slots = configuration.disks.indices.map { GuestMemoryLayout.virtioMMIODevice(index: $0) }
-        let layout = GuestMemoryLayout(memorySize: configuration.memoryBytes)
-        let memory = try GuestRAM(name: "amber-\(configuration.name)", regions: layout.ramRegions.map {
-            GuestRAM.Region(guestAddress: $0.guestAddress, size: $0.size, fileOffset: $0.fileOffset)
-        })
         let console = ConsoleHub(primary: consoleOutput)
         self.console = console
         let machineConfiguration = MachineConfiguration(name: configuration.name, memoryBytes: configuration.memoryBytes,
                                                         vcpuCount: configuration.vcpus,
                                                         serialOutput: { console.write($0) })
+        let restoredState: MachineState?
+        if let restore = configuration.restore {
+            let state = try Self.readState(restore)
+            machine = try Self.restoredMachine(restore, state: state, configuration: machineConfiguration)
+            restoredState = state
+        } else {
+            machine = try Self.bootedMachine(configuration, machineConfiguration, virtioSlots: slots)
+            restoredState = nil
+        }
+        for (disk, slot) in zip(configuration.disks, slots) {
+            disks.append(try attachDisk(disk, at: slot))
+        }
+        if let restoredState {
+            try machine.restoreVirtioDevices(restoredState.virtioDevices, onto: virtioAttachments)
+        }
+        lastRecordedSnapshot = configuration.restore?.snapshotID
+    }
+
+    private static func bootedMachine(_ configuration: VMConfiguration, _ machineConfiguration: MachineConfiguration,
+                                      virtioSlots: [VirtioMMIODeviceSlot]) throws -> Machine {
+        let layout = GuestMemoryLayout(memorySize: configuration.memoryBytes)
+        let memory = try GuestRAM(name: "amber-\(configuration.name)", regions: layout.ramRegions.map {
+            GuestRAM.Region(guestAddress: $0.guestAddress, size: $0.size, fileOffset: $0.fileOffset)
+        })
         // KVM's set-up (the PIT's kernel worker, the memory slots) takes tens of milliseconds on some
         // hosts: it runs on another thread while this one reads the kernel into guest RAM.
         let pendingMachine = try BackgroundWork(name: "kvm-setup") { try Machine(machineConfiguration, memory: memory) }
@@ -52,17 +78,40 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
             boot = try LinuxBoot(kernel: BzImage(path: configuration.kernelPath),
                                  initrd: configuration.initrdPath.map { try InitialRamdisk(path: $0) },
                                  commandLine: configuration.commandLine, memorySize: configuration.memoryBytes,
-                                 vcpuCount: configuration.vcpus, virtioDevices: slots)
+                                 vcpuCount: configuration.vcpus, virtioDevices: virtioSlots)
             try LinuxLoader.load(boot, into: memory)
         } catch {
             _ = try? pendingMachine.wait()
             if let error = error as? BootError { throw ConfigurationError(error.description) }
             throw error
         }
-        machine = try pendingMachine.wait()
+        let machine = try pendingMachine.wait()
         try LinuxLoader.setBootRegisters(boot.initialCPUState, on: machine.vcpus[0])
-        for (disk, slot) in zip(configuration.disks, slots) {
-            disks.append(try attachDisk(disk, at: slot))
+        return machine
+    }
+
+    private static func readState(_ restore: RestoreSource) throws -> MachineState {
+        do {
+            return try MachineState(contentsOf: restore.statePath)
+        } catch let error as MachineStateError {
+            throw ConfigurationError("snapshot \(restore.snapshotID): \(error.description)")
+        }
+    }
+
+    /// The snapshot's memory file is mapped copy-on-write: every VM restored from it shares the
+    /// pages it has not written, and the file never changes.
+    private static func restoredMachine(_ restore: RestoreSource, state: MachineState,
+                                        configuration: MachineConfiguration) throws -> Machine {
+        let memory: FileDescriptor
+        do {
+            memory = try FileDescriptor.open(restore.memoryPath, O_RDONLY)
+        } catch {
+            throw ConfigurationError("snapshot memory \(restore.memoryPath) cannot be opened (\(error)): take the snapshot out of the store again")
+        }
+        do {
+            return try Machine.restore(state: state, memory: memory, sharing: .privateCopyOnWrite, configuration: configuration)
+        } catch let error as MachineStateError {
+            throw ConfigurationError("snapshot \(restore.snapshotID) cannot be restored: \(error.description)")
         }
     }
 
@@ -71,7 +120,7 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
     private func attachDisk(_ disk: DiskConfiguration, at slot: VirtioMMIODeviceSlot) throws -> VirtioBlockDevice {
         let device: VirtioBlockDevice
         do {
-            device = try VirtioBlockDevice(path: disk.path, readOnly: disk.readOnly)
+            device = try VirtioBlockDevice(backend: try Self.backend(for: disk), serial: VirtioBlockDevice.fileName(of: disk.path))
         } catch let error as VirtioError {
             throw ConfigurationError(error.description)
         }
@@ -84,6 +133,17 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
         machine.addPausableDevice(device)
         virtioAttachments.append(VirtioDeviceAttachment(mmioBase: slot.baseAddress, transport: transport, block: device))
         return device
+    }
+
+    /// A disk with an overlay never writes its base; the overlay is made empty on first use.
+    private static func backend(for disk: DiskConfiguration) throws -> BlockBackend {
+        guard let overlayPath = disk.overlayPath else {
+            return try RawFileBackend(path: disk.path, readOnly: disk.readOnly)
+        }
+        if access(OverlayDisk.mapPath(forOverlay: overlayPath), F_OK) != 0 {
+            try OverlayDisk.create(basePath: disk.path, overlayPath: overlayPath)
+        }
+        return try OverlayDisk(basePath: disk.path, overlayPath: overlayPath, readOnly: disk.readOnly)
     }
 
     /// Serves the control socket, starts the vCPUs and waits for the guest to stop; then removes
@@ -163,9 +223,17 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
             if !wasPaused { try machine.pause() }
             do {
                 let state = try machine.captureState(virtioDevices: virtioAttachments).encoded()
+                let diskCaptures = try captureDisks()
                 log("VM \(configuration.name) paused for a snapshot")
-                return SnapshotCapture(memoryPath: "/proc/\(getpid())/fd/\(machine.memory.file.rawValue)",
-                                       memoryBytes: machine.memory.size, machineState: Data(state), wasPaused: wasPaused)
+                var capture = SnapshotCapture(memoryPath: "/proc/\(getpid())/fd/\(machine.memory.file.rawValue)",
+                                              memoryBytes: machine.memory.size, machineState: Data(state),
+                                              wasPaused: wasPaused, disks: diskCaptures,
+                                              parent: snapshotLock.withLock { lastRecordedSnapshot })
+                if machine.memory.sharing == .privateCopyOnWrite {
+                    capture.memoryPath = "/proc/\(getpid())/mem"
+                    capture.memoryOffset = UInt64(UInt(bitPattern: machine.memory.mapping.base))
+                }
+                return capture
             } catch {
                 if !wasPaused { try? machine.resume() }
                 throw error
@@ -174,6 +242,35 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
             snapshotLock.withLock { snapshotInProgress = false }
             throw error
         }
+    }
+
+    /// Flushes each disk (the paused devices have no request in flight) and takes the chunks its
+    /// overlay saw written since the last snapshot.
+    private func captureDisks() throws -> [DiskCapture] {
+        let lastRecordedSnapshot = snapshotLock.withLock { self.lastRecordedSnapshot }
+        return try zip(configuration.disks, disks).map { configured, device in
+            try device.backend.flush()
+            guard let overlay = device.backend as? OverlayDisk else {
+                // A read-only image never changes; a writable one without overlay is read whole.
+                let unchanged = configured.readOnly && lastRecordedSnapshot != nil
+                return DiskCapture(basePath: configured.path, overlayPath: nil, baseline: unchanged ? lastRecordedSnapshot : nil,
+                                   changedChunks: [], chunkSize: OverlayDisk.defaultChunkSize)
+            }
+            let changed = overlay.takeDirtyChunks()
+            return DiskCapture(basePath: overlay.basePath, overlayPath: overlay.overlayPath, baseline: lastRecordedSnapshot,
+                               changedChunks: changed, chunkSize: overlay.chunkSize)
+        }
+    }
+
+    public func finishSnapshot(_ capture: SnapshotCapture, recordedAs id: String?) {
+        guard let id else {
+            for (disk, device) in zip(capture.disks ?? [], disks) {
+                (device.backend as? OverlayDisk)?.markDirty(disk.changedChunks)
+            }
+            log("VM \(configuration.name): the snapshot was not recorded; its disk changes count for the next one")
+            return
+        }
+        snapshotLock.withLock { lastRecordedSnapshot = id }
     }
 
     public func endSnapshot(_ capture: SnapshotCapture) throws {

@@ -22,6 +22,7 @@ public final class GuestRAM: @unchecked Sendable {
     public let file: FileDescriptor
     public let mapping: MappedRegion
     public let regions: [Region]
+    public let sharing: FileSharing
     public var size: UInt64 { UInt64(mapping.size) }
 
     /// `regions` must cover the file [0, total size) without gaps, in order.
@@ -31,6 +32,7 @@ public final class GuestRAM: @unchecked Sendable {
         // MAP_NORESERVE: guest pages are allocated when touched, not charged up front.
         mapping = try MappedRegion(size: Int(total), fd: file, flags: MAP_SHARED | MAP_NORESERVE)
         self.regions = regions
+        sharing = .shared
     }
 
     /// How a machine restored from a snapshot maps the memory file it is given.
@@ -55,6 +57,7 @@ public final class GuestRAM: @unchecked Sendable {
         let mode = sharing == .shared ? MAP_SHARED : MAP_PRIVATE
         mapping = try MappedRegion(size: Int(total), fd: file, flags: mode | MAP_NORESERVE)
         self.regions = regions
+        self.sharing = sharing
     }
 
     /// The host address of `count` bytes at guest address `gpa`, or nil unless they all lie in

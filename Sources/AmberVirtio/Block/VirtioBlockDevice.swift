@@ -42,7 +42,7 @@ public final class VirtioBlockDevice: VirtioDevice, @unchecked Sendable {
     }
 
     /// The last component of `path`, as URL's lastPathComponent gives it (without linking URL's parser).
-    static func fileName(of path: String) -> String {
+    public static func fileName(of path: String) -> String {
         path.split(separator: "/").last.map(String.init) ?? path
     }
 

@@ -209,6 +209,14 @@ public final class OverlayDisk: BlockBackend, @unchecked Sendable {
         }
     }
 
+    /// Marks chunks changed again: a snapshot that took them with `takeDirtyChunks` was never recorded,
+    /// so the next one must read them.
+    public func markDirty(_ chunks: [Int]) {
+        lock.withLock {
+            for index in chunks where index >= 0 && index < dirty.count { dirty[index] = true }
+        }
+    }
+
     /// Every chunk the overlay holds (those that may differ from the base), ascending.
     public func overlayChunks() -> [Int] {
         lock.withLock { inOverlay.indices }

@@ -1,0 +1,94 @@
+import AmberCatalog
+import AmberStore
+import AmberSystem
+import AmberVMM
+import AmberVirtio
+import Foundation
+import Glibc
+
+/// A snapshot taken out of the store, ready for amber-vmm to continue from: its machine state, its
+/// memory and its disk as plain files in `<home>/cache/snapshots/<id>/`. Taken out once and shared
+/// by every VM restored from it (they map the memory copy-on-write and put an overlay over the
+/// disk), so these files are never written again; each appears complete under its final name or
+/// not at all. Every chunk is checked against its digest on the way out, and the state is decoded
+/// and validated, so a damaged snapshot fails here, before anything about a VM changes.
+struct MaterializedSnapshot {
+    let record: SnapshotRecord
+    let state: MachineState
+    let statePath: String
+    let memoryPath: String
+    let diskPath: String?
+    /// The VM's configuration when the snapshot was taken.
+    let configuration: VMConfiguration
+
+    static func directory(_ home: AmberHome, id: String) -> URL {
+        home.cacheDirectory.appendingPathComponent("snapshots").appendingPathComponent(id)
+    }
+
+    /// Takes snapshot `record` out of the store (or finds it already out) and checks it.
+    init(_ record: SnapshotRecord, context: StoreContext, progress: ((String, UInt64, UInt64) -> Void)? = nil) throws {
+        self.record = record
+        let id = record.id
+        guard let vmRow = try context.catalog.read({ try $0.vm(named: record.vm) }),
+              let configuration = try? JSONDecoder().decode(VMConfiguration.self, from: Data(vmRow.config.utf8)) else {
+            throw SnapshotError.unusable(id: id, reason: "the catalog holds no configuration for its VM \(record.vm)")
+        }
+        self.configuration = configuration
+        guard let memory = record.memoryManifest.flatMap(ChunkDigest.init(bytes:)),
+              let stateRoot = record.stateManifest.flatMap(ChunkDigest.init(bytes:)) else {
+            throw SnapshotError.unusable(id: id, reason: "it has no memory or machine state (a disk-only snapshot)")
+        }
+        let directory = Self.directory(context.home, id: id)
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw SnapshotError.unusable(id: id, reason: "cannot create \(directory.path): \(error.localizedDescription)")
+        }
+        // Two restores of one snapshot at once take it out once.
+        let lock = try FileLock(path: directory.appendingPathComponent("lock").path, mode: .exclusive)
+        defer { withExtendedLifetime(lock) {} }
+        let reader = context.reader
+        func takeOut(_ root: ChunkDigest, _ name: String) throws -> String {
+            let path = directory.appendingPathComponent(name).path
+            guard access(path, F_OK) != 0 else { return path }
+            do {
+                try reader.materialize(root, toPath: path) { done, total in progress?(name, done, total) }
+            } catch {
+                throw SnapshotError.unusable(id: id, reason: "its \(name) cannot be read from the store: \(error)")
+            }
+            return path
+        }
+        statePath = try takeOut(stateRoot, "state")
+        do {
+            state = try MachineState(contentsOf: statePath)
+        } catch {
+            unlink(statePath)
+            throw SnapshotError.unusable(id: id, reason: "its machine state is not usable: \(error)")
+        }
+        memoryPath = try takeOut(memory, "memory")
+        diskPath = try record.diskManifest.flatMap(ChunkDigest.init(bytes:)).map { try takeOut($0, "disk0") }
+    }
+
+    /// The configuration amber-vmm gets to continue from this snapshot as VM `name` in `directory`:
+    /// the snapshot's memory size and vCPUs, its disk under a new, empty overlay of the VM's own.
+    func configuration(for directory: VMDirectory, detached: Bool) throws -> VMConfiguration {
+        var result = configuration
+        result.name = directory.name
+        // The state knows the machine's shape, whatever the VM's configuration says today.
+        result.memoryBytes = state.memory.totalBytes
+        result.vcpus = state.vcpus.count
+        result.controlSocketPath = directory.controlSocket.path
+        result.consoleLogPath = detached ? directory.consoleLog.path : nil
+        result.restore = RestoreSource(snapshotID: record.id, statePath: statePath, memoryPath: memoryPath)
+        if let diskPath, let original = configuration.disks.first {
+            let overlay = directory.overlay(forDisk: 0).path
+            try OverlayDisk.remove(overlayPath: overlay)
+            result.disks = [DiskConfiguration(path: diskPath, readOnly: original.readOnly,
+                                              overlayPath: original.readOnly ? nil : overlay)]
+        } else {
+            result.disks = []
+        }
+        return result
+    }
+}

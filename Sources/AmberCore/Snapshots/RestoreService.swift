@@ -1,0 +1,105 @@
+import AmberCatalog
+import AmberVMM
+import Foundation
+
+/// Brings snapshots back: `rollback` returns a VM to one of its snapshots, `clone` starts new VMs
+/// from any snapshot. Both take the snapshot out of the store first (once per snapshot, shared by
+/// every VM restored from it) and check it, so a damaged snapshot is refused while the VM still
+/// runs untouched. The restored VM continues from the snapshot's instant: no guest boot.
+public struct RestoreService {
+    public let home: AmberHome
+
+    public init(home: AmberHome) {
+        self.home = home
+    }
+
+    /// Which snapshot a rollback goes to.
+    public enum Target: Sendable {
+        case id(String)
+        /// The newest snapshot of the VM taken at or before the date; `text` is how the user wrote it.
+        case at(Date, text: String)
+    }
+
+    public struct RollbackResult: Codable, Sendable {
+        public var vm: String
+        public var snapshot: SnapshotSummary
+        /// The snapshot `--keep-current` took of the state rolled away from.
+        public var keptCurrent: SnapshotSummary?
+        public var wasRunning: Bool
+        public var pid: Int32
+    }
+
+    /// Stops the VM (if it runs) and starts it again from the snapshot, detached. With `keepCurrent`
+    /// the current state is snapshotted first (labelled as the pre-rollback state) so it can be
+    /// examined or returned to later.
+    public func rollback(vm name: String, to target: Target, keepCurrent: Bool,
+                         progress: ((String, UInt64, UInt64) -> Void)? = nil) throws -> RollbackResult {
+        try VMName.validate(name)
+        let context = try StoreContext(home: home)
+        let record = try resolve(target, vm: name, catalog: context.catalog)
+        let manager = VMManager(home: home)
+        let wasRunning = (try? manager.running(name)) != nil
+        var kept: SnapshotSummary?
+        if wasRunning && keepCurrent {
+            kept = try SnapshotService(home: home).take(vm: name, label: "pre-rollback (rolled back to \(record.id))")
+        }
+        let snapshot = try MaterializedSnapshot(record, context: context, progress: progress)
+        if home.vm(name).exists { _ = try manager.stop(name) }
+        let pid = try VMLauncher(home: home).runDetached(name: name) { directory, _ in
+            try snapshot.configuration(for: directory, detached: true)
+        }
+        return RollbackResult(vm: name, snapshot: SnapshotSummary(record), keptCurrent: kept, wasRunning: wasRunning, pid: pid)
+    }
+
+    public struct CloneResult: Codable, Sendable {
+        public var vm: String
+        public var snapshot: SnapshotSummary
+        public var pid: Int32
+    }
+
+    /// Starts VM `name` from snapshot `id` in the background. The clone's disk is the snapshot's disk
+    /// under an overlay of its own: nothing it writes reaches the origin or other clones.
+    public func cloneDetached(_ id: String, as name: String,
+                              progress: ((String, UInt64, UInt64) -> Void)? = nil) throws -> CloneResult {
+        let snapshot = try prepareClone(id, as: name, progress: progress)
+        let pid = try VMLauncher(home: home).runDetached(name: name) { try snapshot.configuration(for: $0, detached: $1) }
+        return CloneResult(vm: name, snapshot: SnapshotSummary(snapshot.record), pid: pid)
+    }
+
+    /// Runs the clone with its console on this terminal until it stops.
+    public func cloneInForeground(_ id: String, as name: String,
+                                  progress: ((String, UInt64, UInt64) -> Void)? = nil) throws -> ExitStatus {
+        let snapshot = try prepareClone(id, as: name, progress: progress)
+        return try VMLauncher(home: home).runInForeground(name: name) { try snapshot.configuration(for: $0, detached: $1) }
+    }
+
+    private func prepareClone(_ id: String, as name: String,
+                              progress: ((String, UInt64, UInt64) -> Void)?) throws -> MaterializedSnapshot {
+        try VMName.validate(name)
+        guard !home.vm(name).exists else { throw VMLifecycleError.nameTaken(name: name) }
+        let context = try StoreContext(home: home)
+        guard let record = try context.catalog.read({ try $0.snapshot(id: id) }) else {
+            throw SnapshotError.unknownSnapshot(id: id)
+        }
+        return try MaterializedSnapshot(record, context: context, progress: progress)
+    }
+
+    private func resolve(_ target: Target, vm name: String, catalog: Catalog) throws -> SnapshotRecord {
+        switch target {
+        case .id(let id):
+            guard let record = try catalog.read({ try $0.snapshot(id: id) }) else { throw SnapshotError.unknownSnapshot(id: id) }
+            guard record.vm == name else { throw SnapshotError.belongsToOtherVM(id: id, owner: record.vm, requested: name) }
+            return record
+        case .at(let date, let text):
+            let snapshots = try catalog.read { try $0.snapshots(vm: name) }
+            guard !snapshots.isEmpty else {
+                guard home.vm(name).exists else { throw VMLifecycleError.notFound(name: name) }
+                throw SnapshotError.noSnapshots(vm: name)
+            }
+            guard let record = snapshots.filter({ $0.created <= date }).max(by: { $0.created < $1.created }) else {
+                throw SnapshotError.noneAtOrBefore(vm: name, time: text)
+            }
+            return record
+        }
+    }
+}

@@ -1,0 +1,196 @@
+import AmberCatalog
+@testable import AmberCore
+import AmberStore
+import AmberVMM
+import Foundation
+import Glibc
+import Testing
+
+/// `amber rollback` and `amber clone` against the counting tiny guest, run by the real amber-vmm on
+/// /dev/kvm: the guest counts its ticks in memory, so each snapshot shows where the guest was.
+@Suite("Rollback and clone of running VMs", .serialized, .enabled(if: FileManager.default.fileExists(atPath: "/dev/kvm")))
+struct CLIRollbackTests {
+    private func start(_ home: CLIHome, name: String) throws {
+        let kernel = try home.file("counter.bzImage", TinyGuest.bzImage(running: TinyGuest.counter))
+        let disk = try home.file("disk-\(name).raw", [UInt8](repeating: 0x5A, count: 1 << 20))
+        let run = try home.amber(["run", name, "--kernel", kernel, "--memory", "64M", "--disk", disk, "--detach"], timeout: 30)
+        try #require(run.status == 0, "\(run.stderr)")
+    }
+
+    private func decode<T: Decodable>(_ type: T.Type, _ result: CLIResult) throws -> T {
+        try #require(result.status == 0, "\(result.stderr)")
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return try decoder.decode(type, from: Data(result.stdout.utf8))
+    }
+
+    private func take(_ home: CLIHome, _ name: String) throws -> SnapshotSummary {
+        try decode(SnapshotSummary.self, try home.amber(["snapshot", name, "--json"], timeout: 120))
+    }
+
+    /// The guest's tick counter as the snapshot holds it.
+    private func counter(_ home: CLIHome, _ id: String) throws -> UInt64 {
+        let context = try StoreContext(home: AmberHome(explicit: home.root.path))
+        let record = try #require(try context.catalog.read { try $0.snapshot(id: id) })
+        let root = try #require(record.memoryManifest.flatMap(ChunkDigest.init(bytes:)))
+        let memory = try ManifestFile(reader: context.reader, root: root)
+        var value: UInt64 = 0
+        _ = try withUnsafeMutableBytes(of: &value) { try memory.read(into: $0, at: UInt64(TinyGuest.counterAddress)) }
+        return value
+    }
+
+    private func pid(_ home: CLIHome, _ name: String) throws -> Int32 {
+        try ControlClient(AmberHome(explicit: home.root.path).vm(name)).status().pid
+    }
+
+    @Test func rollbackContinuesFromTheSnapshotAndKeepsTheCurrentState() throws {
+        let home = try CLIHome()
+        defer {
+            _ = try? home.amber(["stop", "r1", "--timeout", "5"])
+            home.remove()
+        }
+        try start(home, name: "r1")
+        sleep(1)
+        let early = try take(home, "r1")
+        sleep(3)
+        let oldPID = try pid(home, "r1")
+        let rolled = try decode(RestoreService.RollbackResult.self,
+                                try home.amber(["rollback", "r1", "--to", early.id, "--keep-current", "--json"], timeout: 120))
+        let kept = try #require(rolled.keptCurrent)
+        #expect(rolled.snapshot.id == early.id && rolled.wasRunning)
+        #expect(kept.label?.hasPrefix("pre-rollback") == true)
+        #expect(try pid(home, "r1") == rolled.pid && rolled.pid != oldPID)
+        let after = try take(home, "r1")
+        // The tree branches: the rolled-back VM descends from the snapshot it went back to.
+        #expect(after.parent == early.id && kept.parent == early.id)
+
+        let (atEarly, atKept, atAfter) = (try counter(home, early.id), try counter(home, kept.id), try counter(home, after.id))
+        #expect(atEarly > 0)
+        #expect(atKept > atEarly + 2, "the guest ran on between the snapshots: \(atEarly) -> \(atKept)")
+        // Restored at the early snapshot's count, it has counted on only briefly since.
+        #expect(atAfter >= atEarly && atAfter < atKept, "after rollback: \(atAfter) (snapshot \(atEarly), before rollback \(atKept))")
+
+        // The rolled-back VM's disk is the snapshot's disk; its snapshot re-reads no disk chunk.
+        let context = try StoreContext(home: AmberHome(explicit: home.root.path))
+        let disks = try [early.id, after.id].map { id in try context.catalog.read { try $0.snapshot(id: id)?.diskManifest } }
+        #expect(disks[0] != nil && disks[0] == disks[1])
+        // The guest goes on printing (the restored serial port works).
+        let log = home.vmDirectory("r1").appendingPathComponent("console.log")
+        let deadline = Date().addingTimeInterval(10)
+        while (try? String(contentsOf: log, encoding: .utf8))?.contains("t\n") != true && Date() < deadline { usleep(50_000) }
+        #expect(try String(contentsOf: log, encoding: .utf8).contains("t\n"))
+    }
+
+    @Test func rollbackAtATimePicksTheNewestSnapshotNotAfterIt() throws {
+        let home = try CLIHome()
+        defer {
+            _ = try? home.amber(["stop", "r2", "--timeout", "5"])
+            home.remove()
+        }
+        try start(home, name: "r2")
+        let first = try take(home, "r2")
+        sleep(2)
+        let second = try take(home, "r2")
+        let between = first.created.addingTimeInterval(1)
+        let iso = ISO8601DateFormatter().string(from: between)
+        let rolled = try decode(RestoreService.RollbackResult.self, try home.amber(["rollback", "r2", "--at", iso, "--json"], timeout: 120))
+        #expect(rolled.snapshot.id == first.id)
+        let latest = try decode(RestoreService.RollbackResult.self,
+                                try home.amber(["rollback", "r2", "--at", ISO8601DateFormatter().string(from: Date().addingTimeInterval(2)), "--json"], timeout: 120))
+        #expect(latest.snapshot.id == second.id)
+        let tooEarly = try home.amber(["rollback", "r2", "--at", "2001-01-01 00:00"])
+        #expect(tooEarly.status != 0)
+        #expect(tooEarly.errorLine == "VM r2 has no snapshot taken at or before 2001-01-01 00:00 (see `amber snapshots r2`)")
+    }
+
+    @Test func clonesStartFromTheSnapshotAndShareItsMemoryFile() throws {
+        let home = try CLIHome()
+        let clones = ["c1", "c2", "c3"]
+        defer {
+            for name in ["origin"] + clones { _ = try? home.amber(["stop", name, "--timeout", "5"]) }
+            home.remove()
+        }
+        try start(home, name: "origin")
+        sleep(1)
+        let snapshot = try take(home, "origin")
+        let atSnapshot = try counter(home, snapshot.id)
+        for name in clones {
+            let result = try decode(RestoreService.CloneResult.self,
+                                    try home.amber(["clone", snapshot.id, "--name", name, "--detach", "--json"], timeout: 120))
+            #expect(result.vm == name && result.snapshot.id == snapshot.id)
+        }
+        let memoryFile = MaterializedSnapshot.directory(AmberHome(explicit: home.root.path), id: snapshot.id)
+            .appendingPathComponent("memory").path
+        for name in clones {
+            let maps = try String(contentsOfFile: "/proc/\(try pid(home, name))/maps", encoding: .utf8)
+            #expect(maps.contains(memoryFile), "clone \(name) maps the snapshot's memory file")
+            let own = try take(home, name)
+            #expect(try counter(home, own.id) >= atSnapshot)
+            #expect(own.parent == snapshot.id)
+        }
+        let taken = try home.amber(["clone", snapshot.id, "--name", "c1", "--detach"])
+        #expect(taken.status != 0)
+        #expect(taken.errorLine == "a VM named c1 already exists: pick another name, or remove it with `amber rm c1`")
+        #expect(try home.amber(["stop", "c3"]).status == 0)
+        #expect(try home.amber(["rm", "c3"]).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: home.vmDirectory("c3").path))
+        let running = try home.amber(["rm", "c2"])
+        #expect(running.errorLine == "VM c2 is running: stop it first with `amber stop c2`")
+    }
+
+    @Test func badRollbacksLeaveTheVMRunning() throws {
+        let home = try CLIHome()
+        defer {
+            for name in ["b1", "b2"] { _ = try? home.amber(["stop", name, "--timeout", "5"]) }
+            home.remove()
+        }
+        try start(home, name: "b1")
+        try start(home, name: "b2")
+        let mine = try take(home, "b1")
+        let other = try take(home, "b2")
+        let pidBefore = try pid(home, "b1")
+
+        let unknown = try home.amber(["rollback", "b1", "--to", "ffffffff"])
+        #expect(unknown.errorLine == "no snapshot with id ffffffff (see `amber snapshots`)")
+        let foreign = try home.amber(["rollback", "b1", "--to", other.id])
+        #expect(foreign.errorLine == "snapshot \(other.id) is a snapshot of VM b2, not b1: roll b2 back, or `amber clone \(other.id)` to get a copy")
+        #expect(try home.amber(["rollback", "b1"]).status != 0)
+
+        // Damage the snapshot's machine state in its pack: the rollback is refused before the VM is touched.
+        let context = try StoreContext(home: AmberHome(explicit: home.root.path))
+        let record = try #require(try context.catalog.read { try $0.snapshot(id: mine.id) })
+        let stateRoot = try #require(record.stateManifest.flatMap(ChunkDigest.init(bytes:)))
+        let manifest = try context.reader.manifest(stateRoot)
+        let piece = try #require(manifest.digests.first { !$0.isZero })
+        let location = try #require(try context.index.locations(of: [piece])[piece])
+        let pack = try FileHandle(forUpdating: URL(fileURLWithPath: context.store.packPath(location.pack)))
+        try pack.seek(toOffset: location.offset + UInt64(PackFormat.recordHeaderSize + location.storedLength / 2))
+        let byte = try #require(try pack.read(upToCount: 1)?.first)
+        try pack.seek(toOffset: location.offset + UInt64(PackFormat.recordHeaderSize + location.storedLength / 2))
+        pack.write(Data([byte ^ 0xFF]))
+        try pack.close()
+
+        let corrupt = try home.amber(["rollback", "b1", "--to", mine.id])
+        #expect(corrupt.status != 0)
+        #expect(corrupt.errorLine.hasPrefix("snapshot \(mine.id) cannot be restored: its state cannot be read from the store"), "\(corrupt.errorLine)")
+        #expect(try pid(home, "b1") == pidBefore)
+        #expect(try ControlClient(AmberHome(explicit: home.root.path).vm("b1")).status().state == .running)
+    }
+
+    @Test func rollbackOfAStoppedVMStartsItFromTheSnapshot() throws {
+        let home = try CLIHome()
+        defer {
+            _ = try? home.amber(["stop", "s1", "--timeout", "5"])
+            home.remove()
+        }
+        try start(home, name: "s1")
+        let snapshot = try take(home, "s1")
+        #expect(try home.amber(["stop", "s1"]).status == 0)
+        let rolled = try decode(RestoreService.RollbackResult.self, try home.amber(["rollback", "s1", "--to", snapshot.id, "--json"], timeout: 120))
+        #expect(!rolled.wasRunning)
+        #expect(try pid(home, "s1") == rolled.pid)
+        let exported = home.scratch.appendingPathComponent("exported.raw").path
+        #expect(try home.amber(["disk", "export", "s1", exported]).status == 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: exported)) == Data(repeating: 0x5A, count: 1 << 20))
+    }
+}
