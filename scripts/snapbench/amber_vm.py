@@ -13,12 +13,7 @@ from .guest_memory import copy_data
 
 
 class AmberError(Exception):
-    def __init__(self, message):
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self):
-        return self.message
+    """An `amber` command failed or answered something unexpected; the message says which."""
 
 
 class Amber:

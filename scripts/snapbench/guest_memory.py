@@ -129,7 +129,7 @@ def _seal(path, stamp):
         file.write(stamp + "\n")
 
 
-def real_guest_image(repo, cache, kernel, initrd, boot_timeout):
+def real_guest_image(cache, kernel, initrd, boot_timeout):
     """The 256 MiB memory of the Linux test guest after it settled (captured once, then cached)."""
     path = os.path.join(cache, "guest-256M.img")
     qemu_version = subprocess.run([qemu_binary(), "--version"], capture_output=True, text=True).stdout

@@ -16,12 +16,7 @@ ESCAPES = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 class QemuError(Exception):
-    def __init__(self, message):
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self):
-        return self.message
+    """QEMU failed, or its guest or monitor did not do what was asked; the message says which."""
 
 
 def qemu_binary():
