@@ -57,6 +57,21 @@ enum Migrations {
         );
         CREATE INDEX snapshots_by_vm ON snapshots(vm, created);
         """),
+        // The policy whose schedule took a snapshot (NULL: taken by hand), and what amberd last did for each
+        // schedule, so a restarted daemon catches a missed run up once instead of once per missed slot.
+        ("0003-snapshot-policy-and-daemon-runs", """
+        ALTER TABLE snapshots ADD COLUMN policy TEXT;
+        CREATE TABLE daemon_runs (
+            job TEXT NOT NULL,
+            name TEXT NOT NULL,
+            vm TEXT NOT NULL,
+            last_run REAL NOT NULL,
+            outcome TEXT NOT NULL,
+            last_error TEXT,
+            last_error_at REAL,
+            PRIMARY KEY (job, name, vm)
+        ) WITHOUT ROWID;
+        """),
     ]
 
     /// Brings the schema up to date in one transaction; refuses a catalog from a newer amber.
