@@ -24,6 +24,9 @@ struct PolicyPlan: ParsableCommand {
     @Flag(name: .long, help: "Print the plan as JSON.")
     var json = false
 
+    @Flag(name: .long, help: "Per VM, count kept and pruned snapshots instead of listing each one.")
+    var summary = false
+
     func validate() throws {
         if let at, PolicyTimeText.parse(at) == nil {
             throw ValidationError("--at '\(at)': not a time; use ISO 8601 (2026-11-27T10:00:00Z) or 2026-11-27 10:00")
@@ -46,7 +49,9 @@ struct PolicyPlan: ParsableCommand {
     private func printText(_ plan: Plan) {
         var output = BufferedOutput()
         output.line("plan at \(PolicyTimeText.utc(plan.now))")
-        if !plan.snapshots.isEmpty {
+        if summary {
+            printCounts(plan, to: &output)
+        } else if !plan.snapshots.isEmpty {
             let vmWidth = max(2, plan.snapshots.lazy.map(\.vm.utf8.count).max() ?? 0)
             let idWidth = max(8, plan.snapshots.lazy.map(\.id.utf8.count).max() ?? 0)
             output.line(Self.pad("SNAPSHOT", idWidth) + "  " + Self.pad("VM", vmWidth) + "  CREATED               ACTION  REASON")
@@ -71,6 +76,21 @@ struct PolicyPlan: ParsableCommand {
         }
         for conflict in plan.conflicts { output.line("conflict: \(conflict)") }
         output.flush()
+    }
+
+    /// Snapshots come grouped by VM, so counting is one comparison with the previous VM per snapshot.
+    private func printCounts(_ plan: Plan, to output: inout BufferedOutput) {
+        var index = 0
+        while index < plan.snapshots.count {
+            let vm = plan.snapshots[index].vm
+            var kept = 0
+            var pruned = 0
+            while index < plan.snapshots.count, plan.snapshots[index].vm == vm {
+                if plan.decisions[index].action == .prune { pruned += 1 } else { kept += 1 }
+                index += 1
+            }
+            output.line("\(vm): \(kept) kept, \(pruned) to prune")
+        }
     }
 
     private static func pad(_ text: String, _ width: Int) -> String {

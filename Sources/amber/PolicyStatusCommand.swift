@@ -29,7 +29,8 @@ struct PolicyStatus: ParsableCommand {
             for problem in report.policyErrors { print("policy files invalid (amberd keeps the last good ones): \(problem)") }
             if report.schedules.isEmpty { print("no schedules: no VM is owned by a policy and amberd has no runs recorded") }
             for schedule in report.schedules {
-                let next = schedule.due ? "due now" : (schedule.nextRun.map(PolicyTimeText.utc) ?? "never")
+                let next = schedule.due ? "due now"
+                    : schedule.nextRun.map(PolicyTimeText.utc) ?? (report.policyErrors.isEmpty ? "never" : "unknown")
                 print("\(schedule.policy) / \(schedule.vm): last run \(schedule.lastRun.map(PolicyTimeText.utc) ?? "never")"
                     + (schedule.outcome.map { " (\($0))" } ?? "") + ", next \(next)"
                     + (schedule.lastError.map { ", last error at \(schedule.lastErrorAt.map(PolicyTimeText.utc) ?? "?"): \($0)" } ?? ""))

@@ -8,11 +8,17 @@ import Testing
 /// calendar events have second resolution (`*:*:0/3` fires every 3 s), so no fake clock is needed.
 @Suite("amberd end to end", .serialized, .enabled(if: FileManager.default.fileExists(atPath: "/dev/kvm")))
 struct AmberdEndToEndTests {
-    private func startTicker(_ home: PolicyHome, name: String) throws {
+    /// Starts the ticker guest detached, with one 1 MiB disk per entry of `disks` (random bytes when true).
+    private func startTicker(_ home: PolicyHome, name: String, disks: [Bool] = [false], diskBytes: Int = 1 << 20) throws {
         let kernel = try home.cli.file("ticker.bzImage", TinyGuest.bzImage(running: TinyGuest.ticker))
-        let disk = try home.cli.file("\(name).raw", [UInt8](repeating: 7, count: 1 << 20))
-        let run = try home.cli.amber(["run", name, "--kernel", kernel, "--memory", "64M", "--disk", disk, "--detach"],
-                                     timeout: 30)
+        var arguments = ["run", name, "--kernel", kernel, "--memory", "64M", "--detach"]
+        for (index, random) in disks.enumerated() {
+            let bytes = random
+                ? [UInt8](try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/urandom")).readData(ofLength: diskBytes))
+                : [UInt8](repeating: 7, count: diskBytes)
+            arguments += ["--disk", try home.cli.file("\(name)-\(index).raw", bytes)]
+        }
+        let run = try home.cli.amber(arguments, timeout: 30)
         try #require(run.status == 0, "\(run.stderr)")
     }
 
@@ -115,5 +121,56 @@ struct AmberdEndToEndTests {
         #expect(daemon.waitFor("policies reloaded", timeout: 30), "\(daemon.log)")
         #expect(daemon.terminate() == 0, "\(daemon.log)")
         #expect(daemon.lines(containing: "are invalid").count == 1, "an invalid version is reported once")
+    }
+
+    @Test func aFailingSnapshotIsRetriedAtTheNextSlotWithoutStoppingOtherPolicies() throws {
+        let home = try PolicyHome()
+        defer {
+            _ = try? home.cli.amber(["stop", "ok1", "--timeout", "5"])
+            _ = try? home.cli.amber(["stop", "bad1", "--timeout", "5"])
+            home.remove()
+        }
+        try startTicker(home, name: "ok1")
+        // Snapshots of VMs with two disks are refused (not supported yet): a snapshot that fails every time.
+        try startTicker(home, name: "bad1", disks: [false, false])
+        try home.writePolicy("ok.yaml", "name: ok\nvms: [ok1]\nschedule: \"*:*:0/3\"\nkeep: { last: 3 }\n")
+        try home.writePolicy("bad.yaml", "name: bad\nvms: [bad1]\nschedule: \"*:*:0/3\"\nkeep: { last: 3 }\n")
+        let daemon = try home.startAmberd(["--gc", "never"])
+        #expect(daemon.waitFor("snapshot of VM bad1 failed", count: 2, timeout: 60), "\(daemon.log)")
+        #expect(daemon.waitFor("of VM ok1 taken", count: 2, timeout: 60), "\(daemon.log)")
+        #expect(daemon.lines(containing: "snapshot of VM bad1 failed").allSatisfy { $0.contains("retrying at the next slot") })
+        #expect(daemon.terminate() == 0, "\(daemon.log)")
+        #expect(try policyRows(home, vm: "bad1").isEmpty)
+        let status = try home.amber(["policy", "status"])
+        #expect(status.stdout.contains("bad / bad1: last run "), "\(status.stdout)")
+        #expect(status.stdout.contains("(failed)"), "\(status.stdout)")
+        #expect(status.stdout.contains("VM bad1 has 2 disks"), "\(status.stdout)")
+    }
+
+    @Test func sigtermDuringASnapshotLetsItFinishThenExitsZero() throws {
+        let home = try PolicyHome()
+        defer {
+            _ = try? home.cli.amber(["stop", "big1", "--timeout", "5"])
+            home.remove()
+        }
+        // 256 MiB of random disk keeps each snapshot busy long enough to be stopped in the middle of one.
+        try startTicker(home, name: "big1", disks: [true], diskBytes: 256 << 20)
+        try home.writePolicy("big.yaml", "name: big\nvms: [big1]\nschedule: \"*:*:0/2\"\nkeep: { last: 3 }\n")
+        let daemon = try home.startAmberd(["--gc", "never"])
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, daemon.lines(containing: "snapshotting VM big1").isEmpty { usleep(5_000) }
+        kill(daemon.process.processIdentifier, SIGTERM)
+        let caughtMidJob = daemon.lines(containing: "of VM big1 taken").isEmpty
+        try #require(!daemon.lines(containing: "snapshotting VM big1").isEmpty, "\(daemon.log)")
+        #expect(daemon.waitForExit(timeout: 120) == 0, "\(daemon.log)")
+        try #require(caughtMidJob, "the snapshot finished before SIGTERM was sent; the test proves nothing")
+        let lines = daemon.log.split(separator: "\n").map(String.init)
+        let taken = try #require(lines.firstIndex { $0.contains("of VM big1 taken") }, "\(daemon.log)")
+        let stopping = try #require(lines.firstIndex { $0.contains("amberd stopping") })
+        #expect(taken < stopping)
+        #expect(lines.filter { $0.contains("snapshotting VM") }.count == 1, "no job starts after SIGTERM")
+        #expect(try policyRows(home, vm: "big1").count == 1)
+        let ps = try home.cli.amber(["ps"])
+        #expect(ps.stdout.contains("big1") && ps.stdout.contains("running"), "\(ps.stdout)")
     }
 }

@@ -25,13 +25,10 @@ public struct PlanningInputs: Sendable {
     }
 
     static func snapshots(_ db: SQLiteConnection, vm: String?, users: [String: [String]]) throws -> [SnapshotInfo] {
-        var snapshots: [SnapshotInfo] = []
-        try db.forEachPlanningRow(vm: vm) { row in
-            snapshots.append(SnapshotInfo(id: row.id, vm: row.vm, createdAt: row.created,
-                                          sizeBytes: UInt64(max(0, row.storedBytes)), isProtected: row.protected,
-                                          inUseBy: users[row.id] ?? [], policy: row.policy))
+        try db.planningRows(vm: vm) { row in
+            SnapshotInfo(id: row.id, vm: row.vm, createdAt: row.created, sizeBytes: UInt64(max(0, row.storedBytes)),
+                         isProtected: row.protected, inUseBy: users.isEmpty ? [] : users[row.id] ?? [], policy: row.policy)
         }
-        return snapshots
     }
 
     /// When amberd last ran each policy's schedule for each VM (a skipped or failed run counts).

@@ -138,6 +138,7 @@ public final class PolicyDaemon {
             record(key, at: start, outcome: "skipped: VM not running (\(state.rawValue))")
             return
         }
+        log("policy \(policy.name): snapshotting VM \(schedule.vm)")
         let snapshot: SnapshotSummary
         do {
             snapshot = try SnapshotService(home: configuration.home).take(vm: schedule.vm, policy: policy.name)
