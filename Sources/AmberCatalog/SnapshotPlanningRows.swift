@@ -19,8 +19,8 @@ extension SQLiteConnection {
     public func planningRows<T>(vm: String? = nil, _ transform: (SnapshotPlanningRow) throws -> T) throws -> [T] {
         let columns = "id, vm, created, stored_bytes, protected, policy"
         let statement = vm == nil
-            ? try self.statement("SELECT \(columns) FROM snapshots INDEXED BY snapshots_for_planning ORDER BY vm, created, id")
-            : try self.statement("SELECT \(columns) FROM snapshots INDEXED BY snapshots_for_planning WHERE vm = ? "
+            ? try self.statement("SELECT \(columns) FROM snapshots ORDER BY vm, created, id")
+            : try self.statement("SELECT \(columns) FROM snapshots WHERE vm = ? "
                 + "ORDER BY created, id").bind(.text(vm!))
         var result: [T] = []
         var vmNames = InternedText()

@@ -42,7 +42,11 @@ struct PolicyPlan: ParsableCommand {
                                              catalog: catalogExists ? try Catalog(path: amberHome.catalogFile.path) : nil)
         let plan = Planner.plan(policies: set, snapshots: inputs.snapshots, vms: inputs.vms, now: now,
                                 lastRuns: inputs.lastRuns)
-        if json { return try StoreCLI.printJSON(plan) }
+        if json {
+            var output = BufferedOutput()
+            PlanJSON.write(plan, to: &output)
+            return output.flush()
+        }
         printText(plan)
     }
 
@@ -56,9 +60,13 @@ struct PolicyPlan: ParsableCommand {
             let idWidth = max(8, plan.snapshots.lazy.map(\.id.utf8.count).max() ?? 0)
             output.line(Self.pad("SNAPSHOT", idWidth) + "  " + Self.pad("VM", vmWidth) + "  CREATED               ACTION  REASON")
             for (snapshot, decision) in zip(plan.snapshots, plan.decisions) {
-                output.line(Self.pad(snapshot.id, idWidth) + "  " + Self.pad(snapshot.vm, vmWidth) + "  "
-                    + PolicyTimeText.utc(snapshot.createdAt) + "  " + Self.pad(decision.action.rawValue, 6) + "  "
-                    + decision.description)
+                output.append(Self.pad(snapshot.id, idWidth))
+                output.append("  ")
+                output.append(Self.pad(snapshot.vm, vmWidth))
+                output.append("  ")
+                output.appendUTC(snapshot.createdAt)
+                output.append(decision.action == .keep ? "  keep    " : "  prune   ")
+                output.line(decision.description)
             }
         }
         let pruned = plan.decisions.lazy.filter { $0.action == .prune }.count

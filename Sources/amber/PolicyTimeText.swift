@@ -5,6 +5,13 @@ enum PolicyTimeText {
     /// `2026-11-27T10:15:00Z`. Hand-rolled: a plan prints a million of these, and ISO8601DateFormatter costs
     /// microseconds each.
     static func utc(_ date: Date) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(20)
+        appendUTC(date, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func appendUTC(_ date: Date, to bytes: inout [UInt8]) {
         let seconds = Int(date.timeIntervalSince1970.rounded(.down))
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secondOfDay = seconds - days * 86_400
@@ -18,16 +25,25 @@ enum PolicyTimeText {
         let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
         let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
         let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        var text = ""
-        text.reserveCapacity(20)
-        text += String(year)
-        for (separator, value) in [("-", month), ("-", day), ("T", secondOfDay / 3600), (":", secondOfDay % 3600 / 60),
-                                   (":", secondOfDay % 60)] {
-            text += separator
-            if value < 10 { text += "0" }
-            text += String(value)
+        func digits(_ value: Int, _ count: Int) {
+            var divisor = 1
+            for _ in 1..<count { divisor *= 10 }
+            while divisor > 0 {
+                bytes.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+                divisor /= 10
+            }
         }
-        return text + "Z"
+        if year < 0 || year > 9999 {
+            bytes += Array(String(year).utf8)
+        } else {
+            digits(year, 4)
+        }
+        for (separator, value) in [("-", month), ("-", day), ("T", secondOfDay / 3600), (":", secondOfDay % 3600 / 60),
+                                   (":", secondOfDay % 60)] as [(Unicode.Scalar, Int)] {
+            bytes.append(UInt8(ascii: separator))
+            digits(value, 2)
+        }
+        bytes.append(UInt8(ascii: "Z"))
     }
 
     /// `--at`: ISO 8601 with a zone (`2026-11-27T10:00:00Z`, `...+01:00`), or a wall time in the host's zone
@@ -56,9 +72,17 @@ struct BufferedOutput {
     }
 
     mutating func line(_ text: String) {
-        buffer.append(contentsOf: text.utf8)
+        append(text)
         buffer.append(UInt8(ascii: "\n"))
+    }
+
+    mutating func append(_ text: String) {
+        buffer.append(contentsOf: text.utf8)
         if buffer.count >= 1 << 16 { flush() }
+    }
+
+    mutating func appendUTC(_ date: Date) {
+        PolicyTimeText.appendUTC(date, to: &buffer)
     }
 
     mutating func flush() {
