@@ -39,10 +39,8 @@ public final class PolicyDaemon {
     private let lock: FileLock
     private let context: StoreContext
     private let startTime: Date
-    private var policies: PolicySet
-    private var goodFiles: [PolicyFileText]
-    private var rejectedFiles: [PolicyFileText]?
-    private var directoryUnreadable = false
+    private let reloader: PolicyReloader
+    private var policies: PolicySet { reloader.policies }
     private var reportedConflicts: [PolicyConflict] = []
     /// When a schedule without any recorded run was first seen: its first slot is the first one after this.
     private var firstSeen: [ScheduleKey: Date] = [:]
@@ -61,9 +59,7 @@ public final class PolicyDaemon {
         } catch FileLock.Failure.alreadyLocked {
             throw DaemonError.alreadyRunning(home: configuration.home.root.path, pid: FileLock.holder(of: lockPath))
         }
-        let files = try configuration.policies.readFiles(allowingEmpty: true).map(PolicyFileText.init)
-        policies = try PolicySet(files: files.map { ($0.name, $0.text) }, defaultTimeZone: .current)
-        goodFiles = files
+        reloader = try PolicyReloader(directory: configuration.policies)
         startTime = Date()
         gcFirstSeen = startTime
     }
@@ -230,33 +226,19 @@ public final class PolicyDaemon {
         }
     }
 
-    /// Re-reads the policy directory; a changed, valid set replaces the running one, an invalid one is reported
-    /// (once per distinct content) and the last good set keeps running.
     private func reloadPoliciesIfChanged() {
-        let files: [PolicyFileText]
-        do {
-            files = try configuration.policies.readFiles(allowingEmpty: true).map(PolicyFileText.init)
-            directoryUnreadable = false
-        } catch {
-            if !directoryUnreadable {
-                log("\(error); keeping the last good policies (\(describe(policies)))")
-            }
-            directoryUnreadable = true
-            return
-        }
-        guard files != goodFiles, files != rejectedFiles else { return }
-        do {
-            let set = try PolicySet(files: files.map { ($0.name, $0.text) }, defaultTimeZone: .current)
-            policies = set
-            goodFiles = files
-            rejectedFiles = nil
-            log("policies reloaded from \(configuration.policies.path): \(describe(set))")
-            announce(set)
-        } catch {
-            rejectedFiles = files
+        switch reloader.reload() {
+        case .unchanged:
+            break
+        case .reloaded:
+            log("policies reloaded from \(configuration.policies.path): \(describe(policies))")
+            announce(policies)
+        case .rejected(let errors):
             log("policy files in \(configuration.policies.path) are invalid; keeping the last good policies "
                 + "(\(describe(policies))):")
-            for problem in error.errors { log("  \(problem)") }
+            for problem in errors.errors { log("  \(problem)") }
+        case .unreadable(let error):
+            log("\(error); keeping the last good policies (\(describe(policies)))")
         }
     }
 
@@ -292,17 +274,6 @@ public final class PolicyDaemon {
         }
         if count > 1000 { return "over 1000 slots" }
         return count == 1 ? "1 slot" : "\(count) slots"
-    }
-}
-
-/// One policy file's path and text, to tell whether the directory changed since the last read.
-struct PolicyFileText: Equatable {
-    let name: String
-    let text: String
-
-    init(_ file: (name: String, text: String)) {
-        name = file.name
-        text = file.text
     }
 }
 
