@@ -46,13 +46,11 @@ struct Amberd: ParsableCommand {
         // Before any other thread exists, so every thread inherits the blocked mask and only the signal
         // thread sees SIGTERM/SIGINT.
         let signalThread = try Signals.handleOnThread([SIGTERM, SIGINT]) { _ in waker.requestStop() }
-        _ = signalThread
         Signals.ignoreBrokenPipes()
         let amberHome = AmberHome(explicit: home)
-        var daemonConfiguration = PolicyDaemon.Configuration(
+        let daemonConfiguration = PolicyDaemon.Configuration(
             home: amberHome, policies: PolicyDirectory.resolve(explicit: policies, home: amberHome),
             gcSchedule: gc == "never" ? nil : try CalendarEvent(parsing: gc))
-        daemonConfiguration.maxSleep = 300
         let daemon: PolicyDaemon
         do {
             daemon = try PolicyDaemon(configuration: daemonConfiguration, log: .standardError, waker: waker)
@@ -60,6 +58,6 @@ struct Amberd: ParsableCommand {
             FileHandle.standardError.write(Data("amberd: invalid policies, not started:\n\(errors)\n".utf8))
             throw ExitCode(1)
         }
-        daemon.run()
+        withExtendedLifetime(signalThread) { daemon.run() }
     }
 }

@@ -36,6 +36,7 @@ public final class PolicyDaemon {
     private let configuration: Configuration
     private let log: DaemonLog
     private let waker: DaemonWaker
+    /// Held for the daemon's life: one amberd per home.
     private let lock: FileLock
     private let context: StoreContext
     private let startTime: Date
@@ -44,7 +45,8 @@ public final class PolicyDaemon {
     private var reportedConflicts: [PolicyConflict] = []
     /// When a schedule without any recorded run was first seen: its first slot is the first one after this.
     private var firstSeen: [ScheduleKey: Date] = [:]
-    private var gcFirstSeen: Date
+    /// Without a recorded gc, the first gc slot is the first one after the daemon started.
+    private let gcFirstSeen: Date
 
     /// Takes the home's daemon lock and reads the policies; throws (nothing started) when another amberd runs on
     /// the home or the policy files are invalid.
@@ -154,7 +156,8 @@ public final class PolicyDaemon {
         do {
             let report = try PruneService(home: configuration.home).prune(policies: policies, vm: vm, dryRun: false)
             for entry in report.pruned {
-                log("pruned snapshot \(entry.id) of VM \(vm) (\(DaemonLog.timestamp(entry.createdAt))): \(entry.reason)")
+                let reason = entry.reason.hasPrefix("pruned: ") ? String(entry.reason.dropFirst(8)) : entry.reason
+                log("pruned snapshot \(entry.id) of VM \(vm) (\(DaemonLog.timestamp(entry.createdAt))): \(reason)")
             }
         } catch {
             log("prune of VM \(vm) failed: \(error); retrying after its next snapshot")
