@@ -57,6 +57,22 @@ struct AmberdStartupTests {
         #expect(waker.stopRequested)
     }
 
+    @Test func withoutPoliciesOptionTheHomesPolicyDirectoryIsUsed() throws {
+        let home = try PolicyHome()
+        defer { home.remove() }
+        let inHome = home.cli.root.appendingPathComponent("policies")
+        let missing = try home.cli.amber(["policy", "check"])
+        #expect(missing.status == 1)
+        #expect(missing.errorLine.hasPrefix("cannot read policy directory \(inHome.path): create it"), "\(missing.stderr)")
+        try FileManager.default.createDirectory(at: inHome, withIntermediateDirectories: true)
+        try Data(PolicyPlanPruneTests.policy.utf8).write(to: inHome.appendingPathComponent("web.yaml"))
+        let found = try home.cli.amber(["policy", "check"])
+        #expect(found.status == 0, "\(found.stderr)")
+        #expect(found.stdout.hasSuffix("1 policy OK in \(inHome.path)\n"), "\(found.stdout)")
+        let plan = try home.cli.amber(["policy", "plan", "--summary"])
+        #expect(plan.status == 0 && plan.stdout.contains("0 snapshots: 0 kept, 0 to prune"), "\(plan.stdout)\(plan.stderr)")
+    }
+
     private static func threadCPUSeconds() -> Double {
         var time = timespec()
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
