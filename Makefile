@@ -11,6 +11,7 @@ deps:
 build: deps
 	$(SWIFT) build $(RELEASE_FLAGS) --product amber
 	$(SWIFT) build $(RELEASE_FLAGS) --product amber-vmm
+	$(SWIFT) build $(RELEASE_FLAGS) --product amberd
 
 guest: deps
 	@scripts/make-test-guest

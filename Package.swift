@@ -10,6 +10,7 @@ let package = Package(
     products: [
         .executable(name: "amber", targets: ["amber"]),
         .executable(name: "amber-vmm", targets: ["amber-vmm"]),
+        .executable(name: "amberd", targets: ["amberd"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -43,6 +44,10 @@ let package = Package(
         .executableTarget(name: "amber-disk-bench", dependencies: ["AmberVirtio", "AmberSystem"]),
         .executableTarget(name: "amber-disk-crash-writer", dependencies: ["AmberVirtio"]),
         .executableTarget(name: "amber", dependencies: [
+            "AmberCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .executableTarget(name: "amberd", dependencies: [
             "AmberCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -17,10 +17,13 @@ public struct SnapshotRecord: Equatable, Sendable {
     public var pauseMicroseconds: Int64
     /// Protected snapshots are never pruned.
     public var protected: Bool
+    /// The policy whose schedule took it; nil for a snapshot taken by hand (policies never prune those).
+    public var policy: String?
 
     public init(id: String, vm: String, parent: String? = nil, created: Date, label: String? = nil, kind: String,
                 memoryManifest: [UInt8]? = nil, diskManifest: [UInt8]? = nil, stateManifest: [UInt8]? = nil,
-                logicalBytes: Int64, storedBytes: Int64, pauseMicroseconds: Int64, protected: Bool = false) {
+                logicalBytes: Int64, storedBytes: Int64, pauseMicroseconds: Int64, protected: Bool = false,
+                policy: String? = nil) {
         self.id = id
         self.vm = vm
         self.parent = parent
@@ -34,6 +37,7 @@ public struct SnapshotRecord: Equatable, Sendable {
         self.storedBytes = storedBytes
         self.pauseMicroseconds = pauseMicroseconds
         self.protected = protected
+        self.policy = policy
     }
 
     /// Every manifest root this snapshot references.
@@ -43,18 +47,18 @@ public struct SnapshotRecord: Equatable, Sendable {
 extension SQLiteConnection {
     private static let snapshotColumns = """
         id, vm, parent, created, label, kind, memory_manifest, disk_manifest, state_manifest,
-        logical_bytes, stored_bytes, pause_microseconds, protected
+        logical_bytes, stored_bytes, pause_microseconds, protected, policy
         """
 
     public func insertSnapshot(_ snapshot: SnapshotRecord) throws {
         if try self.snapshot(id: snapshot.id) != nil { throw CatalogError.duplicate(what: "snapshot '\(snapshot.id)'") }
         guard try vm(named: snapshot.vm) != nil else { throw CatalogError.notFound(what: "VM '\(snapshot.vm)'") }
-        try statement("INSERT INTO snapshots (\(Self.snapshotColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        try statement("INSERT INTO snapshots (\(Self.snapshotColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
             .bind(.text(snapshot.id), .text(snapshot.vm), snapshot.parent.map { .text($0) },
                   .real(snapshot.created.timeIntervalSince1970), snapshot.label.map { .text($0) }, .text(snapshot.kind),
                   snapshot.memoryManifest.map { .blob($0) }, snapshot.diskManifest.map { .blob($0) },
                   snapshot.stateManifest.map { .blob($0) }, .integer(snapshot.logicalBytes), .integer(snapshot.storedBytes),
-                  .integer(snapshot.pauseMicroseconds), .integer(snapshot.protected ? 1 : 0))
+                  .integer(snapshot.pauseMicroseconds), .integer(snapshot.protected ? 1 : 0), snapshot.policy.map { .text($0) })
             .run()
     }
 
@@ -90,6 +94,7 @@ extension SQLiteConnection {
         SnapshotRecord(id: row.text(0), vm: row.text(1), parent: row.optionalText(2), created: Date(timeIntervalSince1970: row.double(3)),
                        label: row.optionalText(4), kind: row.text(5), memoryManifest: row.optionalBlob(6),
                        diskManifest: row.optionalBlob(7), stateManifest: row.optionalBlob(8), logicalBytes: row.int64(9),
-                       storedBytes: row.int64(10), pauseMicroseconds: row.int64(11), protected: row.int(12) != 0)
+                       storedBytes: row.int64(10), pauseMicroseconds: row.int64(11), protected: row.int(12) != 0,
+                       policy: row.optionalText(13))
     }
 }

@@ -12,6 +12,7 @@ struct Amber: ParsableCommand {
             PolicyCommand.self,
             Run.self, Ps.self, Pause.self, Resume.self, Stop.self, Logs.self, Console.self,
             SnapshotCommand.self, ListSnapshots.self, Rollback.self, Clone.self, DiskCommand.self, Remove.self,
+            Prune.self,
         ]
     )
 }

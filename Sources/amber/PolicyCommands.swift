@@ -1,3 +1,4 @@
+import AmberCore
 import AmberPolicy
 import ArgumentParser
 import Foundation
@@ -7,7 +8,7 @@ struct PolicyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy",
         abstract: "Work with snapshot policies (policies/*.yaml).",
-        subcommands: [PolicyCheck.self]
+        subcommands: [PolicyCheck.self, PolicyPlan.self, PolicyStatus.self]
     )
 }
 
@@ -18,14 +19,18 @@ struct PolicyCheck: ParsableCommand {
         abstract: "Validate policy files; errors name file, line and field and say what is allowed."
     )
 
-    @Argument(help: "Directory holding the *.yaml policy files.")
-    var directory = "policies"
+    @Argument(help: "Directory holding the *.yaml policy files (default: --policies, else $AMBER_POLICIES, else <home>/policies).")
+    var directory: String?
+
+    @OptionGroup var home: HomeOption
+    @OptionGroup var policies: PoliciesOption
 
     @Flag(help: "Print the result as JSON.")
     var json = false
 
     func run() throws {
-        let files = try PolicyFiles.read(directory: directory)
+        let directory = PolicyDirectory.resolve(explicit: directory ?? policies.policies, home: home.resolved).path
+        let files = try PolicyDirectory(path: directory).readFiles()
         let now = Date()
         let set: PolicySet
         do {
@@ -56,35 +61,6 @@ struct PolicyCheck: ParsableCommand {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         print(String(decoding: try encoder.encode(report), as: UTF8.self))
-    }
-}
-
-/// Reads `*.yaml` / `*.yml` files of a directory, in name order.
-enum PolicyFiles {
-    struct DirectoryError: Error, CustomStringConvertible {
-        let description: String
-    }
-
-    static func read(directory: String) throws -> [(name: String, text: String)] {
-        let names: [String]
-        do {
-            names = try FileManager.default.contentsOfDirectory(atPath: directory)
-                .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
-        } catch {
-            throw DirectoryError(description: "cannot read policy directory \(directory): it must exist and hold "
-                + "*.yaml policy files (see policies/ in the source tree for examples)")
-        }
-        guard !names.isEmpty else {
-            throw DirectoryError(description: "no *.yaml policy files in \(directory); add one (see policies/ in the "
-                + "source tree for examples)")
-        }
-        return try names.map { name in
-            let path = (directory as NSString).appendingPathComponent(name)
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw DirectoryError(description: "cannot read \(path); check its permissions")
-            }
-            return (name: path, text: String(decoding: data, as: UTF8.self))
-        }
     }
 }
 
@@ -146,5 +122,22 @@ struct PolicyCheckReport: Encodable {
         let formatter = ISO8601DateFormatter()
         formatter.timeZone = zone
         return formatter.string(from: date)
+    }
+}
+
+/// `--policies DIR`, shared by the commands that apply policies.
+struct PoliciesOption: ParsableArguments {
+    @Option(name: .long, help: "Directory of *.yaml policy files (default: $AMBER_POLICIES, else <home>/policies).")
+    var policies: String?
+
+    /// The checked policies; invalid files print one line per problem (file:line: field: what is wrong) to stderr
+    /// and exit 1.
+    func load(home: AmberHome) throws -> PolicySet {
+        do {
+            return try PolicyDirectory.resolve(explicit: policies, home: home).load()
+        } catch let errors as PolicyErrors {
+            FileHandle.standardError.write(Data((errors.description + "\n").utf8))
+            throw ExitCode(1)
+        }
     }
 }

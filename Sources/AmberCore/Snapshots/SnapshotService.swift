@@ -21,7 +21,8 @@ public struct SnapshotService {
 
     public static let fullKind = "full"
 
-    public func take(vm name: String, label: String? = nil) throws -> SnapshotSummary {
+    /// `policy` names the policy whose schedule takes it (nil: by hand); only that policy ever prunes it.
+    public func take(vm name: String, label: String? = nil, policy: String? = nil) throws -> SnapshotSummary {
         let directory = try VMManager(home: home).running(name)
         guard let configuration = directory.readConfiguration(),
               let configJSON = try? String(decoding: JSONEncoder().encode(configuration), as: UTF8.self) else {
@@ -57,7 +58,7 @@ public struct SnapshotService {
                                         diskManifest: captured.disk?.root.bytes,
                                         stateManifest: captured.state.manifest.bytes,
                                         logicalBytes: Int64(captured.logicalBytes), storedBytes: Int64(storedBytes),
-                                        pauseMicroseconds: captured.pauseMicroseconds)
+                                        pauseMicroseconds: captured.pauseMicroseconds, policy: policy)
             try db.insertSnapshot(record)
             return record
         }

@@ -1,0 +1,57 @@
+import AmberCatalog
+import AmberPolicy
+import Foundation
+
+/// Applies retention now: deletes the snapshot rows the plan prunes. Only rows: the chunks they alone used are
+/// freed by the next `amber store gc` (amberd runs it on its own schedule).
+public struct PruneService {
+    public let home: AmberHome
+
+    public init(home: AmberHome) {
+        self.home = home
+    }
+
+    /// Plans over the catalog (one VM's snapshots when `vm` is given) and, unless `dryRun`, deletes what the plan
+    /// prunes. Planning and deleting happen in one write transaction, so a snapshot protected meanwhile by
+    /// `amber snapshot protect` is seen protected and kept.
+    public func prune(policies: PolicySet, vm: String? = nil, now: Date = Date(), dryRun: Bool) throws -> PruneReport {
+        if let vm { try VMName.validate(vm) }
+        let catalogExists = FileManager.default.fileExists(atPath: home.catalogFile.path)
+        let catalog = catalogExists ? try Catalog(path: home.catalogFile.path) : nil
+        if let vm {
+            let known = try catalog?.read { try $0.vm(named: vm) } != nil
+            guard home.vm(vm).exists || known else { throw VMLifecycleError.notFound(name: vm) }
+        }
+        guard let catalog else { return PruneReport(dryRun: dryRun, now: now, pruned: [], kept: 0) }
+        let users = SnapshotUsers.read(home: home)
+        let decide = { (db: SQLiteConnection) throws -> PruneReport in
+            let snapshots = try PlanningInputs.snapshots(db, vm: vm, users: users)
+            let plan = Planner.plan(policies: policies, snapshots: snapshots, vms: [], now: now)
+            let pruned = plan.snapshots.indices.filter { plan.decisions[$0].action == .prune }.map {
+                PruneReport.Entry(id: plan.snapshots[$0].id, vm: plan.snapshots[$0].vm,
+                                  createdAt: plan.snapshots[$0].createdAt, reason: plan.decisions[$0].description)
+            }
+            if !dryRun {
+                for entry in pruned { try db.deleteSnapshot(id: entry.id) }
+            }
+            return PruneReport(dryRun: dryRun, now: now, pruned: pruned, kept: snapshots.count - pruned.count)
+        }
+        return dryRun ? try catalog.read(decide) : try catalog.write(decide)
+    }
+}
+
+/// What `amber prune` deleted (or, dry run, would delete). JSON field names are part of Amber's interface.
+public struct PruneReport: Codable, Sendable {
+    public struct Entry: Codable, Sendable, Equatable {
+        public var id: String
+        public var vm: String
+        public var createdAt: Date
+        public var reason: String
+    }
+
+    public var dryRun: Bool
+    public var now: Date
+    public var pruned: [Entry]
+    /// Snapshots left (every snapshot looked at that is not pruned).
+    public var kept: Int
+}
