@@ -17,10 +17,12 @@ struct TakeSnapshot: ParsableCommand {
     @OptionGroup var home: HomeOption
     @Argument(help: "VM name.") var name: String
     @Option(name: .long, help: "A label to find the snapshot by.") var label: String?
+    @Flag(name: .customLong("disk-only"), help: "Capture only the disk, as after a power cut (cannot be rolled back to or cloned).")
+    var diskOnly = false
     @Flag(name: .long, help: "Print the result as JSON.") var json = false
 
     func run() throws {
-        let snapshot = try SnapshotService(home: home.resolved).take(vm: name, label: label)
+        let snapshot = try SnapshotService(home: home.resolved).take(vm: name, label: label, memory: !diskOnly)
         if json { return try StoreCLI.printJSON(snapshot) }
         print("snapshot \(snapshot.id) of \(name): paused \(String(format: "%.1f", snapshot.pauseMilliseconds)) ms, "
             + "\(ByteFormat.string(snapshot.logicalBytes)) logical, \(ByteFormat.string(snapshot.storedBytes)) stored")

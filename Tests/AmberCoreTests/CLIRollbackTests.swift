@@ -155,6 +155,10 @@ struct CLIRollbackTests {
         let foreign = try home.amber(["rollback", "b1", "--to", other.id])
         #expect(foreign.errorLine == "snapshot \(other.id) is a snapshot of VM b2, not b1: roll b2 back, or `amber clone \(other.id)` to get a copy")
         #expect(try home.amber(["rollback", "b1"]).status != 0)
+        let diskOnly = try decode(SnapshotSummary.self, try home.amber(["snapshot", "b1", "--disk-only", "--json"], timeout: 60))
+        #expect(diskOnly.kind == "disk" && diskOnly.logicalBytes == 1 << 20, "only the 1 MiB disk: \(diskOnly.logicalBytes)")
+        let notRestorable = try home.amber(["rollback", "b1", "--to", diskOnly.id])
+        #expect(notRestorable.errorLine == "snapshot \(diskOnly.id) cannot be restored: it has no memory or machine state (a disk-only snapshot)")
 
         // Damage the snapshot's machine state in its pack: the rollback is refused before the VM is touched.
         let context = try StoreContext(home: AmberHome(explicit: home.root.path))

@@ -139,7 +139,7 @@ public final class PolicyDaemon {
         log("policy \(policy.name): snapshotting VM \(schedule.vm)")
         let snapshot: SnapshotSummary
         do {
-            snapshot = try SnapshotService(home: configuration.home).take(vm: schedule.vm, policy: policy.name)
+            snapshot = try SnapshotService(home: configuration.home).take(vm: schedule.vm, policy: policy.name, memory: policy.memory)
         } catch {
             let next = policy.schedule.next(after: start, in: policy.timeZone).map(DaemonLog.timestamp) ?? "never"
             log("policy \(policy.name): snapshot of VM \(schedule.vm) failed: \(error); retrying at the next slot (\(next))")
@@ -248,10 +248,6 @@ public final class PolicyDaemon {
     private func announce(_ set: PolicySet) {
         if set.policies.isEmpty {
             log("no policies in \(configuration.policies.path) yet; waiting for *.yaml files")
-        }
-        for policy in set.policies where !policy.memory {
-            log("policy \(policy.name): memory: false (disk-only snapshots) is not supported yet; its snapshots "
-                + "include memory")
         }
     }
 

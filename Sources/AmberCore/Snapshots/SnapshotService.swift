@@ -20,9 +20,13 @@ public struct SnapshotService {
     }
 
     public static let fullKind = "full"
+    /// Disk only: what the disk held at one instant, as after a power cut (crash-consistent). Cheaper
+    /// (the pause covers only the disk's changed chunks) but cannot be rolled back to or cloned.
+    public static let diskKind = "disk"
 
     /// `policy` names the policy whose schedule takes it (nil: by hand); only that policy ever prunes it.
-    public func take(vm name: String, label: String? = nil, policy: String? = nil) throws -> SnapshotSummary {
+    /// Without `memory` only the disk is captured (kind `disk`).
+    public func take(vm name: String, label: String? = nil, policy: String? = nil, memory: Bool = true) throws -> SnapshotSummary {
         let directory = try VMManager(home: home).running(name)
         guard let configuration = directory.readConfiguration(),
               let configJSON = try? String(decoding: JSONEncoder().encode(configuration), as: UTF8.self) else {
@@ -38,7 +42,7 @@ public struct SnapshotService {
         let created = Date()
         let captured: CapturedSnapshot
         do {
-            captured = try capture(client, ingest: CaptureIngest(context: context, writer: writer, vm: name))
+            captured = try capture(client, ingest: CaptureIngest(context: context, writer: writer, vm: name), memory: memory)
         } catch {
             writer.finish(committed: false)
             throw error
@@ -53,10 +57,10 @@ public struct SnapshotService {
             // After a rollback the VM descends from the snapshot it went back to, not the newest one.
             let parent = try captured.parent.flatMap { try db.snapshot(id: $0)?.id } ?? db.snapshots(vm: name).last?.id
             let record = SnapshotRecord(id: Self.newID(), vm: name, parent: parent,
-                                        created: created, label: label, kind: Self.fullKind,
-                                        memoryManifest: captured.memory.manifest.bytes,
+                                        created: created, label: label, kind: memory ? Self.fullKind : Self.diskKind,
+                                        memoryManifest: captured.memory?.manifest.bytes,
                                         diskManifest: captured.disk?.root.bytes,
-                                        stateManifest: captured.state.manifest.bytes,
+                                        stateManifest: captured.state?.manifest.bytes,
                                         logicalBytes: Int64(captured.logicalBytes), storedBytes: Int64(storedBytes),
                                         pauseMicroseconds: captured.pauseMicroseconds, policy: policy)
             try db.insertSnapshot(record)
@@ -117,26 +121,26 @@ public struct SnapshotService {
 
     private struct CapturedSnapshot {
         var hold: UnixSocketConnection
-        var memory: IngestResult
+        var memory: IngestResult?
         var disk: (root: ChunkDigest, logicalBytes: UInt64)?
-        var state: IngestResult
+        var state: IngestResult?
         var pauseMicroseconds: Int64
         var parent: String?
 
-        var logicalBytes: UInt64 { memory.logicalBytes + (disk?.logicalBytes ?? 0) + state.logicalBytes }
+        var logicalBytes: UInt64 { (memory?.logicalBytes ?? 0) + (disk?.logicalBytes ?? 0) + (state?.logicalBytes ?? 0) }
     }
 
     /// Holds the VM paused only while memory and the disk's changed chunks are read; the machine
     /// state is stored after the VM runs again. The returned hold stays open until the snapshot is
     /// recorded.
-    private func capture(_ client: ControlClient, ingest: CaptureIngest) throws -> CapturedSnapshot {
+    private func capture(_ client: ControlClient, ingest: CaptureIngest, memory includeMemory: Bool) throws -> CapturedSnapshot {
         let (hold, capture) = try client.beginSnapshot()
         do {
-            let memory = try ingest.memory(capture)
+            let memory = includeMemory ? try ingest.memory(capture) : nil
             // Paused devices have no request in flight and amber-vmm flushed the disks.
             let disk = try capture.disks?.first.map { try ingest.disk($0) }
             let pause = try client.endSnapshot(hold)
-            let state = try capture.machineState.withUnsafeBytes { try ingest.writer.ingest(buffer: $0) }
+            let state = includeMemory ? try capture.machineState.withUnsafeBytes { try ingest.writer.ingest(buffer: $0) } : nil
             return CapturedSnapshot(hold: hold, memory: memory, disk: disk, state: state, pauseMicroseconds: pause,
                                     parent: capture.parent)
         } catch {
