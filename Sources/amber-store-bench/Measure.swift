@@ -40,3 +40,10 @@ func allocatedBytes(_ path: String) -> Int {
     guard stat(path, &info) == 0 else { return 0 }
     return Int(info.st_blocks) * 512
 }
+
+/// CPU seconds (user + system, all threads) this process has used so far.
+func processCPUSeconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+}
