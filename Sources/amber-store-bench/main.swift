@@ -150,6 +150,10 @@ func exportRun(to output: String, fsync durable: Bool = false) throws -> (second
 let exportRunResult = try exportRun(to: path("export.out"))
 let exportSeconds = exportRunResult.seconds
 let durableRun = try exportRun(to: path("export.out"), fsync: true)
+// The disk's own direct-write speed for as many bytes as the export wrote, in the same moment.
+let directBytesMiB = (exportRunResult.allocated + (1 << 20) - 1) >> 20
+let ddDirectRun = reference(["dd", "if=/dev/zero", "of=\(path("dd.out"))", "bs=1M", "count=\(directBytesMiB)", "oflag=direct", "status=none"],
+                            output: path("dd.out"))
 let shmExport = try exportRun(to: shmPath("export.out"))
 
 // The same materialize through the page cache (the public FileDescriptor entry point never opens
@@ -163,10 +167,10 @@ let bufferedSeconds = try seconds {
 _ = runTool(["cmp", imagePath, path("export.out")])
 try FileManager.default.removeItem(atPath: path("export.out"))
 
-// The same materialize once more with a reader of our own, for where its time goes.
+// The same materialize as the export once more, with a reader of our own, for where its time goes.
 let breakdownReader = context.reader
 sync()
-let breakdownSeconds = try seconds { try breakdownReader.materialize(ingest.manifest, toPath: path("export.out")) }
+let breakdownSeconds = try seconds { try breakdownReader.materialize(ingest.manifest, toPath: path("export.out"), bypassingPageCache: true) }
 try FileManager.default.removeItem(atPath: path("export.out"))
 let exportTimings = breakdownReader.materializeTimings
 try FileManager.default.removeItem(atPath: shmDirectory)
@@ -188,6 +192,8 @@ row("amber import (hash+LZ4+pack write+fsync+catalog)", importSeconds, nil,
     "\(fmt(lz4Seconds / importSeconds))x lz4 -1, \(fmt(cpSeconds / importSeconds))x cp")
 row("amber export (read+LZ4 decode+SHA-256 verify+sparse write)", exportSeconds, exportRunResult.allocated,
     "\(fmt(unlz4Seconds / exportSeconds))x lz4 -d, \(fmt(cpSeconds / exportSeconds))x cp, \(fmt(cpSparseRun.seconds / exportSeconds))x cp --sparse=always")
+row("`dd oflag=direct`, as many bytes as the export writes (the disk's limit, reference)", ddDirectRun.seconds, ddDirectRun.allocated,
+    "amber export takes \(fmt(exportSeconds / ddDirectRun.seconds))x its time")
 row("amber materialize through the page cache (no O_DIRECT)", bufferedSeconds, nil,
     "\(fmt(unlz4Seconds / bufferedSeconds))x lz4 -d, \(fmt(cpSeconds / bufferedSeconds))x cp, \(fmt(cpSparseRun.seconds / bufferedSeconds))x cp --sparse=always")
 row("amber export + fsync of the result", durableRun.seconds + durableRun.fsync, durableRun.allocated,
