@@ -90,7 +90,7 @@ extension ChunkReader {
     }
 
     /// Decodes the chunks `range` into `buffer` (chunk `range.lowerBound` at its start) and writes each
-    /// run of consecutive non-zero chunks at its offset in `file`.
+    /// run of consecutive non-zero chunks at its offset in `output`.
     private func materialize(_ manifest: Manifest, chunks range: Range<Int>, locations: [ChunkDigest: ChunkLocation],
                              into output: OutputFile, buffer: UnsafeMutableRawBufferPointer,
                              scratch: UnsafeMutableRawBufferPointer, timings: inout MaterializeTimings) throws {
