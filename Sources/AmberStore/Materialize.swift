@@ -58,6 +58,7 @@ extension ChunkReader {
         total.lookupNanos = lap(&clock)
         try output.buffered.truncate(to: 0)
         try output.buffered.truncate(to: manifest.logicalLength)
+        if output.direct != nil { output.allocateDataRuns(of: manifest) }
         let count = manifest.digests.count
         let chunkSize = manifest.chunkSize
         let batch = max(1, Self.materializeBatchBytes / chunkSize)

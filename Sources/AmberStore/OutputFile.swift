@@ -23,6 +23,23 @@ struct OutputFile {
     /// Buffer, offset and length alignment direct writes need (the largest logical block size in use).
     static let directAlignment = 4096
 
+    /// Allocates the blocks of every run of non-zero chunks, never the holes, before the direct writes:
+    /// ext4 lets concurrent direct writes into allocated blocks share the inode lock, where each write
+    /// into a hole takes it alone and holds it until the disk is done. Best effort: where allocating
+    /// ahead fails the writes still allocate as they come.
+    func allocateDataRuns(of manifest: Manifest) {
+        var runStart: Int?
+        for index in 0...manifest.digests.count {
+            let isData = index < manifest.digests.count && !manifest.digests[index].isZero
+            if isData, runStart == nil { runStart = index }
+            guard !isData, let first = runStart else { continue }
+            runStart = nil
+            let offset = UInt64(first) * UInt64(manifest.chunkSize)
+            let end = min(manifest.logicalLength, UInt64(index) * UInt64(manifest.chunkSize))
+            guard posix_fallocate(buffered.rawValue, off_t(offset), off_t(end - offset)) == 0 else { return }
+        }
+    }
+
     /// Writes `bytes` at `offset` (a multiple of `directAlignment`): the aligned part directly when
     /// possible, the rest (a file's odd-sized tail) through the page cache. A file system that turns
     /// a direct write down (EINVAL) gets the bytes through the page cache instead.
