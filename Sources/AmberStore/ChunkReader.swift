@@ -8,6 +8,7 @@ public final class ChunkReader: @unchecked Sendable {
     let index: ChunkIndex
     private let lock = NSLock()
     private var openPacks: [String: FileDescriptor] = [:]
+    private var accumulatedTimings = MaterializeTimings()
 
     public init(store: ChunkStore, index: ChunkIndex) {
         self.store = store
@@ -23,6 +24,19 @@ public final class ChunkReader: @unchecked Sendable {
             try bytes.withUnsafeMutableBytes { try read(digest, at: location, into: $0, scratch: scratch) }
             return bytes
         }
+    }
+
+    /// Where this reader's materializes spent their time so far.
+    public var materializeTimings: MaterializeTimings {
+        lock.lock()
+        defer { lock.unlock() }
+        return accumulatedTimings
+    }
+
+    func addMaterializeTimings(_ timings: MaterializeTimings) {
+        lock.lock()
+        accumulatedTimings += timings
+        lock.unlock()
     }
 
     public func location(of digest: ChunkDigest) throws -> ChunkLocation {
@@ -48,44 +62,54 @@ public final class ChunkReader: @unchecked Sendable {
     /// that it is `digest`. `scratch` holds at least `location.recordLength` bytes.
     func read(_ digest: ChunkDigest, at location: ChunkLocation, into destination: UnsafeMutableRawBufferPointer,
               scratch: UnsafeMutableRawBufferPointer) throws {
-        let bytes = try decoded(digest, at: location, expectedLength: destination.count, decodeInto: destination, scratch: scratch)
-        if bytes.baseAddress != UnsafeRawPointer(destination.baseAddress) {
-            destination.baseAddress!.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
-        }
+        var timings = MaterializeTimings()
+        try read(digest, at: location, into: destination, scratch: scratch, timings: &timings)
     }
 
-    /// Reads, decodes and checks a chunk, returning where its bytes are: inside `scratch` for a raw record
-    /// (no copy), in `decodeInto` for an LZ4 one.
-    func decoded(_ digest: ChunkDigest, at location: ChunkLocation, expectedLength: Int,
-                 decodeInto destination: UnsafeMutableRawBufferPointer, scratch: UnsafeMutableRawBufferPointer) throws -> UnsafeRawBufferPointer {
-        let header = try readRecord(digest, at: location, into: scratch)
-        let payload = UnsafeRawBufferPointer(rebasing: scratch[PackFormat.recordHeaderSize..<header.recordLength])
-        guard expectedLength == header.rawLength, destination.count >= header.rawLength else {
-            throw corrupt(digest, location, "holds \(header.rawLength) bytes, expected \(expectedLength)")
+    /// The same, adding where the time went to `timings`. A raw record's payload is read straight into
+    /// `destination` (its header into `scratch`); an LZ4 record is read into `scratch` and decoded into
+    /// `destination`. Either way the bytes are copied once on their way from the pack.
+    func read(_ digest: ChunkDigest, at location: ChunkLocation, into destination: UnsafeMutableRawBufferPointer,
+              scratch: UnsafeMutableRawBufferPointer, timings: inout MaterializeTimings) throws {
+        guard destination.count == location.rawLength else {
+            throw corrupt(digest, location, "holds \(location.rawLength) bytes, expected \(destination.count)")
         }
-        let bytes: UnsafeRawBufferPointer
-        switch header.codec {
+        guard location.recordLength <= scratch.count, location.codec == .lz4 || location.storedLength == location.rawLength else {
+            throw corrupt(digest, location, "impossible record lengths in the index")
+        }
+        var clock = monotonicNanos()
+        switch location.codec {
         case .raw:
-            bytes = payload
+            _ = try readRecord(digest, at: location, into: scratch, payloadInto: destination)
+            timings.readNanos += lap(&clock)
         case .lz4:
-            let target = UnsafeMutableRawBufferPointer(rebasing: destination[0..<header.rawLength])
-            guard ChunkCodec.decompress(payload, into: target) else { throw corrupt(digest, location, "LZ4 data does not decode") }
-            bytes = UnsafeRawBufferPointer(target)
+            let header = try readRecord(digest, at: location, into: scratch, payloadInto: nil)
+            timings.readNanos += lap(&clock)
+            let payload = UnsafeRawBufferPointer(rebasing: scratch[PackFormat.recordHeaderSize..<header.recordLength])
+            guard ChunkCodec.decompress(payload, into: destination) else { throw corrupt(digest, location, "LZ4 data does not decode") }
+            timings.decodeNanos += lap(&clock)
         }
-        guard ChunkDigest.of(bytes) == digest else {
+        guard ChunkDigest.of(UnsafeRawBufferPointer(destination)) == digest else {
             throw corrupt(digest, location, "content does not match its SHA-256")
         }
-        return bytes
+        timings.hashNanos += lap(&clock)
     }
 
-    /// Reads and checks a record's header (not its payload) into `scratch`.
-    func readRecord(_ digest: ChunkDigest, at location: ChunkLocation, into scratch: UnsafeMutableRawBufferPointer) throws -> PackRecordHeader {
+    /// Reads and checks a record's header into `scratch`, and its payload after it, or into `payload`
+    /// when given (one preadv, no copy through `scratch`).
+    func readRecord(_ digest: ChunkDigest, at location: ChunkLocation, into scratch: UnsafeMutableRawBufferPointer,
+                    payloadInto payload: UnsafeMutableRawBufferPointer? = nil) throws -> PackRecordHeader {
         let file = try pack(location.pack)
-        let window = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<location.recordLength])
-        let count = try file.read(into: window, at: location.offset)
+        let count: Int
+        if let payload {
+            let head = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<PackFormat.recordHeaderSize])
+            count = try file.read(into: [head, payload], at: location.offset)
+        } else {
+            count = try file.read(into: UnsafeMutableRawBufferPointer(rebasing: scratch[0..<location.recordLength]), at: location.offset)
+        }
         guard count == location.recordLength else { throw corrupt(digest, location, "pack ends inside the record") }
         let header: PackRecordHeader
-        switch PackRecordHeader.decode(UnsafeRawBufferPointer(window)) {
+        switch PackRecordHeader.decode(UnsafeRawBufferPointer(rebasing: scratch[0..<PackFormat.recordHeaderSize])) {
         case .success(let decoded): header = decoded
         case .failure(let defect): throw corrupt(digest, location, defect.description)
         }

@@ -106,7 +106,7 @@ extension StoreWriter {
             let manifest = manifest
             runWorkers(min(storeWorkerCount, max(1, (count + Self.batchChunks - 1) / Self.batchChunks))) { _ in
                 let input = UnsafeMutableRawBufferPointer.allocate(byteCount: zeroCopy ? 0 : Self.batchChunks * chunkSize, alignment: 4096)
-                let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.scratchSize(chunkSize), alignment: 16)
+                let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.batchChunks * Self.scratchSize(chunkSize), alignment: 16)
                 defer { input.deallocate(); scratch.deallocate() }
                 var timings = IngestTimings()
                 var local = IngestTotals.Counts()
@@ -139,12 +139,15 @@ extension StoreWriter {
                         let known = try index.storedDigests(among: candidates.map(\.digest))
                         var fresh = claim(candidates.map(\.digest).filter { !known.contains($0) })
                         timings.lookupNanos += lap(&clock)
+                        var newChunks: [(digest: ChunkDigest, bytes: UnsafeRawBufferPointer)] = []
                         for candidate in candidates where fresh.remove(candidate.digest) != nil {
                             let offset = (candidate.index - range.lowerBound) * chunkSize
-                            let chunk = UnsafeRawBufferPointer(rebasing: bytes[offset..<min(bytes.count, offset + chunkSize)])
-                            local.newStoredBytes += UInt64(try storeNew(chunk, digest: candidate.digest, scratch: scratch, timings: &timings))
-                            local.newChunks += 1
-                            local.newRawBytes += UInt64(chunk.count)
+                            newChunks.append((candidate.digest, UnsafeRawBufferPointer(rebasing: bytes[offset..<min(bytes.count, offset + chunkSize)])))
+                            local.newRawBytes += UInt64(newChunks.last!.bytes.count)
+                        }
+                        if !newChunks.isEmpty {
+                            local.newStoredBytes += UInt64(try storeNew(newChunks, scratch: scratch, timings: &timings))
+                            local.newChunks += newChunks.count
                         }
                         totals.progress(bytes: end - start, of: length, report: progress)
                     } catch {
@@ -162,10 +165,4 @@ extension StoreWriter {
         return IngestResult(manifest: root, logicalBytes: length, chunkCount: count, zeroChunks: counts.zeroChunks,
                             newChunks: counts.newChunks, newRawBytes: counts.newRawBytes, newStoredBytes: counts.newStoredBytes)
     }
-}
-
-@inline(__always) private func lap(_ clock: inout UInt64) -> UInt64 {
-    let now = monotonicNanos()
-    defer { clock = now }
-    return now - clock
 }

@@ -2,7 +2,30 @@ import AmberSystem
 import Foundation
 import Glibc
 
+/// Where a materialize spent its time: the index lookup in wall time, the rest summed over worker
+/// threads (so it can exceed wall time).
+public struct MaterializeTimings: Sendable, Equatable {
+    public var lookupNanos: UInt64 = 0
+    public var readNanos: UInt64 = 0
+    public var decodeNanos: UInt64 = 0
+    public var hashNanos: UInt64 = 0
+    public var writeNanos: UInt64 = 0
+
+    public init() {}
+
+    public static func += (lhs: inout MaterializeTimings, rhs: MaterializeTimings) {
+        lhs.lookupNanos += rhs.lookupNanos
+        lhs.readNanos += rhs.readNanos
+        lhs.decodeNanos += rhs.decodeNanos
+        lhs.hashNanos += rhs.hashNanos
+        lhs.writeNanos += rhs.writeNanos
+    }
+}
+
 extension ChunkReader {
+    /// Bytes per unit of work: the consecutive non-zero chunks of one go out in one pwrite.
+    static let materializeBatchBytes = 1 << 20
+
     /// Locations of every distinct non-zero chunk of `manifest`; throws naming the first one missing.
     func locations(for manifest: Manifest) throws -> [ChunkDigest: ChunkLocation] {
         let wanted = Array(Set(manifest.digests.filter { !$0.isZero }))
@@ -17,50 +40,100 @@ extension ChunkReader {
     }
 
     /// Writes the manifest's bytes into `file` (a file or memfd), which ends up exactly the manifest's
-    /// length; zero chunks are left as holes. Every chunk is checked against its digest.
+    /// length. The file is cut to that length first and zero chunks are never written, so they stay
+    /// holes. Every chunk is checked against its digest. Nothing is fsynced: callers that need
+    /// durability sync the file.
     public func materialize(_ manifest: Manifest, into file: FileDescriptor,
                             progress: ((UInt64, UInt64) -> Void)? = nil) throws {
+        try materialize(manifest, into: OutputFile(buffered: file, direct: nil), progress: progress)
+    }
+
+    /// Workers on their own threads, two per core (so that while some wait for the disk the others
+    /// decode), each take a run of consecutive chunks, decode them straight into one buffer and write
+    /// each run of non-zero chunks with one write at its offset.
+    func materialize(_ manifest: Manifest, into output: OutputFile, progress: ((UInt64, UInt64) -> Void)?) throws {
+        var clock = monotonicNanos()
         let locations = try locations(for: manifest)
-        try file.truncate(to: 0)
-        try file.truncate(to: manifest.logicalLength)
+        var total = MaterializeTimings()
+        total.lookupNanos = lap(&clock)
+        try output.buffered.truncate(to: 0)
+        try output.buffered.truncate(to: manifest.logicalLength)
+        if output.direct != nil { output.allocateDataRuns(of: manifest) }
         let count = manifest.digests.count
-        let queue = WorkQueue(count: count, batch: 16)
+        let chunkSize = manifest.chunkSize
+        let batch = max(1, Self.materializeBatchBytes / chunkSize)
+        let queue = WorkQueue(count: count, batch: batch)
         let totals = IngestTotals()
-        let maxRecord = PackFormat.recordHeaderSize + max(manifest.chunkSize, ChunkCodec.compressionBound(manifest.chunkSize))
-        runWorkers(min(storeWorkerCount, max(1, count / 16))) { _ in
+        let timingsLock = NSLock()
+        let maxRecord = PackFormat.recordHeaderSize + max(chunkSize, ChunkCodec.compressionBound(chunkSize))
+        runThreads(min(2 * storeWorkerCount, max(1, (count + batch - 1) / batch))) { _ in
             let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: maxRecord, alignment: 16)
-            let output = UnsafeMutableRawBufferPointer.allocate(byteCount: manifest.chunkSize, alignment: 4096)
-            defer { scratch.deallocate(); output.deallocate() }
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: batch * chunkSize, alignment: OutputFile.directAlignment)
+            defer { scratch.deallocate(); buffer.deallocate() }
+            var timings = MaterializeTimings()
             while let range = queue.take() {
                 do {
-                    for index in range {
-                        let digest = manifest.digests[index]
-                        guard !digest.isZero else { continue }
-                        let bytes = try decoded(digest, at: locations[digest]!, expectedLength: manifest.length(ofChunk: index),
-                                                decodeInto: output, scratch: scratch)
-                        try file.write(bytes, at: UInt64(index) * UInt64(manifest.chunkSize))
-                    }
-                    let start = UInt64(range.lowerBound) * UInt64(manifest.chunkSize)
-                    let end = min(manifest.logicalLength, UInt64(range.upperBound) * UInt64(manifest.chunkSize))
+                    try materialize(manifest, chunks: range, locations: locations, into: output, buffer: buffer,
+                                    scratch: scratch, timings: &timings)
+                    let start = UInt64(range.lowerBound) * UInt64(chunkSize)
+                    let end = min(manifest.logicalLength, UInt64(range.upperBound) * UInt64(chunkSize))
                     totals.progress(bytes: end - start, of: manifest.logicalLength, report: progress)
                 } catch {
                     queue.fail(error)
                 }
             }
+            timingsLock.lock()
+            total += timings
+            timingsLock.unlock()
         }
+        addMaterializeTimings(total)
         try queue.throwIfFailed()
+    }
+
+    /// Decodes the chunks `range` into `buffer` (chunk `range.lowerBound` at its start) and writes each
+    /// run of consecutive non-zero chunks at its offset in `output`.
+    private func materialize(_ manifest: Manifest, chunks range: Range<Int>, locations: [ChunkDigest: ChunkLocation],
+                             into output: OutputFile, buffer: UnsafeMutableRawBufferPointer,
+                             scratch: UnsafeMutableRawBufferPointer, timings: inout MaterializeTimings) throws {
+        let chunkSize = manifest.chunkSize
+        var runStart: Int?
+        func flush(upTo end: Int) throws {
+            guard let start = runStart else { return }
+            runStart = nil
+            let first = (start - range.lowerBound) * chunkSize
+            let last = (end - 1 - range.lowerBound) * chunkSize + manifest.length(ofChunk: end - 1)
+            let begin = monotonicNanos()
+            try output.write(UnsafeRawBufferPointer(rebasing: buffer[first..<last]), at: UInt64(start) * UInt64(chunkSize))
+            timings.writeNanos += monotonicNanos() - begin
+        }
+        for index in range {
+            let digest = manifest.digests[index]
+            if digest.isZero {
+                try flush(upTo: index)
+                continue
+            }
+            let offset = (index - range.lowerBound) * chunkSize
+            let slot = UnsafeMutableRawBufferPointer(rebasing: buffer[offset..<(offset + manifest.length(ofChunk: index))])
+            try read(digest, at: locations[digest]!, into: slot, scratch: scratch, timings: &timings)
+            if runStart == nil { runStart = index }
+        }
+        try flush(upTo: range.upperBound)
     }
 
     /// Materializes the manifest named `root` as the file `path`: written beside it under a temporary
     /// name and renamed into place only when complete, so a failure never leaves a partial file.
+    /// Nothing is fsynced (callers that need durability sync the file). With `bypassingPageCache`
+    /// the data goes straight to the disk (O_DIRECT) where the file system allows it: right for a
+    /// file nobody reads soon (an exported image), wrong for one about to be mapped (guest memory).
     @discardableResult
-    public func materialize(_ root: ChunkDigest, toPath path: String,
+    public func materialize(_ root: ChunkDigest, toPath path: String, bypassingPageCache: Bool = false,
                             progress: ((UInt64, UInt64) -> Void)? = nil) throws -> Manifest {
         let manifest = try self.manifest(root)
         let temporary = path + ".amber-partial-\(getpid())"
         do {
             let file = try FileDescriptor.open(temporary, O_RDWR | O_CREAT | O_TRUNC)
-            try materialize(manifest, into: file, progress: progress)
+            let direct = bypassingPageCache ? try? FileDescriptor.open(temporary, O_WRONLY | OutputFile.directFlag) : nil
+            try materialize(manifest, into: OutputFile(buffered: file, direct: direct), progress: progress)
             try retryingInterrupts("rename \(temporary)") { rename(temporary, path) }
         } catch {
             unlink(temporary)

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Glibc
 
 /// Runs `body(worker)` on `workers` threads at once and waits for all of them. Dispatch's worker threads,
 /// never Swift's cooperative pool: these bodies block on disk I/O.
@@ -9,6 +10,38 @@ func runWorkers(_ workers: Int, _ body: (Int) -> Void) {
     } else {
         DispatchQueue.concurrentPerform(iterations: workers, execute: body)
     }
+}
+
+/// Runs `body(worker)` on `workers` threads of its own at once and waits for all of them: for work that
+/// waits on the disk long enough that more threads than cores keep every core busy (Dispatch would run
+/// no more of these at once than there are cores). Joined pthreads, so that no thread still holds
+/// `body` when this returns.
+func runThreads(_ workers: Int, _ body: (Int) -> Void) {
+    guard workers > 1 else { return body(0) }
+    withoutActuallyEscaping(body) { body in
+        var threads: [pthread_t] = []
+        for worker in 1..<workers {
+            let job = Unmanaged.passRetained(ThreadJob { body(worker) }).toOpaque()
+            var thread = pthread_t()
+            let status = pthread_create(&thread, nil, { job in
+                Unmanaged<ThreadJob>.fromOpaque(job!).takeRetainedValue().run()
+                return nil
+            }, job)
+            if status == 0 {
+                threads.append(thread)
+            } else {
+                // No thread to spare: do that worker's share here.
+                Unmanaged<ThreadJob>.fromOpaque(job).takeRetainedValue().run()
+            }
+        }
+        body(0)
+        for thread in threads { pthread_join(thread, nil) }
+    }
+}
+
+private final class ThreadJob {
+    let run: () -> Void
+    init(_ run: @escaping () -> Void) { self.run = run }
 }
 
 /// Hands out consecutive index ranges to workers and remembers the first error any of them hit.
@@ -51,4 +84,11 @@ var storeWorkerCount: Int { max(1, ProcessInfo.processInfo.activeProcessorCount)
 /// Monotonic nanoseconds, for the time breakdowns the benchmark reports.
 @inline(__always) func monotonicNanos() -> UInt64 {
     DispatchTime.now().uptimeNanoseconds
+}
+
+/// Nanoseconds since `clock`, which moves on to now: consecutive stages of a worker's loop.
+@inline(__always) func lap(_ clock: inout UInt64) -> UInt64 {
+    let now = monotonicNanos()
+    defer { clock = now }
+    return now - clock
 }

@@ -89,8 +89,9 @@ public final class StoreWriter: @unchecked Sendable {
         let record = UnsafeMutableRawBufferPointer.allocate(byteCount: header.recordLength, alignment: 16)
         defer { record.deallocate() }
         (record.baseAddress! + PackFormat.recordHeaderSize).copyMemory(from: payload.baseAddress!, byteCount: payload.count)
+        header.encode(into: record.baseAddress!)
         var timings = IngestTimings()
-        _ = try append(record, header: header, timings: &timings)
+        _ = try append([UnsafeRawBufferPointer(record)], headers: [header], timings: &timings)
     }
 
     /// Makes everything written durable (fsync of each pack and of the packs directory) and returns what
@@ -167,34 +168,67 @@ public final class StoreWriter: @unchecked Sendable {
     /// record's length.
     func storeNew(_ bytes: UnsafeRawBufferPointer, digest: ChunkDigest, scratch: UnsafeMutableRawBufferPointer,
                   timings: inout IngestTimings) throws -> Int {
-        let start = monotonicNanos()
-        let payload = UnsafeMutableRawBufferPointer(rebasing: scratch[PackFormat.recordHeaderSize...])
-        var (codec, storedLength) = ChunkCodec.compress(bytes, into: payload)
-        if codec == .raw {
-            payload.baseAddress!.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
-            storedLength = bytes.count
-        }
-        timings.compressNanos += monotonicNanos() - start
-        let header = PackRecordHeader(codec: codec, rawLength: bytes.count, storedLength: storedLength, digest: digest)
-        return try append(UnsafeMutableRawBufferPointer(rebasing: scratch[0..<header.recordLength]), header: header, timings: &timings)
+        try storeNew([(digest, bytes)], scratch: scratch, timings: &timings)
     }
 
-    private func append(_ record: UnsafeMutableRawBufferPointer, header: PackRecordHeader, timings: inout IngestTimings) throws -> Int {
+    /// Compresses (or not) new chunks and appends their records with one pwritev. `scratch` holds
+    /// `scratchSize` bytes per chunk; it takes each record's header and LZ4 payload, while a chunk LZ4
+    /// cannot shrink is written from where it is, without a copy. Returns the records' total length.
+    func storeNew(_ chunks: [(digest: ChunkDigest, bytes: UnsafeRawBufferPointer)], scratch: UnsafeMutableRawBufferPointer,
+                  timings: inout IngestTimings) throws -> Int {
         let start = monotonicNanos()
-        header.encode(into: record.baseAddress!)
-        let (appender, offset) = try reserve(record.count)
+        var pieces: [UnsafeRawBufferPointer] = []
+        var headers: [PackRecordHeader] = []
+        var used = 0
+        func add(_ piece: UnsafeRawBufferPointer) {
+            if let last = pieces.last, last.baseAddress! + last.count == piece.baseAddress! {
+                pieces[pieces.count - 1] = UnsafeRawBufferPointer(start: last.baseAddress, count: last.count + piece.count)
+            } else {
+                pieces.append(piece)
+            }
+        }
+        for (digest, bytes) in chunks {
+            let record = scratch.baseAddress! + used
+            let payload = UnsafeMutableRawBufferPointer(rebasing: scratch[(used + PackFormat.recordHeaderSize)...])
+            let (codec, compressed) = ChunkCodec.compress(bytes, into: payload)
+            let header = PackRecordHeader(codec: codec, rawLength: bytes.count, storedLength: codec == .raw ? bytes.count : compressed,
+                                          digest: digest)
+            header.encode(into: record)
+            if codec == .raw {
+                add(UnsafeRawBufferPointer(start: record, count: PackFormat.recordHeaderSize))
+                add(bytes)
+                used += PackFormat.recordHeaderSize
+            } else {
+                add(UnsafeRawBufferPointer(start: record, count: header.recordLength))
+                used += header.recordLength
+            }
+            headers.append(header)
+        }
+        timings.compressNanos += monotonicNanos() - start
+        return try append(pieces, headers: headers, timings: &timings)
+    }
+
+    /// Appends records whose bytes are `pieces` in order (a record may span pieces) with one pwritev.
+    private func append(_ pieces: [UnsafeRawBufferPointer], headers: [PackRecordHeader], timings: inout IngestTimings) throws -> Int {
+        let start = monotonicNanos()
+        let total = headers.reduce(0) { $0 + $1.recordLength }
+        let (appender, offset) = try reserve(total)
         do {
-            try appender.file.write(UnsafeRawBufferPointer(record), at: offset)
+            try appender.file.write(pieces, at: offset)
         } catch {
             throw StoreError.from(error, path: appender.path)
         }
-        let location = ChunkLocation(pack: appender.name, offset: offset, storedLength: header.storedLength,
-                                     rawLength: header.rawLength, codec: header.codec)
+        var position = offset
+        let stored = headers.map { header in
+            defer { position += UInt64(header.recordLength) }
+            return StoredChunk(digest: header.digest, location: ChunkLocation(pack: appender.name, offset: position, storedLength: header.storedLength,
+                                                                              rawLength: header.rawLength, codec: header.codec))
+        }
         lock.lock()
-        written.append(StoredChunk(digest: header.digest, location: location))
+        written.append(contentsOf: stored)
         lock.unlock()
         timings.writeNanos += monotonicNanos() - start
-        return record.count
+        return total
     }
 
     /// Reserves `length` bytes at the end of the current pack, moving to another pack when it is full.

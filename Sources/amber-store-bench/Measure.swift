@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 
 /// Wall-clock seconds of `body`.
 func seconds(_ body: () throws -> Void) rethrows -> Double {
@@ -31,4 +32,18 @@ func fileSize(_ path: String) -> Int {
 /// Makes the page cache hold `path` (both amber and the reference tools then read it from memory).
 func warm(_ path: String) {
     _ = runTool(["cat", path])
+}
+
+/// Bytes the file's blocks take on disk (holes take none).
+func allocatedBytes(_ path: String) -> Int {
+    var info = stat()
+    guard stat(path, &info) == 0 else { return 0 }
+    return Int(info.st_blocks) * 512
+}
+
+/// CPU seconds (user + system, all threads) this process has used so far.
+func processCPUSeconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
 }

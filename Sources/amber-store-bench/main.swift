@@ -6,7 +6,7 @@ import CLZ4
 import Foundation
 import Glibc
 
-// amber-store-bench [--dir DIR] [--size-mib N]
+// amber-store-bench [--dir DIR] [--size-mib N] [--throughput-only]
 // Import/export throughput of the store on a mixed image against `cp` and `lz4 -1` on the same file in
 // the same run, where the time goes, the growth of ten 5%-churn generations, and the chunk-size trade-off.
 
@@ -25,6 +25,8 @@ func path(_ name: String) -> String { workDirectory + "/" + name }
 
 // MARK: - The image: 1 MiB regions, half zero, a quarter text, a quarter random
 
+let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
+let loadAverage = ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").split(separator: " ").prefix(3).joined(separator: " ")
 let imagePath = path("mixed.img")
 let imageFile = try FileDescriptor.open(imagePath, O_RDWR | O_CREAT | O_TRUNC)
 var generator = BenchContent(seed: 42)
@@ -43,14 +45,35 @@ let zeroShare = Double(regionKinds.filter { $0 == .zero }.count) / Double(region
 print("# amber store benchmark: \(mib(size)) mixed image (\(fmt(zeroShare * 100, 0))% zero regions, rest text/random), \(ProcessInfo.processInfo.activeProcessorCount) cores")
 print()
 
-// MARK: - References, same file, same run
+// MARK: - References, same file, same run. Every timed write starts after a sync, so none of them pays
+// for writing back another's dirty pages.
 
-let cpSeconds = runTool(["cp", imagePath, path("cp.out")])
-try FileManager.default.removeItem(atPath: path("cp.out"))
+let shmDirectory = "/dev/shm/amber-store-bench-\(getpid())"
+try FileManager.default.createDirectory(atPath: shmDirectory, withIntermediateDirectories: true)
+func shmPath(_ name: String) -> String { shmDirectory + "/" + name }
+
+/// Runs a reference tool after a sync; returns its time and the bytes its output allocated on disk.
+func reference(_ arguments: [String], output: String) -> (seconds: Double, allocated: Int) {
+    sync()
+    let elapsed = runTool(arguments)
+    let allocated = allocatedBytes(output)
+    try? FileManager.default.removeItem(atPath: output)
+    return (elapsed, allocated)
+}
+
+let cpRun = reference(["cp", imagePath, path("cp.out")], output: path("cp.out"))
+let cpSparseRun = reference(["cp", "--sparse=always", imagePath, path("cp.out")], output: path("cp.out"))
+let ddRun = reference(["dd", "if=/dev/zero", "of=\(path("dd.out"))", "bs=1M", "count=\(size >> 20)", "status=none"], output: path("dd.out"))
+let ddSyncRun = reference(["dd", "if=/dev/zero", "of=\(path("dd.out"))", "bs=1M", "count=\(size >> 20)", "conv=fdatasync", "status=none"],
+                          output: path("dd.out"))
+let cpSeconds = cpRun.seconds
+sync()
 let lz4Seconds = runTool(["lz4", "-1", "-f", "-q", imagePath, path("ref.lz4")])
 let lz4Size = fileSize(path("ref.lz4"))
-let unlz4Seconds = runTool(["lz4", "-d", "-f", "-q", path("ref.lz4"), path("ref.out")])
-try FileManager.default.removeItem(atPath: path("ref.out"))
+let unlz4Run = reference(["lz4", "-d", "-f", "-q", path("ref.lz4"), path("ref.out")], output: path("ref.out"))
+let unlz4Seconds = unlz4Run.seconds
+let shmCpRun = reference(["cp", imagePath, shmPath("cp.out")], output: shmPath("cp.out"))
+let shmUnlz4Run = reference(["lz4", "-d", "-f", "-q", path("ref.lz4"), shmPath("ref.out")], output: shmPath("ref.out"))
 try FileManager.default.removeItem(atPath: path("ref.lz4"))
 
 // Per-core SHA-256 over the non-zero data: the hashing limit.
@@ -85,6 +108,8 @@ let home = AmberHome(explicit: path("home"))
 let context = try StoreContext(home: home)
 let writer = try context.writer()
 var ingest: IngestResult!
+sync()
+let importCPUBefore = processCPUSeconds()
 let ingestSeconds = try seconds { ingest = try writer.ingest(file: imagePath) }
 var sealed: WriteCommit!
 let sealSeconds = try seconds { sealed = try writer.seal() }
@@ -98,27 +123,100 @@ let commitSeconds = try seconds {
                                        storedBytes: Int64(ingest.newStoredBytes), chunkSize: chunk, created: Date()))
     }
 }
+let importCPU = processCPUSeconds() - importCPUBefore
 let timings = writer.timings
 writer.finish(committed: true)
 let importSeconds = ingestSeconds + sealSeconds + commitSeconds
 let baseStats = try context.statistics()
 
-// MARK: - Export
+// MARK: - Export through the real path (catalog, lease, materialize), to the bench directory and to tmpfs
 
 let images = ImageService(context: context)
-let exportSeconds = try seconds { try images.export(name: "base", to: path("export.out")) }
+func exportRun(to output: String, fsync durable: Bool = false) throws -> (seconds: Double, fsync: Double, allocated: Int, cpu: Double) {
+    sync()
+    let cpuBefore = processCPUSeconds()
+    let elapsed = try seconds { try images.export(name: "base", to: output) }
+    let cpu = processCPUSeconds() - cpuBefore
+    var syncSeconds = 0.0
+    if durable {
+        let file = try FileDescriptor.open(output, O_RDONLY)
+        syncSeconds = try seconds { try file.sync() }
+    }
+    _ = runTool(["cmp", imagePath, output])
+    let allocated = allocatedBytes(output)
+    try FileManager.default.removeItem(atPath: output)
+    return (elapsed, syncSeconds, allocated, cpu)
+}
+let exportRunResult = try exportRun(to: path("export.out"))
+let exportSeconds = exportRunResult.seconds
+let durableRun = try exportRun(to: path("export.out"), fsync: true)
+// The disk's own direct-write speed for as many bytes as the export wrote, in the same moment.
+let directBytesMiB = (exportRunResult.allocated + (1 << 20) - 1) >> 20
+let ddDirectRun = reference(["dd", "if=/dev/zero", "of=\(path("dd.out"))", "bs=1M", "count=\(directBytesMiB)", "oflag=direct", "status=none"],
+                            output: path("dd.out"))
+let shmExport = try exportRun(to: shmPath("export.out"))
+
+// The same materialize through the page cache (the public FileDescriptor entry point never opens
+// O_DIRECT), to show what the direct writes are worth on this machine.
+let bufferedManifest = try context.reader.manifest(ingest.manifest)
+sync()
+let bufferedSeconds = try seconds {
+    let file = try FileDescriptor.open(path("export.out"), O_RDWR | O_CREAT | O_TRUNC)
+    try context.reader.materialize(bufferedManifest, into: file)
+}
 _ = runTool(["cmp", imagePath, path("export.out")])
 try FileManager.default.removeItem(atPath: path("export.out"))
 
-print("## Throughput (logical bytes per second of wall time)")
+// The same materialize as the export once more, with a reader of our own, for where its time goes.
+let breakdownReader = context.reader
+sync()
+let breakdownSeconds = try seconds { try breakdownReader.materialize(ingest.manifest, toPath: path("export.out"), bypassingPageCache: true) }
+try FileManager.default.removeItem(atPath: path("export.out"))
+let exportTimings = breakdownReader.materializeTimings
+try FileManager.default.removeItem(atPath: shmDirectory)
+
+print("## Throughput (logical bytes per second of wall time; every write starts after a sync, none fsyncs unless it says so)")
 print()
-print("| operation | time | throughput | vs reference |")
-print("|---|---|---|---|")
-print("| `cp` (reference) | \(fmt(cpSeconds, 3)) s | \(gbps(size, cpSeconds)) | |")
-print("| `lz4 -1` compress (reference) | \(fmt(lz4Seconds, 3)) s | \(gbps(size, lz4Seconds)) | |")
-print("| `lz4 -d` decompress (reference) | \(fmt(unlz4Seconds, 3)) s | \(gbps(size, unlz4Seconds)) | |")
-print("| amber import (hash+LZ4+pack write+fsync+catalog) | \(fmt(importSeconds, 3)) s | \(gbps(size, importSeconds)) | \(fmt(lz4Seconds / importSeconds))x lz4 -1, \(fmt(cpSeconds / importSeconds))x cp |")
-print("| amber export (read+LZ4 decode+SHA-256 verify+write) | \(fmt(exportSeconds, 3)) s | \(gbps(size, exportSeconds)) | \(fmt(unlz4Seconds / exportSeconds))x lz4 -d, \(fmt(cpSeconds / exportSeconds))x cp |")
+print("| operation | time | throughput | written to disk | vs reference |")
+print("|---|---|---|---|---|")
+func row(_ name: String, _ seconds: Double, _ allocated: Int?, _ versus: String = "") {
+    print("| \(name) | \(fmt(seconds, 3)) s | \(gbps(size, seconds)) | \(allocated.map(mib) ?? "") | \(versus) |")
+}
+row("`cp` (reference)", cpSeconds, cpRun.allocated)
+row("`cp --sparse=always` (reference)", cpSparseRun.seconds, cpSparseRun.allocated)
+row("`dd if=/dev/zero bs=1M` (raw write, reference)", ddRun.seconds, ddRun.allocated)
+row("`dd ... conv=fdatasync` (raw write to the disk, reference)", ddSyncRun.seconds, ddSyncRun.allocated)
+row("`lz4 -1` compress (reference)", lz4Seconds, nil)
+row("`lz4 -d` decompress (reference, sparse output)", unlz4Seconds, unlz4Run.allocated)
+row("amber import (hash+LZ4+pack write+fsync+catalog)", importSeconds, nil,
+    "\(fmt(lz4Seconds / importSeconds))x lz4 -1, \(fmt(cpSeconds / importSeconds))x cp")
+row("amber export (read+LZ4 decode+SHA-256 verify+sparse write)", exportSeconds, exportRunResult.allocated,
+    "\(fmt(unlz4Seconds / exportSeconds))x lz4 -d, \(fmt(cpSeconds / exportSeconds))x cp, \(fmt(cpSparseRun.seconds / exportSeconds))x cp --sparse=always")
+row("`dd oflag=direct`, as many bytes as the export writes (the disk's limit, reference)", ddDirectRun.seconds, ddDirectRun.allocated,
+    "amber export takes \(fmt(exportSeconds / ddDirectRun.seconds))x its time")
+row("amber materialize through the page cache (no O_DIRECT)", bufferedSeconds, nil,
+    "\(fmt(unlz4Seconds / bufferedSeconds))x lz4 -d, \(fmt(cpSeconds / bufferedSeconds))x cp, \(fmt(cpSparseRun.seconds / bufferedSeconds))x cp --sparse=always")
+row("amber export + fsync of the result", durableRun.seconds + durableRun.fsync, durableRun.allocated,
+    "\(fmt(ddSyncRun.seconds / (durableRun.seconds + durableRun.fsync)))x dd conv=fdatasync (fsync alone \(fmt(durableRun.fsync, 3)) s)")
+row("`cp` to tmpfs /dev/shm (reference)", shmCpRun.seconds, nil)
+row("`lz4 -d` to tmpfs /dev/shm (reference)", shmUnlz4Run.seconds, nil)
+row("amber export to tmpfs /dev/shm", shmExport.seconds, nil,
+    "\(fmt(shmUnlz4Run.seconds / shmExport.seconds))x lz4 -d, \(fmt(shmCpRun.seconds / shmExport.seconds))x cp")
+print()
+print("CPU time of the export (user + system, all threads): \(fmt(exportRunResult.cpu, 3)) s to \(workDirectory), "
+    + "\(fmt(shmExport.cpu, 3)) s to /dev/shm; with both cores to itself the export to disk cannot beat \(fmt(exportRunResult.cpu / cores, 3)) s "
+    + "(\(gbps(size, exportRunResult.cpu / cores))) of CPU, nor the disk's direct-write speed for the \(mib(exportRunResult.allocated)) it writes. "
+    + "Load average at the start: \(loadAverage).")
+print()
+print("## Where export time goes (a second export to \(workDirectory), \(fmt(breakdownSeconds, 3)) s wall; stages summed over worker threads)")
+print()
+print("| stage | thread-seconds |")
+print("|---|---|")
+for (name, nanos) in [("index lookup (catalog, wall)", exportTimings.lookupNanos), ("pack read (pread/preadv)", exportTimings.readNanos),
+                      ("LZ4 decode", exportTimings.decodeNanos), ("SHA-256 check", exportTimings.hashNanos),
+                      ("write (pwrite of non-zero runs)", exportTimings.writeNanos)] {
+    print("| \(name) | \(fmt(Double(nanos) / 1e9, 3)) |")
+}
 print()
 print("## Size")
 print()
@@ -144,14 +242,20 @@ print("| catalog transaction (wall, \(sealed.newChunks.count) chunk rows) | \(fm
 let nonZero = Double(ingest.chunkCount - ingest.zeroChunks) * Double(chunk)
 let textBytes = Double(regionKinds.filter { $0 == .text }.count << 20)
 let randomBytes = Double(regionKinds.filter { $0 == .random }.count << 20)
-let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
 let cpuFloor = nonZero / shaRate + textBytes / lz4TextRate + randomBytes / lz4RandomRate
 print()
 print("Limit check, per core on this machine in this run: SHA-256 \(gbps(Int(shaRate), 1)), LZ4 on text chunks \(gbps(Int(lz4TextRate), 1)), "
     + "LZ4 giving up on random chunks \(gbps(Int(lz4RandomRate), 1)). Hashing \(mib(Int(nonZero))) and compressing it costs at least "
     + "\(fmt(cpuFloor, 3)) core-seconds, so on \(Int(cores)) cores import cannot beat \(fmt(cpuFloor / cores, 3)) s "
-    + "(\(gbps(size, cpuFloor / cores))) before any I/O; measured \(fmt(importSeconds, 3)) s wall, of which fsync \(fmt(sealSeconds, 3)) s.")
+    + "(\(gbps(size, cpuFloor / cores))) before any I/O; measured \(fmt(importSeconds, 3)) s wall, of which fsync \(fmt(sealSeconds, 3)) s, "
+    + "using \(fmt(importCPU, 3)) CPU seconds (user + system, all threads): with both cores to itself, \(fmt(importCPU / cores, 3)) s "
+    + "(\(gbps(size, importCPU / cores))).")
 print()
+
+if arguments.contains("--throughput-only") {
+    try FileManager.default.removeItem(atPath: workDirectory)
+    exit(0)
+}
 
 // MARK: - Growth: ten generations, each changing 5% of the non-zero chunks (same kind of content)
 

@@ -89,7 +89,9 @@ public struct ImageService: Sendable {
         // Shared lease: gc cannot move or free this image's chunks while they are being read.
         let lease = try context.store.lease(.shared)
         defer { withExtendedLifetime(lease) {} }
-        return try context.reader.materialize(root, toPath: path, progress: progress).logicalLength
+        // Straight to the disk: an exported image is not read back soon, and filling the page cache
+        // with it costs more than the disk write on this kind of machine (see BENCHMARKS.md, store).
+        return try context.reader.materialize(root, toPath: path, bypassingPageCache: true, progress: progress).logicalLength
     }
 
     /// Forgets the image; its chunks stay until `amber store gc` finds nothing else uses them.
