@@ -140,8 +140,8 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
         guard let overlayPath = disk.overlayPath else {
             return try RawFileBackend(path: disk.path, readOnly: disk.readOnly)
         }
-        if access(OverlayDisk.mapPath(forOverlay: overlayPath), F_OK) != 0 {
-            try OverlayDisk.create(basePath: disk.path, overlayPath: overlayPath)
+        if !disk.readOnly && access(OverlayDisk.mapPath(forOverlay: overlayPath), F_OK) != 0 {
+            return try OverlayDisk.create(basePath: disk.path, overlayPath: overlayPath)
         }
         return try OverlayDisk(basePath: disk.path, overlayPath: overlayPath, readOnly: disk.readOnly)
     }
