@@ -37,10 +37,13 @@ struct Rollback: ParsableCommand {
             target = .at(date, text: text)
         }
         let progress = ProgressLine("taking the snapshot out of the store")
-        let result = try RestoreService(home: home.resolved).rollback(vm: name, to: target, keepCurrent: keepCurrent) {
-            progress.update($1, $2)
+        let result: RestoreService.RollbackResult
+        do {
+            defer { progress.finish() }
+            result = try RestoreService(home: home.resolved).rollback(vm: name, to: target, keepCurrent: keepCurrent) {
+                progress.update($1, $2)
+            }
         }
-        progress.finish()
         if json { return try StoreCLI.printJSON(result) }
         if let kept = result.keptCurrent { print("current state kept as snapshot \(kept.id)") }
         print("\(name) rolled back to snapshot \(result.snapshot.id) (\(ISO8601DateFormatter().string(from: result.snapshot.created))), running (pid \(result.pid))")

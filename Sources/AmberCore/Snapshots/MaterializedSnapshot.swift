@@ -2,7 +2,6 @@ import AmberCatalog
 import AmberStore
 import AmberSystem
 import AmberVMM
-import AmberVirtio
 import Foundation
 import Glibc
 
@@ -71,7 +70,8 @@ struct MaterializedSnapshot {
     }
 
     /// The configuration amber-vmm gets to continue from this snapshot as VM `name` in `directory`:
-    /// the snapshot's memory size and vCPUs, its disk under a new, empty overlay of the VM's own.
+    /// the snapshot's memory size and vCPUs, its disk under an overlay of the VM's own (which
+    /// `VMLauncher` empties once it holds the VM's run lock).
     func configuration(for directory: VMDirectory, detached: Bool) throws -> VMConfiguration {
         var result = configuration
         result.name = directory.name
@@ -83,7 +83,6 @@ struct MaterializedSnapshot {
         result.restore = RestoreSource(snapshotID: record.id, statePath: statePath, memoryPath: memoryPath)
         if let diskPath, let original = configuration.disks.first {
             let overlay = directory.overlay(forDisk: 0).path
-            try OverlayDisk.remove(overlayPath: overlay)
             result.disks = [DiskConfiguration(path: diskPath, readOnly: original.readOnly,
                                               overlayPath: original.readOnly ? nil : overlay)]
         } else {

@@ -1,5 +1,6 @@
 import AmberSystem
 import AmberVMM
+import AmberVirtio
 import Foundation
 import Glibc
 
@@ -106,6 +107,12 @@ public struct VMLauncher {
         let fileManager = FileManager.default
         for stale in [directory.controlSocket, directory.consoleLog, directory.vmmLog] {
             try? fileManager.removeItem(at: stale)
+        }
+        // A VM continuing from a snapshot starts from the snapshot's disks: whatever it wrote before is discarded.
+        if configuration.restore != nil {
+            for disk in configuration.disks {
+                if let overlay = disk.overlayPath { try OverlayDisk.remove(overlayPath: overlay) }
+            }
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
