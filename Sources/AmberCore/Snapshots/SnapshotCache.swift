@@ -10,19 +10,13 @@ struct SnapshotCache {
 
     var directory: URL { home.cacheDirectory.appendingPathComponent("snapshots") }
 
-    /// Snapshot ids that VMs in `<home>/vms` were restored from.
-    func inUse() -> Set<String> {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: home.vmsDirectory.path)) ?? []
-        return Set(names.compactMap { home.vm($0).readConfiguration()?.restore?.snapshotID })
-    }
-
     /// Removes the entries of snapshots the catalog no longer has and no VM uses; returns the bytes freed.
     @discardableResult
     func removeUnused(catalog: Catalog) throws -> UInt64 {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        let used = inUse()
+        let used = SnapshotUsers.read(home: home)
         var freed: UInt64 = 0
-        for id in entries where !used.contains(id) {
+        for id in entries where used[id] == nil {
             guard try catalog.read({ try $0.snapshot(id: id) }) == nil else { continue }
             let entry = directory.appendingPathComponent(id)
             freed += allocatedBytes(entry)
