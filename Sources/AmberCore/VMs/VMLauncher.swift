@@ -79,7 +79,7 @@ public struct VMLauncher {
                                                      logPath: directory.vmmLog.path, logTail: Self.tail(of: directory.vmmLog))
             }
             // A restored VM answers within milliseconds: poll finely (a refused connect costs microseconds).
-            usleep(2_000)
+            usleep(1_000)
         }
     }
 
