@@ -72,10 +72,13 @@ public final class ChunkReader: @unchecked Sendable {
     /// `scratch`); an LZ4 record is read into `scratch` and decoded into `destination`; a delta record
     /// rebuilds its base into `destination` and lays its pages over it. Only the finished chunk is
     /// hashed: a chain costs one SHA-256, and the bases are hashed one by one only to name the bad one.
+    /// `bases` holds locations of delta bases looked up ahead (`withDeltaBaseLocations`); others are
+    /// looked up one at a time.
     @discardableResult
     func read(_ digest: ChunkDigest, at location: ChunkLocation, into destination: UnsafeMutableRawBufferPointer,
-              scratch: UnsafeMutableRawBufferPointer, timings: inout MaterializeTimings) throws -> Int {
-        let depth = try decode(digest, at: location, into: destination, scratch: scratch, timings: &timings, level: 0)
+              scratch: UnsafeMutableRawBufferPointer, timings: inout MaterializeTimings,
+              bases: [ChunkDigest: ChunkLocation] = [:]) throws -> Int {
+        let depth = try decode(digest, at: location, into: destination, scratch: scratch, timings: &timings, level: 0, bases: bases)
         var clock = monotonicNanos()
         guard ChunkDigest.of(UnsafeRawBufferPointer(destination)) == digest else {
             if location.codec == .delta { try diagnoseBase(of: digest, at: location) }
@@ -88,7 +91,8 @@ public final class ChunkReader: @unchecked Sendable {
     /// Decodes the record at `location` into `destination` without checking the result's digest;
     /// `level` counts the delta records above this one in the chain being rebuilt.
     func decode(_ digest: ChunkDigest, at location: ChunkLocation, into destination: UnsafeMutableRawBufferPointer,
-                scratch: UnsafeMutableRawBufferPointer, timings: inout MaterializeTimings, level: Int) throws -> Int {
+                scratch: UnsafeMutableRawBufferPointer, timings: inout MaterializeTimings, level: Int,
+                bases: [ChunkDigest: ChunkLocation]) throws -> Int {
         guard destination.count == location.rawLength else {
             throw corrupt(digest, location, "holds \(location.rawLength) bytes, expected \(destination.count)")
         }
@@ -110,7 +114,7 @@ public final class ChunkReader: @unchecked Sendable {
             timings.decodeNanos += lap(&clock)
             return 0
         case .delta:
-            return try decodeDelta(digest, at: location, into: destination, timings: &timings, level: level)
+            return try decodeDelta(digest, at: location, into: destination, timings: &timings, level: level, bases: bases)
         }
     }
 

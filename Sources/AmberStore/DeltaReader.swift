@@ -6,7 +6,7 @@ extension ChunkReader {
     /// records may be larger than the caller's scratch. A base that cannot be read fails this chunk
     /// with an error naming both.
     func decodeDelta(_ digest: ChunkDigest, at location: ChunkLocation, into destination: UnsafeMutableRawBufferPointer,
-                     timings: inout MaterializeTimings, level: Int) throws -> Int {
+                     timings: inout MaterializeTimings, level: Int, bases: [ChunkDigest: ChunkLocation]) throws -> Int {
         guard level < DeltaRecord.maxChainDepth else {
             throw corrupt(digest, location, "delta chain longer than \(DeltaRecord.maxChainDepth) records")
         }
@@ -21,10 +21,11 @@ extension ChunkReader {
         timings.decodeNanos += lap(&clock)
         let depth: Int
         do {
-            let baseLocation = try self.location(of: parsed.base)
+            let baseLocation = try bases[parsed.base] ?? self.location(of: parsed.base)
             let baseScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: baseLocation.recordLength, alignment: 16)
             defer { baseScratch.deallocate() }
-            depth = try decode(parsed.base, at: baseLocation, into: destination, scratch: baseScratch, timings: &timings, level: level + 1)
+            depth = try decode(parsed.base, at: baseLocation, into: destination, scratch: baseScratch, timings: &timings,
+                               level: level + 1, bases: bases)
         } catch let error as StoreError {
             throw corrupt(digest, location, "its delta base \(parsed.base) \(Self.problem(error))")
         }
@@ -32,6 +33,21 @@ extension ChunkReader {
         DeltaRecord.apply(parsed, pages: UnsafeRawBufferPointer(pages), to: destination)
         timings.decodeNanos += lap(&clock)
         return depth + 1
+    }
+
+    /// `found` plus the locations of every delta base their chains reach, looked up one chain level
+    /// at a time for all of them together (the index's `base` of each location names the next level),
+    /// so rebuilding a thousand chains costs a few batched lookups instead of one per record. A base
+    /// the index does not have is left out: reading it then fails naming it.
+    public func withDeltaBaseLocations(_ found: [ChunkDigest: ChunkLocation]) throws -> [ChunkDigest: ChunkLocation] {
+        var all = found
+        var wanted = Set(found.values.compactMap(\.base)).filter { all[$0] == nil }
+        for _ in 0..<DeltaRecord.maxChainDepth where !wanted.isEmpty {
+            let level = try index.locations(of: Array(wanted))
+            all.merge(level) { first, _ in first }
+            wanted = Set(level.values.compactMap(\.base)).filter { all[$0] == nil }
+        }
+        return all
     }
 
     /// Called when a rebuilt delta chunk does not hash to its digest: reads its base on its own (checked,

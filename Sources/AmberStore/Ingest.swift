@@ -156,6 +156,9 @@ extension StoreWriter {
                             local.newRawBytes += UInt64(chunk.count)
                         }
                         if !newChunks.isEmpty {
+                            clock = monotonicNanos()
+                            try delta?.lookUp(newChunks.compactMap(\.base), reader: reader)
+                            timings.deltaNanos += lap(&clock)
                             let stored = try storeNew(newChunks, scratch: scratch, delta: delta, timings: &timings)
                             local.newStoredBytes += UInt64(stored.length)
                             local.deltaChunks += stored.deltas

@@ -83,10 +83,10 @@ public final class StoreWriter: @unchecked Sendable {
         let digest = ChunkDigest.of(bytes)
         if try index.storedDigests(among: [digest]).isEmpty, claim([digest]).contains(digest) {
             let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.scratchSize(bytes.count), alignment: 16)
-            let delta = deltaBase.map { _ in DeltaScratch(chunkSize: bytes.count) }
+            let base = deltaBase.flatMap { $0.isZero || $0 == digest ? nil : $0 }
+            let delta = try base.map { try DeltaScratch(chunkSize: bytes.count, bases: [$0], reader: reader) }
             defer { scratch.deallocate() }
             var timings = IngestTimings()
-            let base = deltaBase.flatMap { $0.isZero || $0 == digest ? nil : $0 }
             _ = try storeNew([(digest, bytes, base)], scratch: scratch, delta: delta, timings: &timings)
         }
         return digest
@@ -238,11 +238,13 @@ public final class StoreWriter: @unchecked Sendable {
                              into payload: UnsafeMutableRawBufferPointer, timings: inout IngestTimings) -> Int? {
         let start = monotonicNanos()
         defer { timings.deltaNanos += monotonicNanos() - start }
-        guard bytes.count <= buffers.chunkSize, let location = try? reader.location(of: base), location.rawLength == bytes.count else {
+        guard bytes.count <= buffers.chunkSize, let location = buffers.baseLocations[base], location.rawLength == bytes.count else {
             return nil
         }
         let baseBytes = UnsafeMutableRawBufferPointer(rebasing: buffers.base[0..<bytes.count])
-        guard let depth = try? reader.read(base, at: location, into: baseBytes, scratch: buffers.record),
+        var readTimings = MaterializeTimings()
+        guard let depth = try? reader.read(base, at: location, into: baseBytes, scratch: buffers.record, timings: &readTimings,
+                                           bases: buffers.baseLocations),
               depth < DeltaRecord.maxChainDepth else { return nil }
         let pageLimit = Int(Double(DeltaRecord.pageCount(bytes.count)) * deltaMaxChangedFraction)
         return DeltaRecord.encode(bytes, base: UnsafeRawBufferPointer(baseBytes), baseDigest: base, pageLimit: pageLimit,
@@ -339,12 +341,23 @@ public final class StoreWriter: @unchecked Sendable {
 }
 
 /// One ingest worker's buffers for working out deltas: the rebuilt base, the changed pages gathered
-/// before compression, and the base's record.
+/// before compression, the base's record, and where the current batch's bases and their chains are.
 final class DeltaScratch {
     let chunkSize: Int
     let base: UnsafeMutableRawBufferPointer
     let gather: UnsafeMutableRawBufferPointer
     let record: UnsafeMutableRawBufferPointer
+    var baseLocations: [ChunkDigest: ChunkLocation] = [:]
+
+    convenience init(chunkSize: Int, bases: [ChunkDigest], reader: ChunkReader) throws {
+        self.init(chunkSize: chunkSize)
+        try lookUp(bases, reader: reader)
+    }
+
+    /// Looks up where `bases` and everything their chains need are, in a few batched index queries.
+    func lookUp(_ bases: [ChunkDigest], reader: ChunkReader) throws {
+        baseLocations = bases.isEmpty ? [:] : try reader.withDeltaBaseLocations(try reader.index.locations(of: bases))
+    }
 
     init(chunkSize: Int) {
         self.chunkSize = chunkSize

@@ -58,6 +58,12 @@ func rewritingOnePagePerChunk(_ bytes: [UInt8], page: Int, seed: UInt64) -> [UIn
         #expect(location.codec == .delta)
         #expect(location.base == manifest1.digests[5])
         #expect(test.reader.verify(test.index.allChunks).isEmpty)
+        // Random access (a disk served from the store) across delta chunks.
+        let file = try ManifestFile(reader: test.reader, root: v2.manifest)
+        var window = [UInt8](repeating: 0, count: 3 * (64 << 10))
+        let offset = 5 * (64 << 10) - 100
+        #expect(try window.withUnsafeMutableBytes { try file.read(into: $0, at: UInt64(offset)) } == window.count)
+        #expect(window == Array(second[offset..<(offset + window.count)]))
     }
 
     @Test func everyPageChangedIsADeltaOnlyWhenTheLimitAllowsIt() throws {
