@@ -232,7 +232,7 @@ public final class StoreWriter: @unchecked Sendable {
     }
 
     /// The delta payload of `bytes` on `base`, written into `payload`; nil when a full record is the
-    /// better choice: the base is unreadable (a damaged base must not spread), of another length, at
+    /// better choice: the base is unreadable, of another length, at
     /// the end of a chain already `DeltaRecord.maxChainDepth` long, or too many pages differ.
     private func encodeDelta(_ bytes: UnsafeRawBufferPointer, on base: ChunkDigest, buffers: DeltaScratch,
                              into payload: UnsafeMutableRawBufferPointer, timings: inout IngestTimings) -> Int? {
@@ -242,9 +242,12 @@ public final class StoreWriter: @unchecked Sendable {
             return nil
         }
         let baseBytes = UnsafeMutableRawBufferPointer(rebasing: buffers.base[0..<bytes.count])
+        // The base is decoded but not re-hashed: the delta is worked out against exactly the bytes its
+        // record decodes to, which is what every read rebuilds it from, and every read checks the
+        // rebuilt chunk's SHA-256. A base that does not decode gives a full chunk.
         var readTimings = MaterializeTimings()
-        guard let depth = try? reader.read(base, at: location, into: baseBytes, scratch: buffers.record, timings: &readTimings,
-                                           bases: buffers.baseLocations),
+        guard let depth = try? reader.decode(base, at: location, into: baseBytes, scratch: buffers.record, timings: &readTimings,
+                                             level: 0, bases: buffers.baseLocations),
               depth < DeltaRecord.maxChainDepth else { return nil }
         let pageLimit = Int(Double(DeltaRecord.pageCount(bytes.count)) * deltaMaxChangedFraction)
         return DeltaRecord.encode(bytes, base: UnsafeRawBufferPointer(baseBytes), baseDigest: base, pageLimit: pageLimit,
