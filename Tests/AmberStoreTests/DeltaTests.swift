@@ -81,6 +81,27 @@ func rewritingOnePagePerChunk(_ bytes: [UInt8], page: Int, seed: UInt64) -> [UIn
         #expect(test.reader.verify(test.index.allChunks).isEmpty)
     }
 
+    @Test func aChunkPutWithADeltaBaseIsStoredAsADelta() throws {
+        let test = try TestStore()
+        let old = Content.text(64 << 10, seed: 14)
+        var new = old
+        new.replaceSubrange(8192..<12288, with: Content.random(4096, seed: 15))
+        let writer = try StoreWriter(store: test.store, index: test.index)
+        let base = try writer.put(old)
+        test.index.record(try writer.seal())
+        writer.finish(committed: true)
+
+        let next = try StoreWriter(store: test.store, index: test.index)
+        let digest = try new.withUnsafeBytes { try next.put($0, deltaBase: base) }
+        let sealed = try next.seal()
+        test.index.record(sealed)
+        next.finish(committed: true)
+        #expect(sealed.newChunks.map(\.location.codec) == [.delta])
+        #expect(sealed.newChunks.map(\.location.base) == [base])
+        #expect(sealed.storedBytes < 4096 + 200)
+        #expect(try test.reader.chunk(digest) == new)
+    }
+
     @Test func chainsStopAtTheDepthCapAndEveryVersionReadsBack() throws {
         let test = try TestStore()
         var versions = [Content.text(128 << 10, seed: 4)]
