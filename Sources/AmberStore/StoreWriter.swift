@@ -49,7 +49,7 @@ public final class StoreWriter: @unchecked Sendable {
     private var written: [StoredChunk] = []
     private let reusesPacks: Bool
     var accumulatedTimings = IngestTimings()
-    /// Reads delta bases back (checked) while new chunks are being stored.
+    /// Decodes delta bases while new chunks are being stored.
     let reader: ChunkReader
     /// A new chunk is stored as a delta on its base only when at most this fraction of its pages
     /// differ; more changed pages save little and lengthen restores. Chosen from the churn benchmark
@@ -232,8 +232,8 @@ public final class StoreWriter: @unchecked Sendable {
     }
 
     /// The delta payload of `bytes` on `base`, written into `payload`; nil when a full record is the
-    /// better choice: the base is unreadable, of another length, at
-    /// the end of a chain already `DeltaRecord.maxChainDepth` long, or too many pages differ.
+    /// better choice: the base is unreadable, of another length, at the end of a chain already
+    /// `DeltaRecord.maxChainDepth` long, or too many pages differ.
     private func encodeDelta(_ bytes: UnsafeRawBufferPointer, on base: ChunkDigest, buffers: DeltaScratch,
                              into payload: UnsafeMutableRawBufferPointer, timings: inout IngestTimings) -> Int? {
         let start = monotonicNanos()
