@@ -129,4 +129,27 @@ func deltaTestRewritingOnePagePerChunk(_ bytes: [UInt8], seed: UInt64) -> [UInt8
         try ImageService(context: context).export(name: "new", to: directory.path("new.out"))
         #expect(try StoreContent.sha256(ofFile: directory.path("new.out")) == StoreContent.sha256(new))
     }
+
+    @Test func rebuildIndexLeavesOutADeltaWhoseBaseIsDamaged() throws {
+        let directory = try StoreTestDirectory()
+        let context = try StoreContext(home: directory.home)
+        let old = StoreContent.text(512 << 10, seed: 9)
+        let oldManifest = try importDeltaImage(context, old, name: "old", base: nil)
+        let newManifest = try importDeltaImage(context, deltaTestRewritingOnePagePerChunk(old, seed: 10), name: "new", base: "old")
+        let base = oldManifest.digests[2]
+        let location = try context.reader.location(of: base)
+        try storeTestFlipByte(at: location.offset + UInt64(PackFormat.recordHeaderSize) + UInt64(location.storedLength) - 20,
+                              in: context.store.packPath(location.pack))
+        try context.catalog.write { try $0.execute("DELETE FROM chunks; DELETE FROM packs") }
+
+        let report = try context.rebuildIndex()
+        // The damaged base, and the delta that cannot be rebuilt without it.
+        #expect(report.damagedRecords == 2)
+        let indexed = Set(try context.catalog.read { try $0.allChunks() }.map(\.digest))
+        #expect(!indexed.contains(base.bytes) && !indexed.contains(newManifest.digests[2].bytes))
+        #expect(indexed.contains(newManifest.digests[3].bytes))
+        let verified = try context.verify()
+        #expect(Set(verified.badChunks.map(\.digest)) == [base.hex, newManifest.digests[2].hex])
+        #expect(verified.damaged == ["image new", "image old"])
+    }
 }
