@@ -76,6 +76,11 @@ enum Migrations {
             PRIMARY KEY (job, name, vm)
         ) WITHOUT ROWID;
         """),
+        // A delta chunk is stored as the pages that differ from its base chunk; gc must keep the base
+        // alive while the delta is, without reading every record to find out.
+        ("0005-chunk-delta-base", """
+        ALTER TABLE chunks ADD COLUMN base BLOB;
+        """),
     ]
 
     /// Brings the schema up to date in one transaction; refuses a catalog from a newer amber.
