@@ -85,6 +85,23 @@ import Testing
         #expect(try catalog.read { try $0.vms() }.isEmpty)
     }
 
+    @Test func deletingASnapshotMovesItsChildrenUpToItsParent() throws {
+        try catalog.write { try $0.insertVM(VMRecord(name: "web-1", config: "{}", created: Date(timeIntervalSince1970: 10))) }
+        func row(_ id: String, parent: String?, at seconds: Double) -> SnapshotRecord {
+            SnapshotRecord(id: id, vm: "web-1", parent: parent, created: Date(timeIntervalSince1970: seconds), kind: "full",
+                           logicalBytes: 1, storedBytes: 1, pauseMicroseconds: 1)
+        }
+        try catalog.write { db in
+            for record in [row("a", parent: nil, at: 1), row("b", parent: "a", at: 2), row("c", parent: "b", at: 3),
+                           row("d", parent: "b", at: 4)] {
+                try db.insertSnapshot(record)
+            }
+            try db.deleteSnapshot(id: "b")
+        }
+        let parents = try catalog.read { try $0.snapshots(vm: "web-1") }.map { "\($0.id)<\($0.parent ?? "-")" }
+        #expect(parents == ["a<-", "c<a", "d<a"])
+    }
+
     @Test func leasesNameTheirHolder() throws {
         let id = try catalog.write { try $0.insertLease(purpose: "clone web-1", manifest: digest(8)) }
         let leases = try catalog.read { try $0.leases() }
