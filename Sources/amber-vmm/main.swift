@@ -7,6 +7,13 @@ import Glibc
 
 let launched = MonotonicClock.now()
 let arguments = VMMArguments.parse(Array(CommandLine.arguments.dropFirst()))
+// A restore's VM is built from the command line's copy of its shape while the configuration is read.
+let preparedRestore: PendingRestore?
+do {
+    preparedRestore = try arguments.restore?.start()
+} catch {
+    Lifecycle.fail("\(error)", status: 2)
+}
 let configuration: VMConfiguration
 do {
     configuration = try ConfigurationCheck.load(path: arguments.configPath)
@@ -42,7 +49,8 @@ do {
 
 let host: VMMHost
 do {
-    host = try VMMHost(configuration: configuration, consoleOutput: console.output, log: Lifecycle.log)
+    host = try VMMHost(configuration: configuration, consoleOutput: console.output, log: Lifecycle.log,
+                       preparedRestore: preparedRestore)
 } catch let error as ConfigurationError {
     Lifecycle.fail(error.description, status: 2)
 } catch {

@@ -165,6 +165,35 @@ struct CLIRollbackTests {
         #expect(try ControlClient(AmberHome(explicit: home.root.path).vm("w3")).status().state == .running)
     }
 
+    @Test func amberVMMRefusesARestoreOnItsCommandLineThatItsConfigurationDoesNotDescribe() throws {
+        let home = try CLIHome()
+        defer {
+            _ = try? home.amber(["stop", "origin", "--timeout", "5"])
+            home.remove()
+        }
+        try start(home, name: "origin")
+        let snapshot = try take(home, "origin")
+        #expect(try home.amber(["clone", snapshot.id, "--name", "w1", "--detach"], timeout: 120).status == 0)
+        #expect(try home.amber(["stop", "w1"]).status == 0)
+        let config = home.vmDirectory("w1").appendingPathComponent("config.json").path
+        let memory = MaterializedSnapshot.directory(AmberHome(explicit: home.root.path), id: snapshot.id)
+            .appendingPathComponent("memory").path
+
+        // `amber` passes the restore's memory file, size and vCPUs so amber-vmm builds the VM early; amber-vmm
+        // still holds them against its configuration.
+        let wrongSize = try CLIHome.run(CLIHome.amberVMM, ["--config", config, "--restore-memory", memory,
+                                                           "--restore-bytes", "\(32 << 20)", "--restore-vcpus", "1"])
+        #expect(wrongSize.status == 2)
+        #expect(wrongSize.stderr.contains("the restore on amber-vmm's command line (\(memory), \(32 << 20) bytes, 1 vCPUs) is not the one its configuration describes (\(memory), \(64 << 20) bytes, 1 vCPUs)"), "\(wrongSize.stderr)")
+        let partial = try CLIHome.run(CLIHome.amberVMM, ["--config", config, "--restore-memory", memory])
+        #expect(partial.status == 2)
+        #expect(partial.stderr.contains("--restore-memory, --restore-bytes and --restore-vcpus go together"))
+        let missing = try CLIHome.run(CLIHome.amberVMM, ["--config", config, "--restore-memory", memory + ".gone",
+                                                         "--restore-bytes", "\(64 << 20)", "--restore-vcpus", "1"])
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("snapshot memory \(memory).gone cannot be opened"), "\(missing.stderr)")
+    }
+
     @Test func badRollbacksLeaveTheVMRunning() throws {
         let home = try CLIHome()
         defer {

@@ -35,8 +35,7 @@ public struct VMLauncher {
         let terminal = SavedTerminalSettings(STDIN_FILENO)
         defer { terminal?.restore() }
         let pid = try SignalForwarding.forwarding {
-            try ProcessSpawner.spawn(launch.vmmPath, arguments: ["--config", launch.directory.configFile.path],
-                                     streams: .init(), newSession: false)
+            try ProcessSpawner.spawn(launch.vmmPath, arguments: launch.vmmArguments, streams: .init(), newSession: false)
         }
         try launch.makeConfigurationDurable()
         let status = ProcessSpawner.wait(for: pid) ?? .exited(1)
@@ -52,7 +51,7 @@ public struct VMLauncher {
         let devNull = try FileDescriptor.open("/dev/null", O_RDWR)
         let log = try FileDescriptor.open(directory.vmmLog.path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, mode: 0o600)
         let pid = try ProcessSpawner.spawn(
-            launch.vmmPath, arguments: ["--config", directory.configFile.path],
+            launch.vmmPath, arguments: launch.vmmArguments,
             streams: .init(input: devNull.rawValue, output: log.rawValue, error: log.rawValue), newSession: true)
         do {
             try launch.makeConfigurationDurable()
@@ -86,6 +85,7 @@ public struct VMLauncher {
     private struct Launch {
         let directory: VMDirectory
         let vmmPath: String
+        let vmmArguments: [String]
         /// Held until this `amber` exits; see `VMDirectory.runLock`.
         let runLock: FileLock
         /// config.json, written and renamed into place but not yet on disk.
@@ -137,7 +137,19 @@ public struct VMLauncher {
         if let consoleLog = configuration.consoleLogPath {
             _ = try FileDescriptor.open(consoleLog, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
         }
-        return Launch(directory: directory, vmmPath: vmmPath, runLock: runLock, configuration: configurationFile)
+        return Launch(directory: directory, vmmPath: vmmPath, vmmArguments: Self.vmmArguments(configuration, in: directory),
+                      runLock: runLock, configuration: configurationFile)
+    }
+
+    /// `--config FILE`, and for a restore the memory file, size and vCPU count again, so amber-vmm starts
+    /// building the VM before it has decoded the configuration (`RestorePreparation`).
+    static func vmmArguments(_ configuration: VMConfiguration, in directory: VMDirectory) -> [String] {
+        var arguments = ["--config", directory.configFile.path]
+        if let restore = configuration.restore {
+            arguments += ["--restore-memory", restore.memoryPath, "--restore-bytes", String(configuration.memoryBytes),
+                          "--restore-vcpus", String(configuration.vcpus)]
+        }
+        return arguments
     }
 
     /// Puts `contents` at `path` in one rename (a reader sees the old file or the new one, never part of

@@ -33,8 +33,10 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
     /// sizes) throws `ConfigurationError`; KVM failures and unusable snapshots throw their own errors.
     /// - consoleOutput: where serial output goes besides attached console clients (nil: nowhere).
     /// - log: lifecycle lines (amber-vmm sends them to stderr).
+    /// - preparedRestore: the restore's VM, already being built (see `RestorePreparation`); it must be the
+    ///   restore the configuration describes.
     public init(configuration: VMConfiguration, consoleOutput: FileDescriptor?,
-                log: @escaping (String) -> Void = { _ in }) throws {
+                log: @escaping (String) -> Void = { _ in }, preparedRestore: PendingRestore? = nil) throws {
         self.configuration = configuration
         self.log = log
         guard configuration.disks.count <= Self.maximumDisks else {
@@ -47,8 +49,13 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
                                                         vcpuCount: configuration.vcpus,
                                                         serialOutput: { console.write($0) })
         let restoredState: MachineState?
+        if configuration.restore == nil, let preparedRestore {
+            _ = try? preparedRestore.wait()
+            throw ConfigurationError("amber-vmm was started to restore \(preparedRestore.preparation.memoryPath), but its configuration boots a kernel")
+        }
         if let restore = configuration.restore {
-            (machine, restoredState) = try Self.restoredMachine(restore, configuration: machineConfiguration)
+            (machine, restoredState) = try Self.restoredMachine(restore, configuration: machineConfiguration,
+                                                                preparedEarly: preparedRestore)
         } else {
             machine = try Self.bootedMachine(configuration, machineConfiguration, virtioSlots: slots)
             restoredState = nil
@@ -96,35 +103,25 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
         }
     }
 
-    /// The snapshot's memory file is mapped copy-on-write: every VM restored from it shares the
-    /// pages it has not written, and the file never changes.
-    /// The snapshot's memory file is mapped copy-on-write: every VM restored from it shares the
-    /// pages it has not written, and the file never changes. Creating the VM (its memory slot, irqchip,
-    /// PIT and vCPUs: milliseconds of kernel time on PVM) runs on another thread while this one reads
-    /// and checks the state; the machine is built for the configuration's memory size, the layout every
-    /// VM of that size has, and the state is refused if its layout differs.
-    private static func restoredMachine(_ restore: RestoreSource, configuration: MachineConfiguration) throws
-        -> (Machine, MachineState) {
-        let memory: FileDescriptor
-        do {
-            memory = try FileDescriptor.open(restore.memoryPath, O_RDONLY)
-        } catch {
-            throw ConfigurationError("snapshot memory \(restore.memoryPath) cannot be opened (\(error)): take the snapshot out of the store again")
-        }
-        let regions = GuestMemoryLayout(memorySize: configuration.memoryBytes).ramRegions.map {
-            GuestRAM.Region(guestAddress: $0.guestAddress, size: $0.size, fileOffset: $0.fileOffset)
-        }
-        let pendingMachine = try BackgroundWork(name: "kvm-setup") {
-            try Machine(configuration, memory: GuestRAM(file: memory, regions: regions, sharing: .privateCopyOnWrite))
+    /// Builds the VM for the restore (on another thread, unless amber-vmm's command line started that
+    /// already) while this thread reads and checks the snapshot's state.
+    private static func restoredMachine(_ restore: RestoreSource, configuration: MachineConfiguration,
+                                        preparedEarly: PendingRestore?) throws -> (Machine, MachineState) {
+        let preparation = RestorePreparation(memoryPath: restore.memoryPath, memoryBytes: configuration.memoryBytes,
+                                             vcpus: configuration.vcpuCount)
+        let pending = try preparedEarly ?? preparation.start()
+        guard pending.preparation == preparation else {
+            _ = try? pending.wait()
+            throw ConfigurationError("the restore on amber-vmm's command line (\(pending.preparation.memoryPath), \(pending.preparation.memoryBytes) bytes, \(pending.preparation.vcpus) vCPUs) is not the one its configuration describes (\(preparation.memoryPath), \(preparation.memoryBytes) bytes, \(preparation.vcpus) vCPUs)")
         }
         let state: MachineState
         do {
             state = try readState(restore)
         } catch {
-            _ = try? pendingMachine.wait()
+            _ = try? pending.wait()
             throw error
         }
-        let machine = try pendingMachine.wait()
+        let machine = try Machine(configuration, prepared: try pending.wait())
         do {
             try machine.restore(from: state)
         } catch let error as MachineStateError {

@@ -68,28 +68,20 @@ public final class Machine: @unchecked Sendable {
     }
 
     /// Builds the machine over `memory`, which may already hold the guest's boot data.
-    public init(_ configuration: MachineConfiguration, memory: GuestRAM) throws {
-        guard configuration.vcpuCount >= 1 else { throw MachineError("a machine needs at least one vCPU") }
+    public convenience init(_ configuration: MachineConfiguration, memory: GuestRAM) throws {
+        try self.init(configuration, prepared: PreparedVM(memory: memory, vcpuCount: configuration.vcpuCount))
+    }
+
+    /// Builds the machine on a VM prepared for it (its vCPU count must be the configuration's).
+    public init(_ configuration: MachineConfiguration, prepared: PreparedVM) throws {
+        guard prepared.vcpus.count == configuration.vcpuCount else {
+            throw MachineError("the prepared VM has \(prepared.vcpus.count) vCPUs, the machine \(configuration.vcpuCount)")
+        }
         name = configuration.name
-        let system = try KVMSystem()
-        try system.require([(KVM_CAP_IRQCHIP, "IRQCHIP"), (KVM_CAP_IMMEDIATE_EXIT, "IMMEDIATE_EXIT"),
-                            (KVM_CAP_IRQFD, "IRQFD"), (KVM_CAP_IOEVENTFD, "IOEVENTFD"), (KVM_CAP_PIT2, "PIT2")])
-        let vm = try system.createVM()
+        let vm = prepared.vm
         kvm = vm
-        try vm.setTSSAddress(Self.tssAddress)
-        try vm.setIdentityMapAddress(Self.identityMapAddress)
-        try vm.createIRQChip()
-        try vm.createPIT2(speakerDummy: true)
-        vcpus = try (0..<configuration.vcpuCount).map { try vm.createVCPU(id: UInt32($0)) }
-        self.memory = memory
-        for (slot, region) in memory.regions.enumerated() {
-            try vm.setMemoryRegion(slot: UInt32(slot), guestAddress: region.guestAddress, size: region.size,
-                                    hostAddress: memory.hostAddress(of: region))
-        }
-        let cpuid = try system.supportedCPUID()
-        for vcpu in vcpus {
-            try CPUSetup.configure(vcpu, vcpuCount: configuration.vcpuCount, supportedCPUID: cpuid)
-        }
+        vcpus = prepared.vcpus
+        memory = prepared.memory
         serial = Serial8250(output: configuration.serialOutput, interrupt: {
             try? vm.pulseIRQLine(Serial8250.com1IRQ)
         })
