@@ -28,10 +28,11 @@ struct RetentionEngine {
     /// - Parameters:
     ///   - timeline: the snapshots the policy owns, newest first.
     ///   - localTimes: each snapshot's wall-clock time in the policy's zone (parallel to `timeline`).
+    ///   - sizes: every snapshot's size by position (the timeline's entries index it), for `max_stored`.
     ///   - otherBytes: bytes of the VM's snapshots the policy does not own, for `max_stored`.
-    ///   - decisions: indexed like `snapshots`; each of the timeline's entries is set once.
-    func decide(_ timeline: OwnedTimeline, localTimes: [Int], snapshots: [SnapshotInfo], otherBytes: UInt64,
-                into decisions: DecisionSink) {
+    ///   - verdicts: indexed by position; each of the timeline's entries is set.
+    func decide(_ timeline: OwnedTimeline, localTimes: [Int], sizes: [Int64], otherBytes: UInt64,
+                into verdicts: inout [Verdict]) {
         let entries = timeline.entries
         guard !entries.isEmpty else { return }
         // Per position: why it is kept, or `.undecided` (pruned unless something keeps it later). Plain codes
@@ -55,32 +56,23 @@ struct RetentionEngine {
             }
             if chosen[0] == .undecided { chosen[0] = .newest }
         }
-        let overBudget = overBudgetPositions(chosen, entries: entries, snapshots: snapshots, otherBytes: otherBytes)
+        let overBudget = overBudgetPositions(chosen, entries: entries, sizes: sizes, otherBytes: otherBytes)
 
-        var ordinal = 0
+        var ordinal: UInt32 = 0
         for position in chosen.indices {
-            let index = entries[position].index
-            let reason: Reason
+            let kind: Verdict.Kind
             switch chosen[position] {
-            case .undecided:
-                decisions.set(index, Decision(.notSelected))
-                continue
-            case .protected: reason = .protected
-            case .inUse: reason = .inUse(by: snapshots[index].inUseBy)
-            case .keptAll: reason = .keptAll
-            case .within: reason = .keptWithin(retention.within ?? 0)
-            case .newest: reason = .keptNewest
-            case .rule(.last):
-                ordinal += 1
-                reason = .keptByLast(ordinal: ordinal)
-            case .rule(let rule):
-                reason = .keptByRule(rule, localTime: localTimes[position])
+            case .undecided: kind = .notSelected
+            case .protected: kind = .protected
+            case .inUse: kind = .inUse
+            case .keptAll: kind = .keptAll
+            case .within: kind = .keptWithin
+            case .newest: kind = .keptNewest
+            case .rule(let rule): kind = Verdict.kept(by: rule)
             }
-            if let budget = retention.maxStoredBytes, overBudget[position] {
-                decisions.set(index, Decision(.overBudget(maxStored: budget, wouldKeep: reason)))
-            } else {
-                decisions.set(index, Decision(reason))
-            }
+            if kind == .keptByLast { ordinal += 1 }
+            verdicts[entries[position].index] = Verdict(kind, overBudget: overBudget[position],
+                                                        ordinal: kind == .keptByLast ? ordinal : 0)
         }
     }
 
@@ -127,19 +119,19 @@ struct RetentionEngine {
 
     /// Kept positions `max_stored` prunes: the oldest first, while the VM's snapshots exceed the budget; never the
     /// newest (position 0) nor an exempt one. All false without a budget.
-    private func overBudgetPositions(_ chosen: [Choice], entries: [OwnedTimeline.Entry], snapshots: [SnapshotInfo],
+    private func overBudgetPositions(_ chosen: [Choice], entries: [OwnedTimeline.Entry], sizes: [Int64],
                                      otherBytes: UInt64) -> [Bool] {
         var overBudget = [Bool](repeating: false, count: chosen.count)
         guard let budget = retention.maxStoredBytes else { return overBudget }
         var stored = otherBytes
         for position in chosen.indices where chosen[position] != .undecided {
-            stored &+= snapshots[entries[position].index].sizeBytes
+            stored &+= UInt64(max(0, sizes[entries[position].index]))
         }
         var position = chosen.count - 1
         while stored > budget, position > 0 {
             if chosen[position].isKept {
                 overBudget[position] = true
-                stored -= snapshots[entries[position].index].sizeBytes
+                stored -= UInt64(max(0, sizes[entries[position].index]))
             }
             position -= 1
         }

@@ -81,6 +81,11 @@ struct BufferedOutput {
         if buffer.count >= 1 << 16 { flush() }
     }
 
+    mutating func append(bytes: UnsafeBufferPointer<UInt8>) {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= 1 << 16 { flush() }
+    }
+
     mutating func appendUTC(_ date: Date) {
         PolicyTimeText.appendUTC(date, to: &buffer)
     }
