@@ -22,12 +22,30 @@ public struct SnapshotPlanningSummary: Sendable, Equatable {
     /// Index into `policyNames`; -1 for a snapshot taken by hand.
     public var policy: [Int32]
     public var policyNames: [String]
-    /// The rows' SQLite rowids, to delete or look up single snapshots without their ids.
-    public var rowids: [Int64]
-    /// Snapshot ids, when asked for.
+    /// Snapshot ids, when asked for (`snapshotID(in:at:)` looks up single ones).
     public var ids: SnapshotIDList?
 
     public var count: Int { created.count }
+
+    /// Where the snapshot created at `created` that has `tieOffset` snapshots of the same time with smaller ids
+    /// before it sits; nil if no snapshot of the summary has that time.
+    public func position(created: Double, tieOffset: Int) -> Int? {
+        var low = 0
+        var high = count
+        while low < high {
+            let middle = (low + high) / 2
+            if self.created[middle] < created { low = middle + 1 } else { high = middle }
+        }
+        let position = low + tieOffset
+        return position < count && self.created[position] == created ? position : nil
+    }
+
+    /// How many snapshots before `position` share its creation time (the SQL below finds it among them by id).
+    func tieOffset(at position: Int) -> Int {
+        var first = position
+        while first > 0, created[first - 1] == created[position] { first -= 1 }
+        return position - first
+    }
 
     /// Blob layout version: bump it to have every stored summary rebuilt by a newer amber.
     static let format: Int64 = 1
@@ -149,22 +167,21 @@ extension SQLiteConnection {
 
     /// One VM's summary straight from its rows (the covering index `snapshots_for_planning`); nil when it has none.
     public func planningSummaryFromRows(vm: String, includingIDs: Bool) throws -> SnapshotPlanningSummary? {
-        let statement = try self.statement("SELECT rowid, id, created, stored_bytes, protected, policy FROM snapshots "
+        let statement = try self.statement("SELECT id, created, stored_bytes, protected, policy FROM snapshots "
             + "WHERE vm = ? ORDER BY created, id").bind(.text(vm))
         var summary = SnapshotPlanningSummary(vm: vm, created: [], storedBytes: [], protected: [], policy: [],
-                                              policyNames: [], rowids: [], ids: nil)
+                                              policyNames: [], ids: nil)
         var ids: [String] = []
         var policyIndex: [String: Int32] = [:]
         while try statement.step() {
-            summary.rowids.append(statement.int64(0))
-            if includingIDs { ids.append(statement.text(1)) }
-            summary.created.append(statement.double(2))
-            summary.storedBytes.append(statement.int64(3))
-            summary.protected.append(statement.int64(4) != 0)
-            if statement.isNull(5) {
+            if includingIDs { ids.append(statement.text(0)) }
+            summary.created.append(statement.double(1))
+            summary.storedBytes.append(statement.int64(2))
+            summary.protected.append(statement.int64(3) != 0)
+            if statement.isNull(4) {
                 summary.policy.append(-1)
             } else {
-                let name = statement.text(5)
+                let name = statement.text(4)
                 let index = policyIndex[name] ?? Int32(summary.policyNames.count)
                 if policyIndex[name] == nil {
                     policyIndex[name] = index
@@ -178,20 +195,28 @@ extension SQLiteConnection {
         return summary
     }
 
-    /// Ids of single snapshots by rowid (a plan names only the few it lists).
-    public func snapshotID(rowid: Int64) throws -> String? {
-        try statement("SELECT id FROM snapshots WHERE rowid = ?").bind(.integer(rowid)).rows { $0.text(0) }.first
+    /// The id of the snapshot at `position` of a summary read in this transaction, looked up through the planning
+    /// index (a plan names only the few snapshots it lists, so it does not read every id).
+    public func snapshotID(in summary: SnapshotPlanningSummary, at position: Int) throws -> String? {
+        try statement("SELECT id FROM snapshots WHERE vm = ? AND created = ? ORDER BY id LIMIT 1 OFFSET ?")
+            .bind(.text(summary.vm), .real(summary.created[position]), .int(summary.tieOffset(at: position)))
+            .rows { $0.text(0) }.first
     }
 
-    /// Where a snapshot sits in the planning order: its VM and rowid; nil if there is no such snapshot.
-    public func snapshotLocation(id: String) throws -> (vm: String, rowid: Int64)? {
-        try statement("SELECT vm, rowid FROM snapshots WHERE id = ?").bind(.text(id)).rows { ($0.text(0), $0.int64(1)) }.first
+    /// Where a snapshot sits in the planning order: its VM, creation time and how many snapshots of that VM and
+    /// time have smaller ids (see `SnapshotPlanningSummary.position(created:tieOffset:)`); nil if there is none.
+    public func snapshotPlace(id: String) throws -> (vm: String, created: Double, tieOffset: Int)? {
+        guard let (vm, created) = try statement("SELECT vm, created FROM snapshots WHERE id = ?").bind(.text(id))
+            .rows({ ($0.text(0), $0.double(1)) }).first else { return nil }
+        let ties = try statement("SELECT COUNT(*) FROM snapshots WHERE vm = ? AND created = ? AND id < ?")
+            .bind(.text(vm), .real(created), .text(id)).rows { $0.int(0) }
+        return (vm, created, ties.first ?? 0)
     }
 
-    /// Deletes unprotected snapshots by rowid (prune) and refreshes the summaries of their VMs once, at the end.
-    public func deleteUnprotectedSnapshots(rowids: [Int64]) throws {
-        let delete = try statement("DELETE FROM snapshots WHERE rowid = ? AND protected = 0")
-        for rowid in rowids { try delete.bind(.integer(rowid)).run() }
+    /// Deletes unprotected snapshots (prune) and refreshes the summaries of their VMs once, at the end.
+    public func deleteUnprotectedSnapshots(ids: [String]) throws {
+        let delete = try statement("DELETE FROM snapshots WHERE id = ? AND protected = 0")
+        for id in ids { try delete.bind(.text(id)).run() }
         try refreshPlanningSummaries()
     }
 }
@@ -199,7 +224,7 @@ extension SQLiteConnection {
 /// The stored form of a summary. Columns are packed back to back in the machine's byte order (Amber runs on
 /// little-endian x86-64 and arm64 only), so decoding is one copy per column.
 private struct SummaryBlobs {
-    /// created (8 bytes each), stored bytes (8), rowids (8), policy index (4), protected (1).
+    /// created (8 bytes each), stored bytes (8), policy index (4), protected (1).
     var records: [UInt8] = []
     /// Per policy name: its UTF-8 length (4 bytes) and bytes.
     var policies: [UInt8] = []
@@ -207,10 +232,9 @@ private struct SummaryBlobs {
     var ids: [UInt8] = []
 
     init(_ summary: SnapshotPlanningSummary) {
-        records.reserveCapacity(summary.count * 29)
+        records.reserveCapacity(summary.count * 21)
         summary.created.withUnsafeBytes { records += $0 }
         summary.storedBytes.withUnsafeBytes { records += $0 }
-        summary.rowids.withUnsafeBytes { records += $0 }
         summary.policy.withUnsafeBytes { records += $0 }
         records += summary.protected.map { $0 ? 1 : 0 }
         for name in summary.policyNames {
@@ -231,12 +255,11 @@ private struct SummaryBlobs {
         let rowid = row.int64(0)
         let connection = row.connection.handle
         guard count > 0, let records = BlobReader(connection, column: "records", rowid: rowid),
-              records.length == count * 29 else { return nil }
+              records.length == count * 21 else { return nil }
         let created: [Double] = records.read(count, at: 0)
         let storedBytes: [Int64] = records.read(count, at: count * 8)
-        let rowids: [Int64] = records.read(count, at: count * 16)
-        let policy: [Int32] = records.read(count, at: count * 24)
-        let protectedBytes: [UInt8] = records.read(count, at: count * 28)
+        let policy: [Int32] = records.read(count, at: count * 16)
+        let protectedBytes: [UInt8] = records.read(count, at: count * 20)
         var policyNames: [String] = []
         let names = row.blob(4)
         var offset = 0
@@ -260,7 +283,7 @@ private struct SummaryBlobs {
         }
         return SnapshotPlanningSummary(vm: vm, created: created, storedBytes: storedBytes,
                                        protected: protectedBytes.map { $0 != 0 }, policy: policy,
-                                       policyNames: policyNames, rowids: rowids, ids: ids)
+                                       policyNames: policyNames, ids: ids)
     }
 }
 

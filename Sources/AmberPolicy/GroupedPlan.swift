@@ -27,6 +27,8 @@ public struct VMPlan: Sendable {
     public let newestOwned: Date?
     public let pruneCount: Int
     private let clock: ZoneClock?
+    /// keep-last's count from the newest, by position (few: at most keep-last's count).
+    private let ordinals: [Int: Int]
 
     public var vm: String { snapshots.vm }
 
@@ -35,7 +37,7 @@ public struct VMPlan: Sendable {
         let verdict = verdicts[position]
         let reason: Reason
         switch verdict.kind {
-        case .keptByLast: reason = .keptByLast(ordinal: Int(verdict.ordinal))
+        case .keptByLast: reason = .keptByLast(ordinal: ordinals[position] ?? 0)
         case .keptHourly, .keptDaily, .keptWeekly, .keptMonthly, .keptYearly:
             let instant = Int(snapshots.created[position].rounded(.down))
             reason = .keptByRule(verdict.rule!, localTime: clock!.localSeconds(at: instant))
@@ -86,20 +88,24 @@ public struct VMPlan: Sendable {
             timeline.sortNewestFirst()
             let newest = timeline.entries.first.map { Date(timeIntervalSince1970: $0.time) }
             let localTimes = clock.localSeconds(newestFirst: timeline.entries.map(\.time))
+            var ordinals: [Int: Int] = [:]
             RetentionEngine(retention: policy.retention, now: now)
-                .decide(timeline, localTimes: localTimes, sizes: snapshots.sizes, otherBytes: otherBytes, into: &verdicts)
-            return VMPlan(snapshots, verdicts, policy: policy, newestOwned: newest, clock: clock)
+                .decide(timeline, localTimes: localTimes, sizes: snapshots.sizes, otherBytes: otherBytes, into: &verdicts,
+                        ordinals: &ordinals)
+            return VMPlan(snapshots, verdicts, policy: policy, newestOwned: newest, clock: clock, ordinals: ordinals)
         }
     }
 
     private init(_ snapshots: VMSnapshots, _ verdicts: [Verdict], policy: Policy? = nil,
-                 conflictingPolicies: [String]? = nil, newestOwned: Date? = nil, clock: ZoneClock? = nil) {
+                 conflictingPolicies: [String]? = nil, newestOwned: Date? = nil, clock: ZoneClock? = nil,
+                 ordinals: [Int: Int] = [:]) {
         self.snapshots = snapshots
         self.verdicts = verdicts
         self.policy = policy
         self.conflictingPolicies = conflictingPolicies
         self.newestOwned = newestOwned
         self.clock = clock
+        self.ordinals = ordinals
         pruneCount = verdicts.reduce(0) { $0 + ($1.action == .prune ? 1 : 0) }
     }
 }

@@ -31,8 +31,9 @@ struct RetentionEngine {
     ///   - sizes: every snapshot's size by position (the timeline's entries index it), for `max_stored`.
     ///   - otherBytes: bytes of the VM's snapshots the policy does not own, for `max_stored`.
     ///   - verdicts: indexed by position; each of the timeline's entries is set.
+    ///   - ordinals: keep-last's count from the newest (1, 2, ...) by position, for the snapshots it keeps.
     func decide(_ timeline: OwnedTimeline, localTimes: [Int], sizes: [Int64], otherBytes: UInt64,
-                into verdicts: inout [Verdict]) {
+                into verdicts: inout [Verdict], ordinals: inout [Int: Int]) {
         let entries = timeline.entries
         guard !entries.isEmpty else { return }
         // Per position: why it is kept, or `.undecided` (pruned unless something keeps it later). Plain codes
@@ -58,7 +59,7 @@ struct RetentionEngine {
         }
         let overBudget = overBudgetPositions(chosen, entries: entries, sizes: sizes, otherBytes: otherBytes)
 
-        var ordinal: UInt32 = 0
+        var ordinal = 0
         for position in chosen.indices {
             let kind: Verdict.Kind
             switch chosen[position] {
@@ -70,9 +71,11 @@ struct RetentionEngine {
             case .newest: kind = .keptNewest
             case .rule(let rule): kind = Verdict.kept(by: rule)
             }
-            if kind == .keptByLast { ordinal += 1 }
-            verdicts[entries[position].index] = Verdict(kind, overBudget: overBudget[position],
-                                                        ordinal: kind == .keptByLast ? ordinal : 0)
+            if kind == .keptByLast {
+                ordinal += 1
+                ordinals[entries[position].index] = ordinal
+            }
+            verdicts[entries[position].index] = Verdict(kind, overBudget: overBudget[position])
         }
     }
 

@@ -48,14 +48,14 @@ struct PolicyPlan: ParsableCommand {
         let catalogExists = FileManager.default.fileExists(atPath: amberHome.catalogFile.path)
         let catalog = catalogExists ? try Catalog(path: amberHome.catalogFile.path) : nil
         var output = BufferedOutput()
-        try PlanningInputs.read(home: amberHome, catalog: catalog, includingIDs: json || verbose) { inputs, idOfRow in
+        try PlanningInputs.read(home: amberHome, catalog: catalog, includingIDs: json || verbose) { inputs, idAt in
             let plan = Planner.plan(policies: set, vmSnapshots: inputs.snapshots, vms: inputs.vms, now: now,
                                     lastRuns: inputs.lastRuns)
             if json { return PlanJSON.write(plan, ids: inputs.summaries.map { $0.ids! }, to: &output) }
             // The default output names only a few prunes per VM: look those ids up rather than read every id.
             let listed = summary || verbose ? [] : plan.vms.map(PlanText.listedPrunes)
-            let listedIDs = try zip(listed, inputs.summaries).map { positions, vmSummary in
-                Dictionary(uniqueKeysWithValues: try positions.map { ($0, try idOfRow(vmSummary.rowids[$0]) ?? "?") })
+            let listedIDs = try listed.enumerated().map { vm, positions in
+                Dictionary(uniqueKeysWithValues: try positions.map { ($0, try idAt(vm, $0) ?? "?") })
             }
             let text = PlanText(plan: plan, ids: inputs.summaries.map(\.ids), listedIDs: listedIDs)
             output.line("plan at \(PolicyTimeText.utc(plan.now))")

@@ -50,6 +50,12 @@ import Testing
         #expect(web1.protected == [true, false, false, false])
         #expect(web1.policy.map { $0 < 0 ? nil : web1.policyNames[Int($0)] } == ["web", nil, "web", "old"])
         #expect(try catalog.read { try $0.planningSummaries() }.map(\.vm) == ["web-1", "web-2"], "ordered by VM")
+        // Single snapshots are found by VM, time and rank among equal times, without reading every id.
+        #expect(try catalog.read { db in try (0..<web1.count).map { try db.snapshotID(in: web1, at: $0) } }
+            == ["w1-early", "w1-hand", "w1-late", "w1-tie"])
+        let tie = try #require(try catalog.read { try $0.snapshotPlace(id: "w1-tie") })
+        #expect(tie.vm == "web-1" && web1.position(created: tie.created, tieOffset: tie.tieOffset) == 3)
+        #expect(web1.position(created: 175, tieOffset: 0) == nil)
 
         try catalog.write { try $0.setSnapshotProtected(id: "w1-early", false) }
         try catalog.write { try $0.setSnapshotProtected(id: "w1-late", true) }
@@ -60,8 +66,7 @@ import Testing
         try expectConsistent("after a delete")
         #expect(try summary("web-1")?.count == 3)
 
-        let rowids = try #require(try summary("web-1")?.rowids)
-        try catalog.write { try $0.deleteUnprotectedSnapshots(rowids: rowids) }
+        try catalog.write { try $0.deleteUnprotectedSnapshots(ids: ["w1-early", "w1-late", "w1-tie"]) }
         try expectConsistent("after a prune")
         #expect(try summary("web-1")?.ids.map { $0[0] } == "w1-late", "the protected one stays")
 

@@ -7,7 +7,7 @@ import Foundation
 public struct PlanningInputs: Sendable {
     /// Per VM, ordered by VM name; each VM's snapshots in creation order (the planner's fast path).
     public var snapshots: [VMSnapshots]
-    /// The catalog's summaries the snapshots came from (same order): rowids, and ids when asked for.
+    /// The catalog's summaries the snapshots came from (same order), with every id when asked for.
     public var summaries: [SnapshotPlanningSummary]
     /// VMs with a directory under the home: the ones a schedule can snapshot.
     public var vms: [String]
@@ -23,14 +23,15 @@ public struct PlanningInputs: Sendable {
     }
 
     /// Like `read(home:catalog:vm:includingIDs:)`, then runs `body` in the same read transaction with a lookup of
-    /// single snapshot ids by rowid (for outputs that name a few snapshots without reading every id).
+    /// single snapshot ids by VM and position (for outputs that name a few snapshots without reading every id).
     public static func read<T>(home: AmberHome, catalog: Catalog?, vm: String? = nil, includingIDs: Bool = false,
-                               then body: (PlanningInputs, _ idOfRow: (Int64) throws -> String?) throws -> T) throws -> T {
+                               then body: (PlanningInputs, _ idAt: (_ vm: Int, _ position: Int) throws -> String?) throws -> T)
+        throws -> T {
         let users = SnapshotUsers.read(home: home)
         let directories = VMNames.existing(home: home)
         let vms = vm.map { name in directories.filter { $0 == name } } ?? directories
         guard let catalog else {
-            return try body(PlanningInputs(snapshots: [], summaries: [], vms: vms, lastRuns: [:])) { _ in nil }
+            return try body(PlanningInputs(snapshots: [], summaries: [], vms: vms, lastRuns: [:])) { _, _ in nil }
         }
         if try catalog.read({ try !$0.staleSummaryVMs().isEmpty }) {
             try? catalog.write { try $0.refreshPlanningSummaries() }
@@ -39,7 +40,7 @@ public struct PlanningInputs: Sendable {
             var inputs = try snapshots(db, vm: vm, users: users, includingIDs: includingIDs)
             inputs.vms = vms
             inputs.lastRuns = try lastRuns(db)
-            return try body(inputs) { try db.snapshotID(rowid: $0) }
+            return try body(inputs) { try db.snapshotID(in: inputs.summaries[$0], at: $1) }
         }
     }
 
@@ -54,8 +55,9 @@ public struct PlanningInputs: Sendable {
         // Few snapshots are in use (one per rolled-back or cloned VM): find each by id rather than scan every id.
         let vmIndex = Dictionary(summaries.indices.map { (summaries[$0].vm, $0) }, uniquingKeysWith: { first, _ in first })
         for (id, usedBy) in users {
-            guard let location = try db.snapshotLocation(id: id), let index = vmIndex[location.vm],
-                  let position = summaries[index].rowids.firstIndex(of: location.rowid) else { continue }
+            guard let place = try db.snapshotPlace(id: id), let index = vmIndex[place.vm],
+                  let position = summaries[index].position(created: place.created, tieOffset: place.tieOffset)
+            else { continue }
             snapshots[index].inUseBy[position] = usedBy
         }
         return PlanningInputs(snapshots: snapshots, summaries: summaries, vms: [], lastRuns: [:])

@@ -29,17 +29,16 @@ public struct PruneService {
             let inputs = try PlanningInputs.snapshots(db, vm: vm, users: users, includingIDs: true)
             let plan = Planner.plan(policies: policies, vmSnapshots: inputs.snapshots, vms: [], now: now)
             var pruned: [PruneReport.Entry] = []
-            var rowids: [Int64] = []
+
             for (vmPlan, summary) in zip(plan.vms, inputs.summaries) {
                 for position in vmPlan.verdicts.indices where vmPlan.verdicts[position].action == .prune {
                     pruned.append(PruneReport.Entry(
                         id: summary.ids![position], vm: vmPlan.vm,
                         createdAt: Date(timeIntervalSince1970: summary.created[position]),
                         reason: vmPlan.decision(at: position).description))
-                    rowids.append(summary.rowids[position])
                 }
             }
-            if !dryRun { try db.deleteUnprotectedSnapshots(rowids: rowids) }
+            if !dryRun { try db.deleteUnprotectedSnapshots(ids: pruned.map(\.id)) }
             return PruneReport(dryRun: dryRun, now: now, pruned: pruned, kept: plan.snapshotCount - pruned.count)
         }
         return dryRun ? try catalog.read(decide) : try catalog.write(decide)
