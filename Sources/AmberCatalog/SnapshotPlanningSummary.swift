@@ -126,9 +126,18 @@ extension SQLiteConnection {
         return try statement.rows { $0.text(0) }
     }
 
-    /// Rebuilds every stale summary from the rows and clears the marks. Call inside a write transaction: the
-    /// summaries then commit (or roll back) with the row changes that made them stale.
+    /// Whether `refreshPlanningSummaries()` has work: stale summaries, or summaries in another format.
+    public func planningSummariesNeedRefresh() throws -> Bool {
+        try !statement("""
+            SELECT 1 FROM snapshot_summaries_stale UNION ALL SELECT 1 FROM snapshot_summaries WHERE format != ? LIMIT 1
+            """).bind(.integer(SnapshotPlanningSummary.format)).rows { $0.int(0) }.isEmpty
+    }
+
+    /// Rebuilds every stale summary (and any stored in another format) from the rows and clears the marks. Call
+    /// inside a write transaction: the summaries then commit (or roll back) with the row changes that made them stale.
     public func refreshPlanningSummaries() throws {
+        try statement("INSERT OR IGNORE INTO snapshot_summaries_stale (vm) SELECT vm FROM snapshot_summaries WHERE format != ?")
+            .bind(.integer(SnapshotPlanningSummary.format)).run()
         for vm in try staleSummaryVMs() {
             if let summary = try planningSummaryFromRows(vm: vm, includingIDs: true) {
                 let blobs = SummaryBlobs(summary)

@@ -112,6 +112,14 @@ import Testing
         #expect(try catalog.read { try $0.inconsistentPlanningSummaries() } == ["web-1"])
         try catalog.write { try $0.rebuildPlanningSummaries() }
         try expectConsistent("after the rebuild")
+
+        // A summary in another format (an older amber's) is refreshed like a stale one.
+        try catalog.write { try $0.execute("UPDATE snapshot_summaries SET format = 0") }
+        #expect(try catalog.read { try $0.planningSummariesNeedRefresh() })
+        #expect(try summary("web-1") == expected)
+        try catalog.write { try $0.refreshPlanningSummaries() }
+        #expect(try !catalog.read { try $0.planningSummariesNeedRefresh() })
+        try expectConsistent("after the refresh")
     }
 
     @Test func aCatalogMigratedWithRowsGetsItsSummariesBuilt() throws {

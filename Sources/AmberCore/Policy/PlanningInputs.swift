@@ -33,7 +33,7 @@ public struct PlanningInputs: Sendable {
         guard let catalog else {
             return try body(PlanningInputs(snapshots: [], summaries: [], vms: vms, lastRuns: [:])) { _, _ in nil }
         }
-        if try catalog.read({ try !$0.staleSummaryVMs().isEmpty }) {
+        if try catalog.read({ try $0.planningSummariesNeedRefresh() }) {
             try? catalog.write { try $0.refreshPlanningSummaries() }
         }
         return try catalog.read { db in
