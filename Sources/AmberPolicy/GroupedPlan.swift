@@ -73,9 +73,11 @@ public struct VMPlan: Sendable {
             var timeline = OwnedTimeline()
             timeline.reserveCapacity(snapshots.count)
             var otherBytes: UInt64 = 0
-            for position in 0..<snapshots.count {
+            let anyInUse = !snapshots.inUseBy.isEmpty
+            // Newest first, as the engine walks them: for snapshots in creation order, no reversal afterwards.
+            for position in (0..<snapshots.count).reversed() {
                 let isProtected = snapshots.protected[position]
-                let isInUse = !snapshots.inUseBy.isEmpty && snapshots.inUseBy[position] != nil
+                let isInUse = anyInUse && snapshots.inUseBy[position] != nil
                 if snapshots.policy[position] == owner {
                     timeline.append(index: position, time: snapshots.created[position],
                                     exemption: isProtected ? .protected : (isInUse ? .inUse : .none))
@@ -87,7 +89,7 @@ public struct VMPlan: Sendable {
             }
             timeline.sortNewestFirst()
             let newest = timeline.entries.first.map { Date(timeIntervalSince1970: $0.time) }
-            let localTimes = clock.localSeconds(newestFirst: timeline.entries.map(\.time))
+            let localTimes = clock.localSeconds(newestFirst: timeline.entries.lazy.map(\.time))
             var ordinals: [Int: Int] = [:]
             RetentionEngine(retention: policy.retention, now: now)
                 .decide(timeline, localTimes: localTimes, sizes: snapshots.sizes, otherBytes: otherBytes, into: &verdicts,

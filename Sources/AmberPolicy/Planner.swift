@@ -186,11 +186,9 @@ struct OwnedTimeline {
         entries.append(Entry(index: index, time: time, exemption: exemption))
     }
 
-    /// Catalogs usually list snapshots in time order already; only sort when they are not.
+    /// Entries are appended newest first when the snapshots come in creation order; only sort when they did not.
     mutating func sortNewestFirst() {
-        if zip(entries, entries.dropFirst()).allSatisfy({ $0.time <= $1.time }) {
-            entries.reverse()
-        } else if !zip(entries, entries.dropFirst()).allSatisfy({ $0.time >= $1.time }) {
+        if !zip(entries, entries.dropFirst()).allSatisfy({ $0.time >= $1.time }) {
             entries.sort { $0.time > $1.time }
         }
     }

@@ -85,9 +85,12 @@ struct RetentionEngine {
         var decided = chosen.map { $0 != .undecided }
         // Positions kept by a rule so far (few: at most the sum of the counts).
         var keptPositions: [Int] = []
+        let lastRule = KeepRule.allCases.last { retention.count(for: $0) > 0 }
         for rule in KeepRule.allCases {
             let limit = retention.count(for: rule)
             guard limit > 0 else { continue }
+            // What this rule marks for removal matters only to the rules after it.
+            let marksForLaterRules = rule != lastRule
             var buckets = BucketCache(rule: rule)
             var alreadyIncluded = Set<Int>(minimumCapacity: keptPositions.count)
             for position in keptPositions {
@@ -95,7 +98,7 @@ struct RetentionEngine {
             }
             var included = Set<Int>(minimumCapacity: limit)
             // Snapshots are mostly in bucket order, so remember the previous bucket's verdict.
-            var previousBucket: Int?
+            var previousBucket = Int.min
             var previousVerdict = BucketVerdict.covered
             walk: for position in chosen.indices where !decided[position] {
                 let bucket = buckets.bucket(position: position, localTime: localTimes[position])
@@ -113,7 +116,7 @@ struct RetentionEngine {
                     keptPositions.append(position)
                     verdict = .includedByThisRule
                 }
-                if verdict == .includedByThisRule { decided[position] = true }
+                if marksForLaterRules, verdict == .includedByThisRule { decided[position] = true }
                 previousBucket = bucket
                 previousVerdict = verdict
             }

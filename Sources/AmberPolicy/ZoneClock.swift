@@ -60,12 +60,14 @@ struct ZoneClock: Sendable {
 
     /// `localSeconds(at:)` for instants (seconds since 1970) sorted newest first, walking the transition table
     /// once instead of searching it per instant.
-    func localSeconds(newestFirst instants: [Double]) -> [Int] {
+    func localSeconds<Instants: Collection<Double>>(newestFirst instants: Instants) -> [Int] {
         var result: [Int] = []
         result.reserveCapacity(instants.count)
         var segment = transitions.count  // offsets[segment] applies from transitions[segment - 1] on
         for time in instants {
-            let instant = Int(time.rounded(.down))
+            // Floor without a libm call per snapshot (`rounded(.down)` is one).
+            var instant = Int(time)
+            if Double(instant) > time { instant -= 1 }
             guard span.contains(instant) else {
                 result.append(localSeconds(at: instant))
                 continue
