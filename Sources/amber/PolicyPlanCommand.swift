@@ -48,25 +48,27 @@ struct PolicyPlan: ParsableCommand {
         let catalogExists = FileManager.default.fileExists(atPath: amberHome.catalogFile.path)
         let catalog = catalogExists ? try Catalog(path: amberHome.catalogFile.path) : nil
         var output = BufferedOutput()
-        try PlanningInputs.read(home: amberHome, catalog: catalog, includingIDs: json || verbose) { inputs, idAt in
-            let plan = Planner.plan(policies: set, vmSnapshots: inputs.snapshots, vms: inputs.vms, now: now,
-                                    lastRuns: inputs.lastRuns)
-            if json { return PlanJSON.write(plan, ids: inputs.summaries.map { $0.ids! }, to: &output) }
-            // The default output names only a few prunes per VM: look those ids up rather than read every id.
-            let listed = summary || verbose ? [] : plan.vms.map(PlanText.listedPrunes)
-            let listedIDs = try listed.enumerated().map { vm, positions in
-                Dictionary(uniqueKeysWithValues: try positions.map { ($0, try idAt(vm, $0) ?? "?") })
-            }
-            let text = PlanText(plan: plan, ids: inputs.summaries.map(\.ids), listedIDs: listedIDs)
-            output.line("plan at \(PolicyTimeText.utc(plan.now))")
-            if summary {
-                text.writeCounts(to: &output)
-            } else if verbose {
-                text.writeEverySnapshot(to: &output)
-            } else {
-                text.writePerVM(to: &output)
-            }
-            text.writeTotalsAndSchedules(to: &output)
+        guard json || verbose else {
+            // Counts and a few prunes per VM: planned in batches without keeping every snapshot's columns.
+            let digest = try PlanDigest.read(home: amberHome, catalog: catalog, policies: set, now: now,
+                                             listingPrunes: summary ? 0 : PlanText.listedPrunes)
+            output.line("plan at \(PolicyTimeText.utc(now))")
+            if summary { PlanText.writeCounts(digest.vms, to: &output) } else { PlanText.writePerVM(digest.vms, to: &output) }
+            PlanText.writeTotals(snapshots: digest.snapshotCount, pruned: digest.pruneCount, schedules: digest.schedules,
+                                 conflicts: digest.conflicts, to: &output)
+            return output.flush()
+        }
+        let inputs = try PlanningInputs.read(home: amberHome, catalog: catalog, includingIDs: true)
+        let plan = Planner.plan(policies: set, vmSnapshots: inputs.snapshots, vms: inputs.vms, now: now,
+                                lastRuns: inputs.lastRuns)
+        let ids = inputs.summaries.map { $0.ids! }
+        if json {
+            PlanJSON.write(plan, ids: ids, to: &output)
+        } else {
+            output.line("plan at \(PolicyTimeText.utc(now))")
+            PlanText.writeEverySnapshot(plan, ids: ids, to: &output)
+            PlanText.writeTotals(snapshots: plan.snapshotCount, pruned: plan.pruneCount, schedules: plan.schedules,
+                                 conflicts: plan.conflicts, to: &output)
         }
         output.flush()
     }

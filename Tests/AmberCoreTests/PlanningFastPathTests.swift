@@ -79,22 +79,26 @@ import Testing
         let users = Dictionary(uniqueKeysWithValues: (0..<3).map { index in
             (ids.randomElement(using: &random)!, ["VM clone\(index)"]) })
 
-        let fromRows = try catalog.read { db in
-            let rows = try db.planningRows().map { row in
-                SnapshotInfo(id: row.id, vm: row.vm, createdAt: row.created, sizeBytes: UInt64(max(0, row.storedBytes)),
-                             isProtected: row.protected, inUseBy: users[row.id] ?? [], policy: row.policy)
+        func rowPlan(users: [String: [String]]) throws -> [String: Decision] {
+            try catalog.read { db in
+                let rows = try db.planningRows().map { row in
+                    SnapshotInfo(id: row.id, vm: row.vm, createdAt: row.created, sizeBytes: UInt64(max(0, row.storedBytes)),
+                                 isProtected: row.protected, inUseBy: users[row.id] ?? [], policy: row.policy)
+                }
+                let plan = Planner.plan(policies: Self.policies, snapshots: rows, vms: [], now: now)
+                return Dictionary(uniqueKeysWithValues: zip(plan.snapshots, plan.decisions).map { ($0.id, $1) })
             }
-            let plan = Planner.plan(policies: Self.policies, snapshots: rows, vms: [], now: now)
-            return Dictionary(uniqueKeysWithValues: zip(plan.snapshots, plan.decisions).map { ($0.id, $1) })
         }
+        let fromRows = try rowPlan(users: users)
         #expect(fromRows.values.contains { $0.action == .prune } && fromRows.values.contains { $0.action == .keep })
 
         func fromSummaries() throws -> [String: Decision] {
             try catalog.read { db in
-                let inputs = try PlanningInputs.snapshots(db, vm: nil, users: users, includingIDs: true)
-                let plan = Planner.plan(policies: Self.policies, vmSnapshots: inputs.snapshots, vms: [], now: now)
+                let summaries = try db.planningSummaries(includingIDs: true)
+                let snapshots = try SnapshotUserPlaces(users: users).columns(of: summaries, db)
+                let plan = Planner.plan(policies: Self.policies, vmSnapshots: snapshots, vms: [], now: now)
                 var decisions: [String: Decision] = [:]
-                for (vmPlan, summary) in zip(plan.vms, inputs.summaries) {
+                for (vmPlan, summary) in zip(plan.vms, summaries) {
                     for position in vmPlan.verdicts.indices { decisions[summary.ids![position]] = vmPlan.decision(at: position) }
                 }
                 return decisions
@@ -104,5 +108,20 @@ import Testing
         try catalog.write { try $0.refreshPlanningSummaries() }
         #expect(try catalog.read { try $0.staleSummaryVMs() } == [])
         #expect(try fromSummaries() == fromRows, "stored summaries")
+
+        // The batched digest (`amber policy plan`'s default output) counts and names the same decisions; this home
+        // has no VM directories, so nothing is in use. One VM is left stale: it is read from its rows.
+        try catalog.write { try $0.execute("UPDATE snapshots SET stored_bytes = stored_bytes WHERE vm = 'web-2'") }
+        let unused = try rowPlan(users: [:])
+        let digest = try PlanDigest.read(home: AmberHome(explicit: directory.path), catalog: catalog,
+                                         policies: Self.policies, now: now, listingPrunes: 1_000)
+        #expect(digest.vms.map(\.vm) == Set(unused.keys.map { String($0.split(separator: "-").dropLast().joined(separator: "-")) }).sorted())
+        for vm in digest.vms {
+            let expected = unused.filter { $0.key.hasPrefix(vm.vm + "-") }
+            #expect(vm.snapshotCount == expected.count, "\(vm.vm)")
+            #expect(vm.pruneCount == expected.values.filter { $0.action == .prune }.count, "\(vm.vm)")
+            let listed = Dictionary(uniqueKeysWithValues: vm.listedPrunes.map { ($0.id!, $0.decision) })
+            #expect(listed == expected.filter { $0.value.action == .prune }, "\(vm.vm): every prune named with its decision")
+        }
     }
 }

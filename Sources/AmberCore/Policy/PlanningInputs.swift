@@ -14,53 +14,36 @@ public struct PlanningInputs: Sendable {
     public var lastRuns: [ScheduleKey: Date]
 
     /// Reads everything in one catalog read transaction (one consistent view); `vm` narrows it to one VM.
-    /// `catalog` nil (no catalog yet) means no snapshots and no runs. Summaries the catalog marks stale (rows changed
-    /// by a tool that is not amber, or a catalog just migrated) are rebuilt first, in a write transaction of their
-    /// own; if that fails the read builds them from the rows.
+    /// `catalog` nil (no catalog yet) means no snapshots and no runs.
     public static func read(home: AmberHome, catalog: Catalog?, vm: String? = nil,
                             includingIDs: Bool = false) throws -> PlanningInputs {
-        try read(home: home, catalog: catalog, vm: vm, includingIDs: includingIDs) { inputs, _ in inputs }
+        try withCatalogView(home: home, catalog: catalog, vm: vm) { view, db in
+            guard let db else { return PlanningInputs(snapshots: [], summaries: [], vms: view.vms, lastRuns: [:]) }
+            let summaries = try db.planningSummaries(vm: vm, includingIDs: includingIDs)
+            return PlanningInputs(snapshots: try view.users.columns(of: summaries, db), summaries: summaries,
+                                  vms: view.vms, lastRuns: try lastRuns(db))
+        }
     }
 
-    /// Like `read(home:catalog:vm:includingIDs:)`, then runs `body` in the same read transaction with a lookup of
-    /// single snapshot ids by VM and position (for outputs that name a few snapshots without reading every id).
-    public static func read<T>(home: AmberHome, catalog: Catalog?, vm: String? = nil, includingIDs: Bool = false,
-                               then body: (PlanningInputs, _ idAt: (_ vm: Int, _ position: Int) throws -> String?) throws -> T)
-        throws -> T {
-        let users = SnapshotUsers.read(home: home)
+    /// The home's view of planning (VM directories, what uses which snapshot), then `body` in one catalog read
+    /// transaction (nil without a catalog). Summaries the catalog marks stale (rows changed by a tool that is not
+    /// amber, or a catalog just migrated) are rebuilt first, in a write transaction of their own; if that fails the
+    /// read builds them from the rows.
+    static func withCatalogView<T>(home: AmberHome, catalog: Catalog?, vm: String?,
+                                   _ body: (HomeView, SQLiteConnection?) throws -> T) throws -> T {
         let directories = VMNames.existing(home: home)
-        let vms = vm.map { name in directories.filter { $0 == name } } ?? directories
-        guard let catalog else {
-            return try body(PlanningInputs(snapshots: [], summaries: [], vms: vms, lastRuns: [:])) { _, _ in nil }
-        }
+        let view = HomeView(vms: vm.map { name in directories.filter { $0 == name } } ?? directories,
+                            users: SnapshotUserPlaces(users: SnapshotUsers.read(home: home)))
+        guard let catalog else { return try body(view, nil) }
         if try catalog.read({ try $0.planningSummariesNeedRefresh() }) {
             try? catalog.write { try $0.refreshPlanningSummaries() }
         }
-        return try catalog.read { db in
-            var inputs = try snapshots(db, vm: vm, users: users, includingIDs: includingIDs)
-            inputs.vms = vms
-            inputs.lastRuns = try lastRuns(db)
-            return try body(inputs) { try db.snapshotID(in: inputs.summaries[$0], at: $1) }
-        }
+        return try catalog.read { db in try body(view, db) }
     }
 
-    /// The snapshots (of one VM when `vm` is given) as the planner takes them, read in the caller's transaction.
-    static func snapshots(_ db: SQLiteConnection, vm: String?, users: [String: [String]],
-                          includingIDs: Bool) throws -> PlanningInputs {
-        let summaries = try db.planningSummaries(vm: vm, includingIDs: includingIDs)
-        var snapshots = summaries.map {
-            VMSnapshots(vm: $0.vm, created: $0.created, sizes: $0.storedBytes, protected: $0.protected,
-                        policy: $0.policy, policyNames: $0.policyNames)
-        }
-        // Few snapshots are in use (one per rolled-back or cloned VM): find each by id rather than scan every id.
-        let vmIndex = Dictionary(summaries.indices.map { (summaries[$0].vm, $0) }, uniquingKeysWith: { first, _ in first })
-        for (id, usedBy) in users {
-            guard let place = try db.snapshotPlace(id: id), let index = vmIndex[place.vm],
-                  let position = summaries[index].position(created: place.created, tieOffset: place.tieOffset)
-            else { continue }
-            snapshots[index].inUseBy[position] = usedBy
-        }
-        return PlanningInputs(snapshots: snapshots, summaries: summaries, vms: [], lastRuns: [:])
+    struct HomeView {
+        let vms: [String]
+        let users: SnapshotUserPlaces
     }
 
     /// When amberd last ran each policy's schedule for each VM (a skipped or failed run counts).
@@ -70,5 +53,28 @@ public struct PlanningInputs: Sendable {
             runs[ScheduleKey(policy: run.name, vm: run.vm)] = run.lastRun
         }
         return runs
+    }
+}
+
+/// The snapshots VMs run from (`SnapshotUsers`), to be placed among summaries' positions. Few snapshots are in use
+/// (one per rolled-back or cloned VM): each is found by id in the catalog rather than by scanning every id.
+struct SnapshotUserPlaces {
+    let users: [String: [String]]
+
+    /// Summaries as the planner's columns, with the positions of snapshots in use filled in.
+    func columns(of summaries: [SnapshotPlanningSummary], _ db: SQLiteConnection) throws -> [VMSnapshots] {
+        var snapshots = summaries.map {
+            VMSnapshots(vm: $0.vm, created: $0.created, sizes: $0.storedBytes, protected: $0.protected,
+                        policy: $0.policy, policyNames: $0.policyNames)
+        }
+        guard !users.isEmpty else { return snapshots }
+        let index = Dictionary(summaries.indices.map { (summaries[$0].vm, $0) }, uniquingKeysWith: { first, _ in first })
+        for (id, usedBy) in users {
+            guard let place = try db.snapshotPlace(id: id), let vm = index[place.vm],
+                  let position = summaries[vm].position(created: place.created, tieOffset: place.tieOffset)
+            else { continue }
+            snapshots[vm].inUseBy[position] = usedBy
+        }
+        return snapshots
     }
 }

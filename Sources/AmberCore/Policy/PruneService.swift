@@ -26,7 +26,8 @@ public struct PruneService {
         let users = SnapshotUsers.read(home: home)
         let decide = { (db: SQLiteConnection) throws -> PruneReport in
             if !dryRun { try db.refreshPlanningSummaries() }
-            let inputs = try PlanningInputs.snapshots(db, vm: vm, users: users, includingIDs: true)
+            let summaries = try db.planningSummaries(vm: vm, includingIDs: true)
+            let inputs = (snapshots: try SnapshotUserPlaces(users: users).columns(of: summaries, db), summaries: summaries)
             let plan = Planner.plan(policies: policies, vmSnapshots: inputs.snapshots, vms: [], now: now)
             var pruned: [PruneReport.Entry] = []
 
