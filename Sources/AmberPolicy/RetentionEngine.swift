@@ -86,22 +86,68 @@ struct RetentionEngine {
         // Positions kept by a rule so far (few: at most the sum of the counts).
         var keptPositions: [Int] = []
         let lastRule = KeepRule.allCases.last { retention.count(for: $0) > 0 }
+        // A local day lies in one bucket of the daily and longer rules, so those walk runs of snapshots taken on one
+        // day instead of single snapshots (the monthly and yearly walks otherwise visit every snapshot).
+        let dayRuns = KeepRule.allCases.contains { $0.bucketsWholeDays && retention.count(for: $0) > 0 }
+            ? Self.dayRuns(localTimes) : []
         for rule in KeepRule.allCases {
             let limit = retention.count(for: rule)
             guard limit > 0 else { continue }
-            // What this rule marks for removal matters only to the rules after it.
-            let marksForLaterRules = rule != lastRule
-            var buckets = BucketCache(rule: rule)
-            var alreadyIncluded = Set<Int>(minimumCapacity: keptPositions.count)
-            for position in keptPositions {
-                alreadyIncluded.insert(buckets.bucket(position: position, localTime: localTimes[position]))
+            var walk = RuleWalk(rule: rule, limit: limit, marksForLaterRules: rule != lastRule, localTimes: localTimes,
+                                keptPositions: keptPositions)
+            if rule.bucketsWholeDays {
+                walk.run(over: dayRuns, chosen: &chosen, decided: &decided, keptPositions: &keptPositions)
+            } else {
+                walk.run(over: chosen.indices.lazy.map { $0..<$0 + 1 }, chosen: &chosen, decided: &decided,
+                         keptPositions: &keptPositions)
             }
-            var included = Set<Int>(minimumCapacity: limit)
+        }
+    }
+
+    /// Maximal runs of consecutive positions whose local times fall on one day.
+    private static func dayRuns(_ localTimes: [Int]) -> [Range<Int>] {
+        var runs: [Range<Int>] = []
+        var start = 0
+        for position in localTimes.indices.dropFirst()
+        where floorDivide(localTimes[position], 86_400) != floorDivide(localTimes[position - 1], 86_400) {
+            runs.append(start..<position)
+            start = position
+        }
+        if !localTimes.isEmpty { runs.append(start..<localTimes.count) }
+        return runs
+    }
+
+    /// One rule's walk over the snapshots no earlier rule decided on, in steps that each lie in one bucket.
+    private struct RuleWalk {
+        let rule: KeepRule
+        let limit: Int
+        /// What this rule marks for removal matters only to the rules after it.
+        let marksForLaterRules: Bool
+        let localTimes: [Int]
+        var buckets: BucketCache
+        /// Buckets an earlier rule already keeps a snapshot of.
+        let alreadyIncluded: Set<Int>
+        var included: Set<Int>
+
+        init(rule: KeepRule, limit: Int, marksForLaterRules: Bool, localTimes: [Int], keptPositions: [Int]) {
+            self.rule = rule
+            self.limit = limit
+            self.marksForLaterRules = marksForLaterRules
+            self.localTimes = localTimes
+            var buckets = BucketCache(rule: rule)
+            alreadyIncluded = Set(keptPositions.map { buckets.bucket(position: $0, localTime: localTimes[$0]) })
+            self.buckets = buckets
+            included = Set(minimumCapacity: limit)
+        }
+
+        mutating func run<Steps: Sequence<Range<Int>>>(over steps: Steps, chosen: inout [Choice], decided: inout [Bool],
+                                                       keptPositions: inout [Int]) {
             // Snapshots are mostly in bucket order, so remember the previous bucket's verdict.
             var previousBucket = Int.min
             var previousVerdict = BucketVerdict.covered
-            walk: for position in chosen.indices where !decided[position] {
-                let bucket = buckets.bucket(position: position, localTime: localTimes[position])
+            for step in steps {
+                guard let first = step.first(where: { !decided[$0] }) else { continue }
+                let bucket = buckets.bucket(position: first, localTime: localTimes[first])
                 var verdict: BucketVerdict
                 if bucket == previousBucket {
                     verdict = previousVerdict
@@ -110,13 +156,15 @@ struct RetentionEngine {
                 } else if included.contains(bucket) {
                     verdict = .includedByThisRule
                 } else {
-                    guard included.count < limit else { break walk }
+                    guard included.count < limit else { return }
                     included.insert(bucket)
-                    chosen[position] = .rule(rule)
-                    keptPositions.append(position)
+                    chosen[first] = .rule(rule)
+                    keptPositions.append(first)
                     verdict = .includedByThisRule
                 }
-                if marksForLaterRules, verdict == .includedByThisRule { decided[position] = true }
+                if marksForLaterRules, verdict == .includedByThisRule {
+                    for position in step { decided[position] = true }
+                }
                 previousBucket = bucket
                 previousVerdict = verdict
             }
@@ -197,6 +245,16 @@ struct RetentionEngine {
                 cachedDate = CivilDate(daysSinceEpoch: day)
             }
             return cachedDate
+        }
+    }
+}
+
+private extension KeepRule {
+    /// Every bucket of the rule is a whole number of local days (daily, weekly, monthly, yearly).
+    var bucketsWholeDays: Bool {
+        switch self {
+        case .last, .hourly: false
+        case .daily, .weekly, .monthly, .yearly: true
         }
     }
 }
