@@ -89,7 +89,7 @@ public struct VMPlan: Sendable {
             }
             timeline.sortNewestFirst()
             let newest = timeline.entries.first.map { Date(timeIntervalSince1970: $0.time) }
-            let localTimes = clock.localSeconds(newestFirst: timeline.entries.lazy.map(\.time))
+            let localTimes = clock.localSeconds(newestFirst: timeline.entries)
             var ordinals: [Int: Int] = [:]
             RetentionEngine(retention: policy.retention, now: now)
                 .decide(timeline, localTimes: localTimes, sizes: snapshots.sizes, otherBytes: otherBytes, into: &verdicts,

@@ -107,13 +107,17 @@ struct RetentionEngine {
     /// Maximal runs of consecutive positions whose local times fall on one day.
     private static func dayRuns(_ localTimes: [Int]) -> [Range<Int>] {
         var runs: [Range<Int>] = []
+        guard let firstTime = localTimes.first else { return runs }
         var start = 0
-        for position in localTimes.indices.dropFirst()
-        where floorDivide(localTimes[position], 86_400) != floorDivide(localTimes[position - 1], 86_400) {
+        var runDay = floorDivide(firstTime, 86_400)
+        for position in localTimes.indices.dropFirst() {
+            let day = floorDivide(localTimes[position], 86_400)
+            guard day != runDay else { continue }
             runs.append(start..<position)
             start = position
+            runDay = day
         }
-        if !localTimes.isEmpty { runs.append(start..<localTimes.count) }
+        runs.append(start..<localTimes.count)
         return runs
     }
 
