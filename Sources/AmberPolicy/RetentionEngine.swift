@@ -36,8 +36,8 @@ struct RetentionEngine {
                 into verdicts: inout [Verdict], ordinals: inout [Int: Int]) {
         let entries = timeline.entries
         guard !entries.isEmpty else { return }
-        // Per position: why it is kept, or `.undecided` (pruned unless something keeps it later). Plain codes
-        // instead of `Reason` values keep these loops free of reference counting.
+        // Per position: why it is kept, or `.undecided` (pruned unless something keeps it later). One-byte verdict
+        // kinds instead of `Reason` values keep these loops free of reference counting and compare as bytes.
         var chosen = entries.map { entry -> Choice in
             switch entry.exemption {
             case .none: .undecided
@@ -52,25 +52,16 @@ struct RetentionEngine {
             if let within = retention.within {
                 let cutoff = now.timeIntervalSince1970 - within
                 for position in chosen.indices where chosen[position] == .undecided && entries[position].time >= cutoff {
-                    chosen[position] = .within
+                    chosen[position] = .keptWithin
                 }
             }
-            if chosen[0] == .undecided { chosen[0] = .newest }
+            if chosen[0] == .undecided { chosen[0] = .keptNewest }
         }
         let overBudget = overBudgetPositions(chosen, entries: entries, sizes: sizes, otherBytes: otherBytes)
 
         var ordinal = 0
         for position in chosen.indices {
-            let kind: Verdict.Kind
-            switch chosen[position] {
-            case .undecided: kind = .notSelected
-            case .protected: kind = .protected
-            case .inUse: kind = .inUse
-            case .keptAll: kind = .keptAll
-            case .within: kind = .keptWithin
-            case .newest: kind = .keptNewest
-            case .rule(let rule): kind = Verdict.kept(by: rule)
-            }
+            let kind = chosen[position]
             if kind == .keptByLast {
                 ordinal += 1
                 ordinals[entries[position].index] = ordinal
@@ -162,7 +153,7 @@ struct RetentionEngine {
                 } else {
                     guard included.count < limit else { return }
                     included.insert(bucket)
-                    chosen[first] = .rule(rule)
+                    chosen[first] = Verdict.kept(by: rule)
                     keptPositions.append(first)
                     verdict = .includedByThisRule
                 }
@@ -196,18 +187,8 @@ struct RetentionEngine {
         return overBudget
     }
 
-    private enum Choice: Equatable {
-        case undecided, protected, inUse, keptAll, within, newest
-        case rule(KeepRule)
-
-        /// Kept by a retention rule (not merely exempt from pruning).
-        var isKept: Bool {
-            switch self {
-            case .undecided, .protected, .inUse: false
-            case .keptAll, .within, .newest, .rule: true
-            }
-        }
-    }
+    /// What the engine has chosen for a position so far.
+    private typealias Choice = Verdict.Kind
 
     private enum BucketVerdict {
         /// An earlier rule already keeps a snapshot from this bucket: skip, leave undecided.
@@ -259,6 +240,20 @@ private extension KeepRule {
         switch self {
         case .last, .hourly: false
         case .daily, .weekly, .monthly, .yearly: true
+        }
+    }
+}
+
+private extension Verdict.Kind {
+    /// Nothing keeps it (yet): pruned unless a later step keeps it.
+    static var undecided: Self { .notSelected }
+
+    /// Kept by a retention rule (not merely exempt from pruning).
+    var isKept: Bool {
+        switch self {
+        case .keptByLast, .keptHourly, .keptDaily, .keptWeekly, .keptMonthly, .keptYearly, .keptWithin, .keptNewest,
+             .keptAll: true
+        case .protected, .inUse, .manual, .noPolicy, .foreignPolicy, .conflict, .notSelected: false
         }
     }
 }
