@@ -4,6 +4,11 @@ import PackageDescription
 // One target per concern; dependencies point one way (see ../shared/DESIGN.md and README.md):
 // C shims (CSystem, CKVM, CLZ4, CSQLite) -> AmberSystem -> AmberKVM/AmberBoot/AmberVirtio -> AmberVMM -> AmberCore -> executables,
 // with AmberStore, AmberCatalog and AmberPolicy beside the VMM, never importing it.
+// Release binaries are fully static: no dynamic loader resolving thousands of symbols at every start
+// (3-5 ms of each `amber` command and of amber-vmm's start, on the path of every clone; BENCHMARKS.md
+// "Rollback and clone"). Debug builds and test bundles stay dynamic.
+let staticInRelease: [LinkerSetting] = [.unsafeFlags(["-static-executable"], .when(configuration: .release))]
+
 let package = Package(
     name: "Amber",
     platforms: [.macOS(.v14)],
@@ -37,7 +42,7 @@ let package = Package(
             "AmberVMM", "AmberStore", "AmberCatalog", "AmberPolicy", "AmberSystem",
         ]),
 
-        .executableTarget(name: "amber-vmm", dependencies: ["AmberVMM"]),
+        .executableTarget(name: "amber-vmm", dependencies: ["AmberVMM"], linkerSettings: staticInRelease),
         .executableTarget(name: "amber-state-bench", dependencies: ["AmberVMM", "AmberKVM", "AmberSystem"]),
         .executableTarget(name: "amber-store-bench", dependencies: ["AmberCore", "AmberStore", "AmberCatalog", "CLZ4"]),
         .executableTarget(name: "amber-policy-bench", dependencies: ["AmberPolicy"]),
@@ -45,11 +50,11 @@ let package = Package(
         .executableTarget(name: "amber-disk-crash-writer", dependencies: ["AmberVirtio"]),
         .executableTarget(name: "amber", dependencies: [
             "AmberCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        ], linkerSettings: staticInRelease),
 
         .executableTarget(name: "amberd", dependencies: [
             "AmberCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        ], linkerSettings: staticInRelease),
 
         .testTarget(name: "AmberSystemTests", dependencies: ["AmberSystem"]),
         .testTarget(name: "AmberKVMTests", dependencies: ["AmberKVM"]),

@@ -6,14 +6,17 @@ public struct ChunkRecord: Hashable, Sendable {
     public var storedLength: Int
     public var rawLength: Int
     public var codec: Int
+    /// The digest a delta chunk is rebuilt from (nil for whole chunks): gc keeps it alive with this one.
+    public var base: [UInt8]?
 
-    public init(digest: [UInt8], pack: String, offset: Int64, storedLength: Int, rawLength: Int, codec: Int) {
+    public init(digest: [UInt8], pack: String, offset: Int64, storedLength: Int, rawLength: Int, codec: Int, base: [UInt8]? = nil) {
         self.digest = digest
         self.pack = pack
         self.offset = offset
         self.storedLength = storedLength
         self.rawLength = rawLength
         self.codec = codec
+        self.base = base
     }
 }
 
@@ -50,11 +53,11 @@ extension SQLiteConnection {
                 .bind(.text(pack.name), .integer(pack.length)).run()
         }
         let insert = try statement("""
-            INSERT OR IGNORE INTO chunks (digest, pack, offset, stored_length, raw_length, codec) VALUES (?, ?, ?, ?, ?, ?)
+            INSERT OR IGNORE INTO chunks (digest, pack, offset, stored_length, raw_length, codec, base) VALUES (?, ?, ?, ?, ?, ?, ?)
             """)
         for chunk in chunks {
             try insert.bind(.blob(chunk.digest), .text(chunk.pack), .integer(chunk.offset), .int(chunk.storedLength),
-                            .int(chunk.rawLength), .int(chunk.codec)).run()
+                            .int(chunk.rawLength), .int(chunk.codec), chunk.base.map { .blob($0) }).run()
         }
     }
 
@@ -70,7 +73,7 @@ extension SQLiteConnection {
     }
 
     public func chunks(for digests: [[UInt8]]) throws -> [ChunkRecord] {
-        let query = try statement("SELECT digest, pack, offset, stored_length, raw_length, codec FROM chunks WHERE digest = ?")
+        let query = try statement("SELECT digest, pack, offset, stored_length, raw_length, codec, base FROM chunks WHERE digest = ?")
         var found: [ChunkRecord] = []
         for digest in digests {
             try query.bind(.blob(digest))
@@ -80,7 +83,7 @@ extension SQLiteConnection {
     }
 
     public func allChunks() throws -> [ChunkRecord] {
-        try statement("SELECT digest, pack, offset, stored_length, raw_length, codec FROM chunks ORDER BY pack, offset")
+        try statement("SELECT digest, pack, offset, stored_length, raw_length, codec, base FROM chunks ORDER BY pack, offset")
             .rows(Self.chunkRow)
     }
 
@@ -95,7 +98,8 @@ extension SQLiteConnection {
         for digest in digests { try delete.bind(.blob(digest)).run() }
     }
 
-    /// Points existing chunks at new locations (gc moved them out of a sparse pack).
+    /// Points existing chunks at new locations (gc moved them out of a sparse pack). A moved record is
+    /// the same bytes, so a delta keeps its base.
     public func moveChunks(_ chunks: [ChunkRecord]) throws {
         let update = try statement("UPDATE chunks SET pack = ?, offset = ?, stored_length = ?, raw_length = ?, codec = ? WHERE digest = ?")
         for chunk in chunks {
@@ -125,6 +129,6 @@ extension SQLiteConnection {
 
     private static func chunkRow(_ row: SQLiteStatement) -> ChunkRecord {
         ChunkRecord(digest: row.blob(0), pack: row.text(1), offset: row.int64(2), storedLength: row.int(3),
-                    rawLength: row.int(4), codec: row.int(5))
+                    rawLength: row.int(4), codec: row.int(5), base: row.optionalBlob(6))
     }
 }

@@ -103,6 +103,11 @@ enum Migrations {
         END;
         INSERT OR IGNORE INTO snapshot_summaries_stale (vm) SELECT DISTINCT vm FROM snapshots;
         """),
+        // A delta chunk is stored as the pages that differ from its base chunk; gc must keep the base
+        // alive while the delta is, without reading every record to find out.
+        ("0005-chunk-delta-base", """
+        ALTER TABLE chunks ADD COLUMN base BLOB;
+        """),
     ]
 
     /// Brings the schema up to date in one transaction; refuses a catalog from a newer amber.

@@ -4,11 +4,14 @@ import CLZ4
 public enum ChunkCodec: UInt8, Sendable, CustomStringConvertible {
     case raw = 0
     case lz4 = 1
+    /// The pages that differ from a base chunk: see `DeltaRecord`.
+    case delta = 2
 
     public var description: String {
         switch self {
         case .raw: return "raw"
         case .lz4: return "lz4"
+        case .delta: return "delta"
         }
     }
 

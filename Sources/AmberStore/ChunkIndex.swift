@@ -5,13 +5,17 @@ public struct ChunkLocation: Hashable, Sendable {
     public var storedLength: Int
     public var rawLength: Int
     public var codec: ChunkCodec
+    /// The chunk a delta record is rebuilt from (nil for raw and LZ4 records): gc keeps it alive as
+    /// long as this chunk is.
+    public var base: ChunkDigest?
 
-    public init(pack: String, offset: UInt64, storedLength: Int, rawLength: Int, codec: ChunkCodec) {
+    public init(pack: String, offset: UInt64, storedLength: Int, rawLength: Int, codec: ChunkCodec, base: ChunkDigest? = nil) {
         self.pack = pack
         self.offset = offset
         self.storedLength = storedLength
         self.rawLength = rawLength
         self.codec = codec
+        self.base = base
     }
 
     /// Bytes the record takes in its pack, header included.

@@ -60,21 +60,44 @@ public final class ChunkReader: @unchecked Sendable {
 
     /// Reads the record at `location`, decodes it into `destination` (exactly its raw length) and checks
     /// that it is `digest`. `scratch` holds at least `location.recordLength` bytes.
+    @discardableResult
     func read(_ digest: ChunkDigest, at location: ChunkLocation, into destination: UnsafeMutableRawBufferPointer,
-              scratch: UnsafeMutableRawBufferPointer) throws {
+              scratch: UnsafeMutableRawBufferPointer) throws -> Int {
         var timings = MaterializeTimings()
-        try read(digest, at: location, into: destination, scratch: scratch, timings: &timings)
+        return try read(digest, at: location, into: destination, scratch: scratch, timings: &timings)
     }
 
-    /// The same, adding where the time went to `timings`. A raw record's payload is read straight into
-    /// `destination` (its header into `scratch`); an LZ4 record is read into `scratch` and decoded into
-    /// `destination`. Either way the bytes are copied once on their way from the pack.
+    /// The same, adding where the time went to `timings`; returns the chunk's delta chain depth (0 for
+    /// a raw or LZ4 record). A raw record's payload is read straight into `destination` (its header into
+    /// `scratch`); an LZ4 record is read into `scratch` and decoded into `destination`; a delta record
+    /// rebuilds its base into `destination` and lays its pages over it. Only the finished chunk is
+    /// hashed: a chain costs one SHA-256, and the bases are hashed one by one only to name the bad one.
+    /// `bases` holds locations of delta bases looked up ahead (`withDeltaBaseLocations`); others are
+    /// looked up one at a time.
+    @discardableResult
     func read(_ digest: ChunkDigest, at location: ChunkLocation, into destination: UnsafeMutableRawBufferPointer,
-              scratch: UnsafeMutableRawBufferPointer, timings: inout MaterializeTimings) throws {
+              scratch: UnsafeMutableRawBufferPointer, timings: inout MaterializeTimings,
+              bases: [ChunkDigest: ChunkLocation] = [:]) throws -> Int {
+        let depth = try decode(digest, at: location, into: destination, scratch: scratch, timings: &timings, level: 0, bases: bases)
+        var clock = monotonicNanos()
+        guard ChunkDigest.of(UnsafeRawBufferPointer(destination)) == digest else {
+            if location.codec == .delta { try diagnoseBase(of: digest, at: location) }
+            throw corrupt(digest, location, "content does not match its SHA-256")
+        }
+        timings.hashNanos += lap(&clock)
+        return depth
+    }
+
+    /// Decodes the record at `location` into `destination` without checking the result's digest;
+    /// `level` counts the delta records above this one in the chain being rebuilt.
+    func decode(_ digest: ChunkDigest, at location: ChunkLocation, into destination: UnsafeMutableRawBufferPointer,
+                scratch: UnsafeMutableRawBufferPointer, timings: inout MaterializeTimings, level: Int,
+                bases: [ChunkDigest: ChunkLocation]) throws -> Int {
         guard destination.count == location.rawLength else {
             throw corrupt(digest, location, "holds \(location.rawLength) bytes, expected \(destination.count)")
         }
-        guard location.recordLength <= scratch.count, location.codec == .lz4 || location.storedLength == location.rawLength else {
+        guard location.recordLength <= scratch.count || location.codec == .delta,
+              location.codec != .raw || location.storedLength == location.rawLength else {
             throw corrupt(digest, location, "impossible record lengths in the index")
         }
         var clock = monotonicNanos()
@@ -82,17 +105,17 @@ public final class ChunkReader: @unchecked Sendable {
         case .raw:
             _ = try readRecord(digest, at: location, into: scratch, payloadInto: destination)
             timings.readNanos += lap(&clock)
+            return 0
         case .lz4:
             let header = try readRecord(digest, at: location, into: scratch, payloadInto: nil)
             timings.readNanos += lap(&clock)
             let payload = UnsafeRawBufferPointer(rebasing: scratch[PackFormat.recordHeaderSize..<header.recordLength])
             guard ChunkCodec.decompress(payload, into: destination) else { throw corrupt(digest, location, "LZ4 data does not decode") }
             timings.decodeNanos += lap(&clock)
+            return 0
+        case .delta:
+            return try decodeDelta(digest, at: location, into: destination, timings: &timings, level: level, bases: bases)
         }
-        guard ChunkDigest.of(UnsafeRawBufferPointer(destination)) == digest else {
-            throw corrupt(digest, location, "content does not match its SHA-256")
-        }
-        timings.hashNanos += lap(&clock)
     }
 
     /// Reads and checks a record's header into `scratch`, and its payload after it, or into `payload`

@@ -8,8 +8,10 @@ public struct ChunkDefect: Sendable, Equatable {
 }
 
 extension ChunkReader {
-    /// Reads, decodes and re-hashes every chunk given, on every core; returns the ones that fail.
+    /// Reads, decodes and re-hashes every chunk given, on every core; returns the ones that fail. Delta
+    /// chunks are rebuilt from their bases, found among `chunks` where they are (no index lookup).
     public func verify(_ chunks: [StoredChunk], progress: ((UInt64, UInt64) -> Void)? = nil) -> [ChunkDefect] {
+        let locations = Dictionary(chunks.map { ($0.digest, $0.location) }) { first, _ in first }
         let queue = WorkQueue(count: chunks.count, batch: 64)
         let lock = NSLock()
         var defects: [ChunkDefect] = []
@@ -30,8 +32,9 @@ extension ChunkReader {
                         decoded = .allocate(byteCount: location.rawLength, alignment: 16)
                     }
                     do {
+                        var timings = MaterializeTimings()
                         try read(chunk.digest, at: location, into: UnsafeMutableRawBufferPointer(rebasing: decoded[0..<location.rawLength]),
-                                 scratch: scratch)
+                                 scratch: scratch, timings: &timings, bases: locations)
                     } catch {
                         let reason: String
                         switch error {

@@ -21,6 +21,15 @@ public final class InMemoryChunkIndex: ChunkIndex, @unchecked Sendable {
         }
     }
 
+    /// Adds chunks found by scanning packs (the first location of a digest wins).
+    public func add(_ stored: [StoredChunk]) {
+        lock.lock()
+        defer { lock.unlock() }
+        for chunk in stored where chunks[chunk.digest] == nil {
+            chunks[chunk.digest] = chunk.location
+        }
+    }
+
     public var allChunks: [StoredChunk] {
         lock.lock()
         defer { lock.unlock() }

@@ -9,6 +9,8 @@ public struct IngestTimings: Sendable, Equatable {
     public var lookupNanos: UInt64 = 0
     public var compressNanos: UInt64 = 0
     public var writeNanos: UInt64 = 0
+    /// Reading delta bases and comparing pages (the part of storing new chunks that deltas add).
+    public var deltaNanos: UInt64 = 0
 
     public init() {}
 
@@ -19,6 +21,7 @@ public struct IngestTimings: Sendable, Equatable {
         lhs.lookupNanos += rhs.lookupNanos
         lhs.compressNanos += rhs.compressNanos
         lhs.writeNanos += rhs.writeNanos
+        lhs.deltaNanos += rhs.deltaNanos
     }
 }
 
@@ -32,6 +35,8 @@ public struct IngestResult: Sendable {
     public var newChunks: Int
     public var newRawBytes: UInt64
     public var newStoredBytes: UInt64
+    /// Of the new chunks, those stored as deltas on the base manifest's chunks.
+    public var deltaChunks: Int
 }
 
 extension StoreWriter {
@@ -80,10 +85,12 @@ extension StoreWriter {
 
     /// Ingests `length` bytes that `read(offset, buffer)` fills in, one batch at a time from several
     /// threads at once (so `read` must be thread-safe): memory of another process through
-    /// `/proc/<pid>/mem`, a copy-on-write disk through its overlay.
-    public func ingest(length: UInt64, chunkSize: Int? = nil, progress: ((UInt64, UInt64) -> Void)? = nil,
+    /// `/proc/<pid>/mem`, a copy-on-write disk through its overlay. With `deltaBase` (the manifest of
+    /// an earlier version of the same bytes: the parent snapshot's memory), a new chunk whose
+    /// counterpart there differs in few pages is stored as a delta on it.
+    public func ingest(length: UInt64, chunkSize: Int? = nil, deltaBase: Manifest? = nil, progress: ((UInt64, UInt64) -> Void)? = nil,
                        read: (UInt64, UnsafeMutableRawBufferPointer) throws -> Void) throws -> IngestResult {
-        try ingest(length: length, chunkSize: chunkSize ?? store.chunkSize, progress: progress) { start, count, input in
+        try ingest(length: length, chunkSize: chunkSize ?? store.chunkSize, deltaBase: deltaBase, progress: progress) { start, count, input in
             let window = UnsafeMutableRawBufferPointer(rebasing: input[0..<count])
             try read(start, window)
             return UnsafeRawBufferPointer(window)
@@ -93,7 +100,7 @@ extension StoreWriter {
     /// The parallel pipeline. Each worker takes a batch of chunks, gets their bytes (`bytesAt(start,
     /// count, input)` reads into the worker's input buffer, or returns memory it already has), skips zero chunks, hashes the rest, asks the
     /// index once per batch which are already stored, and compresses and appends the new ones.
-    private func ingest(length: UInt64, chunkSize: Int, progress: ((UInt64, UInt64) -> Void)?, zeroCopy: Bool = false,
+    private func ingest(length: UInt64, chunkSize: Int, deltaBase: Manifest? = nil, progress: ((UInt64, UInt64) -> Void)?, zeroCopy: Bool = false,
                         bytesAt: (UInt64, Int, UnsafeMutableRawBufferPointer) throws -> UnsafeRawBufferPointer) throws -> IngestResult {
         guard chunkSize >= 4096, chunkSize <= PackFormat.maxRecordPayload, chunkSize & (chunkSize - 1) == 0 else {
             throw StoreError.invalidChunkSize(chunkSize)
@@ -107,6 +114,7 @@ extension StoreWriter {
             runWorkers(min(storeWorkerCount, max(1, (count + Self.batchChunks - 1) / Self.batchChunks))) { _ in
                 let input = UnsafeMutableRawBufferPointer.allocate(byteCount: zeroCopy ? 0 : Self.batchChunks * chunkSize, alignment: 4096)
                 let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.batchChunks * Self.scratchSize(chunkSize), alignment: 16)
+                let delta = deltaBase.map { _ in DeltaScratch(chunkSize: chunkSize) }
                 defer { input.deallocate(); scratch.deallocate() }
                 var timings = IngestTimings()
                 var local = IngestTotals.Counts()
@@ -139,14 +147,21 @@ extension StoreWriter {
                         let known = try index.storedDigests(among: candidates.map(\.digest))
                         var fresh = claim(candidates.map(\.digest).filter { !known.contains($0) })
                         timings.lookupNanos += lap(&clock)
-                        var newChunks: [(digest: ChunkDigest, bytes: UnsafeRawBufferPointer)] = []
+                        var newChunks: [(digest: ChunkDigest, bytes: UnsafeRawBufferPointer, base: ChunkDigest?)] = []
                         for candidate in candidates where fresh.remove(candidate.digest) != nil {
                             let offset = (candidate.index - range.lowerBound) * chunkSize
-                            newChunks.append((candidate.digest, UnsafeRawBufferPointer(rebasing: bytes[offset..<min(bytes.count, offset + chunkSize)])))
-                            local.newRawBytes += UInt64(newChunks.last!.bytes.count)
+                            let chunk = UnsafeRawBufferPointer(rebasing: bytes[offset..<min(bytes.count, offset + chunkSize)])
+                            let base = deltaBase?.deltaBase(forChunk: candidate.index, digest: candidate.digest, length: chunk.count)
+                            newChunks.append((candidate.digest, chunk, base))
+                            local.newRawBytes += UInt64(chunk.count)
                         }
                         if !newChunks.isEmpty {
-                            local.newStoredBytes += UInt64(try storeNew(newChunks, scratch: scratch, timings: &timings))
+                            clock = monotonicNanos()
+                            try delta?.lookUp(newChunks.compactMap(\.base), reader: reader)
+                            timings.deltaNanos += lap(&clock)
+                            let stored = try storeNew(newChunks, scratch: scratch, delta: delta, timings: &timings)
+                            local.newStoredBytes += UInt64(stored.length)
+                            local.deltaChunks += stored.deltas
                             local.newChunks += newChunks.count
                         }
                         totals.progress(bytes: end - start, of: length, report: progress)
@@ -163,6 +178,17 @@ extension StoreWriter {
         let root = try put(manifest)
         let counts = totals.counts
         return IngestResult(manifest: root, logicalBytes: length, chunkCount: count, zeroChunks: counts.zeroChunks,
-                            newChunks: counts.newChunks, newRawBytes: counts.newRawBytes, newStoredBytes: counts.newStoredBytes)
+                            newChunks: counts.newChunks, newRawBytes: counts.newRawBytes, newStoredBytes: counts.newStoredBytes,
+                            deltaChunks: counts.deltaChunks)
+    }
+}
+
+extension Manifest {
+    /// The digest a new chunk `index` of `length` bytes with digest `digest` can be stored as a delta
+    /// on: this manifest's chunk at the same place, when it has data, the same length and other bytes.
+    func deltaBase(forChunk index: Int, digest: ChunkDigest, length: Int) -> ChunkDigest? {
+        guard index < digests.count, self.length(ofChunk: index) == length else { return nil }
+        let base = digests[index]
+        return base.isZero || base == digest ? nil : base
     }
 }

@@ -7,6 +7,7 @@ final class IngestTotals: @unchecked Sendable {
         var newChunks = 0
         var newRawBytes: UInt64 = 0
         var newStoredBytes: UInt64 = 0
+        var deltaChunks = 0
     }
 
     private let lock = NSLock()
@@ -25,6 +26,7 @@ final class IngestTotals: @unchecked Sendable {
         sum.newChunks += counts.newChunks
         sum.newRawBytes += counts.newRawBytes
         sum.newStoredBytes += counts.newStoredBytes
+        sum.deltaChunks += counts.deltaChunks
         lock.unlock()
     }
 

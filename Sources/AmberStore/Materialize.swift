@@ -53,7 +53,7 @@ extension ChunkReader {
     /// each run of non-zero chunks with one write at its offset.
     func materialize(_ manifest: Manifest, into output: OutputFile, progress: ((UInt64, UInt64) -> Void)?) throws {
         var clock = monotonicNanos()
-        let locations = try locations(for: manifest)
+        let locations = try withDeltaBaseLocations(try locations(for: manifest))
         var total = MaterializeTimings()
         total.lookupNanos = lap(&clock)
         try output.buffered.truncate(to: 0)
@@ -114,7 +114,7 @@ extension ChunkReader {
             }
             let offset = (index - range.lowerBound) * chunkSize
             let slot = UnsafeMutableRawBufferPointer(rebasing: buffer[offset..<(offset + manifest.length(ofChunk: index))])
-            try read(digest, at: locations[digest]!, into: slot, scratch: scratch, timings: &timings)
+            try read(digest, at: locations[digest]!, into: slot, scratch: scratch, timings: &timings, bases: locations)
             if runStart == nil { runStart = index }
         }
         try flush(upTo: range.upperBound)

@@ -3,7 +3,7 @@
 ///
 ///     offset size  field
 ///          0    4  magic "AMR1"
-///          4    1  codec (0 raw, 1 lz4), then 3 zero bytes
+///          4    1  codec (0 raw, 1 lz4, 2 delta: see `DeltaRecord`), then 3 zero bytes
 ///          8    4  raw (uncompressed) length, little endian
 ///         12    4  stored length (payload bytes that follow the header)
 ///         16   32  SHA-256 of the raw bytes

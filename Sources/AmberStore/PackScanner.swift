@@ -4,7 +4,9 @@ import Glibc
 /// What reading a pack from start to end found.
 public struct PackScan: Sendable {
     public var name: String
-    /// Records whose header is sound and whose payload decodes to their digest, in file order.
+    /// Records whose header is sound and whose payload decodes to their digest, in file order. A delta
+    /// record's base may be in another pack (or in none): here its payload is only checked to decode;
+    /// `checkDeltas` rebuilds and re-hashes deltas once every pack has been scanned.
     public var records: [StoredChunk]
     /// Records with a sound header whose payload does not match its digest (skipped).
     public var damaged: [StoredChunk]
@@ -50,19 +52,34 @@ extension ChunkReader {
                 scan.stopReason = "record at offset \(offset) runs past the end of the file"
                 break
             }
-            let location = ChunkLocation(pack: name, offset: offset, storedLength: record.storedLength,
+            var location = ChunkLocation(pack: name, offset: offset, storedLength: record.storedLength,
                                          rawLength: record.rawLength, codec: record.codec)
-            let chunk = StoredChunk(digest: record.digest, location: location)
             do {
-                try read(record.digest, at: location, into: UnsafeMutableRawBufferPointer(rebasing: decoded[0..<record.rawLength]),
-                         scratch: scratch)
-                scan.records.append(chunk)
+                if record.codec == .delta {
+                    location.base = try deltaBase(record.digest, at: location)
+                } else {
+                    try read(record.digest, at: location, into: UnsafeMutableRawBufferPointer(rebasing: decoded[0..<record.rawLength]),
+                             scratch: scratch)
+                }
+                scan.records.append(StoredChunk(digest: record.digest, location: location))
             } catch is StoreError {
-                scan.damaged.append(chunk)
+                scan.damaged.append(StoredChunk(digest: record.digest, location: location))
             }
             offset += UInt64(record.recordLength)
             scan.validLength = offset
         }
         return scan
+    }
+}
+
+extension ChunkReader {
+    /// Of `scanned` (every sound record of every pack), the delta records that do not rebuild into
+    /// their digest, with why: their base is missing or damaged, or their pages are wrong. Reads
+    /// through an index of `scanned` alone, not this reader's, which is what is being rebuilt.
+    public func checkDeltas(_ scanned: [StoredChunk], progress: ((UInt64, UInt64) -> Void)? = nil) -> [ChunkDefect] {
+        let scannedIndex = InMemoryChunkIndex()
+        scannedIndex.add(scanned)
+        let deltas = scanned.filter { $0.location.codec == .delta }
+        return ChunkReader(store: store, index: scannedIndex).verify(deltas, progress: progress)
     }
 }

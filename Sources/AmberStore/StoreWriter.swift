@@ -49,12 +49,19 @@ public final class StoreWriter: @unchecked Sendable {
     private var written: [StoredChunk] = []
     private let reusesPacks: Bool
     var accumulatedTimings = IngestTimings()
+    /// Decodes delta bases while new chunks are being stored.
+    let reader: ChunkReader
+    /// A new chunk is stored as a delta on its base only when at most this fraction of its pages
+    /// differ; more changed pages save little and lengthen restores. Chosen from the churn benchmark
+    /// (BENCHMARKS.md, "Delta chunks").
+    public var deltaMaxChangedFraction = 0.5
 
     public init(store: ChunkStore, index: ChunkIndex) throws {
         self.store = store
         self.index = index
         lease = try store.lease(.shared)
         reusesPacks = true
+        reader = ChunkReader(store: store, index: index)
     }
 
     /// A writer for gc, which already holds the store lease exclusively and is emptying old packs:
@@ -64,18 +71,23 @@ public final class StoreWriter: @unchecked Sendable {
         self.index = index
         lease = exclusiveLease
         reusesPacks = false
+        reader = ChunkReader(store: store, index: index)
     }
 
     /// Stores one chunk (any length up to 16 MiB) unless it is zero or already stored; returns its digest.
-    public func put(_ bytes: UnsafeRawBufferPointer) throws -> ChunkDigest {
+    /// A new chunk is stored as a delta on `deltaBase` (the same chunk of an earlier version of the
+    /// image) when few enough of its pages differ from it.
+    public func put(_ bytes: UnsafeRawBufferPointer, deltaBase: ChunkDigest? = nil) throws -> ChunkDigest {
         guard bytes.count <= PackFormat.maxRecordPayload else { throw StoreError.chunkTooLarge(bytes.count) }
         if bytes.count == 0 || isAllZero(bytes) { return .zero }
         let digest = ChunkDigest.of(bytes)
         if try index.storedDigests(among: [digest]).isEmpty, claim([digest]).contains(digest) {
             let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.scratchSize(bytes.count), alignment: 16)
+            let base = deltaBase.flatMap { $0.isZero || $0 == digest ? nil : $0 }
+            let delta = try base.map { try DeltaScratch(chunkSize: bytes.count, bases: [$0], reader: reader) }
             defer { scratch.deallocate() }
             var timings = IngestTimings()
-            _ = try storeNew(bytes, digest: digest, scratch: scratch, timings: &timings)
+            _ = try storeNew([(digest, bytes, base)], scratch: scratch, delta: delta, timings: &timings)
         }
         return digest
     }
@@ -91,7 +103,8 @@ public final class StoreWriter: @unchecked Sendable {
         (record.baseAddress! + PackFormat.recordHeaderSize).copyMemory(from: payload.baseAddress!, byteCount: payload.count)
         header.encode(into: record.baseAddress!)
         var timings = IngestTimings()
-        _ = try append([UnsafeRawBufferPointer(record)], headers: [header], timings: &timings)
+        let base = header.codec == .delta && payload.count >= 32 ? ChunkDigest(bytes: UnsafeRawBufferPointer(rebasing: payload[0..<32])) : nil
+        _ = try append([UnsafeRawBufferPointer(record)], headers: [header], bases: [base], timings: &timings)
     }
 
     /// Makes everything written durable (fsync of each pack and of the packs directory) and returns what
@@ -143,8 +156,9 @@ public final class StoreWriter: @unchecked Sendable {
 
     // MARK: - Shared by ingest workers
 
+    /// Room for one record of a chunk of `chunkSize` bytes, whichever codec it ends up with.
     static func scratchSize(_ chunkSize: Int) -> Int {
-        PackFormat.recordHeaderSize + max(chunkSize, ChunkCodec.compressionBound(chunkSize))
+        PackFormat.recordHeaderSize + DeltaRecord.prefixSize(chunkSize) + max(chunkSize, ChunkCodec.compressionBound(chunkSize))
     }
 
     /// Marks `digests` as being stored by this writer; returns those no one in this writer claimed before.
@@ -164,21 +178,19 @@ public final class StoreWriter: @unchecked Sendable {
         lock.unlock()
     }
 
-    /// Compresses (or not) and appends one new chunk; `scratch` must be `scratchSize` bytes. Returns the
-    /// record's length.
-    func storeNew(_ bytes: UnsafeRawBufferPointer, digest: ChunkDigest, scratch: UnsafeMutableRawBufferPointer,
-                  timings: inout IngestTimings) throws -> Int {
-        try storeNew([(digest, bytes)], scratch: scratch, timings: &timings)
-    }
-
-    /// Compresses (or not) new chunks and appends their records with one pwritev. `scratch` holds
-    /// `scratchSize` bytes per chunk; it takes each record's header and LZ4 payload, while a chunk LZ4
-    /// cannot shrink is written from where it is, without a copy. Returns the records' total length.
-    func storeNew(_ chunks: [(digest: ChunkDigest, bytes: UnsafeRawBufferPointer)], scratch: UnsafeMutableRawBufferPointer,
-                  timings: inout IngestTimings) throws -> Int {
+    /// Encodes (as a delta on its base when given and worth it, else LZ4 or raw) new chunks and appends
+    /// their records with one pwritev. `scratch` holds `scratchSize` bytes per chunk; it takes each
+    /// record's header and encoded payload, while a chunk LZ4 cannot shrink is written from where it
+    /// is, without a copy. `delta` (needed only when some chunk has a base) holds the buffers a
+    /// delta is worked out in. Returns the records' total length and how many are deltas.
+    func storeNew(_ chunks: [(digest: ChunkDigest, bytes: UnsafeRawBufferPointer, base: ChunkDigest?)],
+                  scratch: UnsafeMutableRawBufferPointer, delta: DeltaScratch?,
+                  timings: inout IngestTimings) throws -> (length: Int, deltas: Int) {
         let start = monotonicNanos()
+        let deltaNanosBefore = timings.deltaNanos
         var pieces: [UnsafeRawBufferPointer] = []
         var headers: [PackRecordHeader] = []
+        var bases: [ChunkDigest?] = []
         var used = 0
         func add(_ piece: UnsafeRawBufferPointer) {
             if let last = pieces.last, last.baseAddress! + last.count == piece.baseAddress! {
@@ -187,9 +199,18 @@ public final class StoreWriter: @unchecked Sendable {
                 pieces.append(piece)
             }
         }
-        for (digest, bytes) in chunks {
+        for (digest, bytes, base) in chunks {
             let record = scratch.baseAddress! + used
             let payload = UnsafeMutableRawBufferPointer(rebasing: scratch[(used + PackFormat.recordHeaderSize)...])
+            if let base, let delta, let length = encodeDelta(bytes, on: base, buffers: delta, into: payload, timings: &timings) {
+                let header = PackRecordHeader(codec: .delta, rawLength: bytes.count, storedLength: length, digest: digest)
+                header.encode(into: record)
+                add(UnsafeRawBufferPointer(start: record, count: header.recordLength))
+                used += header.recordLength
+                headers.append(header)
+                bases.append(base)
+                continue
+            }
             let (codec, compressed) = ChunkCodec.compress(bytes, into: payload)
             let header = PackRecordHeader(codec: codec, rawLength: bytes.count, storedLength: codec == .raw ? bytes.count : compressed,
                                           digest: digest)
@@ -203,13 +224,39 @@ public final class StoreWriter: @unchecked Sendable {
                 used += header.recordLength
             }
             headers.append(header)
+            bases.append(nil)
         }
-        timings.compressNanos += monotonicNanos() - start
-        return try append(pieces, headers: headers, timings: &timings)
+        timings.compressNanos += monotonicNanos() - start - (timings.deltaNanos - deltaNanosBefore)
+        let length = try append(pieces, headers: headers, bases: bases, timings: &timings)
+        return (length, bases.count { $0 != nil })
+    }
+
+    /// The delta payload of `bytes` on `base`, written into `payload`; nil when a full record is the
+    /// better choice: the base is unreadable, of another length, at the end of a chain already
+    /// `DeltaRecord.maxChainDepth` long, or too many pages differ.
+    private func encodeDelta(_ bytes: UnsafeRawBufferPointer, on base: ChunkDigest, buffers: DeltaScratch,
+                             into payload: UnsafeMutableRawBufferPointer, timings: inout IngestTimings) -> Int? {
+        let start = monotonicNanos()
+        defer { timings.deltaNanos += monotonicNanos() - start }
+        guard bytes.count <= buffers.chunkSize, let location = buffers.baseLocations[base], location.rawLength == bytes.count else {
+            return nil
+        }
+        let baseBytes = UnsafeMutableRawBufferPointer(rebasing: buffers.base[0..<bytes.count])
+        // The base is decoded but not re-hashed: the delta is worked out against exactly the bytes its
+        // record decodes to, which is what every read rebuilds it from, and every read checks the
+        // rebuilt chunk's SHA-256. A base that does not decode gives a full chunk.
+        var readTimings = MaterializeTimings()
+        guard let depth = try? reader.decode(base, at: location, into: baseBytes, scratch: buffers.record, timings: &readTimings,
+                                             level: 0, bases: buffers.baseLocations),
+              depth < DeltaRecord.maxChainDepth else { return nil }
+        let pageLimit = Int(Double(DeltaRecord.pageCount(bytes.count)) * deltaMaxChangedFraction)
+        return DeltaRecord.encode(bytes, base: UnsafeRawBufferPointer(baseBytes), baseDigest: base, pageLimit: pageLimit,
+                                  gather: buffers.gather, into: payload)
     }
 
     /// Appends records whose bytes are `pieces` in order (a record may span pieces) with one pwritev.
-    private func append(_ pieces: [UnsafeRawBufferPointer], headers: [PackRecordHeader], timings: inout IngestTimings) throws -> Int {
+    private func append(_ pieces: [UnsafeRawBufferPointer], headers: [PackRecordHeader], bases: [ChunkDigest?],
+                        timings: inout IngestTimings) throws -> Int {
         let start = monotonicNanos()
         let total = headers.reduce(0) { $0 + $1.recordLength }
         let (appender, offset) = try reserve(total)
@@ -219,10 +266,10 @@ public final class StoreWriter: @unchecked Sendable {
             throw StoreError.from(error, path: appender.path)
         }
         var position = offset
-        let stored = headers.map { header in
+        let stored = zip(headers, bases).map { header, base in
             defer { position += UInt64(header.recordLength) }
             return StoredChunk(digest: header.digest, location: ChunkLocation(pack: appender.name, offset: position, storedLength: header.storedLength,
-                                                                              rawLength: header.rawLength, codec: header.codec))
+                                                                              rawLength: header.rawLength, codec: header.codec, base: base))
         }
         lock.lock()
         written.append(contentsOf: stored)
@@ -293,6 +340,39 @@ public final class StoreWriter: @unchecked Sendable {
             appender.length = UInt64(PackFormat.fileHeaderSize)
             return appender
         }
+    }
+}
+
+/// One ingest worker's buffers for working out deltas: the rebuilt base, the changed pages gathered
+/// before compression, the base's record, and where the current batch's bases and their chains are.
+final class DeltaScratch {
+    let chunkSize: Int
+    let base: UnsafeMutableRawBufferPointer
+    let gather: UnsafeMutableRawBufferPointer
+    let record: UnsafeMutableRawBufferPointer
+    var baseLocations: [ChunkDigest: ChunkLocation] = [:]
+
+    convenience init(chunkSize: Int, bases: [ChunkDigest], reader: ChunkReader) throws {
+        self.init(chunkSize: chunkSize)
+        try lookUp(bases, reader: reader)
+    }
+
+    /// Looks up where `bases` and everything their chains need are, in a few batched index queries.
+    func lookUp(_ bases: [ChunkDigest], reader: ChunkReader) throws {
+        baseLocations = bases.isEmpty ? [:] : try reader.withDeltaBaseLocations(try reader.index.locations(of: bases))
+    }
+
+    init(chunkSize: Int) {
+        self.chunkSize = chunkSize
+        base = .allocate(byteCount: chunkSize, alignment: 16)
+        gather = .allocate(byteCount: chunkSize, alignment: 16)
+        record = .allocate(byteCount: StoreWriter.scratchSize(chunkSize), alignment: 16)
+    }
+
+    deinit {
+        base.deallocate()
+        gather.deallocate()
+        record.deallocate()
     }
 }
 

@@ -4,6 +4,7 @@ import Foundation
 
 struct Rollback: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "rollback",
         abstract: "Return a VM to one of its snapshots: memory, vCPUs, devices and disk, without a guest reboot.",
         discussion: """
         The snapshot is taken out of the store and checked before the VM is touched: a damaged snapshot is refused \
@@ -52,6 +53,7 @@ struct Rollback: ParsableCommand {
 
 struct Clone: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "clone",
         abstract: "Start a new VM from a snapshot, continuing from the snapshot's instant.",
         discussion: """
         The snapshot's memory is taken out of the store once and shared copy-on-write by every clone of it; \

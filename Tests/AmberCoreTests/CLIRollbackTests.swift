@@ -138,6 +138,33 @@ struct CLIRollbackTests {
         #expect(running.errorLine == "VM c2 is running: stop it first with `amber stop c2`")
     }
 
+    @Test func aDamagedCachedStateFailsACloneAndIsTakenOutOfTheStoreAgain() throws {
+        let home = try CLIHome()
+        defer {
+            for name in ["origin", "w1", "w3"] { _ = try? home.amber(["stop", name, "--timeout", "5"]) }
+            home.remove()
+        }
+        try start(home, name: "origin")
+        let snapshot = try take(home, "origin")
+        #expect(try home.amber(["clone", snapshot.id, "--name", "w1", "--detach"], timeout: 120).status == 0)
+
+        // A clone reads only the cached state's header and shape; its CRC-32 still covers every byte.
+        let state = MaterializedSnapshot.directory(AmberHome(explicit: home.root.path), id: snapshot.id)
+            .appendingPathComponent("state").path
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: state)))
+        bytes[bytes.count - 10] ^= 0x20
+        try Data(bytes).write(to: URL(fileURLWithPath: state))
+        let damaged = try home.amber(["clone", snapshot.id, "--name", "w2", "--detach"], timeout: 60)
+        #expect(damaged.status != 0)
+        #expect(damaged.errorLine.hasPrefix("snapshot \(snapshot.id) cannot be restored: its machine state is not usable: machine state is corrupt: its checksum"), "\(damaged.errorLine)")
+        #expect(!FileManager.default.fileExists(atPath: home.vmDirectory("w2").path))
+        #expect(!FileManager.default.fileExists(atPath: state), "the damaged copy is dropped")
+
+        let again = try home.amber(["clone", snapshot.id, "--name", "w3", "--detach"], timeout: 120)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(try ControlClient(AmberHome(explicit: home.root.path).vm("w3")).status().state == .running)
+    }
+
     @Test func badRollbacksLeaveTheVMRunning() throws {
         let home = try CLIHome()
         defer {

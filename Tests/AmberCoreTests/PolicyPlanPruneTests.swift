@@ -163,10 +163,13 @@ struct PolicyPlanPruneTests {
         let home = try prepare()
         defer { home.remove() }
         let now = Date()
+        // The last run at this hour's slot (the policy is hourly): its next slot is the next full hour, after
+        // `now` whatever minute the test runs in (a run "a minute ago" made the next slot due at xx:00).
+        let thisHour = Date(timeIntervalSince1970: (now.timeIntervalSince1970 / 3600).rounded(.down) * 3600)
         try home.catalog().write { db in
-            try db.recordDaemonRun(job: "policy", name: "web", vm: "web-1", at: now.addingTimeInterval(-7200),
+            try db.recordDaemonRun(job: "policy", name: "web", vm: "web-1", at: thisHour.addingTimeInterval(-7200),
                                    outcome: "failed", error: "store full")
-            try db.recordDaemonRun(job: "policy", name: "web", vm: "web-1", at: now.addingTimeInterval(-60),
+            try db.recordDaemonRun(job: "policy", name: "web", vm: "web-1", at: thisHour,
                                    outcome: "snapshot s6")
             try db.recordDaemonRun(job: "gc", name: "", vm: "", at: now.addingTimeInterval(-30), outcome: "freed 0 bytes")
         }

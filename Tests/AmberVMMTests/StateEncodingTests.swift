@@ -174,4 +174,23 @@ struct StateFileTests {
             try MachineState(contentsOf: huge)
         }
     }
+
+    @Test func theShapeReadsAsTheFullStateSaysAndDamageIsCaughtAsInIt() throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let state = try capturedState(vcpus: 2)
+        let path = directory + "/machine.state"
+        try state.write(to: path)
+        let shape = try MachineShape(contentsOf: path)
+        #expect(shape == MachineShape(state))
+        #expect(shape.vcpuCount == 2)
+        #expect(shape.memory.totalBytes == state.memory.totalBytes)
+
+        // One flipped byte in the payload: the shape's read checks the CRC-32 as the full decode does.
+        var bytes = try state.encoded()
+        bytes[bytes.count / 2] ^= 0x40
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let error = #expect(throws: MachineStateError.self) { try MachineShape(contentsOf: path) }
+        #expect(error?.description.hasPrefix("machine state is corrupt: its checksum is") == true)
+    }
 }

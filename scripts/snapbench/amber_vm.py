@@ -19,12 +19,13 @@ class AmberError(Exception):
 class Amber:
     """The `amber` CLI with one state directory (AMBER_HOME)."""
 
-    def __init__(self, binary, home):
-        self.binary, self.home = binary, home
+    def __init__(self, binary, home, prefix=()):
+        """`prefix`: a command to run amber under, e.g. ("chrt", "-f", "50")."""
+        self.binary, self.home, self.prefix = binary, home, list(prefix)
         self.environment = dict(os.environ, AMBER_HOME=home)
 
     def run(self, *arguments, timeout=600):
-        done = subprocess.run([self.binary, *arguments], capture_output=True, text=True,
+        done = subprocess.run([*self.prefix, self.binary, *arguments], capture_output=True, text=True,
                               env=self.environment, timeout=timeout)
         if done.returncode != 0:
             raise AmberError(f"amber {' '.join(arguments)} failed (exit {done.returncode}): "

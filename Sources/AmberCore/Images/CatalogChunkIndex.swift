@@ -32,12 +32,13 @@ extension StoredChunk {
     init?(_ row: ChunkRecord) {
         guard let digest = ChunkDigest(bytes: row.digest), let codec = ChunkCodec(rawValue: UInt8(clamping: row.codec)) else { return nil }
         self.init(digest: digest, location: ChunkLocation(pack: row.pack, offset: UInt64(row.offset), storedLength: row.storedLength,
-                                                          rawLength: row.rawLength, codec: codec))
+                                                          rawLength: row.rawLength, codec: codec,
+                                                          base: row.base.flatMap { ChunkDigest(bytes: $0) }))
     }
 
     var record: ChunkRecord {
         ChunkRecord(digest: digest.bytes, pack: location.pack, offset: Int64(location.offset), storedLength: location.storedLength,
-                    rawLength: location.rawLength, codec: Int(location.codec.rawValue))
+                    rawLength: location.rawLength, codec: Int(location.codec.rawValue), base: location.base?.bytes)
     }
 }
 

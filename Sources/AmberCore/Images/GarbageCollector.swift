@@ -48,6 +48,8 @@ extension StoreContext {
             live.formUnion(tree.manifest.digests)
         }
         live.remove(.zero)
+        // A live delta needs its base, and that base its own, down the chain.
+        live = DeltaBases(chunks).closure(of: live)
 
         var byPack: [String: [StoredChunk]] = [:]
         for chunk in chunks { byPack[chunk.location.pack, default: []].append(chunk) }

@@ -13,7 +13,9 @@ public struct IndexRebuildReport: Sendable, Codable {
 
 extension StoreContext {
     /// Rebuilds the catalog's chunk and pack tables from the pack files alone, checking every record.
-    /// Images and snapshots are kept; `verify` then tells whether all they reference was found.
+    /// Delta records are checked once every pack is scanned (their base may be in any pack), and keep
+    /// the base their record names. Images and snapshots are kept; `verify` then tells whether all they
+    /// reference was found.
     public func rebuildIndex() throws -> IndexRebuildReport {
         let lease = try store.lease(.exclusive)
         defer { withExtendedLifetime(lease) {} }
@@ -32,7 +34,9 @@ extension StoreContext {
             if scan.validLength < scan.fileLength { torn.append(name) }
             packs.append(PackRecord(name: name, length: Int64(scan.validLength)))
         }
-        let records = chunks.values.map(\.record)
+        let badDeltas = Set(reader.checkDeltas(Array(chunks.values)).map(\.digest))
+        damaged += badDeltas.count
+        let records = chunks.values.filter { !badDeltas.contains($0.digest) }.map(\.record)
         try catalog.write { try $0.replaceChunkIndex(chunks: records, packs: packs) }
         return IndexRebuildReport(packs: packs.count, chunks: records.count, damagedRecords: damaged, tornPacks: torn)
     }

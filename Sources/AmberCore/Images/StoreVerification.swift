@@ -22,8 +22,10 @@ public struct VerificationReport: Sendable, Codable {
 }
 
 extension StoreContext {
-    /// Decodes and re-hashes every chunk in the catalog, then names what depends on each bad one
-    /// (including manifests that are themselves unreadable or reference chunks the catalog lacks).
+    /// Decodes and re-hashes every chunk in the catalog (rebuilding deltas from their bases), then names
+    /// what depends on each bad one (including manifests that are themselves unreadable or reference
+    /// chunks the catalog lacks). A snapshot depends on the bases of its delta chunks too, so a bad
+    /// base names every snapshot whose chunks are rebuilt from it.
     public func verify(progress: ((UInt64, UInt64) -> Void)? = nil) throws -> VerificationReport {
         let lease = try store.lease(.shared)
         defer { withExtendedLifetime(lease) {} }
@@ -37,6 +39,7 @@ extension StoreContext {
                                        problem: defect.reason, dependents: [])
         }
         let known = Set(chunks.map(\.digest))
+        let bases = DeltaBases(chunks)
         for root in roots {
             let referenced: [ChunkDigest]
             do {
@@ -49,7 +52,7 @@ extension StoreContext {
                 bad[root.digest]!.dependents.append(root.owner)
                 continue
             }
-            for digest in Set(referenced) {
+            for digest in bases.closure(of: Set(referenced)) {
                 if bad[digest] != nil {
                     bad[digest]!.dependents.append(root.owner)
                 } else if !known.contains(digest) {

@@ -15,6 +15,8 @@ struct CaptureIngest {
     /// (its memory is a private copy-on-write mapping), from its address space. Not through a shared
     /// mapping of the memory file: a read fault there allocates every page the guest never touched
     /// (the file is shmem), which made a 1 GiB VM's first snapshot cost 0.5 GiB of host memory.
+    /// The parent snapshot's memory is the delta base: a chunk the guest rewrote a few pages of is
+    /// stored as those pages.
     func memory(_ capture: SnapshotCapture) throws -> IngestResult {
         let file: FileDescriptor
         do {
@@ -23,7 +25,8 @@ struct CaptureIngest {
             throw SnapshotError.memoryUnreadable(vm: vm, reason: error.description)
         }
         let offset = capture.memoryOffset ?? 0
-        return try writer.ingest(length: capture.memoryBytes) { start, buffer in
+        let base = parentMemoryManifest(capture)
+        return try writer.ingest(length: capture.memoryBytes, deltaBase: base) { start, buffer in
             guard try file.read(into: buffer, at: offset + start) == buffer.count else {
                 throw SnapshotError.memoryUnreadable(vm: vm, reason: "short read at guest offset \(start)")
             }
@@ -57,10 +60,21 @@ struct CaptureIngest {
         defer { buffer.deallocate() }
         for index in disk.changedChunks where index >= 0 && index < digests.count {
             let length = try overlay.readChunk(index, into: buffer)
-            digests[index] = try writer.put(UnsafeRawBufferPointer(rebasing: buffer[0..<length]))
+            digests[index] = try writer.put(UnsafeRawBufferPointer(rebasing: buffer[0..<length]), deltaBase: digests[index])
         }
         let manifest = Manifest(chunkSize: overlay.chunkSize, logicalLength: overlay.size, digests: digests)
         return (try writer.put(manifest), overlay.size)
+    }
+
+    /// The memory manifest of the snapshot this VM's state descends from, if that snapshot is still
+    /// recorded with memory of the same size. Without one (or if it cannot be read) chunks are stored whole.
+    private func parentMemoryManifest(_ capture: SnapshotCapture) -> Manifest? {
+        guard let id = capture.parent,
+              let bytes = try? context.catalog.read({ try $0.snapshot(id: id) })?.memoryManifest,
+              let root = ChunkDigest(bytes: bytes),
+              let manifest = try? context.reader.manifest(root),
+              manifest.logicalLength == capture.memoryBytes, manifest.chunkSize == context.store.chunkSize else { return nil }
+        return manifest
     }
 
     /// The baseline snapshot's disk manifest, if it is still recorded (a removed snapshot's chunks

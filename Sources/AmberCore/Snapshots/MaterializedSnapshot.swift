@@ -13,7 +13,8 @@ import Glibc
 /// and validated, so a damaged snapshot fails here, before anything about a VM changes.
 struct MaterializedSnapshot {
     let record: SnapshotRecord
-    let state: MachineState
+    /// The machine's memory layout and vCPU count, from its state.
+    let shape: MachineShape
     let statePath: String
     let memoryPath: String
     let diskPath: String?
@@ -24,8 +25,12 @@ struct MaterializedSnapshot {
         home.cacheDirectory.appendingPathComponent("snapshots").appendingPathComponent(id)
     }
 
-    /// Takes snapshot `record` out of the store (or finds it already out) and checks it.
-    init(_ record: SnapshotRecord, context: StoreContext, progress: ((String, UInt64, UInt64) -> Void)? = nil) throws {
+    /// Takes snapshot `record` out of the store (or finds it already out) and checks it. A state found
+    /// already out was checked when it was taken out; `recheckState` decodes and checks all of it again
+    /// (a rollback does, as it stops the running VM before amber-vmm reads the state), otherwise only its
+    /// header and shape are read (a clone's path: amber-vmm checks the rest before its VM exists).
+    init(_ record: SnapshotRecord, context: StoreContext, recheckState: Bool,
+         progress: ((String, UInt64, UInt64) -> Void)? = nil) throws {
         self.record = record
         let id = record.id
         guard let vmRow = try context.catalog.read({ try $0.vm(named: record.vm) }),
@@ -48,25 +53,27 @@ struct MaterializedSnapshot {
         let lock = try FileLock(path: directory.appendingPathComponent("lock").path, mode: .exclusive)
         defer { withExtendedLifetime(lock) {} }
         let reader = context.reader
-        func takeOut(_ root: ChunkDigest, _ name: String) throws -> String {
+        func takeOut(_ root: ChunkDigest, _ name: String) throws -> (path: String, new: Bool) {
             let path = directory.appendingPathComponent(name).path
-            guard access(path, F_OK) != 0 else { return path }
+            guard access(path, F_OK) != 0 else { return (path, false) }
             do {
                 try reader.materialize(root, toPath: path) { done, total in progress?(name, done, total) }
             } catch {
                 throw SnapshotError.unusable(id: id, reason: "its \(name) cannot be read from the store: \(error)")
             }
-            return path
+            return (path, true)
         }
-        statePath = try takeOut(stateRoot, "state")
+        let state = try takeOut(stateRoot, "state")
+        statePath = state.path
         do {
-            state = try MachineState(contentsOf: statePath)
+            shape = state.new || recheckState ? MachineShape(try MachineState(contentsOf: statePath))
+                                              : try MachineShape(contentsOf: statePath)
         } catch {
             unlink(statePath)
             throw SnapshotError.unusable(id: id, reason: "its machine state is not usable: \(error)")
         }
-        memoryPath = try takeOut(memory, "memory")
-        diskPath = try record.diskManifest.flatMap(ChunkDigest.init(bytes:)).map { try takeOut($0, "disk0") }
+        memoryPath = try takeOut(memory, "memory").path
+        diskPath = try record.diskManifest.flatMap(ChunkDigest.init(bytes:)).map { try takeOut($0, "disk0").path }
     }
 
     /// The configuration amber-vmm gets to continue from this snapshot as VM `name` in `directory`:
@@ -76,8 +83,8 @@ struct MaterializedSnapshot {
         var result = configuration
         result.name = directory.name
         // The state knows the machine's shape, whatever the VM's configuration says today.
-        result.memoryBytes = state.memory.totalBytes
-        result.vcpus = state.vcpus.count
+        result.memoryBytes = shape.memory.totalBytes
+        result.vcpus = shape.vcpuCount
         result.controlSocketPath = directory.controlSocket.path
         result.consoleLogPath = detached ? directory.consoleLog.path : nil
         result.restore = RestoreSource(snapshotID: record.id, statePath: statePath, memoryPath: memoryPath)

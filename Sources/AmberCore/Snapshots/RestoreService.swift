@@ -43,7 +43,7 @@ public struct RestoreService {
         if wasRunning && keepCurrent {
             kept = try SnapshotService(home: home).take(vm: name, label: "pre-rollback (rolled back to \(record.id))")
         }
-        let snapshot = try MaterializedSnapshot(record, context: context, progress: progress)
+        let snapshot = try MaterializedSnapshot(record, context: context, recheckState: true, progress: progress)
         if home.vm(name).exists { _ = try manager.stop(name) }
         let pid = try VMLauncher(home: home).runDetached(name: name) { directory, _ in
             try snapshot.configuration(for: directory, detached: true)
@@ -81,7 +81,7 @@ public struct RestoreService {
         guard let record = try context.catalog.read({ try $0.snapshot(id: id) }) else {
             throw SnapshotError.unknownSnapshot(id: id)
         }
-        return try MaterializedSnapshot(record, context: context, progress: progress)
+        return try MaterializedSnapshot(record, context: context, recheckState: false, progress: progress)
     }
 
     private func resolve(_ target: Target, vm name: String, catalog: Catalog) throws -> SnapshotRecord {

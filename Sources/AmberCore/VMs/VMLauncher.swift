@@ -38,6 +38,7 @@ public struct VMLauncher {
             try ProcessSpawner.spawn(launch.vmmPath, arguments: ["--config", launch.directory.configFile.path],
                                      streams: .init(), newSession: false)
         }
+        try launch.makeConfigurationDurable()
         let status = ProcessSpawner.wait(for: pid) ?? .exited(1)
         withExtendedLifetime(launch.runLock) {}
         return status
@@ -53,6 +54,13 @@ public struct VMLauncher {
         let pid = try ProcessSpawner.spawn(
             launch.vmmPath, arguments: ["--config", directory.configFile.path],
             streams: .init(input: devNull.rawValue, output: log.rawValue, error: log.rawValue), newSession: true)
+        do {
+            try launch.makeConfigurationDurable()
+        } catch {
+            kill(pid, SIGKILL)
+            _ = ProcessSpawner.wait(for: pid)
+            throw error
+        }
 
         let client = ControlClient(directory)
         let deadline = Date().addingTimeInterval(startTimeout)
@@ -71,7 +79,7 @@ public struct VMLauncher {
                                                      logPath: directory.vmmLog.path, logTail: Self.tail(of: directory.vmmLog))
             }
             // A restored VM answers within milliseconds: poll finely (a refused connect costs microseconds).
-            usleep(2_000)
+            usleep(1_000)
         }
     }
 
@@ -80,6 +88,15 @@ public struct VMLauncher {
         let vmmPath: String
         /// Held until this `amber` exits; see `VMDirectory.runLock`.
         let runLock: FileLock
+        /// config.json, written and renamed into place but not yet on disk.
+        let configuration: FileDescriptor
+
+        /// Flushes config.json and its directory entry. Done once amber-vmm is on its way (it reads the
+        /// file from the page cache), so the flush is off the path to the VM's first instruction.
+        func makeConfigurationDurable() throws {
+            try configuration.sync()
+            try FileDescriptor.open(directory.url.path, O_RDONLY | O_DIRECTORY).sync()
+        }
     }
 
     /// Checks everything, then claims the VM's directory and writes its configuration.
@@ -116,11 +133,26 @@ public struct VMLauncher {
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try encoder.encode(configuration).write(to: directory.configFile, options: .atomic)
+        let configurationFile = try Self.replace(directory.configFile.path, with: try encoder.encode(configuration))
         if let consoleLog = configuration.consoleLogPath {
-            _ = fileManager.createFile(atPath: consoleLog, contents: nil, attributes: [.posixPermissions: 0o600])
+            _ = try FileDescriptor.open(consoleLog, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
         }
-        return Launch(directory: directory, vmmPath: vmmPath, runLock: runLock)
+        return Launch(directory: directory, vmmPath: vmmPath, runLock: runLock, configuration: configurationFile)
+    }
+
+    /// Puts `contents` at `path` in one rename (a reader sees the old file or the new one, never part of
+    /// one) and returns the new file, not yet flushed: see `Launch.makeConfigurationDurable()`.
+    private static func replace(_ path: String, with contents: Data) throws -> FileDescriptor {
+        let temporary = path + ".partial-\(getpid())"
+        do {
+            let file = try FileDescriptor.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
+            try contents.withUnsafeBytes { try file.write($0, at: 0) }
+            try retryingInterrupts("rename \(temporary)") { rename(temporary, path) }
+            return file
+        } catch {
+            unlink(temporary)
+            throw error
+        }
     }
 
     /// The last few lines of a log, on one line, for error messages.

@@ -48,9 +48,7 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
                                                         serialOutput: { console.write($0) })
         let restoredState: MachineState?
         if let restore = configuration.restore {
-            let state = try Self.readState(restore)
-            machine = try Self.restoredMachine(restore, state: state, configuration: machineConfiguration)
-            restoredState = state
+            (machine, restoredState) = try Self.restoredMachine(restore, configuration: machineConfiguration)
         } else {
             machine = try Self.bootedMachine(configuration, machineConfiguration, virtioSlots: slots)
             restoredState = nil
@@ -100,19 +98,39 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
 
     /// The snapshot's memory file is mapped copy-on-write: every VM restored from it shares the
     /// pages it has not written, and the file never changes.
-    private static func restoredMachine(_ restore: RestoreSource, state: MachineState,
-                                        configuration: MachineConfiguration) throws -> Machine {
+    /// The snapshot's memory file is mapped copy-on-write: every VM restored from it shares the
+    /// pages it has not written, and the file never changes. Creating the VM (its memory slot, irqchip,
+    /// PIT and vCPUs: milliseconds of kernel time on PVM) runs on another thread while this one reads
+    /// and checks the state; the machine is built for the configuration's memory size, the layout every
+    /// VM of that size has, and the state is refused if its layout differs.
+    private static func restoredMachine(_ restore: RestoreSource, configuration: MachineConfiguration) throws
+        -> (Machine, MachineState) {
         let memory: FileDescriptor
         do {
             memory = try FileDescriptor.open(restore.memoryPath, O_RDONLY)
         } catch {
             throw ConfigurationError("snapshot memory \(restore.memoryPath) cannot be opened (\(error)): take the snapshot out of the store again")
         }
+        let regions = GuestMemoryLayout(memorySize: configuration.memoryBytes).ramRegions.map {
+            GuestRAM.Region(guestAddress: $0.guestAddress, size: $0.size, fileOffset: $0.fileOffset)
+        }
+        let pendingMachine = try BackgroundWork(name: "kvm-setup") {
+            try Machine(configuration, memory: GuestRAM(file: memory, regions: regions, sharing: .privateCopyOnWrite))
+        }
+        let state: MachineState
         do {
-            return try Machine.restore(state: state, memory: memory, sharing: .privateCopyOnWrite, configuration: configuration)
+            state = try readState(restore)
+        } catch {
+            _ = try? pendingMachine.wait()
+            throw error
+        }
+        let machine = try pendingMachine.wait()
+        do {
+            try machine.restore(from: state)
         } catch let error as MachineStateError {
             throw ConfigurationError("snapshot \(restore.snapshotID) cannot be restored: \(error.description)")
         }
+        return (machine, state)
     }
 
     /// A virtio-mmio block device: MMIO window on the bus, queue notifications through an

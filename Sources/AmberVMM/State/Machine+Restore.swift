@@ -13,16 +13,33 @@ extension Machine {
     public static func restore(state: MachineState, memory file: FileDescriptor, sharing: GuestRAM.FileSharing,
                                configuration: MachineConfiguration) throws -> Machine {
         try state.validate()
+        try Self.check(state, fits: configuration)
+        let ram = try GuestRAM(file: file, regions: state.memory.guestRAMRegions, sharing: sharing)
+        let machine = try Machine(configuration, memory: ram)
+        try machine.restoreProcessorsAndDevices(from: state)
+        return machine
+    }
+
+    /// Sets a new machine, built before its state was read (amber-vmm builds it while it reads the
+    /// state), to `state`: refused unless the machine has the state's vCPUs and memory layout.
+    public func restore(from state: MachineState) throws {
+        try state.validate()
+        guard vcpus.count == state.vcpus.count else {
+            throw MachineStateError("the snapshot has \(state.vcpus.count) vCPUs but the machine to restore has \(vcpus.count): restore with the snapshot's vCPU count")
+        }
+        guard memory.regions == state.memory.guestRAMRegions else {
+            throw MachineStateError("the snapshot's guest memory layout differs from the machine's: restore with the snapshot's memory size")
+        }
+        try restoreProcessorsAndDevices(from: state)
+    }
+
+    private static func check(_ state: MachineState, fits configuration: MachineConfiguration) throws {
         guard configuration.vcpuCount == state.vcpus.count else {
             throw MachineStateError("the snapshot has \(state.vcpus.count) vCPUs but the machine to restore was configured with \(configuration.vcpuCount): restore with the snapshot's vCPU count")
         }
         guard configuration.memoryBytes == state.memory.totalBytes else {
             throw MachineStateError("the snapshot has \(state.memory.totalBytes) bytes of memory but the machine to restore was configured with \(configuration.memoryBytes): restore with the snapshot's memory size")
         }
-        let ram = try GuestRAM(file: file, regions: state.memory.guestRAMRegions, sharing: sharing)
-        let machine = try Machine(configuration, memory: ram)
-        try machine.restoreProcessorsAndDevices(from: state)
-        return machine
     }
 
     private func restoreProcessorsAndDevices(from state: MachineState) throws {

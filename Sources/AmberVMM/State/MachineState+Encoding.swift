@@ -41,6 +41,17 @@ extension MachineState {
     }
 
     public init(encoded bytes: [UInt8]) throws {
+        let payload = try Self.payload(of: bytes)
+        do {
+            self = try JSONDecoder().decode(MachineState.self, from: Data(payload))
+        } catch let error as DecodingError {
+            throw MachineStateError("machine state is corrupt: \(Self.summary(of: error))")
+        }
+        try validate()
+    }
+
+    /// The JSON after a checked header: magic, version, length and CRC-32 (see the layout above).
+    static func payload(of bytes: [UInt8]) throws -> ArraySlice<UInt8> {
         guard bytes.count >= Self.headerSize else {
             throw MachineStateError("machine state is truncated: \(bytes.count) bytes, shorter than its \(Self.headerSize)-byte header")
         }
@@ -68,12 +79,7 @@ extension MachineState {
         guard checksum == expectedChecksum else {
             throw MachineStateError("machine state is corrupt: its checksum is 0x\(String(checksum, radix: 16)), the header says 0x\(String(expectedChecksum, radix: 16))")
         }
-        do {
-            self = try JSONDecoder().decode(MachineState.self, from: Data(payload))
-        } catch let error as DecodingError {
-            throw MachineStateError("machine state is corrupt: \(Self.summary(of: error))")
-        }
-        try validate()
+        return payload
     }
 
     private static func append<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
@@ -85,7 +91,7 @@ extension MachineState {
     }
 
     /// One line naming the field, instead of DecodingError's multi-line dump.
-    private static func summary(of error: DecodingError) -> String {
+    static func summary(of error: DecodingError) -> String {
         func path(_ context: DecodingError.Context) -> String {
             let names = context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }
             return names.isEmpty ? "the top level" : names.joined(separator: ".")

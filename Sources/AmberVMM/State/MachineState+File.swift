@@ -20,6 +20,11 @@ extension MachineState {
 
     /// Reads and decodes a state file, refusing one larger than any machine state before reading it.
     public init(contentsOf path: String) throws {
+        try self.init(encoded: try Self.fileBytes(path))
+    }
+
+    /// A state file's bytes, refusing one larger than any machine state before reading it.
+    static func fileBytes(_ path: String) throws -> [UInt8] {
         let file: FileDescriptor
         do {
             file = try FileDescriptor.open(path, O_RDONLY)
@@ -32,6 +37,6 @@ extension MachineState {
         }
         var bytes = [UInt8](repeating: 0, count: Int(size))
         let read = try bytes.withUnsafeMutableBytes { try file.read(into: $0, at: 0) }
-        try self.init(encoded: Array(bytes.prefix(read)))
+        return Array(bytes.prefix(read))
     }
 }

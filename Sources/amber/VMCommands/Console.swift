@@ -4,6 +4,7 @@ import Foundation
 
 struct Console: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "console",
         abstract: "Attach this terminal to a running VM's serial console; \(ConsoleSession.escapeName) detaches.")
 
     @OptionGroup var home: HomeOption

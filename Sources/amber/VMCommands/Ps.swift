@@ -4,6 +4,7 @@ import Foundation
 
 struct Ps: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "ps",
         abstract: "List VMs: running ones with their live status, and stopped ones (kept with their logs).")
 
     @OptionGroup var home: HomeOption

@@ -2,7 +2,7 @@ import AmberCore
 import ArgumentParser
 
 struct Resume: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Continue a paused VM.")
+    static let configuration = CommandConfiguration(commandName: "resume", abstract: "Continue a paused VM.")
 
     @OptionGroup var home: HomeOption
 

@@ -4,6 +4,7 @@ import Foundation
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "run",
         abstract: "Boot a VM: in the foreground with its serial console on this terminal, or with --detach.",
         discussion: """
         Without --detach, amber-vmm runs attached to this terminal and `amber run` exits with its exit code \

@@ -4,6 +4,7 @@ import Foundation
 
 struct Stop: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "stop",
         abstract: "Stop a VM and wait for its amber-vmm to exit (killing it after --timeout seconds).")
 
     @OptionGroup var home: HomeOption
