@@ -81,9 +81,13 @@ import Testing
 
         func rowPlan(users: [String: [String]]) throws -> [String: Decision] {
             try catalog.read { db in
-                let rows = try db.planningRows().map { row in
-                    SnapshotInfo(id: row.id, vm: row.vm, createdAt: row.created, sizeBytes: UInt64(max(0, row.storedBytes)),
-                                 isProtected: row.protected, inUseBy: users[row.id] ?? [], policy: row.policy)
+                // The rows one by one, as planning read them before the summaries.
+                let rows = try db.statement("""
+                    SELECT id, vm, created, stored_bytes, protected, policy FROM snapshots ORDER BY vm, created, id
+                    """).rows { row in
+                    SnapshotInfo(id: row.text(0), vm: row.text(1), createdAt: Date(timeIntervalSince1970: row.double(2)),
+                                 sizeBytes: UInt64(max(0, row.int64(3))), isProtected: row.int(4) != 0,
+                                 inUseBy: users[row.text(0)] ?? [], policy: row.optionalText(5))
                 }
                 let plan = Planner.plan(policies: Self.policies, snapshots: rows, vms: [], now: now)
                 return Dictionary(uniqueKeysWithValues: zip(plan.snapshots, plan.decisions).map { ($0.id, $1) })
