@@ -27,11 +27,10 @@ public struct PruneService {
         let decide = { (db: SQLiteConnection) throws -> PruneReport in
             if !dryRun { try db.refreshPlanningSummaries() }
             let summaries = try db.planningSummaries(vm: vm, includingIDs: true)
-            let inputs = (snapshots: try SnapshotUserPlaces(users: users).columns(of: summaries, db), summaries: summaries)
-            let plan = Planner.plan(policies: policies, vmSnapshots: inputs.snapshots, vms: [], now: now)
+            let snapshots = try SnapshotUserPlaces(users: users).columns(of: summaries, db)
+            let plan = Planner.plan(policies: policies, vmSnapshots: snapshots, vms: [], now: now)
             var pruned: [PruneReport.Entry] = []
-
-            for (vmPlan, summary) in zip(plan.vms, inputs.summaries) {
+            for (vmPlan, summary) in zip(plan.vms, summaries) {
                 for position in vmPlan.verdicts.indices where vmPlan.verdicts[position].action == .prune {
                     pruned.append(PruneReport.Entry(
                         id: summary.ids![position], vm: vmPlan.vm,
