@@ -76,6 +76,33 @@ enum Migrations {
             PRIMARY KEY (job, name, vm)
         ) WITHOUT ROWID;
         """),
+        // Planning reads a packed summary per VM instead of a million index rows (see SnapshotPlanningSummary).
+        // Triggers mark a VM stale in the same statement as any change to its snapshot rows, whoever makes it (amber,
+        // an older tool, the sqlite3 CLI); a stale summary is never read, only rebuilt from the rows. Existing
+        // catalogs start with every VM stale: the first write or plan builds their summaries.
+        ("0004-snapshot-planning-summaries", """
+        CREATE TABLE snapshot_summaries (
+            vm TEXT PRIMARY KEY,
+            format INTEGER NOT NULL,
+            count INTEGER NOT NULL,
+            records BLOB NOT NULL,
+            policies BLOB NOT NULL,
+            ids BLOB NOT NULL
+        );
+        CREATE TABLE snapshot_summaries_stale (vm TEXT PRIMARY KEY) WITHOUT ROWID;
+        CREATE TRIGGER snapshot_summaries_stale_on_insert AFTER INSERT ON snapshots BEGIN
+            INSERT OR IGNORE INTO snapshot_summaries_stale (vm) VALUES (NEW.vm);
+        END;
+        CREATE TRIGGER snapshot_summaries_stale_on_delete AFTER DELETE ON snapshots BEGIN
+            INSERT OR IGNORE INTO snapshot_summaries_stale (vm) VALUES (OLD.vm);
+        END;
+        CREATE TRIGGER snapshot_summaries_stale_on_update
+        AFTER UPDATE OF id, vm, created, stored_bytes, protected, policy ON snapshots BEGIN
+            INSERT OR IGNORE INTO snapshot_summaries_stale (vm) VALUES (OLD.vm);
+            INSERT OR IGNORE INTO snapshot_summaries_stale (vm) VALUES (NEW.vm);
+        END;
+        INSERT OR IGNORE INTO snapshot_summaries_stale (vm) SELECT DISTINCT vm FROM snapshots;
+        """),
         // A delta chunk is stored as the pages that differ from its base chunk; gc must keep the base
         // alive while the delta is, without reading every record to find out.
         ("0005-chunk-delta-base", """

@@ -60,6 +60,7 @@ extension SQLiteConnection {
                   snapshot.stateManifest.map { .blob($0) }, .integer(snapshot.logicalBytes), .integer(snapshot.storedBytes),
                   .integer(snapshot.pauseMicroseconds), .integer(snapshot.protected ? 1 : 0), snapshot.policy.map { .text($0) })
             .run()
+        try refreshPlanningSummaries()
     }
 
     /// Snapshots, oldest first; of one VM when `vm` is given.
@@ -78,6 +79,7 @@ extension SQLiteConnection {
     public func setSnapshotProtected(id: String, _ protected: Bool) throws {
         try statement("UPDATE snapshots SET protected = ? WHERE id = ?").bind(.integer(protected ? 1 : 0), .text(id)).run()
         if changes == 0 { throw CatalogError.notFound(what: "snapshot '\(id)'") }
+        try refreshPlanningSummaries()
     }
 
     /// Deletes a snapshot row. Its children keep their data and move up to its parent, so the tree still
@@ -91,6 +93,7 @@ extension SQLiteConnection {
         try statement("UPDATE snapshots SET parent = ? WHERE parent = ?")
             .bind(existing.parent.map { .text($0) }, .text(id)).run()
         try statement("DELETE FROM snapshots WHERE id = ?").bind(.text(id)).run()
+        try refreshPlanningSummaries()
     }
 
     private static func snapshotRow(_ row: SQLiteStatement) -> SnapshotRecord {

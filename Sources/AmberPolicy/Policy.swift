@@ -60,6 +60,9 @@ public struct Retention: Sendable, Hashable {
         KeepRule.allCases.allSatisfy { count(for: $0) == 0 } && within == nil
     }
 
+    /// `max_stored` as policy files write it (`20G`); nil without a budget.
+    public var maxStoredText: String? { maxStoredBytes.map(PolicyValues.formatSize) }
+
     public func count(for rule: KeepRule) -> Int {
         switch rule {
         case .last: last

@@ -28,14 +28,16 @@ struct RetentionEngine {
     /// - Parameters:
     ///   - timeline: the snapshots the policy owns, newest first.
     ///   - localTimes: each snapshot's wall-clock time in the policy's zone (parallel to `timeline`).
+    ///   - sizes: every snapshot's size by position (the timeline's entries index it), for `max_stored`.
     ///   - otherBytes: bytes of the VM's snapshots the policy does not own, for `max_stored`.
-    ///   - decisions: indexed like `snapshots`; each of the timeline's entries is set once.
-    func decide(_ timeline: OwnedTimeline, localTimes: [Int], snapshots: [SnapshotInfo], otherBytes: UInt64,
-                into decisions: DecisionSink) {
+    ///   - verdicts: indexed by position; each of the timeline's entries is set.
+    ///   - ordinals: keep-last's count from the newest (1, 2, ...) by position, for the snapshots it keeps.
+    func decide(_ timeline: OwnedTimeline, localTimes: [Int], sizes: [Int64], otherBytes: UInt64,
+                into verdicts: inout [Verdict], ordinals: inout [Int: Int]) {
         let entries = timeline.entries
         guard !entries.isEmpty else { return }
-        // Per position: why it is kept, or `.undecided` (pruned unless something keeps it later). Plain codes
-        // instead of `Reason` values keep these loops free of reference counting.
+        // Per position: why it is kept, or `.undecided` (pruned unless something keeps it later). One-byte verdict
+        // kinds instead of `Reason` values keep these loops free of reference counting and compare as bytes.
         var chosen = entries.map { entry -> Choice in
             switch entry.exemption {
             case .none: .undecided
@@ -50,37 +52,21 @@ struct RetentionEngine {
             if let within = retention.within {
                 let cutoff = now.timeIntervalSince1970 - within
                 for position in chosen.indices where chosen[position] == .undecided && entries[position].time >= cutoff {
-                    chosen[position] = .within
+                    chosen[position] = .keptWithin
                 }
             }
-            if chosen[0] == .undecided { chosen[0] = .newest }
+            if chosen[0] == .undecided { chosen[0] = .keptNewest }
         }
-        let overBudget = overBudgetPositions(chosen, entries: entries, snapshots: snapshots, otherBytes: otherBytes)
+        let overBudget = overBudgetPositions(chosen, entries: entries, sizes: sizes, otherBytes: otherBytes)
 
         var ordinal = 0
         for position in chosen.indices {
-            let index = entries[position].index
-            let reason: Reason
-            switch chosen[position] {
-            case .undecided:
-                decisions.set(index, Decision(.notSelected))
-                continue
-            case .protected: reason = .protected
-            case .inUse: reason = .inUse(by: snapshots[index].inUseBy)
-            case .keptAll: reason = .keptAll
-            case .within: reason = .keptWithin(retention.within ?? 0)
-            case .newest: reason = .keptNewest
-            case .rule(.last):
+            let kind = chosen[position]
+            if kind == .keptByLast {
                 ordinal += 1
-                reason = .keptByLast(ordinal: ordinal)
-            case .rule(let rule):
-                reason = .keptByRule(rule, localTime: localTimes[position])
+                ordinals[entries[position].index] = ordinal
             }
-            if let budget = retention.maxStoredBytes, overBudget[position] {
-                decisions.set(index, Decision(.overBudget(maxStored: budget, wouldKeep: reason)))
-            } else {
-                decisions.set(index, Decision(reason))
-            }
+            verdicts[entries[position].index] = Verdict(kind, overBudget: overBudget[position])
         }
     }
 
@@ -90,20 +76,73 @@ struct RetentionEngine {
         var decided = chosen.map { $0 != .undecided }
         // Positions kept by a rule so far (few: at most the sum of the counts).
         var keptPositions: [Int] = []
+        let lastRule = KeepRule.allCases.last { retention.count(for: $0) > 0 }
+        // A local day lies in one bucket of the daily and longer rules, so those walk runs of snapshots taken on one
+        // day instead of single snapshots (the monthly and yearly walks otherwise visit every snapshot).
+        let dayRuns = KeepRule.allCases.contains { $0.bucketsWholeDays && retention.count(for: $0) > 0 }
+            ? Self.dayRuns(localTimes) : []
         for rule in KeepRule.allCases {
             let limit = retention.count(for: rule)
             guard limit > 0 else { continue }
-            var buckets = BucketCache(rule: rule)
-            var alreadyIncluded = Set<Int>(minimumCapacity: keptPositions.count)
-            for position in keptPositions {
-                alreadyIncluded.insert(buckets.bucket(position: position, localTime: localTimes[position]))
+            var walk = RuleWalk(rule: rule, limit: limit, marksForLaterRules: rule != lastRule, localTimes: localTimes,
+                                keptPositions: keptPositions)
+            if rule.bucketsWholeDays {
+                walk.run(over: dayRuns, chosen: &chosen, decided: &decided, keptPositions: &keptPositions)
+            } else {
+                walk.run(over: chosen.indices.lazy.map { $0..<$0 + 1 }, chosen: &chosen, decided: &decided,
+                         keptPositions: &keptPositions)
             }
-            var included = Set<Int>(minimumCapacity: limit)
+        }
+    }
+
+    /// Maximal runs of consecutive positions whose local times fall on one day.
+    private static func dayRuns(_ localTimes: [Int]) -> [Range<Int>] {
+        var runs: [Range<Int>] = []
+        guard let firstTime = localTimes.first else { return runs }
+        var start = 0
+        var runDay = floorDivide(firstTime, 86_400)
+        for position in localTimes.indices.dropFirst() {
+            let day = floorDivide(localTimes[position], 86_400)
+            guard day != runDay else { continue }
+            runs.append(start..<position)
+            start = position
+            runDay = day
+        }
+        runs.append(start..<localTimes.count)
+        return runs
+    }
+
+    /// One rule's walk over the snapshots no earlier rule decided on, in steps that each lie in one bucket.
+    private struct RuleWalk {
+        let rule: KeepRule
+        let limit: Int
+        /// What this rule marks for removal matters only to the rules after it.
+        let marksForLaterRules: Bool
+        let localTimes: [Int]
+        var buckets: BucketCache
+        /// Buckets an earlier rule already keeps a snapshot of.
+        let alreadyIncluded: Set<Int>
+        var included: Set<Int>
+
+        init(rule: KeepRule, limit: Int, marksForLaterRules: Bool, localTimes: [Int], keptPositions: [Int]) {
+            self.rule = rule
+            self.limit = limit
+            self.marksForLaterRules = marksForLaterRules
+            self.localTimes = localTimes
+            var buckets = BucketCache(rule: rule)
+            alreadyIncluded = Set(keptPositions.map { buckets.bucket(position: $0, localTime: localTimes[$0]) })
+            self.buckets = buckets
+            included = Set(minimumCapacity: limit)
+        }
+
+        mutating func run<Steps: Sequence<Range<Int>>>(over steps: Steps, chosen: inout [Choice], decided: inout [Bool],
+                                                       keptPositions: inout [Int]) {
             // Snapshots are mostly in bucket order, so remember the previous bucket's verdict.
-            var previousBucket: Int?
+            var previousBucket = Int.min
             var previousVerdict = BucketVerdict.covered
-            walk: for position in chosen.indices where !decided[position] {
-                let bucket = buckets.bucket(position: position, localTime: localTimes[position])
+            for step in steps {
+                guard let first = step.first(where: { !decided[$0] }) else { continue }
+                let bucket = buckets.bucket(position: first, localTime: localTimes[first])
                 var verdict: BucketVerdict
                 if bucket == previousBucket {
                     verdict = previousVerdict
@@ -112,13 +151,15 @@ struct RetentionEngine {
                 } else if included.contains(bucket) {
                     verdict = .includedByThisRule
                 } else {
-                    guard included.count < limit else { break walk }
+                    guard included.count < limit else { return }
                     included.insert(bucket)
-                    chosen[position] = .rule(rule)
-                    keptPositions.append(position)
+                    chosen[first] = Verdict.kept(by: rule)
+                    keptPositions.append(first)
                     verdict = .includedByThisRule
                 }
-                if verdict == .includedByThisRule { decided[position] = true }
+                if marksForLaterRules, verdict == .includedByThisRule {
+                    for position in step { decided[position] = true }
+                }
                 previousBucket = bucket
                 previousVerdict = verdict
             }
@@ -127,37 +168,27 @@ struct RetentionEngine {
 
     /// Kept positions `max_stored` prunes: the oldest first, while the VM's snapshots exceed the budget; never the
     /// newest (position 0) nor an exempt one. All false without a budget.
-    private func overBudgetPositions(_ chosen: [Choice], entries: [OwnedTimeline.Entry], snapshots: [SnapshotInfo],
+    private func overBudgetPositions(_ chosen: [Choice], entries: [OwnedTimeline.Entry], sizes: [Int64],
                                      otherBytes: UInt64) -> [Bool] {
         var overBudget = [Bool](repeating: false, count: chosen.count)
         guard let budget = retention.maxStoredBytes else { return overBudget }
         var stored = otherBytes
         for position in chosen.indices where chosen[position] != .undecided {
-            stored &+= snapshots[entries[position].index].sizeBytes
+            stored &+= UInt64(max(0, sizes[entries[position].index]))
         }
         var position = chosen.count - 1
         while stored > budget, position > 0 {
             if chosen[position].isKept {
                 overBudget[position] = true
-                stored -= snapshots[entries[position].index].sizeBytes
+                stored -= UInt64(max(0, sizes[entries[position].index]))
             }
             position -= 1
         }
         return overBudget
     }
 
-    private enum Choice: Equatable {
-        case undecided, protected, inUse, keptAll, within, newest
-        case rule(KeepRule)
-
-        /// Kept by a retention rule (not merely exempt from pruning).
-        var isKept: Bool {
-            switch self {
-            case .undecided, .protected, .inUse: false
-            case .keptAll, .within, .newest, .rule: true
-            }
-        }
-    }
+    /// What the engine has chosen for a position so far.
+    private typealias Choice = Verdict.Kind
 
     private enum BucketVerdict {
         /// An earlier rule already keeps a snapshot from this bucket: skip, leave undecided.
@@ -199,6 +230,30 @@ struct RetentionEngine {
                 cachedDate = CivilDate(daysSinceEpoch: day)
             }
             return cachedDate
+        }
+    }
+}
+
+private extension KeepRule {
+    /// Every bucket of the rule is a whole number of local days (daily, weekly, monthly, yearly).
+    var bucketsWholeDays: Bool {
+        switch self {
+        case .last, .hourly: false
+        case .daily, .weekly, .monthly, .yearly: true
+        }
+    }
+}
+
+private extension Verdict.Kind {
+    /// Nothing keeps it (yet): pruned unless a later step keeps it.
+    static var undecided: Self { .notSelected }
+
+    /// Kept by a retention rule (not merely exempt from pruning).
+    var isKept: Bool {
+        switch self {
+        case .keptByLast, .keptHourly, .keptDaily, .keptWeekly, .keptMonthly, .keptYearly, .keptWithin, .keptNewest,
+             .keptAll: true
+        case .protected, .inUse, .manual, .noPolicy, .foreignPolicy, .conflict, .notSelected: false
         }
     }
 }

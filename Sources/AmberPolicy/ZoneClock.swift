@@ -60,20 +60,22 @@ struct ZoneClock: Sendable {
 
     /// `localSeconds(at:)` for instants (seconds since 1970) sorted newest first, walking the transition table
     /// once instead of searching it per instant.
-    func localSeconds(newestFirst instants: [Double]) -> [Int] {
-        var result: [Int] = []
-        result.reserveCapacity(instants.count)
-        var segment = transitions.count  // offsets[segment] applies from transitions[segment - 1] on
-        for time in instants {
-            let instant = Int(time.rounded(.down))
-            guard span.contains(instant) else {
-                result.append(localSeconds(at: instant))
-                continue
+    func localSeconds(newestFirst entries: [OwnedTimeline.Entry]) -> [Int] {
+        [Int](unsafeUninitializedCapacity: entries.count) { result, initialized in
+            var segment = transitions.count  // offsets[segment] applies from transitions[segment - 1] on
+            for (position, entry) in entries.enumerated() {
+                // Floor without a libm call per snapshot (`rounded(.down)` is one).
+                var instant = Int(entry.time)
+                if Double(instant) > entry.time { instant -= 1 }
+                if span.contains(instant) {
+                    while segment > 0, instant < transitions[segment - 1] { segment -= 1 }
+                    result[position] = instant + offsets[segment]
+                } else {
+                    result[position] = localSeconds(at: instant)
+                }
             }
-            while segment > 0, instant < transitions[segment - 1] { segment -= 1 }
-            result.append(instant + offsets[segment])
+            initialized = entries.count
         }
-        return result
     }
 
     /// What a wall-clock reading means in this zone.

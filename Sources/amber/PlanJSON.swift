@@ -1,23 +1,29 @@
+import AmberCatalog
 import AmberPolicy
 import Foundation
 
 /// `amber policy plan --json`, written as it goes: JSONEncoder builds the whole tree of a million snapshots
 /// first (measured: twice the time of the text output). Same fields as `Plan`'s Encodable form.
 enum PlanJSON {
-    static func write(_ plan: Plan, to output: inout BufferedOutput) {
+    static func write(_ plan: GroupedPlan, ids: [SnapshotIDList], to output: inout BufferedOutput) {
         output.append("{\n  \"now\" : \(quoted(PolicyTimeText.utc(plan.now))),\n  \"snapshots\" : [")
-        for (index, (snapshot, decision)) in zip(plan.snapshots, plan.decisions).enumerated() {
-            // Piece by piece into the output buffer: building each line as a String first doubled the run time.
-            output.append(index == 0 ? "\n    { \"id\" : " : ",\n    { \"id\" : ")
-            appendQuoted(snapshot.id, to: &output)
-            output.append(", \"vm\" : ")
-            appendQuoted(snapshot.vm, to: &output)
-            output.append(", \"createdAt\" : \"")
-            output.appendUTC(snapshot.createdAt)
-            output.append(decision.action == .keep ? "\", \"action\" : \"keep\", \"reason\" : "
-                : "\", \"action\" : \"prune\", \"reason\" : ")
-            appendQuoted(decision.description, to: &output)
-            output.append(" }")
+        var first = true
+        for (vmPlan, ids) in zip(plan.vms, ids) {
+            let vm = Array(quoted(vmPlan.vm).utf8)
+            for position in vmPlan.verdicts.indices {
+                // Piece by piece into the output buffer: building each line as a String first doubled the run time.
+                output.append(first ? "\n    { \"id\" : " : ",\n    { \"id\" : ")
+                first = false
+                ids.withBytes(at: position) { appendQuoted(bytes: $0, to: &output) }
+                output.append(", \"vm\" : ")
+                vm.withUnsafeBufferPointer { output.append(bytes: $0) }
+                output.append(", \"createdAt\" : \"")
+                output.appendUTC(Date(timeIntervalSince1970: vmPlan.snapshots.created[position]))
+                output.append(vmPlan.verdicts[position].action == .keep ? "\", \"action\" : \"keep\", \"reason\" : "
+                    : "\", \"action\" : \"prune\", \"reason\" : ")
+                appendQuoted(vmPlan.decision(at: position).description, to: &output)
+                output.append(" }")
+            }
         }
         output.append("\n  ],\n  \"schedules\" : [")
         for (index, schedule) in plan.schedules.enumerated() {
@@ -39,12 +45,21 @@ enum PlanJSON {
     }
 
     static func appendQuoted(_ text: String, to output: inout BufferedOutput) {
-        if text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            return output.append(quoted(text))
-        }
+        if needsEscaping(text.utf8) { return output.append(quoted(text)) }
         output.append("\"")
         output.append(text)
         output.append("\"")
+    }
+
+    static func appendQuoted(bytes: UnsafeBufferPointer<UInt8>, to output: inout BufferedOutput) {
+        if needsEscaping(bytes) { return output.append(quoted(String(decoding: bytes, as: UTF8.self))) }
+        output.append("\"")
+        output.append(bytes: bytes)
+        output.append("\"")
+    }
+
+    private static func needsEscaping<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> Bool {
+        bytes.contains { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }
     }
 
     /// A JSON string literal.

@@ -8,10 +8,12 @@ import Foundation
 struct PolicyPlan: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plan",
-        abstract: "Show, per snapshot, the rule that keeps it or why it would be pruned, and each schedule's next run.",
+        abstract: "Show, per VM, what the policies keep (by which rule) and would prune, and each schedule's next run.",
         discussion: """
-        Nothing is changed. Schedules use amberd's recorded last runs (a missed run shows as due: amberd catches it \
-        up once). Policies: --policies DIR, else $AMBER_POLICIES, else <home>/policies.
+        Nothing is changed. Per VM: counts of what each rule keeps and the snapshots it would prune (the newest \
+        \(PlanText.listedPrunes) by id); --verbose lists every snapshot with its reason, --json too. Schedules use \
+        amberd's recorded last runs (a missed run shows as due: amberd catches it up once). Policies: --policies DIR, \
+        else $AMBER_POLICIES, else <home>/policies.
         """
     )
 
@@ -21,15 +23,21 @@ struct PolicyPlan: ParsableCommand {
     @Option(name: .long, help: "Plan as of this time: ISO 8601 (2026-11-27T10:00:00Z) or a host-zone wall time (2026-11-27 10:00).")
     var at: String?
 
-    @Flag(name: .long, help: "Print the plan as JSON.")
+    @Flag(name: .long, help: "Print the plan as JSON (every snapshot with its action and reason).")
     var json = false
 
-    @Flag(name: .long, help: "Per VM, count kept and pruned snapshots instead of listing each one.")
+    @Flag(name: .long, help: "Per VM, only count kept and pruned snapshots.")
     var summary = false
+
+    @Flag(name: .long, help: "List every snapshot with its action and reason.")
+    var verbose = false
 
     func validate() throws {
         if let at, PolicyTimeText.parse(at) == nil {
             throw ValidationError("--at '\(at)': not a time; use ISO 8601 (2026-11-27T10:00:00Z) or 2026-11-27 10:00")
+        }
+        if [json, summary, verbose].filter({ $0 }).count > 1 {
+            throw ValidationError("--json, --summary and --verbose choose the output; give one of them")
         }
     }
 
@@ -38,71 +46,30 @@ struct PolicyPlan: ParsableCommand {
         let amberHome = home.resolved
         let set = try policies.load(home: amberHome)
         let catalogExists = FileManager.default.fileExists(atPath: amberHome.catalogFile.path)
-        let inputs = try PlanningInputs.read(home: amberHome,
-                                             catalog: catalogExists ? try Catalog(path: amberHome.catalogFile.path) : nil)
-        let plan = Planner.plan(policies: set, snapshots: inputs.snapshots, vms: inputs.vms, now: now,
-                                lastRuns: inputs.lastRuns)
-        if json {
-            var output = BufferedOutput()
-            PlanJSON.write(plan, to: &output)
+        let catalog = catalogExists ? try Catalog(path: amberHome.catalogFile.path) : nil
+        var output = BufferedOutput()
+        guard json || verbose else {
+            // Counts and a few prunes per VM: planned in batches without keeping every snapshot's columns.
+            let digest = try PlanDigest.read(home: amberHome, catalog: catalog, policies: set, now: now,
+                                             listingPrunes: summary ? 0 : PlanText.listedPrunes)
+            output.line("plan at \(PolicyTimeText.utc(now))")
+            if summary { PlanText.writeCounts(digest.vms, to: &output) } else { PlanText.writePerVM(digest.vms, to: &output) }
+            PlanText.writeTotals(snapshots: digest.snapshotCount, pruned: digest.pruneCount, schedules: digest.schedules,
+                                 conflicts: digest.conflicts, to: &output)
             return output.flush()
         }
-        printText(plan)
-    }
-
-    private func printText(_ plan: Plan) {
-        var output = BufferedOutput()
-        output.line("plan at \(PolicyTimeText.utc(plan.now))")
-        if summary {
-            printCounts(plan, to: &output)
-        } else if !plan.snapshots.isEmpty {
-            let vmWidth = max(2, plan.snapshots.lazy.map(\.vm.utf8.count).max() ?? 0)
-            let idWidth = max(8, plan.snapshots.lazy.map(\.id.utf8.count).max() ?? 0)
-            output.line(Self.pad("SNAPSHOT", idWidth) + "  " + Self.pad("VM", vmWidth) + "  CREATED               ACTION  REASON")
-            for (snapshot, decision) in zip(plan.snapshots, plan.decisions) {
-                output.append(Self.pad(snapshot.id, idWidth))
-                output.append("  ")
-                output.append(Self.pad(snapshot.vm, vmWidth))
-                output.append("  ")
-                output.appendUTC(snapshot.createdAt)
-                output.append(decision.action == .keep ? "  keep    " : "  prune   ")
-                output.line(decision.description)
-            }
-        }
-        let pruned = plan.decisions.lazy.filter { $0.action == .prune }.count
-        output.line("\(plan.snapshots.count) snapshots: \(plan.snapshots.count - pruned) kept, \(pruned) to prune")
-        if plan.schedules.isEmpty {
-            output.line("no VM is owned by a policy")
+        let inputs = try PlanningInputs.read(home: amberHome, catalog: catalog, includingIDs: true)
+        let plan = Planner.plan(policies: set, vmSnapshots: inputs.snapshots, vms: inputs.vms, now: now,
+                                lastRuns: inputs.lastRuns)
+        let ids = inputs.summaries.map { $0.ids! }
+        if json {
+            PlanJSON.write(plan, ids: ids, to: &output)
         } else {
-            output.line("")
-            output.line("POLICY / VM  LAST RUN  NEXT RUN")
-            for schedule in plan.schedules {
-                let next = schedule.nextRun.map(PolicyTimeText.utc) ?? "never"
-                output.line("\(schedule.policy) / \(schedule.vm)  \(schedule.lastRun.map(PolicyTimeText.utc) ?? "never")  "
-                    + (schedule.isDue ? "due now (slot \(next))" : next))
-            }
+            output.line("plan at \(PolicyTimeText.utc(now))")
+            PlanText.writeEverySnapshot(plan, ids: ids, to: &output)
+            PlanText.writeTotals(snapshots: plan.snapshotCount, pruned: plan.pruneCount, schedules: plan.schedules,
+                                 conflicts: plan.conflicts, to: &output)
         }
-        for conflict in plan.conflicts { output.line("conflict: \(conflict)") }
         output.flush()
-    }
-
-    /// Snapshots come grouped by VM, so counting is one comparison with the previous VM per snapshot.
-    private func printCounts(_ plan: Plan, to output: inout BufferedOutput) {
-        var index = 0
-        while index < plan.snapshots.count {
-            let vm = plan.snapshots[index].vm
-            var kept = 0
-            var pruned = 0
-            while index < plan.snapshots.count, plan.snapshots[index].vm == vm {
-                if plan.decisions[index].action == .prune { pruned += 1 } else { kept += 1 }
-                index += 1
-            }
-            output.line("\(vm): \(kept) kept, \(pruned) to prune")
-        }
-    }
-
-    private static func pad(_ text: String, _ width: Int) -> String {
-        let count = text.utf8.count
-        return count >= width ? text : text + String(repeating: " ", count: width - count)
     }
 }

@@ -50,6 +50,7 @@ enum PolicyTimeText {
     /// (`2026-11-27 10:00`, `2026-11-27T10:00:30`), or `now`.
     static func parse(_ text: String) -> Date? {
         if text == "now" { return Date() }
+        if let date = parseUTC(text) { return date }
         let iso = ISO8601DateFormatter()
         if let date = iso.date(from: text) { return date }
         let local = DateFormatter()
@@ -60,6 +61,38 @@ enum PolicyTimeText {
             if let date = local.date(from: text) { return date }
         }
         return nil
+    }
+}
+
+extension PolicyTimeText {
+    /// `2026-11-27T10:15:00Z` exactly, read without a formatter: creating ISO8601DateFormatter costs milliseconds,
+    /// a measurable part of a plan. Nil for anything else (the formatters then decide).
+    static func parseUTC(_ text: String) -> Date? {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 20, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"),
+              bytes[10] == UInt8(ascii: "T"), bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"),
+              bytes[19] == UInt8(ascii: "Z") else { return nil }
+        func number(_ range: Range<Int>) -> Int? {
+            var value = 0
+            for byte in bytes[range] {
+                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+                value = value * 10 + Int(byte - UInt8(ascii: "0"))
+            }
+            return value
+        }
+        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10), let hour = number(11..<13),
+              let minute = number(14..<16), let second = number(17..<19), (1...12).contains(month), hour < 24,
+              minute < 60, second < 60 else { return nil }
+        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+        let monthDays = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+        guard (1...monthDays).contains(day) else { return nil }
+        // Civil date to days since 1970-01-01 (proleptic Gregorian), after Howard Hinnant's algorithm.
+        let shiftedYear = month <= 2 ? year - 1 : year
+        let era = shiftedYear / 400
+        let yearOfEra = shiftedYear - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let days = era * 146_097 + yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear - 719_468
+        return Date(timeIntervalSince1970: TimeInterval(days * 86_400 + hour * 3600 + minute * 60 + second))
     }
 }
 
@@ -78,6 +111,11 @@ struct BufferedOutput {
 
     mutating func append(_ text: String) {
         buffer.append(contentsOf: text.utf8)
+        if buffer.count >= 1 << 16 { flush() }
+    }
+
+    mutating func append(bytes: UnsafeBufferPointer<UInt8>) {
+        buffer.append(contentsOf: bytes)
         if buffer.count >= 1 << 16 { flush() }
     }
 

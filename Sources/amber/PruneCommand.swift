@@ -33,9 +33,16 @@ struct Prune: ParsableCommand {
             let report = try PruneService(home: amberHome).prune(policies: set, vm: vm, dryRun: dryRun)
             if json { return try StoreCLI.printJSON(report) }
             var output = BufferedOutput()
+            // Piece by piece into the buffer: a prune of a big catalog prints hundreds of thousands of lines.
             for entry in report.pruned {
-                output.line("\(dryRun ? "would prune" : "pruned") \(entry.id)  \(entry.vm)  "
-                    + "\(PolicyTimeText.utc(entry.createdAt))  \(entry.reason)")
+                output.append(dryRun ? "would prune " : "pruned ")
+                output.append(entry.id)
+                output.append("  ")
+                output.append(entry.vm)
+                output.append("  ")
+                output.appendUTC(entry.createdAt)
+                output.append("  ")
+                output.line(entry.reason)
             }
             let verb = dryRun ? "would prune" : "pruned"
             output.line("\(verb) \(report.pruned.count) snapshot\(report.pruned.count == 1 ? "" : "s"), kept \(report.kept)"

@@ -50,7 +50,7 @@ import Testing
         #expect(try migrated.read { try $0.daemonRuns() }.isEmpty)
     }
 
-    @Test func planningRowsComeOrderedByVMThenTimeWithOnlyWhatPlanningNeeds() throws {
+    @Test func planningSummariesComeOrderedByVMThenTimeWithOnlyWhatPlanningNeeds() throws {
         try catalog.write { db in
             for vm in ["web-2", "db-1", "web-1"] {
                 try db.insertVM(VMRecord(name: vm, config: "{}", created: Date(timeIntervalSince1970: 1)))
@@ -62,13 +62,16 @@ import Testing
             try db.insertSnapshot(snapshot("w1-early", vm: "web-1", at: 100, policy: "web"))
             try db.insertSnapshot(snapshot("w2-early", vm: "web-2", at: 50, policy: "other"))
         }
-        let rows = try catalog.read { try $0.planningRows() }
-        #expect(rows.map(\.id) == ["d1", "w1-early", "w1-late", "w2-early", "w2-late"])
-        #expect(rows.map(\.vm) == ["db-1", "web-1", "web-1", "web-2", "web-2"])
-        #expect(rows.map(\.policy) == [nil, "web", "web", "other", "web"])
-        #expect(rows.map(\.created.timeIntervalSince1970) == [500, 100, 200, 50, 300])
-        #expect(rows[2].protected && rows[2].storedBytes == 77 && !rows[1].protected)
-        #expect(try catalog.read { try $0.planningRows(vm: "web-2") }.map(\.id) == ["w2-early", "w2-late"])
+        let summaries = try catalog.read { try $0.planningSummaries(includingIDs: true) }
+        #expect(summaries.flatMap { summary in (0..<summary.count).map { summary.ids![$0] } }
+            == ["d1", "w1-early", "w1-late", "w2-early", "w2-late"])
+        #expect(summaries.map(\.vm) == ["db-1", "web-1", "web-2"])
+        #expect(summaries.flatMap { summary in summary.policy.map { $0 < 0 ? nil : summary.policyNames[Int($0)] } }
+            == [nil, "web", "web", "other", "web"])
+        #expect(summaries.flatMap(\.created) == [500, 100, 200, 50, 300])
+        #expect(summaries[1].protected == [false, true] && summaries[1].storedBytes == [10, 77])
+        #expect(try catalog.read { try $0.planningSummaries(vm: "web-2", includingIDs: true) }.first?.ids.map { [$0[0], $0[1]] }
+            == ["w2-early", "w2-late"])
         #expect(try catalog.read { try $0.newestSnapshotTime(vm: "web-1", policy: "web") } == Date(timeIntervalSince1970: 200))
         #expect(try catalog.read { try $0.newestSnapshotTime(vm: "web-2", policy: "other") } == Date(timeIntervalSince1970: 50))
         #expect(try catalog.read { try $0.newestSnapshotTime(vm: "db-1", policy: "web") } == nil)

@@ -71,14 +71,33 @@ struct PolicyPlanPruneTests {
         let later = try decode(PlanJSON.self, try home.amber(["policy", "plan", "--at", "2026-11-20T08:30:00Z", "--json"]).stdout)
         #expect(later.schedules.first?.due == true)
 
-        let text = try home.amber(["policy", "plan", "--at", at])
-        #expect(text.status == 0)
-        let lines = text.stdout.split(separator: "\n").map(String.init)
+        let verbose = try home.amber(["policy", "plan", "--at", at, "--verbose"])
+        #expect(verbose.status == 0)
+        let lines = verbose.stdout.split(separator: "\n").map(String.init)
         #expect(lines.contains { $0.hasPrefix("s4") && $0.contains("web-1") && $0.contains("2026-11-20T04:00:00Z")
             && $0.contains("prune") && $0.hasSuffix("pruned: not selected by any keep rule") })
         #expect(lines.contains { $0.hasPrefix("s6") && $0.hasSuffix("keep    kept by keep-last (#1)") })
         #expect(lines.contains("7 snapshots: 5 kept, 2 to prune"))
         #expect(lines.contains("web / web-1  2026-11-20T06:00:00Z  2026-11-20T07:00:00Z"))
+
+        // The default output: per VM what keeps how many, and each prune by id.
+        let text = try home.amber(["policy", "plan", "--at", at])
+        #expect(text.status == 0)
+        #expect(text.stdout == """
+            plan at 2026-11-20T06:30:00Z
+            VM web-1 (policy web): 7 snapshots, 5 kept, 2 to prune
+              kept: 2 by keep-last, 1 protected, 1 in use, 1 taken by hand
+              to prune: 2 not selected by any keep rule
+              prune s3  2026-11-20T03:00:00Z  not selected by any keep rule
+              prune s4  2026-11-20T04:00:00Z  not selected by any keep rule
+            7 snapshots: 5 kept, 2 to prune
+
+            POLICY / VM  LAST RUN  NEXT RUN
+            web / web-1  2026-11-20T06:00:00Z  2026-11-20T07:00:00Z
+
+            """)
+        let summary = try home.amber(["policy", "plan", "--at", at, "--summary"])
+        #expect(summary.stdout.hasPrefix("plan at 2026-11-20T06:30:00Z\nweb-1: 5 kept, 2 to prune\n7 snapshots: 5 kept, 2 to prune\n"))
     }
 
     @Test func pruneDeletesExactlyThePlannedRowsAndIsIdempotent() throws {

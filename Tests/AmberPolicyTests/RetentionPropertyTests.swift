@@ -208,7 +208,8 @@ struct RetentionPropertyTests {
         }
         #expect(wrong.isEmpty)
         let newestFirst = instants.sorted(by: >)
-        #expect(clock.localSeconds(newestFirst: newestFirst.map(Double.init)) == newestFirst.map {
+        let entries = newestFirst.map { OwnedTimeline.Entry(index: 0, time: Double($0), exemption: .none) }
+        #expect(clock.localSeconds(newestFirst: entries) == newestFirst.map {
             $0 + zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double($0)))
         })
     }

@@ -25,16 +25,21 @@ public struct PruneService {
         guard let catalog else { return PruneReport(dryRun: dryRun, now: now, pruned: [], kept: 0) }
         let users = SnapshotUsers.read(home: home)
         let decide = { (db: SQLiteConnection) throws -> PruneReport in
-            let snapshots = try PlanningInputs.snapshots(db, vm: vm, users: users)
-            let plan = Planner.plan(policies: policies, snapshots: snapshots, vms: [], now: now)
-            let pruned = plan.snapshots.indices.filter { plan.decisions[$0].action == .prune }.map {
-                PruneReport.Entry(id: plan.snapshots[$0].id, vm: plan.snapshots[$0].vm,
-                                  createdAt: plan.snapshots[$0].createdAt, reason: plan.decisions[$0].description)
+            if !dryRun { try db.refreshPlanningSummaries() }
+            let summaries = try db.planningSummaries(vm: vm, includingIDs: true)
+            let snapshots = try SnapshotUserPlaces(users: users).columns(of: summaries, db)
+            let plan = Planner.plan(policies: policies, vmSnapshots: snapshots, vms: [], now: now)
+            var pruned: [PruneReport.Entry] = []
+            for (vmPlan, summary) in zip(plan.vms, summaries) {
+                for position in vmPlan.verdicts.indices where vmPlan.verdicts[position].action == .prune {
+                    pruned.append(PruneReport.Entry(
+                        id: summary.ids![position], vm: vmPlan.vm,
+                        createdAt: Date(timeIntervalSince1970: summary.created[position]),
+                        reason: vmPlan.decision(at: position).description))
+                }
             }
-            if !dryRun {
-                for entry in pruned { try db.deleteSnapshot(id: entry.id) }
-            }
-            return PruneReport(dryRun: dryRun, now: now, pruned: pruned, kept: snapshots.count - pruned.count)
+            if !dryRun { try db.deleteUnprotectedSnapshots(ids: pruned.map(\.id)) }
+            return PruneReport(dryRun: dryRun, now: now, pruned: pruned, kept: plan.snapshotCount - pruned.count)
         }
         return dryRun ? try catalog.read(decide) : try catalog.write(decide)
     }

@@ -1,4 +1,3 @@
-import AmberVMM
 import Foundation
 
 /// Which VMs run from which snapshot: a rolled-back or cloned VM's `config.json` names the snapshot it continues
@@ -8,11 +7,20 @@ public enum SnapshotUsers {
     /// Snapshot id -> the VMs using it, e.g. `["VM web-clone1"]`.
     public static func read(home: AmberHome) -> [String: [String]] {
         var users: [String: [String]] = [:]
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: home.vmsDirectory.path)) ?? []
+        let directory = home.vmsDirectory.path
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        let decoder = JSONDecoder()
         for name in names.sorted() {
-            guard let snapshot = home.vm(name).readConfiguration()?.restore?.snapshotID else { continue }
+            guard let data = FileManager.default.contents(atPath: "\(directory)/\(name)/config.json"),
+                  let snapshot = (try? decoder.decode(RestoreReference.self, from: data))?.restore?.snapshotID else { continue }
             users[snapshot, default: []].append("VM \(name)")
         }
         return users
+    }
+
+    /// Only the field that matters here: a configuration otherwise unreadable still keeps its snapshot in use.
+    private struct RestoreReference: Decodable {
+        struct Source: Decodable { let snapshotID: String }
+        let restore: Source?
     }
 }
