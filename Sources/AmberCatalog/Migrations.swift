@@ -108,6 +108,11 @@ enum Migrations {
         ("0005-chunk-delta-base", """
         ALTER TABLE chunks ADD COLUMN base BLOB;
         """),
+        // Deleting a snapshot finds its children (to give them its parent, and for the foreign key):
+        // without this index each delete reads the whole table.
+        ("0006-snapshot-parent-index", """
+        CREATE INDEX snapshots_by_parent ON snapshots (parent);
+        """),
     ]
 
     /// Brings the schema up to date in one transaction; refuses a catalog from a newer amber.

@@ -100,6 +100,14 @@ import Testing
         }
         let parents = try catalog.read { try $0.snapshots(vm: "web-1") }.map { "\($0.id)<\($0.parent ?? "-")" }
         #expect(parents == ["a<-", "c<a", "d<a"])
+        // Finding the children uses the parent index, not a scan of every snapshot.
+        let plan = try catalog.read { db -> String in
+            let rows = try db.statement("EXPLAIN QUERY PLAN UPDATE snapshots SET parent = 'a' WHERE parent = 'b'")
+            var details: [String] = []
+            while try rows.step() { details.append(rows.text(3)) }
+            return details.joined(separator: "; ")
+        }
+        #expect(plan.contains("USING COVERING INDEX snapshots_by_parent") || plan.contains("USING INDEX snapshots_by_parent"), "\(plan)")
     }
 
     @Test func leasesNameTheirHolder() throws {
