@@ -37,7 +37,7 @@ public struct VMLauncher {
         let pid = try SignalForwarding.forwarding {
             try ProcessSpawner.spawn(launch.vmmPath, arguments: launch.vmmArguments, streams: .init(), newSession: false)
         }
-        try launch.makeConfigurationDurable()
+        try launch.makeConfigurationDurable(orStop: pid)
         let status = ProcessSpawner.wait(for: pid) ?? .exited(1)
         withExtendedLifetime(launch.runLock) {}
         return status
@@ -53,13 +53,7 @@ public struct VMLauncher {
         let pid = try ProcessSpawner.spawn(
             launch.vmmPath, arguments: launch.vmmArguments,
             streams: .init(input: devNull.rawValue, output: log.rawValue, error: log.rawValue), newSession: true)
-        do {
-            try launch.makeConfigurationDurable()
-        } catch {
-            kill(pid, SIGKILL)
-            _ = ProcessSpawner.wait(for: pid)
-            throw error
-        }
+        try launch.makeConfigurationDurable(orStop: pid)
 
         let client = ControlClient(directory)
         let deadline = Date().addingTimeInterval(startTimeout)
@@ -91,11 +85,18 @@ public struct VMLauncher {
         /// config.json, written and renamed into place but not yet on disk.
         let configuration: FileDescriptor
 
-        /// Flushes config.json and its directory entry. Done once amber-vmm is on its way (it reads the
-        /// file from the page cache), so the flush is off the path to the VM's first instruction.
-        func makeConfigurationDurable() throws {
-            try configuration.sync()
-            try FileDescriptor.open(directory.url.path, O_RDONLY | O_DIRECTORY).sync()
+        /// Flushes config.json and its directory entry. Done once amber-vmm (`pid`) is on its way (it reads
+        /// the file from the page cache), so the flush is off the path to the VM's first instruction; if the
+        /// flush fails, that amber-vmm is killed and reaped before the error is thrown.
+        func makeConfigurationDurable(orStop pid: pid_t) throws {
+            do {
+                try configuration.sync()
+                try FileDescriptor.open(directory.url.path, O_RDONLY | O_DIRECTORY).sync()
+            } catch {
+                kill(pid, SIGKILL)
+                _ = ProcessSpawner.wait(for: pid)
+                throw error
+            }
         }
     }
 
