@@ -182,6 +182,16 @@ extension SQLiteConnection {
         try refreshPlanningSummaries()
     }
 
+    /// Rebuilds the summaries `inconsistentPlanningSummaries()` names and returns those VMs (`amber store verify`).
+    public func repairPlanningSummaries() throws -> [String] {
+        let inconsistent = try inconsistentPlanningSummaries()
+        for vm in inconsistent {
+            try statement("INSERT OR IGNORE INTO snapshot_summaries_stale (vm) VALUES (?)").bind(.text(vm)).run()
+        }
+        try refreshPlanningSummaries()
+        return inconsistent
+    }
+
     /// VMs whose stored, fresh summary differs from their rows, or whose rows have no summary at all. Empty for a
     /// consistent catalog.
     public func inconsistentPlanningSummaries() throws -> [String] {

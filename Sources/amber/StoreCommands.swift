@@ -56,6 +56,9 @@ struct StoreVerify: ParsableCommand {
                 let users = bad.dependents.isEmpty ? "nothing references it" : "needed by " + bad.dependents.joined(separator: ", ")
                 print("BAD chunk \(bad.digest)\(place): \(bad.problem); \(users)")
             }
+            if !report.rebuiltPlanningSummaries.isEmpty {
+                print("planning summaries of \(report.rebuiltPlanningSummaries.count) VM(s) disagreed with their snapshot rows and were rebuilt from them: \(report.rebuiltPlanningSummaries.joined(separator: ", "))")
+            }
             if report.isClean {
                 print("ok: \(report.checkedChunks) chunks (\(ByteFormat.string(report.checkedBytes))) verified")
             } else {

@@ -159,6 +159,22 @@ struct PolicyPlanPruneTests {
         #expect(missing.errorLine.hasPrefix("cannot read policy directory \(home.policies.path): create it"))
     }
 
+    @Test func storeVerifyRebuildsAPlanningSummaryThatDisagreesWithItsRows() throws {
+        let home = try prepare()
+        defer { home.remove() }
+        // Damage the packed summary behind the triggers' back (they watch the snapshot rows, not the summaries).
+        try home.catalog().write { db in
+            try db.execute("UPDATE snapshot_summaries SET records = zeroblob(length(records)) WHERE vm = 'web-1'")
+            #expect(try db.inconsistentPlanningSummaries() == ["web-1"])
+        }
+        let verify = try home.cli.amber(["store", "verify"])
+        #expect(verify.status == 0, "\(verify.stderr)")
+        #expect(verify.stdout.contains("planning summaries of 1 VM(s) disagreed with their snapshot rows and were rebuilt from them: web-1"), "\(verify.stdout)")
+        #expect(try home.catalog().read { try $0.inconsistentPlanningSummaries() }.isEmpty)
+        let again = try home.cli.amber(["store", "verify"])
+        #expect(again.status == 0 && !again.stdout.contains("planning summaries"))
+    }
+
     @Test func statusShowsTheDaemonsRecordedRunsAndNextSlots() throws {
         let home = try prepare()
         defer { home.remove() }

@@ -15,6 +15,9 @@ public struct VerificationReport: Sendable, Codable {
     public var checkedChunks: Int
     public var checkedBytes: UInt64
     public var badChunks: [BadChunk]
+    /// VMs whose packed planning summary disagreed with their snapshot rows; verify rebuilt them from the rows
+    /// (the rows are the truth; a disagreement means a bug, not lost data).
+    public var rebuiltPlanningSummaries: [String]
 
     public var isClean: Bool { badChunks.isEmpty }
     /// Every image or snapshot some bad chunk breaks.
@@ -25,7 +28,8 @@ extension StoreContext {
     /// Decodes and re-hashes every chunk in the catalog (rebuilding deltas from their bases), then names
     /// what depends on each bad one (including manifests that are themselves unreadable or reference
     /// chunks the catalog lacks). A snapshot depends on the bases of its delta chunks too, so a bad
-    /// base names every snapshot whose chunks are rebuilt from it.
+    /// base names every snapshot whose chunks are rebuilt from it. Last, compares every VM's planning
+    /// summary with its snapshot rows and rebuilds those that differ.
     public func verify(progress: ((UInt64, UInt64) -> Void)? = nil) throws -> VerificationReport {
         let lease = try store.lease(.shared)
         defer { withExtendedLifetime(lease) {} }
@@ -66,6 +70,8 @@ extension StoreContext {
             chunk.dependents = Array(Set(chunk.dependents)).sorted()
             return chunk
         }.sorted { $0.digest < $1.digest }
-        return VerificationReport(checkedChunks: chunks.count, checkedBytes: total, badChunks: sorted)
+        let rebuilt = try catalog.write { try $0.repairPlanningSummaries() }
+        return VerificationReport(checkedChunks: chunks.count, checkedBytes: total, badChunks: sorted,
+                                  rebuiltPlanningSummaries: rebuilt)
     }
 }
