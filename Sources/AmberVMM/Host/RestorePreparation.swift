@@ -1,4 +1,3 @@
-import AmberBoot
 import AmberSystem
 import Glibc
 
@@ -31,9 +30,7 @@ public struct RestorePreparation: Equatable, Sendable {
         } catch {
             throw ConfigurationError("snapshot memory \(memoryPath) cannot be opened (\(error)): take the snapshot out of the store again")
         }
-        let regions = GuestMemoryLayout(memorySize: memoryBytes).ramRegions.map {
-            GuestRAM.Region(guestAddress: $0.guestAddress, size: $0.size, fileOffset: $0.fileOffset)
-        }
+        let regions = GuestRAM.Region.layout(memoryBytes: memoryBytes)
         let vcpus = vcpus
         let work = try BackgroundWork(name: "kvm-setup") {
             try PreparedVM(memory: GuestRAM(file: memory, regions: regions, sharing: .privateCopyOnWrite), vcpuCount: vcpus)

@@ -71,10 +71,8 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
 
     private static func bootedMachine(_ configuration: VMConfiguration, _ machineConfiguration: MachineConfiguration,
                                       virtioSlots: [VirtioMMIODeviceSlot]) throws -> Machine {
-        let layout = GuestMemoryLayout(memorySize: configuration.memoryBytes)
-        let memory = try GuestRAM(name: "amber-\(configuration.name)", regions: layout.ramRegions.map {
-            GuestRAM.Region(guestAddress: $0.guestAddress, size: $0.size, fileOffset: $0.fileOffset)
-        })
+        let memory = try GuestRAM(name: "amber-\(configuration.name)",
+                                  regions: GuestRAM.Region.layout(memoryBytes: configuration.memoryBytes))
         // KVM's set-up (the PIT's kernel worker, the memory slots) takes tens of milliseconds on some
         // hosts: it runs on another thread while this one reads the kernel into guest RAM.
         let pendingMachine = try BackgroundWork(name: "kvm-setup") { try Machine(machineConfiguration, memory: memory) }
