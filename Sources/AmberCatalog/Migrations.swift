@@ -113,6 +113,13 @@ enum Migrations {
         ("0006-snapshot-parent-index", """
         CREATE INDEX snapshots_by_parent ON snapshots (parent);
         """),
+        // Whatever deletes a snapshot (`snapshot rm`, a prune's batch, plain SQL), its children move up to its
+        // parent, so the tree still shows what each snapshot descends from.
+        ("0007-snapshot-children-move-up", """
+        CREATE TRIGGER snapshots_children_move_up BEFORE DELETE ON snapshots BEGIN
+            UPDATE snapshots SET parent = OLD.parent WHERE parent = OLD.id;
+        END;
+        """),
     ]
 
     /// Brings the schema up to date in one transaction; refuses a catalog from a newer amber.

@@ -82,16 +82,13 @@ extension SQLiteConnection {
         try refreshPlanningSummaries()
     }
 
-    /// Deletes a snapshot row. Its children keep their data and move up to its parent, so the tree still
-    /// shows where they came from after a prune (a child of the first snapshot becomes a root). Refuses
-    /// protected snapshots.
+    /// Deletes a snapshot row. Its children keep their data and move up to its parent (trigger
+    /// `snapshots_children_move_up`; a child of the first snapshot becomes a root). Refuses protected snapshots.
     public func deleteSnapshot(id: String) throws {
         guard let existing = try snapshot(id: id) else { throw CatalogError.notFound(what: "snapshot '\(id)'") }
         guard !existing.protected else {
             throw CatalogError.sqlite(operation: "delete snapshot '\(id)'", code: 19, message: "it is protected; unprotect it first")
         }
-        try statement("UPDATE snapshots SET parent = ? WHERE parent = ?")
-            .bind(existing.parent.map { .text($0) }, .text(id)).run()
         try statement("DELETE FROM snapshots WHERE id = ?").bind(.text(id)).run()
         try refreshPlanningSummaries()
     }

@@ -100,6 +100,13 @@ import Testing
         }
         let parents = try catalog.read { try $0.snapshots(vm: "web-1") }.map { "\($0.id)<\($0.parent ?? "-")" }
         #expect(parents == ["a<-", "c<a", "d<a"])
+        // A prune's batch delete moves children up the same way (the trigger serves every delete).
+        try catalog.write { db in
+            try db.insertSnapshot(row("e", parent: "c", at: 5))
+            try db.deleteUnprotectedSnapshots(ids: ["c"])
+        }
+        let afterBatch = try catalog.read { try $0.snapshots(vm: "web-1") }.map { "\($0.id)<\($0.parent ?? "-")" }
+        #expect(afterBatch == ["a<-", "d<a", "e<a"])
         // Finding the children uses the parent index, not a scan of every snapshot.
         let plan = try catalog.read { db -> String in
             let rows = try db.statement("EXPLAIN QUERY PLAN UPDATE snapshots SET parent = 'a' WHERE parent = 'b'")
