@@ -24,13 +24,8 @@ struct CLISnapshotFaultTests {
         try #require(first.status == 0, "\(first.stderr)")
 
         // 40 MiB of random guest memory cannot fit in what is left of the 24 MiB store.
-        let pid = try ControlClient(AmberHome(explicit: home.root.path).vm("full")).status().pid
-        let memoryPath = try #require(try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").map { "/proc/\(pid)/fd/\($0)" }
-            .first { (try? FileManager.default.destinationOfSymbolicLink(atPath: $0))?.hasPrefix("/memfd:amber-full") == true })
-        let memory = try FileHandle(forUpdating: URL(fileURLWithPath: memoryPath))
-        try memory.seek(toOffset: 8 << 20)
-        memory.write(try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/urandom")).readData(ofLength: 40 << 20))
-        try memory.close()
+        let memory = try GuestMemoryWindow(try ControlClient(AmberHome(explicit: home.root.path).vm("full")).status())
+        try memory.write([UInt8](try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/urandom")).readData(ofLength: 40 << 20)), at: 8 << 20)
 
         let full = try home.amber(["snapshot", "full"], timeout: 120)
         #expect(full.status != 0)

@@ -1,6 +1,7 @@
 import AmberCatalog
 @testable import AmberCore
 import AmberStore
+import AmberSystem
 import AmberVMM
 import Foundation
 import Glibc
@@ -108,10 +109,7 @@ struct CLISnapshotTests {
         }
         _ = try startTicker(home, name: "t2", diskBytes: 1 << 20)
         try #require(try home.amber(["pause", "t2"]).status == 0)
-        let pid = try status(home, "t2").pid
-        let memoryPath = try #require(try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").map { "/proc/\(pid)/fd/\($0)" }
-            .first { (try? FileManager.default.destinationOfSymbolicLink(atPath: $0))?.hasPrefix("/memfd:amber-t2") == true })
-        let guestMemory = [UInt8](try Data(contentsOf: URL(fileURLWithPath: memoryPath)))
+        let guestMemory = try GuestMemoryWindow(try status(home, "t2")).read()
         #expect(guestMemory.count == Int(Self.memory))
 
         let snapshot = try take(home, ["t2"])
@@ -121,6 +119,53 @@ struct CLISnapshotTests {
         #expect(try materialize(context, record.memoryManifest) == guestMemory)
         try #require(try home.amber(["resume", "t2"]).status == 0)
         #expect(try status(home, "t2").state == .running)
+    }
+
+    @Test func theGuestRunsWhileTheSnapshotReadsItsMemoryAsItWasAtThePause() throws {
+        let home = try CLIHome()
+        defer {
+            _ = try? home.amber(["stop", "t5", "--timeout", "5"])
+            home.remove()
+        }
+        let kernel = try home.file("counter.bzImage", TinyGuest.bzImage(running: TinyGuest.counter))
+        let run = try home.amber(["run", "t5", "--kernel", kernel, "--memory", "64M", "--detach"], timeout: 30)
+        try #require(run.status == 0, "\(run.stderr)")
+        let client = ControlClient(AmberHome(explicit: home.root.path).vm("t5"))
+        let live = try GuestMemoryWindow(try client.status())
+        let counter = UInt64(TinyGuest.counterAddress)
+        func count(_ bytes: [UInt8]) -> UInt64 { bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) } }
+        let pattern = [UInt8](repeating: 0xA5, count: 1 << 20)
+        try live.write(pattern, at: 16 << 20)
+
+        let (hold, capture) = try client.beginSnapshot()
+        defer { hold.close() }
+        #expect(try client.status().state == .paused)
+        let heldFile = try FileDescriptor.open(capture.memoryPath, O_RDONLY)
+        let offset = try #require(capture.memoryOffset)
+        func held(at address: UInt64, count: Int) throws -> [UInt8] {
+            var bytes = [UInt8](repeating: 0, count: count)
+            #expect(try bytes.withUnsafeMutableBytes { try heldFile.read(into: $0, at: offset + address) } == count)
+            return bytes
+        }
+        let atPause = count(try held(at: counter, count: 8))
+        #expect(atPause == count(try live.read(at: counter, count: 8)))
+
+        #expect(try client.releaseSnapshot(hold) > 0)
+        #expect(try client.status().state == .running)
+        // The guest counts on (about two ticks a second on this host) and something else rewrites its
+        // memory; the held memory does not move.
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline, count(try live.read(at: counter, count: 8)) < atPause + 3 { usleep(1_000) }
+        let ranTo = count(try live.read(at: counter, count: 8))
+        #expect(ranTo >= atPause + 3, "the guest ran on while its memory was held: \(atPause) -> \(ranTo)")
+        try live.write([UInt8](repeating: 0x5A, count: 1 << 20), at: 16 << 20)
+        #expect(count(try held(at: counter, count: 8)) == atPause)
+        #expect(try held(at: 16 << 20, count: 1 << 20) == pattern)
+
+        _ = try client.endSnapshot(hold)
+        let holder = capture.memoryPath.split(separator: "/")[1]
+        #expect(!FileManager.default.fileExists(atPath: "/proc/\(holder)"), "the process holding the memory is gone")
+        #expect(try client.status().state == .running)
     }
 
     @Test func killedSnapshotLeavesTheVMRunningAndNoRow() throws {
@@ -150,6 +195,11 @@ struct CLISnapshotTests {
         while Date() < resumed, (try? status(home, "t3").state) != .running { usleep(10_000) }
         #expect(try status(home, "t3").state == .running)
         #expect(try snapshots(home, "t3").isEmpty)
+        // Nor is any process left holding its memory.
+        let vmm = try status(home, "t3").pid
+        let threads = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(vmm)/task")
+        let children = try threads.map { try String(contentsOfFile: "/proc/\(vmm)/task/\($0)/children", encoding: .utf8) }
+        #expect(children.allSatisfy { $0.trimmingCharacters(in: .whitespaces).isEmpty }, "\(children)")
     }
 
     @Test func unknownOrStoppedVMIsAOneLineError() throws {

@@ -1,14 +1,16 @@
 """A VM started through the product path (`amber run --detach`, a halting tiny kernel) whose guest memory
-the benchmark fills from outside: amber-vmm's guest RAM is the memfd `amber-NAME`, which root can open
-read-write through /proc/PID/fd/N."""
+the benchmark fills from outside: amber-vmm's guest RAM is private memory at the address its control
+socket's status reports, which root can write through /proc/PID/mem."""
 import json
 import os
 import re
 import resource
 import signal
+import socket
 import subprocess
 import time
 
+from .content import apply_writes
 from .guest_memory import copy_data
 
 
@@ -60,28 +62,40 @@ class BenchVM:
             raise AmberError(f"amber run --detach printed no pid: {answer.strip()}")
         self.pid = int(match.group(1))
         BenchVM.live.append(self)
-        self.memory_fd = os.open(self._memory_path(), os.O_RDWR)
+        status = self._status()
+        self.memory_address = status["memoryAddress"]
+        self.memory_fd = os.open(f"/proc/{self.pid}/mem", os.O_RDWR)
 
-    def _memory_path(self):
-        wanted = f"/memfd:amber-{self.name} (deleted)"
-        directory = f"/proc/{self.pid}/fd"
-        for entry in os.listdir(directory):
-            try:
-                if os.readlink(f"{directory}/{entry}") == wanted:
-                    return f"{directory}/{entry}"
-            except OSError:
-                continue
-        raise AmberError(f"amber-vmm (pid {self.pid}) holds no memfd named amber-{self.name}")
+    def _status(self):
+        """amber-vmm's answer to a status request on the VM's control socket."""
+        with socket.socket(socket.AF_UNIX) as control:
+            control.connect(os.path.join(self.amber.home, "vms", self.name, "control.sock"))
+            control.sendall(b'{"op":"status"}\n')
+            answer = json.loads(control.makefile().readline())
+        if not answer.get("ok") or "memoryAddress" not in answer.get("status", {}):
+            raise AmberError(f"amber-vmm of {self.name} gave no memory address: {answer}")
+        return answer["status"]
 
     def fill(self, image):
         """Puts the image's data into guest memory; its holes stay untouched (never-used pages)."""
         if os.stat(image).st_size != self.memory_bytes:
             raise AmberError(f"{image} is not {self.memory_bytes} bytes")
-        copy_data(image, self.memory_fd)
+        copy_data(image, self.memory_fd, base=self.memory_address)
+
+    def write(self, writes):
+        """(offset, bytes) pairs into guest memory, as the guest's own writes would change it."""
+        apply_writes(self.memory_fd, writes, base=self.memory_address)
 
     def allocated_bytes(self):
-        """Host memory the guest memory file holds (its pages that are not holes)."""
-        return os.fstat(self.memory_fd).st_blocks * 512
+        """Host memory guest RAM holds (its resident pages, from /proc/PID/smaps)."""
+        start, rss, inside = self.memory_address, 0, False
+        with open(f"/proc/{self.pid}/smaps") as smaps:
+            for line in smaps:
+                if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+                    inside = int(line.split("-")[0], 16) == start
+                elif inside and line.startswith("Rss:"):
+                    rss = int(line.split()[1]) * 1024
+        return rss
 
     def stop(self):
         if self not in BenchVM.live:

@@ -84,8 +84,9 @@ class Churn:
         return writes
 
 
-def apply_writes(fd, writes):
+def apply_writes(fd, writes, base=0):
+    """Writes each (offset, bytes) at base + offset of fd."""
     for offset, data in writes:
         view, done = memoryview(data), 0
         while done < len(data):
-            done += os.pwrite(fd, view[done:], offset + done)
+            done += os.pwrite(fd, view[done:], base + offset + done)

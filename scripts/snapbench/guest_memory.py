@@ -53,8 +53,8 @@ def data_extents(fd):
     return extents
 
 
-def copy_data(source_path, target_fd, block=8 << 20):
-    """Copies the source file's data (not its holes) into target_fd at the same offsets."""
+def copy_data(source_path, target_fd, block=8 << 20, base=0):
+    """Copies the source file's data (not its holes) into target_fd at the same offsets plus base."""
     source = os.open(source_path, os.O_RDONLY)
     try:
         for start, length in data_extents(source):
@@ -62,7 +62,7 @@ def copy_data(source_path, target_fd, block=8 << 20):
                 data = os.pread(source, min(block, start + length - offset), offset)
                 view, done = memoryview(data), 0
                 while done < len(data):
-                    done += os.pwrite(target_fd, view[done:], offset + done)
+                    done += os.pwrite(target_fd, view[done:], base + offset + done)
     finally:
         os.close(source)
 

@@ -11,23 +11,20 @@ struct CaptureIngest {
     let writer: StoreWriter
     let vm: String
 
-    /// Guest memory, read with pread: from the VM's memory file, or, for a VM restored from a snapshot
-    /// (its memory is a private copy-on-write mapping), from its address space. Not through a shared
-    /// mapping of the memory file: a read fault there allocates every page the guest never touched
-    /// (the file is shmem), which made a 1 GiB VM's first snapshot cost 0.5 GiB of host memory.
-    /// The parent snapshot's memory is the delta base: a chunk the guest rewrote a few pages of is
-    /// stored as those pages.
+    /// Guest memory as the process amber-vmm forked to hold it still sees it, read from that
+    /// process while the guest runs on (pages the guest never touched are not read at all). The parent snapshot's memory is the delta base:
+    /// a chunk the guest rewrote a few pages of is stored as those pages.
     func memory(_ capture: SnapshotCapture) throws -> IngestResult {
-        let file: FileDescriptor
+        let held: HeldMemoryReader
         do {
-            file = try FileDescriptor.open(capture.memoryPath, O_RDONLY)
+            held = try HeldMemoryReader(memoryPath: capture.memoryPath, address: capture.memoryOffset ?? 0,
+                                        zeroPagesMap: capture.zeroPagesMap)
         } catch let error as SystemError {
             throw SnapshotError.memoryUnreadable(vm: vm, reason: error.description)
         }
-        let offset = capture.memoryOffset ?? 0
         let base = parentMemoryManifest(capture)
         return try writer.ingest(length: capture.memoryBytes, deltaBase: base) { start, buffer in
-            guard try file.read(into: buffer, at: offset + start) == buffer.count else {
+            guard try held.read(at: start, into: buffer) else {
                 throw SnapshotError.memoryUnreadable(vm: vm, reason: "short read at guest offset \(start)")
             }
         }

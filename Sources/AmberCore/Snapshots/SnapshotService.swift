@@ -7,10 +7,10 @@ import Glibc
 
 /// Takes snapshots of running VMs into the store and lists them.
 ///
-/// A snapshot pauses the VM through amber-vmm's control socket, reads its memory straight from the
-/// guest memory file (zero chunks cost nothing, chunks an earlier snapshot or image holds are not
-/// stored again) and its disk, then lets the VM run again before the one catalog transaction that
-/// records it. Until that transaction nothing refers to the new chunks: a snapshot that fails or
+/// A snapshot pauses the VM through amber-vmm's control socket, reads the disk's changed chunks, lets
+/// the VM run again and reads its memory as it was at the pause from a process amber-vmm forked
+/// to hold it (zero chunks cost nothing, chunks an earlier snapshot or image holds are not stored
+/// again), then records it in one catalog transaction. Until that transaction nothing refers to the new chunks: a snapshot that fails or
 /// is killed leaves no row, and amber-vmm resumes the VM when the control connection drops.
 public struct SnapshotService {
     public let home: AmberHome
@@ -130,16 +130,17 @@ public struct SnapshotService {
         var logicalBytes: UInt64 { (memory?.logicalBytes ?? 0) + (disk?.logicalBytes ?? 0) + (state?.logicalBytes ?? 0) }
     }
 
-    /// Holds the VM paused only while memory and the disk's changed chunks are read; the machine
-    /// state is stored after the VM runs again. The returned hold stays open until the snapshot is
-    /// recorded.
+    /// Holds the VM paused only while the disk's changed chunks are read: its memory is read from the
+    /// copy amber-vmm holds of it while the guest runs on, and the machine state is stored after that.
+    /// The returned hold stays open until the snapshot is recorded.
     private func capture(_ client: ControlClient, ingest: CaptureIngest, memory includeMemory: Bool) throws -> CapturedSnapshot {
-        let (hold, capture) = try client.beginSnapshot()
+        let (hold, capture) = try client.beginSnapshot(memory: includeMemory)
         do {
-            let memory = includeMemory ? try ingest.memory(capture) : nil
             // Paused devices have no request in flight and amber-vmm flushed the disks.
             let disk = try capture.disks?.first.map { try ingest.disk($0) }
-            let pause = try client.endSnapshot(hold)
+            let pause = try client.releaseSnapshot(hold)
+            let memory = includeMemory ? try ingest.memory(capture) : nil
+            _ = try client.endSnapshot(hold)
             let state = includeMemory ? try capture.machineState.withUnsafeBytes { try ingest.writer.ingest(buffer: $0) } : nil
             return CapturedSnapshot(hold: hold, memory: memory, disk: disk, state: state, pauseMicroseconds: pause,
                                     parent: capture.parent)

@@ -42,11 +42,12 @@ struct ControlClient {
         return (connection, connection.takeBuffered())
     }
 
-    /// Pauses the VM for a snapshot. It stays paused while the returned connection is open: end the
-    /// hold with `endSnapshot`; closing the connection (or dying) resumes it too.
-    func beginSnapshot() throws -> (hold: UnixSocketConnection, capture: SnapshotCapture) {
+    /// Pauses the VM for a snapshot and (with `memory`) has its memory held as it is now. It stays
+    /// paused until `releaseSnapshot` and the memory held until `endSnapshot`; closing the connection
+    /// (or dying) ends both.
+    func beginSnapshot(memory: Bool = true) throws -> (hold: UnixSocketConnection, capture: SnapshotCapture) {
         let connection = try connect(timeout: 60)
-        let response = try exchange(.snapshotBegin, on: connection)
+        let response = try exchange(ControlRequest(.snapshotBegin, memory: memory), on: connection)
         guard response.ok else {
             throw VMLifecycleError.refused(name: name, operation: "snapshot", message: response.error ?? "no reason given")
         }
@@ -56,12 +57,22 @@ struct ControlClient {
         return (connection, capture)
     }
 
-    /// Ends the hold: amber-vmm resumes the VM (unless it was paused before) and says how long the
-    /// snapshot kept it paused, in microseconds.
+    /// The guest runs on (unless it was paused before) while its memory stays held; returns how long
+    /// the snapshot kept it paused, in microseconds.
+    func releaseSnapshot(_ hold: UnixSocketConnection) throws -> Int64 {
+        let response = try exchange(.snapshotRelease, on: hold)
+        guard response.ok else {
+            throw VMLifecycleError.refused(name: name, operation: "snapshot resume", message: response.error ?? "no reason given")
+        }
+        return response.pauseMicroseconds ?? 0
+    }
+
+    /// Ends the hold: amber-vmm lets go of the held memory, resumes the VM if `releaseSnapshot` did
+    /// not, and says how long the snapshot kept it paused, in microseconds.
     func endSnapshot(_ hold: UnixSocketConnection) throws -> Int64 {
         let response = try exchange(.snapshotEnd, on: hold)
         guard response.ok else {
-            throw VMLifecycleError.refused(name: name, operation: "snapshot resume", message: response.error ?? "no reason given")
+            throw VMLifecycleError.refused(name: name, operation: "snapshot end", message: response.error ?? "no reason given")
         }
         return response.pauseMicroseconds ?? 0
     }

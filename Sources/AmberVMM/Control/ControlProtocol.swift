@@ -8,25 +8,30 @@ import Foundation
 /// line over the VM's Unix socket. The client sends one `ControlRequest`, the server answers with one
 /// `ControlResponse`. After a successful `console` request the connection becomes a raw byte stream:
 /// serial output flows to the client, bytes the client sends are typed into the serial port.
-/// After a successful `snapshotBegin` the VM stays paused while the connection is open: the client
-/// reads the guest memory, then sends `snapshotEnd` on the same connection (or just closes it, or
-/// dies) and amber-vmm resumes the VM. Once the snapshot is recorded, the client sends
+/// After a successful `snapshotBegin` the VM stays paused while the connection is open and a child
+/// of amber-vmm holds its memory as it was at that instant: the client reads the disks, then sends
+/// `snapshotRelease` and the guest runs on while the client reads the held memory; then it sends
+/// `snapshotEnd` on the same connection (or just closes it, or dies) and amber-vmm lets go of the
+/// held memory (and resumes the VM if it was never released). Once the snapshot is recorded, the client sends
 /// `snapshotCommitted` with its id on the same connection: the disks' changed chunks now count from
 /// that snapshot. A connection that ends without it hands the changed chunks back, so the next
 /// snapshot reads them again. Fields added after the first version are optional, so messages of
 /// either version decode.
 public struct ControlRequest: Codable, Sendable, Equatable {
     public enum Operation: String, Codable, Sendable {
-        case status, pause, resume, stop, console, snapshotBegin, snapshotEnd, snapshotCommitted
+        case status, pause, resume, stop, console, snapshotBegin, snapshotRelease, snapshotEnd, snapshotCommitted
     }
 
     public var op: Operation
     /// With `snapshotCommitted`: the id the catalog recorded the snapshot under.
     public var snapshotID: String?
+    /// With `snapshotBegin`: false for a disk-only snapshot (no memory is held); nil means true.
+    public var memory: Bool?
 
-    public init(_ op: Operation, snapshotID: String? = nil) {
+    public init(_ op: Operation, snapshotID: String? = nil, memory: Bool? = nil) {
         self.op = op
         self.snapshotID = snapshotID
+        self.memory = memory
     }
 }
 
@@ -37,7 +42,7 @@ public struct ControlResponse: Codable, Sendable, Equatable {
     public var status: VMStatus?
     /// Answer to `snapshotBegin`.
     public var capture: SnapshotCapture?
-    /// Answer to `snapshotEnd`: how long the guest was held paused for the snapshot.
+    /// Answer to `snapshotRelease` and `snapshotEnd`: how long the guest was held paused for the snapshot.
     public var pauseMicroseconds: Int64?
 
     public init(ok: Bool, error: String? = nil, status: VMStatus? = nil, capture: SnapshotCapture? = nil,
@@ -52,27 +57,30 @@ public struct ControlResponse: Codable, Sendable, Equatable {
 
 /// A paused VM's snapshot material as `snapshotBegin` hands it out.
 public struct SnapshotCapture: Codable, Sendable, Equatable {
-    /// Without `memoryOffset`: the guest memory file as `/proc/<amber-vmm pid>/fd/<n>`; open it
-    /// read-only and map it shared while the VM stays paused. With it: `/proc/<pid>/mem`, and guest
-    /// memory is the `memoryBytes` at that offset (a VM restored from a snapshot maps the snapshot's
-    /// memory file copy-on-write, so its own pages exist only in its address space).
+    /// `/proc/<pid>/mem` of the process holding guest memory as it was at `snapshotBegin`, and guest
+    /// memory is the `memoryBytes` at `memoryOffset` there; pread it (not valid after `snapshotEnd`).
+    /// Without `memoryOffset` (a disk-only snapshot): empty.
     public var memoryPath: String
     public var memoryOffset: UInt64?
+    /// For anonymous guest memory (a booted VM): `/proc/<pid>/pagemap` of the holding process. A page
+    /// it maps neither present nor swapped was never touched and is zero: it need not be read.
+    public var zeroPagesMap: String?
     public var memoryBytes: UInt64
     /// The encoded `MachineState` (base64 in JSON).
     public var machineState: Data
     /// True when the VM was already paused by `amber pause`: `snapshotEnd` then leaves it paused.
     public var wasPaused: Bool
-    /// Each disk in attachment order, flushed: read them while the VM stays paused.
+    /// Each disk in attachment order, flushed: read them before `snapshotRelease`.
     public var disks: [DiskCapture]?
     /// The snapshot the VM's state descends from: the last one recorded of this run, or the one it
     /// was rolled back or cloned from; nil for a VM booted since its last snapshot.
     public var parent: String?
 
-    public init(memoryPath: String, memoryOffset: UInt64? = nil, memoryBytes: UInt64, machineState: Data,
-                wasPaused: Bool, disks: [DiskCapture]? = nil, parent: String? = nil) {
+    public init(memoryPath: String, memoryOffset: UInt64? = nil, zeroPagesMap: String? = nil, memoryBytes: UInt64,
+                machineState: Data, wasPaused: Bool, disks: [DiskCapture]? = nil, parent: String? = nil) {
         self.memoryPath = memoryPath
         self.memoryOffset = memoryOffset
+        self.zeroPagesMap = zeroPagesMap
         self.memoryBytes = memoryBytes
         self.machineState = machineState
         self.wasPaused = wasPaused
@@ -116,13 +124,18 @@ public struct VMStatus: Codable, Sendable, Equatable {
     public var memoryBytes: UInt64
     /// Seconds since amber-vmm started the guest.
     public var uptimeSeconds: Double
+    /// Where guest RAM starts in amber-vmm's address space: debuggers and tests read and write it
+    /// through `/proc/<pid>/mem` there (it is private memory, not a file).
+    public var memoryAddress: UInt64?
 
-    public init(name: String, pid: Int32, state: State, vcpus: Int, memoryBytes: UInt64, uptimeSeconds: Double) {
+    public init(name: String, pid: Int32, state: State, vcpus: Int, memoryBytes: UInt64, uptimeSeconds: Double,
+                memoryAddress: UInt64? = nil) {
         self.name = name
         self.pid = pid
         self.state = state
         self.vcpus = vcpus
         self.memoryBytes = memoryBytes
         self.uptimeSeconds = uptimeSeconds
+        self.memoryAddress = memoryAddress
     }
 }

@@ -17,10 +17,13 @@ public protocol ControlTarget: AnyObject, Sendable {
     func detachConsole(_ client: FileDescriptor)
     /// Bytes typed into the serial port.
     func typeIntoConsole(_ bytes: [UInt8])
-    /// Pauses the VM (unless `amber pause` already did) and captures its state; the VM stays paused
-    /// until `endSnapshot`. One snapshot at a time.
-    func beginSnapshot() throws -> SnapshotCapture
-    /// Resumes the VM unless it was paused before `beginSnapshot`.
+    /// Pauses the VM (unless `amber pause` already did), captures its state and, with `memory`, holds
+    /// its memory as it is now; the VM stays paused until `releaseSnapshot` or `endSnapshot`. One
+    /// snapshot at a time.
+    func beginSnapshot(memory: Bool) throws -> SnapshotCapture
+    /// Lets the guest run on (unless it was paused before `beginSnapshot`); the held memory stays.
+    func releaseSnapshot(_ capture: SnapshotCapture) throws
+    /// Lets go of the held memory and resumes the VM if `releaseSnapshot` did not.
     func endSnapshot(_ capture: SnapshotCapture) throws
     /// After `endSnapshot`: the snapshot was recorded as `id` (the disks' changes now count from
     /// it), or, with nil, it was not (its changed chunks count as changed again).
@@ -85,35 +88,47 @@ public final class ControlServer: @unchecked Sendable {
             respond(client, ControlResponse(ok: true, status: target.status()))
             relayConsole(client, to: target, alreadyRead: reader.takeBuffered())
         case .snapshotBegin:
-            holdForSnapshot(client, reader: reader, target: target)
-        case .snapshotEnd, .snapshotCommitted:
+            holdForSnapshot(client, memory: request.memory ?? true, reader: reader, target: target)
+        case .snapshotRelease, .snapshotEnd, .snapshotCommitted:
             respond(client, ControlResponse(ok: false, error: "\(request.op.rawValue) without snapshotBegin: send it on the connection that began the snapshot", status: target.status()))
         }
     }
 
-    /// Keeps the VM paused for one snapshot while this connection lasts: until the client sends
-    /// `snapshotEnd`, closes the connection or dies, so a killed `amber snapshot` never leaves the
-    /// VM paused.
-    private func holdForSnapshot(_ client: FileDescriptor, reader: LineReader, target: ControlTarget) {
+    /// Keeps the VM paused for one snapshot until the client sends `snapshotRelease`, and its held
+    /// memory until `snapshotEnd`, or until the client closes the connection or dies, so a killed
+    /// `amber snapshot` never leaves the VM paused nor its memory held.
+    private func holdForSnapshot(_ client: FileDescriptor, memory: Bool, reader: LineReader, target: ControlTarget) {
         let started = MonotonicClock.now()
         let capture: SnapshotCapture
         do {
-            capture = try target.beginSnapshot()
+            capture = try target.beginSnapshot(memory: memory)
         } catch {
             respond(client, ControlResponse(ok: false, error: "\(error)", status: target.status()))
             return
         }
         respond(client, ControlResponse(ok: true, status: target.status(), capture: capture))
-        // Whatever arrives (snapshotEnd) or not (end of stream, error) ends the hold.
-        let ended = nextRequest(reader)
+        // Whatever arrives (snapshotRelease, snapshotEnd) or not (end of stream, error) moves the hold on.
+        var next = nextRequest(reader)
+        var pauseMicros: Int64?
+        if next?.op == .snapshotRelease {
+            do {
+                try target.releaseSnapshot(capture)
+                pauseMicros = Self.microseconds(since: started)
+                respond(client, ControlResponse(ok: true, status: target.status(), pauseMicroseconds: pauseMicros))
+                next = nextRequest(reader)
+            } catch {
+                respond(client, ControlResponse(ok: false, error: "\(error)", status: target.status()))
+                next = nil
+            }
+        }
         do {
             try target.endSnapshot(capture)
-            let micros = Int64((MonotonicClock.now() - started) * 1_000_000)
+            let micros = pauseMicros ?? Self.microseconds(since: started)
             respond(client, ControlResponse(ok: true, status: target.status(), pauseMicroseconds: micros))
         } catch {
             respond(client, ControlResponse(ok: false, error: "\(error)", status: target.status()))
         }
-        guard ended?.op == .snapshotEnd else {
+        guard next?.op == .snapshotEnd else {
             target.finishSnapshot(capture, recordedAs: nil)
             return
         }
@@ -122,6 +137,10 @@ public final class ControlServer: @unchecked Sendable {
         let id = committed?.op == .snapshotCommitted ? committed?.snapshotID : nil
         target.finishSnapshot(capture, recordedAs: id)
         if id != nil { respond(client, ControlResponse(ok: true, status: target.status())) }
+    }
+
+    private static func microseconds(since start: Double) -> Int64 {
+        Int64((MonotonicClock.now() - start) * 1_000_000)
     }
 
     /// The next request line, or nil at the end of the stream or for anything unreadable.

@@ -21,6 +21,10 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
     private var virtioAttachments: [VirtioDeviceAttachment] = []
     private let snapshotLock = ConditionLock()
     private var snapshotInProgress = false
+    /// True while a snapshot keeps the VM paused (from its begin to its release or end).
+    private var pausedForSnapshot = false
+    /// The child holding guest memory as it was when the snapshot began, until the snapshot ends.
+    private var snapshotMemory: MemoryHolder?
     /// The snapshot this VM last was: the last one recorded, or the one it was restored from. Its disk
     /// manifests match the disks apart from the chunks their overlays report changed since, and it is
     /// the next snapshot's parent. Nil until one is recorded (a booted VM's first snapshot reads its
@@ -71,8 +75,7 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
 
     private static func bootedMachine(_ configuration: VMConfiguration, _ machineConfiguration: MachineConfiguration,
                                       virtioSlots: [VirtioMMIODeviceSlot]) throws -> Machine {
-        let memory = try GuestRAM(name: "amber-\(configuration.name)",
-                                  regions: GuestRAM.Region.layout(memoryBytes: configuration.memoryBytes))
+        let memory = try GuestRAM(regions: GuestRAM.Region.layout(memoryBytes: configuration.memoryBytes))
         // KVM's set-up (the PIT's kernel worker, the memory slots) takes tens of milliseconds on some
         // hosts: it runs on another thread while this one reads the kernel into guest RAM.
         let pendingMachine = try BackgroundWork(name: "kvm-setup") { try Machine(machineConfiguration, memory: memory) }
@@ -201,7 +204,8 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
         case .stopping, .stopped: state = .stopping
         }
         return VMStatus(name: configuration.name, pid: getpid(), state: state, vcpus: configuration.vcpus,
-                        memoryBytes: configuration.memoryBytes, uptimeSeconds: machine.uptime)
+                        memoryBytes: configuration.memoryBytes, uptimeSeconds: machine.uptime,
+                        memoryAddress: UInt64(UInt(bitPattern: machine.memory.mapping.base)))
     }
 
     public func pause() throws {
@@ -217,19 +221,23 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
     }
 
     public func resume() throws {
-        guard !snapshotLock.withLock({ snapshotInProgress }) else {
-            throw MachineError("VM \(configuration.name) is paused for a snapshot; it resumes by itself when the snapshot has read its memory")
+        guard !snapshotLock.withLock({ pausedForSnapshot }) else {
+            throw MachineError("VM \(configuration.name) is paused for a snapshot; it resumes by itself as soon as the snapshot has read its disks")
         }
         try machine.resume()
         log("VM \(configuration.name) resumed")
     }
 
-    public func beginSnapshot() throws -> SnapshotCapture {
+    public func beginSnapshot(memory: Bool) throws -> SnapshotCapture {
+        guard machine.memory.isPrivate else {
+            throw MachineError("VM \(configuration.name) maps its memory file shared: a snapshot cannot hold that memory")
+        }
         try snapshotLock.withLock {
             guard !snapshotInProgress else {
                 throw MachineError("a snapshot of VM \(configuration.name) is already being taken: wait for it to finish")
             }
             snapshotInProgress = true
+            pausedForSnapshot = true
         }
         do {
             let wasPaused = machine.currentState == .paused
@@ -237,24 +245,38 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
             do {
                 let state = try machine.captureState(virtioDevices: virtioAttachments).encoded()
                 let diskCaptures = try captureDisks()
-                log("VM \(configuration.name) paused for a snapshot")
-                var capture = SnapshotCapture(memoryPath: "/proc/\(getpid())/fd/\(machine.memory.file.rawValue)",
-                                              memoryBytes: machine.memory.size, machineState: Data(state),
-                                              wasPaused: wasPaused, disks: diskCaptures,
-                                              parent: snapshotLock.withLock { lastRecordedSnapshot })
-                if machine.memory.sharing == .privateCopyOnWrite {
-                    capture.memoryPath = "/proc/\(getpid())/mem"
-                    capture.memoryOffset = UInt64(UInt(bitPattern: machine.memory.mapping.base))
-                }
-                return capture
+                // The fork copies page tables only; from here on guest writes get new pages and the
+                // holder keeps the old ones, so the guest can run while the snapshot reads them.
+                let holder = memory ? try MemoryHolder() : nil
+                snapshotLock.withLock { snapshotMemory = holder }
+                log("VM \(configuration.name) paused for a snapshot" + (holder.map { "; process \($0.pid) holds its memory" } ?? ""))
+                return SnapshotCapture(memoryPath: holder?.memoryPath ?? "",
+                                       memoryOffset: holder.map { _ in UInt64(UInt(bitPattern: machine.memory.mapping.base)) },
+                                       zeroPagesMap: machine.memory.file == nil ? holder?.pagemapPath : nil,
+                                       memoryBytes: machine.memory.size, machineState: Data(state),
+                                       wasPaused: wasPaused, disks: diskCaptures,
+                                       parent: snapshotLock.withLock { lastRecordedSnapshot })
             } catch {
                 if !wasPaused { try? machine.resume() }
                 throw error
             }
         } catch {
-            snapshotLock.withLock { snapshotInProgress = false }
+            snapshotLock.withLock {
+                snapshotInProgress = false
+                pausedForSnapshot = false
+            }
             throw error
         }
+    }
+
+    public func releaseSnapshot(_ capture: SnapshotCapture) throws {
+        guard snapshotLock.withLock({ () -> Bool in
+            defer { pausedForSnapshot = false }
+            return pausedForSnapshot
+        }) else { return }
+        guard !capture.wasPaused else { return }
+        try machine.resume()
+        log("VM \(configuration.name) runs on while the snapshot reads its held memory")
     }
 
     /// Flushes each disk (the paused devices have no request in flight) and takes the chunks its
@@ -288,7 +310,12 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
 
     public func endSnapshot(_ capture: SnapshotCapture) throws {
         defer { snapshotLock.withLock { snapshotInProgress = false } }
-        guard !capture.wasPaused else { return }
+        let (holder, stillPaused) = snapshotLock.withLock { () -> (MemoryHolder?, Bool) in
+            defer { snapshotMemory = nil; pausedForSnapshot = false }
+            return (snapshotMemory, pausedForSnapshot)
+        }
+        holder?.end()
+        guard stillPaused, !capture.wasPaused else { return }
         try machine.resume()
         log("VM \(configuration.name) resumed after a snapshot")
     }

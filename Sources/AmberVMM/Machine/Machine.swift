@@ -64,7 +64,7 @@ public final class Machine: @unchecked Sendable {
 
     /// Builds the machine over fresh guest RAM laid out as `regions`.
     public convenience init(_ configuration: MachineConfiguration, regions: [GuestRAM.Region]) throws {
-        try self.init(configuration, memory: GuestRAM(name: "amber-\(configuration.name)", regions: regions))
+        try self.init(configuration, memory: GuestRAM(regions: regions))
     }
 
     /// Builds the machine over `memory`, which may already hold the guest's boot data.

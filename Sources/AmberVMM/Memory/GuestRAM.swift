@@ -1,10 +1,12 @@
 import AmberSystem
 import Glibc
 
-/// Guest RAM: one memfd (so the snapshot manager can map it from another process) mapped shared
-/// into this process, exposed to the guest as one or more guest-physical regions.
+/// Guest RAM: one mapping in this process, exposed to the guest as one or more guest-physical
+/// regions. A booted machine's is anonymous private memory; a restored one maps a memory file.
+/// Private memory is what lets a snapshot hold it still while the guest runs on (`MemoryHolder`):
+/// others read it through `/proc/<pid>/mem`, not through a file.
 public final class GuestRAM: @unchecked Sendable {
-    /// A run of guest-physical addresses backed by the memory file at `fileOffset`.
+    /// A run of guest-physical addresses backed by the mapping (and its file, if any) at `fileOffset`.
     public struct Region: Equatable, Sendable {
         public let guestAddress: UInt64
         public let size: UInt64
@@ -19,31 +21,35 @@ public final class GuestRAM: @unchecked Sendable {
         public var end: UInt64 { guestAddress + size }
     }
 
-    public let file: FileDescriptor
+    /// The memory file of a restored machine; nil for anonymous memory.
+    public let file: FileDescriptor?
     public let mapping: MappedRegion
     public let regions: [Region]
     public let sharing: FileSharing
     public var size: UInt64 { UInt64(mapping.size) }
 
-    /// `regions` must cover the file [0, total size) without gaps, in order.
-    public init(name: String, regions: [Region]) throws {
+    /// Fresh zeroed RAM; `regions` must cover [0, total size) without gaps, in order.
+    public init(regions: [Region]) throws {
         let total = regions.reduce(0) { $0 + $1.size }
-        file = try MemFD.create(name: name, size: total)
-        // MAP_NORESERVE: guest pages are allocated when touched, not charged up front.
-        mapping = try MappedRegion(size: Int(total), fd: file, flags: MAP_SHARED | MAP_NORESERVE)
+        file = nil
+        // MAP_NORESERVE: guest pages are allocated when touched, not charged up front; a page only
+        // read (a snapshot reads them all) maps the kernel's shared zero page.
+        mapping = try MappedRegion(size: Int(total), flags: MAP_PRIVATE | MAP_NORESERVE)
         self.regions = regions
-        sharing = .shared
+        sharing = .privateCopyOnWrite
     }
 
     /// How a machine restored from a snapshot maps the memory file it is given.
     public enum FileSharing: Sendable {
-        /// Guest writes go to the file: give each machine its own copy (a fresh memfd), which the
-        /// snapshot manager can then read for the next snapshot.
+        /// Guest writes go to the file: give each machine its own copy (a fresh memfd).
         case shared
         /// Pages come from the file when first touched and guest writes stay private to this
         /// machine, so many clones share one file; it must not change while any of them runs.
         case privateCopyOnWrite
     }
+
+    /// Guest writes stay in this process: memory a `MemoryHolder` can hold still for a snapshot.
+    public var isPrivate: Bool { sharing == .privateCopyOnWrite }
 
     /// Guest RAM over an existing memory file, such as a snapshot's memory materialized from the
     /// store. `regions` must cover the file [0, total size) without gaps, in order.
