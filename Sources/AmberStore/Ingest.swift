@@ -87,10 +87,14 @@ extension StoreWriter {
     /// threads at once (so `read` must be thread-safe): memory of another process through
     /// `/proc/<pid>/mem`, a copy-on-write disk through its overlay. With `deltaBase` (the manifest of
     /// an earlier version of the same bytes: the parent snapshot's memory), a new chunk whose
-    /// counterpart there differs in few pages is stored as a delta on it.
-    public func ingest(length: UInt64, chunkSize: Int? = nil, deltaBase: Manifest? = nil, progress: ((UInt64, UInt64) -> Void)? = nil,
+    /// counterpart there differs in few pages is stored as a delta on it. `known(index)` gives the
+    /// digest of a chunk the caller knows without reading it: `.zero`, or a chunk already committed
+    /// (the caller looked it up under its lease); those chunks are neither hashed nor looked at, so
+    /// `read` may leave their bytes unfilled.
+    public func ingest(length: UInt64, chunkSize: Int? = nil, deltaBase: Manifest? = nil, known: ((Int) -> ChunkDigest?)? = nil,
+                       progress: ((UInt64, UInt64) -> Void)? = nil,
                        read: (UInt64, UnsafeMutableRawBufferPointer) throws -> Void) throws -> IngestResult {
-        try ingest(length: length, chunkSize: chunkSize ?? store.chunkSize, deltaBase: deltaBase, progress: progress) { start, count, input in
+        try ingest(length: length, chunkSize: chunkSize ?? store.chunkSize, deltaBase: deltaBase, known: known, progress: progress) { start, count, input in
             let window = UnsafeMutableRawBufferPointer(rebasing: input[0..<count])
             try read(start, window)
             return UnsafeRawBufferPointer(window)
@@ -100,7 +104,8 @@ extension StoreWriter {
     /// The parallel pipeline. Each worker takes a batch of chunks, gets their bytes (`bytesAt(start,
     /// count, input)` reads into the worker's input buffer, or returns memory it already has), skips zero chunks, hashes the rest, asks the
     /// index once per batch which are already stored, and compresses and appends the new ones.
-    private func ingest(length: UInt64, chunkSize: Int, deltaBase: Manifest? = nil, progress: ((UInt64, UInt64) -> Void)?, zeroCopy: Bool = false,
+    private func ingest(length: UInt64, chunkSize: Int, deltaBase: Manifest? = nil, known: ((Int) -> ChunkDigest?)? = nil,
+                        progress: ((UInt64, UInt64) -> Void)?, zeroCopy: Bool = false,
                         bytesAt: (UInt64, Int, UnsafeMutableRawBufferPointer) throws -> UnsafeRawBufferPointer) throws -> IngestResult {
         guard chunkSize >= 4096, chunkSize <= PackFormat.maxRecordPayload, chunkSize & (chunkSize - 1) == 0 else {
             throw StoreError.invalidChunkSize(chunkSize)
@@ -122,11 +127,20 @@ extension StoreWriter {
                     do {
                         let start = UInt64(range.lowerBound) * UInt64(chunkSize)
                         let end = min(length, UInt64(range.upperBound) * UInt64(chunkSize))
+                        let knownDigests = known.map { known in range.map(known) }
+                        for (index, digest) in zip(range, knownDigests ?? []) {
+                            guard let digest else { continue }
+                            if digest.isZero { local.zeroChunks += 1 } else { manifest[index] = digest }
+                        }
+                        if let knownDigests, !knownDigests.contains(nil) {
+                            totals.progress(bytes: end - start, of: length, report: progress)
+                            continue
+                        }
                         var clock = monotonicNanos()
                         let bytes = try bytesAt(start, Int(end - start), input)
                         timings.readNanos += lap(&clock)
                         var candidates: [(index: Int, digest: ChunkDigest)] = []
-                        for index in range {
+                        for index in range where knownDigests?[index - range.lowerBound] == nil {
                             let offset = (index - range.lowerBound) * chunkSize
                             let chunk = UnsafeRawBufferPointer(rebasing: bytes[offset..<min(bytes.count, offset + chunkSize)])
                             if isAllZero(chunk) {

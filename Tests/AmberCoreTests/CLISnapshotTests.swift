@@ -168,6 +168,34 @@ struct CLISnapshotTests {
         #expect(try client.status().state == .running)
     }
 
+    @Test func aRestoredVMsSnapshotReadsOnlyWhatChangedSinceItsSnapshot() throws {
+        let home = try CLIHome()
+        defer {
+            _ = try? home.amber(["stop", "t6", "--timeout", "5"])
+            home.remove()
+        }
+        let kernel = try home.file("counter.bzImage", TinyGuest.bzImage(running: TinyGuest.counter))
+        let run = try home.amber(["run", "t6", "--kernel", kernel, "--memory", "64M", "--detach"], timeout: 30)
+        try #require(run.status == 0, "\(run.stderr)")
+        let random = { (count: Int) in [UInt8](try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/urandom")).readData(ofLength: count)) }
+        try GuestMemoryWindow(try status(home, "t6")).write(try random(8 << 20), at: 16 << 20)
+        let first = try take(home, ["t6"])
+        let rollback = try home.amber(["rollback", "t6", "--to", first.id], timeout: 60)
+        try #require(rollback.status == 0, "\(rollback.stderr)")
+
+        // The restored VM maps the snapshot's memory file copy-on-write: rewrite 1 MiB of it, pause it.
+        try GuestMemoryWindow(try status(home, "t6")).write(try random(1 << 20), at: 20 << 20)
+        try #require(try home.amber(["pause", "t6"]).status == 0)
+        let memory = try GuestMemoryWindow(try status(home, "t6")).read()
+        let second = try take(home, ["t6"])
+        let context = try StoreContext(home: AmberHome(explicit: home.root.path))
+        let record = try #require(try context.catalog.read { try $0.snapshot(id: second.id) })
+        #expect(try materialize(context, record.memoryManifest) == memory)
+        // The rewritten MiB (16 chunks, stored whole: random bytes) and the counter's chunk, not the rest.
+        #expect(second.storedBytes > 1 << 20 && second.storedBytes < 2 << 20, "stored \(second.storedBytes) bytes")
+        try #require(try home.amber(["resume", "t6"]).status == 0)
+    }
+
     @Test func killedSnapshotLeavesTheVMRunningAndNoRow() throws {
         let home = try CLIHome()
         defer {

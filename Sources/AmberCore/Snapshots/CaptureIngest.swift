@@ -12,21 +12,54 @@ struct CaptureIngest {
     let vm: String
 
     /// Guest memory as the process amber-vmm forked to hold it still sees it, read from that
-    /// process while the guest runs on (pages the guest never touched are not read at all). The parent snapshot's memory is the delta base:
-    /// a chunk the guest rewrote a few pages of is stored as those pages.
+    /// process while the guest runs on. Its pagemap tells which pages the guest left as they came: a
+    /// chunk made only of those is zero (a booted VM) or the backing snapshot's chunk (a restored VM)
+    /// and is neither read nor hashed. The parent snapshot's memory is the delta base: a chunk the
+    /// guest rewrote a few pages of is stored as those pages.
     func memory(_ capture: SnapshotCapture) throws -> IngestResult {
+        let address = capture.memoryOffset ?? 0
+        let untouched = capture.pagemapPath.flatMap {
+            HeldMemoryReader.untouchedPages(pagemapPath: $0, address: address, length: capture.memoryBytes)
+        }
+        let known = try untouched.flatMap { try knownChunks(untouched: $0, capture) }
+        let pagesPerChunk = context.store.chunkSize / HeldMemoryReader.pageSize
+        let pages = untouched.map { untouched in
+            untouched.indices.map { page -> HeldMemoryReader.Page in
+                if known?[page / pagesPerChunk] != nil { return .skip }
+                return untouched[page] && capture.memoryBacking == nil ? .zero : .read
+            }
+        }
         let held: HeldMemoryReader
         do {
-            held = try HeldMemoryReader(memoryPath: capture.memoryPath, address: capture.memoryOffset ?? 0,
-                                        zeroPagesMap: capture.zeroPagesMap)
+            held = try HeldMemoryReader(memoryPath: capture.memoryPath, address: address, pages: pages)
         } catch let error as SystemError {
             throw SnapshotError.memoryUnreadable(vm: vm, reason: error.description)
         }
-        let base = parentMemoryManifest(capture)
-        return try writer.ingest(length: capture.memoryBytes, deltaBase: base) { start, buffer in
+        let base = capture.parent.flatMap { memoryManifest(ofSnapshot: $0, bytes: capture.memoryBytes) }
+        return try writer.ingest(length: capture.memoryBytes, deltaBase: base, known: known.map { known in { known[$0] } }) { start, buffer in
             guard try held.read(at: start, into: buffer) else {
                 throw SnapshotError.memoryUnreadable(vm: vm, reason: "short read at guest offset \(start)")
             }
+        }
+    }
+
+    /// Per memory chunk, its digest when every page of it is as it came: zero, or the backing
+    /// snapshot's chunk if the store holds it (this writer's lease keeps gc away until the commit).
+    /// Nil when the backing snapshot's memory is gone or of another shape.
+    private func knownChunks(untouched: [Bool], _ capture: SnapshotCapture) throws -> [ChunkDigest?]? {
+        let chunkSize = context.store.chunkSize
+        let pagesPerChunk = chunkSize / HeldMemoryReader.pageSize
+        let count = Manifest.chunkCount(length: capture.memoryBytes, chunkSize: chunkSize)
+        var backing: [ChunkDigest?]?
+        if let id = capture.memoryBacking {
+            guard let manifest = memoryManifest(ofSnapshot: id, bytes: capture.memoryBytes) else { return nil }
+            let stored = try context.index.storedDigests(among: Array(Set(manifest.digests.filter { !$0.isZero })))
+            backing = manifest.digests.map { $0.isZero || stored.contains($0) ? $0 : nil }
+        }
+        return (0..<count).map { chunk in
+            let pages = untouched[(chunk * pagesPerChunk)..<min(untouched.count, (chunk + 1) * pagesPerChunk)]
+            guard pages.allSatisfy({ $0 }) else { return nil }
+            return backing.map { $0[chunk] } ?? .zero
         }
     }
 
@@ -63,14 +96,13 @@ struct CaptureIngest {
         return (try writer.put(manifest), overlay.size)
     }
 
-    /// The memory manifest of the snapshot this VM's state descends from, if that snapshot is still
-    /// recorded with memory of the same size. Without one (or if it cannot be read) chunks are stored whole.
-    private func parentMemoryManifest(_ capture: SnapshotCapture) -> Manifest? {
-        guard let id = capture.parent,
-              let bytes = try? context.catalog.read({ try $0.snapshot(id: id) })?.memoryManifest,
-              let root = ChunkDigest(bytes: bytes),
+    /// The memory manifest of snapshot `id` if it is still recorded with memory of `bytes` bytes in
+    /// this store's chunk size; nil otherwise (or if it cannot be read).
+    private func memoryManifest(ofSnapshot id: String, bytes: UInt64) -> Manifest? {
+        guard let recorded = try? context.catalog.read({ try $0.snapshot(id: id) })?.memoryManifest,
+              let root = ChunkDigest(bytes: recorded),
               let manifest = try? context.reader.manifest(root),
-              manifest.logicalLength == capture.memoryBytes, manifest.chunkSize == context.store.chunkSize else { return nil }
+              manifest.logicalLength == bytes, manifest.chunkSize == context.store.chunkSize else { return nil }
         return manifest
     }
 

@@ -62,9 +62,12 @@ public struct SnapshotCapture: Codable, Sendable, Equatable {
     /// Without `memoryOffset` (a disk-only snapshot): empty.
     public var memoryPath: String
     public var memoryOffset: UInt64?
-    /// For anonymous guest memory (a booted VM): `/proc/<pid>/pagemap` of the holding process. A page
-    /// it maps neither present nor swapped was never touched and is zero: it need not be read.
-    public var zeroPagesMap: String?
+    /// `/proc/<pid>/pagemap` of the holding process: it tells which pages the guest left as they came
+    /// (never mapped, or still a page of the backing file), which hold what `memoryBacking` says.
+    public var pagemapPath: String?
+    /// What the pages the guest left as they came hold: nil: zeros (a booted VM's anonymous memory);
+    /// else that snapshot's memory (a restored VM maps it, materialized, copy-on-write).
+    public var memoryBacking: String?
     public var memoryBytes: UInt64
     /// The encoded `MachineState` (base64 in JSON).
     public var machineState: Data
@@ -76,11 +79,12 @@ public struct SnapshotCapture: Codable, Sendable, Equatable {
     /// was rolled back or cloned from; nil for a VM booted since its last snapshot.
     public var parent: String?
 
-    public init(memoryPath: String, memoryOffset: UInt64? = nil, zeroPagesMap: String? = nil, memoryBytes: UInt64,
-                machineState: Data, wasPaused: Bool, disks: [DiskCapture]? = nil, parent: String? = nil) {
+    public init(memoryPath: String, memoryOffset: UInt64? = nil, pagemapPath: String? = nil, memoryBacking: String? = nil,
+                memoryBytes: UInt64, machineState: Data, wasPaused: Bool, disks: [DiskCapture]? = nil, parent: String? = nil) {
         self.memoryPath = memoryPath
         self.memoryOffset = memoryOffset
-        self.zeroPagesMap = zeroPagesMap
+        self.pagemapPath = pagemapPath
+        self.memoryBacking = memoryBacking
         self.memoryBytes = memoryBytes
         self.machineState = machineState
         self.wasPaused = wasPaused

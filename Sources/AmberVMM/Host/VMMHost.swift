@@ -250,9 +250,12 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
                 let holder = memory ? try MemoryHolder() : nil
                 snapshotLock.withLock { snapshotMemory = holder }
                 log("VM \(configuration.name) paused for a snapshot" + (holder.map { "; process \($0.pid) holds its memory" } ?? ""))
+                // Untouched pages are zeros, or the restored snapshot's memory file's.
+                let backing = machine.memory.file == nil ? nil : configuration.restore?.snapshotID
+                let backingKnown = machine.memory.file == nil || backing != nil
                 return SnapshotCapture(memoryPath: holder?.memoryPath ?? "",
                                        memoryOffset: holder.map { _ in UInt64(UInt(bitPattern: machine.memory.mapping.base)) },
-                                       zeroPagesMap: machine.memory.file == nil ? holder?.pagemapPath : nil,
+                                       pagemapPath: backingKnown ? holder?.pagemapPath : nil, memoryBacking: backing,
                                        memoryBytes: machine.memory.size, machineState: Data(state),
                                        wasPaused: wasPaused, disks: diskCaptures,
                                        parent: snapshotLock.withLock { lastRecordedSnapshot })
