@@ -67,7 +67,10 @@ echo "rolled back to snapshot $id (between counts $low and $high): the console w
 
 # --at: between two snapshots picks the earlier.
 sleep 2
+amber logs roll >before-snap2.log
 amber snapshot roll --json >snap2.json 2>snap2.err || { show snap2.err; stop_all; fail "the second amber snapshot failed"; }
+amber logs roll >after-snap2.log
+low2="$(last_count before-snap2.log)" high2="$(last_count after-snap2.log)"
 second="$(tr -d ' \n' <snap2.json | sed -n 's/.*"id":"\([0-9a-f]*\)".*/\1/p')"
 created="$(tr -d ' \n' <snap2.json | sed -n 's/.*"created":"\([^"]*\)".*/\1/p')"
 seconds="$(TZ=UTC date -d "$(echo "$created" | sed 's/T/ /; s/Z$//')" +%s)"
@@ -75,5 +78,17 @@ at="$(TZ=UTC date -d "@$((seconds - 1))" +%Y-%m-%dT%H:%M:%SZ)"
 amber rollback roll --at "$at" --json >at.json 2>at.err || { show at.err; stop_all; fail "amber rollback --at failed"; }
 grep -q "\"id\" *: *\"$id\"" at.json || { cat at.json; stop_all; fail "--at $at (1 s before snapshot $second) did not pick $id"; }
 wait_console roll "count " 60 || { stop_all; fail "no count after the --at rollback"; }
-stop_all
 echo "--at '$at' picked $id, not the later $second"
+
+# The second snapshot was of the restored VM (memory read only where it changed since the first):
+# rolling back to it goes on from its own count.
+amber rollback roll --to "$second" >rollback2.out 2>&1 || { show rollback2.out; stop_all; fail "amber rollback --to $second failed"; }
+wait_console roll "count " "$GUEST_TIMEOUT" || { stop_all; fail "no count on the console after the rollback to $second"; }
+amber logs roll >after-rollback2.log
+resumed2="$(tr -d '\r' <after-rollback2.log | sed -n 's/^count \([0-9]*\) up .*/\1/p' | head -n1)"
+[ "$resumed2" -gt "$low2" ] && [ "$resumed2" -le $((high2 + 1)) ] \
+    || { show after-rollback2.log; stop_all; fail "after the rollback to $second the guest counted from $resumed2; that snapshot was taken between counts $low2 and $high2"; }
+if grep -q "counter starts" after-rollback2.log; then show after-rollback2.log; stop_all; fail "the guest booted again after the rollback to $second"; fi
+wait_console roll "count $((resumed2 + 2)) " 60 || { stop_all; fail "the guest restored from $second does not go on counting"; }
+stop_all
+echo "snapshot $second of the rolled-back VM (between counts $low2 and $high2) restores: the console went on at $resumed2"
