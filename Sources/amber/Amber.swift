@@ -15,4 +15,16 @@ struct Amber: ParsableCommand {
             Prune.self,
         ]
     )
+
+    static func main() {
+        if let clone = Clone.plainInvocation(Array(CommandLine.arguments.dropFirst())) {
+            do {
+                try clone.run()
+            } catch {
+                Clone.exit(withError: error)
+            }
+            return
+        }
+        main(nil)
+    }
 }
