@@ -21,7 +21,7 @@ public final class ChunkReader: @unchecked Sendable {
             var bytes = [UInt8](repeating: 0, count: location.rawLength)
             let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: location.recordLength, alignment: 16)
             defer { scratch.deallocate() }
-            try bytes.withUnsafeMutableBytes { try read(digest, at: location, into: $0, scratch: scratch) }
+            _ = try bytes.withUnsafeMutableBytes { try read(digest, at: location, into: $0, scratch: scratch) }
             return bytes
         }
     }

@@ -35,9 +35,7 @@ struct CLISnapshotDeltaTests {
             _ = try? home.amber(["stop", "d1", "--timeout", "5"])
             home.remove()
         }
-        let kernel = try home.file("counter.bzImage", TinyGuest.bzImage(running: TinyGuest.counter))
-        let run = try home.amber(["run", "d1", "--kernel", kernel, "--memory", "64M", "--detach"], timeout: 30)
-        try #require(run.status == 0, "\(run.stderr)")
+        try home.startCounter("d1")
         sleep(1)
         let first = try take(home, "d1")
         sleep(1)

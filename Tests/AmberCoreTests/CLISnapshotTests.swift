@@ -127,9 +127,7 @@ struct CLISnapshotTests {
             _ = try? home.amber(["stop", "t5", "--timeout", "5"])
             home.remove()
         }
-        let kernel = try home.file("counter.bzImage", TinyGuest.bzImage(running: TinyGuest.counter))
-        let run = try home.amber(["run", "t5", "--kernel", kernel, "--memory", "64M", "--detach"], timeout: 30)
-        try #require(run.status == 0, "\(run.stderr)")
+        try home.startCounter("t5")
         let client = ControlClient(AmberHome(explicit: home.root.path).vm("t5"))
         let live = try GuestMemoryWindow(try client.status())
         let counter = UInt64(TinyGuest.counterAddress)
@@ -174,9 +172,7 @@ struct CLISnapshotTests {
             _ = try? home.amber(["stop", "t6", "--timeout", "5"])
             home.remove()
         }
-        let kernel = try home.file("counter.bzImage", TinyGuest.bzImage(running: TinyGuest.counter))
-        let run = try home.amber(["run", "t6", "--kernel", kernel, "--memory", "64M", "--detach"], timeout: 30)
-        try #require(run.status == 0, "\(run.stderr)")
+        try home.startCounter("t6")
         let random = { (count: Int) in [UInt8](try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/urandom")).readData(ofLength: count)) }
         try GuestMemoryWindow(try status(home, "t6")).write(try random(8 << 20), at: 16 << 20)
         let first = try take(home, ["t6"])
@@ -204,30 +200,67 @@ struct CLISnapshotTests {
         }
         // A large random disk keeps the VM paused long enough to be caught paused.
         _ = try startTicker(home, name: "t3", diskBytes: 256 << 20)
-        let process = Process()
-        process.executableURL = CLIHome.amber
-        process.arguments = ["snapshot", "t3", "--home", home.root.path]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let deadline = Date().addingTimeInterval(30)
-        var caughtPaused = false
-        while Date() < deadline, process.isRunning, !caughtPaused {
-            caughtPaused = (try? status(home, "t3").state) == .paused
-            if !caughtPaused { usleep(2_000) }
-        }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        let caughtPaused = try killSnapshot(home, "t3") { (try? status(home, "t3").state) == .paused }
         try #require(caughtPaused, "the snapshot was never seen holding the VM paused")
         let resumed = Date().addingTimeInterval(5)
         while Date() < resumed, (try? status(home, "t3").state) != .running { usleep(10_000) }
         #expect(try status(home, "t3").state == .running)
         #expect(try snapshots(home, "t3").isEmpty)
         // Nor is any process left holding its memory.
-        let vmm = try status(home, "t3").pid
-        let threads = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(vmm)/task")
-        let children = try threads.map { try String(contentsOfFile: "/proc/\(vmm)/task/\($0)/children", encoding: .utf8) }
-        #expect(children.allSatisfy { $0.trimmingCharacters(in: .whitespaces).isEmpty }, "\(children)")
+        #expect(try children(of: try status(home, "t3").pid).isEmpty)
+    }
+
+    /// Starts `amber snapshot NAME` and kills it (SIGKILL) as soon as `moment()` holds, polled every
+    /// millisecond for up to 30 s; false if the snapshot ended first.
+    private func killSnapshot(_ home: CLIHome, _ name: String, when moment: () -> Bool) throws -> Bool {
+        let process = Process()
+        process.executableURL = CLIHome.amber
+        process.arguments = ["snapshot", name, "--home", home.root.path]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(30)
+        var caught = false
+        while Date() < deadline, process.isRunning, !caught {
+            caught = moment()
+            if !caught { usleep(1_000) }
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        return caught
+    }
+
+    /// The processes `pid` started (a snapshot's memory holder is amber-vmm's only child).
+    private func children(of pid: Int32) throws -> [String] {
+        let threads = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")
+        return try threads.flatMap {
+            try String(contentsOfFile: "/proc/\(pid)/task/\($0)/children", encoding: .utf8).split(separator: " ").map(String.init)
+        }.filter { !$0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }
+    }
+
+    @Test func snapshotKilledWhileReadingHeldMemoryLeavesNoHolderAndNoRow() throws {
+        let home = try CLIHome()
+        defer {
+            _ = try? home.amber(["stop", "t7", "--timeout", "5"])
+            home.remove()
+        }
+        try home.startCounter("t7", memory: "256M")
+        // 192 MiB of random memory: reading and compressing it keeps the snapshot busy after the release.
+        let memory = try GuestMemoryWindow(try status(home, "t7"))
+        try memory.write([UInt8](try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/urandom")).readData(ofLength: 192 << 20)), at: 32 << 20)
+        let vmm = try status(home, "t7").pid
+
+        // Caught with the memory held and the guest released: a holder exists and the VM runs.
+        let caught = try killSnapshot(home, "t7") {
+            (try? children(of: vmm).isEmpty) == false && (try? status(home, "t7").state) == .running
+        }
+        try #require(caught, "the snapshot was never seen reading held memory with the guest running")
+        let gone = Date().addingTimeInterval(5)
+        while Date() < gone, (try? children(of: vmm).isEmpty) != true { usleep(10_000) }
+        #expect(try children(of: vmm).isEmpty, "the holder went with the snapshot")
+        #expect(try status(home, "t7").state == .running)
+        #expect(try snapshots(home, "t7").isEmpty)
+        #expect(try home.amber(["snapshot", "t7"], timeout: 120).status == 0, "the next snapshot works")
     }
 
     @Test func unknownOrStoppedVMIsAOneLineError() throws {

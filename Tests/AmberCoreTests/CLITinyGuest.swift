@@ -86,3 +86,19 @@ enum TinyGuest {
         return image
     }
 }
+
+extension CLIHome {
+    /// Starts the counting tiny guest (`TinyGuest.counter`) detached as `name`.
+    func startCounter(_ name: String, memory: String = "64M") throws {
+        let kernel = try file("counter.bzImage", TinyGuest.bzImage(running: TinyGuest.counter))
+        let run = try amber(["run", name, "--kernel", kernel, "--memory", memory, "--detach"], timeout: 30)
+        guard run.status == 0 else { throw CLIFailure(command: "amber run \(name)", stderr: run.stderr) }
+    }
+}
+
+/// An `amber` command a test needed to succeed failed.
+struct CLIFailure: Error, CustomStringConvertible {
+    let command: String
+    let stderr: String
+    var description: String { "\(command) failed: \(stderr)" }
+}

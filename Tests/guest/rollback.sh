@@ -35,15 +35,19 @@ id="$(tr -d ' \n' <snap.json | sed -n 's/.*"id":"\([0-9a-f]*\)".*/\1/p')"
 target=$((high + 8))
 wait_console roll "count $target " "$GUEST_TIMEOUT" || { stop_all; fail "the guest did not run on to count $target"; }
 sleep 1
-amber rollback roll --to "$id" >rollback.out 2>&1 || { show rollback.out; stop_all; fail "amber rollback failed"; }
-cat rollback.out
-
-wait_console roll "count " "$GUEST_TIMEOUT" || { stop_all; fail "no count on the console after the rollback"; }
-amber logs roll >after-rollback.log
-resumed_at="$(tr -d '\r' <after-rollback.log | sed -n 's/^count \([0-9]*\) up .*/\1/p' | head -n1)"
-[ "$resumed_at" -gt "$low" ] && [ "$resumed_at" -le $((high + 1)) ] \
-    || { show after-rollback.log; stop_all; fail "after the rollback the guest counted from $resumed_at; the snapshot was taken between counts $low and $high"; }
-if grep -q "counter starts" after-rollback.log; then show after-rollback.log; stop_all; fail "the guest booted again after the rollback"; fi
+# roll_back_to ID LOW HIGH LOG: rolls back to snapshot ID, taken between counts LOW and HIGH; the console
+# (saved to LOG) must go on from there without a boot. Sets resumed_at to the first count after it.
+roll_back_to() {
+    amber rollback roll --to "$1" >"$4.out" 2>&1 || { show "$4.out"; stop_all; fail "amber rollback --to $1 failed"; }
+    cat "$4.out"
+    wait_console roll "count " "$GUEST_TIMEOUT" || { stop_all; fail "no count on the console after the rollback to $1"; }
+    amber logs roll >"$4"
+    resumed_at="$(tr -d '\r' <"$4" | sed -n 's/^count \([0-9]*\) up .*/\1/p' | head -n1)"
+    [ "$resumed_at" -gt "$2" ] && [ "$resumed_at" -le $(($3 + 1)) ] \
+        || { show "$4"; stop_all; fail "after the rollback to $1 the guest counted from $resumed_at; the snapshot was taken between counts $2 and $3"; }
+    if grep -q "counter starts" "$4"; then show "$4"; stop_all; fail "the guest booted again after the rollback to $1"; fi
+}
+roll_back_to "$id" "$low" "$high" after-rollback.log
 up_resumed="$(uptime_of after-rollback.log "$resumed_at")"
 up_previous="$(uptime_of after-snapshot.log $((resumed_at - 1)))"
 # The first run printed the same count after the snapshot's pause; the restored guest's clock does not
@@ -82,13 +86,7 @@ echo "--at '$at' picked $id, not the later $second"
 
 # The second snapshot was of the restored VM (memory read only where it changed since the first):
 # rolling back to it goes on from its own count.
-amber rollback roll --to "$second" >rollback2.out 2>&1 || { show rollback2.out; stop_all; fail "amber rollback --to $second failed"; }
-wait_console roll "count " "$GUEST_TIMEOUT" || { stop_all; fail "no count on the console after the rollback to $second"; }
-amber logs roll >after-rollback2.log
-resumed2="$(tr -d '\r' <after-rollback2.log | sed -n 's/^count \([0-9]*\) up .*/\1/p' | head -n1)"
-[ "$resumed2" -gt "$low2" ] && [ "$resumed2" -le $((high2 + 1)) ] \
-    || { show after-rollback2.log; stop_all; fail "after the rollback to $second the guest counted from $resumed2; that snapshot was taken between counts $low2 and $high2"; }
-if grep -q "counter starts" after-rollback2.log; then show after-rollback2.log; stop_all; fail "the guest booted again after the rollback to $second"; fi
-wait_console roll "count $((resumed2 + 2)) " 60 || { stop_all; fail "the guest restored from $second does not go on counting"; }
+roll_back_to "$second" "$low2" "$high2" after-rollback2.log
+wait_console roll "count $((resumed_at + 2)) " 60 || { stop_all; fail "the guest restored from $second does not go on counting"; }
 stop_all
-echo "snapshot $second of the rolled-back VM (between counts $low2 and $high2) restores: the console went on at $resumed2"
+echo "snapshot $second of the rolled-back VM (between counts $low2 and $high2) restores: the console went on at $resumed_at"
