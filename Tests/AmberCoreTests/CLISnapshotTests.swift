@@ -166,6 +166,25 @@ struct CLISnapshotTests {
         #expect(try client.status().state == .running)
     }
 
+    private static func random(_ count: Int) throws -> [UInt8] {
+        [UInt8](try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/urandom")).readData(ofLength: count))
+    }
+
+    /// Rewrites 1 MiB of `name`'s memory from outside, lets the guest count on, pauses the VM and
+    /// snapshots it: the snapshot must hold exactly the paused memory. Resumes the VM after.
+    private func rewriteAndSnapshot(_ home: CLIHome, _ name: String) throws -> SnapshotSummary {
+        try GuestMemoryWindow(try status(home, name)).write(try Self.random(1 << 20), at: 20 << 20)
+        sleep(1)
+        try #require(try home.amber(["pause", name]).status == 0)
+        let memory = try GuestMemoryWindow(try status(home, name)).read()
+        let snapshot = try take(home, [name])
+        let context = try StoreContext(home: AmberHome(explicit: home.root.path))
+        let record = try #require(try context.catalog.read { try $0.snapshot(id: snapshot.id) })
+        #expect(try materialize(context, record.memoryManifest) == memory)
+        try #require(try home.amber(["resume", name]).status == 0)
+        return snapshot
+    }
+
     @Test func aRestoredVMsSnapshotReadsOnlyWhatChangedSinceItsSnapshot() throws {
         let home = try CLIHome()
         defer {
@@ -173,23 +192,29 @@ struct CLISnapshotTests {
             home.remove()
         }
         try home.startCounter("t6")
-        let random = { (count: Int) in [UInt8](try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/urandom")).readData(ofLength: count)) }
-        try GuestMemoryWindow(try status(home, "t6")).write(try random(8 << 20), at: 16 << 20)
+        try GuestMemoryWindow(try status(home, "t6")).write(try Self.random(8 << 20), at: 16 << 20)
         let first = try take(home, ["t6"])
         let rollback = try home.amber(["rollback", "t6", "--to", first.id], timeout: 60)
         try #require(rollback.status == 0, "\(rollback.stderr)")
-
-        // The restored VM maps the snapshot's memory file copy-on-write: rewrite 1 MiB of it, pause it.
-        try GuestMemoryWindow(try status(home, "t6")).write(try random(1 << 20), at: 20 << 20)
-        try #require(try home.amber(["pause", "t6"]).status == 0)
-        let memory = try GuestMemoryWindow(try status(home, "t6")).read()
-        let second = try take(home, ["t6"])
-        let context = try StoreContext(home: AmberHome(explicit: home.root.path))
-        let record = try #require(try context.catalog.read { try $0.snapshot(id: second.id) })
-        #expect(try materialize(context, record.memoryManifest) == memory)
+        // The restored VM maps the snapshot's memory file copy-on-write.
+        let second = try rewriteAndSnapshot(home, "t6")
         // The rewritten MiB (16 chunks, stored whole: random bytes) and the counter's chunk, not the rest.
         #expect(second.storedBytes > 1 << 20 && second.storedBytes < 2 << 20, "stored \(second.storedBytes) bytes")
-        try #require(try home.amber(["resume", "t6"]).status == 0)
+    }
+
+    @Test func aBootedVMsNextSnapshotReadsOnlyThePagesWrittenSinceTheLastOne() throws {
+        let home = try CLIHome()
+        defer {
+            _ = try? home.amber(["stop", "t8", "--timeout", "5"])
+            home.remove()
+        }
+        try home.startCounter("t8")
+        try GuestMemoryWindow(try status(home, "t8")).write(try Self.random(8 << 20), at: 16 << 20)
+        let first = try take(home, ["t8"])
+        // The guest's own writes (the counter, through KVM) and the rewritten MiB are tracked.
+        _ = try rewriteAndSnapshot(home, "t8")
+        let log = try String(contentsOf: home.vmDirectory("t8").appendingPathComponent("vmm.log"), encoding: .utf8)
+        #expect(log.contains("pages written since snapshot \(first.id)"), "\(log)")
     }
 
     @Test func killedSnapshotLeavesTheVMRunningAndNoRow() throws {

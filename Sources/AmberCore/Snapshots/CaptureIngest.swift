@@ -12,21 +12,22 @@ struct CaptureIngest {
     let vm: String
 
     /// Guest memory as the process amber-vmm forked to hold it still sees it, read from that
-    /// process while the guest runs on. Its pagemap tells which pages the guest left as they came: a
-    /// chunk made only of those is zero (a booted VM) or the backing snapshot's chunk (a restored VM)
-    /// and is neither read nor hashed. The parent snapshot's memory is the delta base: a chunk the
-    /// guest rewrote a few pages of is stored as those pages.
+    /// process while the guest runs on. A chunk is neither read nor hashed when amber-vmm saw none of
+    /// its pages written since a recorded snapshot (the baseline: it keeps that snapshot's digest), or
+    /// when the holder's pagemap shows all its pages as they came: zero (a booted VM) or the backing
+    /// snapshot's (a restored VM). The parent snapshot's memory is the delta base: a chunk the guest
+    /// rewrote a few pages of is stored as those pages.
     func memory(_ capture: SnapshotCapture) throws -> IngestResult {
         let address = capture.memoryOffset ?? 0
         let untouched = capture.pagemapPath.flatMap {
             HeldMemoryReader.untouchedPages(pagemapPath: $0, address: address, length: capture.memoryBytes)
         }
-        let known = try untouched.flatMap { try knownChunks(untouched: $0, capture) }
+        let known = try knownChunks(untouched: untouched, capture)
         let pagesPerChunk = context.store.chunkSize / HeldMemoryReader.pageSize
-        let pages = untouched.map { untouched in
-            untouched.indices.map { page -> HeldMemoryReader.Page in
-                if known?[page / pagesPerChunk] != nil { return .skip }
-                return untouched[page] && capture.memoryBacking == nil ? .zero : .read
+        let pages = known.map { known in
+            (0..<(Int(capture.memoryBytes) / HeldMemoryReader.pageSize)).map { page -> HeldMemoryReader.Page in
+                if known[page / pagesPerChunk] != nil { return .skip }
+                return untouched?[page] == true && capture.memoryBacking == nil ? .zero : .read
             }
         }
         let held: HeldMemoryReader
@@ -43,24 +44,38 @@ struct CaptureIngest {
         }
     }
 
-    /// Per memory chunk, its digest when every page of it is as it came: zero, or the backing
-    /// snapshot's chunk if the store holds it (this writer's lease keeps gc away until the commit).
-    /// Nil when the backing snapshot's memory is gone or of another shape.
-    private func knownChunks(untouched: [Bool], _ capture: SnapshotCapture) throws -> [ChunkDigest?]? {
+    /// Per memory chunk, its digest when the store holds it already and the guest did not change it:
+    /// every page as it came (zero, or the backing snapshot's chunk), or none written since the
+    /// baseline snapshot (its chunk). Digests are looked up under this writer's lease, which keeps gc
+    /// away until the commit. Nil when neither source is there.
+    private func knownChunks(untouched: [Bool]?, _ capture: SnapshotCapture) throws -> [ChunkDigest?]? {
         let chunkSize = context.store.chunkSize
         let pagesPerChunk = chunkSize / HeldMemoryReader.pageSize
         let count = Manifest.chunkCount(length: capture.memoryBytes, chunkSize: chunkSize)
-        var backing: [ChunkDigest?]?
-        if let id = capture.memoryBacking {
-            guard let manifest = memoryManifest(ofSnapshot: id, bytes: capture.memoryBytes) else { return nil }
-            let stored = try context.index.storedDigests(among: Array(Set(manifest.digests.filter { !$0.isZero })))
-            backing = manifest.digests.map { $0.isZero || stored.contains($0) ? $0 : nil }
+        let backing = try capture.memoryBacking.flatMap { try storedMemoryDigests(ofSnapshot: $0, capture) }
+        let baseline = try capture.memoryBaseline.flatMap { try storedMemoryDigests(ofSnapshot: $0, capture) }
+        var changed = [Bool](repeating: false, count: count)
+        for run in capture.changedPages ?? [] where run.count > 0 {
+            let chunks = (run.first / pagesPerChunk)...((run.first + run.count - 1) / pagesPerChunk)
+            for chunk in chunks where chunk >= 0 && chunk < count { changed[chunk] = true }
         }
+        guard untouched != nil || baseline != nil else { return nil }
         return (0..<count).map { chunk in
-            let pages = untouched[(chunk * pagesPerChunk)..<min(untouched.count, (chunk + 1) * pagesPerChunk)]
-            guard pages.allSatisfy({ $0 }) else { return nil }
-            return backing.map { $0[chunk] } ?? .zero
+            if let untouched,
+               untouched[(chunk * pagesPerChunk)..<min(untouched.count, (chunk + 1) * pagesPerChunk)].allSatisfy({ $0 }) {
+                if capture.memoryBacking == nil { return .zero }
+                if let digest = backing?[chunk] { return digest }
+            }
+            return changed[chunk] ? nil : baseline?[chunk]
         }
+    }
+
+    /// Snapshot `id`'s memory digests, each only if the store holds it (zero chunks always);
+    /// nil when that snapshot's memory is gone or of another shape.
+    private func storedMemoryDigests(ofSnapshot id: String, _ capture: SnapshotCapture) throws -> [ChunkDigest?]? {
+        guard let manifest = memoryManifest(ofSnapshot: id, bytes: capture.memoryBytes) else { return nil }
+        let stored = try context.index.storedDigests(among: Array(Set(manifest.digests.filter { !$0.isZero })))
+        return manifest.digests.map { $0.isZero || stored.contains($0) ? $0 : nil }
     }
 
     /// The disk's manifest root. Chunks unchanged since the baseline snapshot keep that snapshot's

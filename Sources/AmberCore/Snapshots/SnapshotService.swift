@@ -8,10 +8,11 @@ import Glibc
 /// Takes snapshots of running VMs into the store and lists them.
 ///
 /// A snapshot pauses the VM through amber-vmm's control socket, reads the disk's changed chunks, lets
-/// the VM run again and reads its memory as it was at the pause from a process amber-vmm forked
-/// to hold it (zero chunks cost nothing, chunks an earlier snapshot or image holds are not stored
-/// again), then records it in one catalog transaction. Until that transaction nothing refers to the new chunks: a snapshot that fails or
-/// is killed leaves no row, and amber-vmm resumes the VM when the control connection drops.
+/// the VM run again and reads its memory as it was at the pause from a process amber-vmm forked to
+/// hold it (zero chunks cost nothing, chunks an earlier snapshot or image holds are not stored
+/// again), then records it in one catalog transaction. Until that transaction nothing refers to the
+/// new chunks: a snapshot that fails or is killed leaves no row, and amber-vmm resumes the VM and
+/// lets go of the held memory when the control connection drops.
 public struct SnapshotService {
     public let home: AmberHome
 

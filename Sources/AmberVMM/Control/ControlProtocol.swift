@@ -68,6 +68,11 @@ public struct SnapshotCapture: Codable, Sendable, Equatable {
     /// What the pages the guest left as they came hold: nil: zeros (a booted VM's anonymous memory);
     /// else that snapshot's memory (a restored VM maps it, materialized, copy-on-write).
     public var memoryBacking: String?
+    /// A recorded snapshot whose memory this guest's equals outside `changedPages` (amber-vmm tracks
+    /// the pages written since); nil when it does not know one.
+    public var memoryBaseline: String?
+    /// With `memoryBaseline`: the runs of pages written since that snapshot, ascending.
+    public var changedPages: [PageRun]?
     public var memoryBytes: UInt64
     /// The encoded `MachineState` (base64 in JSON).
     public var machineState: Data
@@ -80,16 +85,30 @@ public struct SnapshotCapture: Codable, Sendable, Equatable {
     public var parent: String?
 
     public init(memoryPath: String, memoryOffset: UInt64? = nil, pagemapPath: String? = nil, memoryBacking: String? = nil,
+                memoryBaseline: String? = nil, changedPages: [PageRun]? = nil,
                 memoryBytes: UInt64, machineState: Data, wasPaused: Bool, disks: [DiskCapture]? = nil, parent: String? = nil) {
         self.memoryPath = memoryPath
         self.memoryOffset = memoryOffset
         self.pagemapPath = pagemapPath
         self.memoryBacking = memoryBacking
+        self.memoryBaseline = memoryBaseline
+        self.changedPages = changedPages
         self.memoryBytes = memoryBytes
         self.machineState = machineState
         self.wasPaused = wasPaused
         self.disks = disks
         self.parent = parent
+    }
+}
+
+/// `count` guest memory pages (4 KiB) from page `first`.
+public struct PageRun: Codable, Sendable, Equatable {
+    public var first: Int
+    public var count: Int
+
+    public init(first: Int, count: Int) {
+        self.first = first
+        self.count = count
     }
 }
 

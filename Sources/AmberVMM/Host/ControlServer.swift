@@ -19,7 +19,7 @@ public protocol ControlTarget: AnyObject, Sendable {
     func typeIntoConsole(_ bytes: [UInt8])
     /// Pauses the VM (unless `amber pause` already did), captures its state and, with `memory`, holds
     /// its memory as it is now; the VM stays paused until `releaseSnapshot` or `endSnapshot`. One
-    /// snapshot at a time.
+    /// snapshot at a time: the next can begin once `finishSnapshot` has run.
     func beginSnapshot(memory: Bool) throws -> SnapshotCapture
     /// Lets the guest run on (unless it was paused before `beginSnapshot`); the held memory stays.
     func releaseSnapshot(_ capture: SnapshotCapture) throws

@@ -13,6 +13,8 @@ import Glibc
 /// serial console and the control socket. `run()` blocks until the guest stops.
 public final class VMMHost: ControlTarget, @unchecked Sendable {
     public static let maximumDisks = 16
+    /// The most runs of written pages a snapshot is told about (see `takeMemoryChanges`).
+    static let maximumChangedRuns = 16_384
 
     public let configuration: VMConfiguration
     public let machine: Machine
@@ -25,6 +27,13 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
     private var pausedForSnapshot = false
     /// The child holding guest memory as it was when the snapshot began, until the snapshot ends.
     private var snapshotMemory: MemoryHolder?
+    /// Tracks the guest memory pages written; nil where the kernel cannot (then every snapshot reads
+    /// all the memory the guest touched).
+    private var writeTracker: WriteTracker?
+    /// A recorded snapshot whose memory the guest's equals outside `changedPages`: the last memory
+    /// snapshot recorded, or the one the VM was restored from (its memory before the guest ran).
+    private var memoryBaseline: String?
+    private var changedPages = PageSet(pageCount: 0)
     /// The snapshot this VM last was: the last one recorded, or the one it was restored from. Its disk
     /// manifests match the disks apart from the chunks their overlays report changed since, and it is
     /// the next snapshot's parent. Nil until one is recorded (a booted VM's first snapshot reads its
@@ -71,6 +80,13 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
             try machine.restoreVirtioDevices(restoredState.virtioDevices, onto: virtioAttachments)
         }
         lastRecordedSnapshot = configuration.restore?.snapshotID
+        changedPages = PageSet(pageCount: Int(machine.memory.size) / WriteTracker.pageSize)
+        do {
+            writeTracker = try WriteTracker(base: machine.memory.mapping.base, size: machine.memory.mapping.size)
+            memoryBaseline = configuration.restore?.snapshotID
+        } catch {
+            log("VM \(configuration.name): snapshots read all the memory the guest touched: \(error)")
+        }
     }
 
     private static func bootedMachine(_ configuration: VMConfiguration, _ machineConfiguration: MachineConfiguration,
@@ -245,17 +261,20 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
             do {
                 let state = try machine.captureState(virtioDevices: virtioAttachments).encoded()
                 let diskCaptures = try captureDisks()
+                let changes = memory ? takeMemoryChanges() : nil
                 // The fork copies page tables only; from here on guest writes get new pages and the
                 // holder keeps the old ones, so the guest can run while the snapshot reads them.
                 let holder = memory ? try MemoryHolder() : nil
                 snapshotLock.withLock { snapshotMemory = holder }
-                log("VM \(configuration.name) paused for a snapshot" + (holder.map { "; process \($0.pid) holds its memory" } ?? ""))
+                let written = changes.map { "; \($0.pages.reduce(0) { $0 + $1.count }) pages written since snapshot \($0.baseline)" } ?? ""
+                log("VM \(configuration.name) paused for a snapshot" + (holder.map { "; process \($0.pid) holds its memory" } ?? "") + written)
                 // Untouched pages are zeros, or the restored snapshot's memory file's.
                 let backing = machine.memory.file == nil ? nil : configuration.restore?.snapshotID
                 let backingKnown = machine.memory.file == nil || backing != nil
                 return SnapshotCapture(memoryPath: holder?.memoryPath ?? "",
                                        memoryOffset: holder.map { _ in UInt64(UInt(bitPattern: machine.memory.mapping.base)) },
                                        pagemapPath: backingKnown ? holder?.pagemapPath : nil, memoryBacking: backing,
+                                       memoryBaseline: changes?.baseline, changedPages: changes?.pages,
                                        memoryBytes: machine.memory.size, machineState: Data(state),
                                        wasPaused: wasPaused, disks: diskCaptures,
                                        parent: snapshotLock.withLock { lastRecordedSnapshot })
@@ -300,19 +319,48 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
         }
     }
 
+    /// The guest memory pages written since `memoryBaseline`, taken (the next snapshot counts from
+    /// this instant) with that baseline; nil when there is none or writes are not tracked. Call it
+    /// with the VM paused, before forking the memory holder.
+    private func takeMemoryChanges() -> (baseline: String, pages: [PageRun])? {
+        snapshotLock.withLock {
+            guard let tracker = writeTracker else { return nil }
+            do {
+                for pages in try tracker.takeWrittenPages() { changedPages.insert(pages) }
+            } catch {
+                log("VM \(configuration.name): write tracking stopped: \(error)")
+                writeTracker = nil
+                memoryBaseline = nil
+                return nil
+            }
+            let taken = changedPages.runs
+            changedPages = PageSet(pageCount: changedPages.pageCount)
+            // Writes scattered over more runs than this cost more to send (JSON, while paused) than
+            // reading the memory saves: the snapshot then reads it all.
+            guard taken.count <= Self.maximumChangedRuns else { return nil }
+            return memoryBaseline.map { ($0, taken) }
+        }
+    }
+
     public func finishSnapshot(_ capture: SnapshotCapture, recordedAs id: String?) {
+        defer { snapshotLock.withLock { snapshotInProgress = false } }
+        let hadMemory = capture.memoryOffset != nil
         guard let id else {
             for (disk, device) in zip(capture.disks ?? [], disks) {
                 (device.backend as? OverlayDisk)?.markDirty(disk.changedChunks)
             }
+            // Its memory changes count for the next snapshot too (without a baseline there are none).
+            snapshotLock.withLock { changedPages.insert(capture.changedPages ?? []) }
             log("VM \(configuration.name): the snapshot was not recorded; its disk changes count for the next one")
             return
         }
-        snapshotLock.withLock { lastRecordedSnapshot = id }
+        snapshotLock.withLock {
+            lastRecordedSnapshot = id
+            if hadMemory, writeTracker != nil { memoryBaseline = id }
+        }
     }
 
     public func endSnapshot(_ capture: SnapshotCapture) throws {
-        defer { snapshotLock.withLock { snapshotInProgress = false } }
         let (holder, stillPaused) = snapshotLock.withLock { () -> (MemoryHolder?, Bool) in
             defer { snapshotMemory = nil; pausedForSnapshot = false }
             return (snapshotMemory, pausedForSnapshot)

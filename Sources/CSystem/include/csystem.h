@@ -9,6 +9,19 @@ int csystem_userfaultfd(int flags);
 /// forking thread dies: PR_SET_PDEATHSIG). Returns the child's pid, or -1 with errno set.
 int csystem_fork_memory_holder(void);
 
+#include <stdint.h>
+/// Starts tracking writes to [base, base + size) of this process's private memory: a userfaultfd in
+/// asynchronous write-protect mode (the kernel lifts a page's protection on its first write, nothing
+/// reaches user space), the range registered and write-protected. Returns the userfaultfd (keep it
+/// open while tracking), or -1 with errno set (kernels before 6.7 lack the asynchronous mode).
+int csystem_track_writes(void *base, uint64_t size);
+/// The pages of [start, end) written since they were last protected, as up to `capacity` [first,
+/// end) address pairs in `ranges`, write-protecting them again (PAGEMAP_SCAN on /proc/self/pagemap).
+/// Returns the number of pairs and sets `*walk_end` to where the scan stopped (< end: call again from
+/// there), or -1 with errno set.
+long csystem_take_written(int pagemap_fd, uint64_t start, uint64_t end, uint64_t *ranges, long capacity,
+                          uint64_t *walk_end);
+
 extern const unsigned int CSYSTEM_MFD_CLOEXEC;
 extern const unsigned int CSYSTEM_MFD_ALLOW_SEALING;
 
