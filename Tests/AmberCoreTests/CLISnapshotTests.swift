@@ -217,6 +217,29 @@ struct CLISnapshotTests {
         #expect(log.contains("pages written since snapshot \(first.id)"), "\(log)")
     }
 
+    @Test func pagesASnapshotTookButDidNotRecordCountForTheNextOne() throws {
+        let home = try CLIHome()
+        defer {
+            _ = try? home.amber(["stop", "t9", "--timeout", "5"])
+            home.remove()
+        }
+        try home.startCounter("t9", memory: "256M")
+        let memory = try GuestMemoryWindow(try status(home, "t9"))
+        try memory.write(try Self.random(8 << 20), at: 16 << 20)
+        _ = try take(home, ["t9"])
+        // 192 MiB rewritten: the next snapshot takes those pages and is killed while it reads them.
+        try memory.write(try Self.random(192 << 20), at: 32 << 20)
+        let vmm = try status(home, "t9").pid
+        let caught = try killSnapshot(home, "t9") {
+            (try? children(of: vmm).isEmpty) == false && (try? status(home, "t9").state) == .running
+        }
+        try #require(caught, "the snapshot was never seen reading held memory")
+        let gone = Date().addingTimeInterval(5)
+        while Date() < gone, (try? children(of: vmm).isEmpty) != true { usleep(10_000) }
+        // The one after it must still read them (it equals the paused memory byte for byte).
+        _ = try rewriteAndSnapshot(home, "t9")
+    }
+
     @Test func killedSnapshotLeavesTheVMRunningAndNoRow() throws {
         let home = try CLIHome()
         defer {

@@ -336,8 +336,12 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
             let taken = changedPages.runs
             changedPages = PageSet(pageCount: changedPages.pageCount)
             // Writes scattered over more runs than this cost more to send (JSON, while paused) than
-            // reading the memory saves: the snapshot then reads it all.
-            guard taken.count <= Self.maximumChangedRuns else { return nil }
+            // reading the memory saves: the snapshot then reads it all, and so does the next one
+            // unless this one is recorded (the taken pages cannot be handed back).
+            guard taken.count <= Self.maximumChangedRuns else {
+                memoryBaseline = nil
+                return nil
+            }
             return memoryBaseline.map { ($0, taken) }
         }
     }
