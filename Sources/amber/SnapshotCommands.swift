@@ -12,7 +12,14 @@ struct SnapshotCommand: ParsableCommand {
 }
 
 struct TakeSnapshot: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "take", abstract: "Snapshot a running VM (the default).")
+    static let configuration = CommandConfiguration(
+        commandName: "take",
+        abstract: "Snapshot a running VM (the default).",
+        discussion: """
+        The VM is paused only while its state, a copy-on-write hold on its memory (page tables are copied, not \
+        pages: milliseconds) and the disk's changed chunks are taken; its memory is read and stored while it \
+        runs on, and on Linux 6.7 or later only the pages written since the last snapshot are read again.
+        """)
 
     @OptionGroup var home: HomeOption
     @Argument(help: "VM name.") var name: String
