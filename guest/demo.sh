@@ -36,6 +36,8 @@ wait_until() {
         if [ $tries -ge 1000 ] || ! vm_running; then
             console_has "$1" && return 0
             amber logs "$vm"
+            # Why amber-vmm stopped, if it did.
+            tail -n 20 "${AMBER_HOME:-/var/lib/amber}/vms/$vm/vmm.log" >&2 2>/dev/null
             die "the guest never printed '$1'"
         fi
         usleep 300000
