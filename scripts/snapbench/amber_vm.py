@@ -18,6 +18,30 @@ class AmberError(Exception):
     """An `amber` command failed or answered something unexpected; the message says which."""
 
 
+def guest_ram_address(socket_path):
+    """Where amber-vmm's guest RAM starts in its address space: its answer to a status request on the
+    control socket at socket_path."""
+    with socket.socket(socket.AF_UNIX) as control:
+        control.connect(socket_path)
+        control.sendall(b'{"op":"status"}\n')
+        answer = json.loads(control.makefile().readline())
+    if not answer.get("ok") or "memoryAddress" not in answer.get("status", {}):
+        raise AmberError(f"amber-vmm at {socket_path} gave no memory address: {answer}")
+    return answer["status"]["memoryAddress"]
+
+
+def resident_bytes(pid, address):
+    """Host memory the mapping starting at address holds in process pid (its Rss in /proc/PID/smaps)."""
+    rss, inside = 0, False
+    with open(f"/proc/{pid}/smaps") as smaps:
+        for line in smaps:
+            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+                inside = int(line.split("-")[0], 16) == address
+            elif inside and line.startswith("Rss:"):
+                rss = int(line.split()[1]) * 1024
+    return rss
+
+
 class Amber:
     """The `amber` CLI with one state directory (AMBER_HOME)."""
 
@@ -62,19 +86,8 @@ class BenchVM:
             raise AmberError(f"amber run --detach printed no pid: {answer.strip()}")
         self.pid = int(match.group(1))
         BenchVM.live.append(self)
-        status = self._status()
-        self.memory_address = status["memoryAddress"]
+        self.memory_address = guest_ram_address(os.path.join(self.amber.home, "vms", self.name, "control.sock"))
         self.memory_fd = os.open(f"/proc/{self.pid}/mem", os.O_RDWR)
-
-    def _status(self):
-        """amber-vmm's answer to a status request on the VM's control socket."""
-        with socket.socket(socket.AF_UNIX) as control:
-            control.connect(os.path.join(self.amber.home, "vms", self.name, "control.sock"))
-            control.sendall(b'{"op":"status"}\n')
-            answer = json.loads(control.makefile().readline())
-        if not answer.get("ok") or "memoryAddress" not in answer.get("status", {}):
-            raise AmberError(f"amber-vmm of {self.name} gave no memory address: {answer}")
-        return answer["status"]
 
     def fill(self, image):
         """Puts the image's data into guest memory; its holes stay untouched (never-used pages)."""
@@ -87,15 +100,8 @@ class BenchVM:
         apply_writes(self.memory_fd, writes, base=self.memory_address)
 
     def allocated_bytes(self):
-        """Host memory guest RAM holds (its resident pages, from /proc/PID/smaps)."""
-        start, rss, inside = self.memory_address, 0, False
-        with open(f"/proc/{self.pid}/smaps") as smaps:
-            for line in smaps:
-                if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
-                    inside = int(line.split("-")[0], 16) == start
-                elif inside and line.startswith("Rss:"):
-                    rss = int(line.split()[1]) * 1024
-        return rss
+        """Host memory guest RAM holds (its resident pages)."""
+        return resident_bytes(self.pid, self.memory_address)
 
     def stop(self):
         if self not in BenchVM.live:

@@ -22,7 +22,8 @@ struct CaptureIngest {
         let untouched = capture.pagemapPath.flatMap {
             HeldMemoryReader.untouchedPages(pagemapPath: $0, address: address, length: capture.memoryBytes)
         }
-        let known = try knownChunks(untouched: untouched, capture)
+        let referenced = ReferencedMemories(ingest: self, bytes: capture.memoryBytes)
+        let known = try knownChunks(untouched: untouched, capture, referenced)
         let pagesPerChunk = context.store.chunkSize / HeldMemoryReader.pageSize
         let pages = known.map { known in
             (0..<(Int(capture.memoryBytes) / HeldMemoryReader.pageSize)).map { page -> HeldMemoryReader.Page in
@@ -36,7 +37,7 @@ struct CaptureIngest {
         } catch let error as SystemError {
             throw SnapshotError.memoryUnreadable(vm: vm, reason: error.description)
         }
-        let base = capture.parent.flatMap { memoryManifest(ofSnapshot: $0, bytes: capture.memoryBytes) }
+        let base = capture.parent.flatMap(referenced.manifest)
         return try writer.ingest(length: capture.memoryBytes, deltaBase: base, known: known.map { known in { known[$0] } }) { start, buffer in
             guard try held.read(at: start, into: buffer) else {
                 throw SnapshotError.memoryUnreadable(vm: vm, reason: "short read at guest offset \(start)")
@@ -48,12 +49,13 @@ struct CaptureIngest {
     /// every page as it came (zero, or the backing snapshot's chunk), or none written since the
     /// baseline snapshot (its chunk). Digests are looked up under this writer's lease, which keeps gc
     /// away until the commit. Nil when neither source is there.
-    private func knownChunks(untouched: [Bool]?, _ capture: SnapshotCapture) throws -> [ChunkDigest?]? {
+    private func knownChunks(untouched: [Bool]?, _ capture: SnapshotCapture,
+                             _ referenced: ReferencedMemories) throws -> [ChunkDigest?]? {
         let chunkSize = context.store.chunkSize
         let pagesPerChunk = chunkSize / HeldMemoryReader.pageSize
         let count = Manifest.chunkCount(length: capture.memoryBytes, chunkSize: chunkSize)
-        let backing = try capture.memoryBacking.flatMap { try storedMemoryDigests(ofSnapshot: $0, capture) }
-        let baseline = try capture.memoryBaseline.flatMap { try storedMemoryDigests(ofSnapshot: $0, capture) }
+        let backing = try capture.memoryBacking.flatMap(referenced.storedDigests)
+        let baseline = try capture.memoryBaseline.flatMap(referenced.storedDigests)
         var changed = [Bool](repeating: false, count: count)
         for run in capture.changedPages ?? [] where run.count > 0 {
             let chunks = (run.first / pagesPerChunk)...((run.first + run.count - 1) / pagesPerChunk)
@@ -70,12 +72,37 @@ struct CaptureIngest {
         }
     }
 
-    /// Snapshot `id`'s memory digests, each only if the store holds it (zero chunks always);
-    /// nil when that snapshot's memory is gone or of another shape.
-    private func storedMemoryDigests(ofSnapshot id: String, _ capture: SnapshotCapture) throws -> [ChunkDigest?]? {
-        guard let manifest = memoryManifest(ofSnapshot: id, bytes: capture.memoryBytes) else { return nil }
-        let stored = try context.index.storedDigests(among: Array(Set(manifest.digests.filter { !$0.isZero })))
-        return manifest.digests.map { $0.isZero || stored.contains($0) ? $0 : nil }
+    /// The memories of the snapshots one capture refers to (parent, baseline, backing: often one and the
+    /// same snapshot), each manifest read and each stored-digest lookup made once.
+    private final class ReferencedMemories {
+        private let ingest: CaptureIngest
+        private let bytes: UInt64
+        private var manifests: [String: Manifest?] = [:]
+        private var stored: [String: [ChunkDigest?]?] = [:]
+
+        init(ingest: CaptureIngest, bytes: UInt64) {
+            self.ingest = ingest
+            self.bytes = bytes
+        }
+
+        /// Snapshot `id`'s memory manifest; nil when it is gone or of another shape.
+        func manifest(_ id: String) -> Manifest? {
+            if let known = manifests[id] { return known }
+            let manifest = ingest.memoryManifest(ofSnapshot: id, bytes: bytes)
+            manifests[id] = manifest
+            return manifest
+        }
+
+        /// Snapshot `id`'s memory digests, each only if the store holds it (zero chunks always).
+        func storedDigests(_ id: String) throws -> [ChunkDigest?]? {
+            if let known = stored[id] { return known }
+            let digests = try manifest(id).map { manifest in
+                let held = try ingest.context.index.storedDigests(among: Array(Set(manifest.digests.filter { !$0.isZero })))
+                return manifest.digests.map { $0.isZero || held.contains($0) ? $0 : nil }
+            }
+            stored[id] = digests
+            return digests
+        }
     }
 
     /// The disk's manifest root. Chunks unchanged since the baseline snapshot keep that snapshot's
@@ -113,7 +140,7 @@ struct CaptureIngest {
 
     /// The memory manifest of snapshot `id` if it is still recorded with memory of `bytes` bytes in
     /// this store's chunk size; nil otherwise (or if it cannot be read).
-    private func memoryManifest(ofSnapshot id: String, bytes: UInt64) -> Manifest? {
+    fileprivate func memoryManifest(ofSnapshot id: String, bytes: UInt64) -> Manifest? {
         guard let recorded = try? context.catalog.read({ try $0.snapshot(id: id) })?.memoryManifest,
               let root = ChunkDigest(bytes: recorded),
               let manifest = try? context.reader.manifest(root),

@@ -14,13 +14,7 @@ struct ControlClient {
 
     /// Sends `operation` and returns the successful response; a refusal becomes an error.
     func send(_ operation: ControlRequest.Operation, timeout: Double = 10) throws -> ControlResponse {
-        let connection = try connect(timeout: timeout)
-        let response = try exchange(operation, on: connection)
-        guard response.ok else {
-            throw VMLifecycleError.refused(name: name, operation: operation.rawValue,
-                                           message: response.error ?? "no reason given")
-        }
-        return response
+        try accepted(ControlRequest(operation), on: try connect(timeout: timeout), as: operation.rawValue)
     }
 
     func status(timeout: Double = 2) throws -> VMStatus {
@@ -34,10 +28,7 @@ struct ControlClient {
     /// with the response are returned so none of the console output is lost.
     func openConsole() throws -> (connection: UnixSocketConnection, initialOutput: [UInt8]) {
         let connection = try connect(timeout: 10)
-        let response = try exchange(.console, on: connection)
-        guard response.ok else {
-            throw VMLifecycleError.refused(name: name, operation: "console", message: response.error ?? "no reason given")
-        }
+        _ = try accepted(ControlRequest(.console), on: connection, as: "console")
         try connection.setTimeout(0)
         return (connection, connection.takeBuffered())
     }
@@ -47,11 +38,7 @@ struct ControlClient {
     /// (or dying) ends both.
     func beginSnapshot(memory: Bool = true) throws -> (hold: UnixSocketConnection, capture: SnapshotCapture) {
         let connection = try connect(timeout: 60)
-        let response = try exchange(ControlRequest(.snapshotBegin, memory: memory), on: connection)
-        guard response.ok else {
-            throw VMLifecycleError.refused(name: name, operation: "snapshot", message: response.error ?? "no reason given")
-        }
-        guard let capture = response.capture else {
+        guard let capture = try accepted(ControlRequest(.snapshotBegin, memory: memory), on: connection, as: "snapshot").capture else {
             throw VMLifecycleError.protocolViolation(name: name, detail: "a snapshotBegin response without capture")
         }
         return (connection, capture)
@@ -60,30 +47,19 @@ struct ControlClient {
     /// The guest runs on (unless it was paused before) while its memory stays held; returns how long
     /// the snapshot kept it paused, in microseconds.
     func releaseSnapshot(_ hold: UnixSocketConnection) throws -> Int64 {
-        let response = try exchange(.snapshotRelease, on: hold)
-        guard response.ok else {
-            throw VMLifecycleError.refused(name: name, operation: "snapshot resume", message: response.error ?? "no reason given")
-        }
-        return response.pauseMicroseconds ?? 0
+        try accepted(ControlRequest(.snapshotRelease), on: hold, as: "snapshot resume").pauseMicroseconds ?? 0
     }
 
     /// Ends the hold: amber-vmm lets go of the held memory, resumes the VM if `releaseSnapshot` did
     /// not, and says how long the snapshot kept it paused, in microseconds.
     func endSnapshot(_ hold: UnixSocketConnection) throws -> Int64 {
-        let response = try exchange(.snapshotEnd, on: hold)
-        guard response.ok else {
-            throw VMLifecycleError.refused(name: name, operation: "snapshot end", message: response.error ?? "no reason given")
-        }
-        return response.pauseMicroseconds ?? 0
+        try accepted(ControlRequest(.snapshotEnd), on: hold, as: "snapshot end").pauseMicroseconds ?? 0
     }
 
     /// Tells amber-vmm the snapshot taken on `hold` was recorded as `id`, after `endSnapshot`: its
     /// disks' changes now count from that snapshot. Closing `hold` without this hands them back.
     func snapshotRecorded(_ hold: UnixSocketConnection, id: String) throws {
-        let response = try exchange(ControlRequest(.snapshotCommitted, snapshotID: id), on: hold)
-        guard response.ok else {
-            throw VMLifecycleError.refused(name: name, operation: "snapshot record", message: response.error ?? "no reason given")
-        }
+        _ = try accepted(ControlRequest(.snapshotCommitted, snapshotID: id), on: hold, as: "snapshot record")
     }
 
     private func connect(timeout: Double) throws -> UnixSocketConnection {
@@ -94,8 +70,13 @@ struct ControlClient {
         }
     }
 
-    private func exchange(_ operation: ControlRequest.Operation, on connection: UnixSocketConnection) throws -> ControlResponse {
-        try exchange(ControlRequest(operation), on: connection)
+    /// The response to `request` if amber-vmm accepted it; a refusal of `operation` becomes an error.
+    private func accepted(_ request: ControlRequest, on connection: UnixSocketConnection, as operation: String) throws -> ControlResponse {
+        let response = try exchange(request, on: connection)
+        guard response.ok else {
+            throw VMLifecycleError.refused(name: name, operation: operation, message: response.error ?? "no reason given")
+        }
+        return response
     }
 
     private func exchange(_ request: ControlRequest, on connection: UnixSocketConnection) throws -> ControlResponse {
