@@ -1,3 +1,4 @@
+import CSystem
 import Glibc
 
 /// A listening Unix stream socket at a path. The path is created with mode 0600 (only the owner
@@ -5,6 +6,9 @@ import Glibc
 public final class UnixListener: @unchecked Sendable {
     public let path: String
     public let descriptor: FileDescriptor
+    /// The socket file's identity once in place: `removePath` leaves a file that replaced it alone (a
+    /// rollback renames this one aside and its successor listens at the same path).
+    private var identity: (device: UInt64, inode: UInt64)?
 
     /// The path appears only once the socket listens (it is bound under a temporary name and renamed
     /// into place), so a client that sees the path can connect.
@@ -27,6 +31,7 @@ public final class UnixListener: @unchecked Sendable {
             try retryingInterrupts("chmod \(temporaryPath)") { chmod(temporaryPath, 0o600) }
             try retryingInterrupts("listen \(path)") { listen(fd, 16) }
             try retryingInterrupts("rename \(temporaryPath) to \(path)") { rename(temporaryPath, path) }
+            identity = Self.identity(of: path)
         } catch {
             unlink(temporaryPath)
             throw error
@@ -42,7 +47,15 @@ public final class UnixListener: @unchecked Sendable {
 
     /// Removes the socket's path, so clients fail to connect rather than hang.
     public func removePath() {
+        guard let identity, let current = Self.identity(of: path),
+              current.device == identity.device, current.inode == identity.inode else { return }
         unlink(path)
+    }
+
+    private static func identity(of path: String) -> (device: UInt64, inode: UInt64)? {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return nil }
+        return (UInt64(info.st_dev), UInt64(info.st_ino))
     }
 
     deinit {
@@ -74,5 +87,15 @@ public enum UnixSocket {
             raw[bytes.count] = 0
         }
         return address
+    }
+}
+
+extension FileDescriptor {
+    /// The process at the other end of a connected Unix socket, as the kernel recorded it at connect time
+    /// (SO_PEERCRED): not something the peer can forge.
+    public func peerCredentials() throws -> (pid: Int32, uid: UInt32, gid: UInt32) {
+        var pid: Int32 = 0, uid: UInt32 = 0, gid: UInt32 = 0
+        try retryingInterrupts("getsockopt SO_PEERCRED") { csystem_peer_credentials(rawValue, &pid, &uid, &gid) }
+        return (pid, uid, gid)
     }
 }

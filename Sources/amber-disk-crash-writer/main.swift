@@ -4,6 +4,7 @@ import Glibc
 // Helper for the overlay crash test (Tests/AmberVirtioTests/OverlayCrashTests.swift), which kills it
 // with SIGKILL at an arbitrary moment and then checks the overlay.
 // Usage: amber-disk-crash-writer BASE OVERLAY FIRST-ROUND LAST-ROUND
+//        amber-disk-crash-writer --without-flush BASE OVERLAY (see writeWithoutFlush)
 // Round r writes region r (disjoint, unaligned, spanning chunk boundaries) in three uneven pieces with
 // several buffers each, flushes, and only then prints "r" on stdout: a printed round is acknowledged.
 
@@ -15,7 +16,27 @@ func pattern(_ round: Int, _ index: Int) -> UInt8 {
     UInt8(truncatingIfNeeded: round &* 131 &+ index &* 7 &+ 1)
 }
 
+/// `--without-flush BASE OVERLAY`: writes `pattern(0, i)` over the disk's first 256 KiB with no flush,
+/// prints "written", and waits to be killed, its overlay's map committed only by an `OverlayMapCommitter`.
+func writeWithoutFlush(base: String, overlay: String) throws -> Never {
+    let disk = try OverlayDisk(basePath: base, overlayPath: overlay)
+    let committer = try OverlayMapCommitter(overlay: disk) { fputs("amber-disk-crash-writer: \($0)\n", stderr) }
+    try disk.write((0..<(256 << 10)).map { pattern(0, $0) }, at: 0)
+    let line = Array("written\n".utf8)
+    _ = line.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+    while true { pause() }
+    withExtendedLifetime(committer) {}
+}
+
 let arguments = CommandLine.arguments
+if arguments.count == 4, arguments[1] == "--without-flush" {
+    do {
+        try writeWithoutFlush(base: arguments[2], overlay: arguments[3])
+    } catch {
+        fputs("amber-disk-crash-writer: \(error)\n", stderr)
+        exit(1)
+    }
+}
 guard arguments.count == 5, let first = Int(arguments[3]), let last = Int(arguments[4]) else {
     fputs("usage: amber-disk-crash-writer BASE OVERLAY FIRST-ROUND LAST-ROUND\n", stderr)
     exit(2)

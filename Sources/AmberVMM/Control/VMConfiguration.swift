@@ -14,6 +14,10 @@ public struct VMConfiguration: Codable, Sendable, Equatable {
     public var consoleLogPath: String?
     /// Set when the VM continues from a snapshot (rollback or clone) instead of booting its kernel.
     public var restore: RestoreSource?
+    /// How long a snapshot may keep the guest paused before amber-vmm resumes it and abandons the snapshot
+    /// (nil: `defaultSnapshotPauseLimit`).
+    public var snapshotPauseLimitSeconds: Double?
+    public static let defaultSnapshotPauseLimit = 5.0
 
     public init(name: String, kernelPath: String, initrdPath: String?, commandLine: String,
                 memoryBytes: UInt64, vcpus: Int, disks: [DiskConfiguration],

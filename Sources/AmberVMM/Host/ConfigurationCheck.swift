@@ -63,6 +63,9 @@ public enum ConfigurationCheck {
         guard (1...maximumVCPUs).contains(configuration.vcpus) else {
             throw ConfigurationError("\(configuration.vcpus) vCPUs is out of range: use 1 to \(maximumVCPUs)")
         }
+        if let limit = configuration.snapshotPauseLimitSeconds, !(0.1...3600).contains(limit) {
+            throw ConfigurationError("snapshot pause limit of \(limit) s is out of range: use 0.1 to 3600 seconds")
+        }
         // sun_path holds 107 bytes; the socket is first bound under the path plus ".<pid>.tmp".
         guard configuration.controlSocketPath.utf8.count <= maximumSocketPathBytes else {
             throw ConfigurationError("control socket path \(configuration.controlSocketPath) is longer than \(maximumSocketPathBytes) bytes: use a shorter home directory")

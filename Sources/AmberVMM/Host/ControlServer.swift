@@ -1,4 +1,5 @@
 import AmberSystem
+import Glibc
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -18,9 +19,10 @@ public protocol ControlTarget: AnyObject, Sendable {
     /// Bytes typed into the serial port.
     func typeIntoConsole(_ bytes: [UInt8])
     /// Pauses the VM (unless `amber pause` already did), captures its state and, with `memory`, holds
-    /// its memory as it is now; the VM stays paused until `releaseSnapshot` or `endSnapshot`. One
-    /// snapshot at a time: the next can begin once `finishSnapshot` has run.
-    func beginSnapshot(memory: Bool) throws -> SnapshotCapture
+    /// its memory as it is now; the VM stays paused until `releaseSnapshot` or `endSnapshot`, or until
+    /// the VM's snapshot pause limit passes (the snapshot is then abandoned). One snapshot at a time: the
+    /// next can begin once `finishSnapshot` has run. `client` is the pid of the process taking it.
+    func beginSnapshot(memory: Bool, client: Int32) throws -> SnapshotCapture
     /// Lets the guest run on (unless it was paused before `beginSnapshot`); the held memory stays.
     func releaseSnapshot(_ capture: SnapshotCapture) throws
     /// Lets go of the held memory and resumes the VM if `releaseSnapshot` did not.
@@ -65,6 +67,11 @@ public final class ControlServer: @unchecked Sendable {
 
     private func serve(_ client: FileDescriptor) {
         guard let target else { return }
+        // Only the VM's owner (and root) may control it, whatever the socket file's mode says.
+        guard let peer = try? client.peerCredentials(), peer.uid == geteuid() || peer.uid == 0 else {
+            respond(client, ControlResponse(ok: false, error: "refused: only the user who started this VM may control it"))
+            return
+        }
         let reader = LineReader(client)
         guard let line = try? reader.readLine() else { return }
         let request: ControlRequest
@@ -88,7 +95,7 @@ public final class ControlServer: @unchecked Sendable {
             respond(client, ControlResponse(ok: true, status: target.status()))
             relayConsole(client, to: target, alreadyRead: reader.takeBuffered())
         case .snapshotBegin:
-            holdForSnapshot(client, memory: request.memory ?? true, reader: reader, target: target)
+            holdForSnapshot(client, memory: request.memory ?? true, by: peer.pid, reader: reader, target: target)
         case .snapshotRelease, .snapshotEnd, .snapshotCommitted:
             respond(client, ControlResponse(ok: false, error: "\(request.op.rawValue) without snapshotBegin: send it on the connection that began the snapshot", status: target.status()))
         }
@@ -97,11 +104,11 @@ public final class ControlServer: @unchecked Sendable {
     /// Keeps the VM paused for one snapshot until the client sends `snapshotRelease`, and its held
     /// memory until `snapshotEnd`, or until the client closes the connection or dies, so a killed
     /// `amber snapshot` never leaves the VM paused nor its memory held.
-    private func holdForSnapshot(_ client: FileDescriptor, memory: Bool, reader: LineReader, target: ControlTarget) {
+    private func holdForSnapshot(_ client: FileDescriptor, memory: Bool, by pid: Int32, reader: LineReader, target: ControlTarget) {
         let started = MonotonicClock.now()
         let capture: SnapshotCapture
         do {
-            capture = try target.beginSnapshot(memory: memory)
+            capture = try target.beginSnapshot(memory: memory, client: pid)
         } catch {
             respond(client, ControlResponse(ok: false, error: "\(error)", status: target.status()))
             return

@@ -21,10 +21,16 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
     private let console: ConsoleHub
     private var disks: [VirtioBlockDevice] = []
     private var virtioAttachments: [VirtioDeviceAttachment] = []
+    /// One per writable overlay: its map is committed within a second of a write, even without a FLUSH.
+    private var mapCommitters: [OverlayMapCommitter] = []
     private let snapshotLock = ConditionLock()
     private var snapshotInProgress = false
-    /// True while a snapshot keeps the VM paused (from its begin to its release or end).
-    private var pausedForSnapshot = false
+    /// Who keeps the VM paused for a snapshot and since when (from its begin to its release or end).
+    private var snapshotPause: (client: Int32, since: Double)?
+    /// Counts snapshots begun, so a pause-limit watcher knows whether its snapshot still holds the VM.
+    private var snapshotGeneration = 0
+    /// Set when a snapshot outlived the pause limit: the VM was resumed and that snapshot can only fail.
+    private var abandonedSnapshot: String?
     /// The child holding guest memory as it was when the snapshot began, until the snapshot ends.
     private var snapshotMemory: MemoryHolder?
     /// Tracks the guest memory pages written; nil where the kernel cannot (then every snapshot reads
@@ -74,7 +80,11 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
             restoredState = nil
         }
         for (disk, slot) in zip(configuration.disks, slots) {
-            disks.append(try attachDisk(disk, at: slot))
+            let device = try attachDisk(disk, at: slot)
+            disks.append(device)
+            if let overlay = device.backend as? OverlayDisk, !overlay.readOnly {
+                mapCommitters.append(try OverlayMapCommitter(overlay: overlay, log: log))
+            }
         }
         if let restoredState {
             try machine.restoreVirtioDevices(restoredState.virtioDevices, onto: virtioAttachments)
@@ -192,16 +202,35 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
         } catch {
             machine.stop(.stopped)
             _ = machine.waitForExit()
-            disks.forEach { $0.stop() }
+            do { try stopDisks() } catch let flushError { log("\(flushError)") }
             throw error
         }
         let exit = machine.waitForExit()
         server.close()
         console.detachAll()
-        disks.forEach { $0.stop() }
+        try stopDisks()
         let ports = machine.ports.unclaimedAccesses, mmio = machine.mmio.unclaimedAccesses
         log("VM \(configuration.name) ended: \(exit) (unclaimed accesses, ignored: port reads \(ports.reads), port writes \(ports.writes), MMIO reads \(mmio.reads), MMIO writes \(mmio.writes))")
         return exit
+    }
+
+    /// Stops the disks' workers and makes every write the guest was told completed durable, FLUSH or not:
+    /// a guest that powers off, reboots or is stopped keeps what it wrote (QEMU and Firecracker do too).
+    /// Throws, naming each disk, when that fails, so amber-vmm exits with an error rather than 0.
+    private func stopDisks() throws {
+        mapCommitters.forEach { $0.stop() }
+        disks.forEach { $0.stop() }
+        var failures: [String] = []
+        for (configured, device) in zip(configuration.disks, disks) {
+            do {
+                try device.backend.flush()
+            } catch {
+                failures.append("disk \(configured.overlayPath ?? configured.path): \(error)")
+            }
+        }
+        guard failures.isEmpty else {
+            throw MachineError("VM \(configuration.name): writes the guest completed may be lost: " + failures.joined(separator: "; "))
+        }
     }
 
     /// Feeds bytes to the guest's serial port (from amber-vmm's stdin or a console client).
@@ -237,14 +266,18 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
     }
 
     public func resume() throws {
-        guard !snapshotLock.withLock({ pausedForSnapshot }) else {
-            throw MachineError("VM \(configuration.name) is paused for a snapshot; it resumes by itself as soon as the snapshot has read its disks")
+        if let pause = snapshotLock.withLock({ snapshotPause }) {
+            let held = Self.tenths(MonotonicClock.now() - pause.since)
+            throw MachineError("VM \(configuration.name) is paused for a snapshot by process \(pause.client) (for \(held) s so far); it resumes by itself as soon as the snapshot has read its disks, or after \(Self.tenths(snapshotPauseLimit)) s at the latest")
         }
         try machine.resume()
         log("VM \(configuration.name) resumed")
     }
 
-    public func beginSnapshot(memory: Bool) throws -> SnapshotCapture {
+    /// How long a snapshot may keep the guest paused (see `enforcePauseLimit`).
+    var snapshotPauseLimit: Double { configuration.snapshotPauseLimitSeconds ?? VMConfiguration.defaultSnapshotPauseLimit }
+
+    public func beginSnapshot(memory: Bool, client: Int32) throws -> SnapshotCapture {
         guard machine.memory.isPrivate else {
             throw MachineError("VM \(configuration.name) maps its memory file shared: a snapshot cannot hold that memory")
         }
@@ -253,7 +286,9 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
                 throw MachineError("a snapshot of VM \(configuration.name) is already being taken: wait for it to finish")
             }
             snapshotInProgress = true
-            pausedForSnapshot = true
+            snapshotPause = (client, MonotonicClock.now())
+            snapshotGeneration += 1
+            abandonedSnapshot = nil
         }
         do {
             let wasPaused = machine.currentState == .paused
@@ -268,6 +303,10 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
                 snapshotLock.withLock { snapshotMemory = holder }
                 let written = changes.map { "; \($0.pages.reduce(0) { $0 + $1.count }) pages written since snapshot \($0.baseline)" } ?? ""
                 log("VM \(configuration.name) paused for a snapshot" + (holder.map { "; process \($0.pid) holds its memory" } ?? "") + written)
+                let generation = snapshotLock.withLock { snapshotGeneration }
+                try NativeThread.detached(name: "snapshot-limit") { [weak self] in
+                    self?.enforcePauseLimit(generation: generation, wasPaused: wasPaused)
+                }
                 // Untouched pages are zeros, or the restored snapshot's memory file's.
                 let backing = machine.memory.file == nil ? nil : configuration.restore?.snapshotID
                 let backingKnown = machine.memory.file == nil || backing != nil
@@ -285,17 +324,43 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
         } catch {
             snapshotLock.withLock {
                 snapshotInProgress = false
-                pausedForSnapshot = false
+                snapshotPause = nil
+                snapshotMemory = nil
+                snapshotLock.broadcast()
             }
             throw error
         }
     }
 
+    /// A snapshot client that stalls (stopped with Ctrl-Z, hung on a full disk, ...) must not hold the
+    /// guest paused: once the limit passes, the VM resumes, the held memory goes and the snapshot fails.
+    private func enforcePauseLimit(generation: Int, wasPaused: Bool) {
+        let limit = snapshotPauseLimit
+        let (expired, holder) = snapshotLock.withLock { () -> (Bool, MemoryHolder?) in
+            let ended = snapshotLock.wait(until: { snapshotGeneration != generation || snapshotPause == nil }, timeout: limit)
+            guard !ended, let pause = snapshotPause else { return (false, nil) }
+            snapshotPause = nil
+            abandonedSnapshot = "the snapshot kept VM \(configuration.name) paused longer than its \(Self.tenths(limit)) s limit (process \(pause.client) did not release it), so the VM was resumed and the snapshot abandoned: take it again"
+            defer { snapshotMemory = nil }
+            return (true, snapshotMemory)
+        }
+        guard expired else { return }
+        holder?.end()
+        if !wasPaused { try? machine.resume() }
+        log("VM \(configuration.name): a snapshot kept the guest paused for \(Self.tenths(limit)) s: resumed, the snapshot is abandoned")
+    }
+
+    /// Ends the snapshot's pause (without resuming); throws when the pause limit abandoned the snapshot.
+    private func takeSnapshotPause() throws -> Bool {
+        try snapshotLock.withLock {
+            if let abandonedSnapshot { throw MachineError(abandonedSnapshot) }
+            defer { snapshotPause = nil; snapshotLock.broadcast() }
+            return snapshotPause != nil
+        }
+    }
+
     public func releaseSnapshot(_ capture: SnapshotCapture) throws {
-        guard snapshotLock.withLock({ () -> Bool in
-            defer { pausedForSnapshot = false }
-            return pausedForSnapshot
-        }) else { return }
+        guard try takeSnapshotPause() else { return }
         guard !capture.wasPaused else { return }
         try machine.resume()
         log("VM \(configuration.name) runs on while the snapshot reads its held memory")
@@ -349,7 +414,11 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
     public func finishSnapshot(_ capture: SnapshotCapture, recordedAs id: String?) {
         defer { snapshotLock.withLock { snapshotInProgress = false } }
         let hadMemory = capture.memoryOffset != nil
-        guard let id else {
+        let abandoned = snapshotLock.withLock { () -> Bool in
+            defer { abandonedSnapshot = nil }
+            return abandonedSnapshot != nil
+        }
+        guard let id, !abandoned else {
             for (disk, device) in zip(capture.disks ?? [], disks) {
                 (device.backend as? OverlayDisk)?.markDirty(disk.changedChunks)
             }
@@ -365,11 +434,12 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
     }
 
     public func endSnapshot(_ capture: SnapshotCapture) throws {
-        let (holder, stillPaused) = snapshotLock.withLock { () -> (MemoryHolder?, Bool) in
-            defer { snapshotMemory = nil; pausedForSnapshot = false }
-            return (snapshotMemory, pausedForSnapshot)
+        let holder = snapshotLock.withLock { () -> MemoryHolder? in
+            defer { snapshotMemory = nil }
+            return snapshotMemory
         }
         holder?.end()
+        let stillPaused = try takeSnapshotPause()
         guard stillPaused, !capture.wasPaused else { return }
         try machine.resume()
         log("VM \(configuration.name) resumed after a snapshot")

@@ -11,7 +11,9 @@ import Glibc
 /// overlay (page cache) and mark chunks in memory; `flush()` (the guest's FLUSH) fdatasyncs the overlay
 /// and only then commits the map. After a crash the overlay reads exactly as at the last completed flush
 /// for every chunk it held then; chunks first written after it read from the base again, which is what a
-/// disk with a volatile write cache may show after power loss.
+/// disk with a volatile write cache may show after power loss. amber-vmm also flushes every overlay when
+/// the VM ends (power-off, reboot, stop, a stop signal) and an `OverlayMapCommitter` commits a changed map
+/// within a second, so only a host crash, or a SIGKILL within that second, loses what the guest never flushed.
 ///
 /// Snapshots: with the device paused, `flush()` then `takeDirtyChunks()`, which returns the chunks
 /// written since the previous call and starts a new interval. The disk manifest of a snapshot is the
@@ -194,6 +196,17 @@ public final class OverlayDisk: BlockBackend, @unchecked Sendable {
                 try map.commit(inOverlay)
                 mapChangedSinceCommit = false
             }
+        }
+    }
+
+    /// `flush()`, but only when a write changed the map since its last commit (`OverlayMapCommitter`'s tick).
+    public func commitMapIfChanged() throws {
+        guard !readOnly else { return }
+        try lock.withLock {
+            guard mapChangedSinceCommit else { return }
+            try DiskFile.syncData(overlay, name: overlayPath)
+            try map.commit(inOverlay)
+            mapChangedSinceCommit = false
         }
     }
 

@@ -22,6 +22,9 @@ int csystem_track_writes(void *base, uint64_t size);
 long csystem_take_written(int pagemap_fd, uint64_t start, uint64_t end, uint64_t *ranges, long capacity,
                           uint64_t *walk_end);
 
+/// The process at the other end of connected Unix socket `fd` (SO_PEERCRED). Returns 0, or -1 with errno set.
+int csystem_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);
+
 extern const unsigned int CSYSTEM_MFD_CLOEXEC;
 extern const unsigned int CSYSTEM_MFD_ALLOW_SEALING;
 
