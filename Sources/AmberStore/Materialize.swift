@@ -122,11 +122,13 @@ extension ChunkReader {
 
     /// Materializes the manifest named `root` as the file `path`: written beside it under a temporary
     /// name and renamed into place only when complete, so a failure never leaves a partial file.
-    /// Nothing is fsynced (callers that need durability sync the file). With `bypassingPageCache`
+    /// With `durable` the file is fsynced before the rename and its directory after, so that after a
+    /// power cut the name holds the whole file or does not exist (a file kept and trusted later, such
+    /// as the restore cache's); otherwise nothing is fsynced. With `bypassingPageCache`
     /// the data goes straight to the disk (O_DIRECT) where the file system allows it: right for a
     /// file nobody reads soon (an exported image), wrong for one about to be mapped (guest memory).
     @discardableResult
-    public func materialize(_ root: ChunkDigest, toPath path: String, bypassingPageCache: Bool = false,
+    public func materialize(_ root: ChunkDigest, toPath path: String, bypassingPageCache: Bool = false, durable: Bool = false,
                             progress: ((UInt64, UInt64) -> Void)? = nil) throws -> Manifest {
         let manifest = try self.manifest(root)
         let temporary = path + ".amber-partial-\(getpid())"
@@ -134,7 +136,9 @@ extension ChunkReader {
             let file = try FileDescriptor.open(temporary, O_RDWR | O_CREAT | O_TRUNC)
             let direct = bypassingPageCache ? try? FileDescriptor.open(temporary, O_WRONLY | OutputFile.directFlag) : nil
             try materialize(manifest, into: OutputFile(buffered: file, direct: direct), progress: progress)
+            if durable { try file.sync() }
             try retryingInterrupts("rename \(temporary)") { rename(temporary, path) }
+            if durable { try FileDescriptor.syncDirectory(containing: path) }
         } catch {
             unlink(temporary)
             throw StoreError.from(error, path: path)

@@ -54,4 +54,11 @@ public final class FileDescriptor: @unchecked Sendable {
     public func sync() throws {
         try retryingInterrupts("fsync") { fsync(rawValue) }
     }
+
+    /// Makes a rename or creation of `path` durable: fsync of the directory that holds it.
+    public static func syncDirectory(containing path: String) throws {
+        let slash = path.lastIndex(of: "/")
+        let parent = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+        try open(parent, O_RDONLY | O_DIRECTORY).sync()
+    }
 }

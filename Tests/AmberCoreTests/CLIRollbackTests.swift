@@ -138,6 +138,52 @@ struct CLIRollbackTests {
         #expect(running.errorLine == "VM c2 is running: stop it first with `amber stop c2`")
     }
 
+    /// Puts `bytes` in the snapshot's cached state and re-describes it in the cache's completion marker,
+    /// as damage the marker's samples happen to miss would look (or a crafted state a test wants used).
+    static func replaceCachedState(_ home: CLIHome, snapshot id: String, with bytes: [UInt8]) throws {
+        let directory = MaterializedSnapshot.directory(AmberHome(explicit: home.root.path), id: id)
+        try Data(bytes).write(to: directory.appendingPathComponent("state"))
+        var marker = try #require(SnapshotCacheMarker.read(in: directory))
+        let index = try #require(marker.files.firstIndex { $0.name == "state" })
+        marker.files[index] = SnapshotCacheMarker.File(
+            name: "state", size: UInt64(bytes.count),
+            samples: [.init(offset: 0, length: bytes.count, sha256: bytes.withUnsafeBytes { ChunkDigest.of($0).hex })])
+        try marker.write(in: directory)
+    }
+
+    @Test func damagedCachedFilesAreTakenOutOfTheStoreAgain() throws {
+        let home = try CLIHome()
+        defer {
+            for name in ["origin", "c1", "c2", "c3", "c4"] { _ = try? home.amber(["stop", name, "--timeout", "5"]) }
+            home.remove()
+        }
+        try start(home, name: "origin")
+        let snapshot = try take(home, "origin")
+        #expect(try home.amber(["clone", snapshot.id, "--name", "c1", "--detach"], timeout: 120).status == 0)
+        #expect(try home.amber(["stop", "c1"]).status == 0)
+        let directory = MaterializedSnapshot.directory(AmberHome(explicit: home.root.path), id: snapshot.id)
+        let memory = directory.appendingPathComponent("memory"), state = directory.appendingPathComponent("state")
+        let memoryBytes = try Data(contentsOf: memory), stateBytes = try Data(contentsOf: state)
+
+        // Truncated (a copy cut short), zeroed (a power cut before the data reached the disk), flipped.
+        let truncate = try FileHandle(forWritingTo: memory)
+        try truncate.truncate(atOffset: UInt64(memoryBytes.count / 2))
+        try truncate.close()
+        #expect(try home.amber(["clone", snapshot.id, "--name", "c2", "--detach"], timeout: 120).status == 0)
+        #expect(try Data(contentsOf: memory) == memoryBytes, "the truncated memory was taken out again")
+        #expect(try home.amber(["stop", "c2"]).status == 0)
+
+        try Data(count: memoryBytes.count).write(to: memory)
+        #expect(try home.amber(["clone", snapshot.id, "--name", "c3", "--detach"], timeout: 120).status == 0)
+        #expect(try Data(contentsOf: memory) == memoryBytes, "the zeroed memory was taken out again")
+
+        var flipped = stateBytes
+        flipped[flipped.count - 10] ^= 0x20
+        try flipped.write(to: state)
+        #expect(try home.amber(["clone", snapshot.id, "--name", "c4", "--detach"], timeout: 120).status == 0)
+        #expect(try Data(contentsOf: state) == stateBytes, "the damaged state was taken out again")
+    }
+
     @Test func aDamagedCachedStateFailsACloneAndIsTakenOutOfTheStoreAgain() throws {
         let home = try CLIHome()
         defer {
@@ -148,12 +194,13 @@ struct CLIRollbackTests {
         let snapshot = try take(home, "origin")
         #expect(try home.amber(["clone", snapshot.id, "--name", "w1", "--detach"], timeout: 120).status == 0)
 
-        // A clone reads only the cached state's header and shape; its CRC-32 still covers every byte.
+        // Damage the completion marker's samples miss: a clone reads only the cached state's header and
+        // shape, and its CRC-32 still covers every byte.
         let state = MaterializedSnapshot.directory(AmberHome(explicit: home.root.path), id: snapshot.id)
             .appendingPathComponent("state").path
         var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: state)))
         bytes[bytes.count - 10] ^= 0x20
-        try Data(bytes).write(to: URL(fileURLWithPath: state))
+        try Self.replaceCachedState(home, snapshot: snapshot.id, with: bytes)
         let damaged = try home.amber(["clone", snapshot.id, "--name", "w2", "--detach"], timeout: 60)
         #expect(damaged.status != 0)
         #expect(damaged.errorLine.hasPrefix("snapshot \(snapshot.id) cannot be restored: its machine state is not usable: machine state is corrupt: its checksum"), "\(damaged.errorLine)")

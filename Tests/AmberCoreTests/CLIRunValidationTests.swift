@@ -1,3 +1,4 @@
+import AmberCore
 import Foundation
 import Glibc
 import Testing
@@ -128,5 +129,21 @@ struct CLIRunValidationTests {
         #expect(result.status != 0)
         #expect(result.errorLine.contains("control socket path"))
         #expect(!FileManager.default.fileExists(atPath: longHome))
+    }
+
+    /// A name the name rules allow but whose socket path amber-vmm would refuse is refused by `amber run`
+    /// itself, before the VM's directory is written.
+    @Test func socketPathOverAmberVMMsLimitIsRefusedBeforeAnythingIsWritten() throws {
+        let home = try CLIHome()
+        defer { home.remove() }
+        let kernel = try home.fakeBzImage()
+        let prefix = home.root.path + "/vms/", suffix = "/control.sock"
+        let length = min(VMName.maximumLength, 100 - prefix.utf8.count - suffix.utf8.count)
+        try #require(length >= 1, "the test home's path is too long for this test")
+        let name = String(repeating: "n", count: length)
+        let result = try home.amber(["run", name, "--kernel", kernel])
+        #expect(result.status == 1)
+        #expect(result.errorLine.contains("control socket path") && result.errorLine.contains("longer than 90 bytes"), "\(result.errorLine)")
+        #expect(!FileManager.default.fileExists(atPath: prefix + name))
     }
 }

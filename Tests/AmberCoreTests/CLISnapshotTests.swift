@@ -85,7 +85,8 @@ struct CLISnapshotTests {
         let table = try home.amber(["snapshots"])
         #expect(table.stdout.split(separator: "\n").map { $0.split(separator: " ").first.map(String.init) }
             == ["ID", first.id, second.id])
-        #expect(table.stdout.split(separator: "\n").last?.hasPrefix("  \(second.id)  \(first.id)") == true, "child indented under its parent")
+        #expect(table.stdout.split(separator: "\n").last?.hasPrefix("\(second.id)  \(first.id)") == true,
+                "a lone child continues its parent's line (only branches indent), its parent named")
 
         #expect(try home.amber(["snapshot", "protect", first.id]).status == 0)
         let refused = try home.amber(["snapshot", "rm", first.id])

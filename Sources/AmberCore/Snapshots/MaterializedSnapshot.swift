@@ -25,10 +25,10 @@ struct MaterializedSnapshot {
         home.cacheDirectory.appendingPathComponent("snapshots").appendingPathComponent(id)
     }
 
-    /// Takes snapshot `record` out of the store (or finds it already out) and checks it. A state found
-    /// already out was checked when it was taken out; `recheckState` decodes and checks all of it again
-    /// (a rollback does, as it stops the running VM before amber-vmm reads the state), otherwise only its
-    /// header and shape are read (a clone's path: amber-vmm checks the rest before its VM exists).
+    /// Takes snapshot `record` out of the store (or finds it already out, complete and intact: see
+    /// `SnapshotCacheMarker`) and checks it. A state found already out was checked when it was taken out;
+    /// `recheckState` decodes and checks all of it again (a rollback does), otherwise only its header and
+    /// shape are read (a clone's path: amber-vmm checks the rest before its VM exists).
     init(_ record: SnapshotRecord, context: StoreContext, recheckState: Bool,
          progress: ((String, UInt64, UInt64) -> Void)? = nil) throws {
         self.record = record
@@ -52,28 +52,52 @@ struct MaterializedSnapshot {
         // Two restores of one snapshot at once take it out once.
         let lock = try FileLock(path: directory.appendingPathComponent("lock").path, mode: .exclusive)
         defer { withExtendedLifetime(lock) {} }
-        let reader = context.reader
-        func takeOut(_ root: ChunkDigest, _ name: String) throws -> (path: String, new: Bool) {
-            let path = directory.appendingPathComponent(name).path
-            guard access(path, F_OK) != 0 else { return (path, false) }
-            do {
-                try reader.materialize(root, toPath: path) { done, total in progress?(name, done, total) }
-            } catch {
-                throw SnapshotError.unusable(id: id, reason: "its \(name) cannot be read from the store: \(error)")
-            }
-            return (path, true)
+        let diskRoot = record.diskManifest.flatMap(ChunkDigest.init(bytes:))
+        let names = ["state", "memory"] + (diskRoot == nil ? [] : ["disk0"])
+        statePath = directory.appendingPathComponent("state").path
+        memoryPath = directory.appendingPathComponent("memory").path
+        diskPath = diskRoot == nil ? nil : directory.appendingPathComponent("disk0").path
+        let marker = SnapshotCacheMarker.read(in: directory)
+        let complete = marker.map { $0.files.map(\.name) == names && $0.problem(in: directory) == nil } ?? false
+        if !complete {
+            try Self.takeOut(id: id, [stateRoot, memory] + (diskRoot.map { [$0] } ?? []), as: names,
+                             into: directory, context: context, progress: progress)
         }
-        let state = try takeOut(stateRoot, "state")
-        statePath = state.path
         do {
-            shape = state.new || recheckState ? MachineShape(try MachineState(contentsOf: statePath))
+            shape = !complete || recheckState ? MachineShape(try MachineState(contentsOf: statePath))
                                               : try MachineShape(contentsOf: statePath)
         } catch {
+            unlink(directory.appendingPathComponent(SnapshotCacheMarker.fileName).path)
             unlink(statePath)
             throw SnapshotError.unusable(id: id, reason: "its machine state is not usable: \(error)")
         }
-        memoryPath = try takeOut(memory, "memory").path
-        diskPath = try record.diskManifest.flatMap(ChunkDigest.init(bytes:)).map { try takeOut($0, "disk0").path }
+    }
+
+    /// Takes the snapshot's files out of the store afresh (whatever an earlier, unfinished or damaged,
+    /// take-out left goes first), each durably, then the completion marker. The shared store lease keeps
+    /// gc from freeing chunks while they are read.
+    private static func takeOut(id: String, _ roots: [ChunkDigest], as names: [String], into directory: URL,
+                                context: StoreContext, progress: ((String, UInt64, UInt64) -> Void)?) throws {
+        unlink(directory.appendingPathComponent(SnapshotCacheMarker.fileName).path)
+        for name in names { unlink(directory.appendingPathComponent(name).path) }
+        let lease = try context.store.lease(.shared)
+        defer { withExtendedLifetime(lease) {} }
+        var files: [SnapshotCacheMarker.File] = []
+        for (root, name) in zip(roots, names) {
+            do {
+                let manifest = try context.reader.materialize(root, toPath: directory.appendingPathComponent(name).path, durable: true) {
+                    done, total in progress?(name, done, total)
+                }
+                files.append(SnapshotCacheMarker.file(name, manifest: manifest))
+            } catch {
+                throw SnapshotError.unusable(id: id, reason: "its \(name) cannot be read from the store: \(error)")
+            }
+        }
+        do {
+            try SnapshotCacheMarker(files: files).write(in: directory)
+        } catch {
+            throw SnapshotError.unusable(id: id, reason: "its cache entry \(directory.path) cannot be completed: \(error)")
+        }
     }
 
     /// The configuration amber-vmm gets to continue from this snapshot as VM `name` in `directory`:

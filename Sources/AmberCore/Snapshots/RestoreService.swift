@@ -29,9 +29,11 @@ public struct RestoreService {
         public var pid: Int32
     }
 
-    /// Stops the VM (if it runs) and starts it again from the snapshot, detached. With `keepCurrent`
-    /// the current state is snapshotted first (labelled as the pre-rollback state) so it can be
-    /// examined or returned to later.
+    /// Starts the VM again from the snapshot, detached. With `keepCurrent` the current state is
+    /// snapshotted first (labelled as the pre-rollback state) so it can be examined or returned to later.
+    /// Transactional: the running VM is paused and its files set aside (`VMSetAside`) while the restored
+    /// one starts, and discarded only once the restored one runs; if it does not, the VM is put back as
+    /// it was (its amber-vmm resumed, its disks' overlays untouched) and the error says why.
     public func rollback(vm name: String, to target: Target, keepCurrent: Bool,
                          progress: ((String, UInt64, UInt64) -> Void)? = nil) throws -> RollbackResult {
         try VMName.validate(name)
@@ -44,10 +46,20 @@ public struct RestoreService {
             kept = try SnapshotService(home: home).take(vm: name, label: "pre-rollback (rolled back to \(record.id))")
         }
         let snapshot = try MaterializedSnapshot(record, context: context, recheckState: true, progress: progress)
-        if home.vm(name).exists { _ = try manager.stop(name) }
-        let pid = try VMLauncher(home: home).runDetached(name: name) { directory, _ in
-            try snapshot.configuration(for: directory, detached: true)
+        let directory = home.vm(name)
+        let transaction = try RollbackLock(directory)
+        let aside = directory.exists ? try VMSetAside(directory, running: wasRunning) : nil
+        let pid: Int32
+        do {
+            pid = try VMLauncher(home: home).runDetached(name: name, replacing: aside != nil) { directory, _ in
+                try snapshot.configuration(for: directory, detached: true)
+            }
+        } catch {
+            let problem = aside?.putBack()
+            throw SnapshotError.rollbackFailed(vm: name, id: record.id, reason: "\(error)", putBackProblem: problem)
         }
+        aside?.discard()
+        withExtendedLifetime(transaction) {}
         return RollbackResult(vm: name, snapshot: SnapshotSummary(record), keptCurrent: kept, wasRunning: wasRunning, pid: pid)
     }
 

@@ -10,6 +10,8 @@ public enum SnapshotError: Error, CustomStringConvertible, Equatable {
     case belongsToOtherVM(id: String, owner: String, requested: String)
     case noneAtOrBefore(vm: String, time: String)
     case noSnapshots(vm: String)
+    /// The restored VM did not start; `putBackProblem` says what of the VM as it was could not be restored.
+    case rollbackFailed(vm: String, id: String, reason: String, putBackProblem: String?)
 
     public var description: String {
         switch self {
@@ -27,6 +29,10 @@ public enum SnapshotError: Error, CustomStringConvertible, Equatable {
             return "snapshot \(id) is protected: run `amber snapshot unprotect \(id)` first"
         case .unusable(let id, let reason):
             return "snapshot \(id) cannot be restored: \(reason)"
+        case .rollbackFailed(let vm, let id, let reason, nil):
+            return "rollback of VM \(vm) to snapshot \(id) failed, and VM \(vm) is back as it was: \(reason)"
+        case .rollbackFailed(let vm, let id, let reason, let problem?):
+            return "rollback of VM \(vm) to snapshot \(id) failed (\(reason)), and VM \(vm) could not be put back as it was (\(problem)): its files are in \(vm)'s directory with the suffix \(VMSetAside.suffix)"
         case .belongsToOtherVM(let id, let owner, let requested):
             return "snapshot \(id) is a snapshot of VM \(owner), not \(requested): roll \(owner) back, or `amber clone \(id)` to get a copy"
         case .noneAtOrBefore(let vm, let time):

@@ -8,8 +8,12 @@ struct ControlClient {
     let socketPath: String
 
     init(_ directory: VMDirectory) {
-        name = directory.name
-        socketPath = directory.controlSocket.path
+        self.init(name: directory.name, socketPath: directory.controlSocket.path)
+    }
+
+    init(name: String, socketPath: String) {
+        self.name = name
+        self.socketPath = socketPath
     }
 
     /// Sends `operation` and returns the successful response; a refusal becomes an error.

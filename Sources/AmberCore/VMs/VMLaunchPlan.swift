@@ -18,9 +18,6 @@ enum VMLaunchPlan {
         if let initrd { try checkReadable(initrd, role: "initrd") }
         let disks = try request.disks.enumerated().map { try disk($1, overlay: directory.overlay(forDisk: $0).path) }
         let socket = directory.controlSocket.path
-        guard socket.utf8.count <= UnixSocketConnection.maximumPathLength else {
-            throw VMRequestError.socketPathTooLong(path: socket, maximum: UnixSocketConnection.maximumPathLength)
-        }
         return VMConfiguration(
             name: request.name, kernelPath: kernel, initrdPath: initrd,
             commandLine: request.commandLine ?? RunRequest.defaultCommandLine,

@@ -45,8 +45,10 @@ public struct VMLauncher {
 
     /// Starts the VM in the background and returns amber-vmm's pid once the VM answers `status`
     /// with running. On failure amber-vmm is not left behind.
-    public func runDetached(name: String, startTimeout: Double = 30, configure: Configure) throws -> Int32 {
-        let launch = try prepare(name: name, detached: true, configure: configure)
+    /// `replacing`: a rollback set the VM's files aside (`VMSetAside`); the run lock may then be held by
+    /// the `amber run` that runs the set-aside VM in the foreground, and that VM's stop ends it.
+    public func runDetached(name: String, startTimeout: Double = 30, replacing: Bool = false, configure: Configure) throws -> Int32 {
+        let launch = try prepare(name: name, detached: true, replacing: replacing, configure: configure)
         let directory = launch.directory
         let devNull = try FileDescriptor.open("/dev/null", O_RDWR)
         let log = try FileDescriptor.open(directory.vmmLog.path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, mode: 0o600)
@@ -80,8 +82,9 @@ public struct VMLauncher {
         let directory: VMDirectory
         let vmmPath: String
         let vmmArguments: [String]
-        /// Held until this `amber` exits; see `VMDirectory.runLock`.
-        let runLock: FileLock
+        /// Held until this `amber` exits; see `VMDirectory.runLock`. Nil for a replacement whose
+        /// predecessor's foreground `amber run` holds it.
+        let runLock: FileLock?
         /// config.json, written and renamed into place but not yet on disk.
         let configuration: FileDescriptor
 
@@ -101,17 +104,23 @@ public struct VMLauncher {
     }
 
     /// Checks everything, then claims the VM's directory and writes its configuration.
-    private func prepare(name: String, detached: Bool, configure: Configure) throws -> Launch {
+    private func prepare(name: String, detached: Bool, replacing: Bool = false, configure: Configure) throws -> Launch {
         try VMName.validate(name)
         let directory = home.vm(name)
         let configuration = try configure(directory, detached)
+        // amber-vmm's own limit, checked before anything is written (runs, clones and rollbacks alike).
+        guard configuration.controlSocketPath.utf8.count <= ConfigurationCheck.maximumSocketPathBytes else {
+            throw VMRequestError.socketPathTooLong(path: configuration.controlSocketPath, maximum: ConfigurationCheck.maximumSocketPathBytes)
+        }
         let vmmPath = try VMMExecutable.locate()
 
         try FileManager.default.createDirectory(at: directory.url, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
-        let runLock: FileLock
+        let runLock: FileLock?
         do {
             runLock = try FileLock(exclusive: directory.runLock.path, creating: true)
+        } catch FileLock.Failure.alreadyLocked where replacing {
+            runLock = nil
         } catch FileLock.Failure.alreadyLocked {
             throw VMLifecycleError.alreadyRunning(name: name, pid: directory.vmmPID)
         }

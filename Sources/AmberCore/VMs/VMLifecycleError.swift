@@ -14,6 +14,7 @@ public enum VMLifecycleError: Error, CustomStringConvertible, Equatable {
     case stopTimedOut(name: String, seconds: Double)
     case nameTaken(name: String)
     case removingRunning(name: String)
+    case setAside(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -39,6 +40,8 @@ public enum VMLifecycleError: Error, CustomStringConvertible, Equatable {
             return "VM \(name) was not running after \(seconds) s, so amber-vmm was killed; \(logPath) ends: \(logTail)"
         case .noConsoleLog(let name):
             return "VM \(name) has no console log: it was started without --detach, so its console is the terminal of that `amber run`"
+        case .setAside(let path, let reason):
+            return "cannot move \(path) aside for the rollback (\(reason)): check the VM directory's permissions and free space"
         case .removingRunning(let name):
             return "VM \(name) is running: stop it first with `amber stop \(name)`"
         case .nameTaken(let name):

@@ -119,7 +119,7 @@ public struct VMManager {
 
     /// Guards the SIGKILL: the pid must still be an amber-vmm (not a reused pid, nor whatever else
     /// happens to hold the lock).
-    private static func isVMM(_ pid: Int32) -> Bool {
+    static func isVMM(_ pid: Int32) -> Bool {
         guard let commandLine = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")) else { return false }
         let program = commandLine.split(separator: 0).first.map { String(decoding: $0, as: UTF8.self) } ?? ""
         return program.hasSuffix(VMMExecutable.name)

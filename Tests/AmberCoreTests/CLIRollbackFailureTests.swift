@@ -1,0 +1,121 @@
+import AmberCatalog
+@testable import AmberCore
+import AmberKVM
+import AmberStore
+import AmberVMM
+import Foundation
+import Glibc
+import Testing
+
+/// A rollback whose restored VM fails inside amber-vmm (a state KVM refuses, as a snapshot from another
+/// CPU or kernel would be) must cost nothing: the running VM goes on in the same amber-vmm, its disk
+/// overlay untouched; a stopped VM keeps its overlay and configuration.
+@Suite("Failed rollbacks put the VM back", .serialized, .enabled(if: FileManager.default.fileExists(atPath: "/dev/kvm")))
+struct CLIRollbackFailureTests {
+    static let unknownMSR: UInt32 = 0xDEAD_BEEF
+
+    private func start(_ home: CLIHome, name: String) throws {
+        let kernel = try home.file("counter.bzImage", TinyGuest.bzImage(running: TinyGuest.counter))
+        let disk = try home.file("disk-\(name).raw", [UInt8](repeating: 0x5A, count: 1 << 20))
+        let run = try home.amber(["run", name, "--kernel", kernel, "--memory", "64M", "--disk", disk, "--detach"], timeout: 30)
+        try #require(run.status == 0, "\(run.stderr)")
+    }
+
+    private func snapshot(_ home: CLIHome, _ name: String) throws -> String {
+        let result = try home.amber(["snapshot", name, "--json"], timeout: 120)
+        try #require(result.status == 0, "\(result.stderr)")
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return try decoder.decode(SnapshotSummary.self, from: Data(result.stdout.utf8)).id
+    }
+
+    /// Takes the snapshot out of the store into the restore cache and gives its first vCPU an MSR the
+    /// host does not know, re-encoded so that every check amber makes passes (CRC included).
+    private func craftUnknownMSR(_ home: CLIHome, snapshot id: String) throws {
+        let amberHome = AmberHome(explicit: home.root.path)
+        let context = try StoreContext(home: amberHome)
+        let record = try #require(try context.catalog.read { try $0.snapshot(id: id) })
+        let taken = try MaterializedSnapshot(record, context: context, recheckState: false)
+        var state = try MachineState(contentsOf: taken.statePath)
+        state.vcpus[0].msrs.append(MSREntry(index: Self.unknownMSR, value: 1))
+        try CLIRollbackTests.replaceCachedState(home, snapshot: id, with: try state.encoded())
+    }
+
+    /// The VM directory's files and their contents, to compare before and after.
+    private func files(_ home: CLIHome, _ name: String, _ names: [String]) throws -> [String: Data] {
+        let directory = AmberHome(explicit: home.root.path).vm(name).url
+        var result: [String: Data] = [:]
+        for file in names { result[file] = try Data(contentsOf: directory.appendingPathComponent(file)) }
+        return result
+    }
+
+    private func leftovers(_ home: CLIHome, _ name: String) throws -> [String] {
+        let directory = AmberHome(explicit: home.root.path).vm(name).url.path
+        return try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(VMSetAside.suffix) }
+    }
+
+    @Test func aRestoreKVMRefusesLeavesTheRunningVMAsItWas() throws {
+        let home = try CLIHome()
+        defer {
+            _ = try? home.amber(["stop", "f1", "--timeout", "5"])
+            home.remove()
+        }
+        try start(home, name: "f1")
+        let id = try snapshot(home, "f1")
+        try craftUnknownMSR(home, snapshot: id)
+        let directory = AmberHome(explicit: home.root.path).vm("f1")
+        let before = try ControlClient(directory).status()
+        let kept = ["disk0.overlay", "disk0.overlay.map", "config.json"]
+        let filesBefore = try files(home, "f1", kept)
+
+        let failed = try home.amber(["rollback", "f1", "--to", id], timeout: 120)
+        #expect(failed.status == 1)
+        #expect(failed.errorLine.hasPrefix("rollback of VM f1 to snapshot \(id) failed, and VM f1 is back as it was: "), "\(failed.stderr)")
+        #expect(failed.errorLine.lowercased().contains("deadbeef"), "the reason names the refused MSR: \(failed.errorLine)")
+        #expect(failed.stderr.split(separator: "\n").count == 1, "one error line: \(failed.stderr)")
+
+        let after = try ControlClient(directory).status()
+        #expect(after.pid == before.pid, "the same amber-vmm runs on")
+        #expect(after.state == .running)
+        #expect(try files(home, "f1", kept) == filesBefore, "the overlay and configuration are unchanged")
+        #expect(try leftovers(home, "f1").isEmpty)
+        // The guest really runs again (resumed, not left paused): its tick counter goes on.
+        let memory = try GuestMemoryWindow(after)
+        func ticks() throws -> UInt64 {
+            try memory.read(at: UInt64(TinyGuest.counterAddress), count: 8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+        }
+        let ticksAfter = try ticks()
+        let deadline = Date().addingTimeInterval(30)
+        while try ticks() == ticksAfter, Date() < deadline { usleep(50_000) }
+        #expect(try ticks() > ticksAfter, "the guest's counter does not move: the VM was not resumed")
+
+        // With the snapshot taken out of the store again, the same rollback succeeds.
+        try FileManager.default.removeItem(at: MaterializedSnapshot.directory(AmberHome(explicit: home.root.path), id: id))
+        let rolled = try home.amber(["rollback", "f1", "--to", id], timeout: 120)
+        #expect(rolled.status == 0, "\(rolled.stderr)")
+        #expect(try ControlClient(directory).status().pid != before.pid)
+        #expect(try leftovers(home, "f1").isEmpty)
+    }
+
+    @Test func aFailedRestartOfAStoppedVMKeepsItsOverlay() throws {
+        let home = try CLIHome()
+        defer {
+            _ = try? home.amber(["stop", "f2", "--timeout", "5"])
+            home.remove()
+        }
+        try start(home, name: "f2")
+        let id = try snapshot(home, "f2")
+        try craftUnknownMSR(home, snapshot: id)
+        #expect(try home.amber(["stop", "f2"]).status == 0)
+        let kept = ["disk0.overlay", "disk0.overlay.map", "config.json"]
+        let filesBefore = try files(home, "f2", kept)
+
+        let failed = try home.amber(["rollback", "f2", "--to", id], timeout: 120)
+        #expect(failed.status == 1)
+        #expect(failed.errorLine.hasPrefix("rollback of VM f2 to snapshot \(id) failed, and VM f2 is back as it was: "), "\(failed.stderr)")
+        #expect(try files(home, "f2", kept) == filesBefore)
+        #expect(try leftovers(home, "f2").isEmpty)
+        let ps = try home.amber(["ps", "--json"])
+        #expect(ps.stdout.contains("\"stopped\""), "\(ps.stdout)")
+    }
+}
