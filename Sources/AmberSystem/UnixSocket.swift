@@ -93,6 +93,16 @@ public enum UnixSocket {
 extension FileDescriptor {
     /// The process at the other end of a connected Unix socket, as the kernel recorded it at connect time
     /// (SO_PEERCRED): not something the peer can forge.
+    /// Bounds each blocking read and write on this socket to `seconds` (zero: no bound).
+    public func setSocketTimeout(_ seconds: Double) throws {
+        var value = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - seconds.rounded(.down)) * 1_000_000))
+        for option in [SO_RCVTIMEO, SO_SNDTIMEO] {
+            try retryingInterrupts("setsockopt timeout") {
+                setsockopt(rawValue, SOL_SOCKET, option, &value, socklen_t(MemoryLayout<timeval>.size))
+            }
+        }
+    }
+
     public func peerCredentials() throws -> (pid: Int32, uid: UInt32, gid: UInt32) {
         var pid: Int32 = 0, uid: UInt32 = 0, gid: UInt32 = 0
         try retryingInterrupts("getsockopt SO_PEERCRED") { csystem_peer_credentials(rawValue, &pid, &uid, &gid) }

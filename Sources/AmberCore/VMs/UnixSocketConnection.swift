@@ -41,12 +41,7 @@ final class UnixSocketConnection {
 
     /// Zero turns the timeout off (the console stream waits as long as the user does).
     func setTimeout(_ seconds: Double) throws {
-        var value = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - seconds.rounded(.down)) * 1_000_000))
-        for option in [SO_RCVTIMEO, SO_SNDTIMEO] {
-            guard setsockopt(descriptor.rawValue, SOL_SOCKET, option, &value, socklen_t(MemoryLayout<timeval>.size)) == 0 else {
-                throw SystemError("setsockopt timeout")
-            }
-        }
+        try descriptor.setSocketTimeout(seconds)
     }
 
     func writeAll(_ bytes: [UInt8]) throws {

@@ -36,7 +36,15 @@ public protocol ControlTarget: AnyObject, Sendable {
 /// connection reads a JSON request line and writes a JSON response line; a `console` connection
 /// then carries raw bytes both ways until either side closes it.
 public final class ControlServer: @unchecked Sendable {
+    /// Connections served at once; more are answered with an error and closed (a thread each).
+    public static let maximumConnections = 64
+    /// Seconds a new connection has to send its request line before it is closed. Console streams and
+    /// snapshot holds wait as long as their client, once their request has come.
+    public static let requestTimeout = 5.0
+
     private let listener: UnixListener
+    private let connectionCount = ConditionLock()
+    private var openConnections = 0
     /// Weak: connection threads may outlive the VM they served by a moment.
     private weak var target: ControlTarget?
     private var acceptThread: NativeThread?
@@ -61,7 +69,24 @@ public final class ControlServer: @unchecked Sendable {
 
     private func acceptLoop() {
         while let client = try? listener.accept() {
-            try? NativeThread.detached(name: "control-client") { [self] in serve(client) }
+            let admitted = connectionCount.withLock { () -> Bool in
+                guard openConnections < Self.maximumConnections else { return false }
+                openConnections += 1
+                return true
+            }
+            guard admitted else {
+                try? client.setSocketTimeout(1)
+                respond(client, ControlResponse(ok: false, error: "\(Self.maximumConnections) control connections are open already: close some and try again"))
+                continue
+            }
+            do {
+                try NativeThread.detached(name: "control-client") { [self] in
+                    defer { connectionCount.withLock { openConnections -= 1 } }
+                    serve(client)
+                }
+            } catch {
+                connectionCount.withLock { openConnections -= 1 }
+            }
         }
     }
 
@@ -73,7 +98,9 @@ public final class ControlServer: @unchecked Sendable {
             return
         }
         let reader = LineReader(client)
-        guard let line = try? reader.readLine() else { return }
+        try? client.setSocketTimeout(Self.requestTimeout)
+        guard let line = try? reader.readLine(limit: 64 << 10) else { return }
+        try? client.setSocketTimeout(0)
         let request: ControlRequest
         do {
             request = try JSONDecoder().decode(ControlRequest.self, from: Data(line))
