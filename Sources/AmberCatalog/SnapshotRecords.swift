@@ -76,6 +76,13 @@ extension SQLiteConnection {
         try statement("SELECT \(Self.snapshotColumns) FROM snapshots WHERE id = ?").bind(.text(id)).rows(Self.snapshotRow).first
     }
 
+    /// Up to `limit` snapshot ids that start with `prefix`, ascending: a range over the primary key (every
+    /// such id sorts between the prefix and the prefix followed by the highest code point).
+    public func snapshotIDs(startingWith prefix: String, limit: Int) throws -> [String] {
+        try statement("SELECT id FROM snapshots WHERE id >= ? AND id < ? ORDER BY id LIMIT ?")
+            .bind(.text(prefix), .text(prefix + "\u{10FFFF}"), .integer(Int64(limit))).rows { $0.text(0) }
+    }
+
     public func setSnapshotProtected(id: String, _ protected: Bool) throws {
         try statement("UPDATE snapshots SET protected = ? WHERE id = ?").bind(.integer(protected ? 1 : 0), .text(id)).run()
         if changes == 0 { throw CatalogError.notFound(what: "snapshot '\(id)'") }

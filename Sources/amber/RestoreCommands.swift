@@ -15,7 +15,7 @@ struct Rollback: ParsableCommand {
 
     @OptionGroup var home: HomeOption
     @Argument(help: "VM name.") var name: String
-    @Option(help: "Snapshot id to return to (see `amber snapshots NAME`).") var to: String?
+    @Option(help: "Snapshot id to return to, or a unique prefix of it (see `amber snapshots NAME`).") var to: String?
     @Option(help: "Return to the newest snapshot taken at or before this local time: \"2026-11-26 14:00\", \"2026-11-26 14:00:30\" or ISO 8601.")
     var at: String?
     @Flag(name: .customLong("keep-current"), help: "Snapshot the current state first (labelled pre-rollback), to examine it later.")
@@ -62,7 +62,7 @@ struct Clone: ParsableCommand {
         """)
 
     @OptionGroup var home: HomeOption
-    @Argument(help: "Snapshot id (see `amber snapshots`).") var id: String
+    @Argument(help: "Snapshot id, or a unique prefix of it (see `amber snapshots`).") var id: String
     @Option(help: "Name of the new VM.") var name: String
     @Flag(help: "Start in the background and return once the clone runs.") var detach = false
     @Flag(help: "With --detach: print the result as JSON.") var json = false

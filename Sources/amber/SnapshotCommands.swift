@@ -40,11 +40,10 @@ struct RemoveSnapshot: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "rm", abstract: "Forget a snapshot (its chunks go at the next `amber store gc`).")
 
     @OptionGroup var home: HomeOption
-    @Argument(help: "Snapshot id.") var id: String
+    @Argument(help: "Snapshot id, or a unique prefix of at least 4 digits.") var id: String
 
     func run() throws {
-        try SnapshotService(home: home.resolved).remove(id: id)
-        print("snapshot \(id) removed")
+        print("snapshot \(try SnapshotService(home: home.resolved).remove(id: id)) removed")
     }
 }
 
@@ -52,11 +51,10 @@ struct ProtectSnapshot: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "protect", abstract: "Keep a snapshot from pruning and `rm`.")
 
     @OptionGroup var home: HomeOption
-    @Argument(help: "Snapshot id.") var id: String
+    @Argument(help: "Snapshot id, or a unique prefix of at least 4 digits.") var id: String
 
     func run() throws {
-        try SnapshotService(home: home.resolved).setProtected(id: id, true)
-        print("snapshot \(id) protected")
+        print("snapshot \(try SnapshotService(home: home.resolved).setProtected(id: id, true)) protected")
     }
 }
 
@@ -64,11 +62,10 @@ struct UnprotectSnapshot: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "unprotect", abstract: "Let a snapshot be pruned and removed again.")
 
     @OptionGroup var home: HomeOption
-    @Argument(help: "Snapshot id.") var id: String
+    @Argument(help: "Snapshot id, or a unique prefix of at least 4 digits.") var id: String
 
     func run() throws {
-        try SnapshotService(home: home.resolved).setProtected(id: id, false)
-        print("snapshot \(id) unprotected")
+        print("snapshot \(try SnapshotService(home: home.resolved).setProtected(id: id, false)) unprotected")
     }
 }
 
@@ -85,7 +82,7 @@ struct ListSnapshots: ParsableCommand {
         guard !snapshots.isEmpty else { return print("no snapshots; take one with `amber snapshot NAME`") }
         let formatter = ISO8601DateFormatter()
         let rows = SnapshotTree.ordered(snapshots).map { snapshot, depth in
-            [String(repeating: "  ", count: depth) + snapshot.id, snapshot.parent ?? "-", snapshot.vm,
+            [String(repeating: "  ", count: depth) + SnapshotIDs.shortened(snapshot.id), snapshot.parent.map(SnapshotIDs.shortened) ?? "-", snapshot.vm,
              formatter.string(from: snapshot.created), snapshot.label ?? "-",
              ByteFormat.string(snapshot.logicalBytes), ByteFormat.string(snapshot.storedBytes),
              String(format: "%.1f", snapshot.pauseMilliseconds), snapshot.protected ? "yes" : "no"]

@@ -84,11 +84,13 @@ struct CLISnapshotTests {
 
         let table = try home.amber(["snapshots"])
         #expect(table.stdout.split(separator: "\n").map { $0.split(separator: " ").first.map(String.init) }
-            == ["ID", first.id, second.id])
-        #expect(table.stdout.split(separator: "\n").last?.hasPrefix("\(second.id)  \(first.id)") == true,
+            == ["ID", SnapshotIDs.shortened(first.id), SnapshotIDs.shortened(second.id)])
+        #expect(first.id.count == 16 && SnapshotIDs.shortened(first.id).count == 12, "64-bit ids, shown by their first 12 digits")
+        #expect(table.stdout.split(separator: "\n").last?.hasPrefix("\(SnapshotIDs.shortened(second.id))  \(SnapshotIDs.shortened(first.id))") == true,
                 "a lone child continues its parent's line (only branches indent), its parent named")
 
-        #expect(try home.amber(["snapshot", "protect", first.id]).status == 0)
+        let protect = try home.amber(["snapshot", "protect", String(first.id.prefix(6))])
+        #expect(protect.status == 0 && protect.stdout == "snapshot \(first.id) protected\n", "a unique prefix names the snapshot: \(protect.stdout)")
         let refused = try home.amber(["snapshot", "rm", first.id])
         #expect(refused.status == 1)
         #expect(refused.errorLine == "snapshot \(first.id) is protected: run `amber snapshot unprotect \(first.id)` first")

@@ -39,6 +39,22 @@ import Testing
         #expect(lines[1].hasPrefix("00000000 ") && lines[20_000].hasPrefix("00004e1f "), "oldest first")
     }
 
+    @Test func idsAreMatchedByUniquePrefixes() throws {
+        let home = try PolicyHome()
+        defer { home.remove() }
+        try insertChain(home, vm: "p", count: 3)
+        // Ids 00000000, 00000001, 00000002: "0000000" is ambiguous, "00000002" whole, "000" too short.
+        let ambiguous = try home.cli.amber(["snapshot", "rm", "0000000"])
+        #expect(ambiguous.status == 1)
+        #expect(ambiguous.errorLine == "snapshot id 0000000 is ambiguous: it starts 00000000, 00000001, 00000002; give more of the id")
+        let short = try home.cli.amber(["snapshot", "protect", "000"])
+        #expect(short.errorLine == "no snapshot with id 000 (see `amber snapshots`)")
+        let unknown = try home.cli.amber(["snapshot", "protect", "0000abcd"])
+        #expect(unknown.errorLine == "no snapshot with id 0000abcd (see `amber snapshots`)")
+        let removed = try home.cli.amber(["snapshot", "rm", "00000002"])
+        #expect(removed.status == 0 && removed.stdout == "snapshot 00000002 removed\n", "\(removed.stderr)")
+    }
+
     @Test func onlyBranchesIndent() throws {
         let home = try PolicyHome()
         defer { home.remove() }

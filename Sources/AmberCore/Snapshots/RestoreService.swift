@@ -90,17 +90,15 @@ public struct RestoreService {
         try VMName.validate(name)
         guard !home.vm(name).exists else { throw VMLifecycleError.nameTaken(name: name) }
         let context = try StoreContext(home: home)
-        guard let record = try context.catalog.read({ try $0.snapshot(id: id) }) else {
-            throw SnapshotError.unknownSnapshot(id: id)
-        }
+        let record = try context.catalog.read { try SnapshotIDs.resolve(id, in: $0) }
         return try MaterializedSnapshot(record, context: context, recheckState: false, progress: progress)
     }
 
     private func resolve(_ target: Target, vm name: String, catalog: Catalog) throws -> SnapshotRecord {
         switch target {
         case .id(let id):
-            guard let record = try catalog.read({ try $0.snapshot(id: id) }) else { throw SnapshotError.unknownSnapshot(id: id) }
-            guard record.vm == name else { throw SnapshotError.belongsToOtherVM(id: id, owner: record.vm, requested: name) }
+            let record = try catalog.read { try SnapshotIDs.resolve(id, in: $0) }
+            guard record.vm == name else { throw SnapshotError.belongsToOtherVM(id: record.id, owner: record.vm, requested: name) }
             return record
         case .at(let date, let text):
             let snapshots = try catalog.read { try $0.snapshots(vm: name) }

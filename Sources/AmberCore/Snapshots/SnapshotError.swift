@@ -5,6 +5,7 @@ public enum SnapshotError: Error, CustomStringConvertible, Equatable {
     case memoryUnreadable(vm: String, reason: String)
     case diskUnreadable(vm: String, reason: String)
     case unknownSnapshot(id: String)
+    case ambiguousSnapshot(prefix: String, matches: [String])
     case protected(id: String)
     case unusable(id: String, reason: String)
     case belongsToOtherVM(id: String, owner: String, requested: String)
@@ -25,6 +26,8 @@ public enum SnapshotError: Error, CustomStringConvertible, Equatable {
             return "cannot read the disk of VM \(vm) (\(reason))"
         case .unknownSnapshot(let id):
             return "no snapshot with id \(id) (see `amber snapshots`)"
+        case .ambiguousSnapshot(let prefix, let matches):
+            return "snapshot id \(prefix) is ambiguous: it starts \(matches.joined(separator: ", "))\(matches.count > 4 ? ", ..." : ""); give more of the id"
         case .protected(let id):
             return "snapshot \(id) is protected: run `amber snapshot unprotect \(id)` first"
         case .unusable(let id, let reason):

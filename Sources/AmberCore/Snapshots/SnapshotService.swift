@@ -57,7 +57,7 @@ public struct SnapshotService {
             }
             // After a rollback the VM descends from the snapshot it went back to, not the newest one.
             let parent = try captured.parent.flatMap { try db.snapshot(id: $0)?.id } ?? db.snapshots(vm: name).last?.id
-            let record = SnapshotRecord(id: Self.newID(), vm: name, parent: parent,
+            let record = SnapshotRecord(id: SnapshotIDs.newID(), vm: name, parent: parent,
                                         created: created, label: label, kind: memory ? Self.fullKind : Self.diskKind,
                                         memoryManifest: captured.memory?.manifest.bytes,
                                         diskManifest: captured.disk?.root.bytes,
@@ -87,14 +87,18 @@ public struct SnapshotService {
 
     /// Forgets a snapshot; its chunks stay until `amber store gc` finds nothing else uses them. Its
     /// children keep their data and become roots of the tree. Protected snapshots are refused.
-    public func remove(id: String) throws {
+    /// `id` may be a unique prefix; returns the whole id removed.
+    @discardableResult
+    public func remove(id: String) throws -> String {
         guard let catalog = try catalogIfPresent() else { throw SnapshotError.unknownSnapshot(id: id) }
-        try catalog.write { db in
-            guard let snapshot = try db.snapshot(id: id) else { throw SnapshotError.unknownSnapshot(id: id) }
-            guard !snapshot.protected else { throw SnapshotError.protected(id: id) }
-            try db.deleteSnapshot(id: id)
+        let removed = try catalog.write { db in
+            let snapshot = try SnapshotIDs.resolve(id, in: db)
+            guard !snapshot.protected else { throw SnapshotError.protected(id: snapshot.id) }
+            try db.deleteSnapshot(id: snapshot.id)
+            return snapshot.id
         }
         try SnapshotCache(home: home).removeUnused(catalog: catalog)
+        return removed
     }
 
     /// Deletes the materialized copies of snapshots that are gone and that no VM was restored from
@@ -105,12 +109,14 @@ public struct SnapshotService {
     }
 
     /// Protected snapshots are never pruned nor removed until unprotected.
-    public func setProtected(id: String, _ protected: Bool) throws {
+    /// `id` may be a unique prefix; returns the whole id.
+    @discardableResult
+    public func setProtected(id: String, _ protected: Bool) throws -> String {
         guard let catalog = try catalogIfPresent() else { throw SnapshotError.unknownSnapshot(id: id) }
-        do {
-            try catalog.write { try $0.setSnapshotProtected(id: id, protected) }
-        } catch CatalogError.notFound {
-            throw SnapshotError.unknownSnapshot(id: id)
+        return try catalog.write { db in
+            let snapshot = try SnapshotIDs.resolve(id, in: db)
+            try db.setSnapshotProtected(id: snapshot.id, protected)
+            return snapshot.id
         }
     }
 
@@ -151,13 +157,4 @@ public struct SnapshotService {
         }
     }
 
-    private static func newID() -> String {
-        String(UInt64.random(in: 0...UInt64(UInt32.max)), radix: 16).leftPadded(to: 8)
-    }
-}
-
-private extension String {
-    func leftPadded(to width: Int) -> String {
-        String(repeating: "0", count: max(0, width - count)) + self
-    }
 }
