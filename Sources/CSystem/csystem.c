@@ -2,6 +2,7 @@
 #include <sys/mman.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <grp.h>
 #include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -96,5 +97,19 @@ int csystem_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid)
     *pid = credentials.pid;
     *uid = credentials.uid;
     *gid = credentials.gid;
+    return 0;
+}
+
+int csystem_enter_jail(const char *root, uint32_t uid, uint32_t gid, const char **failed) {
+    if (geteuid() == 0) {
+        if (chdir(root) != 0) { *failed = "chdir to the jail"; return -1; }
+        if (chroot(".") != 0) { *failed = "chroot"; return -1; }
+        if (chdir("/") != 0) { *failed = "chdir /"; return -1; }
+        if (setgroups(0, NULL) != 0) { *failed = "setgroups"; return -1; }
+        if (setresgid(gid, gid, gid) != 0) { *failed = "setresgid"; return -1; }
+        if (setresuid(uid, uid, uid) != 0) { *failed = "setresuid"; return -1; }
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) { *failed = "PR_SET_DUMPABLE"; return -1; }
+    }
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) { *failed = "PR_SET_NO_NEW_PRIVS"; return -1; }
     return 0;
 }

@@ -57,6 +57,13 @@ do {
     Lifecycle.fail("cannot start VM \(configuration.name): \(error)", status: 1)
 }
 stopRequests.target = host
+do {
+    try host.openControlSocket()
+    let directory = arguments.configPath.lastIndex(of: "/").map { String(arguments.configPath[..<$0]) } ?? "."
+    Lifecycle.log("VM \(configuration.name) confined: \(try Confinement.enter(vmDirectory: directory.isEmpty ? "/" : directory))")
+} catch {
+    Lifecycle.fail("cannot confine VM \(configuration.name): \(error)", status: 1)
+}
 // How long a start or restore takes, for `amber` users and the benchmarks (scripts/bench-vmm, bench-restore).
 host.machine.firstRunObserver = { vcpu in
     guard vcpu == 0 else { return }

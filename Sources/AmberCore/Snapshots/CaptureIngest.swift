@@ -105,14 +105,22 @@ struct CaptureIngest {
         }
     }
 
-    /// The disk's manifest root. Chunks unchanged since the baseline snapshot keep that snapshot's
-    /// digests and are not read at all; without a usable baseline the whole disk is read.
-    func disk(_ disk: DiskCapture) throws -> (root: ChunkDigest, logicalBytes: UInt64) {
+    /// A disk's snapshot in two parts: what the guest can change, read while it is paused, and what it
+    /// cannot (the base image under an overlay, which is never written), read by `finish` after it runs on.
+    struct PendingDisk {
+        let finish: () throws -> (root: ChunkDigest, logicalBytes: UInt64)
+    }
+
+    /// Reads what the paused guest could change. Chunks unchanged since the baseline snapshot keep that
+    /// snapshot's digests and are not read at all. Without a usable baseline (a VM's first snapshot) the
+    /// overlay's chunks are read now and the base's other chunks later: a first snapshot no longer holds
+    /// the guest paused while it reads the whole disk. A disk without overlay is read whole, paused.
+    func diskWhilePaused(_ disk: DiskCapture) throws -> PendingDisk {
         let baseline = try baselineManifest(disk)
         guard let overlayPath = disk.overlayPath else {
-            if let baseline, disk.changedChunks.isEmpty { return (baseline.root, baseline.manifest.logicalLength) }
+            if let baseline, disk.changedChunks.isEmpty { return PendingDisk { (baseline.root, baseline.manifest.logicalLength) } }
             let result = try writer.ingest(file: disk.basePath)
-            return (result.manifest, result.logicalBytes)
+            return PendingDisk { (result.manifest, result.logicalBytes) }
         }
         let overlay: OverlayDisk
         do {
@@ -122,10 +130,7 @@ struct CaptureIngest {
         }
         guard let baseline, baseline.manifest.chunkSize == overlay.chunkSize,
               baseline.manifest.logicalLength == overlay.size else {
-            let result = try writer.ingest(length: overlay.size, chunkSize: overlay.chunkSize) { start, buffer in
-                try overlay.read(into: [buffer], at: start)
-            }
-            return (result.manifest, result.logicalBytes)
+            return try overlayNowBaseLater(overlay)
         }
         var digests = baseline.manifest.digests
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: overlay.chunkSize, alignment: 4096)
@@ -135,7 +140,39 @@ struct CaptureIngest {
             digests[index] = try writer.put(UnsafeRawBufferPointer(rebasing: buffer[0..<length]), deltaBase: digests[index])
         }
         let manifest = Manifest(chunkSize: overlay.chunkSize, logicalLength: overlay.size, digests: digests)
-        return (try writer.put(manifest), overlay.size)
+        let root = try writer.put(manifest)
+        return PendingDisk { (root, overlay.size) }
+    }
+
+    /// The overlay's chunks now; the rest, straight from the base file (in parallel), when finished.
+    private func overlayNowBaseLater(_ overlay: OverlayDisk) throws -> PendingDisk {
+        var inOverlay = [ChunkDigest?](repeating: nil, count: overlay.chunkCount)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: overlay.chunkSize, alignment: 4096)
+        defer { buffer.deallocate() }
+        for index in overlay.overlayChunks() {
+            let length = try overlay.readChunk(index, into: buffer)
+            inOverlay[index] = try writer.put(UnsafeRawBufferPointer(rebasing: buffer[0..<length]))
+        }
+        let known = inOverlay
+        return PendingDisk { [writer, vm] in
+            let base: FileDescriptor
+            do {
+                base = try FileDescriptor.open(overlay.basePath, O_RDONLY)
+            } catch {
+                throw SnapshotError.diskUnreadable(vm: vm, reason: "base \(overlay.basePath): \(error)")
+            }
+            let result = try writer.ingest(length: overlay.size, chunkSize: overlay.chunkSize, known: { known[$0] }) { start, window in
+                var done = 0
+                while done < window.count {
+                    let count = try base.read(into: UnsafeMutableRawBufferPointer(rebasing: window[done...]), at: start + UInt64(done))
+                    guard count > 0 else {
+                        throw SnapshotError.diskUnreadable(vm: vm, reason: "base \(overlay.basePath) ended early at offset \(start + UInt64(done)): was it truncated?")
+                    }
+                    done += count
+                }
+            }
+            return (result.manifest, result.logicalBytes)
+        }
     }
 
     /// The memory manifest of snapshot `id` if it is still recorded with memory of `bytes` bytes in

@@ -138,16 +138,18 @@ public struct SnapshotService {
     }
 
     /// Holds the VM paused only while the disk's changed chunks are read: its memory is read from the
-    /// copy amber-vmm holds of it while the guest runs on, and the machine state is stored after that.
+    /// copy amber-vmm holds of it while the guest runs on, the disk's unchanging base (a first snapshot's)
+    /// after that, and the machine state last.
     /// The returned hold stays open until the snapshot is recorded.
     private func capture(_ client: ControlClient, ingest: CaptureIngest, memory includeMemory: Bool) throws -> CapturedSnapshot {
         let (hold, capture) = try client.beginSnapshot(memory: includeMemory)
         do {
             // Paused devices have no request in flight and amber-vmm flushed the disks.
-            let disk = try capture.disks?.first.map { try ingest.disk($0) }
+            let pendingDisk = try capture.disks?.first.map { try ingest.diskWhilePaused($0) }
             let pause = try client.releaseSnapshot(hold)
             let memory = includeMemory ? try ingest.memory(capture) : nil
             _ = try client.endSnapshot(hold)
+            let disk = try pendingDisk?.finish()
             let state = includeMemory ? try capture.machineState.withUnsafeBytes { try ingest.writer.ingest(buffer: $0) } : nil
             return CapturedSnapshot(hold: hold, memory: memory, disk: disk, state: state, pauseMicroseconds: pause,
                                     parent: capture.parent)

@@ -1,6 +1,7 @@
 import AmberSystem
 import AmberVMM
 import Foundation
+import Glibc
 
 /// `<home>/vms/<name>/`: everything one VM leaves on disk. Kept after the VM stops so that its
 /// configuration and logs stay readable; the next `amber run` of the same name reuses it.
@@ -32,6 +33,14 @@ public struct VMDirectory: Sendable {
     /// True while an amber-vmm or an `amber run` owns this VM.
     public var isOwnedByLiveProcess: Bool {
         FileLock.isHeld(at: configFile.path) || FileLock.isHeld(at: runLock.path)
+    }
+
+    /// A confined amber-vmm cannot remove its control socket when it exits (its directory is out of its
+    /// reach): `amber` does, once no amber-vmm owns the VM (`holdingRunLock`: this process holds the run
+    /// lock, as a foreground `amber run` does).
+    func removeStaleControlSocket(holdingRunLock: Bool = false) {
+        guard holdingRunLock ? !FileLock.isHeld(at: configFile.path) : !isOwnedByLiveProcess else { return }
+        unlink(controlSocket.path)
     }
 
     public func readConfiguration() -> VMConfiguration? {

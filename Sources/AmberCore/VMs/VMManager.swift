@@ -49,6 +49,7 @@ public struct VMManager {
                 _ = try client.send(.stop)
             } catch VMLifecycleError.unreachable {}
         }
+        defer { directory.removeStaleControlSocket() }
         if waitUntilReleased(directory, timeout: timeout) { return .stopped }
         guard let pid, Self.isVMM(pid) else {
             throw VMLifecycleError.stopTimedOut(name: name, seconds: timeout)

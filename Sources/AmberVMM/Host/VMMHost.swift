@@ -23,6 +23,8 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
     private var virtioAttachments: [VirtioDeviceAttachment] = []
     /// One per writable overlay: its map is committed within a second of a write, even without a FLUSH.
     private var mapCommitters: [OverlayMapCommitter] = []
+    /// Listening from `openControlSocket` (before amber-vmm confines itself), serving once the VM runs.
+    private var controlServer: ControlServer?
     private let snapshotLock = ConditionLock()
     private var snapshotInProgress = false
     /// Who keeps the VM paused for a snapshot and since when (from its begin to its release or end).
@@ -190,14 +192,21 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
 
     /// Serves the control socket, starts the vCPUs and waits for the guest to stop; then removes
     /// the socket and stops the devices.
-    public func run() throws -> MachineExit {
+    /// Binds the control socket at its path (clients that connect wait until `run` serves them). Call it
+    /// before confining the process: the socket's directory is not writable from inside the jail.
+    public func openControlSocket() throws {
         if let warning = HostChecks.pvmWarning() { log(warning) }
+        controlServer = try ControlServer(path: configuration.controlSocketPath, target: self)
+    }
+
+    public func run() throws -> MachineExit {
         log("VM \(configuration.name) starting: \(configuration.vcpus) vCPU(s), \(ConfigurationCheck.describe(configuration.memoryBytes)) memory, \(disks.count) disk(s), pid \(getpid())")
         try machine.start()
-        // The socket appears once the VM runs: a client that can connect finds it running.
+        // Served once the VM runs: a client whose request is answered finds it running.
         let server: ControlServer
         do {
-            server = try ControlServer(path: configuration.controlSocketPath, target: self)
+            if controlServer == nil { try openControlSocket() }
+            server = controlServer!
             try server.start()
         } catch {
             machine.stop(.stopped)

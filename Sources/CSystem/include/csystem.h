@@ -25,6 +25,12 @@ long csystem_take_written(int pagemap_fd, uint64_t start, uint64_t end, uint64_t
 /// The process at the other end of connected Unix socket `fd` (SO_PEERCRED). Returns 0, or -1 with errno set.
 int csystem_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);
 
+/// Confines this process for good (amber-vmm, once its VM is built): with privileges, chroot into `root` (an
+/// empty directory), drop every supplementary group and switch real, effective and saved ids to `uid`/`gid`
+/// (which clears every capability) and make the process undumpable (no same-uid ptrace, no core); always, set
+/// no_new_privs. Returns 0, or -1 with errno set and `*failed` naming the step that failed.
+int csystem_enter_jail(const char *root, uint32_t uid, uint32_t gid, const char **failed);
+
 extern const unsigned int CSYSTEM_MFD_CLOEXEC;
 extern const unsigned int CSYSTEM_MFD_ALLOW_SEALING;
 

@@ -1,0 +1,46 @@
+@testable import AmberCore
+import AmberVMM
+import Foundation
+import Glibc
+import Testing
+
+/// amber-vmm confines itself before the guest runs: seen from outside through /proc, as the issue asks.
+@Suite("amber-vmm's jail", .serialized, .enabled(if: FileManager.default.fileExists(atPath: "/dev/kvm") && getuid() == 0))
+struct CLIJailTests {
+    private func field(_ status: String, _ name: String) -> String {
+        status.split(separator: "\n").first { $0.hasPrefix(name + ":") }
+            .map { $0.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces) } ?? ""
+    }
+
+    @Test func amberVMMRunsUnprivilegedInAnEmptyRoot() throws {
+        let home = try CLIHome()
+        defer {
+            for name in ["j1", "j2"] { _ = try? home.amber(["stop", name, "--timeout", "5"]) }
+            home.remove()
+        }
+        try home.startCounter("j1")
+        try home.startCounter("j2")
+        let one = try ControlClient(AmberHome(explicit: home.root.path).vm("j1")).status().pid
+        let two = try ControlClient(AmberHome(explicit: home.root.path).vm("j2")).status().pid
+        let status = try String(contentsOfFile: "/proc/\(one)/status", encoding: .utf8)
+        let uids = field(status, "Uid").split(whereSeparator: \.isWhitespace)
+        #expect(uids.count == 4 && !uids.contains("0"), "real, effective, saved and fs uid are not root: \(uids)")
+        #expect(!field(status, "Gid").split(whereSeparator: \.isWhitespace).contains("0"))
+        #expect(field(status, "CapEff") == "0000000000000000" && field(status, "CapPrm") == "0000000000000000")
+        #expect(field(status, "NoNewPrivs") == "1")
+        #expect(field(status, "Groups").isEmpty)
+        let otherUID = field(try String(contentsOfFile: "/proc/\(two)/status", encoding: .utf8), "Uid")
+        #expect(otherUID != field(status, "Uid"), "each VM has a uid of its own")
+
+        // Its root is the VM's empty jail directory: no host /etc, no other VM's directory.
+        let root = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(one)/root")
+        #expect(root == AmberHome(explicit: home.root.path).vm("j1").url.appendingPathComponent("jail").path)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: "/proc/\(one)/root/").isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: "/proc/\(one)/root/etc/passwd"))
+
+        // The VM still works as before: snapshot, and the socket goes when it stops.
+        #expect(try home.amber(["snapshot", "j1"], timeout: 120).status == 0)
+        #expect(try home.amber(["stop", "j1"]).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: AmberHome(explicit: home.root.path).vm("j1").controlSocket.path))
+    }
+}
