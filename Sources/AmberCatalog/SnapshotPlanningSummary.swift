@@ -293,8 +293,11 @@ private struct SummaryBlobs {
         let count = row.int(3)
         let rowid = row.int64(0)
         let connection = row.connection.handle
-        guard count > 0, let records = BlobReader(connection, column: "records", rowid: rowid),
-              records.length == count * 21 else { return nil }
+        // The count is checked against the bytes that hold its records before anything is sized from it;
+        // a damaged count (any 64-bit number) must not overflow on the way.
+        let (recordBytes, overflow) = count.multipliedReportingOverflow(by: 21)
+        guard count > 0, !overflow, let records = BlobReader(connection, column: "records", rowid: rowid),
+              records.length == recordBytes else { return nil }
         let created: [Double] = records.read(count, at: 0)
         let storedBytes: [Int64] = records.read(count, at: count * 8)
         let policy: [Int32] = records.read(count, at: count * 16)

@@ -70,7 +70,7 @@ struct MaterializedSnapshot {
                                               : try MachineShape(contentsOf: statePath)
         } catch {
             unlink(statePath)
-            throw SnapshotError.unusable(id: id, reason: "its machine state is not usable: \(error)")
+            throw SnapshotError.unusable(id: id, reason: "its machine state is not usable: \(error); restore from another snapshot")
         }
         memoryPath = try takeOut(memory, "memory").path
         diskPath = try record.diskManifest.flatMap(ChunkDigest.init(bytes:)).map { try takeOut($0, "disk0").path }
