@@ -54,6 +54,8 @@ public protocol ChunkIndex: AnyObject, Sendable {
     func locations(of digests: [ChunkDigest]) throws -> [ChunkDigest: ChunkLocation]
     /// Every pack with its committed length.
     func packExtents() throws -> [PackExtent]
+    /// Where the last committed record of pack `name` ends (0 when it holds none).
+    func recordsEnd(inPack name: String) throws -> UInt64
 }
 
 extension ChunkLocation {

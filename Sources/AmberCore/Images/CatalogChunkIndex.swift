@@ -27,6 +27,11 @@ final class CatalogChunkIndex: ChunkIndex, @unchecked Sendable {
     func packExtents() throws -> [PackExtent] {
         try catalog.read { try $0.packs() }.map { try PackExtent(checking: $0) }
     }
+
+    func recordsEnd(inPack name: String) throws -> UInt64 {
+        // A damaged row's sum may be anything, even negative; the rows themselves are checked when read.
+        UInt64(clamping: try catalog.read { try $0.recordsEnd(inPack: name) })
+    }
 }
 
 /// The catalog's rows are files anyone with access can edit, and a damaged database reads back any
