@@ -52,6 +52,18 @@ struct CraftedStoreMetadataTests {
         try expectEveryReaderRefuses(home, root: root)
     }
 
+    /// Image sizes summed by `store stats` overflowed: the sum now stops at Int64.max.
+    @Test func imageSizesThatOverflowTheirSumAreReported() throws {
+        let (home, context) = try homeWithImage()
+        defer { home.remove() }
+        let other = try home.file("beta.img", StoreContent.random(128 << 10, seed: 13))
+        #expect(try home.amber(["image", "import", other, "--name", "beta"]).status == 0)
+        try context.catalog.write { try $0.execute("UPDATE images SET logical_bytes = 9223372036854775807") }
+        let stats = try home.amber(["store", "stats", "--json"])
+        #expect(!stats.killedBySignal && stats.status == 0, "stats: \(stats.status) \(stats.stderr)")
+        #expect(try JSONDecoder().decode(StoreStatistics.self, from: Data(stats.stdout.utf8)).logicalBytes == .max)
+    }
+
     /// A number no record can have in one column of a chunk row: export, verify and gc refuse naming
     /// the chunk and `rebuild-index`, after which the image exports again.
     @Test(arguments: [("offset", "-1"), ("offset", "9223372036854775807"), ("stored_length", "-5"),
