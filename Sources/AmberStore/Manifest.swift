@@ -1,3 +1,5 @@
+import Glibc
+
 /// The chunk list of one image or memory region: chunk size, exact length, and one digest per chunk
 /// (`ChunkDigest.zero` for chunks of zeros).
 ///
@@ -9,6 +11,11 @@
 public struct Manifest: Equatable, Sendable {
     static let magic: UInt32 = 0x4D42_4D41 // "AMBM" read little endian
     static let rootHeaderSize = 32
+
+    /// The most chunks a manifest may list. Its digests are held in memory, 32 bytes each, and a root of
+    /// zero pieces claims up to 2^38 chunks in 16 MiB: a count whose digests would take more than half
+    /// of this host's memory is refused before anything is allocated (allocating it aborted).
+    static let maximumChunks = Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE))) / 2 / ChunkDigest.byteCount
 
     public var chunkSize: Int
     public var logicalLength: UInt64
@@ -97,6 +104,9 @@ public struct Manifest: Equatable, Sendable {
             let perPiece = chunkSize / ChunkDigest.byteCount
             guard Int(count) == (chunks + perPiece - 1) / perPiece else {
                 throw StoreError.badManifest(digest: digest, reason: "a length of \(length) bytes does not fit its \(count) pieces")
+            }
+            guard chunks <= maximumChunks else {
+                throw StoreError.badManifest(digest: digest, reason: "it lists \(chunks) chunks, more than this host has memory for")
             }
             let pieces = (0..<Int(count)).map { index in
                 ChunkDigest(bytes: UnsafeRawBufferPointer(rebasing: raw[(rootHeaderSize + index * 32)..<(rootHeaderSize + index * 32 + 32)]))!

@@ -52,6 +52,14 @@ struct CraftedStoreMetadataTests {
         try expectEveryReaderRefuses(home, root: root)
     }
 
+    @Test func aManifestOfMoreChunksThanMemoryHoldsIsRefused() throws {
+        let (home, context) = try homeWithImage()
+        defer { home.remove() }
+        // 4096 zero pieces of 2^19 chunks of 16 MiB: 2^31 chunks, whose digests would take 64 GiB.
+        let root = try craftRoot(context, chunkSize: 16 << 20, length: 1 << 55, pieces: Array(repeating: .zero, count: 4096))
+        try expectEveryReaderRefuses(home, root: root)
+    }
+
     /// Image sizes summed by `store stats` overflowed: the sum now stops at Int64.max.
     @Test func imageSizesThatOverflowTheirSumAreReported() throws {
         let (home, context) = try homeWithImage()

@@ -34,6 +34,8 @@ import Testing
         #expect(refusal(root(length: .max - 65535, pieces: 3))?.contains("does not fit its 3 pieces") == true)
         #expect(refusal(root(chunkSize: 1 << 31, length: 1 << 31, pieces: 1))?.contains("chunk size 2147483648") == true)
         #expect(refusal(root(chunkSize: 32 << 20, length: 1, pieces: 1))?.contains("chunk size") == true)
+        // 4096 zero pieces of 2^19 chunks of 16 MiB: consistent, but 2^31 digests are 64 GiB.
+        #expect(refusal(root(chunkSize: 16 << 20, length: 1 << 55, pieces: 4096))?.contains("lists 2147483648 chunks") == true)
         var lying = root(length: 65536, pieces: 1)
         lying[24] = 2
         #expect(refusal(lying)?.contains("root lists 2 pieces in 32 bytes") == true)
