@@ -32,4 +32,22 @@ struct CraftedPlanningSummaryTests {
         #expect(try home.catalog().read { try $0.inconsistentPlanningSummaries() }.isEmpty)
         #expect(try home.amber(plan).stdout == expected.stdout)
     }
+
+    /// A creation time of 1e300 in a snapshot row overflowed the planner's conversion to whole seconds.
+    @Test func anImpossibleCreationTimeIsAOneLineErrorNamingTheSnapshot() throws {
+        let home = try PolicyHome()
+        defer { home.remove() }
+        try home.writePolicy("web.yaml", PolicyPlanPruneTests.policy)
+        try home.addVMDirectory("web-1")
+        try home.insertSnapshots(vm: "web-1", (1...3).map { hour in
+            ("s\(hour)", PolicyPlanPruneTests.base.addingTimeInterval(Double(hour) * 3600), "web", false)
+        })
+        try home.catalog().write { try $0.execute("UPDATE snapshots SET created = 1e300 WHERE id = 's2'") }
+        let needles = ["snapshot s2", "amber snapshot rm s2"]
+        expectRefusal(try home.amber(["policy", "plan", "--at", "2026-11-20T06:30:00Z"]), "policy plan", mentioning: needles)
+        expectRefusal(try home.amber(["prune", "--dry-run"]), "prune", mentioning: needles)
+        #expect(try home.cli.amber(["snapshot", "rm", "s2"]).status == 0)
+        let plan = try home.amber(["policy", "plan", "--at", "2026-11-20T06:30:00Z"])
+        #expect(plan.status == 0, "\(plan.stderr)")
+    }
 }
