@@ -6,6 +6,8 @@ public enum CatalogError: Error, CustomStringConvertible, Equatable {
     case duplicate(what: String)
     case notFound(what: String)
     case sqlite(operation: String, code: Int32, message: String)
+    /// A snapshot row holding a value no snapshot can have.
+    case damagedSnapshotRow(id: String, problem: String)
 
     public var description: String {
         switch self {
@@ -21,6 +23,8 @@ public enum CatalogError: Error, CustomStringConvertible, Equatable {
             return "\(what) does not exist"
         case .sqlite(let operation, let code, let message):
             return "catalog \(operation) failed: \(message) (SQLite code \(code))"
+        case .damagedSnapshotRow(let id, let problem):
+            return "the catalog's row for snapshot \(id) is damaged (\(problem)); remove it with `amber snapshot rm \(id)` or restore catalog.db from a copy"
         }
     }
 }

@@ -112,6 +112,13 @@ extension SQLiteConnection {
         try statement("SELECT name, length FROM packs ORDER BY name").rows { PackRecord(name: $0.text(0), length: $0.int64(1)) }
     }
 
+    /// Where the last record a chunk row places in pack `name` ends (0 when none does).
+    public func recordsEnd(inPack name: String) throws -> Int64 {
+        let row = try statement("SELECT COALESCE(MAX(offset + stored_length + 56), 0) FROM chunks WHERE pack = ?").bind(.text(name))
+        _ = try row.step()
+        return row.int64(0)
+    }
+
     public func setPackLength(_ name: String, _ length: Int64) throws {
         try statement("UPDATE packs SET length = ? WHERE name = ?").bind(.integer(length), .text(name)).run()
     }

@@ -49,6 +49,10 @@ public struct SnapshotPlanningSummary: Sendable, Equatable {
 
     /// Blob layout version: bump it to have every stored summary rebuilt by a newer amber.
     static let format: Int64 = 1
+
+    /// Creation times a snapshot can have: from 1970 to the end of year 9999. Planning turns them into
+    /// whole seconds and calendar dates, which a damaged value (1e300, infinity) would overflow.
+    static let possibleTimes: ClosedRange<Double> = 0...253_402_300_799
 }
 
 /// Snapshot ids packed as one byte string with offsets: building a million Strings to print a thousand is waste.
@@ -214,7 +218,11 @@ extension SQLiteConnection {
         var policyIndex: [String: Int32] = [:]
         while try statement.step() {
             if includingIDs { ids.append(statement.text(0)) }
-            summary.created.append(statement.double(1))
+            let created = statement.double(1)
+            guard SnapshotPlanningSummary.possibleTimes.contains(created) else {
+                throw CatalogError.damagedSnapshotRow(id: statement.text(0), problem: "creation time \(created) seconds after 1970")
+            }
+            summary.created.append(created)
             summary.storedBytes.append(statement.int64(2))
             summary.protected.append(statement.int64(3) != 0)
             if statement.isNull(4) {
@@ -293,8 +301,11 @@ private struct SummaryBlobs {
         let count = row.int(3)
         let rowid = row.int64(0)
         let connection = row.connection.handle
-        guard count > 0, let records = BlobReader(connection, column: "records", rowid: rowid),
-              records.length == count * 21 else { return nil }
+        // The count is checked against the bytes that hold its records before anything is sized from it;
+        // a damaged count (any 64-bit number) must not overflow on the way.
+        let (recordBytes, overflow) = count.multipliedReportingOverflow(by: 21)
+        guard count > 0, !overflow, let records = BlobReader(connection, column: "records", rowid: rowid),
+              records.length == recordBytes else { return nil }
         let created: [Double] = records.read(count, at: 0)
         let storedBytes: [Int64] = records.read(count, at: count * 8)
         let policy: [Int32] = records.read(count, at: count * 16)
@@ -308,7 +319,7 @@ private struct SummaryBlobs {
             policyNames.append(String(decoding: names[offset + 4..<offset + 4 + length], as: UTF8.self))
             offset += 4 + length
         }
-        guard !records.failed, offset == names.count,
+        guard !records.failed, offset == names.count, created.allSatisfy(SnapshotPlanningSummary.possibleTimes.contains),
               policy.allSatisfy({ $0 >= -1 && $0 < policyNames.count }) else { return nil }
         var ids: SnapshotIDList?
         if includingIDs {

@@ -57,4 +57,10 @@ public final class InMemoryChunkIndex: ChunkIndex, @unchecked Sendable {
         defer { lock.unlock() }
         return packs.map { PackExtent(name: $0.key, length: $0.value) }
     }
+
+    public func recordsEnd(inPack name: String) throws -> UInt64 {
+        lock.lock()
+        defer { lock.unlock() }
+        return chunks.values.filter { $0.pack == name }.map { $0.offset + UInt64($0.recordLength) }.max() ?? 0
+    }
 }

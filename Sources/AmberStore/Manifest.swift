@@ -1,3 +1,5 @@
+import Glibc
+
 /// The chunk list of one image or memory region: chunk size, exact length, and one digest per chunk
 /// (`ChunkDigest.zero` for chunks of zeros).
 ///
@@ -10,6 +12,11 @@ public struct Manifest: Equatable, Sendable {
     static let magic: UInt32 = 0x4D42_4D41 // "AMBM" read little endian
     static let rootHeaderSize = 32
 
+    /// The most chunks a manifest may list. Its digests are held in memory, 32 bytes each, and a root of
+    /// zero pieces claims up to 2^38 chunks in 16 MiB: a count whose digests would take more than half
+    /// of this host's memory is refused before anything is allocated (allocating it aborted).
+    static let maximumChunks = Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE))) / 2 / ChunkDigest.byteCount
+
     public var chunkSize: Int
     public var logicalLength: UInt64
     public var digests: [ChunkDigest]
@@ -20,8 +27,11 @@ public struct Manifest: Equatable, Sendable {
         self.digests = digests
     }
 
+    /// Chunks covering `length` bytes. Rounded up without adding first: a length read from a root can be
+    /// anything up to 2^64-1, where `length + chunkSize - 1` would overflow.
     public static func chunkCount(length: UInt64, chunkSize: Int) -> Int {
-        Int((length + UInt64(chunkSize) - 1) / UInt64(chunkSize))
+        let (whole, rest) = length.quotientAndRemainder(dividingBy: UInt64(chunkSize))
+        return Int(whole) + (rest == 0 ? 0 : 1)
     }
 
     /// Bytes chunk `index` covers (the last one may be short).
@@ -78,15 +88,25 @@ public struct Manifest: Equatable, Sendable {
             let chunkSize = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt32.self)))
             let length = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self))
             let count = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
-            guard chunkSize >= 4096, chunkSize & (chunkSize - 1) == 0,
-                  count == UInt64(raw.count - rootHeaderSize) / UInt64(ChunkDigest.byteCount),
-                  (raw.count - rootHeaderSize) % ChunkDigest.byteCount == 0 else {
-                throw StoreError.badManifest(digest: digest, reason: "inconsistent root header")
+            // The chunk size bounds every buffer a reader allocates (and a chunk is one pack record), so
+            // it gets the bounds `ChunkStore` accepts.
+            guard chunkSize >= 4096, chunkSize <= PackFormat.maxRecordPayload, chunkSize & (chunkSize - 1) == 0 else {
+                throw StoreError.badManifest(digest: digest, reason: "chunk size \(chunkSize) is not a power of two from 4 KiB to 16 MiB")
             }
+            guard count == UInt64(raw.count - rootHeaderSize) / UInt64(ChunkDigest.byteCount),
+                  (raw.count - rootHeaderSize) % ChunkDigest.byteCount == 0 else {
+                throw StoreError.badManifest(digest: digest, reason: "root lists \(count) pieces in \(raw.count - rootHeaderSize) bytes")
+            }
+            // The pieces are counted by the bytes that hold them (the root is at most one record), so
+            // matching them bounds the length too: below 2^19 pieces x 2^19 digests x 16 MiB = 2^62 bytes,
+            // which file offsets (off_t) can address.
             let chunks = chunkCount(length: length, chunkSize: chunkSize)
             let perPiece = chunkSize / ChunkDigest.byteCount
             guard Int(count) == (chunks + perPiece - 1) / perPiece else {
-                throw StoreError.badManifest(digest: digest, reason: "piece count does not match length")
+                throw StoreError.badManifest(digest: digest, reason: "a length of \(length) bytes does not fit its \(count) pieces")
+            }
+            guard chunks <= maximumChunks else {
+                throw StoreError.badManifest(digest: digest, reason: "it lists \(chunks) chunks, more than this host has memory for")
             }
             let pieces = (0..<Int(count)).map { index in
                 ChunkDigest(bytes: UnsafeRawBufferPointer(rebasing: raw[(rootHeaderSize + index * 32)..<(rootHeaderSize + index * 32 + 32)]))!

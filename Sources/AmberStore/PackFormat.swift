@@ -25,6 +25,14 @@ public enum PackFormat {
         return header
     }
 
+    /// Whether a record of `codec` can have these lengths: both within 1...`maxRecordPayload`, and a raw
+    /// record's payload is the chunk itself. Record headers and the catalog's chunk rows are both checked
+    /// with it, since readers size their buffers from these numbers.
+    public static func lengthsArePossible(codec: ChunkCodec, rawLength: Int, storedLength: Int) -> Bool {
+        (1...maxRecordPayload).contains(rawLength) && (1...maxRecordPayload).contains(storedLength)
+            && (codec != .raw || rawLength == storedLength)
+    }
+
     static func isFileHeader(_ bytes: UnsafeRawBufferPointer) -> Bool {
         bytes.count >= fileHeaderSize && Array(bytes[0..<8]) == fileMagic && bytes[8] == 1
     }
@@ -61,8 +69,7 @@ public struct PackRecordHeader: Equatable, Sendable {
         guard codecWord <= 0xFF, let codec = ChunkCodec(rawValue: UInt8(codecWord)) else { return .failure(.unknownCodec) }
         let raw = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt32.self)))
         let storedLength = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 12, as: UInt32.self)))
-        guard raw > 0, raw <= PackFormat.maxRecordPayload, storedLength > 0, storedLength <= PackFormat.maxRecordPayload,
-              codec != .raw || raw == storedLength else {
+        guard PackFormat.lengthsArePossible(codec: codec, rawLength: raw, storedLength: storedLength) else {
             return .failure(.badLengths)
         }
         let digest = ChunkDigest(bytes: UnsafeRawBufferPointer(rebasing: bytes[16..<48]))!

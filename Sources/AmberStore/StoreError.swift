@@ -11,6 +11,8 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
     case missingChunk(ChunkDigest)
     case missingPack(name: String)
     case badManifest(digest: ChunkDigest, reason: String)
+    /// A chunk or pack row of the catalog's index holding a number no record can have.
+    case badIndexRow(what: String, reason: String)
     case notARegularFile(path: String)
     case inputChanged(path: String)
     case chunkTooLarge(Int)
@@ -34,6 +36,8 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
             return "pack file \(name) is missing from the store; run `amber store verify`"
         case .badManifest(let digest, let reason):
             return "manifest \(digest) is unreadable (\(reason)); run `amber store verify`"
+        case .badIndexRow(let what, let reason):
+            return "the catalog's index row for \(what) is impossible (\(reason)); run `amber store rebuild-index` to rebuild the index from the packs"
         case .notARegularFile(let path):
             return "\(path) is not a regular file; give the path of an image file"
         case .inputChanged(let path):

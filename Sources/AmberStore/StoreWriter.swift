@@ -313,6 +313,13 @@ public final class StoreWriter: @unchecked Sendable {
             // Another writer may have committed more while we were picking; read the length again under the lock.
             guard let committed = try index.packExtents().first(where: { $0.name == candidate.name })?.length,
                   let size = try? file.size(), size >= committed else { continue }
+            // Cutting the pack back to a committed length that is short of its committed records (a
+            // damaged index) would destroy them.
+            let recordsEnd = try index.recordsEnd(inPack: candidate.name)
+            guard committed >= recordsEnd else {
+                throw StoreError.badIndexRow(what: "pack \(candidate.name)",
+                                             reason: "committed length \(committed) is short of its records, which end at \(recordsEnd)")
+            }
             if size > committed { try file.truncate(to: committed) }
             return PackAppender(name: candidate.name, path: path, lock: lock, startLength: committed, isNew: false)
         }

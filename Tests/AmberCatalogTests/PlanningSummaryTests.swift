@@ -122,6 +122,16 @@ import Testing
         try expectConsistent("after the refresh")
     }
 
+    /// Counts whose record bytes overflow 64 bits (9e17 x 21) or are negative were a trap, not a mismatch.
+    @Test(arguments: ["900000000000000000", "9223372036854775807", "-1"])
+    func aSummaryCountNoBlobCanHoldIsRebuiltNotRead(count: String) throws {
+        try catalog.write { try $0.insertSnapshot(snapshot("a", vm: "web-1", at: 10, policy: "web")) }
+        let expected = try #require(try summary("web-1"))
+        try catalog.write { try $0.execute("UPDATE snapshot_summaries SET count = \(count)") }
+        #expect(try summary("web-1") == expected, "read from the rows instead")
+        #expect(try catalog.read { try $0.inconsistentPlanningSummaries() } == ["web-1"])
+    }
+
     @Test func aCatalogMigratedWithRowsGetsItsSummariesBuilt() throws {
         let path = directory.path("old.db")
         let old = try SQLiteConnection(path: path)

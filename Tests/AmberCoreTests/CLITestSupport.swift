@@ -6,6 +6,8 @@ struct CLIResult {
     let status: Int32
     let stdout: String
     let stderr: String
+    /// Killed by a signal (a trap, a crash) rather than exiting; `status` is then the signal number.
+    var killedBySignal = false
 
     /// The error line ArgumentParser prints for a thrown error, without its "Error: " prefix.
     var errorLine: String {
@@ -73,7 +75,8 @@ struct CLIHome {
         }
         return CLIResult(status: process.terminationStatus,
                          stdout: String(decoding: stdout, as: UTF8.self),
-                         stderr: String(decoding: stderr, as: UTF8.self))
+                         stderr: String(decoding: stderr, as: UTF8.self),
+                         killedBySignal: process.terminationReason == .uncaughtSignal)
     }
 
     /// A file with the bzImage boot-header magic and nothing else: it passes `amber run`'s check,

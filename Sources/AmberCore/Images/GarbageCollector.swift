@@ -30,8 +30,8 @@ extension StoreContext {
     /// `waiting` is called if writers are in progress (gc then waits for them).
     public func collectGarbage(dryRun: Bool, waiting: (() -> Void)? = nil) throws -> GarbageCollectionReport {
         let lease = try store.lease(.exclusive, waiting: waiting)
-        let (rows, packRows, roots) = try catalog.write { db in (try db.allChunks(), try db.packs(), try db.manifestRoots(deletingStaleLeases: true)) }
-        let chunks = rows.compactMap(StoredChunk.init)
+        let (rows, roots) = try catalog.write { db in (try db.checkedChunkIndex(), try db.manifestRoots(deletingStaleLeases: true)) }
+        let (chunks, committed) = (rows.chunks, rows.packLengths)
         let reader = self.reader
 
         // Mark. A manifest that cannot be read stops gc: freeing on a partial mark could delete live data.
@@ -57,7 +57,6 @@ extension StoreContext {
         var report = GarbageCollectionReport(dryRun: dryRun, liveChunks: chunks.count - dead.count, deadChunks: dead.count,
                                              packsDeleted: 0, packsRewritten: 0, orphanPacks: 0, tornTailBytes: 0, bytesFreed: 0)
 
-        let committed = Dictionary(uniqueKeysWithValues: packRows.map { ($0.name, UInt64($0.length)) })
         var deletions: [String] = []
         var rewrites: [String: [StoredChunk]] = [:]
         var rewriteSavings: [String: UInt64] = [:]

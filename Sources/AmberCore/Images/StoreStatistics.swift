@@ -34,8 +34,18 @@ extension StoreContext {
             return sum + size
         }
         return StoreStatistics(images: images.count, snapshots: snapshots.count, chunks: totals.chunks, packs: packs.count,
-                               logicalBytes: images.reduce(0) { $0 + $1.logicalBytes } + snapshots.reduce(0) { $0 + $1.logicalBytes },
+                               logicalBytes: Self.total(images.map(\.logicalBytes) + snapshots.map(\.logicalBytes)),
                                uniqueBytes: totals.rawBytes, storedBytes: totals.storedBytes, packFileBytes: fileBytes,
                                chunkSize: store.chunkSize)
+    }
+
+    /// Sizes from catalog rows summed for a report: a damaged row's size can be any 64-bit number, and
+    /// a statistic is no reason to fail, so negative sizes count as zero and the sum stops at Int64.max
+    /// (as the planner's byte budgets do).
+    static func total(_ sizes: [Int64]) -> Int64 {
+        sizes.reduce(Int64(0)) { sum, size in
+            let (next, overflow) = sum.addingReportingOverflow(max(0, size))
+            return overflow ? .max : next
+        }
     }
 }

@@ -34,7 +34,7 @@ extension StoreContext {
         let lease = try store.lease(.shared)
         defer { withExtendedLifetime(lease) {} }
         let (rows, roots) = try catalog.read { db in (try db.allChunks(), try db.manifestRoots()) }
-        let chunks = rows.compactMap(StoredChunk.init)
+        let chunks = try rows.map(StoredChunk.init(checking:))
         let reader = self.reader
         let defects = reader.verify(chunks, progress: progress)
         var bad: [ChunkDigest: VerificationReport.BadChunk] = [:]

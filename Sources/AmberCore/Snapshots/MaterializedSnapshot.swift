@@ -69,7 +69,7 @@ struct MaterializedSnapshot {
         } catch {
             unlink(directory.appendingPathComponent(SnapshotCacheMarker.fileName).path)
             unlink(statePath)
-            throw SnapshotError.unusable(id: id, reason: "its machine state is not usable: \(error)")
+            throw SnapshotError.unusable(id: id, reason: "its machine state is not usable: \(error); restore from another snapshot")
         }
     }
 

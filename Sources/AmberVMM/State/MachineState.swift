@@ -84,12 +84,14 @@ public struct GuestMemoryLayoutState: Codable, Equatable, Sendable {
         }
         var nextOffset: UInt64 = 0
         for region in regions {
-            let (end, overflow) = region.guestAddress.addingReportingOverflow(region.size)
-            guard region.size > 0, region.size % 4096 == 0, region.guestAddress % 4096 == 0, !overflow,
-                  region.fileOffset == nextOffset, nextOffset + region.size <= Self.maximumTotalBytes, end <= Self.maximumTotalBytes * 2 else {
+            // Sizes and addresses are any 64-bit numbers in a damaged state: sums report overflow.
+            let (end, endOverflow) = region.guestAddress.addingReportingOverflow(region.size)
+            let (fileEnd, fileEndOverflow) = nextOffset.addingReportingOverflow(region.size)
+            guard region.size > 0, region.size % 4096 == 0, region.guestAddress % 4096 == 0, !endOverflow, !fileEndOverflow,
+                  region.fileOffset == nextOffset, fileEnd <= Self.maximumTotalBytes, end <= Self.maximumTotalBytes * 2 else {
                 throw MachineStateError("machine state has an impossible memory region (guest 0x\(String(region.guestAddress, radix: 16)), \(region.size) bytes, file offset \(region.fileOffset)): the state is corrupt")
             }
-            nextOffset += region.size
+            nextOffset = fileEnd
         }
     }
 }
