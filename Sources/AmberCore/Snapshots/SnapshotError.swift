@@ -5,6 +5,7 @@ public enum SnapshotError: Error, CustomStringConvertible, Equatable {
     case memoryUnreadable(vm: String, reason: String)
     case diskUnreadable(vm: String, reason: String)
     case unknownSnapshot(id: String)
+    case untrustedCapture(vm: String, detail: String)
     case ambiguousSnapshot(prefix: String, matches: [String])
     case protected(id: String)
     case unusable(id: String, reason: String)
@@ -26,6 +27,8 @@ public enum SnapshotError: Error, CustomStringConvertible, Equatable {
             return "cannot read the disk of VM \(vm) (\(reason))"
         case .unknownSnapshot(let id):
             return "no snapshot with id \(id) (see `amber snapshots`)"
+        case .untrustedCapture(let vm, let detail):
+            return "amber-vmm of VM \(vm) described its snapshot with \(detail), which is not the VM's own: the snapshot is refused (stop the VM and look at its vmm.log)"
         case .ambiguousSnapshot(let prefix, let matches):
             return "snapshot id \(prefix) is ambiguous: it starts \(matches.joined(separator: ", "))\(matches.count > 4 ? ", ..." : ""); give more of the id"
         case .protected(let id):

@@ -43,7 +43,9 @@ public struct SnapshotService {
         let created = Date()
         let captured: CapturedSnapshot
         do {
-            captured = try capture(client, ingest: CaptureIngest(context: context, writer: writer, vm: name), memory: memory)
+            captured = try capture(client, ingest: CaptureIngest(context: context, writer: writer, vm: name), memory: memory) {
+                try UntrustedCapture.check($0, configuration: configuration, vmmPID: directory.vmmPID, vm: name)
+            }
         } catch {
             writer.finish(committed: false)
             throw error
@@ -141,9 +143,11 @@ public struct SnapshotService {
     /// copy amber-vmm holds of it while the guest runs on, the disk's unchanging base (a first snapshot's)
     /// after that, and the machine state last.
     /// The returned hold stays open until the snapshot is recorded.
-    private func capture(_ client: ControlClient, ingest: CaptureIngest, memory includeMemory: Bool) throws -> CapturedSnapshot {
+    private func capture(_ client: ControlClient, ingest: CaptureIngest, memory includeMemory: Bool,
+                         check: (SnapshotCapture) throws -> Void) throws -> CapturedSnapshot {
         let (hold, capture) = try client.beginSnapshot(memory: includeMemory)
         do {
+            try check(capture)
             // Paused devices have no request in flight and amber-vmm flushed the disks.
             let pendingDisk = try capture.disks?.first.map { try ingest.diskWhilePaused($0) }
             let pause = try client.releaseSnapshot(hold)
