@@ -119,3 +119,54 @@ struct CLIRollbackFailureTests {
         #expect(ps.stdout.contains("\"stopped\""), "\(ps.stdout)")
     }
 }
+
+/// `amber rollback` killed with SIGKILL at random points: the next command on the VM finishes or undoes
+/// the rollback, and the VM runs, either as it was or from the snapshot; nothing stays set aside.
+@Suite("Rollbacks killed mid-way", .serialized, .enabled(if: FileManager.default.fileExists(atPath: "/dev/kvm")))
+struct CLIRollbackKillTests {
+    @Test func killedRollbacksLeaveTheVMRunning() throws {
+        let home = try CLIHome()
+        defer {
+            _ = try? home.amber(["stop", "k1", "--timeout", "5"])
+            home.remove()
+        }
+        try home.startCounter("k1")
+        let taken = try home.amber(["snapshot", "k1", "--json"], timeout: 120)
+        try #require(taken.status == 0, "\(taken.stderr)")
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        let id = try decoder.decode(SnapshotSummary.self, from: Data(taken.stdout.utf8)).id
+        let directory = AmberHome(explicit: home.root.path).vm("k1")
+        // Once to take the snapshot out of the store: later rollbacks spend their time on the VMs.
+        #expect(try home.amber(["rollback", "k1", "--to", id], timeout: 120).status == 0)
+        var random = SystemRandomNumberGenerator()
+        var caughtMidway = 0
+        for round in 0..<40 where caughtMidway < 3 {
+            let rollback = Process()
+            rollback.executableURL = CLIHome.amber
+            rollback.arguments = ["rollback", "k1", "--to", id, "--home", home.root.path]
+            rollback.standardOutput = FileHandle.nullDevice
+            rollback.standardError = FileHandle.nullDevice
+            try rollback.run()
+            usleep(UInt32.random(in: 0...80_000, using: &random))
+            kill(rollback.processIdentifier, SIGKILL)
+            rollback.waitUntilExit()
+            let setAside = try FileManager.default.contentsOfDirectory(atPath: directory.url.path).filter { $0.hasSuffix(VMSetAside.suffix) }
+            if !setAside.isEmpty { caughtMidway += 1 }
+            // Any command on the VM finishes what the killed rollback left.
+            _ = try home.amber(["resume", "k1"])
+            let deadline = Date().addingTimeInterval(30)
+            while (try? ControlClient(directory).status().state) != .running, Date() < deadline { usleep(20_000) }
+            #expect((try? ControlClient(directory).status().state) == .running, "round \(round): the VM does not run")
+            let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory.url.path).filter { $0.hasSuffix(VMSetAside.suffix) }
+            #expect(leftovers.isEmpty, "round \(round): \(leftovers)")
+        }
+        #expect(caughtMidway > 0, "no kill landed while the VM's files were set aside")
+        // Exactly one amber-vmm serves the VM.
+        let vmms = try FileManager.default.contentsOfDirectory(atPath: "/proc").compactMap(Int32.init).filter { pid in
+            guard let line = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8) else { return false }
+            return line.contains("amber-vmm") && line.contains(directory.configFile.path)
+        }
+        #expect(vmms.count == 1, "amber-vmm processes for k1: \(vmms)")
+    }
+}

@@ -70,6 +70,7 @@ public struct VMManager {
     func existing(_ name: String) throws -> VMDirectory {
         try VMName.validate(name)
         let directory = home.vm(name)
+        RollbackLock.finishInterrupted(directory)
         guard directory.exists else { throw VMLifecycleError.notFound(name: name) }
         return directory
     }

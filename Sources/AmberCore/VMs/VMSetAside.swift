@@ -69,20 +69,25 @@ struct VMSetAside {
 
     /// The replacement runs: stops the set-aside amber-vmm (killing it if it does not exit in `timeout`
     /// seconds) and deletes its files.
-    func discard(timeout: Double = 10) {
-        if let vmm {
-            let client = ControlClient(name: directory.name, socketPath: directory.controlSocket.path + Self.suffix)
-            _ = try? client.send(.stop, timeout: 2)
-            let asideConfig = directory.configFile.path + Self.suffix
+    func discard() {
+        Self.discard(asideFiles: moved.map(\.aside), name: directory.name, asideSocket: directory.controlSocket.path + Self.suffix,
+                     asideConfig: directory.configFile.path + Self.suffix)
+    }
+
+    /// Asks the amber-vmm that holds `asideConfig` (if any) to stop, kills it if it has not exited within
+    /// `timeout` seconds, and deletes the set-aside files.
+    static func discard(asideFiles: [String], name: String, asideSocket: String, asideConfig: String, timeout: Double = 10) {
+        if let pid = FileLock.holder(of: asideConfig) {
+            _ = try? ControlClient(name: name, socketPath: asideSocket).send(.stop, timeout: 2)
             let deadline = Date().addingTimeInterval(timeout)
             while FileLock.isHeld(at: asideConfig), Date() < deadline { usleep(2_000) }
-            if FileLock.isHeld(at: asideConfig), VMManager.isVMM(vmm.pid) {
-                kill(vmm.pid, SIGKILL)
+            if FileLock.isHeld(at: asideConfig), pid > 0, VMManager.isVMM(pid) {
+                kill(pid, SIGKILL)
                 let killed = Date().addingTimeInterval(5)
                 while FileLock.isHeld(at: asideConfig), Date() < killed { usleep(2_000) }
             }
         }
-        for (_, aside) in moved { unlink(aside) }
+        for aside in asideFiles { unlink(aside) }
     }
 
     private static func rename(_ from: String, to: String) throws {
