@@ -36,11 +36,7 @@ struct CLIFirstSnapshotTests {
         }
         // A new amber-vmm has no recorded snapshot to count changes from: its first snapshot reads all.
         try #require(try home.amber(run, timeout: 30).status == 0)
-        let taken = try home.amber(["snapshot", "d1", "--json"], timeout: 120)
-        try #require(taken.status == 0, "\(taken.stderr)")
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        let id = try decoder.decode(SnapshotSummary.self, from: Data(taken.stdout.utf8)).id
+        let id = try home.snapshotID("d1")
 
         let context = try StoreContext(home: AmberHome(explicit: home.root.path))
         let record = try #require(try context.catalog.read { try $0.snapshot(id: id) })

@@ -15,11 +15,7 @@ struct CLIRestoreUnderGCTests {
             home.remove()
         }
         try home.startCounter("origin")
-        let result = try home.amber(["snapshot", "origin", "--json"], timeout: 120)
-        try #require(result.status == 0, "\(result.stderr)")
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        let id = try decoder.decode(SnapshotSummary.self, from: Data(result.stdout.utf8)).id
+        let id = try home.snapshotID("origin")
         let cache = MaterializedSnapshot.directory(AmberHome(explicit: home.root.path), id: id)
 
         // At most 200 runs or 5 minutes: the loop ends by itself.

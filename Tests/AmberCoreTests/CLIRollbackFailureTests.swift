@@ -21,14 +21,6 @@ struct CLIRollbackFailureTests {
         try #require(run.status == 0, "\(run.stderr)")
     }
 
-    private func snapshot(_ home: CLIHome, _ name: String) throws -> String {
-        let result = try home.amber(["snapshot", name, "--json"], timeout: 120)
-        try #require(result.status == 0, "\(result.stderr)")
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        return try decoder.decode(SnapshotSummary.self, from: Data(result.stdout.utf8)).id
-    }
-
     /// Takes the snapshot out of the store into the restore cache and gives its first vCPU an MSR the
     /// host does not know, re-encoded so that every check amber makes passes (CRC included).
     private func craftUnknownMSR(_ home: CLIHome, snapshot id: String) throws {
@@ -61,7 +53,7 @@ struct CLIRollbackFailureTests {
             home.remove()
         }
         try start(home, name: "f1")
-        let id = try snapshot(home, "f1")
+        let id = try home.snapshotID("f1")
         try craftUnknownMSR(home, snapshot: id)
         let directory = AmberHome(explicit: home.root.path).vm("f1")
         let before = try ControlClient(directory).status()
@@ -104,7 +96,7 @@ struct CLIRollbackFailureTests {
             home.remove()
         }
         try start(home, name: "f2")
-        let id = try snapshot(home, "f2")
+        let id = try home.snapshotID("f2")
         try craftUnknownMSR(home, snapshot: id)
         #expect(try home.amber(["stop", "f2"]).status == 0)
         let kept = ["disk0.overlay", "disk0.overlay.map", "config.json"]
@@ -131,11 +123,7 @@ struct CLIRollbackKillTests {
             home.remove()
         }
         try home.startCounter("k1")
-        let taken = try home.amber(["snapshot", "k1", "--json"], timeout: 120)
-        try #require(taken.status == 0, "\(taken.stderr)")
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        let id = try decoder.decode(SnapshotSummary.self, from: Data(taken.stdout.utf8)).id
+        let id = try home.snapshotID("k1")
         let directory = AmberHome(explicit: home.root.path).vm("k1")
         // Once to take the snapshot out of the store: later rollbacks spend their time on the VMs.
         #expect(try home.amber(["rollback", "k1", "--to", id], timeout: 120).status == 0)

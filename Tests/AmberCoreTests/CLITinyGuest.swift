@@ -1,3 +1,4 @@
+@testable import AmberCore
 import Foundation
 
 /// The smallest bzImage amber-vmm boots: a valid setup header (boot protocol 2.15, loaded high,
@@ -93,6 +94,15 @@ extension CLIHome {
         let kernel = try file("counter.bzImage", TinyGuest.bzImage(running: TinyGuest.counter))
         let run = try amber(["run", name, "--kernel", kernel, "--memory", memory, "--detach"], timeout: 30)
         guard run.status == 0 else { throw CLIFailure(command: "amber run \(name)", stderr: run.stderr) }
+    }
+
+    /// Takes a snapshot of running VM `name` with `amber snapshot --json` and returns its id.
+    func snapshotID(_ name: String) throws -> String {
+        let result = try amber(["snapshot", name, "--json"], timeout: 120)
+        guard result.status == 0 else { throw CLIFailure(command: "amber snapshot \(name)", stderr: result.stderr) }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return try decoder.decode(SnapshotSummary.self, from: Data(result.stdout.utf8)).id
     }
 }
 
