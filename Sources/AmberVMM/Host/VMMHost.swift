@@ -190,8 +190,6 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
         return try OverlayDisk(basePath: disk.path, overlayPath: overlayPath, readOnly: disk.readOnly)
     }
 
-    /// Serves the control socket, starts the vCPUs and waits for the guest to stop; then removes
-    /// the socket and stops the devices.
     /// Binds the control socket at its path (clients that connect wait until `run` serves them). Call it
     /// before confining the process: the socket's directory is not writable from inside the jail.
     public func openControlSocket() throws {
@@ -199,6 +197,8 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
         controlServer = try ControlServer(path: configuration.controlSocketPath, target: self)
     }
 
+    /// Starts the vCPUs, serves the control socket and waits for the guest to stop; then closes the
+    /// socket and stops the devices, making every completed write durable.
     public func run() throws -> MachineExit {
         log("VM \(configuration.name) starting: \(configuration.vcpus) vCPU(s), \(ConfigurationCheck.describe(configuration.memoryBytes)) memory, \(disks.count) disk(s), pid \(getpid())")
         try machine.start()
@@ -312,9 +312,12 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
                 snapshotLock.withLock { snapshotMemory = holder }
                 let written = changes.map { "; \($0.pages.reduce(0) { $0 + $1.count }) pages written since snapshot \($0.baseline)" } ?? ""
                 log("VM \(configuration.name) paused for a snapshot" + (holder.map { "; process \($0.pid) holds its memory" } ?? "") + written)
-                let generation = snapshotLock.withLock { snapshotGeneration }
-                try NativeThread.detached(name: "snapshot-limit") { [weak self] in
-                    self?.enforcePauseLimit(generation: generation, wasPaused: wasPaused)
+                // A VM paused by `amber pause` is not held by the snapshot: nothing to bound.
+                if !wasPaused {
+                    let generation = snapshotLock.withLock { snapshotGeneration }
+                    try NativeThread.detached(name: "snapshot-limit") { [weak self] in
+                        self?.enforcePauseLimit(generation: generation)
+                    }
                 }
                 // Untouched pages are zeros, or the restored snapshot's memory file's.
                 let backing = machine.memory.file == nil ? nil : configuration.restore?.snapshotID
@@ -343,7 +346,7 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
 
     /// A snapshot client that stalls (stopped with Ctrl-Z, hung on a full disk, ...) must not hold the
     /// guest paused: once the limit passes, the VM resumes, the held memory goes and the snapshot fails.
-    private func enforcePauseLimit(generation: Int, wasPaused: Bool) {
+    private func enforcePauseLimit(generation: Int) {
         let limit = snapshotPauseLimit
         let (expired, holder) = snapshotLock.withLock { () -> (Bool, MemoryHolder?) in
             let ended = snapshotLock.wait(until: { snapshotGeneration != generation || snapshotPause == nil }, timeout: limit)
@@ -355,7 +358,7 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
         }
         guard expired else { return }
         holder?.end()
-        if !wasPaused { try? machine.resume() }
+        try? machine.resume()
         log("VM \(configuration.name): a snapshot kept the guest paused for \(Self.tenths(limit)) s: resumed, the snapshot is abandoned")
     }
 
