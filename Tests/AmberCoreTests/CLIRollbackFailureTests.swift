@@ -136,7 +136,12 @@ struct CLIRollbackKillTests {
             rollback.standardOutput = FileHandle.nullDevice
             rollback.standardError = FileHandle.nullDevice
             try rollback.run()
-            usleep(UInt32.random(in: 0...80_000, using: &random))
+            // Kill it at a random moment after it has set the VM's files aside (on a loaded machine a
+            // fixed delay mostly lands before or after), or wherever it is if it ends first.
+            let setAsideBy = Date().addingTimeInterval(30)
+            while rollback.isRunning, Date() < setAsideBy,
+                  access(directory.configFile.path + VMSetAside.suffix, F_OK) != 0 { usleep(200) }
+            usleep(UInt32.random(in: 0...20_000, using: &random))
             kill(rollback.processIdentifier, SIGKILL)
             rollback.waitUntilExit()
             let setAside = try FileManager.default.contentsOfDirectory(atPath: directory.url.path).filter { $0.hasSuffix(VMSetAside.suffix) }
