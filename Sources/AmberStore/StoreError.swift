@@ -11,7 +11,8 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
     case missingChunk(ChunkDigest)
     case missingPack(name: String)
     case badManifest(digest: ChunkDigest, reason: String)
-    case notARegularFile(path: String)
+    case unsupportedSource(path: String, kind: String)
+    case leaseTimeout(path: String, holders: String, seconds: Double)
     case inputChanged(path: String)
     case chunkTooLarge(Int)
     case invalidChunkSize(Int)
@@ -34,8 +35,11 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
             return "pack file \(name) is missing from the store; run `amber store verify`"
         case .badManifest(let digest, let reason):
             return "manifest \(digest) is unreadable (\(reason)); run `amber store verify`"
-        case .notARegularFile(let path):
-            return "\(path) is not a regular file; give the path of an image file"
+        case .unsupportedSource(let path, let kind):
+            return "\(path) is \(kind), not a regular file or block device; give the path of an image file (copy a stream into a file first)"
+        case .leaseTimeout(let path, let holders, let seconds):
+            return "gave up after \(Int(seconds)) s waiting for the store lease \(path), held by \(holders); retry when it is done "
+                + "(or stop it), or wait longer with AMBER_LEASE_TIMEOUT=SECONDS"
         case .inputChanged(let path):
             return "\(path) changed size while it was being read; retry when nothing is writing to it"
         case .chunkTooLarge(let size):

@@ -38,20 +38,23 @@ struct CLIHome {
 
     func vmDirectory(_ name: String) -> URL { root.appendingPathComponent("vms").appendingPathComponent(name) }
 
-    /// Runs `amber ARGS --home ROOT` and waits (at most `timeout` seconds) for it to finish.
-    func amber(_ arguments: [String], timeout: Double = 60) throws -> CLIResult {
+    /// Runs `amber ARGS --home ROOT` and waits (at most `timeout` seconds) for it to finish, with
+    /// `environment` added to this process's.
+    func amber(_ arguments: [String], timeout: Double = 60, environment: [String: String] = [:]) throws -> CLIResult {
         guard FileManager.default.isExecutableFile(atPath: Self.amber.path) else {
             throw MissingBinary(path: Self.amber.path)
         }
-        return try Self.run(Self.amber, arguments + ["--home", root.path], timeout: timeout)
+        return try Self.run(Self.amber, arguments + ["--home", root.path], timeout: timeout, environment: environment)
     }
 
-    static func run(_ executable: URL, _ arguments: [String], timeout: Double = 60) throws -> CLIResult {
+    static func run(_ executable: URL, _ arguments: [String], timeout: Double = 60,
+                    environment extra: [String: String] = [:]) throws -> CLIResult {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         environment["AMBER_HOME"] = nil
+        environment.merge(extra) { $1 }
         process.environment = environment
         let output = Pipe()
         let errors = Pipe()
