@@ -40,7 +40,8 @@ public final class ChunkStore: @unchecked Sendable {
             let marker = directory.appendingPathComponent("STORE")
             if fileManager.fileExists(atPath: marker.path) {
                 self.chunkSize = try Self.readMarker(marker)
-                try fileManager.createDirectory(at: packsDirectory, withIntermediateDirectories: true)
+                try fileManager.createDirectory(at: packsDirectory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
                 return
             }
             let contents = try fileManager.contentsOfDirectory(atPath: directory.path)
@@ -84,12 +85,17 @@ public final class ChunkStore: @unchecked Sendable {
     private static func create(directory: URL, chunkSize: Int) throws {
         let fileManager = FileManager.default
         do {
-            try fileManager.createDirectory(at: directory.appendingPathComponent("packs"), withIntermediateDirectories: true)
+            try fileManager.createDirectory(at: directory.appendingPathComponent("packs"), withIntermediateDirectories: true,
+                                            attributes: [.posixPermissions: 0o700])
+            try fileManager.setAttributes([.posixPermissions: 0o700], ofItemAtPath: directory.path)
             let temporary = directory.appendingPathComponent("STORE.tmp")
             let text = "amber-store\nformat \(formatVersion)\nchunk-size \(chunkSize)\n"
-            try Data(text.utf8).write(to: temporary)
+            let file = try FileDescriptor.open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
+            try Array(text.utf8).withUnsafeBytes { try file.write($0, at: 0) }
             try durablyRename(temporary.path, to: directory.appendingPathComponent("STORE").path)
         } catch let error as CocoaError where error.code == .fileWriteOutOfSpace {
+            throw StoreError.noSpace(path: directory.path)
+        } catch let error as SystemError where error.errno == ENOSPC || error.errno == EDQUOT {
             throw StoreError.noSpace(path: directory.path)
         }
     }

@@ -325,7 +325,7 @@ public final class StoreWriter: @unchecked Sendable {
         while true {
             let name = String(format: "%016llx", UInt64.random(in: 1...UInt64.max))
             let path = store.packPath(name)
-            let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+            let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
             if fd < 0 {
                 if errno == EEXIST { continue }
                 throw StoreError.from(SystemError("create pack \(path)"), path: path)

@@ -57,7 +57,7 @@ struct MaterializedSnapshot {
             let path = directory.appendingPathComponent(name).path
             guard access(path, F_OK) != 0 else { return (path, false) }
             do {
-                try reader.materialize(root, toPath: path) { done, total in progress?(name, done, total) }
+                try reader.materialize(root, toPath: path, mode: 0o600) { done, total in progress?(name, done, total) }
             } catch {
                 throw SnapshotError.unusable(id: id, reason: "its \(name) cannot be read from the store: \(error)")
             }
