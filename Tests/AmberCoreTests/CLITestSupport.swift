@@ -62,7 +62,10 @@ struct CLIHome {
         process.standardError = errors
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        let watchdog = DispatchWorkItem { process.terminate() }
+        // SIGKILL, not terminate()'s SIGTERM: the child inherits the signal mask of the test thread that
+        // spawns it, which blocks SIGTERM, so a hung amber outlived the deadline (seen with an amber that
+        // waited forever on the lease: SigBlk in its /proc status included SIGTERM).
+        let watchdog = DispatchWorkItem { kill(process.processIdentifier, SIGKILL) }
         DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
         defer { watchdog.cancel() }
         let stdout = output.fileHandleForReading.readDataToEndOfFile()
