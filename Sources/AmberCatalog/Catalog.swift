@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Glibc
 
 /// The SQLite catalog: images, chunks, packs, leases, VMs and snapshots. One connection confined to
 /// its own serial queue (never Swift's cooperative pool: SQLite blocks). WAL mode plus a busy timeout
@@ -20,6 +21,11 @@ public final class Catalog: @unchecked Sendable {
                attributes[.type] as? FileAttributeType == .typeDirectory {
                 throw CatalogError.notACatalog(path: path)
             }
+            // SQLite would create the file 0644 (less the umask), and its -wal and -shm files take the
+            // database's mode: created owner-only here first, all three are. A failure is left for
+            // SQLite to report.
+            let created = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+            if created >= 0 { close(created) }
             let db = try SQLiteConnection(path: path)
             do {
                 try db.execute("PRAGMA journal_mode = WAL")

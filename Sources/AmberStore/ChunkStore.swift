@@ -14,10 +14,14 @@ public final class ChunkStore: @unchecked Sendable {
     public static let defaultChunkSize = 64 << 10
     /// Packs are closed for appending once they reach this size.
     public static let defaultPackTarget: UInt64 = 64 << 20
+    /// How long a command waits for the store lease before giving up: long enough for a gc or an
+    /// import of a few GiB to finish, short enough that a stuck holder is reported rather than waited on forever.
+    public static let defaultLeaseTimeout = 30.0
 
     public let directory: URL
     public let chunkSize: Int
     public let packTarget: UInt64
+    public let leaseTimeout: Double
 
     public var packsDirectory: URL { directory.appendingPathComponent("packs") }
     var markerFile: URL { directory.appendingPathComponent("STORE") }
@@ -25,9 +29,10 @@ public final class ChunkStore: @unchecked Sendable {
 
     /// Opens the store in `directory`, creating it when the directory is missing or empty.
     public init(directory: URL, chunkSize: Int = ChunkStore.defaultChunkSize,
-                packTarget: UInt64 = ChunkStore.defaultPackTarget) throws {
+                packTarget: UInt64 = ChunkStore.defaultPackTarget, leaseTimeout: Double = ChunkStore.defaultLeaseTimeout) throws {
         self.directory = directory
         self.packTarget = packTarget
+        self.leaseTimeout = leaseTimeout
         let fileManager = FileManager.default
         var isDirectory: ObjCBool = false
         if fileManager.fileExists(atPath: directory.path, isDirectory: &isDirectory) {
@@ -35,7 +40,8 @@ public final class ChunkStore: @unchecked Sendable {
             let marker = directory.appendingPathComponent("STORE")
             if fileManager.fileExists(atPath: marker.path) {
                 self.chunkSize = try Self.readMarker(marker)
-                try fileManager.createDirectory(at: packsDirectory, withIntermediateDirectories: true)
+                try fileManager.createDirectory(at: packsDirectory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
                 return
             }
             let contents = try fileManager.contentsOfDirectory(atPath: directory.path)
@@ -60,20 +66,36 @@ public final class ChunkStore: @unchecked Sendable {
             .sorted()
     }
 
-    /// The lock every writer and reader holds while it works; gc takes it exclusively.
-    public func lease(_ mode: FileLock.Mode, waiting: (() -> Void)? = nil) throws -> FileLock {
-        try FileLock(path: leaseLockPath, mode: mode, waiting: waiting)
+    /// The lock every writer and reader holds while it works; gc takes it exclusively. When it is not
+    /// granted at once, `waiting` (by default a line on stderr) is told which file and who holds it;
+    /// after `leaseTimeout` seconds the wait ends with `.leaseTimeout`.
+    public func lease(_ mode: FileLock.Mode, waiting: ((String) -> Void)? = nil) throws -> FileLock {
+        let path = leaseLockPath
+        do {
+            return try FileLock(path: path, mode: mode, timeout: leaseTimeout) {
+                let notice = "waiting for the store lease \(path), held by \(FileLock.holdersDescription(of: path)); "
+                    + "giving up after \(Int(self.leaseTimeout)) s"
+                if let waiting { waiting(notice) } else { fputs("amber: \(notice)\n", stderr) }
+            }
+        } catch FileLock.Failure.timedOut {
+            throw StoreError.leaseTimeout(path: path, holders: FileLock.holdersDescription(of: path), seconds: leaseTimeout)
+        }
     }
 
     private static func create(directory: URL, chunkSize: Int) throws {
         let fileManager = FileManager.default
         do {
-            try fileManager.createDirectory(at: directory.appendingPathComponent("packs"), withIntermediateDirectories: true)
+            try fileManager.createDirectory(at: directory.appendingPathComponent("packs"), withIntermediateDirectories: true,
+                                            attributes: [.posixPermissions: 0o700])
+            try fileManager.setAttributes([.posixPermissions: 0o700], ofItemAtPath: directory.path)
             let temporary = directory.appendingPathComponent("STORE.tmp")
             let text = "amber-store\nformat \(formatVersion)\nchunk-size \(chunkSize)\n"
-            try Data(text.utf8).write(to: temporary)
+            let file = try FileDescriptor.open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
+            try Array(text.utf8).withUnsafeBytes { try file.write($0, at: 0) }
             try durablyRename(temporary.path, to: directory.appendingPathComponent("STORE").path)
         } catch let error as CocoaError where error.code == .fileWriteOutOfSpace {
+            throw StoreError.noSpace(path: directory.path)
+        } catch let error as SystemError where error.errno == ENOSPC || error.errno == EDQUOT {
             throw StoreError.noSpace(path: directory.path)
         }
     }

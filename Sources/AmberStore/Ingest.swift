@@ -43,44 +43,40 @@ extension StoreWriter {
     /// Chunks per unit of work: one read, one index lookup and one progress report per batch.
     static let batchChunks = 32
 
-    /// Ingests a regular file. It is mapped and hashed in place (no copy; the page cache is the only
-    /// memory used); if it cannot be mapped, every worker preads one batch at a time instead. A file
-    /// truncated by someone else mid-import kills the process with SIGBUS, which commit order makes
-    /// harmless to the store.
+    /// Ingests an image file (see `IngestFile`). It is mapped, zero chunks are recognised in place
+    /// and every other chunk is copied once into private memory (see `IngestSource`); if it cannot be
+    /// mapped, every worker preads one batch at a time instead. A file truncated by someone else
+    /// mid-import kills the process with SIGBUS, which commit order makes harmless to the store.
     public func ingest(file path: String, chunkSize: Int? = nil,
                        progress: ((UInt64, UInt64) -> Void)? = nil) throws -> IngestResult {
-        try ingest(file: path, chunkSize: chunkSize, mapping: true, progress: progress)
+        try ingest(try IngestFile(path: path), chunkSize: chunkSize, progress: progress)
     }
 
-    func ingest(file path: String, chunkSize: Int?, mapping: Bool,
+    public func ingest(_ file: IngestFile, chunkSize: Int? = nil,
+                       progress: ((UInt64, UInt64) -> Void)? = nil) throws -> IngestResult {
+        try ingest(file, chunkSize: chunkSize, mapping: true, progress: progress)
+    }
+
+    func ingest(_ file: IngestFile, chunkSize: Int?, mapping: Bool,
                 progress: ((UInt64, UInt64) -> Void)?) throws -> IngestResult {
-        let file: FileDescriptor
-        do {
-            file = try FileDescriptor.open(path, O_RDONLY)
-        } catch let error as SystemError where error.errno == ENOENT {
-            throw StoreError.io(operation: "open \(path)", reason: "no such file; check the path")
+        let length = file.length
+        let chunkSize = chunkSize ?? store.chunkSize
+        if mapping, length > 0,
+           let mapped = try? MappedRegion(size: Int(length), fd: file.descriptor, protection: PROT_READ, flags: MAP_SHARED) {
+            return try withExtendedLifetime(mapped) {
+                try ingest(length: length, chunkSize: chunkSize, progress: progress, source: .shared(UnsafeRawBufferPointer(mapped.buffer)))
+            }
         }
-        var info = stat()
-        try retryingInterrupts("fstat \(path)") { fstat(file.rawValue, &info) }
-        guard (info.st_mode & S_IFMT) == S_IFREG else { throw StoreError.notARegularFile(path: path) }
-        let length = UInt64(info.st_size)
-        if mapping, length > 0, let mapped = try? MappedRegion(size: Int(length), fd: file, protection: PROT_READ, flags: MAP_SHARED) {
-            return try ingest(buffer: UnsafeRawBufferPointer(mapped.buffer), chunkSize: chunkSize, progress: progress)
-        }
-        return try ingest(length: length, chunkSize: chunkSize ?? store.chunkSize, progress: progress) { start, count, input in
-            let window = UnsafeMutableRawBufferPointer(rebasing: input[0..<count])
-            guard try file.read(into: window, at: start) == count else { throw StoreError.inputChanged(path: path) }
-            return UnsafeRawBufferPointer(window)
-        }
+        return try ingest(length: length, chunkSize: chunkSize, progress: progress, source: .reading { start, window in
+            guard try file.descriptor.read(into: window, at: start) == window.count else { throw StoreError.inputChanged(path: file.path) }
+        })
     }
 
-    /// Ingests memory (an mmap'd memfd of guest memory, say) without copying it.
+    /// Ingests memory (an mmap'd memfd of guest memory, say); zero chunks are recognised in place, the
+    /// others copied once each (see `IngestSource`).
     public func ingest(buffer: UnsafeRawBufferPointer, chunkSize: Int? = nil,
                        progress: ((UInt64, UInt64) -> Void)? = nil) throws -> IngestResult {
-        try ingest(length: UInt64(buffer.count), chunkSize: chunkSize ?? store.chunkSize, progress: progress,
-                   zeroCopy: true) { start, count, _ in
-            UnsafeRawBufferPointer(rebasing: buffer[Int(start)..<(Int(start) + count)])
-        }
+        try ingest(length: UInt64(buffer.count), chunkSize: chunkSize ?? store.chunkSize, progress: progress, source: .shared(buffer))
     }
 
     /// Ingests `length` bytes that `read(offset, buffer)` fills in, one batch at a time from several
@@ -94,19 +90,17 @@ extension StoreWriter {
     public func ingest(length: UInt64, chunkSize: Int? = nil, deltaBase: Manifest? = nil, known: ((Int) -> ChunkDigest?)? = nil,
                        progress: ((UInt64, UInt64) -> Void)? = nil,
                        read: (UInt64, UnsafeMutableRawBufferPointer) throws -> Void) throws -> IngestResult {
-        try ingest(length: length, chunkSize: chunkSize ?? store.chunkSize, deltaBase: deltaBase, known: known, progress: progress) { start, count, input in
-            let window = UnsafeMutableRawBufferPointer(rebasing: input[0..<count])
-            try read(start, window)
-            return UnsafeRawBufferPointer(window)
+        try withoutActuallyEscaping(read) { read in
+            try ingest(length: length, chunkSize: chunkSize ?? store.chunkSize, deltaBase: deltaBase, known: known, progress: progress,
+                       source: .reading(read))
         }
     }
 
-    /// The parallel pipeline. Each worker takes a batch of chunks, gets their bytes (`bytesAt(start,
-    /// count, input)` reads into the worker's input buffer, or returns memory it already has), skips zero chunks, hashes the rest, asks the
-    /// index once per batch which are already stored, and compresses and appends the new ones.
+    /// The parallel pipeline. Each worker takes a batch of chunks, gets their bytes into its private
+    /// input buffer (see `IngestSource`), skips zero chunks, hashes the rest, asks the index once per
+    /// batch which are already stored, and compresses and appends the new ones, all from that buffer.
     private func ingest(length: UInt64, chunkSize: Int, deltaBase: Manifest? = nil, known: ((Int) -> ChunkDigest?)? = nil,
-                        progress: ((UInt64, UInt64) -> Void)?, zeroCopy: Bool = false,
-                        bytesAt: (UInt64, Int, UnsafeMutableRawBufferPointer) throws -> UnsafeRawBufferPointer) throws -> IngestResult {
+                        progress: ((UInt64, UInt64) -> Void)?, source: IngestSource) throws -> IngestResult {
         guard chunkSize >= 4096, chunkSize <= PackFormat.maxRecordPayload, chunkSize & (chunkSize - 1) == 0 else {
             throw StoreError.invalidChunkSize(chunkSize)
         }
@@ -117,7 +111,7 @@ extension StoreWriter {
         digests.withUnsafeMutableBufferPointer { manifest in
             let manifest = manifest
             runWorkers(min(storeWorkerCount, max(1, (count + Self.batchChunks - 1) / Self.batchChunks))) { _ in
-                let input = UnsafeMutableRawBufferPointer.allocate(byteCount: zeroCopy ? 0 : Self.batchChunks * chunkSize, alignment: 4096)
+                let input = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.batchChunks * chunkSize, alignment: 4096)
                 let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.batchChunks * Self.scratchSize(chunkSize), alignment: 16)
                 let delta = deltaBase.map { _ in DeltaScratch(chunkSize: chunkSize) }
                 defer { input.deallocate(); scratch.deallocate() }
@@ -137,12 +131,28 @@ extension StoreWriter {
                             continue
                         }
                         var clock = monotonicNanos()
-                        let bytes = try bytesAt(start, Int(end - start), input)
+                        let bytes = UnsafeMutableRawBufferPointer(rebasing: input[0..<Int(end - start)])
+                        let shared = try source.fill(bytes, at: start)
                         timings.readNanos += lap(&clock)
                         var candidates: [(index: Int, digest: ChunkDigest)] = []
                         for index in range where knownDigests?[index - range.lowerBound] == nil {
                             let offset = (index - range.lowerBound) * chunkSize
-                            let chunk = UnsafeRawBufferPointer(rebasing: bytes[offset..<min(bytes.count, offset + chunkSize)])
+                            let window = offset..<min(bytes.count, offset + chunkSize)
+                            if let shared {
+                                // A chunk seen as zero in place is stored as nothing, so that look cannot
+                                // disagree with a stored byte; any other chunk is copied once, and only the
+                                // copy is looked at from here on.
+                                let inPlace = UnsafeRawBufferPointer(rebasing: shared[window])
+                                if isAllZero(inPlace) {
+                                    local.zeroChunks += 1
+                                    timings.zeroCheckNanos += lap(&clock)
+                                    continue
+                                }
+                                timings.zeroCheckNanos += lap(&clock)
+                                UnsafeMutableRawBufferPointer(rebasing: bytes[window]).copyMemory(from: inPlace)
+                                timings.readNanos += lap(&clock)
+                            }
+                            let chunk = UnsafeRawBufferPointer(rebasing: bytes[window])
                             if isAllZero(chunk) {
                                 local.zeroChunks += 1
                                 timings.zeroCheckNanos += lap(&clock)

@@ -127,13 +127,15 @@ extension ChunkReader {
     /// as the restore cache's); otherwise nothing is fsynced. With `bypassingPageCache`
     /// the data goes straight to the disk (O_DIRECT) where the file system allows it: right for a
     /// file nobody reads soon (an exported image), wrong for one about to be mapped (guest memory).
+    /// `mode` (less the umask) is the new file's: 0644 for a file the user asked for, 0600 inside the home.
     @discardableResult
-    public func materialize(_ root: ChunkDigest, toPath path: String, bypassingPageCache: Bool = false, durable: Bool = false,
+    public func materialize(_ root: ChunkDigest, toPath path: String, mode: mode_t = 0o644, bypassingPageCache: Bool = false,
+                            durable: Bool = false,
                             progress: ((UInt64, UInt64) -> Void)? = nil) throws -> Manifest {
         let manifest = try self.manifest(root)
         let temporary = path + ".amber-partial-\(getpid())"
         do {
-            let file = try FileDescriptor.open(temporary, O_RDWR | O_CREAT | O_TRUNC)
+            let file = try FileDescriptor.open(temporary, O_RDWR | O_CREAT | O_TRUNC, mode: mode)
             let direct = bypassingPageCache ? try? FileDescriptor.open(temporary, O_WRONLY | OutputFile.directFlag) : nil
             try materialize(manifest, into: OutputFile(buffered: file, direct: direct), progress: progress)
             if durable { try file.sync() }

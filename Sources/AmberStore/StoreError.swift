@@ -13,7 +13,8 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
     case badManifest(digest: ChunkDigest, reason: String)
     /// A chunk or pack row of the catalog's index holding a number no record can have.
     case badIndexRow(what: String, reason: String)
-    case notARegularFile(path: String)
+    case unsupportedSource(path: String, kind: String)
+    case leaseTimeout(path: String, holders: String, seconds: Double)
     case inputChanged(path: String)
     case chunkTooLarge(Int)
     case invalidChunkSize(Int)
@@ -38,8 +39,11 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
             return "manifest \(digest) is unreadable (\(reason)); run `amber store verify`"
         case .badIndexRow(let what, let reason):
             return "the catalog's index row for \(what) is impossible (\(reason)); run `amber store rebuild-index` to rebuild the index from the packs"
-        case .notARegularFile(let path):
-            return "\(path) is not a regular file; give the path of an image file"
+        case .unsupportedSource(let path, let kind):
+            return "\(path) is \(kind), not a regular file or block device; give the path of an image file (copy a stream into a file first)"
+        case .leaseTimeout(let path, let holders, let seconds):
+            return "gave up after \(Int(seconds)) s waiting for the store lease \(path), held by \(holders); retry when it is done "
+                + "(or stop it), or wait longer with AMBER_LEASE_TIMEOUT=SECONDS"
         case .inputChanged(let path):
             return "\(path) changed size while it was being read; retry when nothing is writing to it"
         case .chunkTooLarge(let size):

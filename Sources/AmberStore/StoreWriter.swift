@@ -75,6 +75,8 @@ public final class StoreWriter: @unchecked Sendable {
     }
 
     /// Stores one chunk (any length up to 16 MiB) unless it is zero or already stored; returns its digest.
+    /// `bytes` are read more than once (hashed, then compressed): they must be private to the caller,
+    /// not memory someone else may write meanwhile (see `IngestSource`).
     /// A new chunk is stored as a delta on `deltaBase` (the same chunk of an earlier version of the
     /// image) when few enough of its pages differ from it.
     public func put(_ bytes: UnsafeRawBufferPointer, deltaBase: ChunkDigest? = nil) throws -> ChunkDigest {
@@ -330,7 +332,7 @@ public final class StoreWriter: @unchecked Sendable {
         while true {
             let name = String(format: "%016llx", UInt64.random(in: 1...UInt64.max))
             let path = store.packPath(name)
-            let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+            let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
             if fd < 0 {
                 if errno == EEXIST { continue }
                 throw StoreError.from(SystemError("create pack \(path)"), path: path)

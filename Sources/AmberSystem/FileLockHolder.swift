@@ -25,8 +25,36 @@ extension FileLock {
 
     public static func isHeld(at path: String) -> Bool { holder(of: path) != nil }
 
-    private static func procLocks() -> String? {
-        guard let file = try? FileDescriptor.open("/proc/locks", O_RDONLY) else { return nil }
+    /// Who holds any flock (shared or exclusive) on `path`, for telling a user what they wait for:
+    /// "pid 4242 (amber store gc)", several joined with commas; "another process" when /proc does not say.
+    public static func holdersDescription(of path: String) -> String {
+        var info = stat()
+        guard stat(path, &info) == 0, let table = procLocks() else { return "another process" }
+        var pids: [Int32] = []
+        for line in table.split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 6, fields[1] == "FLOCK",
+                  let inode = fields[5].split(separator: ":").last.flatMap({ UInt64($0) }),
+                  inode == UInt64(info.st_ino), let pid = Int32(fields[4]), !pids.contains(pid) else { continue }
+            pids.append(pid)
+        }
+        guard !pids.isEmpty else { return "another process" }
+        return pids.map { pid in commandLine(of: pid).map { "pid \(pid) (\($0))" } ?? "pid \(pid)" }.joined(separator: ", ")
+    }
+
+    /// The first words of a process's command line, its program without the directory: "amber store gc".
+    private static func commandLine(of pid: Int32) -> String? {
+        guard let text = readAll("/proc/\(pid)/cmdline") else { return nil }
+        var words = text.split(separator: "\0").prefix(3).map(String.init)
+        guard let program = words.first else { return nil }
+        words[0] = String(program.split(separator: "/").last ?? Substring(program))
+        return words.joined(separator: " ")
+    }
+
+    private static func procLocks() -> String? { readAll("/proc/locks") }
+
+    private static func readAll(_ path: String) -> String? {
+        guard let file = try? FileDescriptor.open(path, O_RDONLY) else { return nil }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {

@@ -228,7 +228,7 @@ print("| amber pack files | \(mib(baseStats.packFileBytes)) | \(fmt(Double(size)
 print()
 print("## Where import time goes (summed over worker threads; wall \(fmt(importSeconds, 3)) s on \(ProcessInfo.processInfo.activeProcessorCount) cores)")
 print()
-let stages: [(String, UInt64)] = [("read (pread, only when mmap fails)", timings.readNanos), ("zero check", timings.zeroCheckNanos),
+let stages: [(String, UInt64)] = [("copy of non-zero chunks out of the mapping (pread when it cannot be mapped)", timings.readNanos), ("zero check", timings.zeroCheckNanos),
                                   ("SHA-256", timings.hashNanos), ("index lookup (catalog)", timings.lookupNanos),
                                   ("LZ4 compress", timings.compressNanos), ("pack write (pwrite)", timings.writeNanos)]
 print("| stage | thread-seconds | share of worker time |")

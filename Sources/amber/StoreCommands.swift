@@ -78,9 +78,7 @@ struct StoreGC: ParsableCommand {
 
     func run() throws {
         try StoreCLI.reportingErrors {
-            let report = try StoreContext(home: home.resolved).collectGarbage(dryRun: dryRun) {
-                FileHandle.standardError.write(Data("waiting for imports and snapshots in progress to finish...\n".utf8))
-            }
+            let report = try StoreContext(home: home.resolved).collectGarbage(dryRun: dryRun)
             let cacheFreed = dryRun ? 0 : try SnapshotService(home: home.resolved).removeUnusedCache()
             if json { return try StoreCLI.printJSON(report) }
             let verb = dryRun ? "would free" : "freed"

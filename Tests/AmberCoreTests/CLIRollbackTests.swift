@@ -143,6 +143,7 @@ struct CLIRollbackTests {
     static func replaceCachedState(_ home: CLIHome, snapshot id: String, with bytes: [UInt8]) throws {
         let directory = MaterializedSnapshot.directory(AmberHome(explicit: home.root.path), id: id)
         try Data(bytes).write(to: directory.appendingPathComponent("state"))
+        chmod(directory.appendingPathComponent("state").path, 0o600)  // as Amber keeps it: owner-only
         var marker = try #require(SnapshotCacheMarker.read(in: directory))
         let index = try #require(marker.files.firstIndex { $0.name == "state" })
         marker.files[index] = SnapshotCacheMarker.File(

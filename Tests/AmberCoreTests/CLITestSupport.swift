@@ -40,20 +40,23 @@ struct CLIHome {
 
     func vmDirectory(_ name: String) -> URL { root.appendingPathComponent("vms").appendingPathComponent(name) }
 
-    /// Runs `amber ARGS --home ROOT` and waits (at most `timeout` seconds) for it to finish.
-    func amber(_ arguments: [String], timeout: Double = 60) throws -> CLIResult {
+    /// Runs `amber ARGS --home ROOT` and waits (at most `timeout` seconds) for it to finish, with
+    /// `environment` added to this process's.
+    func amber(_ arguments: [String], timeout: Double = 60, environment: [String: String] = [:]) throws -> CLIResult {
         guard FileManager.default.isExecutableFile(atPath: Self.amber.path) else {
             throw MissingBinary(path: Self.amber.path)
         }
-        return try Self.run(Self.amber, arguments + ["--home", root.path], timeout: timeout)
+        return try Self.run(Self.amber, arguments + ["--home", root.path], timeout: timeout, environment: environment)
     }
 
-    static func run(_ executable: URL, _ arguments: [String], timeout: Double = 60) throws -> CLIResult {
+    static func run(_ executable: URL, _ arguments: [String], timeout: Double = 60,
+                    environment extra: [String: String] = [:]) throws -> CLIResult {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         environment["AMBER_HOME"] = nil
+        environment.merge(extra) { $1 }
         process.environment = environment
         let output = Pipe()
         let errors = Pipe()
@@ -61,7 +64,10 @@ struct CLIHome {
         process.standardError = errors
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        let watchdog = DispatchWorkItem { process.terminate() }
+        // SIGKILL, not terminate()'s SIGTERM: the child inherits the signal mask of the test thread that
+        // spawns it, which blocks SIGTERM, so a hung amber outlived the deadline (seen with an amber that
+        // waited forever on the lease: SigBlk in its /proc status included SIGTERM).
+        let watchdog = DispatchWorkItem { kill(process.processIdentifier, SIGKILL) }
         DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
         defer { watchdog.cancel() }
         let stdout = output.fileHandleForReading.readDataToEndOfFile()

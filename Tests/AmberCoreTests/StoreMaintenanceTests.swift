@@ -123,7 +123,7 @@ func storeTestFlipByte(at offset: UInt64, in path: String) throws {
         let gcWaiting = DispatchSemaphore(value: 0)
         let gcResult = GCResultBox()
         Thread.detachNewThread {
-            gcResult.set(Result { try context.collectGarbage(dryRun: false) { gcWaiting.signal() } })
+            gcResult.set(Result { try context.collectGarbage(dryRun: false) { _ in gcWaiting.signal() } })
             gcDone.signal()
         }
         #expect(gcWaiting.wait(timeout: .now() + 10) == .success, "gc did not say it was waiting for the writer")

@@ -64,7 +64,7 @@ import Testing
         let mapped = try test.ingest(bytes)
         let writer = try StoreWriter(store: test.store, index: test.index)
         defer { writer.finish(committed: false) }
-        let read = try writer.ingest(file: test.directory.path("input"), chunkSize: nil, mapping: false, progress: nil)
+        let read = try writer.ingest(try IngestFile(path: test.directory.path("input")), chunkSize: nil, mapping: false, progress: nil)
         #expect(read.manifest == mapped.manifest)
         #expect(read.zeroChunks == 16)
     }

@@ -44,7 +44,7 @@ import Testing
         let test = try TestStore()
         let writer = try StoreWriter(store: test.store, index: test.index)
         defer { writer.finish(committed: false) }
-        #expect(throws: StoreError.notARegularFile(path: test.directory.url.path)) {
+        #expect(throws: StoreError.unsupportedSource(path: test.directory.url.path, kind: "a directory")) {
             try writer.ingest(file: test.directory.url.path)
         }
         do {

@@ -27,8 +27,8 @@ extension StoreContext {
     /// nothing live are deleted, sparse packs are rewritten, torn tails and orphan packs are removed.
     /// Holds the store lease exclusively, so no writer is between finding a chunk and committing a
     /// reference to it.
-    /// `waiting` is called if writers are in progress (gc then waits for them).
-    public func collectGarbage(dryRun: Bool, waiting: (() -> Void)? = nil) throws -> GarbageCollectionReport {
+    /// `waiting` is told, in one line, whom gc waits for if writers are in progress (by default on stderr).
+    public func collectGarbage(dryRun: Bool, waiting: ((String) -> Void)? = nil) throws -> GarbageCollectionReport {
         let lease = try store.lease(.exclusive, waiting: waiting)
         let (rows, roots) = try catalog.write { db in (try db.checkedChunkIndex(), try db.manifestRoots(deletingStaleLeases: true)) }
         let (chunks, committed) = (rows.chunks, rows.packLengths)

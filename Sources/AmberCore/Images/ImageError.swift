@@ -6,6 +6,7 @@ public enum ImageError: Error, CustomStringConvertible, Equatable {
     case outputIsDirectory(String)
     case outputDirectoryMissing(String)
     case homeIsNotADirectory(String)
+    case badLeaseTimeout(String)
 
     public var description: String {
         switch self {
@@ -21,6 +22,8 @@ public enum ImageError: Error, CustomStringConvertible, Equatable {
             return "the directory of \(path) does not exist; create it first"
         case .homeIsNotADirectory(let path):
             return "\(path) is not a directory; point --home (or $AMBER_HOME) at Amber's state directory"
+        case .badLeaseTimeout(let text):
+            return "AMBER_LEASE_TIMEOUT is '\(text)'; set it to a number of seconds (0 or more), or unset it for the default"
         }
     }
 

@@ -45,10 +45,12 @@ public struct ImageService: Sendable {
         try ImageError.validate(name: name)
         guard try context.catalog.read({ try $0.image(named: name) }) == nil else { throw ImageError.duplicateName(name) }
         let started = Date()
+        // Opened (and refused if it is no file) before the lease: a FIFO must not hold every writer up.
+        let source = try IngestFile(path: path)
         let writer = try context.writer()
         let result: IngestResult
         do {
-            result = try writer.ingest(file: path, progress: progress)
+            result = try writer.ingest(source, progress: progress)
         } catch {
             writer.finish(committed: false)
             throw error

@@ -10,7 +10,9 @@ public final class StoreContext: @unchecked Sendable {
     public let catalog: Catalog
     let index: CatalogChunkIndex
 
-    /// `packTarget` is for tests that want many small packs.
+    /// `packTarget` is for tests that want many small packs. Makes an existing home owner-only (see
+    /// `AmberHome.makePrivate`). The store lease is waited for at most `$AMBER_LEASE_TIMEOUT` seconds
+    /// (default `ChunkStore.defaultLeaseTimeout`).
     public init(home: AmberHome, packTarget: UInt64 = ChunkStore.defaultPackTarget) throws {
         self.home = home
         var isDirectory: ObjCBool = false
@@ -18,14 +20,27 @@ public final class StoreContext: @unchecked Sendable {
             guard isDirectory.boolValue else { throw ImageError.homeIsNotADirectory(home.root.path) }
         } else {
             do {
-                try FileManager.default.createDirectory(at: home.root, withIntermediateDirectories: true)
+                try FileManager.default.createDirectory(at: home.root, withIntermediateDirectories: true,
+                                                        attributes: [.posixPermissions: 0o700])
             } catch {
                 throw StoreError.io(operation: "create \(home.root.path)", reason: "\(error.localizedDescription)")
             }
         }
-        store = try ChunkStore(directory: home.storeDirectory, packTarget: packTarget)
+        store = try ChunkStore(directory: home.storeDirectory, packTarget: packTarget, leaseTimeout: try Self.leaseTimeout())
         catalog = try Catalog(path: home.catalogFile.path)
         index = CatalogChunkIndex(catalog: catalog)
+        // Only once the store and the catalog are known to be Amber's: a directory given as --home by
+        // mistake is refused untouched.
+        home.makePrivate()
+    }
+
+    /// `$AMBER_LEASE_TIMEOUT`, when set: seconds, 0 or more.
+    private static func leaseTimeout() throws -> Double {
+        guard let text = ProcessInfo.processInfo.environment["AMBER_LEASE_TIMEOUT"], !text.isEmpty else {
+            return ChunkStore.defaultLeaseTimeout
+        }
+        guard let seconds = Double(text), seconds >= 0, seconds.isFinite else { throw ImageError.badLeaseTimeout(text) }
+        return seconds
     }
 
     public var reader: ChunkReader { ChunkReader(store: store, index: index) }

@@ -168,9 +168,7 @@ public final class PolicyDaemon {
         guard let schedule = configuration.gcSchedule, let next = nextGC(schedule), next <= Date() else { return }
         let start = Date()
         do {
-            let report = try context.collectGarbage(dryRun: false) {
-                self.log("store gc: waiting for snapshots or imports in progress to finish")
-            }
+            let report = try context.collectGarbage(dryRun: false) { self.log("store gc: \($0)") }
             log("store gc: freed \(report.bytesFreed) bytes (\(report.deadChunks) dead chunks, \(report.packsDeleted) "
                 + "packs deleted, \(report.packsRewritten) rewritten)")
             recordGC(at: start, outcome: "freed \(report.bytesFreed) bytes", error: nil)

@@ -85,9 +85,8 @@ struct MaterializedSnapshot {
         var files: [SnapshotCacheMarker.File] = []
         for (root, name) in zip(roots, names) {
             do {
-                let manifest = try context.reader.materialize(root, toPath: directory.appendingPathComponent(name).path, durable: true) {
-                    done, total in progress?(name, done, total)
-                }
+                let manifest = try context.reader.materialize(root, toPath: directory.appendingPathComponent(name).path,
+                                                              mode: 0o600, durable: true) { done, total in progress?(name, done, total) }
                 files.append(SnapshotCacheMarker.file(name, manifest: manifest))
             } catch {
                 throw SnapshotError.unusable(id: id, reason: "its \(name) cannot be read from the store: \(error)")

@@ -51,7 +51,7 @@ final class OverlayMapFile: @unchecked Sendable {
     static func create(path: String, layout: Layout) throws {
         let temporary = path + ".tmp"
         do {
-            let file = try FileDescriptor.open(temporary, O_RDWR | O_CREAT | O_TRUNC, mode: 0o644)
+            let file = try FileDescriptor.open(temporary, O_RDWR | O_CREAT | O_TRUNC, mode: 0o600)
             let empty = DiskChunkBitmap(count: layout.chunkCount)
             let slotSize = slotSize(chunkCount: layout.chunkCount)
             for slot in 0..<2 {

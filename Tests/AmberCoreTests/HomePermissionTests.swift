@@ -1,0 +1,73 @@
+import Foundation
+import Glibc
+import Testing
+
+/// The home and everything Amber keeps in it are owner-only whatever the umask, and a looser home is
+/// fixed by the next command.
+@Suite struct HomePermissionTests {
+    /// Every file and directory under `root` (itself included) that group or others may use, with its mode.
+    static func openToOthers(_ root: String) -> [String] {
+        var found: [String] = []
+        func visit(_ path: String) {
+            var info = stat()
+            guard lstat(path, &info) == 0, info.st_mode & S_IFMT != S_IFLNK else { return }
+            if info.st_mode & 0o077 != 0 { found.append("\(path) \(String(info.st_mode & 0o7777, radix: 8))") }
+            guard info.st_mode & S_IFMT == S_IFDIR else { return }
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] { visit(path + "/" + name) }
+        }
+        visit(root)
+        return found
+    }
+
+    /// Runs `amber ARGS --home HOME` under umask 022, the usual default that leaves new files world-readable.
+    static func amberUnderUmask022(_ home: CLIHome, _ arguments: [String]) throws -> CLIResult {
+        try CLIHome.run(URL(fileURLWithPath: "/bin/sh"),
+                        ["-c", "umask 022 && exec \"$@\"", "sh", CLIHome.amber.path] + arguments + ["--home", home.root.path])
+    }
+
+    @Test func aHomeMadeUnderUmask022IsOwnerOnly() throws {
+        let home = try CLIHome()
+        defer { home.remove() }
+        let image = try home.file("image", StoreContent.text(1 << 20, seed: 31) + StoreContent.random(1 << 20, seed: 32))
+        let exported = home.scratch.appendingPathComponent("exported").path
+        #expect(try Self.amberUnderUmask022(home, ["image", "import", image, "--name", "base"]).status == 0)
+        // Checked before any later command could fix them: created owner-only, not fixed afterwards.
+        #expect(Self.openToOthers(home.root.path) == [])
+        #expect(try Self.amberUnderUmask022(home, ["image", "export", "base", exported]).status == 0)
+        #expect(try Self.amberUnderUmask022(home, ["store", "verify"]).status == 0)
+        #expect(try Self.amberUnderUmask022(home, ["store", "gc"]).status == 0)
+        // amber-vmm refuses the fake kernel, leaving the VM's directory, configuration and logs behind.
+        let kernel = try home.fakeBzImage()
+        _ = try Self.amberUnderUmask022(home, ["run", "vm1", "--kernel", kernel, "--memory", "96M", "--detach"])
+
+        let root = home.root.path
+        let packs = try FileManager.default.contentsOfDirectory(atPath: root + "/store/packs").filter { $0.hasSuffix(".pack") }
+        #expect(!packs.isEmpty)
+        for entry in ["store/lease.lock", "store/STORE", "catalog.db", "vms/vm1/config.json"] {
+            #expect(FileManager.default.fileExists(atPath: root + "/" + entry), "\(entry) is missing")
+        }
+        #expect(Self.openToOthers(root) == [])
+        // The exported image is the user's file, outside the home: the umask decides its mode.
+        #expect(try FileManager.default.attributesOfItem(atPath: exported)[.posixPermissions] as? Int == 0o644)
+    }
+
+    @Test func aLooseHomeIsFixedByTheNextCommand() throws {
+        let home = try CLIHome()
+        defer { home.remove() }
+        let image = try home.file("image", StoreContent.random(1 << 20, seed: 33))
+        #expect(try home.amber(["image", "import", image, "--name", "base"]).status == 0)
+        let root = home.root.path
+        let pack = try #require(try FileManager.default.contentsOfDirectory(atPath: root + "/store/packs").first { $0.hasSuffix(".pack") })
+        for (path, mode) in [(root, 0o755), (root + "/store", 0o755), (root + "/store/packs/" + pack, 0o644), (root + "/catalog.db", 0o644)] {
+            #expect(chmod(path, mode_t(mode)) == 0)
+        }
+        #expect(Self.openToOthers(root).count == 4)
+
+        let listed = try home.amber(["image", "ls"])
+        #expect(listed.status == 0)
+        // The four loosened above, and the catalog's -wal and -shm, which SQLite created with the database's mode.
+        #expect(listed.stderr == "amber: made \(root) owner-only: 6 file(s) or directories were open to other users\n")
+        #expect(Self.openToOthers(root) == [])
+        #expect(try home.amber(["image", "ls"]).stderr.isEmpty, "an owner-only home is not reported again")
+    }
+}
