@@ -3,6 +3,12 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <grp.h>
+#include <stddef.h>
+#include <string.h>
+#include <stdlib.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <linux/audit.h>
 #include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -112,4 +118,89 @@ int csystem_enter_jail(const char *root, uint32_t uid, uint32_t gid, const char 
     }
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) { *failed = "PR_SET_NO_NEW_PRIVS"; return -1; }
     return 0;
+}
+
+int csystem_install_syscall_filter(const int *allowed, int count, const uint32_t *ioctls, int ioctl_count, int all_threads) {
+    if (count < 0 || ioctl_count < 0 || count + ioctl_count > 200) { errno = EINVAL; return -1; }
+    // Positions, so that every jump can be computed (BPF jumps are relative and at most 255 ahead).
+    int list = 5 + (ioctl_count > 0 ? 1 : 0);   // first jeq of the allowed list
+    int trap = list + count;                     // nothing matched
+    int allow = trap + 1;
+    int ioctl_block = allow + 1;                 // request checks, if any
+    int total = ioctl_block + (ioctl_count > 0 ? ioctl_count + 5 : 0);
+    struct sock_filter *program = calloc((size_t)total, sizeof *program);
+    if (program == NULL) { errno = ENOMEM; return -1; }
+    #define JUMP_TO(target, from) ((unsigned char)((target) - (from) - 1))
+    program[0] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+    program[1] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0);
+    program[2] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP);
+    program[3] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+    // x32 system calls (bit 30) are another ABI with other numbers: never allowed.
+    program[4] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, JUMP_TO(trap, 4), 0);
+    if (ioctl_count > 0) {
+        program[5] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_ioctl, JUMP_TO(ioctl_block, 5), 0);
+    }
+    for (int i = 0; i < count; i++) {
+        int at = list + i;
+        program[at] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)allowed[i], JUMP_TO(allow, at), 0);
+    }
+    program[trap] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP);
+    program[allow] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    if (ioctl_count > 0) {
+        int refuse = ioctl_block + 3 + ioctl_count, accept = refuse + 1;
+        // Request numbers are 32 bits: the high half of argument 1 must be zero.
+        program[ioctl_block] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1]) + 4);
+        program[ioctl_block + 1] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, JUMP_TO(refuse, ioctl_block + 1));
+        program[ioctl_block + 2] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1]));
+        for (int i = 0; i < ioctl_count; i++) {
+            int at = ioctl_block + 3 + i;
+            program[at] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ioctls[i], JUMP_TO(accept, at), 0);
+        }
+        program[refuse] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP);
+        program[accept] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    }
+    #undef JUMP_TO
+    struct sock_fprog fprog = { .len = (unsigned short)total, .filter = program };
+    long result = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, all_threads ? SECCOMP_FILTER_FLAG_TSYNC : 0, &fprog);
+    int saved = errno;
+    free(program);
+    errno = saved;
+    if (result > 0) { errno = ESRCH; return -1; } // TSYNC: the id of a thread that could not be synchronized
+    return result == 0 ? 0 : -1;
+}
+
+static void append_number(char **cursor, long value) {
+    char digits[24];
+    int length = 0;
+    unsigned long magnitude = value < 0 ? (unsigned long)(-value) : (unsigned long)value;
+    do { digits[length++] = (char)('0' + magnitude % 10); magnitude /= 10; } while (magnitude > 0);
+    if (value < 0) *(*cursor)++ = '-';
+    while (length > 0) *(*cursor)++ = digits[--length];
+}
+
+static void append_text(char **cursor, const char *text) {
+    while (*text) *(*cursor)++ = *text++;
+}
+
+static void report_forbidden_call(int signal, siginfo_t *info, void *context) {
+    (void)signal; (void)context;
+    char line[200];
+    char *cursor = line;
+    append_text(&cursor, "amber-vmm: thread ");
+    append_number(&cursor, syscall(SYS_gettid));
+    append_text(&cursor, " made system call ");
+    append_number(&cursor, info->si_syscall);
+    append_text(&cursor, ", which its seccomp filter forbids; the VM stops\n");
+    ssize_t ignored = write(2, line, (size_t)(cursor - line));
+    (void)ignored;
+    syscall(SYS_exit_group, 1);
+}
+
+int csystem_report_forbidden_calls(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_sigaction = report_forbidden_call;
+    action.sa_flags = SA_SIGINFO;
+    sigfillset(&action.sa_mask);
+    return sigaction(SIGSYS, &action, NULL);
 }

@@ -17,14 +17,14 @@ enum Confinement {
         return uidBase | (hash & 0x00FF_FFFF)
     }
 
-    /// `<VM directory>/jail`: empty, root's, traversable only, made on first use.
+    /// `<VM directory>/jail`: empty, root's, mode 0100 (nobody but root may even list it), made on first use.
     static func enter(vmDirectory: String) throws -> String {
         guard ProcessJail.canChangeIdentity else {
             try ProcessJail.enter(root: "/", uid: getuid(), gid: getgid())
             return "no_new_privs (not started by root: uid \(getuid()) kept, no chroot)"
         }
         let root = vmDirectory + "/jail"
-        if mkdir(root, 0o111) != 0 && errno != EEXIST { throw SystemError("mkdir \(root)") }
+        if mkdir(root, 0o100) != 0 && errno != EEXIST { throw SystemError("mkdir \(root)") }
         var info = stat()
         guard lstat(root, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR, info.st_uid == 0, info.st_mode & 0o222 == 0 else {
             throw SystemError("jail directory \(root) is not an empty directory only root may write: remove it", errno: EPERM)

@@ -10,8 +10,11 @@ struct VMMArguments {
     /// Benchmark aid: stop the VM as soon as vCPU 0 is about to enter KVM_RUN for the first time,
     /// after logging the time (see scripts/bench-vmm).
     var exitAfterFirstRun = false
+    /// Diagnostic: vCPU 0 makes a system call its seccomp filter forbids just before its first KVM_RUN, so the
+    /// filter's kill and log can be seen (and tested) without a compromised guest.
+    var seccompSelfTest = false
 
-    static let usage = "usage: amber-vmm --config FILE [--restore-memory FILE --restore-bytes N --restore-vcpus N] [--exit-after-first-run]"
+    static let usage = "usage: amber-vmm --config FILE [--restore-memory FILE --restore-bytes N --restore-vcpus N] [--exit-after-first-run] [--seccomp-self-test]"
 
     static func parse(_ arguments: [String]) -> VMMArguments {
         var configPath: String?
@@ -19,6 +22,7 @@ struct VMMArguments {
         var memoryBytes: UInt64?
         var vcpus: Int?
         var exitAfterFirstRun = false
+        var seccompSelfTest = false
         var remaining = arguments[...]
         func value(of option: String) -> String {
             guard let value = remaining.popFirst() else { Lifecycle.fail("\(option) needs a value: \(usage)", status: 2) }
@@ -38,6 +42,8 @@ struct VMMArguments {
                 vcpus = count
             case "--exit-after-first-run":
                 exitAfterFirstRun = true
+            case "--seccomp-self-test":
+                seccompSelfTest = true
             case "--help", "-h":
                 print(usage)
                 exit(0)
@@ -55,6 +61,7 @@ struct VMMArguments {
         default:
             Lifecycle.fail("--restore-memory, --restore-bytes and --restore-vcpus go together: \(usage)", status: 2)
         }
-        return VMMArguments(configPath: configPath, restore: restore, exitAfterFirstRun: exitAfterFirstRun)
+        return VMMArguments(configPath: configPath, restore: restore, exitAfterFirstRun: exitAfterFirstRun,
+                            seccompSelfTest: seccompSelfTest)
     }
 }

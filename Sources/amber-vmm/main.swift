@@ -60,7 +60,10 @@ stopRequests.target = host
 do {
     try host.openControlSocket()
     let directory = arguments.configPath.lastIndex(of: "/").map { String(arguments.configPath[..<$0]) } ?? "."
-    Lifecycle.log("VM \(configuration.name) confined: \(try Confinement.enter(vmDirectory: directory.isEmpty ? "/" : directory))")
+    let confinement = try Confinement.enter(vmDirectory: directory.isEmpty ? "/" : directory)
+    try SystemCallFilter.confineProcess()
+    host.machine.confinesVCPUThreads = true
+    Lifecycle.log("VM \(configuration.name) confined: \(confinement), seccomp filters on every thread and a narrower one on vCPU threads")
 } catch {
     Lifecycle.fail("cannot confine VM \(configuration.name): \(error)", status: 1)
 }
@@ -70,6 +73,7 @@ host.machine.firstRunObserver = { vcpu in
     let milliseconds = VMMHost.tenths((MonotonicClock.now() - launched) * 1000)
     Lifecycle.log("first KVM_RUN at \(Lifecycle.realtimeNanoseconds()) ns (CLOCK_REALTIME), \(milliseconds) ms after amber-vmm started")
     if arguments.exitAfterFirstRun { host.machine.stop(.stopped) }
+    if arguments.seccompSelfTest { SystemCallFilter.makeForbiddenCall() }
 }
 console.startInput { host.typeIntoConsole($0) }
 

@@ -32,6 +32,16 @@ struct CLIJailTests {
         let otherUID = field(try String(contentsOfFile: "/proc/\(two)/status", encoding: .utf8), "Uid")
         #expect(otherUID != field(status, "Uid"), "each VM has a uid of its own")
 
+        // Every thread runs under the process's seccomp filter; vCPU threads under one more of their own.
+        let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(one)/task")
+        // (A control connection's thread may end between the listing and the read: skip it.)
+        let filters = tasks.compactMap { task -> Int? in
+            guard let taskStatus = try? String(contentsOfFile: "/proc/\(one)/task/\(task)/status", encoding: .utf8) else { return nil }
+            #expect(field(taskStatus, "Seccomp") == "2" && field(taskStatus, "NoNewPrivs") == "1", "thread \(task)")
+            return Int(field(taskStatus, "Seccomp_filters")) ?? 0
+        }
+        #expect(filters.allSatisfy { $0 >= 1 } && filters.contains(2), "filters per thread: \(filters)")
+
         // Its root is the VM's empty jail directory: no host /etc, no other VM's directory.
         let root = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(one)/root")
         #expect(root == AmberHome(explicit: home.root.path).vm("j1").url.appendingPathComponent("jail").path)

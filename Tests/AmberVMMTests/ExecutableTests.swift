@@ -98,6 +98,19 @@ struct ExecutableTests {
         #expect(Self.controlSocketGoneUnlessConfined(configuration))
     }
 
+    /// A thread that makes a system call its seccomp filter forbids ends amber-vmm with a logged reason:
+    /// `--seccomp-self-test` has vCPU 0 call mount(2) just before its first KVM_RUN.
+    @Test func aForbiddenSystemCallStopsTheVMWithItsReason() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let configuration = try scratch.configuration(entryCode: LongMode.countForever)
+        let outcome = try runVMM(["--config", try scratch.writeConfiguration(configuration), "--seccomp-self-test"])
+        #expect(outcome.status == 1)
+        // 165: mount(2) on x86-64.
+        #expect(outcome.stderr.contains("made system call 165, which its seccomp filter forbids; the VM stops\n"), "\(outcome.stderr)")
+        #expect(outcome.stderr.contains("seccomp filters on every thread and a narrower one on vCPU threads"))
+    }
+
     /// Nobody answers on the socket any more. Started by root, amber-vmm confines itself to an empty root and
     /// cannot reach the socket's directory to remove it (`amber` does): the file stays, refusing connections;
     /// started by another user it removes the socket itself.

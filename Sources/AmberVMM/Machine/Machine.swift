@@ -61,6 +61,9 @@ public final class Machine: @unchecked Sendable {
 
     /// Called on each vCPU's thread just before its first KVM_RUN (for start-up measurements).
     public var firstRunObserver: ((UInt32) -> Void)?
+    /// Each vCPU thread installs its seccomp filter (`SystemCallFilter.confineVCPUThread`) before it runs
+    /// the guest. amber-vmm sets it once confined; in-process users (tests) leave it off.
+    public var confinesVCPUThreads = false
 
     /// Builds the machine over fresh guest RAM laid out as `regions`.
     public convenience init(_ configuration: MachineConfiguration, regions: [GuestRAM.Region]) throws {

@@ -41,6 +41,13 @@ final class VCPURunner: @unchecked Sendable {
 
     private func loop() {
         Signals.unblockOnThisThread(Signals.vcpuKick)
+        if machine.confinesVCPUThreads {
+            do {
+                try SystemCallFilter.confineVCPUThread()
+            } catch {
+                machine.stop(.crashed(reason: "vCPU \(vcpu.id) could not install its system call filter: \(error)"))
+            }
+        }
         var lastExitNeedsCompletion = false
         while true {
             // Cleared before the request is read: a kick after this point leaves the flag set and

@@ -31,6 +31,20 @@ int csystem_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid)
 /// no_new_privs. Returns 0, or -1 with errno set and `*failed` naming the step that failed.
 int csystem_enter_jail(const char *root, uint32_t uid, uint32_t gid, const char **failed);
 
+/// Installs a seccomp-BPF filter on the calling thread (with `all_threads`, on every thread of the process:
+/// SECCOMP_FILTER_FLAG_TSYNC): only the `count` system call numbers in `allowed` pass; with `ioctl_count` > 0,
+/// ioctl passes only with one of those request numbers. Anything else, and any other architecture, raises
+/// SIGSYS in the thread (see `csystem_report_forbidden_calls`). Needs no_new_privs. Returns 0 or -1 with errno.
+int csystem_install_syscall_filter(const int *allowed, int count, const uint32_t *ioctls, int ioctl_count, int all_threads);
+/// amber-vmm's allow-lists (syscall_filters.c): every thread of the process, and a vCPU thread on top of that.
+int csystem_filter_amber_vmm_process(void);
+int csystem_filter_vcpu_thread(void);
+/// A system call no amber-vmm filter allows (for the filter's own self-test).
+long csystem_make_forbidden_call(void);
+/// A SIGSYS handler that writes "amber-vmm: thread TID made system call NR, which its seccomp filter forbids;
+/// the VM stops" to stderr and ends the process with exit status 1 (async-signal-safe: write and exit_group).
+int csystem_report_forbidden_calls(void);
+
 extern const unsigned int CSYSTEM_MFD_CLOEXEC;
 extern const unsigned int CSYSTEM_MFD_ALLOW_SEALING;
 

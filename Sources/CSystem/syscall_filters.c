@@ -1,0 +1,63 @@
+// amber-vmm's seccomp allow-lists, by thread kind. Found by tracing amber-vmm through the whole unit suite and
+// the Linux-guest scenarios (strace -f, the calls made after it confines itself), then reasoned over: what the
+// Swift runtime and glibc call on these paths (allocation, threads, signals, clocks) is allowed whether or not
+// a trace happened to show it. A call outside a list raises SIGSYS: amber-vmm logs it and exits (status 1).
+#define _GNU_SOURCE
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/kvm.h>
+#include "csystem.h"
+
+#define COUNT(array) ((int)(sizeof(array) / sizeof((array)[0])))
+
+// Every thread, from the moment amber-vmm is confined: no file system changes, no new sockets, no exec, no
+// identity changes, no mounts, no ptrace, no kernel modules, no BPF, no namespaces.
+static const int process_calls[] = {
+    // memory
+    SYS_brk, SYS_mmap, SYS_munmap, SYS_mprotect, SYS_mremap, SYS_madvise, SYS_msync,
+    // descriptors it already holds: disks, overlays, console, log, sockets, eventfds, KVM (any ioctl here)
+    SYS_read, SYS_write, SYS_readv, SYS_writev, SYS_pread64, SYS_pwrite64, SYS_preadv, SYS_pwritev,
+    SYS_preadv2, SYS_pwritev2, SYS_lseek, SYS_close, SYS_close_range, SYS_dup, SYS_dup2, SYS_dup3, SYS_fcntl,
+    SYS_fstat, SYS_newfstatat, SYS_statx, SYS_fsync, SYS_fdatasync, SYS_ftruncate, SYS_ioctl, SYS_eventfd2,
+    SYS_pipe2, SYS_poll, SYS_ppoll,
+    // the control socket: accept, per-connection options and the peer's credentials, answers
+    SYS_accept, SYS_accept4, SYS_getsockopt, SYS_setsockopt, SYS_shutdown, SYS_sendto, SYS_recvfrom,
+    SYS_sendmsg, SYS_recvmsg,
+    // paths inside the empty root (they find nothing there)
+    SYS_openat, SYS_readlink, SYS_access, SYS_unlink, SYS_getdents64,
+    // threads, the snapshot's memory holder (fork, kill, wait) and signals
+    SYS_clone, SYS_clone3, SYS_exit, SYS_exit_group, SYS_wait4, SYS_kill, SYS_tgkill, SYS_futex,
+    SYS_set_robust_list, SYS_rseq, SYS_set_tid_address, SYS_sched_yield, SYS_sched_getaffinity,
+    SYS_rt_sigaction, SYS_rt_sigprocmask, SYS_rt_sigreturn, SYS_rt_sigtimedwait, SYS_rt_sigsuspend,
+    SYS_sigaltstack, SYS_pause, SYS_restart_syscall, SYS_prctl,
+    // a vCPU thread adding its own, narrower filter (filters only ever narrow)
+    SYS_seccomp,
+    // time and identity facts
+    SYS_clock_gettime, SYS_clock_getres, SYS_clock_nanosleep, SYS_nanosleep, SYS_gettimeofday,
+    SYS_getpid, SYS_getppid, SYS_gettid, SYS_getuid, SYS_geteuid, SYS_getgid, SYS_getegid,
+    SYS_uname, SYS_sysinfo, SYS_prlimit64, SYS_getrusage, SYS_getrandom,
+};
+
+// A vCPU thread runs the guest and every port and MMIO exit: serial output (console log, attached console
+// sockets), the i8042 and ACPI ports, virtio-mmio registers (waking the device worker through an eventfd,
+// interrupts through an irqfd). It needs KVM_RUN and KVM_IRQ_LINE (the serial port's interrupt) of KVM.
+static const int vcpu_calls[] = {
+    SYS_brk, SYS_mmap, SYS_munmap, SYS_mprotect, SYS_mremap, SYS_madvise,
+    SYS_read, SYS_write, SYS_writev, SYS_sendto, SYS_sendmsg, SYS_close, SYS_shutdown, SYS_fcntl, SYS_ioctl,
+    SYS_futex, SYS_exit, SYS_exit_group, SYS_set_robust_list, SYS_rseq, SYS_sched_yield,
+    SYS_rt_sigprocmask, SYS_rt_sigreturn, SYS_sigaltstack, SYS_tgkill, SYS_restart_syscall,
+    SYS_clock_gettime, SYS_clock_nanosleep, SYS_nanosleep, SYS_getpid, SYS_gettid,
+};
+static const uint32_t vcpu_ioctls[] = { KVM_RUN, KVM_IRQ_LINE };
+
+int csystem_filter_amber_vmm_process(void) {
+    return csystem_install_syscall_filter(process_calls, COUNT(process_calls), NULL, 0, 1);
+}
+
+int csystem_filter_vcpu_thread(void) {
+    return csystem_install_syscall_filter(vcpu_calls, COUNT(vcpu_calls), vcpu_ioctls, COUNT(vcpu_ioctls), 0);
+}
+
+long csystem_make_forbidden_call(void) {
+    return syscall(SYS_mount, "none", "/", "none", 0, NULL);
+}
