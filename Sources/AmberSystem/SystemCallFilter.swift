@@ -16,6 +16,11 @@ public enum SystemCallFilter {
         guard csystem_filter_vcpu_thread() == 0 else { throw SystemError("seccomp (vCPU thread)") }
     }
 
+    /// The calling virtio device worker thread, on top of the process's filter.
+    public static func confineDeviceThread() throws {
+        guard csystem_filter_device_thread() == 0 else { throw SystemError("seccomp (device thread)") }
+    }
+
     /// Makes a call no filter allows (mount): the filter's self-test; the process ends if filters are on.
     public static func makeForbiddenCall() {
         _ = csystem_make_forbidden_call()

@@ -12,6 +12,9 @@ final class DeviceWorker: @unchecked Sendable {
     private var finished = false
     /// Set by the worker itself once it runs, so `stop()` can tell when the worker calls it.
     private var workerThread: pthread_t?
+    /// Run once by the worker on its next wake-up, before any work (see `confine`).
+    private var pendingConfinement: (() throws -> Void)?
+    private var confinementFailure: ((Error) -> Void)?
 
     init(name: String, notifyEvent: EventFD, work: @escaping @Sendable () -> Void) throws {
         self.notifyEvent = notifyEvent
@@ -25,6 +28,17 @@ final class DeviceWorker: @unchecked Sendable {
 
     func wake() {
         _ = try? notifyEvent.signal()
+    }
+
+    /// Has the worker thread run `install` (a seccomp filter: a thread can only filter itself) before it
+    /// serves anything more, and wakes it to do so now. If `install` throws, the worker stops and `failed`
+    /// hears why: no request is served unconfined.
+    func confine(_ install: @escaping () throws -> Void, failed: @escaping (Error) -> Void) {
+        condition.withLock {
+            pendingConfinement = install
+            confinementFailure = failed
+        }
+        wake()
     }
 
     func pause() {
@@ -77,6 +91,23 @@ final class DeviceWorker: @unchecked Sendable {
                 }
                 busy = !paused
                 return busy ? .work : .skip
+            }
+            if let install = condition.withLock({ () -> (() throws -> Void)? in
+                defer { pendingConfinement = nil }
+                return pendingConfinement
+            }) {
+                do {
+                    try install()
+                } catch {
+                    condition.withLock { confinementFailure }?(error)
+                    condition.withLock {
+                        stopping = true
+                        busy = false
+                        finished = true
+                        condition.broadcast()
+                    }
+                    return
+                }
             }
             switch step {
             case .finish: return

@@ -63,6 +63,7 @@ do {
     let confinement = try Confinement.enter(vmDirectory: directory.isEmpty ? "/" : directory)
     try SystemCallFilter.confineProcess()
     host.machine.confinesVCPUThreads = true
+    host.confineDeviceWorkers()
     Lifecycle.log("VM \(configuration.name) confined: \(confinement), seccomp filters on every thread and a narrower one on vCPU threads")
 } catch {
     Lifecycle.fail("cannot confine VM \(configuration.name): \(error)", status: 1)

@@ -242,6 +242,17 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
         }
     }
 
+    /// Each disk's worker thread installs the device filter (`SystemCallFilter.confineDeviceThread`) before
+    /// it serves another request; a worker that cannot stops serving and the VM stops, logged.
+    public func confineDeviceWorkers() {
+        for device in disks {
+            device.confineWorker({ try SystemCallFilter.confineDeviceThread() }, failed: { [weak self] error in
+                self?.log("a virtio device thread could not install its system call filter: \(error)")
+                self?.machine.stop(.crashed(reason: "a virtio device thread could not be confined: \(error)"))
+            })
+        }
+    }
+
     /// Feeds bytes to the guest's serial port (from amber-vmm's stdin or a console client).
     public func typeIntoConsole(_ bytes: [UInt8]) {
         machine.serial.receive(bytes)

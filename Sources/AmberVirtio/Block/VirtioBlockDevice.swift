@@ -90,6 +90,11 @@ public final class VirtioBlockDevice: VirtioDevice, @unchecked Sendable {
         worker.whileIdle { lastError }
     }
 
+    /// Has the device's worker thread confine itself (see `DeviceWorker.confine`) before its next request.
+    public func confineWorker(_ install: @escaping () throws -> Void, failed: @escaping (Error) -> Void) {
+        worker.confine(install, failed: failed)
+    }
+
     /// Ends the worker thread; the device serves nothing afterwards.
     public func stop() {
         worker.stop()

@@ -39,6 +39,7 @@ int csystem_install_syscall_filter(const int *allowed, int count, const uint32_t
 /// amber-vmm's allow-lists (syscall_filters.c): every thread of the process, and a vCPU thread on top of that.
 int csystem_filter_amber_vmm_process(void);
 int csystem_filter_vcpu_thread(void);
+int csystem_filter_device_thread(void);
 /// A system call no amber-vmm filter allows (for the filter's own self-test).
 long csystem_make_forbidden_call(void);
 /// A SIGSYS handler that writes "amber-vmm: thread TID made system call NR, which its seccomp filter forbids;
