@@ -61,13 +61,17 @@ extension StoreWriter {
                 progress: ((UInt64, UInt64) -> Void)?) throws -> IngestResult {
         let length = file.length
         let chunkSize = chunkSize ?? store.chunkSize
+        // Chunks wholly in holes are zero chunks, never read (the map is the file's at this instant).
+        let holdingData = file.chunksHoldingData(chunkSize: chunkSize)
+        let holes = holdingData.map { holding in { (index: Int) -> ChunkDigest? in holding[index] ? nil : .zero } }
         if mapping, length > 0,
            let mapped = try? MappedRegion(size: Int(length), fd: file.descriptor, protection: PROT_READ, flags: MAP_SHARED) {
             return try withExtendedLifetime(mapped) {
-                try ingest(length: length, chunkSize: chunkSize, progress: progress, source: .shared(UnsafeRawBufferPointer(mapped.buffer)))
+                try ingest(length: length, chunkSize: chunkSize, known: holes, progress: progress,
+                           source: .shared(UnsafeRawBufferPointer(mapped.buffer)))
             }
         }
-        return try ingest(length: length, chunkSize: chunkSize, progress: progress, source: .reading { start, window in
+        return try ingest(length: length, chunkSize: chunkSize, known: holes, progress: progress, source: .reading { start, window in
             guard try file.descriptor.read(into: window, at: start) == window.count else { throw StoreError.inputChanged(path: file.path) }
         })
     }

@@ -32,6 +32,32 @@ public struct IngestFile: Sendable {
         self.descriptor = descriptor
     }
 
+    /// lseek(2) whences Glibc's Swift module does not export (they need _GNU_SOURCE).
+    private static let seekData: Int32 = 3, seekHole: Int32 = 4
+
+    /// Per chunk of `chunkSize`, whether any of it holds data (SEEK_DATA/SEEK_HOLE): chunks that lie wholly in
+    /// holes read as zeros and need not be read at all, so importing a sparse file costs its data, not its
+    /// size. Nil where the file system cannot say (the file is then read whole, as before).
+    func chunksHoldingData(chunkSize: Int) -> [Bool]? {
+        let count = Manifest.chunkCount(length: length, chunkSize: chunkSize)
+        var holding = [Bool](repeating: false, count: count)
+        var position: off_t = 0
+        let end = off_t(clamping: length)
+        while position < end {
+            let dataStart = lseek(descriptor.rawValue, position, Self.seekData)
+            if dataStart < 0 { return errno == ENXIO ? holding : nil }  // ENXIO: no data after `position`
+            let holeStart = lseek(descriptor.rawValue, dataStart, Self.seekHole)
+            guard holeStart > dataStart else { return nil }
+            let dataEnd = min(holeStart, end)
+            guard dataStart < dataEnd else { break }
+            for chunk in Int(dataStart / off_t(chunkSize))...Int((dataEnd - 1) / off_t(chunkSize)) where chunk < count {
+                holding[chunk] = true
+            }
+            position = dataEnd
+        }
+        return holding
+    }
+
     private static func name(ofKind kind: mode_t) -> String {
         switch kind {
         case S_IFDIR: return "a directory"
