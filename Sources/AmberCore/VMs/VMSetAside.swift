@@ -13,8 +13,8 @@ struct VMSetAside {
     static let suffix = ".replaced"
 
     let directory: VMDirectory
-    /// The amber-vmm set aside, paused by us; nil for a stopped VM.
-    let vmm: (pid: Int32, resumeOnPutBack: Bool)?
+    /// True when we paused the set-aside amber-vmm (it was running): putting it back resumes it.
+    let pausedByUs: Bool
     /// Original path -> aside path, for the files that existed.
     private let moved: [(original: String, aside: String)]
 
@@ -22,14 +22,15 @@ struct VMSetAside {
     init(_ directory: VMDirectory, running: Bool) throws {
         self.directory = directory
         let configuration = directory.readConfiguration()
-        var vmm: (pid: Int32, resumeOnPutBack: Bool)?
+        var pausedByUs = false
         if running {
             let client = ControlClient(directory)
-            let status = try client.status()
-            if status.state == .running { _ = try client.send(.pause) }
-            vmm = (status.pid, status.state == .running)
+            if try client.status().state == .running {
+                _ = try client.send(.pause)
+                pausedByUs = true
+            }
         }
-        self.vmm = vmm
+        self.pausedByUs = pausedByUs
         var files = [directory.configFile.path, directory.controlSocket.path, directory.consoleLog.path, directory.vmmLog.path]
         for overlay in (configuration?.disks ?? []).compactMap(\.overlayPath) {
             files += [overlay, OverlayDisk.mapPath(forOverlay: overlay)]
@@ -41,7 +42,7 @@ struct VMSetAside {
                 moved.append((original, original + Self.suffix))
             }
         } catch {
-            _ = Self.putBack(moved, resuming: vmm, directory: directory)
+            _ = Self.putBack(moved, resuming: pausedByUs, directory: directory)
             throw error
         }
         self.moved = moved
@@ -51,24 +52,23 @@ struct VMSetAside {
     /// back and resumes the VM if we paused it. Returns what could not be put back (nil when all was).
     @discardableResult
     func putBack() -> String? {
-        Self.putBack(moved, resuming: vmm, directory: directory)
+        Self.putBack(moved, resuming: pausedByUs, directory: directory)
     }
 
-    private static func putBack(_ moved: [(original: String, aside: String)], resuming vmm: (pid: Int32, resumeOnPutBack: Bool)?,
+    private static func putBack(_ moved: [(original: String, aside: String)], resuming: Bool,
                                 directory: VMDirectory) -> String? {
         var problems: [String] = []
         for (original, aside) in moved.reversed() {
             unlink(original)
             do { try rename(aside, to: original) } catch { problems.append("\(error)") }
         }
-        if let vmm, vmm.resumeOnPutBack {
+        if resuming {
             do { _ = try ControlClient(directory).send(.resume) } catch { problems.append("resume: \(error)") }
         }
         return problems.isEmpty ? nil : problems.joined(separator: "; ")
     }
 
-    /// The replacement runs: stops the set-aside amber-vmm (killing it if it does not exit in `timeout`
-    /// seconds) and deletes its files.
+    /// The replacement runs: stops the set-aside amber-vmm (see the static `discard`) and deletes its files.
     func discard() {
         Self.discard(asideFiles: moved.map(\.aside), name: directory.name, asideSocket: directory.controlSocket.path + Self.suffix,
                      asideConfig: directory.configFile.path + Self.suffix)
