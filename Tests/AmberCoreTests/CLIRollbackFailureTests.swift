@@ -14,13 +14,6 @@ import Testing
 struct CLIRollbackFailureTests {
     static let unknownMSR: UInt32 = 0xDEAD_BEEF
 
-    private func start(_ home: CLIHome, name: String) throws {
-        let kernel = try home.file("counter.bzImage", TinyGuest.bzImage(running: TinyGuest.counter))
-        let disk = try home.file("disk-\(name).raw", [UInt8](repeating: 0x5A, count: 1 << 20))
-        let run = try home.amber(["run", name, "--kernel", kernel, "--memory", "64M", "--disk", disk, "--detach"], timeout: 30)
-        try #require(run.status == 0, "\(run.stderr)")
-    }
-
     /// Takes the snapshot out of the store into the restore cache and gives its first vCPU an MSR the
     /// host does not know, re-encoded so that every check amber makes passes (CRC included).
     private func craftUnknownMSR(_ home: CLIHome, snapshot id: String) throws {
@@ -52,7 +45,7 @@ struct CLIRollbackFailureTests {
             _ = try? home.amber(["stop", "f1", "--timeout", "5"])
             home.remove()
         }
-        try start(home, name: "f1")
+        try home.startCounter("f1", diskBytes: 1 << 20)
         let id = try home.snapshotID("f1")
         try craftUnknownMSR(home, snapshot: id)
         let directory = AmberHome(explicit: home.root.path).vm("f1")
@@ -95,7 +88,7 @@ struct CLIRollbackFailureTests {
             _ = try? home.amber(["stop", "f2", "--timeout", "5"])
             home.remove()
         }
-        try start(home, name: "f2")
+        try home.startCounter("f2", diskBytes: 1 << 20)
         let id = try home.snapshotID("f2")
         try craftUnknownMSR(home, snapshot: id)
         #expect(try home.amber(["stop", "f2"]).status == 0)

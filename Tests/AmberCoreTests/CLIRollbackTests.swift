@@ -11,10 +11,7 @@ import Testing
 @Suite("Rollback and clone of running VMs", .serialized, .enabled(if: FileManager.default.fileExists(atPath: "/dev/kvm")))
 struct CLIRollbackTests {
     private func start(_ home: CLIHome, name: String) throws {
-        let kernel = try home.file("counter.bzImage", TinyGuest.bzImage(running: TinyGuest.counter))
-        let disk = try home.file("disk-\(name).raw", [UInt8](repeating: 0x5A, count: 1 << 20))
-        let run = try home.amber(["run", name, "--kernel", kernel, "--memory", "64M", "--disk", disk, "--detach"], timeout: 30)
-        try #require(run.status == 0, "\(run.stderr)")
+        try home.startCounter(name, diskBytes: 1 << 20)
     }
 
     private func decode<T: Decodable>(_ type: T.Type, _ result: CLIResult) throws -> T {

@@ -89,10 +89,12 @@ enum TinyGuest {
 }
 
 extension CLIHome {
-    /// Starts the counting tiny guest (`TinyGuest.counter`) detached as `name`.
-    func startCounter(_ name: String, memory: String = "64M") throws {
+    /// Starts the counting tiny guest (`TinyGuest.counter`) detached as `name`; with `diskBytes`, with one
+    /// disk of that many 0x5A bytes (so the VM has an overlay).
+    func startCounter(_ name: String, memory: String = "64M", diskBytes: Int? = nil) throws {
         let kernel = try file("counter.bzImage", TinyGuest.bzImage(running: TinyGuest.counter))
-        let run = try amber(["run", name, "--kernel", kernel, "--memory", memory, "--detach"], timeout: 30)
+        let disk = try diskBytes.map { ["--disk", try file("disk-\(name).raw", [UInt8](repeating: 0x5A, count: $0))] } ?? []
+        let run = try amber(["run", name, "--kernel", kernel, "--memory", memory, "--detach"] + disk, timeout: 30)
         guard run.status == 0 else { throw CLIFailure(command: "amber run \(name)", stderr: run.stderr) }
     }
 
