@@ -9,7 +9,7 @@ echo "loop done"
 G
 amber run pr --detach --kernel "$AMBER_TEST_KERNEL" --initrd "$AMBER_TEST_INITRD" --memory 256M \
     --cmdline "$GUEST_CMDLINE $(script_argument guest.sh)" </dev/null >run.log 2>&1 || { show run.log; fail "amber run --detach failed"; }
-wait_console pr "tick 10" "$GUEST_TIMEOUT" || { amber logs pr >console.log 2>&1; show console.log; amber stop pr; fail "the guest never reached tick 10"; }
+wait_console pr "tick 10" "$GUEST_TIMEOUT" || { amber logs pr >console.log 2>&1; show console.log; show "$AMBER_HOME/vms/pr/vmm.log"; amber stop pr; fail "the guest never reached tick 10"; }
 amber pause pr || { code=$?; amber stop pr; fail "amber pause exited $code"; }
 [ "$(vm_state pr)" = paused ] || { amber stop pr; fail "amber ps says '$(vm_state pr)', not paused"; }
 amber logs pr >paused-1.log
