@@ -50,6 +50,10 @@ public struct VMLauncher {
     /// the `amber run` that runs the set-aside VM in the foreground, and that VM's stop ends it.
     public func runDetached(name: String, startTimeout: Double = 30, replacing: Bool = false, configure: Configure) throws -> Int32 {
         let launch = try prepare(name: name, detached: true, replacing: replacing, configure: configure)
+        // The run lock must outlive the wait below (until amber-vmm holds the config lock): Swift may
+        // release `launch` after its last use, and a second `amber run` of the name would then pass
+        // the checks and remove this VM's socket (seen as a concurrent-run race in the guest scenarios).
+        defer { withExtendedLifetime(launch) {} }
         let directory = launch.directory
         let devNull = try FileDescriptor.open("/dev/null", O_RDWR)
         let log = try FileDescriptor.open(directory.vmmLog.path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, mode: 0o600)
