@@ -25,4 +25,9 @@ public enum SystemCallFilter {
     public static func makeForbiddenCall() {
         _ = csystem_make_forbidden_call()
     }
+
+    /// Makes an ioctl no confined thread may make (KVM_CREATE_VM): the self-test of the ioctl lists.
+    public static func makeForbiddenIoctl() {
+        _ = csystem_make_forbidden_ioctl()
+    }
 }

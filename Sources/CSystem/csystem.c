@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <linux/userfaultfd.h>
 #include "csystem.h"
+#include "pagemap_scan.h"
 
 const unsigned int CSYSTEM_MFD_CLOEXEC = MFD_CLOEXEC;
 const unsigned int CSYSTEM_MFD_ALLOW_SEALING = MFD_ALLOW_SEALING;
@@ -46,21 +47,6 @@ int csystem_fork_memory_holder(void) {
     for (;;) pause();
 }
 
-/* Added in Linux 6.7; Debian 12's headers predate them. */
-#ifndef UFFD_FEATURE_WP_ASYNC
-#define UFFD_FEATURE_WP_ASYNC (1 << 15)
-#endif
-#ifndef PAGEMAP_SCAN
-struct page_region { uint64_t start, end, categories; };
-struct pm_scan_arg {
-    uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
-    uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
-};
-#define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
-#define PM_SCAN_WP_MATCHING (1 << 0)
-#define PM_SCAN_CHECK_WPASYNC (1 << 1)
-#define PAGE_IS_WRITTEN (1 << 1)
-#endif
 
 int csystem_track_writes(void *base, uint64_t size) {
     int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
@@ -182,14 +168,28 @@ static void append_text(char **cursor, const char *text) {
     while (*text) *(*cursor)++ = *text++;
 }
 
+static void append_hex(char **cursor, unsigned long value) {
+    char digits[16];
+    int length = 0;
+    do { digits[length++] = "0123456789abcdef"[value & 15]; value >>= 4; } while (value > 0);
+    append_text(cursor, "0x");
+    while (length > 0) *(*cursor)++ = digits[--length];
+}
+
 static void report_forbidden_call(int signal, siginfo_t *info, void *context) {
-    (void)signal; (void)context;
+    (void)signal;
     char line[200];
     char *cursor = line;
     append_text(&cursor, "amber-vmm: thread ");
     append_number(&cursor, syscall(SYS_gettid));
     append_text(&cursor, " made system call ");
     append_number(&cursor, info->si_syscall);
+    if (info->si_syscall == SYS_ioctl) {
+        // The request tells which ioctl a list lacks (the second argument, in rsi on x86-64).
+        append_text(&cursor, " (ioctl request ");
+        append_hex(&cursor, (unsigned long)((ucontext_t *)context)->uc_mcontext.gregs[REG_RSI]);
+        append_text(&cursor, ")");
+    }
     append_text(&cursor, ", which its seccomp filter forbids; the VM stops\n");
     ssize_t ignored = write(2, line, (size_t)(cursor - line));
     (void)ignored;

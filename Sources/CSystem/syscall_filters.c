@@ -6,7 +6,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/kvm.h>
+#include <sys/ioctl.h>
 #include "csystem.h"
+#include "pagemap_scan.h"
 
 #define COUNT(array) ((int)(sizeof(array) / sizeof((array)[0])))
 
@@ -15,7 +17,7 @@
 static const int process_calls[] = {
     // memory
     SYS_brk, SYS_mmap, SYS_munmap, SYS_mprotect, SYS_mremap, SYS_madvise, SYS_msync,
-    // descriptors it already holds: disks, overlays, console, log, sockets, eventfds, KVM (any ioctl here)
+    // descriptors it already holds: disks, overlays, console, log, sockets, eventfds, KVM (ioctls: see below)
     SYS_read, SYS_write, SYS_readv, SYS_writev, SYS_pread64, SYS_pwrite64, SYS_preadv, SYS_pwritev,
     SYS_preadv2, SYS_pwritev2, SYS_lseek, SYS_close, SYS_close_range, SYS_dup, SYS_dup2, SYS_dup3, SYS_fcntl,
     SYS_fstat, SYS_newfstatat, SYS_statx, SYS_fsync, SYS_fdatasync, SYS_ftruncate, SYS_ioctl, SYS_eventfd2,
@@ -36,6 +38,22 @@ static const int process_calls[] = {
     SYS_clock_gettime, SYS_clock_getres, SYS_clock_nanosleep, SYS_nanosleep, SYS_gettimeofday,
     SYS_getpid, SYS_getppid, SYS_gettid, SYS_getuid, SYS_geteuid, SYS_getgid, SYS_getegid,
     SYS_uname, SYS_sysinfo, SYS_prlimit64, SYS_getrusage, SYS_getrandom,
+};
+
+// The ioctls any thread may make once confined: a snapshot reads the paused machine's state from a control
+// thread (every vCPU's registers, the VM's interrupt controllers, PIT and clock, the host's MSR list and
+// xsave size), tells each vCPU's kvmclock the pause was deliberate, and asks the kernel which guest pages
+// were written (PAGEMAP_SCAN); `amber stop` raises the ACPI interrupt (KVM_IRQ_LINE); the foreground console
+// restores the terminal. A vCPU thread's KVM_RUN is here too: filters only narrow, so every thread's
+// requests must pass this list as well as its own. Nothing that builds or changes a VM (memory slots,
+// vCPU creation, registers) is allowed after the jail: restores happen before it.
+static const uint32_t process_ioctls[] = {
+    KVM_RUN, KVM_IRQ_LINE, KVM_KVMCLOCK_CTRL,
+    KVM_GET_MP_STATE, KVM_GET_REGS, KVM_GET_SREGS, KVM_GET_XSAVE, KVM_GET_XSAVE2, KVM_GET_XCRS,
+    KVM_GET_DEBUGREGS, KVM_GET_LAPIC, KVM_GET_TSC_KHZ, KVM_GET_CPUID2, KVM_GET_MSRS, KVM_GET_VCPU_EVENTS,
+    KVM_GET_IRQCHIP, KVM_GET_PIT2, KVM_GET_CLOCK, KVM_CHECK_EXTENSION, KVM_GET_MSR_INDEX_LIST,
+    PAGEMAP_SCAN,
+    TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ,
 };
 
 // A vCPU thread runs the guest and every port and MMIO exit: serial output (console log, attached console
@@ -64,7 +82,7 @@ static const int device_calls[] = {
 };
 
 int csystem_filter_amber_vmm_process(void) {
-    return csystem_install_syscall_filter(process_calls, COUNT(process_calls), NULL, 0, 1);
+    return csystem_install_syscall_filter(process_calls, COUNT(process_calls), process_ioctls, COUNT(process_ioctls), 1);
 }
 
 int csystem_filter_device_thread(void) {
@@ -78,4 +96,9 @@ int csystem_filter_vcpu_thread(void) {
 
 long csystem_make_forbidden_call(void) {
     return syscall(SYS_mount, "none", "/", "none", 0, NULL);
+}
+
+long csystem_make_forbidden_ioctl(void) {
+    // Refused by the filter before the kernel looks at the descriptor.
+    return syscall(SYS_ioctl, -1, KVM_CREATE_VM, 0);
 }

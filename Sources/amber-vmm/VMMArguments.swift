@@ -10,11 +10,14 @@ struct VMMArguments {
     /// Benchmark aid: stop the VM as soon as vCPU 0 is about to enter KVM_RUN for the first time,
     /// after logging the time (see scripts/bench-vmm).
     var exitAfterFirstRun = false
-    /// Diagnostic: vCPU 0 makes a system call its seccomp filter forbids just before its first KVM_RUN, so the
-    /// filter's kill and log can be seen (and tested) without a compromised guest.
-    var seccompSelfTest = false
+    /// Diagnostic: a call the seccomp filters forbid, so the filters' kill and log can be seen (and tested)
+    /// without a compromised guest: `--seccomp-self-test` has vCPU 0 call mount(2) just before its first
+    /// KVM_RUN; `--seccomp-self-test-ioctl` has the main thread (a control thread) ask KVM for a new VM.
+    var seccompSelfTest: SeccompSelfTest?
 
-    static let usage = "usage: amber-vmm --config FILE [--restore-memory FILE --restore-bytes N --restore-vcpus N] [--exit-after-first-run] [--seccomp-self-test]"
+    enum SeccompSelfTest { case vcpuSystemCall, controlIoctl }
+
+    static let usage = "usage: amber-vmm --config FILE [--restore-memory FILE --restore-bytes N --restore-vcpus N] [--exit-after-first-run] [--seccomp-self-test | --seccomp-self-test-ioctl]"
 
     static func parse(_ arguments: [String]) -> VMMArguments {
         var configPath: String?
@@ -22,7 +25,7 @@ struct VMMArguments {
         var memoryBytes: UInt64?
         var vcpus: Int?
         var exitAfterFirstRun = false
-        var seccompSelfTest = false
+        var seccompSelfTest: SeccompSelfTest?
         var remaining = arguments[...]
         func value(of option: String) -> String {
             guard let value = remaining.popFirst() else { Lifecycle.fail("\(option) needs a value: \(usage)", status: 2) }
@@ -43,7 +46,9 @@ struct VMMArguments {
             case "--exit-after-first-run":
                 exitAfterFirstRun = true
             case "--seccomp-self-test":
-                seccompSelfTest = true
+                seccompSelfTest = .vcpuSystemCall
+            case "--seccomp-self-test-ioctl":
+                seccompSelfTest = .controlIoctl
             case "--help", "-h":
                 print(usage)
                 exit(0)

@@ -65,6 +65,7 @@ do {
     host.machine.confinesVCPUThreads = true
     host.confineDeviceWorkers()
     Lifecycle.log("VM \(configuration.name) confined: \(confinement), seccomp filters on every thread and a narrower one on vCPU threads")
+    if arguments.seccompSelfTest == .controlIoctl { SystemCallFilter.makeForbiddenIoctl() }
 } catch {
     Lifecycle.fail("cannot confine VM \(configuration.name): \(error)", status: 1)
 }
@@ -74,7 +75,7 @@ host.machine.firstRunObserver = { vcpu in
     let milliseconds = VMMHost.tenths((MonotonicClock.now() - launched) * 1000)
     Lifecycle.log("first KVM_RUN at \(Lifecycle.realtimeNanoseconds()) ns (CLOCK_REALTIME), \(milliseconds) ms after amber-vmm started")
     if arguments.exitAfterFirstRun { host.machine.stop(.stopped) }
-    if arguments.seccompSelfTest { SystemCallFilter.makeForbiddenCall() }
+    if arguments.seccompSelfTest == .vcpuSystemCall { SystemCallFilter.makeForbiddenCall() }
 }
 console.startInput { host.typeIntoConsole($0) }
 

@@ -53,4 +53,42 @@ struct CLIJailTests {
         #expect(try home.amber(["stop", "j1"]).status == 0)
         #expect(!FileManager.default.fileExists(atPath: AmberHome(explicit: home.root.path).vm("j1").controlSocket.path))
     }
+
+    /// The socket's mode is not the only lock: with the VM's directories opened to everyone and the socket
+    /// made 0777, another user's `stop` is refused (SO_PEERCRED) and the VM keeps running.
+    @Test func anotherUsersRequestIsRefusedWhateverTheSocketsMode() throws {
+        let home = try CLIHome()
+        defer {
+            _ = try? home.amber(["stop", "p1", "--timeout", "5"])
+            home.remove()
+        }
+        try home.startCounter("p1")
+        let vm = AmberHome(explicit: home.root.path).vm("p1")
+        var directory = vm.url
+        while directory.path.hasPrefix(home.root.path) {
+            #expect(chmod(directory.path, 0o711) == 0)
+            directory.deleteLastPathComponent()
+        }
+        #expect(chmod(vm.controlSocket.path, 0o777) == 0)
+
+        // uid and gid 65534 (nobody), no groups: sends one `stop` request and prints the answer.
+        let client = Process()
+        client.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        client.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", """
+            import socket, sys
+            s = socket.socket(socket.AF_UNIX)
+            s.settimeout(30)
+            s.connect(sys.argv[1])
+            s.sendall(b'{"op":"stop"}\\n')
+            print(s.makefile().readline(), end="")
+            """, vm.controlSocket.path]
+        let output = Pipe()
+        client.standardOutput = output
+        try client.run()
+        let answer = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        client.waitUntilExit()
+        #expect(client.terminationStatus == 0)
+        #expect(answer.contains("refused: only the user who started this VM may control it"), "\(answer)")
+        #expect(try ControlClient(vm).status().state == .running)
+    }
 }

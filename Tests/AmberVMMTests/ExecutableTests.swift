@@ -111,6 +111,18 @@ struct ExecutableTests {
         #expect(outcome.stderr.contains("seccomp filters on every thread and a narrower one on vCPU threads"))
     }
 
+    /// A control thread may read a paused VM's state from KVM but not build or change a VM: an ioctl outside
+    /// the process's list ends amber-vmm and the log names the request.
+    @Test func aForbiddenIoctlStopsTheVMWithItsRequest() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let configuration = try scratch.configuration(entryCode: LongMode.countForever)
+        let outcome = try runVMM(["--config", try scratch.writeConfiguration(configuration), "--seccomp-self-test-ioctl"])
+        #expect(outcome.status == 1)
+        // 16: ioctl(2) on x86-64; 0xae01: KVM_CREATE_VM.
+        #expect(outcome.stderr.contains("made system call 16 (ioctl request 0xae01), which its seccomp filter forbids; the VM stops\n"), "\(outcome.stderr)")
+    }
+
     /// Nobody answers on the socket any more. Started by root, amber-vmm confines itself to an empty root and
     /// cannot reach the socket's directory to remove it (`amber` does): the file stays, refusing connections;
     /// started by another user it removes the socket itself.

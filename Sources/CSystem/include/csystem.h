@@ -42,6 +42,8 @@ int csystem_filter_vcpu_thread(void);
 int csystem_filter_device_thread(void);
 /// A system call no amber-vmm filter allows (for the filter's own self-test).
 long csystem_make_forbidden_call(void);
+/// An ioctl no amber-vmm filter allows (KVM_CREATE_VM on descriptor -1).
+long csystem_make_forbidden_ioctl(void);
 /// A SIGSYS handler that writes "amber-vmm: thread TID made system call NR, which its seccomp filter forbids;
 /// the VM stops" to stderr and ends the process with exit status 1 (async-signal-safe: write and exit_group).
 int csystem_report_forbidden_calls(void);
