@@ -2,6 +2,7 @@ import AmberCatalog
 @testable import AmberCore
 import AmberKVM
 import AmberStore
+import AmberSystem
 import AmberVMM
 import Foundation
 import Glibc
@@ -82,6 +83,45 @@ struct CLIRollbackFailureTests {
         #expect(try leftovers(home, "f1").isEmpty)
     }
 
+    /// The snapshot's memory file loses its end behind Amber's back after its cache marker was written
+    /// (the marker is made to agree, so amber's checks pass): amber-vmm refuses the short file, and the VM
+    /// that was running goes on with its disk.
+    @Test func aSnapshotWhoseMemoryFileIsShortLeavesTheRunningVMAsItWas() throws {
+        let home = try CLIHome()
+        defer {
+            _ = try? home.amber(["stop", "f3", "--timeout", "5"])
+            home.remove()
+        }
+        try home.startCounter("f3", diskBytes: 1 << 20)
+        let id = try home.snapshotID("f3")
+        let amberHome = AmberHome(explicit: home.root.path)
+        let context = try StoreContext(home: amberHome)
+        let record = try #require(try context.catalog.read { try $0.snapshot(id: id) })
+        _ = try MaterializedSnapshot(record, context: context, recheckState: false)
+        let cache = MaterializedSnapshot.directory(amberHome, id: id)
+        let memory = cache.appendingPathComponent("memory").path
+        let shortened = try FileDescriptor.open(memory, O_RDONLY).size() / 2
+        #expect(truncate(memory, off_t(shortened)) == 0)
+        var marker = try #require(SnapshotCacheMarker.read(in: cache))
+        let index = try #require(marker.files.firstIndex { $0.name == "memory" })
+        marker.files[index] = SnapshotCacheMarker.File(name: "memory", size: shortened, samples: [])
+        try marker.write(in: cache)
+
+        let directory = amberHome.vm("f3")
+        let before = try ControlClient(directory).status()
+        let kept = ["disk0.overlay", "disk0.overlay.map", "config.json"]
+        let filesBefore = try files(home, "f3", kept)
+        let failed = try home.amber(["rollback", "f3", "--to", id], timeout: 120)
+        #expect(failed.status == 1)
+        #expect(failed.errorLine.hasPrefix("rollback of VM f3 to snapshot \(id) failed, and VM f3 is back as it was: "), "\(failed.stderr)")
+        #expect(failed.errorLine.contains("memory file holds \(shortened) bytes"), "the reason names the short file: \(failed.errorLine)")
+        #expect(failed.stderr.split(separator: "\n").count == 1, "one error line: \(failed.stderr)")
+        let after = try ControlClient(directory).status()
+        #expect(after.pid == before.pid && after.state == .running)
+        #expect(try files(home, "f3", kept) == filesBefore)
+        #expect(try leftovers(home, "f3").isEmpty)
+    }
+
     @Test func aFailedRestartOfAStoppedVMKeepsItsOverlay() throws {
         let home = try CLIHome()
         defer {
@@ -154,5 +194,60 @@ struct CLIRollbackKillTests {
             return line.contains("amber-vmm") && line.contains(directory.configFile.path)
         }
         #expect(vmms.count == 1, "amber-vmm processes for k1: \(vmms)")
+    }
+
+    /// The restored VM's amber-vmm killed while it restores (as soon as it holds its configuration's lock,
+    /// before it answers): the rollback fails with one line and the VM that was running goes on, its
+    /// overlay and configuration as they were.
+    @Test func aRestoringAmberVMMKilledLeavesTheRunningVMAsItWas() throws {
+        let home = try CLIHome()
+        defer {
+            _ = try? home.amber(["stop", "k2", "--timeout", "5"])
+            home.remove()
+        }
+        try home.startCounter("k2", diskBytes: 1 << 20)
+        let id = try home.snapshotID("k2")
+        let directory = AmberHome(explicit: home.root.path).vm("k2")
+        #expect(try home.amber(["rollback", "k2", "--to", id], timeout: 120).status == 0)
+        let kept = ["disk0.overlay", "disk0.overlay.map", "config.json"]
+        var killed = 0
+        for round in 0..<20 where killed < 2 {
+            let before = try ControlClient(directory).status().pid
+            let filesBefore = try kept.map { try Data(contentsOf: directory.url.appendingPathComponent($0)) }
+            let rollback = Process()
+            rollback.executableURL = CLIHome.amber
+            rollback.arguments = ["rollback", "k2", "--to", id, "--home", home.root.path]
+            let errors = Pipe()
+            rollback.standardOutput = FileHandle.nullDevice
+            rollback.standardError = errors
+            try rollback.run()
+            // The new amber-vmm takes the lock of the new config.json first thing: kill it then.
+            var victim: Int32?
+            let deadline = Date().addingTimeInterval(30)
+            while rollback.isRunning, victim == nil, Date() < deadline {
+                if access(directory.configFile.path + VMSetAside.suffix, F_OK) == 0,
+                   let holder = FileLock.holder(of: directory.configFile.path), holder > 0, holder != before {
+                    victim = holder
+                    kill(holder, SIGKILL)
+                }
+            }
+            let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            rollback.waitUntilExit()
+            let now = try ControlClient(directory).status()
+            #expect(now.state == .running, "round \(round)")
+            if rollback.terminationStatus == 0 {
+                #expect(now.pid != before, "round \(round): the rollback says it succeeded")
+                continue
+            }
+            killed += 1
+            #expect(victim != nil, "round \(round): \(stderr)")
+            #expect(stderr.hasPrefix("Error: rollback of VM k2 to snapshot \(id) failed, and VM k2 is back as it was: "), "\(stderr)")
+            #expect(stderr.split(separator: "\n").count == 1, "one error line: \(stderr)")
+            #expect(now.pid == before, "round \(round): the same amber-vmm runs on")
+            #expect(try kept.map { try Data(contentsOf: directory.url.appendingPathComponent($0)) } == filesBefore)
+        }
+        #expect(killed > 0, "no restoring amber-vmm was killed before it answered")
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory.url.path).filter { $0.hasSuffix(VMSetAside.suffix) }
+        #expect(leftovers.isEmpty, "\(leftovers)")
     }
 }
