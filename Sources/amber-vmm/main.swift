@@ -7,6 +7,16 @@ import Glibc
 
 let launched = MonotonicClock.now()
 let arguments = VMMArguments.parse(Array(CommandLine.arguments.dropFirst()))
+let vmDirectory = arguments.configPath.lastIndex(of: "/").map { String(arguments.configPath[..<$0]) } ?? "."
+// Before anything is allocated: memory is charged to the group it is allocated in. Best effort: a host
+// whose cgroup file system is read-only (a container) still runs VMs, and the log says so.
+let controlGroup: ControlGroup?
+do {
+    controlGroup = try VMControlGroup.join(vmDirectory: vmDirectory)
+} catch {
+    controlGroup = nil
+    Lifecycle.log("no cgroup for this VM (its memory and CPU are not limited): \(error)")
+}
 // A restore's VM is built from the command line's copy of its shape while the configuration is read.
 let preparedRestore: PendingRestore?
 do {
@@ -30,6 +40,14 @@ do {
     Lifecycle.fail("VM \(configuration.name) is already running", status: 2)
 } catch {
     Lifecycle.fail("cannot lock \(arguments.configPath): \(error)", status: 2)
+}
+
+if let controlGroup {
+    do {
+        Lifecycle.log("VM \(configuration.name) limited: \(try VMControlGroup.limit(controlGroup, memoryBytes: configuration.memoryBytes, vcpus: configuration.vcpus))")
+    } catch {
+        Lifecycle.log("VM \(configuration.name): its cgroup's limits cannot be set (its memory and CPU are not limited): \(error)")
+    }
 }
 
 Signals.ignoreBrokenPipes()
@@ -59,8 +77,7 @@ do {
 stopRequests.target = host
 do {
     try host.openControlSocket()
-    let directory = arguments.configPath.lastIndex(of: "/").map { String(arguments.configPath[..<$0]) } ?? "."
-    let confinement = try Confinement.enter(vmDirectory: directory.isEmpty ? "/" : directory)
+    let confinement = try Confinement.enter(vmDirectory: vmDirectory.isEmpty ? "/" : vmDirectory)
     try SystemCallFilter.confineProcess()
     host.machine.confinesVCPUThreads = true
     host.confineDeviceWorkers()

@@ -35,12 +35,13 @@ public struct VMDirectory: Sendable {
         FileLock.isHeld(at: configFile.path) || FileLock.isHeld(at: runLock.path)
     }
 
-    /// A confined amber-vmm cannot remove its control socket when it exits (its directory is out of its
-    /// reach): `amber` does, once no amber-vmm owns the VM (`holdingRunLock`: this process holds the run
-    /// lock, as a foreground `amber run` does).
-    func removeStaleControlSocket(holdingRunLock: Bool = false) {
+    /// A confined amber-vmm cannot remove its control socket or its cgroup when it exits (both are out of
+    /// its reach): `amber` does, once no amber-vmm owns the VM (`holdingRunLock`: this process holds the
+    /// run lock, as a foreground `amber run` does).
+    func removeWhatAmberVMMLeft(holdingRunLock: Bool = false) {
         guard holdingRunLock ? !FileLock.isHeld(at: configFile.path) : !isOwnedByLiveProcess else { return }
         unlink(controlSocket.path)
+        VMControlGroup.remove(vmDirectory: url.path)
     }
 
     public func readConfiguration() -> VMConfiguration? {

@@ -40,7 +40,7 @@ public struct VMLauncher {
         try launch.makeConfigurationDurable(orStop: pid)
         let status = ProcessSpawner.wait(for: pid) ?? .exited(1)
         withExtendedLifetime(launch.runLock) {}
-        launch.directory.removeStaleControlSocket(holdingRunLock: true)
+        launch.directory.removeWhatAmberVMMLeft(holdingRunLock: true)
         return status
     }
 

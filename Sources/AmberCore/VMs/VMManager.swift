@@ -49,7 +49,7 @@ public struct VMManager {
                 _ = try client.send(.stop)
             } catch VMLifecycleError.unreachable {}
         }
-        defer { directory.removeStaleControlSocket() }
+        defer { directory.removeWhatAmberVMMLeft() }
         if waitUntilReleased(directory, timeout: timeout) { return .stopped }
         guard let pid, Self.isVMM(pid) else {
             throw VMLifecycleError.stopTimedOut(name: name, seconds: timeout)
