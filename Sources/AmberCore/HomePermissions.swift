@@ -2,10 +2,14 @@ import Glibc
 
 /// The home holds every guest's memory and disks: it and everything Amber keeps in it are owner-only
 /// (0700 directories, 0600 files) whatever the umask. New files are created that way; this fixes
-/// homes made before that (or loosened by hand), on open.
+/// homes made before that on their first open (a walk of everything Amber keeps there, remembered by
+/// `privateMarker`), and a home or top-level entry loosened by hand later (then the walk is done again).
 extension AmberHome {
     /// What Amber keeps in the home. Only these are walked: anything else a user put there is theirs.
     static let privateEntries = ["store", "catalog.db", "catalog.db-wal", "catalog.db-shm", "vms", "cache", "policies", "amberd.lock"]
+    /// Written once a full walk has made the home private: later opens check only the top level (a store's
+    /// thousands of pack files are not listed on every command).
+    static let privateMarker = ".private"
 
     /// Takes group and other permissions off the home, and off every file and directory under the
     /// entries Amber keeps in it; when there was any, says so in one line through `log`. Best effort:
@@ -17,8 +21,22 @@ extension AmberHome {
         if lstat(root.path, &info) == 0, info.st_mode & S_ISVTX == 0 {
             Self.tighten(root.path, info, changed: &changed)
         }
-        for entry in Self.privateEntries {
-            Self.tightenTree(root.appendingPathComponent(entry).path, changed: &changed)
+        let marker = root.appendingPathComponent(Self.privateMarker).path
+        let walked = access(marker, F_OK) == 0
+        if walked {
+            for entry in Self.privateEntries {
+                let path = root.appendingPathComponent(entry).path
+                if lstat(path, &info) == 0, info.st_mode & S_IFMT != S_IFLNK { Self.tighten(path, info, changed: &changed) }
+            }
+        }
+        if !walked || changed > 0 {
+            for entry in Self.privateEntries {
+                Self.tightenTree(root.appendingPathComponent(entry).path, changed: &changed)
+            }
+            if access(root.path, F_OK) == 0 {
+                let file = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+                if file >= 0 { close(file) }
+            }
         }
         if changed > 0 {
             log("made \(root.path) owner-only: \(changed) file(s) or directories were open to other users")

@@ -1,3 +1,4 @@
+@testable import AmberCore
 import Foundation
 import Glibc
 import Testing
@@ -69,5 +70,12 @@ import Testing
         #expect(listed.stderr == "amber: made \(root) owner-only: 6 file(s) or directories were open to other users\n")
         #expect(Self.openToOthers(root) == [])
         #expect(try home.amber(["image", "ls"]).stderr.isEmpty, "an owner-only home is not reported again")
+
+        // A home an older Amber made (no marker of a full walk) is walked to the last pack on its first open.
+        #expect(unlink(root + "/" + AmberHome.privateMarker) == 0)
+        #expect(chmod(root + "/store/packs/" + pack, 0o644) == 0)
+        #expect(try home.amber(["image", "ls"]).stderr == "amber: made \(root) owner-only: 1 file(s) or directories were open to other users\n")
+        #expect(Self.openToOthers(root) == [])
+        #expect(FileManager.default.fileExists(atPath: root + "/" + AmberHome.privateMarker))
     }
 }
