@@ -1,5 +1,6 @@
 import AmberCatalog
 import AmberCore
+import AmberSystem
 import Foundation
 import Glibc
 import Testing
@@ -121,6 +122,35 @@ struct AmberdEndToEndTests {
         #expect(daemon.waitFor("policies reloaded", timeout: 30), "\(daemon.log)")
         #expect(daemon.terminate() == 0, "\(daemon.log)")
         #expect(daemon.lines(containing: "are invalid").count == 1, "an invalid version is reported once")
+    }
+
+    /// The scheduled gc runs in a child `amber store gc`: killed (as a crash on a damaged store would end
+    /// it), it is logged and retried at the next slot, and amberd goes on.
+    @Test func aStoreGCChildThatDiesLeavesTheDaemonRunning() throws {
+        let home = try PolicyHome()
+        defer { home.remove() }
+        let image = try home.cli.file("image", [UInt8](repeating: 3, count: 1 << 20))
+        #expect(try home.cli.amber(["image", "import", image, "--name", "base"]).status == 0)
+        // A reader's shared lease keeps the child's gc waiting: long enough to find it and kill it.
+        var lease: FileLock? = try FileLock(path: home.cli.root.appendingPathComponent("store/lease.lock").path, mode: .shared)
+        let daemon = try home.startAmberd(["--gc", "*:*:0/2"])
+        var child: Int32?
+        let deadline = Date().addingTimeInterval(60)
+        while child == nil, daemon.process.isRunning, Date() < deadline {
+            child = try FileManager.default.contentsOfDirectory(atPath: "/proc").compactMap(Int32.init).first { pid in
+                guard let line = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8) else { return false }
+                return line.contains("store\0gc\0--json") && line.contains(home.cli.root.path)
+            }
+            if child == nil { usleep(20_000) }
+        }
+        let victim = try #require(child, "no `amber store gc` child appeared: \(daemon.log)")
+        kill(victim, SIGKILL)
+        #expect(daemon.waitFor("store gc failed: amber store gc (pid \(victim)) was killed by signal 9; retrying at the next gc slot", timeout: 30), "\(daemon.log)")
+        lease = nil
+        #expect(daemon.waitFor("store gc: freed", timeout: 60), "\(daemon.log)")
+        #expect(daemon.process.isRunning)
+        withExtendedLifetime(lease) {}
+        #expect(daemon.terminate() == 0, "\(daemon.log)")
     }
 
     @Test func aFailingSnapshotIsRetriedAtTheNextSlotWithoutStoppingOtherPolicies() throws {

@@ -168,10 +168,11 @@ public final class PolicyDaemon {
         guard let schedule = configuration.gcSchedule, let next = nextGC(schedule), next <= Date() else { return }
         let start = Date()
         do {
-            let report = try context.collectGarbage(dryRun: false) { self.log("store gc: \($0)") }
+            let report = try StoreGCChild.collectGarbage(home: configuration.home) { self.log("store gc: \($0)") }
+            // Recorded first: whoever reads the log line can see the run in `amber policy status`.
+            recordGC(at: start, outcome: "freed \(report.bytesFreed) bytes", error: nil)
             log("store gc: freed \(report.bytesFreed) bytes (\(report.deadChunks) dead chunks, \(report.packsDeleted) "
                 + "packs deleted, \(report.packsRewritten) rewritten)")
-            recordGC(at: start, outcome: "freed \(report.bytesFreed) bytes", error: nil)
         } catch {
             log("store gc failed: \(error); retrying at the next gc slot")
             recordGC(at: start, outcome: "failed", error: "\(error)")

@@ -1,0 +1,71 @@
+import Foundation
+import Glibc
+
+/// amberd's scheduled store gc runs in a child process, `amber store gc --json`: gc reads every manifest
+/// in the store, bytes Amber treats as untrusted, and whatever a damaged or crafted store could make go
+/// wrong there (a crash, a runaway) ends the child and is logged, while the daemon and its policies go on.
+enum StoreGCChild {
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// Runs gc for `home` and returns its report; the child's own messages (whom it waits for, its
+    /// error) go to `log`, one per line.
+    static func collectGarbage(home: AmberHome, log: @escaping (String) -> Void) throws -> GarbageCollectionReport {
+        let amber: String
+        switch CompanionExecutable.locate("amber") {
+        case .success(let path): amber = path
+        case .failure(let notFound):
+            throw Failure(description: "amber not found (looked in \(notFound.searched)): install it beside amberd")
+        }
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: amber)
+        child.arguments = ["store", "gc", "--json", "--home", home.root.path]
+        let output = Pipe()
+        let errors = Pipe()
+        child.standardInput = FileHandle.nullDevice
+        child.standardOutput = output
+        child.standardError = errors
+        try child.run()
+        // Both pipes are drained at once: a child blocked on a full stderr pipe would never finish stdout.
+        let messages = BackgroundLines(errors.fileHandleForReading, log)
+        let report = output.fileHandleForReading.readDataToEndOfFile()
+        let lastMessage = messages.finish()
+        child.waitUntilExit()
+        switch child.terminationReason {
+        case .uncaughtSignal:
+            throw Failure(description: "amber store gc (pid \(child.processIdentifier)) was killed by signal \(child.terminationStatus)")
+        case .exit where child.terminationStatus != 0:
+            throw Failure(description: lastMessage.map { $0.hasPrefix("Error: ") ? String($0.dropFirst(7)) : $0 }
+                              ?? "amber store gc exited \(child.terminationStatus)")
+        default:
+            do {
+                return try JSONDecoder().decode(GarbageCollectionReport.self, from: report)
+            } catch {
+                throw Failure(description: "amber store gc printed no report amberd can read: \(error)")
+            }
+        }
+    }
+
+    /// Reads a pipe line by line on its own thread, handing each line (but the error line) to `log`.
+    private final class BackgroundLines: @unchecked Sendable {
+        private let done = DispatchSemaphore(value: 0)
+        private var last: String?
+
+        init(_ handle: FileHandle, _ log: @escaping (String) -> Void) {
+            Thread.detachNewThread { [self] in
+                let text = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+                for line in text.split(whereSeparator: \.isNewline) {
+                    if line.hasPrefix("Error: ") { last = String(line) } else { log(String(line)) }
+                }
+                done.signal()
+            }
+        }
+
+        /// Waits for the pipe's end and returns the child's error line, if it printed one.
+        func finish() -> String? {
+            done.wait()
+            return last
+        }
+    }
+}
