@@ -34,15 +34,21 @@ for attempt in 1 2 3 4 5; do
     before="$(last_count)"
     amber rollback rf --to "$id" >rollback.out 2>rollback.err &
     rollback=$!
-    # Kill every amber-vmm but the running one while the rollback is under way (bounded: 60 s).
+    # Kill every amber-vmm but the running one while the rollback is under way (bounded: 60 s). pidof is one
+    # process per look (this scenario runs alone in the nested machine: every amber-vmm is its own).
     deadline=$(( $(date +%s) + 60 ))
     while kill -0 "$rollback" 2>/dev/null && [ "$(date +%s)" -lt "$deadline" ]; do
-        for pid in $(vmm_pids); do [ "$pid" = "$running" ] || kill -9 "$pid" 2>/dev/null; done
+        for pid in $(pidof amber-vmm); do [ "$pid" = "$running" ] || kill -9 "$pid" 2>/dev/null; done
     done
     wait "$rollback"; code=$?
     if [ "$code" -eq 0 ]; then
-        # The new amber-vmm answered before it could be killed: the VM now runs from the snapshot.
-        running="$(vmm_pids)"
+        # The new amber-vmm answered before it could be killed: the VM runs from the snapshot, unless the
+        # kill landed after it answered (then it is stopped, and a rollback without kills restarts it).
+        if [ "$(vm_state rf)" != running ]; then
+            amber rollback rf --to "$id" >/dev/null 2>rollback.err || { show rollback.err; fail "the restart of the stopped VM failed"; }
+        fi
+        running="$(pidof amber-vmm)"
+        wait_console rf "count" "$GUEST_TIMEOUT" || { stop_all; fail "the guest does not count after the rollback"; }
         echo "attempt $attempt: the rollback won the race (the VM runs from the snapshot); again"
         continue
     fi
