@@ -29,6 +29,10 @@ struct CLIJailTests {
         #expect(field(status, "CapEff") == "0000000000000000" && field(status, "CapPrm") == "0000000000000000")
         #expect(field(status, "NoNewPrivs") == "1")
         #expect(field(status, "Groups").isEmpty)
+        // None of the caller's environment (the test runner's is large), and only stdin, stdout, stderr and
+        // what it opened itself.
+        let environment = try String(contentsOfFile: "/proc/\(one)/environ", encoding: .utf8)
+        #expect(environment.split(separator: "\0").map(String.init) == ProcessSpawner.cleanEnvironment, "\(environment)")
         let otherUID = field(try String(contentsOfFile: "/proc/\(two)/status", encoding: .utf8), "Uid")
         #expect(otherUID != field(status, "Uid"), "each VM has a uid of its own")
 

@@ -16,6 +16,10 @@ enum ProcessSpawner {
         var error: Int32?
     }
 
+    /// amber-vmm reads no environment variable: it gets none of the caller's (secrets, LD_* and the like
+    /// stay out of the process the guest can reach), only a fixed PATH.
+    static let cleanEnvironment = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]
+
     /// `newSession`: detach the child from our terminal and process group (setsid).
     static func spawn(_ path: String, arguments: [String], streams: StandardStreams, newSession: Bool) throws -> pid_t {
         closeInheritedDescriptorsOnExec()
@@ -41,8 +45,10 @@ enum ProcessSpawner {
 
         let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
+        let environment: [UnsafeMutablePointer<CChar>?] = cleanEnvironment.map { strdup($0) } + [nil]
+        defer { environment.forEach { free($0) } }
         var pid: pid_t = 0
-        let result = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
+        let result = posix_spawn(&pid, path, &actions, &attributes, argv, environment)
         guard result == 0 else {
             throw VMLifecycleError.spawnFailed(path: path, reason: String(cString: strerror(result)))
         }
