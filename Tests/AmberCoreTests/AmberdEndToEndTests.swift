@@ -112,7 +112,7 @@ struct AmberdEndToEndTests {
         #expect(status.stdout.contains("pair / dead: last run "))
         #expect(status.stdout.contains("(skipped: VM not running (stopped))"))
         #expect(status.stdout.contains("pair / e2: last run "))
-        #expect(status.stdout.contains("store gc: last run "))
+        #expect(status.stdout.contains("store gc: last run "), "\(status.stdout)\n\(daemon.log)")
 
         let other = try home.startAmberd()
         #expect(other.waitForExit(timeout: 30) == 1)

@@ -87,11 +87,14 @@ struct CLIJailTests {
             print(s.makefile().readline(), end="")
             """, vm.controlSocket.path]
         let output = Pipe()
+        let errors = Pipe()
         client.standardOutput = output
+        client.standardError = errors
         try client.run()
         let answer = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let problems = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         client.waitUntilExit()
-        #expect(client.terminationStatus == 0)
+        #expect(client.terminationStatus == 0, "\(problems)")
         #expect(answer.contains("refused: only the user who started this VM may control it"), "\(answer)")
         #expect(try ControlClient(vm).status().state == .running)
     }

@@ -78,4 +78,44 @@ import Testing
         #expect(Self.openToOthers(root) == [])
         #expect(FileManager.default.fileExists(atPath: root + "/" + AmberHome.privateMarker))
     }
+
+    /// Another local user (nobody, through setpriv) can neither read a pack or the catalog nor connect to a
+    /// running VM's control socket of a home made under umask 022.
+    @Test(.enabled(if: getuid() == 0 && FileManager.default.fileExists(atPath: "/dev/kvm")))
+    func anotherUserCannotOpenPacksTheCatalogOrAControlSocket() throws {
+        let home = try CLIHome()
+        defer {
+            _ = try? home.amber(["stop", "priv", "--timeout", "5"])
+            home.remove()
+        }
+        let image = try home.file("image", StoreContent.random(1 << 20, seed: 34))
+        #expect(try Self.amberUnderUmask022(home, ["image", "import", image, "--name", "base"]).status == 0)
+        try home.startCounter("priv")
+        let root = home.root.path
+        let pack = try #require(try FileManager.default.contentsOfDirectory(atPath: root + "/store/packs").first { $0.hasSuffix(".pack") })
+        let targets = [root + "/store/packs/" + pack, root + "/catalog.db", root + "/vms/priv/control.sock"]
+        for target in targets { #expect(FileManager.default.fileExists(atPath: target), "\(target) is missing") }
+
+        // For each path: "open" or "connect" if it worked, else the errno's name.
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        probe.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", """
+            import errno, socket, sys
+            for path in sys.argv[1:]:
+                try:
+                    if path.endswith(".sock"):
+                        socket.socket(socket.AF_UNIX).connect(path); print("connect")
+                    else:
+                        open(path, "rb").read(1); print("open")
+                except OSError as error:
+                    print(errno.errorcode.get(error.errno, str(error.errno)))
+            """] + targets
+        let output = Pipe()
+        probe.standardOutput = output
+        try probe.run()
+        let results = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        probe.waitUntilExit()
+        #expect(probe.terminationStatus == 0)
+        #expect(results.split(separator: "\n").map(String.init) == ["EACCES", "EACCES", "EACCES"], "\(results)")
+    }
 }
