@@ -30,7 +30,7 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
         case .io(let operation, let reason):
             return "\(operation): \(reason)"
         case .corruptChunk(let digest, let pack, let offset, let reason):
-            return "chunk \(digest) in pack \(pack) at offset \(offset) is corrupt (\(reason)); run `amber store verify` to see what depends on it"
+            return "chunk \(digest) in pack \(pack) at offset \(offset) is corrupt (\(reason)); run `amber store verify` to quarantine it and see what depends on it"
         case .missingChunk(let digest):
             return "chunk \(digest) is not in the store; run `amber store verify`"
         case .missingPack(let name):

@@ -59,6 +59,10 @@ struct StoreVerify: ParsableCommand {
             if !report.rebuiltPlanningSummaries.isEmpty {
                 print("planning summaries of \(report.rebuiltPlanningSummaries.count) VM(s) disagreed with their snapshot rows and were rebuilt from them: \(report.rebuiltPlanningSummaries.joined(separator: ", "))")
             }
+            if !report.quarantined.isEmpty {
+                print("quarantined \(report.quarantined.count) bad chunk(s): the next import or snapshot of the same content "
+                    + "stores it again (re-import a damaged image from its source); until then what needs it stays damaged")
+            }
             if report.isClean {
                 print("ok: \(report.checkedChunks) chunks (\(ByteFormat.string(report.checkedBytes))) verified")
             } else {

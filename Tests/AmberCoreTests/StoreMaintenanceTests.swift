@@ -38,20 +38,51 @@ func storeTestFlipByte(at offset: UInt64, in path: String) throws {
             try db.insertSnapshot(SnapshotRecord(id: "s1", vm: "web", created: Date(), kind: "disk", diskManifest: image.manifest,
                                                  logicalBytes: 0, storedBytes: 0, pauseMicroseconds: 0))
         }
-        let report = try context.verify()
-        #expect(report.badChunks.map(\.digest) == [target.hex])
-        #expect(report.badChunks.first?.dependents == ["image victim", "snapshot web/s1"])
-        #expect(report.damaged == ["image victim", "snapshot web/s1"])
-
         do {
             try images.export(name: "victim", to: directory.path("victim.out"))
             Issue.record("exporting corrupt data succeeded")
         } catch {
             #expect("\(error)".contains(target.hex) && "\(error)".contains("corrupt"))
         }
+        let report = try context.verify()
+        #expect(report.badChunks.map(\.digest) == [target.hex])
+        #expect(report.badChunks.first?.dependents == ["image victim", "snapshot web/s1"])
+        #expect(report.damaged == ["image victim", "snapshot web/s1"])
+        #expect(report.quarantined == [target.hex])
+        do {
+            try images.export(name: "victim", to: directory.path("victim.out"))
+            Issue.record("exporting a quarantined chunk succeeded")
+        } catch {
+            #expect("\(error)".contains(target.hex), "\(error)")
+        }
         #expect(!FileManager.default.fileExists(atPath: directory.path("victim.out")))
         try images.export(name: "healthy", to: directory.path("healthy.out"))
         #expect(try StoreContent.sha256(ofFile: directory.path("healthy.out")) == StoreContent.sha256(StoreContent.random(2 << 20, seed: 1)))
+    }
+
+    /// A damaged chunk is quarantined by verify: the next import of the same content stores it again
+    /// (instead of deduplicating against the damaged copy), and then verify is clean and the damaged
+    /// image exports exactly. The quarantined place is listed for index rebuilds.
+    @Test func aQuarantinedChunkIsStoredAgainByTheNextImportOfItsContent() throws {
+        let directory = try StoreTestDirectory()
+        let context = try StoreContext(home: directory.home)
+        let images = ImageService(context: context)
+        let content = StoreContent.text(2 << 20, seed: 5)
+        try StoreContent.write(content, to: directory.path("a"))
+        _ = try images.importImage(file: directory.path("a"), name: "first")
+        let image = try #require(try context.catalog.read { try $0.image(named: "first") })
+        let target = try context.reader.manifest(ChunkDigest(bytes: image.manifest)!).digests[7]
+        let location = try context.reader.location(of: target)
+        try storeTestFlipByte(at: location.offset + 60, in: context.store.packPath(location.pack))
+
+        let report = try context.verify()
+        #expect(report.quarantined == [target.hex] && !report.isClean)
+        #expect(try ChunkQuarantine(store: context.store).places() == [ChunkQuarantine.Place(pack: location.pack, offset: location.offset)])
+        _ = try images.importImage(file: directory.path("a"), name: "again")
+        #expect(try context.reader.location(of: target) != location, "the content was stored afresh")
+        #expect(try context.verify().isClean)
+        try images.export(name: "first", to: directory.path("first.out"))
+        #expect(try StoreContent.sha256(ofFile: directory.path("first.out")) == StoreContent.sha256(content))
     }
 
     @Test func gcFreesWhatNothingReferencesRewritesSparsePacksAndKeepsTheRest() throws {

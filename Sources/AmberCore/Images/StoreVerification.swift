@@ -18,6 +18,9 @@ public struct VerificationReport: Sendable, Codable {
     /// VMs whose packed planning summary disagreed with their snapshot rows; verify rebuilt them from the rows
     /// (the rows are the truth; a disagreement means a bug, not lost data).
     public var rebuiltPlanningSummaries: [String]
+    /// Bad chunks taken out of the index (`ChunkQuarantine`): the next import or snapshot of the same
+    /// content stores it again, and what needs it is whole again.
+    public var quarantined: [String]
 
     public var isClean: Bool { badChunks.isEmpty }
     /// Every image or snapshot some bad chunk breaks.
@@ -30,7 +33,32 @@ extension StoreContext {
     /// chunks the catalog lacks). A snapshot depends on the bases of its delta chunks too, so a bad
     /// base names every snapshot whose chunks are rebuilt from it. Last, compares every VM's planning
     /// summary with its snapshot rows and rebuilds those that differ.
+    /// Stored chunks that fail the check are quarantined (`quarantine(_:)`).
     public func verify(progress: ((UInt64, UInt64) -> Void)? = nil) throws -> VerificationReport {
+        var (report, defects) = try scan(progress: progress)
+        if !defects.isEmpty {
+            report.quarantined = try quarantine(defects).map(\.digest.hex).sorted()
+        }
+        return report
+    }
+
+    /// Takes chunks that failed a check out of the index, under the exclusive lease (no writer is between
+    /// finding a chunk in the index and referencing it), after checking each again where the index still
+    /// puts it: the list of places first, durably, then the rows. Returns the chunks taken out.
+    func quarantine(_ defects: [ChunkDefect]) throws -> [StoredChunk] {
+        let lease = try store.lease(.exclusive)
+        defer { withExtendedLifetime(lease) {} }
+        let suspects = Dictionary(defects.map { ($0.digest, $0.location) }) { first, _ in first }
+        let rows = try catalog.read { try $0.allChunks() }.map(StoredChunk.init(checking:))
+        let current = rows.filter { suspects[$0.digest] == $0.location }
+        let confirmed = Set(reader.verify(current).map(\.digest))
+        let taken = current.filter { confirmed.contains($0.digest) }
+        try ChunkQuarantine(store: store).add(taken)
+        try catalog.write { try $0.deleteChunks(taken.map(\.digest.bytes)) }
+        return taken
+    }
+
+    private func scan(progress: ((UInt64, UInt64) -> Void)?) throws -> (VerificationReport, [ChunkDefect]) {
         let lease = try store.lease(.shared)
         defer { withExtendedLifetime(lease) {} }
         let (rows, roots) = try catalog.read { db in (try db.allChunks(), try db.manifestRoots()) }
@@ -71,7 +99,7 @@ extension StoreContext {
             return chunk
         }.sorted { $0.digest < $1.digest }
         let rebuilt = try catalog.write { try $0.repairPlanningSummaries() }
-        return VerificationReport(checkedChunks: chunks.count, checkedBytes: total, badChunks: sorted,
-                                  rebuiltPlanningSummaries: rebuilt)
+        return (VerificationReport(checkedChunks: chunks.count, checkedBytes: total, badChunks: sorted,
+                                   rebuiltPlanningSummaries: rebuilt, quarantined: []), defects)
     }
 }
