@@ -12,6 +12,12 @@
 ///
 /// The payload needs no checksum of its own: decoding it and re-hashing must reproduce the digest.
 public enum PackFormat {
+    /// A pack's name: 16 lowercase hex digits (`StoreWriter` draws them at random). A name read from the
+    /// catalog becomes a path under packs/: anything else (a `/`, `..`) is refused before it is used.
+    public static func isValidName(_ name: String) -> Bool {
+        name.utf8.count == 16 && name.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
+    }
+
     public static let fileMagic: [UInt8] = Array("AMBERPK1".utf8)
     public static let fileHeaderSize = 16
     public static let recordMagic: UInt32 = 0x3152_4D41 // "AMR1" read little endian

@@ -120,4 +120,31 @@ struct CraftedStoreMetadataTests {
         let imported = try home.amber(["image", "import", other, "--name", "beta"])
         #expect(imported.status == 0, "\(imported.stderr)")
     }
+
+    /// A pack name in the catalog becomes a path under packs/: one that climbs out of it (to a file of the
+    /// user's, here `files/victim.pack` beside the home) is refused by every reader and writer, and the file
+    /// outside is neither read nor cut.
+    @Test func aPackNameThatLeavesThePacksDirectoryIsRefused() throws {
+        let (home, context) = try homeWithImage()
+        defer { home.remove() }
+        let victim = home.scratch.appendingPathComponent("victim.pack")
+        let bait = Data(repeating: 0x41, count: 4096)
+        try bait.write(to: victim)
+        let pack = try #require(try context.catalog.read { try $0.packs() }.first)
+        let crafted = "../../../files/victim"
+        #expect(URL(fileURLWithPath: context.store.packPath(crafted)).standardizedFileURL.path == victim.standardizedFileURL.path)
+        try context.catalog.write { db in
+            try db.statement("INSERT INTO packs (name, length) SELECT ?, length FROM packs WHERE name = ?").bind(.text(crafted), .text(pack.name)).run()
+            try db.statement("UPDATE chunks SET pack = ? WHERE pack = ?").bind(.text(crafted), .text(pack.name)).run()
+            try db.statement("DELETE FROM packs WHERE name = ?").bind(.text(pack.name)).run()
+        }
+        let needles = ["not 16 hex digits", "amber store rebuild-index"]
+        let output = home.scratch.appendingPathComponent("alpha.out").path
+        expectRefusal(try home.amber(["image", "export", "alpha", output]), "export", mentioning: needles)
+        let other = try home.file("beta.img", StoreContent.random(128 << 10, seed: 13))
+        expectRefusal(try home.amber(["image", "import", other, "--name", "beta"]), "import", mentioning: needles)
+        expectRefusal(try home.amber(["store", "gc"]), "gc", mentioning: needles)
+        expectRefusal(try home.amber(["store", "verify"]), "verify", mentioning: needles)
+        #expect(try Data(contentsOf: victim) == bait, "the file outside the store was changed")
+    }
 }

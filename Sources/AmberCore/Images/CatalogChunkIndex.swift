@@ -41,6 +41,7 @@ extension StoredChunk {
         let hex = row.digest.map { String(format: "%02x", $0) }.joined()
         func refuse(_ reason: String) -> StoreError { .badIndexRow(what: "chunk \(hex) in pack \(row.pack)", reason: reason) }
         guard let digest = ChunkDigest(bytes: row.digest) else { throw refuse("its digest is \(row.digest.count) bytes, not 32") }
+        guard PackFormat.isValidName(row.pack) else { throw refuse("the pack's name is not 16 hex digits") }
         guard let codec = ChunkCodec(rawValue: UInt8(clamping: row.codec)), Int(codec.rawValue) == row.codec else {
             throw refuse("unknown codec \(row.codec)")
         }
@@ -59,6 +60,9 @@ extension StoredChunk {
 
 extension PackExtent {
     init(checking row: PackRecord) throws {
+        guard PackFormat.isValidName(row.name) else {
+            throw StoreError.badIndexRow(what: "pack \(row.name.debugDescription)", reason: "its name is not 16 hex digits")
+        }
         guard row.length >= PackFormat.fileHeaderSize else {
             throw StoreError.badIndexRow(what: "pack \(row.name)", reason: "committed length \(row.length) is shorter than a pack's file header")
         }
