@@ -5,8 +5,9 @@ import Glibc
 /// Stored chunks found damaged (their bytes no longer decode to their digest). `amber store verify` takes
 /// each out of the chunk index, so that the next writer of the same content stores it afresh instead of
 /// deduplicating against the damaged copy (Proxmox Backup Server renames bad chunks for the same reason),
-/// and lists its place here, so that an index rebuilt from the packs leaves it out. The damaged bytes stay
-/// in their pack until gc rewrites or deletes it. One line per chunk: `<digest hex> <pack> <offset>`.
+/// and lists its place here: what was taken out, where, for whoever looks at a store's history (an index
+/// rebuilt from the packs re-hashes every record and leaves damaged ones out by itself). The damaged bytes
+/// stay in their pack until gc rewrites or deletes it. One line per chunk: `<digest hex> <pack> <offset>`.
 public struct ChunkQuarantine: Sendable {
     public static let fileName = "quarantine.list"
     /// A line is ~120 bytes; a list is a few lines. Anything far larger is not one of ours.

@@ -30,6 +30,9 @@ extension ChunkReader {
             return count == PackFormat.fileHeaderSize && PackFormat.isFileHeader(UnsafeRawBufferPointer(raw))
         }
         guard fileHeaderOK else {
+            if let version = newerFileHeaderVersion(header) {
+                throw StoreError.newerPack(name: name, what: "a file header of version \(version)")
+            }
             scan.stopReason = "no pack file header"
             return scan
         }
@@ -44,7 +47,12 @@ extension ChunkReader {
                 scan.stopReason = "torn record header at offset \(offset)"
                 break
             }
-            guard case .success(let record) = PackRecordHeader.decode(UnsafeRawBufferPointer(headerWindow)) else {
+            let decodedHeader = PackRecordHeader.decode(UnsafeRawBufferPointer(headerWindow))
+            if case .failure(.unknownCodec) = decodedHeader {
+                // The header's checksum holds: a real record, of a codec only a newer Amber knows.
+                throw StoreError.newerPack(name: name, what: "a record of an unknown codec at offset \(offset)")
+            }
+            guard case .success(let record) = decodedHeader else {
                 scan.stopReason = "no valid record at offset \(offset)"
                 break
             }
@@ -82,4 +90,10 @@ extension ChunkReader {
         let deltas = scanned.filter { $0.location.codec == .delta }
         return ChunkReader(store: store, index: scannedIndex).verify(deltas, progress: progress)
     }
+}
+
+/// The version of a pack file header that is Amber's but newer than this Amber's (nil for anything else).
+private func newerFileHeaderVersion(_ header: [UInt8]) -> UInt8? {
+    guard header.count >= PackFormat.fileHeaderSize, Array(header[0..<8]) == PackFormat.fileMagic, header[8] > 1 else { return nil }
+    return header[8]
 }

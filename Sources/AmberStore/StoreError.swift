@@ -5,6 +5,9 @@ import Glibc
 public enum StoreError: Error, CustomStringConvertible, Equatable {
     case notAStore(path: String)
     case newerFormat(path: String, version: Int)
+    /// A pack holds something a newer Amber wrote (a file header version or a record codec this one does
+    /// not know): indexing around it would let gc cut or delete it.
+    case newerPack(name: String, what: String)
     case noSpace(path: String)
     case io(operation: String, reason: String)
     case corruptChunk(digest: ChunkDigest, pack: String, offset: UInt64, reason: String)
@@ -25,6 +28,8 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
             return "\(path) exists but is not an Amber store (no STORE marker); point --home at an Amber home or an empty directory"
         case .newerFormat(let path, let version):
             return "the store at \(path) has format \(version), newer than this amber understands; upgrade amber"
+        case .newerPack(let name, let what):
+            return "pack \(name) holds \(what), written by a newer Amber; use that Amber for this store (this one would lose it)"
         case .noSpace(let path):
             return "no space left on the device holding \(path); free some space (or run `amber store gc`) and retry"
         case .io(let operation, let reason):

@@ -1,6 +1,6 @@
 import AmberCatalog
 @testable import AmberCore
-import AmberStore
+@testable import AmberStore
 import Foundation
 import Testing
 
@@ -146,5 +146,31 @@ struct CraftedStoreMetadataTests {
         expectRefusal(try home.amber(["store", "gc"]), "gc", mentioning: needles)
         expectRefusal(try home.amber(["store", "verify"]), "verify", mentioning: needles)
         #expect(try Data(contentsOf: victim) == bait, "the file outside the store was changed")
+    }
+
+    /// A record of a codec this Amber does not know, behind a header whose checksum holds (a newer Amber
+    /// wrote it): rebuilding the index refuses with one line instead of treating the rest of the pack as a
+    /// torn tail, which gc would then cut off.
+    @Test func aPackRecordOfANewerCodecStopsAnIndexRebuild() throws {
+        let (home, context) = try homeWithImage()
+        defer { home.remove() }
+        let pack = try #require(try context.catalog.read { try $0.packs() }.first)
+        let path = context.store.packPath(pack.name)
+        var header = [UInt8](repeating: 0, count: PackFormat.recordHeaderSize)
+        withUnsafeBytes(of: PackFormat.recordMagic.littleEndian) { header.replaceSubrange(0..<4, with: $0) }
+        header[4] = 9                                                    // codec 9: nobody's yet
+        withUnsafeBytes(of: UInt32(16).littleEndian) { header.replaceSubrange(8..<12, with: $0) }
+        withUnsafeBytes(of: UInt32(16).littleEndian) { header.replaceSubrange(12..<16, with: $0) }
+        let checksum = header.withUnsafeBytes { PackRecordHeader.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<48])) }
+        withUnsafeBytes(of: checksum.littleEndian) { header.replaceSubrange(48..<56, with: $0) }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(header + [UInt8](repeating: 7, count: 16)))
+        try handle.close()
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)
+
+        expectRefusal(try home.amber(["store", "rebuild-index"]), "rebuild-index",
+                      mentioning: ["pack \(pack.name)", "unknown codec", "newer Amber"])
+        #expect(try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber == size, "the pack was cut")
     }
 }

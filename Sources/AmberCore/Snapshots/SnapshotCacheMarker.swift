@@ -26,7 +26,7 @@ struct SnapshotCacheMarker: Codable, Equatable {
     /// A marker is a few hundred bytes; anything much larger is not one.
     static let maximumBytes = 64 << 10
     /// No chunk is larger; a sample that claims to be is not read.
-    static let maximumSampleBytes = 64 << 20
+    static let maximumSampleBytes = PackFormat.maxRecordPayload
 
     var files: [File]
 
