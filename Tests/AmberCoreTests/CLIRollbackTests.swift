@@ -47,9 +47,9 @@ struct CLIRollbackTests {
             home.remove()
         }
         try start(home, name: "r1")
-        sleep(1)
+        try home.waitForCount("r1", above: 0)
         let early = try take(home, "r1")
-        sleep(3)
+        try home.waitForCount("r1", above: try counter(home, early.id) + 3)
         let oldPID = try pid(home, "r1")
         let rolled = try decode(RestoreService.RollbackResult.self,
                                 try home.amber(["rollback", "r1", "--to", early.id, "--keep-current", "--json"], timeout: 120))
@@ -108,7 +108,7 @@ struct CLIRollbackTests {
             home.remove()
         }
         try start(home, name: "origin")
-        sleep(1)
+        try home.waitForCount("origin", above: 0)
         let snapshot = try take(home, "origin")
         let atSnapshot = try counter(home, snapshot.id)
         for name in clones {

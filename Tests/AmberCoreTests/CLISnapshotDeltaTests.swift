@@ -36,9 +36,9 @@ struct CLISnapshotDeltaTests {
             home.remove()
         }
         try home.startCounter("d1")
-        sleep(1)
+        try home.waitForCount("d1", above: 0)
         let first = try take(home, "d1")
-        sleep(1)
+        try home.waitForCount("d1", above: try counter(try StoreContext(home: AmberHome(explicit: home.root.path)), first.id))
         let second = try take(home, "d1")
         #expect(second.parent == first.id)
 

@@ -98,6 +98,20 @@ extension CLIHome {
         guard run.status == 0 else { throw CLIFailure(command: "amber run \(name)", stderr: run.stderr) }
     }
 
+    /// Waits (at most `timeout` seconds; CI machines are loaded) until the counter guest of running VM
+    /// `name` has counted past `value`, read from its live memory; returns the count seen.
+    @discardableResult
+    func waitForCount(_ name: String, above value: UInt64, timeout: Double = 60) throws -> UInt64 {
+        let memory = try GuestMemoryWindow(try ControlClient(AmberHome(explicit: root.path).vm(name)).status())
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            let count = try memory.read(at: UInt64(TinyGuest.counterAddress), count: 8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+            if count > value { return count }
+            guard Date() < deadline else { throw CLIFailure(command: "waiting for VM \(name) to count past \(value)", stderr: "still at \(count) after \(Int(timeout)) s") }
+            usleep(20_000)
+        }
+    }
+
     /// Takes a snapshot of running VM `name` with `amber snapshot --json` and returns its id.
     func snapshotID(_ name: String) throws -> String {
         let result = try amber(["snapshot", name, "--json"], timeout: 120)
