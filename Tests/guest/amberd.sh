@@ -13,9 +13,7 @@ while :; do
     i=$((i + 1)); usleep 500000
 done
 G
-amber run pol --detach --kernel "$AMBER_TEST_KERNEL" --initrd "$AMBER_TEST_INITRD" --memory 256M \
-    --disk "$PWD/disk.img" --cmdline "$GUEST_CMDLINE $(script_argument guest.sh)" </dev/null >run.log 2>&1 \
-    || { show run.log; fail "amber run --detach failed"; }
+start_guest pol guest.sh run.log --disk "$PWD/disk.img"
 daemon=""
 stop_all() { [ -z "$daemon" ] || kill "$daemon" 2>/dev/null; amber stop pol >/dev/null 2>&1; }
 wait_console pol "tick 3" "$GUEST_TIMEOUT" || { amber logs pol >console.log 2>&1; show console.log; stop_all; fail "the guest never reached tick 3"; }

@@ -16,9 +16,7 @@ done
 G
 clones="c1 c2 c3"
 stop_all() { for vm in origin $clones; do amber stop "$vm" >/dev/null 2>&1; done; }
-amber run origin --detach --kernel "$AMBER_TEST_KERNEL" --initrd "$AMBER_TEST_INITRD" --memory 256M \
-    --disk "$PWD/disk.img" --cmdline "$GUEST_CMDLINE $(script_argument guest.sh)" </dev/null >run.log 2>&1 \
-    || { show run.log; fail "amber run --detach failed"; }
+start_guest origin guest.sh run.log --disk "$PWD/disk.img"
 wait_console origin "count 5" "$GUEST_TIMEOUT" || { amber logs origin >console.log 2>&1; show console.log; stop_all; fail "the guest never reached count 5"; }
 amber logs origin >before.log
 amber snapshot origin --json >snap.json 2>snap.err || { show snap.err; stop_all; fail "amber snapshot failed"; }

@@ -25,8 +25,7 @@ sync
 echo "guest wrote B"
 while :; do sleep 1; done
 G
-amber run unfl --detach --kernel "$AMBER_TEST_KERNEL" --initrd "$AMBER_TEST_INITRD" --memory 256M --disk "$PWD/disk.img" \
-    --cmdline "$GUEST_CMDLINE $(script_argument write-b.sh)" </dev/null >run-b.log 2>&1 || { show run-b.log; fail "amber run --detach failed"; }
+start_guest unfl write-b.sh run-b.log --disk "$PWD/disk.img"
 wait_console unfl "guest wrote B" "$GUEST_TIMEOUT" || { amber logs unfl >console-b.log 2>&1; show console-b.log; amber stop unfl; fail "the guest never wrote B"; }
 amber logs unfl >console-b.log 2>&1
 expect_in console-b.log "guest read: amber-unflushed-A"
@@ -47,8 +46,7 @@ sync
 echo "guest wrote C"
 while :; do sleep 1; done
 G
-amber run unfl --detach --kernel "$AMBER_TEST_KERNEL" --initrd "$AMBER_TEST_INITRD" --memory 256M --disk "$PWD/disk.img" \
-    --cmdline "$GUEST_CMDLINE $(script_argument write-c.sh)" </dev/null >run-c.log 2>&1 || { show run-c.log; fail "amber run --detach failed"; }
+start_guest unfl write-c.sh run-c.log --disk "$PWD/disk.img"
 wait_console unfl "guest wrote C" "$GUEST_TIMEOUT" || { amber logs unfl >console-c.log 2>&1; show console-c.log; amber stop unfl; fail "the guest never wrote C"; }
 sleep 2
 kill -9 $(vmm_pids)

@@ -9,8 +9,7 @@ cat >guest.sh <<'G'
 echo "guest up"
 sleep 600
 G
-amber run jailed --detach --vcpus 2 --kernel "$AMBER_TEST_KERNEL" --initrd "$AMBER_TEST_INITRD" --memory 256M \
-    --cmdline "$GUEST_CMDLINE $(script_argument guest.sh)" </dev/null >run.log 2>&1 || { show run.log; fail "amber run --detach failed"; }
+start_guest jailed guest.sh run.log --vcpus 2
 wait_console jailed "guest up" "$GUEST_TIMEOUT" || { show "$AMBER_HOME/vms/jailed/vmm.log"; amber stop jailed; fail "the guest never came up"; }
 pid="$(vmm_pids)"
 [ "$(echo "$pid" | wc -w)" -eq 1 ] || fail "expected one amber-vmm, found '$pid'"

@@ -7,8 +7,7 @@ i=1
 while [ $i -le 150 ]; do echo "tick $i"; i=$((i + 1)); usleep 100000; done
 echo "loop done"
 G
-amber run pr --detach --kernel "$AMBER_TEST_KERNEL" --initrd "$AMBER_TEST_INITRD" --memory 256M \
-    --cmdline "$GUEST_CMDLINE $(script_argument guest.sh)" </dev/null >run.log 2>&1 || { show run.log; fail "amber run --detach failed"; }
+start_guest pr guest.sh run.log
 wait_console pr "tick 10" "$GUEST_TIMEOUT" || { amber logs pr >console.log 2>&1; show console.log; show "$AMBER_HOME/vms/pr/vmm.log"; amber stop pr; fail "the guest never reached tick 10"; }
 amber pause pr || { code=$?; amber stop pr; fail "amber pause exited $code"; }
 [ "$(vm_state pr)" = paused ] || { amber stop pr; fail "amber ps says '$(vm_state pr)', not paused"; }

@@ -14,9 +14,7 @@ while [ $i -le 100000 ]; do
     i=$((i + 1)); usleep 300000
 done
 G
-amber run rf --detach --kernel "$AMBER_TEST_KERNEL" --initrd "$AMBER_TEST_INITRD" --memory 256M \
-    --disk "$PWD/disk.img" --cmdline "$GUEST_CMDLINE $(script_argument guest.sh)" </dev/null >run.log 2>&1 \
-    || { show run.log; fail "amber run --detach failed"; }
+start_guest rf guest.sh run.log --disk "$PWD/disk.img"
 stop_all() { amber stop rf >/dev/null 2>&1; }
 wait_console rf "count 5" "$GUEST_TIMEOUT" || { stop_all; fail "the guest never reached count 5"; }
 last_count() { amber logs rf 2>/dev/null | tr -d '\r' | sed -n 's/^count \([0-9]*\)$/\1/p' | tail -n1; }

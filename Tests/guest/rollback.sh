@@ -16,9 +16,7 @@ while [ $i -le 100000 ]; do
     i=$((i + 1)); usleep 300000
 done
 G
-amber run roll --detach --kernel "$AMBER_TEST_KERNEL" --initrd "$AMBER_TEST_INITRD" --memory 256M \
-    --disk "$PWD/disk.img" --cmdline "$GUEST_CMDLINE $(script_argument guest.sh)" </dev/null >run.log 2>&1 \
-    || { show run.log; fail "amber run --detach failed"; }
+start_guest roll guest.sh run.log --disk "$PWD/disk.img"
 stop_all() { amber stop roll >/dev/null 2>&1; }
 wait_console roll "count 5 " "$GUEST_TIMEOUT" || { amber logs roll >console.log 2>&1; show console.log; stop_all; fail "the guest never reached count 5"; }
 

@@ -14,9 +14,7 @@ while [ $round -le 1000 ]; do
     round=$((round + 1))
 done
 G
-amber run busy --detach --kernel "$AMBER_TEST_KERNEL" --initrd "$AMBER_TEST_INITRD" --memory 256M \
-    --disk "$PWD/disk.img" --cmdline "$GUEST_CMDLINE $(script_argument guest.sh)" </dev/null >run.log 2>&1 \
-    || { show run.log; fail "amber run --detach failed"; }
+start_guest busy guest.sh run.log --disk "$PWD/disk.img"
 stop_all() { amber stop busy >/dev/null 2>&1; }
 wait_console busy "writer starts" "$GUEST_TIMEOUT" || { stop_all; fail "the guest never started writing"; }
 for n in 1 2 3; do

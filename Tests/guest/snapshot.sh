@@ -14,9 +14,7 @@ while [ $i -le 120 ]; do
 done
 echo "loop done"
 G
-amber run snap --detach --kernel "$AMBER_TEST_KERNEL" --initrd "$AMBER_TEST_INITRD" --memory 256M \
-    --disk "$PWD/disk.img" --cmdline "$GUEST_CMDLINE $(script_argument guest.sh)" </dev/null >run.log 2>&1 \
-    || { show run.log; fail "amber run --detach failed"; }
+start_guest snap guest.sh run.log --disk "$PWD/disk.img"
 wait_console snap "tick 5" "$GUEST_TIMEOUT" || { amber logs snap >console.log 2>&1; show console.log; amber stop snap; fail "the guest never reached tick 5"; }
 amber snapshot snap --label first >snap-1.log 2>&1 || { show snap-1.log; amber stop snap; fail "the first amber snapshot failed"; }
 expect_in snap-1.log "snapshot "

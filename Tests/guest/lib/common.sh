@@ -32,6 +32,16 @@ run_guest() {
         --memory 256M --cmdline "$GUEST_CMDLINE $(script_argument "$script")" "$@" </dev/null >"$log" 2>&1
 }
 
+# start_guest NAME SCRIPT LOG [amber run options...]: starts the test guest detached with SCRIPT as its job;
+# fails the scenario, showing LOG (amber's messages), if `amber run --detach` does.
+start_guest() {
+    name="$1" script="$2" log="$3"
+    shift 3
+    amber run "$name" --detach --kernel "$AMBER_TEST_KERNEL" --initrd "$AMBER_TEST_INITRD" --memory 256M \
+        --cmdline "$GUEST_CMDLINE $(script_argument "$script")" "$@" </dev/null >"$log" 2>&1 \
+        || { show "$log"; fail "amber run $name --detach failed"; }
+}
+
 # expect_in LOG TEXT: fails, showing LOG, unless LOG has a line containing TEXT.
 expect_in() {
     grep -q -F -- "$2" "$1" && return 0
