@@ -1,0 +1,164 @@
+import AmberCatalog
+@testable import AmberCore
+import AmberStore
+import Foundation
+import Glibc
+import Testing
+
+/// `recover` and gc against a real catalog and real packs, with images (snapshots of running VMs are in
+/// CLIRecoverTests): the store's records are enough to rebuild the catalog, and gc never frees what they name.
+@Suite("Store records and recover")
+struct StoreRecoveryTests {
+    private func importImage(_ context: StoreContext, _ directory: StoreTestDirectory, _ name: String, seed: UInt64) throws -> [UInt8] {
+        let bytes = StoreContent.text(1 << 20, seed: seed) + StoreContent.random(512 << 10, seed: seed + 1)
+        try StoreContent.write(bytes, to: directory.path("\(name).img"))
+        _ = try ImageService(context: context).importImage(file: directory.path("\(name).img"), name: name)
+        return bytes
+    }
+
+    private func removeCatalog(_ home: AmberHome) {
+        for suffix in ["", "-wal", "-shm"] { unlink(home.catalogFile.path + suffix) }
+    }
+
+    private func packBytes(_ context: StoreContext) throws -> [String: UInt64] {
+        Dictionary(uniqueKeysWithValues: try context.store.packFileNames().map { name in
+            (name, (try FileManager.default.attributesOfItem(atPath: context.store.packPath(name))[.size] as? UInt64) ?? 0)
+        })
+    }
+
+    /// A consistent copy of the catalog as it is now (the sqlite3 CLI's online backup: WAL contents included).
+    private func copyCatalog(_ home: AmberHome, to path: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        process.arguments = [home.catalogFile.path, ".backup '\(path)'"]
+        try process.run()
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0)
+    }
+
+    @Test func withTheCatalogGoneGcFreesNothingAndRecoverBringsTheImagesBack() throws {
+        let directory = try StoreTestDirectory()
+        let home = directory.home
+        var context: StoreContext? = try StoreContext(home: home, packTarget: 1 << 20)
+        let kept = try importImage(context!, directory, "kept", seed: 1)
+        _ = try importImage(context!, directory, "dropped", seed: 7)
+        try ImageService(context: context!).remove(name: "dropped")
+        let listed = try ImageService(context: context!).list()
+        context = nil
+        removeCatalog(home)
+
+        let empty = try StoreContext(home: home, packTarget: 1 << 20)
+        #expect(try ImageService(context: empty).list().isEmpty)
+        let before = try packBytes(empty)
+        #expect(throws: GarbageCollectionRefusal.self) { try empty.collectGarbage(dryRun: false) }
+        #expect(try packBytes(empty) == before, "gc with no catalog must not touch a pack")
+        do {
+            _ = try empty.collectGarbage(dryRun: true)
+        } catch {
+            #expect("\(error)".contains("images/kept") && "\(error)".contains("amber store recover") && !"\(error)".contains("\n"))
+        }
+
+        let report = try empty.recover(dryRun: false)
+        #expect(report.added == ["image kept"])
+        #expect(report.records.images == 1 && report.records.removed == 1)
+        #expect(try ImageService(context: empty).list() == listed)
+        // Re-running finds nothing to do.
+        let again = try empty.recover(dryRun: false)
+        #expect(!again.changedCatalog && again.recordsWritten.isEmpty)
+
+        let gc = try empty.collectGarbage(dryRun: false)
+        #expect(gc.recordsNotInCatalog.isEmpty && gc.deadChunks > 0, "the removed image's chunks are dead")
+        try ImageService(context: empty).export(name: "kept", to: directory.path("kept.out"))
+        #expect(try StoreContent.sha256(ofFile: directory.path("kept.out")) == StoreContent.sha256(kept))
+        #expect(try empty.verify().isClean)
+    }
+
+    @Test func anOlderCopyOfTheCatalogLearnsTheNewerImagesAndRemovals() throws {
+        let directory = try StoreTestDirectory()
+        let home = directory.home
+        let context = try StoreContext(home: home, packTarget: 1 << 20)
+        _ = try importImage(context, directory, "old-a", seed: 1)
+        let b = try importImage(context, directory, "old-b", seed: 3)
+        try copyCatalog(home, to: directory.path("older.db"))
+        try ImageService(context: context).remove(name: "old-a")
+        let c = try importImage(context, directory, "new-c", seed: 5)
+        let listed = try ImageService(context: context).list()
+
+        removeCatalog(home)
+        try FileManager.default.copyItem(atPath: directory.path("older.db"), toPath: home.catalogFile.path)
+        let older = try StoreContext(home: home, packTarget: 1 << 20)
+        #expect(try ImageService(context: older).list().map(\.name) == ["old-a", "old-b"])
+        // The older copy does not index new-c's chunks: gc refuses rather than take their pack for an orphan.
+        #expect(throws: GarbageCollectionRefusal.catalogBehindStore(records: ["images/new-c"])) {
+            try older.collectGarbage(dryRun: true)
+        }
+
+        let report = try older.recover(dryRun: false)
+        #expect(report.added == ["image new-c"] && report.removed == ["image old-a"])
+        #expect(try ImageService(context: older).list() == listed)
+        _ = try older.collectGarbage(dryRun: false)
+        for (name, bytes) in [("old-b", b), ("new-c", c)] {
+            try ImageService(context: older).export(name: name, to: directory.path("\(name).out"))
+            #expect(try StoreContent.sha256(ofFile: directory.path("\(name).out")) == StoreContent.sha256(bytes))
+        }
+    }
+
+    @Test func aDamagedRecordIsSkippedByRecoverAndRepairedWhenTheCatalogHasItsRow() throws {
+        let directory = try StoreTestDirectory()
+        let home = directory.home
+        var context: StoreContext? = try StoreContext(home: home, packTarget: 1 << 20)
+        _ = try importImage(context!, directory, "good", seed: 1)
+        _ = try importImage(context!, directory, "hurt", seed: 9)
+        let records = RecordDirectory(storeDirectory: home.storeDirectory)
+        let path = records.path(.image, key: "hurt")
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: path))
+
+        // The catalog still has the row: recover rewrites the record from it.
+        let repaired = try context!.recover(dryRun: false)
+        #expect(repaired.recordsRepaired == ["images/hurt"] && repaired.damagedRecords.isEmpty)
+        #expect(try records.load(ImageDescription.self, key: "hurt")?.description.name == "hurt")
+
+        // No row and a damaged record: recover skips it with a reason; gc refuses, naming it.
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: path))
+        context = nil
+        removeCatalog(home)
+        let empty = try StoreContext(home: home, packTarget: 1 << 20)
+        let report = try empty.recover(dryRun: false)
+        #expect(report.added == ["image good"])
+        #expect(report.damagedRecords.map(\.path) == ["images/hurt"])
+        #expect(report.damagedRecords.first?.reason.contains("truncated") == true)
+        do {
+            _ = try empty.collectGarbage(dryRun: false)
+            Issue.record("gc swept with a damaged record it cannot read")
+        } catch let refusal as GarbageCollectionRefusal {
+            #expect("\(refusal)".contains("images/hurt") && !"\(refusal)".contains("\n"))
+        }
+    }
+
+    /// A store written before records existed (catalog rows, no records/): the first open gives every row a record.
+    @Test func aStoreWithoutRecordsGainsThemOnFirstOpen() throws {
+        let directory = try StoreTestDirectory()
+        let home = directory.home
+        var context: StoreContext? = try StoreContext(home: home, packTarget: 1 << 20)
+        let bytes = try importImage(context!, directory, "legacy", seed: 2)
+        try context!.catalog.write { db in
+            try db.insertVM(VMRecord(name: "vm1", config: "{}", created: Date(timeIntervalSince1970: 1_700_000_000)))
+            try db.insertSnapshot(SnapshotRecord(id: "00000000000000a1", vm: "vm1", created: Date(timeIntervalSince1970: 1_700_000_100),
+                                                 kind: "disk", logicalBytes: 10, storedBytes: 5, pauseMicroseconds: 1, protected: true,
+                                                 policy: "nightly"))
+        }
+        context = nil
+        try FileManager.default.removeItem(at: home.storeDirectory.appendingPathComponent("records"))
+
+        let reopened = try StoreContext(home: home, packTarget: 1 << 20)
+        let records = RecordDirectory(storeDirectory: home.storeDirectory)
+        #expect(records.isComplete)
+        #expect(try records.keys(.image) == ["legacy"])
+        #expect(try records.keys(.vm) == ["vm1"])
+        #expect(try records.load(SnapshotDescription.self, key: "00000000000000a1")?.description.protected == true)
+        try ImageService(context: reopened).export(name: "legacy", to: directory.path("legacy.out"))
+        #expect(try StoreContent.sha256(ofFile: directory.path("legacy.out")) == StoreContent.sha256(bytes))
+        #expect(try reopened.recover(dryRun: true).changedCatalog == false)
+    }
+}
