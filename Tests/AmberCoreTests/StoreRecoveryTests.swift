@@ -162,3 +162,36 @@ struct StoreRecoveryTests {
         #expect(try reopened.recover(dryRun: true).changedCatalog == false)
     }
 }
+
+/// A writer killed between its record and its catalog commit: the change is put back, so neither gc nor recover
+/// takes it for one the catalog lost.
+@Suite("Record changes of killed writers")
+struct CrashedRecordChangeTests {
+    @Test func aRecordWithoutItsCommitIsPutBackByTheNextOpen() throws {
+        let directory = try StoreTestDirectory()
+        let home = directory.home
+        let context = try StoreContext(home: home, packTarget: 1 << 20)
+        let records = RecordDirectory(storeDirectory: home.storeDirectory)
+        try StoreContent.write(StoreContent.random(256 << 10, seed: 4), to: directory.path("a.img"))
+        _ = try ImageService(context: context).importImage(file: directory.path("a.img"), name: "a")
+        let before = records.contents(.image, key: "a")
+        let manifest = String(repeating: "cd", count: 32)
+        do {
+            // As a killed writer leaves them: journal and records written, the catalog never told, the journal's lock
+            // gone with the process (here: with the keeper).
+            let keeper = RecordKeeper(home: home)
+            try keeper.recordImage(ImageRecord(name: "ghost", manifest: ChunkDigest(hex: manifest)!.bytes, logicalBytes: 1,
+                                               storedBytes: 1, chunkSize: 65536, created: Date()))
+            try keeper.recordImageRemoval(try #require(try context.catalog.read { try $0.image(named: "a") }))
+        }
+        #expect(try records.keys(.image) == ["a", "ghost"])
+        #expect(try records.load(ImageDescription.self, key: "a")?.isRemoved == true)
+
+        let gc = try context.collectGarbage(dryRun: false)
+        #expect(gc.recordsNotInCatalog.isEmpty)
+        #expect(try records.keys(.image) == ["a"])
+        #expect(records.contents(.image, key: "a") == before)
+        #expect(!records.hasUndoJournals)
+        #expect(try context.recover(dryRun: true).changedCatalog == false)
+    }
+}

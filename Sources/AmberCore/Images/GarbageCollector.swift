@@ -34,6 +34,7 @@ extension StoreContext {
     /// `waiting` is told, in one line, whom gc waits for if writers are in progress (by default on stderr).
     public func collectGarbage(dryRun: Bool, waiting: ((String) -> Void)? = nil) throws -> GarbageCollectionReport {
         let lease = try store.lease(.exclusive, waiting: waiting)
+        try CrashedRecordChanges.resolve(storeDirectory: store.directory, catalog: catalog)
         let storeRecords = try StoreRecordSet(directory: RecordDirectory(storeDirectory: store.directory))
         let (rows, catalogRoots, agreement) = try catalog.write { db in
             (try db.checkedChunkIndex(), try db.manifestRoots(deletingStaleLeases: true),

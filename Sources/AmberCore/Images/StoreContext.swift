@@ -36,6 +36,7 @@ public final class StoreContext: @unchecked Sendable {
         // A store written before records existed gains them here, once. Failing to is not fatal to a command that
         // only reads; the next open tries again.
         do {
+            try CrashedRecordChanges.resolve(storeDirectory: home.storeDirectory, catalog: catalog)
             if let line = try RecordMigration.completeIfNeeded(catalog: catalog, storeDirectory: home.storeDirectory) {
                 fputs("amber: \(line)\n", stderr)
             }

@@ -6,12 +6,14 @@ import Foundation
 /// before the change itself: a record is durable before the row that it describes is committed, and records are
 /// written in the order the catalog's commits happen (one write transaction at a time).
 ///
-/// If the transaction then fails, `undo()` puts the records back as they were. A crash between a record and
-/// its commit leaves the record: the store says the object exists (or was protected, or removed) and the
-/// next `amber store recover` makes the catalog agree. Its chunks are durable before the record is written.
+/// What each file held before goes first into an undo journal (durably, see `RecordUndoJournal`). If the
+/// transaction fails, `undo()` puts the records back as they were; if the process is killed between a record and
+/// its commit, the next store open, gc or recover finds the journal unlocked and puts back what the catalog shows
+/// was not committed (`CrashedRecordChanges`). Run the transaction through `undoingOnFailure`.
 final class RecordKeeper {
     let directory: RecordDirectory
     private var journal: [(type: RecordType, key: String, contents: [UInt8]?)] = []
+    private var undoJournal: RecordUndoJournal?
 
     init(storeDirectory: URL) {
         directory = RecordDirectory(storeDirectory: storeDirectory)
@@ -50,12 +52,17 @@ final class RecordKeeper {
 
     /// Runs `body` (a catalog transaction that records through this keeper); if it fails, undoes the records.
     func undoingOnFailure<T>(_ body: () throws -> T) throws -> T {
+        let result: T
         do {
-            return try body()
+            result = try body()
         } catch {
             undo()
             throw error
         }
+        undoJournal?.discard()
+        undoJournal = nil
+        journal = []
+        return result
     }
 
     /// Puts every record this keeper wrote back as it was (the catalog transaction failed).
@@ -64,10 +71,15 @@ final class RecordKeeper {
             try? directory.putBack(entry.type, key: entry.key, contents: entry.contents)
         }
         journal = []
+        undoJournal?.discard()
+        undoJournal = nil
     }
 
     private func save<D: RecordDescription>(_ descriptions: [D], removed: Date?) throws {
         guard !descriptions.isEmpty else { return }
+        let undoJournal = try self.undoJournal ?? directory.beginUndoJournal()
+        self.undoJournal = undoJournal
+        try directory.journal(descriptions.map { (D.recordType, $0.key) }, in: undoJournal)
         var records: [StoredRecord<D>] = []
         for description in descriptions {
             let previous = directory.contents(D.recordType, key: description.key)

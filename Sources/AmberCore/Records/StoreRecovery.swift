@@ -44,6 +44,7 @@ extension StoreContext {
         let lease = try store.lease(.exclusive)
         defer { withExtendedLifetime(lease) {} }
         let scanned = try scanPacksForIndex(progress: progress)
+        try CrashedRecordChanges.resolve(storeDirectory: store.directory, catalog: catalog)
         let directory = RecordDirectory(storeDirectory: store.directory)
         let records = try StoreRecordSet(directory: directory)
         let apply = { (db: SQLiteConnection) throws -> RecoveryReport in

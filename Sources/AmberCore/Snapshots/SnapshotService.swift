@@ -54,9 +54,8 @@ public struct SnapshotService {
         defer { captured.hold.close() }
         let storedBytes = writer.storedBytes
         let records = RecordKeeper(home: home)
-        let record: SnapshotRecord
-        do {
-            record = try context.commit(writer) { db -> SnapshotRecord in
+        let record = try records.undoingOnFailure {
+            try context.commit(writer) { db -> SnapshotRecord in
                 if try db.vm(named: name) == nil {
                     let vm = VMRecord(name: name, config: configJSON, created: created)
                     try records.recordVM(vm)
@@ -75,9 +74,6 @@ public struct SnapshotService {
                 try db.insertSnapshot(record)
                 return record
             }
-        } catch {
-            records.undo()
-            throw error
         }
         // The snapshot exists now; if amber-vmm misses this, its next snapshot just reads more.
         try? client.snapshotRecorded(captured.hold, id: record.id)
