@@ -52,9 +52,23 @@ public struct SnapshotService {
         }
         // Closing the hold without naming the snapshot tells amber-vmm it was not recorded.
         defer { captured.hold.close() }
+        let record = try record(in: context, writer: writer, vm: name, configJSON: configJSON, created: created,
+                                parentHint: captured.parent, label: label, kind: memory ? Self.fullKind : Self.diskKind,
+                                memory: captured.memory?.manifest, disk: captured.disk?.root, state: captured.state?.manifest,
+                                logicalBytes: captured.logicalBytes, pauseMicroseconds: captured.pauseMicroseconds, policy: policy)
+        // The snapshot exists now; if amber-vmm misses this, its next snapshot just reads more.
+        try? client.snapshotRecorded(captured.hold, id: record.id)
+        return SnapshotSummary(record)
+    }
+
+    /// Records a snapshot whose chunks `writer` stored: its record in the store, then its row (and its VM's, the first
+    /// time) in one catalog transaction with the writer's chunks.
+    func record(in context: StoreContext, writer: StoreWriter, vm name: String, configJSON: String, created: Date,
+                parentHint: String?, label: String?, kind: String, memory: ChunkDigest?, disk: ChunkDigest?, state: ChunkDigest?,
+                logicalBytes: UInt64, pauseMicroseconds: Int64, policy: String?) throws -> SnapshotRecord {
         let storedBytes = writer.storedBytes
         let records = RecordKeeper(home: home)
-        let record = try records.undoingOnFailure {
+        return try records.undoingOnFailure {
             try context.commit(writer) { db -> SnapshotRecord in
                 if try db.vm(named: name) == nil {
                     let vm = VMRecord(name: name, config: configJSON, created: created)
@@ -62,22 +76,16 @@ public struct SnapshotService {
                     try db.insertVM(vm)
                 }
                 // After a rollback the VM descends from the snapshot it went back to, not the newest one.
-                let parent = try captured.parent.flatMap { try db.snapshot(id: $0)?.id } ?? db.snapshots(vm: name).last?.id
-                let record = SnapshotRecord(id: SnapshotIDs.newID(), vm: name, parent: parent,
-                                            created: created, label: label, kind: memory ? Self.fullKind : Self.diskKind,
-                                            memoryManifest: captured.memory?.manifest.bytes,
-                                            diskManifest: captured.disk?.root.bytes,
-                                            stateManifest: captured.state?.manifest.bytes,
-                                            logicalBytes: Int64(captured.logicalBytes), storedBytes: Int64(storedBytes),
-                                            pauseMicroseconds: captured.pauseMicroseconds, policy: policy)
+                let parent = try parentHint.flatMap { try db.snapshot(id: $0)?.id } ?? db.snapshots(vm: name).last?.id
+                let record = SnapshotRecord(id: SnapshotIDs.newID(), vm: name, parent: parent, created: created, label: label,
+                                            kind: kind, memoryManifest: memory?.bytes, diskManifest: disk?.bytes,
+                                            stateManifest: state?.bytes, logicalBytes: Int64(logicalBytes),
+                                            storedBytes: Int64(storedBytes), pauseMicroseconds: pauseMicroseconds, policy: policy)
                 try records.recordSnapshot(record)
                 try db.insertSnapshot(record)
                 return record
             }
         }
-        // The snapshot exists now; if amber-vmm misses this, its next snapshot just reads more.
-        try? client.snapshotRecorded(captured.hold, id: record.id)
-        return SnapshotSummary(record)
     }
 
     /// Snapshots oldest first; of one VM when `vm` is given (a VM Amber never heard of is an error).
