@@ -195,3 +195,29 @@ struct CrashedRecordChangeTests {
         #expect(try context.recover(dryRun: true).changedCatalog == false)
     }
 }
+
+/// A store written before records existed has nothing but its packs once the catalog is gone: gc must not take
+/// every pack for an orphan.
+@Suite("gc without a catalog and without records")
+struct GCWithoutAnyIndexTests {
+    @Test func gcRefusesWhenTheCatalogIndexesNoPackAndRecoverGivesTheChunksBack() throws {
+        let directory = try StoreTestDirectory()
+        let home = directory.home
+        var context: StoreContext? = try StoreContext(home: home, packTarget: 1 << 20)
+        try StoreContent.write(StoreContent.random(256 << 10, seed: 4), to: directory.path("a.img"))
+        _ = try ImageService(context: context!).importImage(file: directory.path("a.img"), name: "a")
+        context = nil
+        try FileManager.default.removeItem(at: home.storeDirectory.appendingPathComponent("records"))
+        for suffix in ["", "-wal", "-shm"] { unlink(home.catalogFile.path + suffix) }
+
+        let empty = try StoreContext(home: home, packTarget: 1 << 20)
+        let packs = try empty.store.packFileNames()
+        #expect(throws: GarbageCollectionRefusal.catalogIndexesNoPacks(packFiles: packs.count)) {
+            try empty.collectGarbage(dryRun: false)
+        }
+        #expect(try empty.store.packFileNames() == packs)
+        let report = try empty.recover(dryRun: false)
+        #expect(report.index.chunks > 0 && report.added.isEmpty)
+        _ = try empty.collectGarbage(dryRun: true)
+    }
+}

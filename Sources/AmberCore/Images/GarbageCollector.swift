@@ -81,11 +81,15 @@ extension StoreContext {
                                              packsDeleted: 0, packsRewritten: 0, orphanPacks: 0, tornTailBytes: 0, bytesFreed: 0,
                                              recordsNotInCatalog: agreement.recordsNotInCatalog)
 
+        let packFiles = try store.packFileNames()
+        if committed.isEmpty, packFiles.contains(where: { fileSize(store.packPath($0)) > UInt64(PackFormat.fileHeaderSize) }) {
+            throw GarbageCollectionRefusal.catalogIndexesNoPacks(packFiles: packFiles.count)
+        }
         var deletions: [String] = []
         var rewrites: [String: [StoredChunk]] = [:]
         var rewriteSavings: [String: UInt64] = [:]
         var tails: [(String, UInt64)] = []
-        for name in try store.packFileNames() {
+        for name in packFiles {
             let size = fileSize(store.packPath(name))
             guard let length = committed[name] else {
                 report.orphanPacks += 1

@@ -38,6 +38,9 @@ public enum GarbageCollectionRefusal: Error, CustomStringConvertible, Equatable 
     case catalogBehindStore(records: [String])
     /// Records that cannot be read, for objects the catalog has no row of.
     case damagedRecords([String])
+    /// Pack files hold records but the catalog indexes no pack at all: a lost catalog of a store that has no
+    /// records yet (written before they existed) would otherwise lose every pack as an orphan.
+    case catalogIndexesNoPacks(packFiles: Int)
 
     public var description: String {
         switch self {
@@ -48,6 +51,9 @@ public enum GarbageCollectionRefusal: Error, CustomStringConvertible, Equatable 
             return "gc freed nothing: \(records.count) record(s) in the store are damaged and the catalog has no row for them "
                 + "(\(Self.list(records))), so what they reference is unknown; run `amber store recover`, then move the damaged "
                 + "files out of store/records if they cannot be repaired"
+        case .catalogIndexesNoPacks(let packFiles):
+            return "gc freed nothing: the catalog indexes none of the \(packFiles) pack file(s) in the store (was catalog.db "
+                + "lost?); run `amber store recover` first"
         }
     }
 
