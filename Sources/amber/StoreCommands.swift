@@ -70,7 +70,7 @@ struct StoreVerify: ParsableCommand {
 }
 
 struct StoreGC: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "gc", abstract: "Free chunks nothing references; report bytes freed.")
+    static let configuration = CommandConfiguration(commandName: "gc", abstract: "Free chunks neither the catalog nor the store's records reference; report bytes freed.")
 
     @OptionGroup var home: HomeOption
     @Flag(name: .long, help: "Report what would be freed without freeing it.") var dryRun = false

@@ -61,7 +61,10 @@ struct StoreRecover: ParsableCommand {
                 print("no readable record of VM(s) \(report.vmsWithoutConfiguration.joined(separator: ", ")): "
                     + "their snapshots are listed, but rollback and clone need the VM's configuration")
             }
-            print("run `amber store verify` to check every image and snapshot")
+            let seconds = report.seconds
+            print(String(format: "took %.2f s: packs %.2f s, records %.2f s, catalog %.2f s; ",
+                         seconds.packs + seconds.records + seconds.catalog, seconds.packs, seconds.records, seconds.catalog)
+                + "run `amber store verify` to check every image and snapshot")
         }
     }
 }

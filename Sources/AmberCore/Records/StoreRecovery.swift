@@ -1,5 +1,6 @@
 import AmberCatalog
 import AmberStore
+import Dispatch
 import Foundation
 
 /// What `amber store recover` found in the store and did to the catalog (with --dry-run: would do).
@@ -30,6 +31,14 @@ public struct RecoveryReport: Sendable, Codable {
     /// VMs whose record is missing or damaged while snapshots of theirs are recorded: given a row with an empty
     /// configuration so their snapshots are listed (rollback and clone of them need the VM's configuration).
     public var vmsWithoutConfiguration: [String] = []
+    /// Where the time went: scanning the packs, reading the records, changing the catalog (one transaction).
+    public var seconds = Timings()
+
+    public struct Timings: Sendable, Codable, Equatable {
+        public var packs = 0.0
+        public var records = 0.0
+        public var catalog = 0.0
+    }
 
     public var changedCatalog: Bool { !(added.isEmpty && updated.isEmpty && removed.isEmpty) }
 }
@@ -43,13 +52,22 @@ extension StoreContext {
     public func recover(dryRun: Bool, progress: ((UInt64, UInt64) -> Void)? = nil) throws -> RecoveryReport {
         let lease = try store.lease(.exclusive)
         defer { withExtendedLifetime(lease) {} }
+        var clock = DispatchTime.now().uptimeNanoseconds
+        func lap() -> Double {
+            let now = DispatchTime.now().uptimeNanoseconds
+            defer { clock = now }
+            return Double(now - clock) / 1e9
+        }
         let scanned = try scanPacksForIndex(progress: progress)
+        let packSeconds = lap()
         try CrashedRecordChanges.resolve(storeDirectory: store.directory, catalog: catalog)
         let directory = RecordDirectory(storeDirectory: store.directory)
         let records = try StoreRecordSet(directory: directory)
+        let recordSeconds = lap()
         let apply = { (db: SQLiteConnection) throws -> RecoveryReport in
             let recovery = try CatalogRecovery(records: records, db: db, dryRun: dryRun)
             var report = RecoveryReport(dryRun: dryRun, index: scanned.report)
+            report.seconds = RecoveryReport.Timings(packs: packSeconds, records: recordSeconds)
             if !dryRun {
                 try db.deferForeignKeys()
                 try db.replaceChunkIndex(chunks: scanned.chunks, packs: scanned.packs)
@@ -64,7 +82,9 @@ extension StoreContext {
             }
             return report
         }
-        return dryRun ? try catalog.read(apply) : try catalog.write(apply)
+        var report = dryRun ? try catalog.read(apply) : try catalog.write(apply)
+        report.seconds.catalog = lap()
+        return report
     }
 }
 

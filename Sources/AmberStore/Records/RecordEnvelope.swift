@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 
 /// The bytes of one record file: a one-line header, then a JSON body.
@@ -19,7 +18,7 @@ public enum RecordEnvelope {
     static let maxHeaderLength = 160
 
     public static func encode(type: RecordType, body: [UInt8]) -> [UInt8] {
-        let digest = SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
+        let digest = body.withUnsafeBytes { ChunkDigest.of($0) }.hex
         return Array("\(magic) \(formatVersion) \(type.rawValue) \(body.count) \(digest)\n".utf8) + body
     }
 
@@ -37,8 +36,9 @@ public enum RecordEnvelope {
         let body = bytes[(newline + 1)...]
         guard let length = Int(fields[3]), length >= 0, length <= maxFileSize else { return .failure(.noHeader) }
         guard length == body.count else { return .failure(.wrongLength(expected: length, found: body.count)) }
-        let digest = SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
-        guard fields[4] == digest else { return .failure(.checksumMismatch) }
+        guard let stated = ChunkDigest(hex: String(fields[4])), stated == body.withUnsafeBytes({ ChunkDigest.of($0) }) else {
+            return .failure(.checksumMismatch)
+        }
         return .success(body)
     }
 }
