@@ -221,3 +221,66 @@ struct GCWithoutAnyIndexTests {
         _ = try empty.collectGarbage(dryRun: true)
     }
 }
+
+/// Snapshots a policy pruned stay pruned after `recover`: prune leaves a tombstone for each.
+@Suite("Prune and recover", .serialized)
+struct PruneRecoverTests {
+    @Test func prunedSnapshotsStayGoneAndProtectionSurvivesRecover() throws {
+        let home = try PolicyHome()
+        defer { home.remove() }
+        try home.writePolicy("web.yaml", """
+            name: web
+            vms: ["web-*"]
+            schedule: hourly
+            timezone: UTC
+            keep: { last: 2 }
+            """)
+        let base = Date(timeIntervalSince1970: 1_795_132_800)
+        var rows: [(id: String, at: Date, policy: String?, protected: Bool)] = [("m0", base, nil, false)]
+        for hour in 1...6 { rows.append(("s\(hour)", base.addingTimeInterval(Double(hour) * 3600), "web", hour == 1)) }
+        try home.insertSnapshots(vm: "web-1", rows)
+        _ = try StoreContext(home: home.amberHome) // the first open gives these rows (written behind amber's back) records
+
+        let pruned = try home.amber(["prune", "--json"])
+        try #require(pruned.status == 0, "\(pruned.stderr)")
+        #expect(try home.snapshotIDs(vm: "web-1") == ["m0", "s1", "s5", "s6"])
+        let before = try home.cli.amber(["snapshots", "--json"])
+        let plan = try home.amber(["policy", "plan", "--verbose", "--at", "2026-11-21T00:00:00Z"])
+
+        for suffix in ["", "-wal", "-shm"] { unlink(home.amberHome.catalogFile.path + suffix) }
+        let recover = try home.cli.amber(["store", "recover", "--json"])
+        try #require(recover.status == 0, "\(recover.stderr)")
+        let report = try JSONDecoder().decode(RecoveryReport.self, from: Data(recover.stdout.utf8))
+        #expect(report.records.snapshots == 4 && report.records.removed == 3)
+        #expect(try home.cli.amber(["snapshots", "--json"]).stdout == before.stdout)
+        #expect(try home.amber(["policy", "plan", "--verbose", "--at", "2026-11-21T00:00:00Z"]).stdout == plan.stdout)
+        #expect(try home.catalog().read { try $0.snapshot(id: "s1")?.protected } == true)
+    }
+}
+
+/// What a user sees of a damaged record: one line naming it, from recover (a warning; the rest is recovered) and
+/// from gc (which then frees nothing).
+@Suite("A damaged record through the CLI")
+struct DamagedRecordCLITests {
+    @Test(.enabled(if: AmberBinary.exists)) func recoverWarnsInOneLineAndGcRefusesInOne() throws {
+        let home = try CLIHome()
+        defer { home.remove() }
+        for name in ["good", "hurt"] {
+            let file = try home.file("\(name).img", StoreContent.random(200_000, seed: name == "good" ? 1 : 2))
+            try #require(try home.amber(["image", "import", file, "--name", name]).status == 0)
+        }
+        let record = home.root.appendingPathComponent("store/records/images/hurt")
+        let bytes = try Data(contentsOf: record)
+        try bytes.prefix(bytes.count - 1).write(to: record)
+        for suffix in ["", "-wal", "-shm"] { unlink(home.root.appendingPathComponent("catalog.db").path + suffix) }
+
+        let recover = try home.amber(["store", "recover"])
+        #expect(recover.status == 0)
+        let warnings = recover.stderr.split(separator: "\n")
+        #expect(warnings.count == 1 && warnings[0].hasPrefix("amber: warning: skipped damaged record images/hurt:"), "\(recover.stderr)")
+        let listed = try home.amber(["image", "ls"])
+        #expect(listed.stdout.contains("good") && !listed.stdout.contains("hurt"))
+        let gc = try home.amber(["store", "gc"])
+        #expect(gc.status == 1 && !gc.errorLine.contains("\n") && gc.errorLine.contains("images/hurt"), "\(gc.stderr)")
+    }
+}
