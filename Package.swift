@@ -46,6 +46,7 @@ let package = Package(
         .executableTarget(name: "amber-state-bench", dependencies: ["AmberVMM", "AmberKVM", "AmberSystem"]),
         .executableTarget(name: "amber-store-bench", dependencies: ["AmberCore", "AmberStore", "AmberCatalog", "CLZ4"]),
         .executableTarget(name: "amber-policy-bench", dependencies: ["AmberPolicy"]),
+        .executableTarget(name: "amber-records-bench", dependencies: ["AmberCore"]),
         .executableTarget(name: "amber-disk-bench", dependencies: ["AmberVirtio", "AmberSystem"]),
         .executableTarget(name: "amber-disk-crash-writer", dependencies: ["AmberVirtio"]),
         .executableTarget(name: "amber", dependencies: [

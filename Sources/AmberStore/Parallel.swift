@@ -92,3 +92,20 @@ var storeWorkerCount: Int { max(1, ProcessInfo.processInfo.activeProcessorCount)
     defer { clock = now }
     return now - clock
 }
+
+extension Array {
+    /// `transform` of every element, in order, computed on one worker per core; the first error thrown wins.
+    func parallelMap<T>(_ transform: (Element) throws -> T) throws -> [T] {
+        let workers = Swift.min(ProcessInfo.processInfo.activeProcessorCount, Swift.max(1, count / 64))
+        var results = [Result<T, Error>?](repeating: nil, count: count)
+        results.withUnsafeMutableBufferPointer { slots in
+            let slots = slots
+            runWorkers(workers) { worker in
+                for index in Swift.stride(from: worker, to: count, by: workers) {
+                    slots[index] = Result { try transform(self[index]) }
+                }
+            }
+        }
+        return try results.map { try $0!.get() }
+    }
+}

@@ -21,6 +21,8 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
     case inputChanged(path: String)
     case chunkTooLarge(Int)
     case invalidChunkSize(Int)
+    /// A record file (`records/<type>s/<key>`) that cannot be read back.
+    case badRecord(name: String, reason: String)
 
     public var description: String {
         switch self {
@@ -53,6 +55,8 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
             return "\(path) changed size while it was being read; retry when nothing is writing to it"
         case .chunkTooLarge(let size):
             return "a chunk of \(size) bytes is larger than the store allows (at most 16 MiB)"
+        case .badRecord(let name, let reason):
+            return "record \(name) in the store is damaged (\(reason)); `amber store recover` rewrites it from the catalog's row if there is one"
         case .invalidChunkSize(let size):
             return "chunk size \(size) is invalid; use a power of two between 4 KiB and 16 MiB"
         }

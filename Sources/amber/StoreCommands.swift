@@ -6,7 +6,7 @@ struct StoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "store",
         abstract: "Inspect, check and clean the chunk store.",
-        subcommands: [StoreStats.self, StoreVerify.self, StoreGC.self, StoreRebuildIndex.self]
+        subcommands: [StoreStats.self, StoreVerify.self, StoreGC.self, StoreRecover.self, StoreRebuildIndex.self]
     )
 }
 
@@ -74,7 +74,7 @@ struct StoreVerify: ParsableCommand {
 }
 
 struct StoreGC: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "gc", abstract: "Free chunks nothing references; report bytes freed.")
+    static let configuration = CommandConfiguration(commandName: "gc", abstract: "Free chunks neither the catalog nor the store's records reference; report bytes freed.")
 
     @OptionGroup var home: HomeOption
     @Flag(name: .long, help: "Report what would be freed without freeing it.") var dryRun = false
@@ -91,23 +91,24 @@ struct StoreGC: ParsableCommand {
                 + "\(report.orphanPacks) orphan pack(s), \(ByteFormat.string(report.tornTailBytes)) of torn pack tails; "
                 + "\(report.liveChunks) chunk(s) live"
                 + (cacheFreed > 0 ? "; and \(ByteFormat.string(cacheFreed)) of removed snapshots taken out for rollback or clone" : ""))
+            if !report.recordsNotInCatalog.isEmpty {
+                print("kept the chunks of \(report.recordsNotInCatalog.count) record(s) in the store that the catalog lacks "
+                    + "(\(report.recordsNotInCatalog.prefix(5).joined(separator: ", "))); run `amber store recover` to list them again")
+            }
         }
     }
 }
 
+/// `recover` includes what this command did alone (the chunk index from the packs); the old name stays so
+/// scripts and the hints of older amber versions keep working.
 struct StoreRebuildIndex: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rebuild-index",
-        abstract: "Rebuild the catalog's chunk index from the pack files (checking every record).")
+        abstract: "Alias of `amber store recover`, which now includes rebuilding the chunk index from the pack files.")
 
-    @OptionGroup var home: HomeOption
+    @OptionGroup var options: StoreRecover.Options
 
     func run() throws {
-        try StoreCLI.reportingErrors {
-            let report = try StoreContext(home: home.resolved).rebuildIndex()
-            print("indexed \(report.chunks) chunk(s) in \(report.packs) pack(s); \(report.damagedRecords) damaged record(s) left out"
-                + (report.tornPacks.isEmpty ? "" : "; torn tails in \(report.tornPacks.joined(separator: ", "))")
-                + "; run `amber store verify` to check every image")
-        }
+        try StoreRecover.run(options)
     }
 }

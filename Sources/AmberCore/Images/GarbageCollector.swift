@@ -17,22 +17,38 @@ public struct GarbageCollectionReport: Sendable, Codable {
     /// Uncommitted bytes after a pack's committed length (a writer died before committing), cut off.
     public var tornTailBytes: UInt64
     public var bytesFreed: UInt64
+    /// Live records in the store whose object the catalog lacks (or holds with other manifests): gc kept their
+    /// chunks too; `amber store recover` gives the catalog their rows.
+    public var recordsNotInCatalog: [String] = []
 }
 
 extension StoreContext {
     /// Packs where less than this fraction of the bytes is live are rewritten.
     public static let rewriteThreshold = 0.5
 
-    /// Marks every chunk reachable from the catalog, then frees the rest: dead chunk rows go, packs with
+    /// Marks every chunk reachable from the catalog and from the store's records (a catalog that lost rows, or
+    /// was replaced by an older copy, must not make gc free what the store still records), then frees the rest: dead chunk rows go, packs with
     /// nothing live are deleted, sparse packs are rewritten, torn tails and orphan packs are removed.
     /// Holds the store lease exclusively, so no writer is between finding a chunk and committing a
     /// reference to it.
     /// `waiting` is told, in one line, whom gc waits for if writers are in progress (by default on stderr).
     public func collectGarbage(dryRun: Bool, waiting: ((String) -> Void)? = nil) throws -> GarbageCollectionReport {
         let lease = try store.lease(.exclusive, waiting: waiting)
-        let (rows, roots) = try catalog.write { db in (try db.checkedChunkIndex(), try db.manifestRoots(deletingStaleLeases: true)) }
+        try CrashedRecordChanges.resolve(storeDirectory: store.directory, catalog: catalog)
+        let storeRecords = try StoreRecordSet(directory: RecordDirectory(storeDirectory: store.directory))
+        let (rows, catalogRoots, agreement) = try catalog.write { db in
+            (try db.checkedChunkIndex(), try db.manifestRoots(deletingStaleLeases: true),
+             try CatalogStoreAgreement(records: storeRecords, db: db))
+        }
         let (chunks, committed) = (rows.chunks, rows.packLengths)
         let reader = self.reader
+        guard agreement.damagedWithoutRow.isEmpty else {
+            throw GarbageCollectionRefusal.damagedRecords(agreement.damagedWithoutRow.map(\.path))
+        }
+        let catalogRootSet = Set(catalogRoots.map(\.digest))
+        let roots = catalogRoots + storeRecords.manifestRoots
+            .filter { !catalogRootSet.contains($0.digest) }
+            .map { ManifestRoot(digest: $0.digest, owner: "record \($0.owner)") }
 
         // Mark. A manifest that cannot be read stops gc: freeing on a partial mark could delete live data.
         var live = Set<ChunkDigest>()
@@ -40,6 +56,8 @@ extension StoreContext {
             let tree: (manifest: Manifest, structure: [ChunkDigest])
             do {
                 tree = try reader.manifestTree(root.digest)
+            } catch StoreError.missingChunk where !agreement.recordsNotInCatalog.isEmpty {
+                throw GarbageCollectionRefusal.catalogBehindStore(records: agreement.recordsNotInCatalog)
             } catch {
                 throw StoreError.io(operation: "gc: reading the manifest of \(root.owner)",
                                     reason: "\(error); nothing was freed (run `amber store verify`)")
@@ -50,18 +68,28 @@ extension StoreContext {
         live.remove(.zero)
         // A live delta needs its base, and that base its own, down the chain.
         live = DeltaBases(chunks).closure(of: live)
+        // A chunk that records keep alive but the catalog's index does not know sits in a pack gc would take for
+        // an orphan: the index is behind the store.
+        if !agreement.recordsNotInCatalog.isEmpty, !live.isSubset(of: Set(chunks.map(\.digest))) {
+            throw GarbageCollectionRefusal.catalogBehindStore(records: agreement.recordsNotInCatalog)
+        }
 
         var byPack: [String: [StoredChunk]] = [:]
         for chunk in chunks { byPack[chunk.location.pack, default: []].append(chunk) }
         let dead = chunks.filter { !live.contains($0.digest) }
         var report = GarbageCollectionReport(dryRun: dryRun, liveChunks: chunks.count - dead.count, deadChunks: dead.count,
-                                             packsDeleted: 0, packsRewritten: 0, orphanPacks: 0, tornTailBytes: 0, bytesFreed: 0)
+                                             packsDeleted: 0, packsRewritten: 0, orphanPacks: 0, tornTailBytes: 0, bytesFreed: 0,
+                                             recordsNotInCatalog: agreement.recordsNotInCatalog)
 
+        let packFiles = try store.packFileNames()
+        if committed.isEmpty, packFiles.contains(where: { fileSize(store.packPath($0)) > UInt64(PackFormat.fileHeaderSize) }) {
+            throw GarbageCollectionRefusal.catalogIndexesNoPacks(packFiles: packFiles.count)
+        }
         var deletions: [String] = []
         var rewrites: [String: [StoredChunk]] = [:]
         var rewriteSavings: [String: UInt64] = [:]
         var tails: [(String, UInt64)] = []
-        for name in try store.packFileNames() {
+        for name in packFiles {
             let size = fileSize(store.packPath(name))
             guard let length = committed[name] else {
                 report.orphanPacks += 1

@@ -55,11 +55,19 @@ public struct ImageService: Sendable {
             writer.finish(committed: false)
             throw error
         }
+        let records = RecordKeeper(home: context.home)
         do {
-            try context.commit(writer) { db in
-                try db.insertImage(ImageRecord(name: name, manifest: result.manifest.bytes, logicalBytes: Int64(result.logicalBytes),
-                                               storedBytes: Int64(result.newStoredBytes), chunkSize: context.store.chunkSize,
-                                               created: Date()))
+            try records.undoingOnFailure {
+                try context.commit(writer) { db in
+                    // Checked again here, before the record: a concurrent import of the same name must not replace
+                    // the record of the one that committed first.
+                    guard try db.image(named: name) == nil else { throw CatalogError.duplicate(what: "image '\(name)'") }
+                    let image = ImageRecord(name: name, manifest: result.manifest.bytes, logicalBytes: Int64(result.logicalBytes),
+                                            storedBytes: Int64(result.newStoredBytes), chunkSize: context.store.chunkSize,
+                                            created: Date())
+                    try records.recordImage(image)
+                    try db.insertImage(image)
+                }
             }
         } catch CatalogError.duplicate {
             throw ImageError.duplicateName(name)
@@ -99,7 +107,14 @@ public struct ImageService: Sendable {
     /// Forgets the image; its chunks stay until `amber store gc` finds nothing else uses them.
     public func remove(name: String) throws {
         do {
-            try context.catalog.write { try $0.deleteImage(named: name) }
+            let records = RecordKeeper(home: context.home)
+            try records.undoingOnFailure {
+                try context.catalog.write { db in
+                    guard let image = try db.image(named: name) else { throw CatalogError.notFound(what: "image '\(name)'") }
+                    try records.recordImageRemoval(image)
+                    try db.deleteImage(named: name)
+                }
+            }
         } catch CatalogError.notFound {
             throw ImageError.unknownImage(name)
         }

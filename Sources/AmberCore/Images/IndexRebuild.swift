@@ -19,12 +19,22 @@ extension StoreContext {
     public func rebuildIndex() throws -> IndexRebuildReport {
         let lease = try store.lease(.exclusive)
         defer { withExtendedLifetime(lease) {} }
+        let scanned = try scanPacksForIndex()
+        try catalog.write { try $0.replaceChunkIndex(chunks: scanned.chunks, packs: scanned.packs) }
+        return scanned.report
+    }
+
+    /// Reads every pack (the caller holds the store lease exclusively) and returns the index they make.
+    func scanPacksForIndex(progress: ((UInt64, UInt64) -> Void)? = nil) throws
+        -> (chunks: [ChunkRecord], packs: [PackRecord], report: IndexRebuildReport) {
         let reader = self.reader
         var chunks: [ChunkDigest: StoredChunk] = [:]
         var packs: [PackRecord] = []
         var damaged = 0
         var torn: [String] = []
-        for name in try store.packFileNames() {
+        let names = try store.packFileNames()
+        for (done, name) in names.enumerated() {
+            progress?(UInt64(done), UInt64(names.count))
             let scan = try reader.scanPack(name)
             guard scan.validLength > 0 else { continue }
             for record in scan.records where chunks[record.digest] == nil {
@@ -37,7 +47,6 @@ extension StoreContext {
         let badDeltas = Set(reader.checkDeltas(Array(chunks.values)).map(\.digest))
         damaged += badDeltas.count
         let records = chunks.values.filter { !badDeltas.contains($0.digest) }.map(\.record)
-        try catalog.write { try $0.replaceChunkIndex(chunks: records, packs: packs) }
-        return IndexRebuildReport(packs: packs.count, chunks: records.count, damagedRecords: damaged, tornPacks: torn)
+        return (records, packs, IndexRebuildReport(packs: packs.count, chunks: records.count, damagedRecords: damaged, tornPacks: torn))
     }
 }

@@ -1,6 +1,7 @@
 import AmberCatalog
 import AmberStore
 import Foundation
+import Glibc
 
 /// The store and the catalog of one Amber home, opened together: the one place images and snapshots
 /// get their chunks from.
@@ -32,6 +33,16 @@ public final class StoreContext: @unchecked Sendable {
         // Only once the store and the catalog are known to be Amber's: a directory given as --home by
         // mistake is refused untouched.
         home.makePrivate()
+        // A store written before records existed gains them here, once. Failing to is not fatal to a command that
+        // only reads; the next open tries again.
+        do {
+            try CrashedRecordChanges.resolve(storeDirectory: home.storeDirectory, catalog: catalog)
+            if let line = try RecordMigration.completeIfNeeded(catalog: catalog, storeDirectory: home.storeDirectory) {
+                fputs("amber: \(line)\n", stderr)
+            }
+        } catch {
+            fputs("amber: could not give the catalog's rows records in the store yet: \(error)\n", stderr)
+        }
     }
 
     /// `$AMBER_LEASE_TIMEOUT`, when set: seconds, 0 or more.

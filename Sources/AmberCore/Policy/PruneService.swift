@@ -24,6 +24,7 @@ public struct PruneService {
         }
         guard let catalog else { return PruneReport(dryRun: dryRun, now: now, pruned: [], kept: 0) }
         let users = SnapshotUsers.read(home: home)
+        let records = RecordKeeper(home: home)
         let decide = { (db: SQLiteConnection) throws -> PruneReport in
             if !dryRun { try db.refreshPlanningSummaries() }
             let summaries = try db.planningSummaries(vm: vm, includingIDs: true)
@@ -38,10 +39,15 @@ public struct PruneService {
                         reason: vmPlan.decision(at: position).description))
                 }
             }
-            if !dryRun { try db.deleteUnprotectedSnapshots(ids: pruned.map(\.id)) }
+            if !dryRun {
+                // Tombstones first (protected rows are never deleted, so never tombstoned).
+                let removed = try pruned.compactMap { try db.snapshot(id: $0.id) }.filter { !$0.protected }
+                try records.recordSnapshotRemovals(removed)
+                try db.deleteUnprotectedSnapshots(ids: pruned.map(\.id))
+            }
             return PruneReport(dryRun: dryRun, now: now, pruned: pruned, kept: plan.snapshotCount - pruned.count)
         }
-        return dryRun ? try catalog.read(decide) : try catalog.write(decide)
+        return dryRun ? try catalog.read(decide) : try records.undoingOnFailure { try catalog.write(decide) }
     }
 }
 

@@ -52,26 +52,40 @@ public struct SnapshotService {
         }
         // Closing the hold without naming the snapshot tells amber-vmm it was not recorded.
         defer { captured.hold.close() }
-        let storedBytes = writer.storedBytes
-        let record = try context.commit(writer) { db -> SnapshotRecord in
-            if try db.vm(named: name) == nil {
-                try db.insertVM(VMRecord(name: name, config: configJSON, created: created))
-            }
-            // After a rollback the VM descends from the snapshot it went back to, not the newest one.
-            let parent = try captured.parent.flatMap { try db.snapshot(id: $0)?.id } ?? db.snapshots(vm: name).last?.id
-            let record = SnapshotRecord(id: SnapshotIDs.newID(), vm: name, parent: parent,
-                                        created: created, label: label, kind: memory ? Self.fullKind : Self.diskKind,
-                                        memoryManifest: captured.memory?.manifest.bytes,
-                                        diskManifest: captured.disk?.root.bytes,
-                                        stateManifest: captured.state?.manifest.bytes,
-                                        logicalBytes: Int64(captured.logicalBytes), storedBytes: Int64(storedBytes),
-                                        pauseMicroseconds: captured.pauseMicroseconds, policy: policy)
-            try db.insertSnapshot(record)
-            return record
-        }
+        let record = try record(in: context, writer: writer, vm: name, configJSON: configJSON, created: created,
+                                parentHint: captured.parent, label: label, kind: memory ? Self.fullKind : Self.diskKind,
+                                memory: captured.memory?.manifest, disk: captured.disk?.root, state: captured.state?.manifest,
+                                logicalBytes: captured.logicalBytes, pauseMicroseconds: captured.pauseMicroseconds, policy: policy)
         // The snapshot exists now; if amber-vmm misses this, its next snapshot just reads more.
         try? client.snapshotRecorded(captured.hold, id: record.id)
         return SnapshotSummary(record)
+    }
+
+    /// Records a snapshot whose chunks `writer` stored: its record in the store, then its row (and its VM's, the first
+    /// time) in one catalog transaction with the writer's chunks.
+    func record(in context: StoreContext, writer: StoreWriter, vm name: String, configJSON: String, created: Date,
+                parentHint: String?, label: String?, kind: String, memory: ChunkDigest?, disk: ChunkDigest?, state: ChunkDigest?,
+                logicalBytes: UInt64, pauseMicroseconds: Int64, policy: String?) throws -> SnapshotRecord {
+        let storedBytes = writer.storedBytes
+        let records = RecordKeeper(home: home)
+        return try records.undoingOnFailure {
+            try context.commit(writer) { db -> SnapshotRecord in
+                if try db.vm(named: name) == nil {
+                    let vm = VMRecord(name: name, config: configJSON, created: created)
+                    try records.recordVM(vm)
+                    try db.insertVM(vm)
+                }
+                // After a rollback the VM descends from the snapshot it went back to, not the newest one.
+                let parent = try parentHint.flatMap { try db.snapshot(id: $0)?.id } ?? db.snapshots(vm: name).last?.id
+                let record = SnapshotRecord(id: SnapshotIDs.newID(), vm: name, parent: parent, created: created, label: label,
+                                            kind: kind, memoryManifest: memory?.bytes, diskManifest: disk?.bytes,
+                                            stateManifest: state?.bytes, logicalBytes: Int64(logicalBytes),
+                                            storedBytes: Int64(storedBytes), pauseMicroseconds: pauseMicroseconds, policy: policy)
+                try records.recordSnapshot(record)
+                try db.insertSnapshot(record)
+                return record
+            }
+        }
     }
 
     /// Snapshots oldest first; of one VM when `vm` is given (a VM Amber never heard of is an error).
@@ -93,11 +107,15 @@ public struct SnapshotService {
     @discardableResult
     public func remove(id: String) throws -> String {
         guard let catalog = try catalogIfPresent() else { throw SnapshotError.unknownSnapshot(id: id) }
-        let removed = try catalog.write { db in
-            let snapshot = try SnapshotIDs.resolve(id, in: db)
-            guard !snapshot.protected else { throw SnapshotError.protected(id: snapshot.id) }
-            try db.deleteSnapshot(id: snapshot.id)
-            return snapshot.id
+        let records = RecordKeeper(home: home)
+        let removed = try records.undoingOnFailure {
+            try catalog.write { db in
+                let snapshot = try SnapshotIDs.resolve(id, in: db)
+                guard !snapshot.protected else { throw SnapshotError.protected(id: snapshot.id) }
+                try records.recordSnapshotRemovals([snapshot])
+                try db.deleteSnapshot(id: snapshot.id)
+                return snapshot.id
+            }
         }
         try SnapshotCache(home: home).removeUnused(catalog: catalog)
         return removed
@@ -115,10 +133,15 @@ public struct SnapshotService {
     @discardableResult
     public func setProtected(id: String, _ protected: Bool) throws -> String {
         guard let catalog = try catalogIfPresent() else { throw SnapshotError.unknownSnapshot(id: id) }
-        return try catalog.write { db in
-            let snapshot = try SnapshotIDs.resolve(id, in: db)
-            try db.setSnapshotProtected(id: snapshot.id, protected)
-            return snapshot.id
+        let records = RecordKeeper(home: home)
+        return try records.undoingOnFailure {
+            try catalog.write { db in
+                var snapshot = try SnapshotIDs.resolve(id, in: db)
+                snapshot.protected = protected
+                try records.recordSnapshot(snapshot)
+                try db.setSnapshotProtected(id: snapshot.id, protected)
+                return snapshot.id
+            }
         }
     }
 
