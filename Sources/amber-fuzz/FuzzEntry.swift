@@ -2,8 +2,14 @@ import AmberFuzzing
 #if FUZZING
 import Glibc
 
-/// libFuzzer's entry point: `make fuzz` builds this file with `-sanitize=fuzzer,address -DFUZZING`, and
-/// libFuzzer supplies `main`. The target is named by $AMBER_FUZZ_TARGET (one binary serves them all).
+/// libFuzzer's driver, called from this executable's own `main`: SwiftPM links every executable with its
+/// entry point renamed and `main` defined to it, so libFuzzer's `main` cannot be the one that runs.
+@_silgen_name("LLVMFuzzerRunDriver")
+private func runLibFuzzer(_ argc: UnsafeMutablePointer<Int32>,
+                          _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+                          _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
+
+/// The target this process fuzzes, named by $AMBER_FUZZ_TARGET (one binary serves them all).
 private let target: FuzzTarget = {
     let name = getenv("AMBER_FUZZ_TARGET").map { String(cString: $0) } ?? ""
     guard let target = FuzzTarget.named(name) else {
@@ -14,8 +20,8 @@ private let target: FuzzTarget = {
     return target
 }()
 
-@_cdecl("LLVMFuzzerTestOneInput")
-func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+/// One input: a parser's crash, or an invariant it broke (thrown), ends the process for libFuzzer to save the input.
+private func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     let bytes = UnsafeRawBufferPointer(start: data, count: data == nil ? 0 : size)
     do {
         try target.run(bytes)
@@ -24,11 +30,21 @@ func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     }
     return 0
 }
-#else
-/// Built without -DFUZZING (a plain `swift build`), there is no libFuzzer to drive the targets: this
-/// `main` says how to get one, so the package still links.
+
 @main
-enum AmberFuzzWithoutLibFuzzer {
+enum AmberFuzz {
+    static func main() {
+        _ = target
+        var argc = CommandLine.argc
+        var argv = CommandLine.unsafeArgv
+        exit(runLibFuzzer(&argc, &argv) { fuzzOneInput($0, $1) })
+    }
+}
+#else
+/// Built without -DFUZZING (a plain `swift build`) there is no libFuzzer to drive the targets: this `main`
+/// says how to get one.
+@main
+enum AmberFuzz {
     static func main() {
         print("amber-fuzz is built for fuzzing by `make fuzz` (targets: \(FuzzTarget.all.map(\.name).joined(separator: ", ")))")
     }

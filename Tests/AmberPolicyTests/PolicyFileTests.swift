@@ -143,6 +143,16 @@ struct PolicyFileTests {
         }
     }
 
+    /// Found by the policy fuzz target: Yams describes a byte it cannot read by quoting the file over several lines.
+    @Test func aControlCharacterIsOneLineNamingItsLine() {
+        do {
+            _ = try Policy(parsing: "name: a\nvms: a\nschedule: da\u{1}ily\n", file: "a.yaml", defaultTimeZone: TestTime.zone("UTC"))
+            Issue.record("a control character was accepted")
+        } catch {
+            #expect(error.errors.map(\.description) == ["a.yaml:3: not valid YAML: control characters are not allowed (byte 27)"])
+        }
+    }
+
     @Test func defaultsToTheHostZoneAndMemory() throws {
         let set = try PolicySet(files: [(name: "a.yaml", text: "name: a\nvms: a\nschedule: daily\n")],
                                 defaultTimeZone: TestTime.zone("Asia/Tokyo"))
