@@ -153,6 +153,18 @@ struct PolicyFileTests {
         }
     }
 
+    /// Found by the policy fuzz target: a quoted value holding a line break, quoted back in the error.
+    @Test func aValueSpanningLinesIsQuotedOnOneLine() {
+        do {
+            _ = try Policy(parsing: "name: a\nvms: a\nschedule: \"mon\\n\\e[31mfri 02:00\"\n", file: "a.yaml", defaultTimeZone: TestTime.zone("UTC"))
+            Issue.record("a schedule with a line break was accepted")
+        } catch {
+            #expect(error.errors.count == 1)
+            #expect(error.errors.allSatisfy { !$0.description.contains("\n") && !$0.description.contains("\u{1B}") })
+            #expect(error.errors.first?.description.hasPrefix("a.yaml:3: schedule: 'mon\\n\\u{1B}[31mfri 02:00'") == true)
+        }
+    }
+
     @Test func defaultsToTheHostZoneAndMemory() throws {
         let set = try PolicySet(files: [(name: "a.yaml", text: "name: a\nvms: a\nschedule: daily\n")],
                                 defaultTimeZone: TestTime.zone("Asia/Tokyo"))

@@ -30,6 +30,15 @@ package enum UntrustedCapture {
         where disk.basePath != configured.path || disk.overlayPath != configured.overlayPath {
             throw refuse("disk \(disk.basePath) over \(disk.overlayPath ?? "no overlay")")
         }
+        // CaptureIngest walks each run chunk by chunk: one past the end of memory (or whose end overflows)
+        // would trap `amber snapshot` or keep it looping.
+        let pages = Int(capture.memoryBytes / 4096)
+        for run in capture.changedPages ?? [] {
+            let (end, overflow) = run.first.addingReportingOverflow(run.count)
+            guard run.first >= 0, run.count >= 0, !overflow, end <= pages else {
+                throw refuse("a run of \(run.count) changed pages from page \(run.first), outside its \(pages) pages of memory")
+            }
+        }
     }
 
     /// N of `/proc/N/<file>`, nothing else.
