@@ -3,7 +3,7 @@ SWIFT ?= swift
 RELEASE_FLAGS := -c release --static-swift-stdlib
 BIN := $(shell pwd)/.build/release
 
-.PHONY: deps build guest test unit-test guest-test demo bench clean
+.PHONY: deps build guest test unit-test guest-test demo bench fuzz clean
 
 deps:
 	@scripts/install-deps
@@ -29,6 +29,12 @@ demo: build guest
 
 bench: build
 	@scripts/bench
+
+# Each fuzz target for SECONDS seconds (libFuzzer + AddressSanitizer, built into .build/fuzz); `make test`
+# replays the committed corpus (Fuzz/corpus) without them. See Fuzz/README.md.
+SECONDS ?= 60
+fuzz: deps
+	@scripts/fuzz $(SECONDS)
 
 clean:
 	rm -rf .build out

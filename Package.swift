@@ -53,6 +53,11 @@ let package = Package(
             "AmberCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], linkerSettings: staticInRelease),
 
+        // Fuzzing: each target's body is a library (replayed over its corpus by AmberFuzzingTests in every
+        // `make test`); `amber-fuzz` wraps them for libFuzzer and is built only by `make fuzz` (Fuzz/README.md).
+        .target(name: "AmberFuzzing", dependencies: ["AmberCore", "AmberStore", "AmberVMM", "AmberPolicy", "AmberSystem"]),
+        .executableTarget(name: "amber-fuzz", dependencies: ["AmberFuzzing"]),
+
         .executableTarget(name: "amberd", dependencies: [
             "AmberCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], linkerSettings: staticInRelease),
@@ -66,6 +71,7 @@ let package = Package(
         .testTarget(name: "AmberCatalogTests", dependencies: ["AmberCatalog"]),
         .testTarget(name: "AmberPolicyTests", dependencies: ["AmberPolicy"]),
         .testTarget(name: "AmberCoreTests", dependencies: ["AmberCore"]),
+        .testTarget(name: "AmberFuzzingTests", dependencies: ["AmberFuzzing"]),
     ],
     swiftLanguageModes: [.v5]
 )

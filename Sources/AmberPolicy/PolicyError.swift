@@ -11,9 +11,11 @@ public struct PolicyError: Error, CustomStringConvertible, Hashable, Sendable {
         self.message = message
     }
 
+    /// One line whatever the file holds: a value quoted from it may span lines (a quoted or block scalar)
+    /// or hold terminal escapes, so control characters are written escaped (found by the policy fuzz target).
     public var description: String {
-        if let field { return "\(location): \(field): \(message)" }
-        return "\(location): \(message)"
+        let text = field.map { "\(location): \($0): \(message)" } ?? "\(location): \(message)"
+        return text.unicodeScalars.map { $0.properties.generalCategory == .control ? $0.escaped(asASCII: true) : String($0) }.joined()
     }
 }
 

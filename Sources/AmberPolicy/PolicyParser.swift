@@ -220,8 +220,12 @@ struct PolicyParser {
         case .duplicatedKeysInMapping(let duplicates, let context):
             fail(line: context.mark.line, field: duplicates.first,
                  "key appears more than once in the same mapping; keep one")
+        case .reader(let problem, let offset, _, _):
+            // Yams' own description quotes the file around the bad byte over several lines; a policy error is one.
+            let line = 1 + text.utf8.prefix(offset ?? 0).filter { $0 == UInt8(ascii: "\n") }.count
+            fail(line: line, field: nil, "not valid YAML: \(problem) (byte \(offset ?? 0))")
         default:
-            fail(line: 1, field: nil, "not valid YAML: \(error)")
+            fail(line: 1, field: nil, "not valid YAML: \(String(describing: error).split(separator: "\n").first ?? "")")
         }
     }
 }

@@ -19,35 +19,35 @@ import Glibc
 /// for one chunk: a writer stores a full chunk instead of a delta whose base is already that many
 /// deltas deep, and a reader refuses a longer chain (a crafted pack cannot make it loop; a real one
 /// cannot hold a cycle, since a base must be stored before a delta can name it).
-enum DeltaRecord {
-    static let pageSize = 4096
+package enum DeltaRecord {
+    package static let pageSize = 4096
     /// Deltas in one chain at most. Measured in BENCHMARKS.md ("Delta chunks"): restoring a chunk at
     /// the cap costs nine LZ4 decodes and one SHA-256.
-    static let maxChainDepth = 8
+    package static let maxChainDepth = 8
     static let bitmapOffset = 36
 
-    static func pageCount(_ rawLength: Int) -> Int { (rawLength + pageSize - 1) / pageSize }
-    static func bitmapSize(_ rawLength: Int) -> Int { (pageCount(rawLength) + 7) / 8 }
-    static func prefixSize(_ rawLength: Int) -> Int { bitmapOffset + bitmapSize(rawLength) }
+    package static func pageCount(_ rawLength: Int) -> Int { (rawLength + pageSize - 1) / pageSize }
+    package static func bitmapSize(_ rawLength: Int) -> Int { (pageCount(rawLength) + 7) / 8 }
+    package static func prefixSize(_ rawLength: Int) -> Int { bitmapOffset + bitmapSize(rawLength) }
 
     /// The bytes page `page` covers in a chunk of `rawLength` bytes (the last page may be short).
-    static func pageRange(_ page: Int, rawLength: Int) -> Range<Int> {
+    package static func pageRange(_ page: Int, rawLength: Int) -> Range<Int> {
         (page * pageSize)..<min(rawLength, (page + 1) * pageSize)
     }
 
     /// A payload that passed every bound check, pointing into the bytes it was parsed from.
-    struct Parsed {
-        var base: ChunkDigest
-        var pageCodec: ChunkCodec
-        var changedPages: [Int]
+    package struct Parsed {
+        package var base: ChunkDigest
+        package var pageCodec: ChunkCodec
+        package var changedPages: [Int]
         /// Bytes the changed pages take once decoded.
-        var changedBytes: Int
-        var data: UnsafeRawBufferPointer
+        package var changedBytes: Int
+        package var data: UnsafeRawBufferPointer
     }
 
     /// Parses a delta payload for a chunk of `rawLength` bytes. Packs are untrusted: every length and
     /// bit is checked against the chunk's size before anything is decoded.
-    static func parse(_ payload: UnsafeRawBufferPointer, rawLength: Int) throws -> Parsed {
+    package static func parse(_ payload: UnsafeRawBufferPointer, rawLength: Int) throws -> Parsed {
         let prefix = prefixSize(rawLength)
         guard payload.count > prefix else { throw DeltaRecordDefect("delta record shorter than its header and bitmap") }
         guard let base = ChunkDigest(bytes: UnsafeRawBufferPointer(rebasing: payload[0..<32])), !base.isZero else {
@@ -79,7 +79,7 @@ enum DeltaRecord {
     }
 
     /// Decodes the changed pages into `pages` (exactly `parsed.changedBytes` bytes); false if they do not decode to that.
-    static func decodePages(_ parsed: Parsed, into pages: UnsafeMutableRawBufferPointer) -> Bool {
+    package static func decodePages(_ parsed: Parsed, into pages: UnsafeMutableRawBufferPointer) -> Bool {
         guard pages.count == parsed.changedBytes else { return false }
         if parsed.pageCodec == .raw {
             pages.copyMemory(from: parsed.data)
@@ -89,7 +89,7 @@ enum DeltaRecord {
     }
 
     /// Lays the decoded changed pages over `chunk`, which holds the rebuilt base.
-    static func apply(_ parsed: Parsed, pages: UnsafeRawBufferPointer, to chunk: UnsafeMutableRawBufferPointer) {
+    package static func apply(_ parsed: Parsed, pages: UnsafeRawBufferPointer, to chunk: UnsafeMutableRawBufferPointer) {
         var offset = 0
         for page in parsed.changedPages {
             let range = pageRange(page, rawLength: chunk.count)
@@ -101,8 +101,8 @@ enum DeltaRecord {
     /// Encodes `chunk` as a delta on `base` (same length) into `payload`, gathering the changed pages
     /// in `gather` (at least `chunk.count` bytes). Returns the payload's length, or nil when no page
     /// or more than `pageLimit` pages differ. `payload` must hold `prefixSize + chunk.count` bytes.
-    static func encode(_ chunk: UnsafeRawBufferPointer, base: UnsafeRawBufferPointer, baseDigest: ChunkDigest, pageLimit: Int,
-                       gather: UnsafeMutableRawBufferPointer, into payload: UnsafeMutableRawBufferPointer) -> Int? {
+    package static func encode(_ chunk: UnsafeRawBufferPointer, base: UnsafeRawBufferPointer, baseDigest: ChunkDigest, pageLimit: Int,
+                               gather: UnsafeMutableRawBufferPointer, into payload: UnsafeMutableRawBufferPointer) -> Int? {
         precondition(chunk.count == base.count && gather.count >= chunk.count && payload.count >= prefixSize(chunk.count) + chunk.count)
         let prefix = prefixSize(chunk.count)
         UnsafeMutableRawBufferPointer(rebasing: payload[0..<prefix]).initializeMemory(as: UInt8.self, repeating: 0)
@@ -132,7 +132,7 @@ enum DeltaRecord {
 }
 
 /// Why a delta payload was refused.
-struct DeltaRecordDefect: Error, CustomStringConvertible {
-    let description: String
+package struct DeltaRecordDefect: Error, CustomStringConvertible {
+    package let description: String
     init(_ description: String) { self.description = description }
 }

@@ -15,7 +15,7 @@ public struct Manifest: Equatable, Sendable {
     /// The most chunks a manifest may list. Its digests are held in memory, 32 bytes each, and a root of
     /// zero pieces claims up to 2^38 chunks in 16 MiB: a count whose digests would take more than half
     /// of this host's memory is refused before anything is allocated (allocating it aborted).
-    static let maximumChunks = Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE))) / 2 / ChunkDigest.byteCount
+    package static let maximumChunks = Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE))) / 2 / ChunkDigest.byteCount
 
     public var chunkSize: Int
     public var logicalLength: UInt64
@@ -43,7 +43,7 @@ public struct Manifest: Equatable, Sendable {
     var digestsPerPiece: Int { chunkSize / ChunkDigest.byteCount }
 
     /// The digest array cut into piece-sized byte arrays.
-    func pieces() -> [[UInt8]] {
+    package func pieces() -> [[UInt8]] {
         stride(from: 0, to: digests.count, by: digestsPerPiece).map { start in
             let slice = digests[start..<min(digests.count, start + digestsPerPiece)]
             var bytes = [UInt8](repeating: 0, count: slice.count * ChunkDigest.byteCount)
@@ -56,7 +56,7 @@ public struct Manifest: Equatable, Sendable {
         }
     }
 
-    func encodeRoot(pieces: [ChunkDigest]) -> [UInt8] {
+    package func encodeRoot(pieces: [ChunkDigest]) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: Self.rootHeaderSize + pieces.count * ChunkDigest.byteCount)
         bytes.withUnsafeMutableBytes { raw in
             let base = raw.baseAddress!
@@ -72,13 +72,13 @@ public struct Manifest: Equatable, Sendable {
         return bytes
     }
 
-    struct Root {
-        var chunkSize: Int
-        var logicalLength: UInt64
-        var pieces: [ChunkDigest]
+    package struct Root: Equatable {
+        package var chunkSize: Int
+        package var logicalLength: UInt64
+        package var pieces: [ChunkDigest]
     }
 
-    static func decodeRoot(_ bytes: [UInt8], digest: ChunkDigest) throws -> Root {
+    package static func decodeRoot(_ bytes: [UInt8], digest: ChunkDigest) throws -> Root {
         try bytes.withUnsafeBytes { raw in
             guard raw.count >= rootHeaderSize,
                   UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt32.self)) == magic,
@@ -114,27 +114,13 @@ public struct Manifest: Equatable, Sendable {
             return Root(chunkSize: chunkSize, logicalLength: length, pieces: pieces)
         }
     }
-}
 
-extension StoreWriter {
-    /// Stores `manifest` (pieces, then root) and returns the root's digest: the name of the manifest.
-    public func put(_ manifest: Manifest) throws -> ChunkDigest {
-        let pieceDigests = try manifest.pieces().map { try put($0) }
-        return try put(manifest.encodeRoot(pieces: pieceDigests))
-    }
-}
-
-extension ChunkReader {
-    /// Loads a manifest and every piece of it.
-    public func manifest(_ root: ChunkDigest) throws -> Manifest {
-        try manifestTree(root).manifest
-    }
-
-    /// A manifest with the digests of the chunks that encode it (its root and non-zero pieces): gc
-    /// must keep those alive too.
-    public func manifestTree(_ root: ChunkDigest) throws -> (manifest: Manifest, structure: [ChunkDigest]) {
-        let decoded = try Manifest.decodeRoot(try chunk(root), digest: root)
-        let total = Manifest.chunkCount(length: decoded.logicalLength, chunkSize: decoded.chunkSize)
+    /// A manifest and the digests of the chunks that encode it, from its root's bytes, fetching each
+    /// non-zero piece with `piece` (the reader's chunk lookup; the fuzz target's own bytes).
+    package static func tree(rootBytes: [UInt8], root: ChunkDigest,
+                             piece chunk: (ChunkDigest) throws -> [UInt8]) throws -> (manifest: Manifest, structure: [ChunkDigest]) {
+        let decoded = try decodeRoot(rootBytes, digest: root)
+        let total = chunkCount(length: decoded.logicalLength, chunkSize: decoded.chunkSize)
         let perPiece = decoded.chunkSize / ChunkDigest.byteCount
         var digests: [ChunkDigest] = []
         digests.reserveCapacity(total)
@@ -156,5 +142,26 @@ extension ChunkReader {
         }
         let manifest = Manifest(chunkSize: decoded.chunkSize, logicalLength: decoded.logicalLength, digests: digests)
         return (manifest, [root] + decoded.pieces.filter { !$0.isZero })
+    }
+}
+
+extension StoreWriter {
+    /// Stores `manifest` (pieces, then root) and returns the root's digest: the name of the manifest.
+    public func put(_ manifest: Manifest) throws -> ChunkDigest {
+        let pieceDigests = try manifest.pieces().map { try put($0) }
+        return try put(manifest.encodeRoot(pieces: pieceDigests))
+    }
+}
+
+extension ChunkReader {
+    /// Loads a manifest and every piece of it.
+    public func manifest(_ root: ChunkDigest) throws -> Manifest {
+        try manifestTree(root).manifest
+    }
+
+    /// A manifest with the digests of the chunks that encode it (its root and non-zero pieces): gc
+    /// must keep those alive too.
+    public func manifestTree(_ root: ChunkDigest) throws -> (manifest: Manifest, structure: [ChunkDigest]) {
+        try Manifest.tree(rootBytes: try chunk(root), root: root, piece: chunk)
     }
 }

@@ -83,7 +83,7 @@ public struct PackRecordHeader: Equatable, Sendable {
     }
 
     /// FNV-1a, 64 bit: cheap, and enough to tell a header from garbage (the payload is covered by the digest).
-    static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+    package static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in bytes {
             hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3

@@ -55,4 +55,17 @@ import Testing
         }
         #expect(refusal(capture(memory: "/proc/\(holder)/mem"), vmm: nil) != nil, "no known amber-vmm: refused")
     }
+
+    /// A page run past the end of memory, or whose end overflows, would trap or stall `amber snapshot` in
+    /// CaptureIngest (found writing the control-response fuzz target; Fuzz/corpus/control-response).
+    @Test(arguments: [PageRun(first: Int.max, count: 2), PageRun(first: 0, count: Int.max), PageRun(first: -1, count: 1),
+                      PageRun(first: 16383, count: 2), PageRun(first: 5, count: -1)])
+    func changedPagesOutsideMemoryAreRefused(_ run: PageRun) {
+        var bad = capture()
+        bad.changedPages = [PageRun(first: 0, count: 1), run]
+        #expect(refusal(bad, vmm: nil)?.contains("changed pages from page \(run.first), outside its 16384 pages of memory") == true)
+        var good = capture(memory: "/etc/shadow")
+        good.changedPages = [PageRun(first: 16383, count: 1)]
+        #expect(refusal(good, vmm: nil) == "\(SnapshotError.untrustedCapture(vm: "u1", detail: "memory at /etc/shadow"))")
+    }
 }

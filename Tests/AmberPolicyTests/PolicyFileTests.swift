@@ -143,6 +143,28 @@ struct PolicyFileTests {
         }
     }
 
+    /// Found by the policy fuzz target: Yams describes a byte it cannot read by quoting the file over several lines.
+    @Test func aControlCharacterIsOneLineNamingItsLine() {
+        do {
+            _ = try Policy(parsing: "name: a\nvms: a\nschedule: da\u{1}ily\n", file: "a.yaml", defaultTimeZone: TestTime.zone("UTC"))
+            Issue.record("a control character was accepted")
+        } catch {
+            #expect(error.errors.map(\.description) == ["a.yaml:3: not valid YAML: control characters are not allowed (byte 27)"])
+        }
+    }
+
+    /// Found by the policy fuzz target: a quoted value holding a line break, quoted back in the error.
+    @Test func aValueSpanningLinesIsQuotedOnOneLine() {
+        do {
+            _ = try Policy(parsing: "name: a\nvms: a\nschedule: \"mon\\n\\e[31mfri 02:00\"\n", file: "a.yaml", defaultTimeZone: TestTime.zone("UTC"))
+            Issue.record("a schedule with a line break was accepted")
+        } catch {
+            #expect(error.errors.count == 1)
+            #expect(error.errors.allSatisfy { !$0.description.contains("\n") && !$0.description.contains("\u{1B}") })
+            #expect(error.errors.first?.description.hasPrefix("a.yaml:3: schedule: 'mon\\n\\u{1B}[31mfri 02:00'") == true)
+        }
+    }
+
     @Test func defaultsToTheHostZoneAndMemory() throws {
         let set = try PolicySet(files: [(name: "a.yaml", text: "name: a\nvms: a\nschedule: daily\n")],
                                 defaultTimeZone: TestTime.zone("Asia/Tokyo"))

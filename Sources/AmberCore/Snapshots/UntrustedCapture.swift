@@ -5,8 +5,21 @@ import Foundation
 /// which may be root, opens any path in it, the paths must be the VM's own: its disks and overlays as the
 /// configuration `amber` wrote names them, and the memory of a child of the VM's amber-vmm (whose pid the
 /// kernel's lock table gives, not amber-vmm). Anything else refuses the snapshot.
-enum UntrustedCapture {
+package enum UntrustedCapture {
     static func check(_ capture: SnapshotCapture, configuration: VMConfiguration, vmmPID: Int32?, vm: String) throws {
+        func refuse(_ detail: String) -> SnapshotError { .untrustedCapture(vm: vm, detail: detail) }
+        try checkShape(capture, configuration: configuration, vm: vm)
+        guard capture.memoryOffset != nil else { return }
+        guard let holder = processID(in: capture.memoryPath, file: "mem"), let vmmPID, parent(of: holder) == vmmPID else {
+            throw refuse("memory at \(capture.memoryPath)")
+        }
+        if let pagemap = capture.pagemapPath, processID(in: pagemap, file: "pagemap") != holder {
+            throw refuse("a page map at \(pagemap)")
+        }
+    }
+
+    /// What can be checked without looking at processes: sizes, counts and disks against the configuration.
+    package static func checkShape(_ capture: SnapshotCapture, configuration: VMConfiguration, vm: String) throws {
         func refuse(_ detail: String) -> SnapshotError { .untrustedCapture(vm: vm, detail: detail) }
         guard capture.memoryBytes == configuration.memoryBytes else {
             throw refuse("\(capture.memoryBytes) bytes of memory (its configuration has \(configuration.memoryBytes))")
@@ -17,12 +30,14 @@ enum UntrustedCapture {
         where disk.basePath != configured.path || disk.overlayPath != configured.overlayPath {
             throw refuse("disk \(disk.basePath) over \(disk.overlayPath ?? "no overlay")")
         }
-        guard capture.memoryOffset != nil else { return }
-        guard let holder = processID(in: capture.memoryPath, file: "mem"), let vmmPID, parent(of: holder) == vmmPID else {
-            throw refuse("memory at \(capture.memoryPath)")
-        }
-        if let pagemap = capture.pagemapPath, processID(in: pagemap, file: "pagemap") != holder {
-            throw refuse("a page map at \(pagemap)")
+        // CaptureIngest walks each run chunk by chunk: one past the end of memory (or whose end overflows)
+        // would trap `amber snapshot` or keep it looping.
+        let pages = Int(capture.memoryBytes / 4096)
+        for run in capture.changedPages ?? [] {
+            let (end, overflow) = run.first.addingReportingOverflow(run.count)
+            guard run.first >= 0, run.count >= 0, !overflow, end <= pages else {
+                throw refuse("a run of \(run.count) changed pages from page \(run.first), outside its \(pages) pages of memory")
+            }
         }
     }
 

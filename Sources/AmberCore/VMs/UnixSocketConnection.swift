@@ -1,4 +1,5 @@
 import AmberSystem
+import AmberVMM
 import Glibc
 
 /// A connected AF_UNIX stream socket that reads newline-terminated lines and keeps whatever
@@ -56,14 +57,22 @@ final class UnixSocketConnection {
         }
     }
 
-    /// The next line without its newline, or nil when the peer closed the connection first.
-    func readLine() throws -> String? {
+    /// The longest line amber reads from amber-vmm, which is untrusted (a guest may have taken it over): the
+    /// largest answer is a capture carrying a machine state (at most `MachineState.maximumEncodedBytes`) in
+    /// base64, a third larger, beside a few other fields. Without a bound a VMM sending no newline grew
+    /// `amber`'s memory until the kernel killed it.
+    static let maximumLineBytes = MachineState.maximumEncodedBytes / 3 * 4 + (1 << 20)
+
+    /// The next line without its newline, or nil when the peer closed the connection first; a line
+    /// longer than `limit` bytes throws.
+    func readLine(limit: Int = maximumLineBytes) throws -> String? {
         while true {
             if let newline = buffered.firstIndex(of: UInt8(ascii: "\n")) {
                 let line = String(decoding: buffered[..<newline], as: UTF8.self)
                 buffered.removeSubrange(...newline)
                 return line
             }
+            guard buffered.count <= limit else { throw SystemError("read a line of more than \(limit) bytes", errno: EMSGSIZE) }
             var chunk = [UInt8](repeating: 0, count: 4096)
             let count = try chunk.withUnsafeMutableBytes { buffer in
                 try retryingInterrupts("recv") { recv(descriptor.rawValue, buffer.baseAddress!, buffer.count, 0) }

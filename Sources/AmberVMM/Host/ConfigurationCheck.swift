@@ -17,6 +17,11 @@ public enum ConfigurationCheck {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigurationError("cannot read VM configuration \(path): check that it exists and is readable")
         }
+        return try decode(data, path: path)
+    }
+
+    /// Decodes a configuration file's bytes; `path` names it in errors.
+    public static func decode(_ data: Data, path: String) throws -> VMConfiguration {
         do {
             return try JSONDecoder().decode(VMConfiguration.self, from: data)
         } catch let DecodingError.keyNotFound(key, _) {

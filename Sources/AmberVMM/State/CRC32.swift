@@ -1,6 +1,6 @@
 /// CRC-32 (IEEE 802.3, the zlib/PNG polynomial): catches a machine state damaged on disk before
 /// any of it is decoded. Not a defence against deliberate tampering; the store's SHA-256 is.
-enum CRC32 {
+package enum CRC32 {
     private static let table: [UInt32] = (0..<256).map { byte in
         var value = UInt32(byte)
         for _ in 0..<8 {
@@ -9,7 +9,7 @@ enum CRC32 {
         return value
     }
 
-    static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+    package static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
         var crc: UInt32 = 0xFFFF_FFFF
         for byte in bytes {
             crc = table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8)

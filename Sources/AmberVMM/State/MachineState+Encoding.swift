@@ -51,7 +51,7 @@ extension MachineState {
     }
 
     /// The JSON after a checked header: magic, version, length and CRC-32 (see the layout above).
-    static func payload(of bytes: [UInt8]) throws -> ArraySlice<UInt8> {
+    package static func payload(of bytes: [UInt8]) throws -> ArraySlice<UInt8> {
         guard bytes.count >= Self.headerSize else {
             throw MachineStateError("machine state is truncated: \(bytes.count) bytes, shorter than its \(Self.headerSize)-byte header")
         }

@@ -1,0 +1,52 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import AmberCore
+import AmberVMM
+
+/// What amber-vmm answers on its control socket, as `amber` reads it (`ControlClient`): each line taken
+/// as UTF-8 text, decoded as a `ControlResponse`; a snapshot's capture then goes through the checks
+/// `amber snapshot` makes before it uses one (`UntrustedCapture`), against a fixed configuration.
+/// amber-vmm is untrusted here: a guest may have taken it over.
+enum ControlResponseFuzzTarget {
+    static let configuration = VMConfiguration(
+        name: "fuzz", kernelPath: "/boot/vmlinuz", initrdPath: nil, commandLine: "console=ttyS0",
+        memoryBytes: 256 << 20, vcpus: 2, disks: [DiskConfiguration(path: "/var/lib/amber/base.img", readOnly: false,
+                                                                     overlayPath: "/var/lib/amber/vms/fuzz/disk0.overlay")],
+        controlSocketPath: "/run/amber/fuzz.sock", consoleLogPath: nil)
+
+    static func run(_ bytes: UnsafeRawBufferPointer) throws {
+        for line in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+            let text = String(decoding: line, as: UTF8.self)
+            let response: ControlResponse
+            do {
+                response = try JSONDecoder().decode(ControlResponse.self, from: Data(text.utf8))
+            } catch {
+                continue // amber reports a protocol violation, quoting the line
+            }
+            let again = try JSONDecoder().decode(ControlResponse.self, from: try JSONEncoder().encode(response))
+            try require(again == response, "a response, encoded and decoded again, differs")
+            if let capture = response.capture { try checkCapture(capture) }
+        }
+    }
+
+    /// A capture the checks accept describes this VM's memory and disks, with page runs inside its memory.
+    private static func checkCapture(_ capture: SnapshotCapture) throws {
+        do {
+            try UntrustedCapture.checkShape(capture, configuration: configuration, vm: configuration.name)
+        } catch {
+            try requireOneLine(error, from: "the capture check")
+            return
+        }
+        try require(capture.memoryBytes == configuration.memoryBytes, "a capture of \(capture.memoryBytes) bytes of memory accepted")
+        try require((capture.disks ?? []).count <= configuration.disks.count, "a capture with more disks than the VM accepted")
+        let pages = Int(capture.memoryBytes / 4096)
+        for run in capture.changedPages ?? [] {
+            let (end, overflow) = run.first.addingReportingOverflow(run.count)
+            try require(run.first >= 0 && run.count >= 0 && !overflow && end <= pages,
+                        "a changed-page run of \(run.count) pages from page \(run.first) accepted for \(pages) pages")
+        }
+    }
+}

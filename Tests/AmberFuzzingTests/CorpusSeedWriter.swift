@@ -1,0 +1,129 @@
+@testable import AmberFuzzing
+import AmberStore
+import AmberVMM
+import Foundation
+import Testing
+
+/// Writes the seed inputs of `Fuzz/corpus` from what Amber itself writes: run with
+/// `AMBER_WRITE_FUZZ_SEEDS=1 swift test --filter CorpusSeedWriter` (the machine-state seeds come from a real
+/// tiny guest: `--filter FuzzSeedStates` in AmberVMMTests). Seeds are overwritten, crash inputs kept.
+@Suite("Fuzz corpus seed writer", .enabled(if: ProcessInfo.processInfo.environment["AMBER_WRITE_FUZZ_SEEDS"] != nil))
+struct CorpusSeedWriter {
+    func write(_ bytes: [UInt8], target: String, name: String) throws {
+        let directory = corpusDirectory.appendingPathComponent(target)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try Data(bytes).write(to: directory.appendingPathComponent("seed-" + name))
+    }
+
+    /// A store of 4 KiB chunks holding an LZ4 chunk, a raw one, a delta on the first and a manifest,
+    /// as one pack; and the delta's payload and the manifest on their own.
+    @Test func storeSeeds() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("amber-seeds-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try ChunkStore(directory: directory, chunkSize: 4096)
+        let index = InMemoryChunkIndex()
+        var writer = try StoreWriter(store: store, index: index)
+        let text = Array(String(repeating: "amber keeps every snapshot. ", count: 300).utf8.prefix(8192))
+        var noise = SystemRandomNumberGenerator()
+        let random = (0..<4096).map { _ in UInt8.random(in: 0...255, using: &noise) }
+        var changed = text
+        changed.replaceSubrange(4096..<4196, with: random.prefix(100))
+        let base = try writer.put(text)
+        let rawChunk = try writer.put(random)
+        // A delta's base must be committed (readable through the index) before the delta is written.
+        index.record(try writer.seal())
+        writer.finish(committed: true)
+        writer = try StoreWriter(store: store, index: index)
+        let delta = try changed.withUnsafeBytes { try writer.put($0, deltaBase: base) }
+        let manifest = Manifest(chunkSize: 4096, logicalLength: 3 * 4096 - 100, digests: [base, .zero, rawChunk])
+        let root = try writer.put(manifest)
+        let commit = try writer.seal()
+        writer.finish(committed: true)
+        index.record(commit)
+        let reader = ChunkReader(store: store, index: index)
+
+        let packName = try #require(try store.packFileNames().first)
+        let pack = try [UInt8](Data(contentsOf: URL(fileURLWithPath: store.packPath(packName))))
+        try write(pack, target: "pack", name: "lz4-raw-delta-manifest.pack")
+        let deltaLocation = try reader.location(of: delta)
+        #expect(deltaLocation.codec == .delta)
+        let recordStart = Int(deltaLocation.offset)
+        let payload = pack[(recordStart + PackFormat.recordHeaderSize)..<(recordStart + deltaLocation.recordLength)]
+        let length = deltaLocation.rawLength - 1
+        try write([UInt8(length & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length >> 16)] + payload, target: "delta", name: "one-changed-page")
+
+        let rootBytes = try reader.chunk(root)
+        let pieceBytes = manifest.pieces()[0]
+        try write(littleEndian(UInt32(rootBytes.count)) + rootBytes + pieceBytes, target: "manifest", name: "three-chunks")
+        let empty = Manifest(chunkSize: 65536, logicalLength: 0, digests: []).encodeRoot(pieces: [])
+        try write(littleEndian(UInt32(empty.count)) + empty, target: "manifest", name: "empty")
+        let zeroPiece = Manifest(chunkSize: 4096, logicalLength: 1 << 20, digests: []).encodeRoot(pieces: [.zero, .zero])
+        try write(littleEndian(UInt32(zeroPiece.count)) + zeroPiece, target: "manifest", name: "all-zero-pieces")
+    }
+
+    @Test func configurationSeeds() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] // as VMLauncher writes it
+        // /proc/self/exe is a readable regular file on any host, so these pass the check and the fuzzer starts deep.
+        var boot = VMConfiguration(name: "web-1", kernelPath: "/proc/self/exe", initrdPath: "/proc/self/exe",
+                                   commandLine: "console=ttyS0 reboot=k panic=1 pci=off", memoryBytes: 256 << 20, vcpus: 2,
+                                   disks: [DiskConfiguration(path: "/proc/self/exe", readOnly: true)],
+                                   controlSocketPath: "/root/.amber/vms/web-1/control.sock", consoleLogPath: "/root/.amber/vms/web-1/console.log")
+        boot.snapshotPauseLimitSeconds = 5
+        try write(Array(try encoder.encode(boot)), target: "vm-config", name: "boot.json")
+        let restore = VMConfiguration(name: "web-1-clone", kernelPath: "", initrdPath: nil, commandLine: "",
+                                      memoryBytes: 128 << 20, vcpus: 1,
+                                      disks: [DiskConfiguration(path: "/proc/self/exe", readOnly: false, overlayPath: "/tmp/overlay")],
+                                      controlSocketPath: "/tmp/c.sock", consoleLogPath: nil,
+                                      restore: RestoreSource(snapshotID: "s-0001", statePath: "/proc/self/exe", memoryPath: "/proc/self/exe"))
+        try write(Array(try encoder.encode(restore)), target: "vm-config", name: "restore.json")
+    }
+
+    @Test func controlSeeds() throws {
+        func line<T: Encodable>(_ message: T) throws -> [UInt8] { Array(try JSONEncoder().encode(message)) + [UInt8(ascii: "\n")] }
+        try write(try line(ControlRequest(.status)), target: "control-request", name: "status")
+        try write(try line(ControlRequest(.snapshotBegin, memory: false)), target: "control-request", name: "disk-snapshot")
+        try write(try line(ControlRequest(.snapshotBegin)) + line(ControlRequest(.snapshotRelease)) + line(ControlRequest(.snapshotEnd))
+                  + line(ControlRequest(.snapshotCommitted, snapshotID: "0193a5c2-7f0e-7a4b-9c1d-2e3f4a5b6c7d")),
+                  target: "control-request", name: "snapshot-session")
+        try write(try line(ControlRequest(.console)) + Array("ls /\n".utf8), target: "control-request", name: "console")
+
+        let status = VMStatus(name: "fuzz", pid: 4242, state: .running, vcpus: 2, memoryBytes: 256 << 20, uptimeSeconds: 12.5,
+                              memoryAddress: 0x7f00_0000_0000)
+        try write(try line(ControlResponse(ok: true, status: status)), target: "control-response", name: "status")
+        try write(try line(ControlResponse(ok: false, error: "the VM is already paused", status: status)), target: "control-response", name: "refusal")
+        let configured = ControlResponseFuzzTarget.configuration.disks[0]
+        let capture = SnapshotCapture(memoryPath: "/proc/4243/mem", memoryOffset: 0x7f00_0000_0000, pagemapPath: "/proc/4243/pagemap",
+                                      memoryBacking: nil, memoryBaseline: "s-0001", changedPages: [PageRun(first: 0, count: 16), PageRun(first: 4096, count: 1)],
+                                      memoryBytes: 256 << 20, machineState: Data("AMBERMST".utf8), wasPaused: false,
+                                      disks: [DiskCapture(basePath: configured.path, overlayPath: configured.overlayPath, baseline: "s-0001",
+                                                          changedChunks: [0, 7, 9], chunkSize: 65536)],
+                                      parent: "s-0001")
+        try write(try line(ControlResponse(ok: true, status: status, capture: capture)) + line(ControlResponse(ok: true, status: status, pauseMicroseconds: 1830))
+                  + line(ControlResponse(ok: true, status: status, pauseMicroseconds: 2400)) + line(ControlResponse(ok: true, status: status)),
+                  target: "control-response", name: "snapshot-session")
+    }
+
+    @Test func policySeeds() throws {
+        let shipped = corpusDirectory.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("policies")
+        for file in try FileManager.default.contentsOfDirectory(atPath: shipped.path) where file.hasSuffix(".yaml") {
+            try write(try [UInt8](Data(contentsOf: shipped.appendingPathComponent(file))), target: "policy", name: file)
+        }
+        let everyField = """
+        name: everything
+        vms: ["db-*", "cache"]
+        schedule: "Mon..Fri *-*-1..7 02:00/6"
+        timezone: Europe/Berlin
+        memory: false
+        keep: { last: 3, hourly: 24, daily: 7, weekly: 4, monthly: 6, yearly: 2 }
+        within: 30d
+        max_stored: 20GiB
+
+        """
+        try write(Array(everyField.utf8), target: "policy", name: "every-field.yaml")
+    }
+
+    private func littleEndian(_ value: UInt32) -> [UInt8] {
+        withUnsafeBytes(of: value.littleEndian) { Array($0) }
+    }
+}
