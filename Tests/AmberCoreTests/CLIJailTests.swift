@@ -75,7 +75,8 @@ struct CLIJailTests {
         }
         #expect(chmod(vm.controlSocket.path, 0o777) == 0)
 
-        // uid and gid 65534 (nobody), no groups: sends one `stop` request and prints the answer.
+        // uid and gid 65534 (nobody), no groups: sends one `stop` request and prints the answer (amber-vmm refuses
+        // a stranger as soon as it accepts the connection, so the request may find the socket closed).
         let client = Process()
         client.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
         client.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", """
@@ -83,7 +84,10 @@ struct CLIJailTests {
             s = socket.socket(socket.AF_UNIX)
             s.settimeout(30)
             s.connect(sys.argv[1])
-            s.sendall(b'{"op":"stop"}\\n')
+            try:
+                s.sendall(b'{"op":"stop"}\\n')
+            except BrokenPipeError:
+                pass  # refused before it was read: the answer is waiting
             print(s.makefile().readline(), end="")
             """, vm.controlSocket.path]
         let output = Pipe()
