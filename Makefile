@@ -1,6 +1,8 @@
 # The two commands a new user needs: `make demo` and `make test`. Everything they need is installed here.
 SWIFT ?= swift
 RELEASE_FLAGS := -c release --static-swift-stdlib
+# Fully static release executables (see Package.swift); every script that builds them says the same.
+export AMBER_STATIC := 1
 BIN := $(shell pwd)/.build/release
 
 .PHONY: deps build guest test unit-test guest-test demo bench fuzz clean

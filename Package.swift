@@ -4,10 +4,13 @@ import PackageDescription
 // One target per concern; dependencies point one way (see ../shared/DESIGN.md and README.md):
 // C shims (CSystem, CKVM, CLZ4, CSQLite) -> AmberSystem -> AmberKVM/AmberBoot/AmberVirtio -> AmberVMM -> AmberCore -> executables,
 // with AmberStore, AmberCatalog and AmberPolicy beside the VMM, never importing it.
-// Release binaries are fully static: no dynamic loader resolving thousands of symbols at every start
-// (3-5 ms of each `amber` command and of amber-vmm's start, on the path of every clone; BENCHMARKS.md
-// "Rollback and clone"). Debug builds and test bundles stay dynamic.
-let staticInRelease: [LinkerSetting] = [.unsafeFlags(["-static-executable"], .when(configuration: .release))]
+// `make build` links release binaries fully static (AMBER_STATIC=1 with --static-swift-stdlib): no dynamic
+// loader resolving thousands of symbols at every start (3-5 ms of each `amber` command and of amber-vmm's start,
+// on the path of every clone; BENCHMARKS.md "Rollback and clone"). -static-executable needs the static Swift
+// libraries the way --static-swift-stdlib builds them, so a plain `swift build -c release` links the default
+// way. Debug builds and test bundles stay dynamic.
+let staticInRelease: [LinkerSetting] = Context.environment["AMBER_STATIC"] == "1"
+    ? [.unsafeFlags(["-static-executable"], .when(configuration: .release))] : []
 
 let package = Package(
     name: "Amber",
