@@ -22,9 +22,13 @@ public final class Catalog: @unchecked Sendable {
                 throw CatalogError.notACatalog(path: path)
             }
             // SQLite would create the file 0644 (less the umask), and its -wal and -shm files take the
-            // database's mode: created owner-only here first, all three are. A failure is left for
+            // database's mode: created owner-only here first, all three are. Only when it does not exist
+            // (O_EXCL): closing a descriptor of a database this process already has open drops every POSIX
+            // lock the process holds on it (fcntl semantics), and another process's SQLite then takes itself
+            // for the last connection and checkpoints and deletes the WAL under this one (seen: amberd's
+            // commits lost and "disk I/O error" while its gc child closed the catalog). A failure is left for
             // SQLite to report.
-            let created = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+            let created = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
             if created >= 0 { close(created) }
             let db = try SQLiteConnection(path: path)
             do {
