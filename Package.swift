@@ -38,6 +38,8 @@ let package = Package(
         .target(name: "AmberVMM", dependencies: ["AmberKVM", "AmberBoot", "AmberVirtio", "AmberSystem"]),
         .target(name: "AmberStore", dependencies: [
             "CLZ4", "AmberSystem", .product(name: "Crypto", package: "swift-crypto"),
+            // scrypt, the memory-hard key derivation of encrypted stores' key slots.
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
         ]),
         .target(name: "AmberCatalog", dependencies: ["CSQLite"]),
         .target(name: "AmberPolicy", dependencies: ["Yams"]),

@@ -1,3 +1,4 @@
+import AmberStore
 import Foundation
 
 /// Where Amber keeps its state: the chunk store, the catalog and one directory per VM.
@@ -5,6 +6,14 @@ import Foundation
 /// `$XDG_DATA_HOME/amber` (or ~/.local/share/amber) for everyone else.
 public struct AmberHome: Sendable {
     public let root: URL
+    /// Where an encrypted store's key comes from: `--key-file`, else `$AMBER_KEY_FILE`, else a passphrase typed
+    /// on the terminal. A plain store ignores it.
+    public var keyInput = StoreKeyInput.resolving(keyFile: nil)
+
+    public init(explicit: String?, keyFile: String?) {
+        self.init(explicit: explicit)
+        keyInput = StoreKeyInput.resolving(keyFile: keyFile)
+    }
 
     public init(explicit: String?) {
         if let explicit, !explicit.isEmpty {

@@ -63,7 +63,7 @@ extension ChunkLocation {
     /// or nil when it can be: readers size buffers and compute file offsets from these numbers. Whether
     /// the record really is there is found when it is read.
     public var impossibility: String? {
-        guard PackFormat.lengthsArePossible(codec: codec, rawLength: rawLength, storedLength: storedLength) else {
+        guard PackFormat.lengthsArePossibleInAnyStore(codec: codec, rawLength: rawLength, storedLength: storedLength) else {
             return "\(codec) record of \(rawLength) bytes stored in \(storedLength)"
         }
         guard offset >= UInt64(PackFormat.fileHeaderSize) else { return "offset \(offset) is inside the pack's file header" }

@@ -80,9 +80,10 @@ public final class ChunkReader: @unchecked Sendable {
               bases: [ChunkDigest: ChunkLocation] = [:]) throws -> Int {
         let depth = try decode(digest, at: location, into: destination, scratch: scratch, timings: &timings, level: 0, bases: bases)
         var clock = monotonicNanos()
-        guard ChunkDigest.of(UnsafeRawBufferPointer(destination)) == digest else {
+        let namer = store.namer
+        guard namer.digest(of: UnsafeRawBufferPointer(destination)) == digest else {
             if location.codec == .delta { try diagnoseBase(of: digest, at: location) }
-            throw corrupt(digest, location, "content does not match its SHA-256")
+            throw corrupt(digest, location, "content does not match its \(namer.digestName)")
         }
         timings.hashNanos += lap(&clock)
         return depth
@@ -97,7 +98,7 @@ public final class ChunkReader: @unchecked Sendable {
             throw corrupt(digest, location, "holds \(location.rawLength) bytes, expected \(destination.count)")
         }
         guard location.recordLength <= scratch.count || location.codec == .delta,
-              location.codec != .raw || location.storedLength == location.rawLength else {
+              location.codec != .raw || location.storedLength == location.rawLength + store.sealOverhead else {
             throw corrupt(digest, location, "impossible record lengths in the index")
         }
         var clock = monotonicNanos()
@@ -107,9 +108,9 @@ public final class ChunkReader: @unchecked Sendable {
             timings.readNanos += lap(&clock)
             return 0
         case .lz4:
-            let header = try readRecord(digest, at: location, into: scratch, payloadInto: nil)
+            let length = try readRecord(digest, at: location, into: scratch, payloadInto: nil)
             timings.readNanos += lap(&clock)
-            let payload = UnsafeRawBufferPointer(rebasing: scratch[PackFormat.recordHeaderSize..<header.recordLength])
+            let payload = UnsafeRawBufferPointer(rebasing: scratch[PackFormat.recordHeaderSize..<(PackFormat.recordHeaderSize + length)])
             guard ChunkCodec.decompress(payload, into: destination) else { throw corrupt(digest, location, "LZ4 data does not decode") }
             timings.decodeNanos += lap(&clock)
             return 0
@@ -119,20 +120,26 @@ public final class ChunkReader: @unchecked Sendable {
     }
 
     /// Reads and checks a record's header into `scratch`, and its payload after it, or into `payload`
-    /// when given (one preadv, no copy through `scratch`).
+    /// when given (one preadv, no copy through `scratch`). Returns the payload's length. In an encrypted store
+    /// the whole record is read into `scratch` (which holds `location.recordLength` bytes) and its payload
+    /// opened, into `payload` or over the sealed bytes in `scratch` (unless `opening` is false: gc copies
+    /// records as they are); a payload that does not open is a corrupt chunk, as a bad digest is.
+    @discardableResult
     func readRecord(_ digest: ChunkDigest, at location: ChunkLocation, into scratch: UnsafeMutableRawBufferPointer,
-                    payloadInto payload: UnsafeMutableRawBufferPointer? = nil) throws -> PackRecordHeader {
+                    payloadInto payload: UnsafeMutableRawBufferPointer? = nil, opening: Bool = true) throws -> Int {
         let file = try pack(location.pack)
+        let sealer = store.payloadSealer
         let count: Int
-        if let payload {
+        if let payload, sealer == nil {
             let head = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<PackFormat.recordHeaderSize])
             count = try file.read(into: [head, payload], at: location.offset)
         } else {
+            guard location.recordLength <= scratch.count else { throw corrupt(digest, location, "impossible record lengths in the index") }
             count = try file.read(into: UnsafeMutableRawBufferPointer(rebasing: scratch[0..<location.recordLength]), at: location.offset)
         }
         guard count == location.recordLength else { throw corrupt(digest, location, "pack ends inside the record") }
         let header: PackRecordHeader
-        switch PackRecordHeader.decode(UnsafeRawBufferPointer(rebasing: scratch[0..<PackFormat.recordHeaderSize])) {
+        switch PackRecordHeader.decode(UnsafeRawBufferPointer(rebasing: scratch[0..<PackFormat.recordHeaderSize]), sealOverhead: store.sealOverhead) {
         case .success(let decoded): header = decoded
         case .failure(let defect): throw corrupt(digest, location, defect.description)
         }
@@ -140,17 +147,28 @@ public final class ChunkReader: @unchecked Sendable {
               header.codec == location.codec else {
             throw corrupt(digest, location, "record header does not match the index")
         }
-        return header
+        guard let sealer, opening else { return header.storedLength }
+        let sealed = UnsafeRawBufferPointer(rebasing: scratch[PackFormat.recordHeaderSize..<header.recordLength])
+        guard let opened = sealer.open(sealed, authenticating: UnsafeRawBufferPointer(rebasing: scratch[0..<PackFormat.sealedHeaderBytes])) else {
+            throw corrupt(digest, location, "payload does not open with the store's key (damaged, or under another record's header)")
+        }
+        let target = payload ?? UnsafeMutableRawBufferPointer(rebasing: scratch[PackFormat.recordHeaderSize...])
+        guard payload == nil ? opened.count <= target.count : opened.count == target.count else {
+            throw corrupt(digest, location, "opened payload has the wrong length")
+        }
+        opened.copyBytes(to: target)
+        return opened.count
     }
 
-    /// A record exactly as stored (header and encoded payload), after checking it decodes to `digest`:
-    /// what gc copies into a new pack.
+    /// A record exactly as stored (header and encoded payload, still sealed in an encrypted store), after
+    /// checking it decodes to `digest`: what gc copies into a new pack.
     public func verifiedRecord(_ digest: ChunkDigest, at location: ChunkLocation) throws -> (PackRecordHeader, [UInt8]) {
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: location.recordLength, alignment: 16)
         let decoded = UnsafeMutableRawBufferPointer.allocate(byteCount: location.rawLength, alignment: 16)
         defer { scratch.deallocate(); decoded.deallocate() }
         try read(digest, at: location, into: decoded, scratch: scratch)
-        let header = try readRecord(digest, at: location, into: scratch)
+        let length = try readRecord(digest, at: location, into: scratch, opening: false)
+        let header = PackRecordHeader(codec: location.codec, rawLength: location.rawLength, storedLength: length, digest: digest)
         return (header, Array(scratch[PackFormat.recordHeaderSize..<header.recordLength]))
     }
 

@@ -78,9 +78,9 @@ extension ChunkReader {
     /// Reads a delta record whole into `record` (exactly its length) and bound-checks its payload.
     private func parseDelta(_ digest: ChunkDigest, at location: ChunkLocation,
                             record: UnsafeMutableRawBufferPointer) throws -> DeltaRecord.Parsed {
-        let header = try readRecord(digest, at: location, into: record)
+        let length = try readRecord(digest, at: location, into: record)
         do {
-            return try DeltaRecord.parse(UnsafeRawBufferPointer(rebasing: record[PackFormat.recordHeaderSize..<header.recordLength]),
+            return try DeltaRecord.parse(UnsafeRawBufferPointer(rebasing: record[PackFormat.recordHeaderSize..<(PackFormat.recordHeaderSize + length)]),
                                          rawLength: location.rawLength)
         } catch let defect as DeltaRecordDefect {
             throw corrupt(digest, location, defect.description)

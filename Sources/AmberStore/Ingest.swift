@@ -111,6 +111,7 @@ extension StoreWriter {
         let count = Manifest.chunkCount(length: length, chunkSize: chunkSize)
         var digests = [ChunkDigest](repeating: .zero, count: count)
         let queue = WorkQueue(count: count, batch: Self.batchChunks)
+        let namer = store.namer
         let totals = IngestTotals()
         digests.withUnsafeMutableBufferPointer { manifest in
             let manifest = manifest
@@ -163,7 +164,7 @@ extension StoreWriter {
                                 continue
                             }
                             timings.zeroCheckNanos += lap(&clock)
-                            let digest = ChunkDigest.of(chunk)
+                            let digest = namer.digest(of: chunk)
                             manifest[index] = digest
                             candidates.append((index, digest))
                             timings.hashNanos += lap(&clock)

@@ -65,7 +65,7 @@ extension ChunkReader {
         let queue = WorkQueue(count: count, batch: batch)
         let totals = IngestTotals()
         let timingsLock = NSLock()
-        let maxRecord = PackFormat.recordHeaderSize + max(chunkSize, ChunkCodec.compressionBound(chunkSize))
+        let maxRecord = PackFormat.recordHeaderSize + max(chunkSize, ChunkCodec.compressionBound(chunkSize)) + store.sealOverhead
         runThreads(min(2 * storeWorkerCount, max(1, (count + batch - 1) / batch))) { _ in
             let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: maxRecord, alignment: 16)
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: batch * chunkSize, alignment: OutputFile.directAlignment)

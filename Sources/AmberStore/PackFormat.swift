@@ -10,7 +10,9 @@
 ///         48    8  FNV-1a-64 of bytes 0..<48: tells a real header from torn or random bytes
 ///         56    …  payload
 ///
-/// The payload needs no checksum of its own: decoding it and re-hashing must reproduce the digest.
+/// The payload needs no checksum of its own: decoding it and re-hashing must reproduce the digest. In an
+/// encrypted store the digest is keyed (`ChunkNamer`) and the payload sealed (`PayloadSealer`, bytes 0..<48
+/// of the header as additional data); the header itself stays in the clear.
 public enum PackFormat {
     /// A pack's name: 16 lowercase hex digits (`StoreWriter` draws them at random). A name read from the
     /// catalog becomes a path under packs/: anything else (a `/`, `..`) is refused before it is used.
@@ -22,6 +24,9 @@ public enum PackFormat {
     public static let fileHeaderSize = 16
     public static let recordMagic: UInt32 = 0x3152_4D41 // "AMR1" read little endian
     public static let recordHeaderSize = 56
+    /// The header bytes a sealed payload is bound to (everything but the FNV checksum): magic, codec, both
+    /// lengths and the digest.
+    public static let sealedHeaderBytes = 48
     /// Chunks (and manifest roots) larger than this are refused; it bounds every buffer a reader allocates.
     public static let maxRecordPayload = 16 << 20
 
@@ -33,10 +38,18 @@ public enum PackFormat {
 
     /// Whether a record of `codec` can have these lengths: both within 1...`maxRecordPayload`, and a raw
     /// record's payload is the chunk itself. Record headers and the catalog's chunk rows are both checked
-    /// with it, since readers size their buffers from these numbers.
-    public static func lengthsArePossible(codec: ChunkCodec, rawLength: Int, storedLength: Int) -> Bool {
-        (1...maxRecordPayload).contains(rawLength) && (1...maxRecordPayload).contains(storedLength)
-            && (codec != .raw || rawLength == storedLength)
+    /// with it, since readers size their buffers from these numbers. In an encrypted store every payload is
+    /// sealed, `sealOverhead` (28) bytes longer than the encoded chunk, and the bounds move up by as much.
+    public static func lengthsArePossible(codec: ChunkCodec, rawLength: Int, storedLength: Int, sealOverhead: Int = 0) -> Bool {
+        (1...maxRecordPayload).contains(rawLength) && (1...maxRecordPayload).contains(storedLength - sealOverhead)
+            && (codec != .raw || rawLength + sealOverhead == storedLength)
+    }
+
+    /// Whether the lengths are possible in a plain or in an encrypted store: what the catalog's rows are held
+    /// to before their numbers size a buffer (the reader then checks them against its own store exactly).
+    public static func lengthsArePossibleInAnyStore(codec: ChunkCodec, rawLength: Int, storedLength: Int) -> Bool {
+        lengthsArePossible(codec: codec, rawLength: rawLength, storedLength: storedLength)
+            || lengthsArePossible(codec: codec, rawLength: rawLength, storedLength: storedLength, sealOverhead: PayloadSealer.overhead)
     }
 
     static func isFileHeader(_ bytes: UnsafeRawBufferPointer) -> Bool {
@@ -63,8 +76,9 @@ public struct PackRecordHeader: Equatable, Sendable {
         destination.storeBytes(of: check.littleEndian, toByteOffset: 48, as: UInt64.self)
     }
 
-    /// Decodes a header, or returns why these bytes are not one.
-    public static func decode(_ bytes: UnsafeRawBufferPointer) -> Result<PackRecordHeader, PackRecordDefect> {
+    /// Decodes a header, or returns why these bytes are not one. `sealOverhead` is the store's (28 when its
+    /// payloads are sealed, else 0).
+    public static func decode(_ bytes: UnsafeRawBufferPointer, sealOverhead: Int = 0) -> Result<PackRecordHeader, PackRecordDefect> {
         guard bytes.count >= PackFormat.recordHeaderSize else { return .failure(.truncated) }
         guard UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 0, as: UInt32.self)) == PackFormat.recordMagic else {
             return .failure(.badMagic)
@@ -75,7 +89,7 @@ public struct PackRecordHeader: Equatable, Sendable {
         guard codecWord <= 0xFF, let codec = ChunkCodec(rawValue: UInt8(codecWord)) else { return .failure(.unknownCodec) }
         let raw = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt32.self)))
         let storedLength = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 12, as: UInt32.self)))
-        guard PackFormat.lengthsArePossible(codec: codec, rawLength: raw, storedLength: storedLength) else {
+        guard PackFormat.lengthsArePossible(codec: codec, rawLength: raw, storedLength: storedLength, sealOverhead: sealOverhead) else {
             return .failure(.badLengths)
         }
         let digest = ChunkDigest(bytes: UnsafeRawBufferPointer(rebasing: bytes[16..<48]))!

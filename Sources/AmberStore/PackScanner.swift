@@ -38,7 +38,8 @@ extension ChunkReader {
         }
         var offset = UInt64(PackFormat.fileHeaderSize)
         scan.validLength = offset
-        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: PackFormat.recordHeaderSize + PackFormat.maxRecordPayload, alignment: 16)
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: PackFormat.recordHeaderSize + PackFormat.maxRecordPayload + store.sealOverhead,
+                                                             alignment: 16)
         let decoded = UnsafeMutableRawBufferPointer.allocate(byteCount: PackFormat.maxRecordPayload, alignment: 16)
         defer { scratch.deallocate(); decoded.deallocate() }
         while offset < length {
@@ -47,7 +48,7 @@ extension ChunkReader {
                 scan.stopReason = "torn record header at offset \(offset)"
                 break
             }
-            let decodedHeader = PackRecordHeader.decode(UnsafeRawBufferPointer(headerWindow))
+            let decodedHeader = PackRecordHeader.decode(UnsafeRawBufferPointer(headerWindow), sealOverhead: store.sealOverhead)
             if case .failure(.unknownCodec) = decodedHeader {
                 // The header's checksum holds: a real record, of a codec only a newer Amber knows.
                 throw StoreError.newerPack(name: name, what: "a record of an unknown codec at offset \(offset)")

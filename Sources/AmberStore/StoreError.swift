@@ -23,6 +23,15 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
     case invalidChunkSize(Int)
     /// A record file (`records/<type>s/<key>`) that cannot be read back.
     case badRecord(name: String, reason: String)
+    /// An encrypted store opened without a key (no --key-file, no $AMBER_KEY_FILE, no terminal).
+    case keyNeeded(path: String)
+    /// The key given opens no key slot of the store (or is a recovery key of another store).
+    case wrongKey(path: String, source: String)
+    case badKeyFile(path: String, reason: String)
+    /// Every key slot of an encrypted store is damaged or missing.
+    case noUsableKeySlot(path: String, damaged: [String])
+    case keySlot(what: String, reason: String)
+    case storeExists(path: String)
 
     public var description: String {
         switch self {
@@ -57,6 +66,19 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
             return "a chunk of \(size) bytes is larger than the store allows (at most 16 MiB)"
         case .badRecord(let name, let reason):
             return "record \(name) in the store is damaged (\(reason)); `amber store recover` rewrites it from the catalog's row if there is one"
+        case .keyNeeded(let path):
+            return "store \(path) is encrypted: give its key with --key-file FILE or AMBER_KEY_FILE"
+        case .wrongKey(let path, let source):
+            return "wrong key for store \(path): no key slot opens with the key from \(source)"
+        case .badKeyFile(let path, let reason):
+            return "key file \(path) cannot be used (\(reason)); give a file holding the passphrase or a key from `amber store key export`"
+        case .noUsableKeySlot(let path, let damaged):
+            return "store \(path) has no usable key slot (damaged: \(damaged.isEmpty ? "none; keys/ is empty" : damaged.joined(separator: ", "))); "
+                + "open it with the recovery key from `amber store key export` (--key-file)"
+        case .keySlot(let what, let reason):
+            return "\(what): \(reason)"
+        case .storeExists(let path):
+            return "\(path) already holds a store; `amber store init` only creates a new one (use another --home)"
         case .invalidChunkSize(let size):
             return "chunk size \(size) is invalid; use a power of two between 4 KiB and 16 MiB"
         }

@@ -82,7 +82,7 @@ public final class StoreWriter: @unchecked Sendable {
     public func put(_ bytes: UnsafeRawBufferPointer, deltaBase: ChunkDigest? = nil) throws -> ChunkDigest {
         guard bytes.count <= PackFormat.maxRecordPayload else { throw StoreError.chunkTooLarge(bytes.count) }
         if bytes.count == 0 || isAllZero(bytes) { return .zero }
-        let digest = ChunkDigest.of(bytes)
+        let digest = store.namer.digest(of: bytes)
         if try index.storedDigests(among: [digest]).isEmpty, claim([digest]).contains(digest) {
             let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.scratchSize(bytes.count), alignment: 16)
             let base = deltaBase.flatMap { $0.isZero || $0 == digest ? nil : $0 }
@@ -99,13 +99,16 @@ public final class StoreWriter: @unchecked Sendable {
     }
 
     /// Appends an already encoded record (gc moving a live chunk out of a sparse pack), unconditionally.
-    public func appendRecord(_ header: PackRecordHeader, payload: UnsafeRawBufferPointer) throws {
+    /// `base` is a delta record's base as the index has it; in a plain store it may be left out and is read
+    /// from the payload (a sealed payload does not show it).
+    public func appendRecord(_ header: PackRecordHeader, payload: UnsafeRawBufferPointer, base knownBase: ChunkDigest? = nil) throws {
         let record = UnsafeMutableRawBufferPointer.allocate(byteCount: header.recordLength, alignment: 16)
         defer { record.deallocate() }
         (record.baseAddress! + PackFormat.recordHeaderSize).copyMemory(from: payload.baseAddress!, byteCount: payload.count)
         header.encode(into: record.baseAddress!)
         var timings = IngestTimings()
-        let base = header.codec == .delta && payload.count >= 32 ? ChunkDigest(bytes: UnsafeRawBufferPointer(rebasing: payload[0..<32])) : nil
+        let base = header.codec != .delta ? nil : knownBase ?? (store.isEncrypted || payload.count < 32 ? nil
+            : ChunkDigest(bytes: UnsafeRawBufferPointer(rebasing: payload[0..<32])))
         _ = try append([UnsafeRawBufferPointer(record)], headers: [header], bases: [base], timings: &timings)
     }
 
@@ -158,9 +161,10 @@ public final class StoreWriter: @unchecked Sendable {
 
     // MARK: - Shared by ingest workers
 
-    /// Room for one record of a chunk of `chunkSize` bytes, whichever codec it ends up with.
+    /// Room for one record of a chunk of `chunkSize` bytes, whichever codec it ends up with, sealed or not.
     static func scratchSize(_ chunkSize: Int) -> Int {
         PackFormat.recordHeaderSize + DeltaRecord.prefixSize(chunkSize) + max(chunkSize, ChunkCodec.compressionBound(chunkSize))
+            + PayloadSealer.overhead
     }
 
     /// Marks `digests` as being stored by this writer; returns those no one in this writer claimed before.
@@ -201,23 +205,30 @@ public final class StoreWriter: @unchecked Sendable {
                 pieces.append(piece)
             }
         }
+        let sealer = store.payloadSealer
+        let overhead = store.sealOverhead
         for (digest, bytes, base) in chunks {
             let record = scratch.baseAddress! + used
             let payload = UnsafeMutableRawBufferPointer(rebasing: scratch[(used + PackFormat.recordHeaderSize)...])
+            let codec: ChunkCodec
+            let encoded: Int
+            var deltaBase: ChunkDigest?
             if let base, let delta, let length = encodeDelta(bytes, on: base, buffers: delta, into: payload, timings: &timings) {
-                let header = PackRecordHeader(codec: .delta, rawLength: bytes.count, storedLength: length, digest: digest)
-                header.encode(into: record)
+                (codec, encoded, deltaBase) = (.delta, length, base)
+            } else {
+                let (chosen, compressed) = ChunkCodec.compress(bytes, into: payload)
+                (codec, encoded) = (chosen, chosen == .raw ? bytes.count : compressed)
+            }
+            let header = PackRecordHeader(codec: codec, rawLength: bytes.count, storedLength: encoded + overhead, digest: digest)
+            header.encode(into: record)
+            if let sealer {
+                // The header is encoded first: its bytes (sealed length included) are the seal's additional data.
+                let plaintext = codec == .raw ? bytes : UnsafeRawBufferPointer(rebasing: payload[0..<encoded])
+                _ = sealer.seal(plaintext, authenticating: UnsafeRawBufferPointer(start: record, count: PackFormat.sealedHeaderBytes),
+                                into: payload)
                 add(UnsafeRawBufferPointer(start: record, count: header.recordLength))
                 used += header.recordLength
-                headers.append(header)
-                bases.append(base)
-                continue
-            }
-            let (codec, compressed) = ChunkCodec.compress(bytes, into: payload)
-            let header = PackRecordHeader(codec: codec, rawLength: bytes.count, storedLength: codec == .raw ? bytes.count : compressed,
-                                          digest: digest)
-            header.encode(into: record)
-            if codec == .raw {
+            } else if codec == .raw {
                 add(UnsafeRawBufferPointer(start: record, count: PackFormat.recordHeaderSize))
                 add(bytes)
                 used += PackFormat.recordHeaderSize
@@ -226,7 +237,7 @@ public final class StoreWriter: @unchecked Sendable {
                 used += header.recordLength
             }
             headers.append(header)
-            bases.append(nil)
+            bases.append(deltaBase)
         }
         timings.compressNanos += monotonicNanos() - start - (timings.deltaNanos - deltaNanosBefore)
         let length = try append(pieces, headers: headers, bases: bases, timings: &timings)

@@ -7,11 +7,11 @@ import ArgumentParser
 /// binary. The plain spellings of `clone` are therefore parsed here by hand; everything else (help,
 /// `--name=X`, mistakes) goes through ArgumentParser exactly as before.
 extension Clone {
-    /// `clone ID --name NAME [--detach] [--json] [--home DIR]`, options in any order and each once;
+    /// `clone ID --name NAME [--detach] [--json] [--home DIR] [--key-file FILE]`, options in any order and each once;
     /// nil for anything else.
     static func plainInvocation(_ arguments: [String]) -> Clone? {
         guard arguments.first == "clone" else { return nil }
-        var id: String?, name: String?, home: String?
+        var id: String?, name: String?, home: String?, keyFile: String?
         var detach = false, json = false
         var rest = arguments.dropFirst()
         func value(_ current: String?) -> String? {
@@ -26,6 +26,9 @@ extension Clone {
             case "--home":
                 guard let given = value(home) else { return nil }
                 home = given
+            case "--key-file":
+                guard let given = value(keyFile) else { return nil }
+                keyFile = given
             case "--detach":
                 guard !detach else { return nil }
                 detach = true
@@ -40,6 +43,8 @@ extension Clone {
         guard let id, let name else { return nil }
         var homeOption = HomeOption()
         homeOption.home = home
+        // Every option of the group must be set: ArgumentParser traps on reading one that was never decoded.
+        homeOption.keyFile = keyFile
         var clone = Clone()
         clone.home = homeOption
         clone.id = id

@@ -28,6 +28,9 @@ struct Amberd: ParsableCommand {
     @Option(name: .long, help: "State directory (default: $AMBER_HOME, else /var/lib/amber as root, else ~/.local/share/amber).")
     var home: String?
 
+    @Option(name: .long, help: "An encrypted store's key file (default: $AMBER_KEY_FILE); amberd never prompts for a passphrase.")
+    var keyFile: String?
+
     @Option(name: .long, help: "When to run `store gc`, as a calendar event, or 'never'.")
     var gc = PolicyDaemon.defaultGCSchedule
 
@@ -47,7 +50,8 @@ struct Amberd: ParsableCommand {
         // thread sees SIGTERM/SIGINT.
         let signalThread = try Signals.handleOnThread([SIGTERM, SIGINT]) { _ in waker.requestStop() }
         Signals.ignoreBrokenPipes()
-        let amberHome = AmberHome(explicit: home)
+        var amberHome = AmberHome(explicit: home, keyFile: keyFile)
+        amberHome.keyInput.promptsOnTerminal = false
         let daemonConfiguration = PolicyDaemon.Configuration(
             home: amberHome, policies: PolicyDirectory.resolve(explicit: policies, home: amberHome),
             gcSchedule: gc == "never" ? nil : try CalendarEvent(parsing: gc))

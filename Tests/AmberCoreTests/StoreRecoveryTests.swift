@@ -179,7 +179,7 @@ struct CrashedRecordChangeTests {
         do {
             // As a killed writer leaves them: journal and records written, the catalog never told, the journal's lock
             // gone with the process (here: with the keeper).
-            let keeper = RecordKeeper(home: home)
+            let keeper = try RecordKeeper(home: home)
             try keeper.recordImage(ImageRecord(name: "ghost", manifest: ChunkDigest(hex: manifest)!.bytes, logicalBytes: 1,
                                                storedBytes: 1, chunkSize: 65536, created: Date()))
             try keeper.recordImageRemoval(try #require(try context.catalog.read { try $0.image(named: "a") }))

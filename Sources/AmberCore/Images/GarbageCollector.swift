@@ -34,8 +34,8 @@ extension StoreContext {
     /// `waiting` is told, in one line, whom gc waits for if writers are in progress (by default on stderr).
     public func collectGarbage(dryRun: Bool, waiting: ((String) -> Void)? = nil) throws -> GarbageCollectionReport {
         let lease = try store.lease(.exclusive, waiting: waiting)
-        try CrashedRecordChanges.resolve(storeDirectory: store.directory, catalog: catalog)
-        let storeRecords = try StoreRecordSet(directory: RecordDirectory(storeDirectory: store.directory))
+        try CrashedRecordChanges.resolve(records: store.records, catalog: catalog)
+        let storeRecords = try StoreRecordSet(directory: store.records)
         let (rows, catalogRoots, agreement) = try catalog.write { db in
             (try db.checkedChunkIndex(), try db.manifestRoots(deletingStaleLeases: true),
              try CatalogStoreAgreement(records: storeRecords, db: db))
@@ -127,7 +127,7 @@ extension StoreContext {
                 do {
                     for chunk in liveChunks {
                         let (header, payload) = try reader.verifiedRecord(chunk.digest, at: chunk.location)
-                        try payload.withUnsafeBytes { try writer.appendRecord(header, payload: $0) }
+                        try payload.withUnsafeBytes { try writer.appendRecord(header, payload: $0, base: chunk.location.base) }
                     }
                     movedDigests.formUnion(liveChunks.map(\.digest))
                 } catch StoreError.corruptChunk {

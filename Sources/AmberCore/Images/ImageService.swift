@@ -55,7 +55,7 @@ public struct ImageService: Sendable {
             writer.finish(committed: false)
             throw error
         }
-        let records = RecordKeeper(home: context.home)
+        let records = RecordKeeper(directory: context.store.records)
         do {
             try records.undoingOnFailure {
                 try context.commit(writer) { db in
@@ -107,7 +107,7 @@ public struct ImageService: Sendable {
     /// Forgets the image; its chunks stay until `amber store gc` finds nothing else uses them.
     public func remove(name: String) throws {
         do {
-            let records = RecordKeeper(home: context.home)
+            let records = RecordKeeper(directory: context.store.records)
             try records.undoingOnFailure {
                 try context.catalog.write { db in
                     guard let image = try db.image(named: name) else { throw CatalogError.notFound(what: "image '\(name)'") }

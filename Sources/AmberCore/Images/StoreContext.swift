@@ -27,7 +27,8 @@ public final class StoreContext: @unchecked Sendable {
                 throw StoreError.io(operation: "create \(home.root.path)", reason: "\(error.localizedDescription)")
             }
         }
-        store = try ChunkStore(directory: home.storeDirectory, packTarget: packTarget, leaseTimeout: try Self.leaseTimeout())
+        store = try ChunkStore(directory: home.storeDirectory, packTarget: packTarget, leaseTimeout: try Self.leaseTimeout(),
+                               key: home.keyInput)
         catalog = try Catalog(path: home.catalogFile.path)
         index = CatalogChunkIndex(catalog: catalog)
         // Only once the store and the catalog are known to be Amber's: a directory given as --home by
@@ -36,8 +37,8 @@ public final class StoreContext: @unchecked Sendable {
         // A store written before records existed gains them here, once. Failing to is not fatal to a command that
         // only reads; the next open tries again.
         do {
-            try CrashedRecordChanges.resolve(storeDirectory: home.storeDirectory, catalog: catalog)
-            if let line = try RecordMigration.completeIfNeeded(catalog: catalog, storeDirectory: home.storeDirectory) {
+            try CrashedRecordChanges.resolve(records: store.records, catalog: catalog)
+            if let line = try RecordMigration.completeIfNeeded(catalog: catalog, records: store.records) {
                 fputs("amber: \(line)\n", stderr)
             }
         } catch {

@@ -24,7 +24,7 @@ public struct PruneService {
         }
         guard let catalog else { return PruneReport(dryRun: dryRun, now: now, pruned: [], kept: 0) }
         let users = SnapshotUsers.read(home: home)
-        let records = RecordKeeper(home: home)
+        let records = try RecordKeeper(home: home)
         let decide = { (db: SQLiteConnection) throws -> PruneReport in
             if !dryRun { try db.refreshPlanningSummaries() }
             let summaries = try db.planningSummaries(vm: vm, includingIDs: true)

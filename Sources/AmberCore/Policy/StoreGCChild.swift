@@ -20,7 +20,8 @@ enum StoreGCChild {
         }
         let child = Process()
         child.executableURL = URL(fileURLWithPath: amber)
-        child.arguments = ["store", "gc", "--json", "--home", home.root.path]
+        // The child opens the store again: an encrypted store's key file goes with it (amberd never prompts).
+        child.arguments = ["store", "gc", "--json", "--home", home.root.path] + (home.keyInput.keyFile.map { ["--key-file", $0] } ?? [])
         let output = Pipe()
         let errors = Pipe()
         child.standardInput = FileHandle.nullDevice

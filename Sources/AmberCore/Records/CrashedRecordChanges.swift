@@ -9,8 +9,7 @@ import Foundation
 enum CrashedRecordChanges {
     /// Runs in a catalog write transaction: no writer changes rows meanwhile, and journals still locked belong to
     /// writers at work, which are left alone.
-    static func resolve(storeDirectory: URL, catalog: Catalog) throws {
-        let directory = RecordDirectory(storeDirectory: storeDirectory)
+    static func resolve(records directory: RecordDirectory, catalog: Catalog) throws {
         guard directory.hasUndoJournals else { return }
         try catalog.write { db in
             try directory.resolveCrashedJournals { entries in

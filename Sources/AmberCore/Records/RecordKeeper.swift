@@ -15,12 +15,13 @@ final class RecordKeeper {
     private var journal: [(type: RecordType, key: String, contents: [UInt8]?)] = []
     private var undoJournal: RecordUndoJournal?
 
-    init(storeDirectory: URL) {
-        directory = RecordDirectory(storeDirectory: storeDirectory)
+    init(directory: RecordDirectory) {
+        self.directory = directory
     }
 
-    convenience init(home: AmberHome) {
-        self.init(storeDirectory: home.storeDirectory)
+    /// The records of `home`'s store; an encrypted store's need its key (the home's key options).
+    convenience init(home: AmberHome) throws {
+        self.init(directory: try ChunkStore.records(storeDirectory: home.storeDirectory, key: home.keyInput))
     }
 
     func recordVM(_ row: VMRecord) throws {

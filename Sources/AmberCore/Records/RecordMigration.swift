@@ -15,8 +15,7 @@ enum RecordMigration {
     }
 
     /// Gives records to the rows lacking one, if this home has not been through it yet; returns a line for the log.
-    static func completeIfNeeded(catalog: Catalog, storeDirectory: URL) throws -> String? {
-        let directory = RecordDirectory(storeDirectory: storeDirectory)
+    static func completeIfNeeded(catalog: Catalog, records directory: RecordDirectory) throws -> String? {
         guard !directory.isComplete else { return nil }
         let outcome = try catalog.write { db -> Outcome in
             guard !directory.isComplete else { return Outcome() }

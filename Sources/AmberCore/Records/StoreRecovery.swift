@@ -60,8 +60,8 @@ extension StoreContext {
         }
         let scanned = try scanPacksForIndex(progress: progress)
         let packSeconds = lap()
-        try CrashedRecordChanges.resolve(storeDirectory: store.directory, catalog: catalog)
-        let directory = RecordDirectory(storeDirectory: store.directory)
+        try CrashedRecordChanges.resolve(records: store.records, catalog: catalog)
+        let directory = store.records
         let records = try StoreRecordSet(directory: directory)
         let recordSeconds = lap()
         let apply = { (db: SQLiteConnection) throws -> RecoveryReport in

@@ -67,7 +67,7 @@ public struct SnapshotService {
                 parentHint: String?, label: String?, kind: String, memory: ChunkDigest?, disk: ChunkDigest?, state: ChunkDigest?,
                 logicalBytes: UInt64, pauseMicroseconds: Int64, policy: String?) throws -> SnapshotRecord {
         let storedBytes = writer.storedBytes
-        let records = RecordKeeper(home: home)
+        let records = RecordKeeper(directory: context.store.records)
         return try records.undoingOnFailure {
             try context.commit(writer) { db -> SnapshotRecord in
                 if try db.vm(named: name) == nil {
@@ -107,7 +107,7 @@ public struct SnapshotService {
     @discardableResult
     public func remove(id: String) throws -> String {
         guard let catalog = try catalogIfPresent() else { throw SnapshotError.unknownSnapshot(id: id) }
-        let records = RecordKeeper(home: home)
+        let records = try RecordKeeper(home: home)
         let removed = try records.undoingOnFailure {
             try catalog.write { db in
                 let snapshot = try SnapshotIDs.resolve(id, in: db)
@@ -133,7 +133,7 @@ public struct SnapshotService {
     @discardableResult
     public func setProtected(id: String, _ protected: Bool) throws -> String {
         guard let catalog = try catalogIfPresent() else { throw SnapshotError.unknownSnapshot(id: id) }
-        let records = RecordKeeper(home: home)
+        let records = try RecordKeeper(home: home)
         return try records.undoingOnFailure {
             try catalog.write { db in
                 var snapshot = try SnapshotIDs.resolve(id, in: db)

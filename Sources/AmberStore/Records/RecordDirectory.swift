@@ -14,9 +14,13 @@ public final class RecordDirectory: @unchecked Sendable {
     /// Present once every catalog row of this home has been given a record (see `markComplete`).
     var completeMarker: URL { root.appendingPathComponent("COMPLETE") }
     private var temporaryDirectory: URL { root.appendingPathComponent(".tmp") }
+    /// An encrypted store's record key: bodies are sealed (record format 2). Get a store's directory from
+    /// `ChunkStore.records`, which knows whether the store is encrypted.
+    let sealer: PayloadSealer?
 
-    public init(storeDirectory: URL) {
+    public init(storeDirectory: URL, sealer: PayloadSealer? = nil) {
         root = storeDirectory.appendingPathComponent("records")
+        self.sealer = sealer
     }
 
     public func directory(_ type: RecordType) -> URL { root.appendingPathComponent(type.directoryName) }
@@ -46,7 +50,7 @@ public final class RecordDirectory: @unchecked Sendable {
                                            reason: "not a name a record file can have")
             }
             return (path(D.recordType, key: record.description.key),
-                    RecordEnvelope.encode(type: D.recordType, body: try record.encodedBody()))
+                    RecordEnvelope.encode(type: D.recordType, body: try record.encodedBody(), sealer: sealer))
         }
         try writeDurably(files, in: directory(D.recordType))
     }
@@ -117,7 +121,7 @@ public final class RecordDirectory: @unchecked Sendable {
             filled += count
         }
         bytes.removeLast(bytes.count - filled)
-        return RecordEnvelope.decode(bytes, type: D.recordType).flatMap { StoredRecord<D>.decode(body: $0, key: key) }
+        return RecordEnvelope.decode(bytes, type: D.recordType, sealer: sealer).flatMap { StoredRecord<D>.decode(body: $0, key: key) }
     }
 
     // MARK: - Undo

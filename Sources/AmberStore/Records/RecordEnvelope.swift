@@ -8,22 +8,32 @@ import Foundation
 /// The header says what the file is and lets a reader reject a torn, truncated or altered file before it
 /// decodes anything; the body is JSON so that a person (or `jq`) can read what the store says without Amber.
 /// Every number in the header is bounded before it is used: the file as a whole is at most `maxFileSize` bytes.
+///
+/// In an encrypted store the body is sealed (format 2): nonce, AES-256-GCM ciphertext of the JSON, tag, with
+/// the record's type as additional data; the header's length and SHA-256 are those of the sealed bytes, so a
+/// torn file is told from a wrong key. The file's name (a VM, image or snapshot id) stays visible.
 public enum RecordEnvelope {
     public static let magic = "amber-record"
     /// Version 1: the first record format (bodies described in `StoredRecord`).
     public static let formatVersion = 1
+    /// Version 2: the body sealed under the store's record key (encrypted stores only).
+    public static let sealedFormatVersion = 2
     /// A VM's configuration is the largest thing a record holds (a few KiB); 1 MiB leaves room and still bounds
     /// what a reader allocates for a file it does not trust.
     public static let maxFileSize = 1 << 20
     static let maxHeaderLength = 160
 
-    public static func encode(type: RecordType, body: [UInt8]) -> [UInt8] {
-        let digest = body.withUnsafeBytes { ChunkDigest.of($0) }.hex
-        return Array("\(magic) \(formatVersion) \(type.rawValue) \(body.count) \(digest)\n".utf8) + body
+    public static func encode(type: RecordType, body: [UInt8], sealer: PayloadSealer? = nil) -> [UInt8] {
+        let stored = sealer.map { $0.seal(body, authenticating: Array(type.rawValue.utf8)) } ?? body
+        let format = sealer == nil ? formatVersion : sealedFormatVersion
+        let digest = stored.withUnsafeBytes { ChunkDigest.of($0) }.hex
+        return Array("\(magic) \(format) \(type.rawValue) \(stored.count) \(digest)\n".utf8) + stored
     }
 
     /// The body of a record file of `type`, or why these bytes are not one.
-    public static func decode(_ bytes: [UInt8], type: RecordType) -> Result<ArraySlice<UInt8>, RecordDefect> {
+    /// A plain store's directory (no `sealer`) refuses sealed files and an encrypted store's refuses plain ones,
+    /// so a record cannot be slipped into an encrypted store unsealed.
+    public static func decode(_ bytes: [UInt8], type: RecordType, sealer: PayloadSealer? = nil) -> Result<ArraySlice<UInt8>, RecordDefect> {
         guard bytes.count <= maxFileSize else { return .failure(.tooLarge(bytes.count)) }
         guard let newline = bytes.prefix(maxHeaderLength).firstIndex(of: UInt8(ascii: "\n")) else {
             return .failure(bytes.isEmpty ? .empty : .noHeader)
@@ -31,7 +41,10 @@ public enum RecordEnvelope {
         let fields = String(decoding: bytes[..<newline], as: UTF8.self).split(separator: " ", omittingEmptySubsequences: false)
         guard fields.count == 5, fields[0] == magic else { return .failure(.noHeader) }
         guard let format = Int(fields[1]), format >= 1 else { return .failure(.noHeader) }
-        guard format <= formatVersion else { return .failure(.newerFormat(format)) }
+        guard format <= sealedFormatVersion else { return .failure(.newerFormat(format)) }
+        guard (format == sealedFormatVersion) == (sealer != nil) else {
+            return .failure(.badBody(sealer == nil ? "a sealed record in a store that is not encrypted" : "an unsealed record in an encrypted store"))
+        }
         guard fields[2] == type.rawValue else { return .failure(.wrongType(String(fields[2].prefix(32)))) }
         let body = bytes[(newline + 1)...]
         guard let length = Int(fields[3]), length >= 0, length <= maxFileSize else { return .failure(.noHeader) }
@@ -39,7 +52,11 @@ public enum RecordEnvelope {
         guard let stated = ChunkDigest(hex: String(fields[4])), stated == body.withUnsafeBytes({ ChunkDigest.of($0) }) else {
             return .failure(.checksumMismatch)
         }
-        return .success(body)
+        guard let sealer else { return .success(body) }
+        guard let opened = sealer.open(Array(body), authenticating: Array(type.rawValue.utf8)) else {
+            return .failure(.badBody("sealed body does not open with the store's key"))
+        }
+        return .success(opened[...])
     }
 }
 
