@@ -78,6 +78,12 @@ struct TestStore {
         store = try ChunkStore(directory: directory.url.appendingPathComponent("store"), chunkSize: chunkSize, packTarget: packTarget)
     }
 
+    /// A store opened elsewhere (an encrypted one, with its key).
+    init(directory: TemporaryDirectory, store: ChunkStore) {
+        self.directory = directory
+        self.store = store
+    }
+
     var reader: ChunkReader { ChunkReader(store: store, index: index) }
 
     /// Ingests `bytes` through a file and commits it to the index, as the catalog would.
