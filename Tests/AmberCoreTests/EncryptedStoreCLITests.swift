@@ -214,4 +214,40 @@ struct EncryptedStoreCLITests {
         #expect(try home.amber(["image", "export", "marked", out, "--key-file", key]).status == 0)
         #expect(try StoreContent.sha256(ofFile: out) == StoreContent.sha256(ofFile: image))
     }
+
+    /// A snapshot of a tiny guest whose disk holds the marker: neither its disk nor its memory shows in the store,
+    /// a clone needs the key (one line without it), and works with it.
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: "/dev/kvm")
+                   && FileManager.default.isExecutableFile(atPath: CLIHome.amberVMM.path)))
+    func aSnapshotOfAGuestIsSealedAndClonesWithTheKey() throws {
+        let (home, key) = try encryptedHome()
+        defer {
+            _ = try? home.amber(["stop", "enc-c", "--timeout", "5", "--key-file", key])
+            _ = try? home.amber(["stop", "enc-t", "--timeout", "5", "--key-file", key])
+            home.remove()
+        }
+        let kernel = try home.file("ticker.bzImage", TinyGuest.bzImage(running: TinyGuest.ticker))
+        let disk = try markedImage(home, name: "disk.raw")
+        let run = try home.amber(["run", "enc-t", "--kernel", kernel, "--memory", "64M", "--vcpus", "1", "--disk", disk, "--detach",
+                                  "--key-file", key], timeout: 30)
+        try #require(run.status == 0, "\(run.stderr)")
+        let wrong = try home.file("wrong", Array("not the passphrase".utf8))
+        expectOneLineFailure(try home.amber(["snapshot", "enc-t", "--key-file", wrong], timeout: 60), mentioning: "wrong key for store",
+                             "snapshot with the wrong key")
+        let taken = try home.amber(["snapshot", "enc-t", "--json", "--key-file", key], timeout: 120)
+        try #require(taken.status == 0, "\(taken.stderr)")
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        let snapshot = try decoder.decode(SnapshotSummary.self, from: Data(taken.stdout.utf8))
+        for file in storeFiles(home) {
+            #expect(try Data(contentsOf: file).range(of: Data(Self.marker.utf8)) == nil, "\(file.path) holds the marker in the clear")
+        }
+        expectOneLineFailure(try home.amber(["clone", snapshot.id, "--name", "enc-c", "--detach"], timeout: 60,
+                                            environment: ["AMBER_KEY_FILE": ""]),
+                             mentioning: "give its key with --key-file FILE or AMBER_KEY_FILE", "clone without a key")
+        let clone = try home.amber(["clone", snapshot.id, "--name", "enc-c", "--detach", "--key-file", key], timeout: 120)
+        #expect(clone.status == 0, "\(clone.stderr)")
+        let verify = try home.amber(["store", "verify", "--key-file", key], timeout: 120)
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+    }
 }
