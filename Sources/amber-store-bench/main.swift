@@ -6,7 +6,7 @@ import CLZ4
 import Foundation
 import Glibc
 
-// amber-store-bench [--dir DIR] [--size-mib N] [--throughput-only]
+// amber-store-bench [--dir DIR] [--size-mib N] [--throughput-only | --encryption [--rounds N]]
 // Import/export throughput of the store on a mixed image against `cp` and `lz4 -1` on the same file in
 // the same run, where the time goes, the growth of ten 5%-churn generations, and the chunk-size trade-off.
 
@@ -44,6 +44,16 @@ warm(imagePath)
 let zeroShare = Double(regionKinds.filter { $0 == .zero }.count) / Double(regionKinds.count)
 print("# amber store benchmark: \(mib(size)) mixed image (\(fmt(zeroShare * 100, 0))% zero regions, rest text/random), \(ProcessInfo.processInfo.activeProcessorCount) cores")
 print()
+
+if arguments.contains("--encryption") {
+    print("Load average at the start: \(loadAverage).")
+    print()
+    try compareEncryptedImport(image: imagePath, size: size, workDirectory: workDirectory, rounds: Int(option("--rounds", "3"))!)
+    print()
+    print("Load average at the end: \(((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").split(separator: " ").prefix(3).joined(separator: " ")).")
+    try FileManager.default.removeItem(atPath: workDirectory)
+    exit(0)
+}
 
 // MARK: - References, same file, same run. Every timed write starts after a sync, so none of them pays
 // for writing back another's dirty pages.

@@ -123,6 +123,29 @@ struct CorpusSeedWriter {
         try write(Array(everyField.utf8), target: "policy", name: "every-field.yaml")
     }
 
+    /// Key slots as `amber store init --encrypt` writes them (default and fast scrypt parameters), and crafted ones
+    /// with correct checksums (so the parser's later checks are reached): scrypt asking for too much, a flipped
+    /// byte, a cut file, a newer format.
+    @Test func keySlotSeeds() throws {
+        let master = StoreKeys.randomMaster()
+        let real = try KeySlot.make(master: master, passphrase: Array("seed passphrase".utf8))
+        try write(real.encoded(), target: "key-slot", name: "default-parameters")
+        try write(try KeySlot.make(master: master, passphrase: [1], parameters: .fastForTests).encoded(), target: "key-slot",
+                  name: "fast-parameters")
+        var huge = real
+        huge.parameters = ScryptParameters(n: 1 << 30, r: 8, p: 1)
+        try write(huge.encoded(), target: "key-slot", name: "huge-n")
+        var costly = real
+        costly.parameters = ScryptParameters(n: 1 << 20, r: 16, p: 16)
+        try write(costly.encoded(), target: "key-slot", name: "costly-rp")
+        var flipped = real.encoded()
+        flipped[200] ^= 1
+        try write(flipped, target: "key-slot", name: "flipped-byte")
+        try write(Array(real.encoded().prefix(150)), target: "key-slot", name: "truncated")
+        try write(Array(String(decoding: real.encoded(), as: UTF8.self).replacingOccurrences(of: "amber-key-slot 1", with: "amber-key-slot 9").utf8),
+                  target: "key-slot", name: "newer-format")
+    }
+
     private func littleEndian(_ value: UInt32) -> [UInt8] {
         withUnsafeBytes(of: value.littleEndian) { Array($0) }
     }
