@@ -11,6 +11,8 @@ public struct IngestTimings: Sendable, Equatable {
     public var writeNanos: UInt64 = 0
     /// Reading delta bases and comparing pages (the part of storing new chunks that deltas add).
     public var deltaNanos: UInt64 = 0
+    /// Sealing payloads (AES-256-GCM) in an encrypted store.
+    public var sealNanos: UInt64 = 0
 
     public init() {}
 
@@ -22,6 +24,7 @@ public struct IngestTimings: Sendable, Equatable {
         lhs.compressNanos += rhs.compressNanos
         lhs.writeNanos += rhs.writeNanos
         lhs.deltaNanos += rhs.deltaNanos
+        lhs.sealNanos += rhs.sealNanos
     }
 }
 

@@ -207,6 +207,7 @@ public final class StoreWriter: @unchecked Sendable {
         }
         let sealer = store.payloadSealer
         let overhead = store.sealOverhead
+        var sealNanos: UInt64 = 0
         for (digest, bytes, base) in chunks {
             let record = scratch.baseAddress! + used
             let payload = UnsafeMutableRawBufferPointer(rebasing: scratch[(used + PackFormat.recordHeaderSize)...])
@@ -224,8 +225,10 @@ public final class StoreWriter: @unchecked Sendable {
             if let sealer {
                 // The header is encoded first: its bytes (sealed length included) are the seal's additional data.
                 let plaintext = codec == .raw ? bytes : UnsafeRawBufferPointer(rebasing: payload[0..<encoded])
+                let sealStart = monotonicNanos()
                 _ = sealer.seal(plaintext, authenticating: UnsafeRawBufferPointer(start: record, count: PackFormat.sealedHeaderBytes),
                                 into: payload)
+                sealNanos += monotonicNanos() - sealStart
                 add(UnsafeRawBufferPointer(start: record, count: header.recordLength))
                 used += header.recordLength
             } else if codec == .raw {
@@ -239,7 +242,8 @@ public final class StoreWriter: @unchecked Sendable {
             headers.append(header)
             bases.append(deltaBase)
         }
-        timings.compressNanos += monotonicNanos() - start - (timings.deltaNanos - deltaNanosBefore)
+        timings.compressNanos += monotonicNanos() - start - (timings.deltaNanos - deltaNanosBefore) - sealNanos
+        timings.sealNanos += sealNanos
         let length = try append(pieces, headers: headers, bases: bases, timings: &timings)
         return (length, bases.count { $0 != nil })
     }

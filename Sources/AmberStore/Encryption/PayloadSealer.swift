@@ -29,15 +29,10 @@ public struct PayloadSealer: @unchecked Sendable {
         let box = try! AES.GCM.seal(plaintext, using: key, authenticating: header)
         let length = Self.nonceSize + plaintext.count + Self.tagSize
         precondition(destination.count >= length, "sealing buffer too small")
-        box.nonce.withUnsafeBytes { destination.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: Self.nonceSize) }
-        box.ciphertext.withUnsafeBytes { bytes in
-            if bytes.count > 0 {
-                (destination.baseAddress! + Self.nonceSize).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
-            }
-        }
-        box.tag.withUnsafeBytes {
-            (destination.baseAddress! + Self.nonceSize + plaintext.count).copyMemory(from: $0.baseAddress!, byteCount: Self.tagSize)
-        }
+        // 12-byte nonces: the combined form is exactly nonce, ciphertext, tag.
+        let combined = box.combined!
+        precondition(combined.count == length)
+        combined.copyBytes(to: destination.baseAddress!.assumingMemoryBound(to: UInt8.self), count: length)
         return length
     }
 
