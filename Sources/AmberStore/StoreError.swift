@@ -25,6 +25,8 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
     case badRecord(name: String, reason: String)
     /// An encrypted store opened without a key (no --key-file, no $AMBER_KEY_FILE, no terminal).
     case keyNeeded(path: String)
+    /// A new key (a new store's, a new slot's) was asked for where none can be typed.
+    case newKeyNeeded(path: String, option: String)
     /// The key given opens no key slot of the store (or is a recovery key of another store).
     case wrongKey(path: String, source: String)
     case badKeyFile(path: String, reason: String)
@@ -68,6 +70,8 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
             return "record \(name) in the store is damaged (\(reason)); `amber store recover` rewrites it from the catalog's row if there is one"
         case .keyNeeded(let path):
             return "store \(path) is encrypted: give its key with --key-file FILE or AMBER_KEY_FILE"
+        case .newKeyNeeded(let path, let option):
+            return "a new key for store \(path) is needed: give a passphrase file with \(option), or run on a terminal to type one"
         case .wrongKey(let path, let source):
             return "wrong key for store \(path): no key slot opens with the key from \(source)"
         case .badKeyFile(let path, let reason):

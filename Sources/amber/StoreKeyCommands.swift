@@ -51,7 +51,7 @@ struct StoreKeyAdd: ParsableCommand {
             let amberHome = home.resolved
             let store = try ChunkStore(directory: amberHome.storeDirectory, key: amberHome.keyInput)
             let input = StoreKeyInput(keyFile: newKeyFile)
-            guard case .passphrase(let passphrase) = try input.newKeyMaterial(storePath: store.directory.path) else {
+            guard case .passphrase(let passphrase) = try input.newKeyMaterial(storePath: store.directory.path, option: "--new-key-file") else {
                 throw StoreError.badKeyFile(path: newKeyFile ?? "-", reason: "it holds a master key; a key slot needs a passphrase")
             }
             let slot = try store.addKeySlot(passphrase: passphrase)

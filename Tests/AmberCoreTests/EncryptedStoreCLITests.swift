@@ -126,6 +126,10 @@ struct EncryptedStoreCLITests {
         expectOneLineFailure(try home.amber(["image", "ls", "--key-file", empty]), mentioning: "empty", "an empty key file")
         let again = try home.amber(["store", "init", "--encrypt", "--key-file", key])
         expectOneLineFailure(again, mentioning: "already holds a store", "a second init")
+        let fresh = try CLIHome()
+        defer { fresh.remove() }
+        expectOneLineFailure(try fresh.amber(["store", "init", "--encrypt"], environment: ["AMBER_KEY_FILE": ""]),
+                             mentioning: "give a passphrase file with --key-file FILE or AMBER_KEY_FILE", "init without a key")
     }
 
     @Test func rotatedKeysReadTheDataAndTheRemovedOneIsRefused() throws {

@@ -68,9 +68,14 @@ public struct StoreKeyInput: Sendable {
         return StoreKeyInput(keyFile: environment?.isEmpty == false ? environment : nil)
     }
 
-    /// A new key (creating a store or a slot): a typed passphrase is asked for twice.
-    public func newKeyMaterial(storePath: String) throws -> KeyMaterial {
-        try material(storePath: storePath, confirm: true)
+    /// A new key (creating a store or a slot): a typed passphrase is asked for twice. `option` is how the
+    /// command takes a key file (`--key-file`, `--new-key-file`), for the error when there is none.
+    public func newKeyMaterial(storePath: String, option: String = "--key-file") throws -> KeyMaterial {
+        do {
+            return try material(storePath: storePath, confirm: true)
+        } catch StoreError.keyNeeded {
+            throw StoreError.newKeyNeeded(path: storePath, option: option == "--key-file" ? "--key-file FILE or AMBER_KEY_FILE" : option + " FILE")
+        }
     }
 
     /// The key material for the store at `storePath`; `confirm` asks twice.
