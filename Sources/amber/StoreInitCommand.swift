@@ -25,13 +25,15 @@ struct StoreInit: ParsableCommand {
             if FileManager.default.fileExists(atPath: store.appendingPathComponent("STORE").path) {
                 throw StoreError.storeExists(path: store.path)
             }
+            // The key first: a command that cannot get one leaves nothing behind.
+            let material = encrypt ? try amberHome.keyInput.newKeyMaterial(storePath: store.path) : nil
             try FileManager.default.createDirectory(at: amberHome.root, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o700])
-            guard encrypt else {
+            guard let material else {
                 _ = try ChunkStore(directory: store, chunkSize: chunkSize)
                 return print("created a store in \(store.path)")
             }
-            guard case .passphrase(let passphrase) = try amberHome.keyInput.newKeyMaterial(storePath: store.path) else {
+            guard case .passphrase(let passphrase) = material else {
                 throw StoreError.badKeyFile(path: amberHome.keyInput.keyFile ?? "-", reason: "it holds a master key; a new store needs a passphrase")
             }
             let slot = try ChunkStore.createEncrypted(directory: store, chunkSize: chunkSize, passphrase: passphrase)

@@ -19,7 +19,9 @@ extension ChunkStore {
     /// Whether the store in `directory` says it is encrypted (reads `STORE` only, needs no key).
     public static func isEncrypted(directory: URL) throws -> Bool {
         let marker = directory.appendingPathComponent("STORE")
-        guard FileManager.default.fileExists(atPath: marker.path) else { throw StoreError.notAStore(path: directory.path) }
+        guard FileManager.default.fileExists(atPath: marker.path) else {
+            throw StoreError.keySlot(what: "store \(directory.path)", reason: "does not exist; create one with `amber store init --encrypt`")
+        }
         return try readMarker(marker).keyCheck != nil
     }
 
