@@ -79,9 +79,12 @@ public struct KeySlot: Sendable, Equatable {
         func refuse(_ reason: String) -> KeySlotDefect { KeySlotDefect(reason: reason) }
         guard !bytes.isEmpty else { throw refuse("empty file") }
         guard bytes.count <= maxFileSize else { throw refuse("\(bytes.count) bytes, more than a key slot holds (\(maxFileSize))") }
-        guard bytes.last == UInt8(ascii: "\n"), let text = String(validatingUTF8: bytes.map { CChar(bitPattern: $0) } + [0]),
-              text.utf8.count == bytes.count else { throw refuse("not a text file ending in a newline") }
-        let lines = text.dropLast().split(separator: "\n", omittingEmptySubsequences: false)
+        guard bytes.last == UInt8(ascii: "\n"), String(validatingUTF8: bytes.map { CChar(bitPattern: $0) } + [0]) != nil,
+              !bytes.contains(0) else { throw refuse("not a text file ending in a newline") }
+        // Lines are split on the newline byte, not on Characters: Swift takes "\r\n" for one Character, which
+        // would hide a line break inside a "line" (found by the key-slot fuzzer).
+        let lines = bytes.dropLast().split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+            .map { String(decoding: $0, as: UTF8.self) }
         let names = ["id", "created", "kdf", "scrypt-n", "scrypt-r", "scrypt-p", "salt", "master-key", "checksum"]
         guard let first = lines.first, first.hasPrefix(magic + " ") else { throw refuse("no \(magic) header") }
         guard let version = Int(first.dropFirst(magic.count + 1)), version >= 1 else { throw refuse("no \(magic) header") }
@@ -89,7 +92,7 @@ public struct KeySlot: Sendable, Equatable {
         guard lines.count == names.count + 1 else { throw refuse("\(lines.count) lines, a key slot has \(names.count + 1)") }
         var values: [String: Substring] = [:]
         for (name, line) in zip(names, lines.dropFirst()) {
-            guard line.hasPrefix(name + " ") else { throw refuse("line '\(line.prefix(24))' where '\(name)' belongs") }
+            guard line.hasPrefix(name + " ") else { throw refuse("line '\(printable(line.prefix(24)))' where '\(name)' belongs") }
             values[name] = line.dropFirst(name.count + 1)
         }
         let checked = bytes.count - (lines.last!.utf8.count + 1)
@@ -98,7 +101,7 @@ public struct KeySlot: Sendable, Equatable {
         let id = values["id"]!
         guard id.utf8.count == 16, Hex.decode(id) != nil else { throw refuse("id is not 16 hex digits") }
         guard let created = Int64(values["created"]!), (0...100_000_000_000).contains(created) else { throw refuse("bad creation time") }
-        guard values["kdf"]! == "scrypt" else { throw refuse("unknown key derivation '\(values["kdf"]!.prefix(24))'") }
+        guard values["kdf"]! == "scrypt" else { throw refuse("unknown key derivation '\(printable(values["kdf"]!.prefix(24)))'") }
         guard let n = Int(values["scrypt-n"]!), let r = Int(values["scrypt-r"]!), let p = Int(values["scrypt-p"]!) else {
             throw refuse("scrypt parameters are not numbers")
         }
@@ -110,6 +113,11 @@ public struct KeySlot: Sendable, Equatable {
         }
         return KeySlot(id: String(id), created: created, parameters: parameters, salt: salt, wrapped: wrapped)
     }
+}
+
+/// `text` as it can go into a one-line message: control characters shown as `?`.
+private func printable<S: StringProtocol>(_ text: S) -> String {
+    String(String.UnicodeScalarView(text.unicodeScalars.map { $0.properties.generalCategory == .control ? "?" : $0 }))
 }
 
 /// Why a key slot file cannot be used.
