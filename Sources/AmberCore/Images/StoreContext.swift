@@ -37,6 +37,7 @@ public final class StoreContext: @unchecked Sendable {
         // only reads; the next open tries again.
         do {
             try CrashedRecordChanges.resolve(storeDirectory: home.storeDirectory, catalog: catalog)
+            RecordDirectory(storeDirectory: home.storeDirectory).removeStaleTemporaryFiles()
             if let line = try RecordMigration.completeIfNeeded(catalog: catalog, storeDirectory: home.storeDirectory) {
                 fputs("amber: \(line)\n", stderr)
             }

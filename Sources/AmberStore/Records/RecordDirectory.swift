@@ -175,3 +175,10 @@ public final class RecordDirectory: @unchecked Sendable {
         try syncDirectory(containing: files[0].path)
     }
 }
+
+extension RecordDirectory {
+    /// Removes the temporary files (`.tmp/<pid>-<random>`) of writers killed before their rename.
+    public func removeStaleTemporaryFiles() {
+        TemporaryFile.removeStale(in: temporaryDirectory.path) { name in name.split(separator: "-").first.flatMap { pid_t($0) } }
+    }
+}
