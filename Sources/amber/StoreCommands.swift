@@ -6,7 +6,7 @@ struct StoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "store",
         abstract: "Inspect, check and clean the chunk store.",
-        subcommands: [StoreStats.self, StoreVerify.self, StoreRepair.self, StoreGC.self, StoreRecover.self, StoreRebuildIndex.self]
+        subcommands: [StoreStats.self, StoreVerify.self, StoreRepair.self, StoreShare.self, StoreGC.self, StoreRecover.self, StoreRebuildIndex.self]
     )
 }
 
