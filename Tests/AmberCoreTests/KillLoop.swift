@@ -135,24 +135,37 @@ final class KillLoop {
     }
 
     /// Starts `arguments`, sends SIGKILL at a random moment within the calibrated time, and waits for it to end.
+    /// Every other round is aimed at the command's record change: killed at a random moment between its undo journal
+    /// appearing and the calibrated end (at once if that has passed). A draw over the whole command seldom lands in
+    /// that window of a few milliseconds, and it is the one where a record and the catalog can disagree.
     func round(_ arguments: [String], timeout: Double = 120) throws -> CLIResult {
         rounds += 1
+        let journalsBefore = undoJournals
         let begin = DispatchTime.now().uptimeNanoseconds
+        let deadline = begin + UInt64(timeout * 1e9)
+        let end = begin + UInt64(calibratedMicroseconds) * 1000
         let command = try StartedAmber(home, arguments)
-        let moment = begin + UInt64(UInt32.random(in: windowStart...calibratedMicroseconds, using: &generator)) * 1000
+        var moment = begin + UInt64(UInt32.random(in: windowStart...calibratedMicroseconds, using: &generator)) * 1000
+        if rounds % 2 == 0 {
+            while command.isRunning && undoJournals.subtracting(journalsBefore).isEmpty && DispatchTime.now().uptimeNanoseconds < deadline {
+                usleep(200)
+            }
+            let seen = DispatchTime.now().uptimeNanoseconds
+            moment = UInt64.random(in: seen...max(seen, end), using: &generator)
+        }
         while command.isRunning && DispatchTime.now().uptimeNanoseconds < moment { usleep(500) }
         let wasRunning = command.killIfRunning()
         let result = try command.wait(timeout: timeout)
         if wasRunning && result.killedBySignal {
             killed += 1
-            if hasUndoJournal { killedInsideRecordChange += 1 }
+            if !undoJournals.subtracting(journalsBefore).isEmpty { killedInsideRecordChange += 1 }
         }
         return result
     }
 
-    private var hasUndoJournal: Bool {
+    private var undoJournals: Set<String> {
         let undo = home.root.appendingPathComponent("store/records/.undo").path
-        return !((try? FileManager.default.contentsOfDirectory(atPath: undo)) ?? []).isEmpty
+        return Set((try? FileManager.default.contentsOfDirectory(atPath: undo)) ?? [])
     }
 
     /// The catalog as listed now equals the one `amber store recover` rebuilds from the store alone: nothing

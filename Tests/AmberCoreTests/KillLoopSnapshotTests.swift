@@ -96,7 +96,7 @@ struct KillLoopSnapshotTests {
             #expect(next.status == 0, "round \(round): the next snapshot failed: \(next.stderr)")
             try loop.expectRecoverGivesBackTheCatalog(round: round)
         }
-        loop.report(minimumKilled: 10, minimumInsideRecordChange: 0)
+        loop.report(minimumKilled: 10, minimumInsideRecordChange: 5)
 
         #expect(try home.amber(["store", "gc"]).status == 0)
         let verify = try home.amber(["store", "verify"])
@@ -133,7 +133,7 @@ struct KillLoopSnapshotTests {
             #expect(try snapshotRow(home, id)?.protected == protect)
             try loop.expectRecoverGivesBackTheCatalog(round: round)
         }
-        loop.report(minimumKilled: 10, minimumInsideRecordChange: 3)
+        loop.report(minimumKilled: 10, minimumInsideRecordChange: 5)
         try expectLiveAfterGC(home, memories: memories)
     }
 
@@ -171,7 +171,7 @@ struct KillLoopSnapshotTests {
             memories[id] = nil
             try loop.expectRecoverGivesBackTheCatalog(round: round)
         }
-        loop.report(minimumKilled: 10, minimumInsideRecordChange: 3)
+        loop.report(minimumKilled: 10, minimumInsideRecordChange: 5)
         try expectLiveAfterGC(home, memories: memories)
     }
 }

@@ -57,6 +57,25 @@ struct StoreVerifyRecordTests {
         #expect(!text.stdout.contains(ids[0]))
     }
 
+    @Test func aDamagedChunkNamesTheSnapshotsRecord() throws {
+        let home = try CLIHome()
+        defer { home.remove() }
+        let ids = try populate(home)
+        let context = try StoreContext(home: AmberHome(explicit: home.root.path))
+        let row = try #require(try context.catalog.read { try $0.snapshot(id: ids[0]) })
+        let memory = try context.reader.manifest(try #require(row.memoryManifest.flatMap(ChunkDigest.init(bytes:))))
+        let chunk = try context.reader.location(of: try #require(memory.digests.first { !$0.isZero }))
+        try storeTestFlipByte(at: chunk.offset + UInt64(chunk.recordLength) - 1, in: context.store.packPath(chunk.pack))
+
+        let text = try home.amber(["store", "verify"])
+        #expect(text.status == 1)
+        let line = "snapshot \(ids[0]) (vm web): memory manifest names 1 damaged chunk(s)"
+        #expect(text.stdout.split(separator: "\n").contains { $0 == line }, "\(text.stdout)")
+        // Quarantined by that verify: now a chunk the store lacks, until the same content is stored again.
+        let again = try home.amber(["store", "verify"])
+        #expect(again.stdout.contains("snapshot \(ids[0]) (vm web): memory manifest names 1 chunk(s) the store lacks"), "\(again.stdout)")
+    }
+
     @Test func aDamagedRecordFileIsNamed() throws {
         let home = try CLIHome()
         defer { home.remove() }
