@@ -13,8 +13,8 @@ public struct RecordProblem: Sendable, Codable, Equatable {
 }
 
 /// The store's records and the catalog's rows as they were at one moment: read inside one catalog write
-/// transaction, so that no writer is between writing a record and committing its row meanwhile (a concurrent
-/// import would otherwise show as a record without a row), together with the chunk index of that moment.
+/// transaction (with the chunk index, see `StoreContext.verify`), so that no writer is between writing a record
+/// and committing its row meanwhile (a concurrent import would otherwise show as a record without a row).
 struct RecordsAndRows {
     var records: StoreRecordSet
     var vms: Set<String>
@@ -61,7 +61,7 @@ struct RecordsAndRows {
                 : "its record and its catalog row name different manifests"
         }
         let liveSnapshots = Dictionary(records.liveSnapshots.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        let vmOf = { (id: String) in snapshots[id]?.vm ?? liveSnapshots[id]?.vm ?? records.snapshots.first { $0.description.id == id }?.description.vm }
+        let vmOf = { (id: String) in snapshots[id]?.vm ?? liveSnapshots[id]?.vm }
         compare(.snapshot, what: { id in "snapshot \(id)" + (vmOf(id).map { " (vm \($0))" } ?? "") }, rows: Set(snapshots.keys),
                 live: Array(liveSnapshots.keys), removed: records.snapshots.filter(\.isRemoved).map(\.description.id)) { id in
             let row = snapshots[id]!, record = liveSnapshots[id]!
