@@ -93,6 +93,8 @@ final class KillLoop {
     /// the second most draws must still fall before the command ends, or too few rounds kill anything.
     private var calibratedMicroseconds: UInt32 { durations.isEmpty ? 1 : durations.sorted()[durations.count / 4] }
     private var windowStart: UInt32 { min(startupMicroseconds, calibratedMicroseconds) / 2 }
+    /// How long the command's undo journal lived when it ran to completion (at least a millisecond).
+    private var recordChangeNanoseconds: UInt64 = 1_000_000
     private(set) var rounds = 0
     /// Still running when the signal was sent.
     private(set) var killed = 0
@@ -109,15 +111,29 @@ final class KillLoop {
         self.listings = listings
     }
 
-    /// Runs each of `runs` to completion (they must succeed) and times them; the first listing command, run three
-    /// times, times amber's start.
+    /// Runs each of `runs` to completion (they must succeed) and times them, and how long their undo journal lived
+    /// (the record change); the first listing command, run three times, times amber's start.
     func calibrate(_ runs: [[String]], timeout: Double = 120) throws {
         startupMicroseconds = try Array(repeating: listings[0], count: 3).map { try timed($0, timeout: timeout).microseconds }.sorted()[1]
+        var changes: [UInt64] = []
         for arguments in runs {
-            let (result, microseconds) = try timed(arguments, timeout: timeout)
+            let before = undoJournals
+            let begin = DispatchTime.now().uptimeNanoseconds
+            let command = try StartedAmber(home, arguments)
+            var journal: (first: UInt64, last: UInt64)?
+            while command.isRunning && DispatchTime.now().uptimeNanoseconds < begin + UInt64(timeout * 1e9) {
+                if !undoJournals.subtracting(before).isEmpty {
+                    let now = DispatchTime.now().uptimeNanoseconds
+                    journal = (journal?.first ?? now, now)
+                }
+                usleep(200)
+            }
+            let result = try command.wait(timeout: timeout)
             guard result.status == 0 else { throw CLIFailure(command: "amber \(arguments.joined(separator: " "))", stderr: result.stderr) }
-            durations.append(microseconds)
+            durations.append(UInt32(clamping: (DispatchTime.now().uptimeNanoseconds - begin) / 1000))
+            if let journal { changes.append(journal.last - journal.first) }
         }
+        recordChangeNanoseconds = max(1_000_000, changes.sorted().dropFirst(changes.count / 2).first ?? 0)
     }
 
     /// Runs the command that follows a round to completion. When it does the same work as the round's command
@@ -135,15 +151,14 @@ final class KillLoop {
     }
 
     /// Starts `arguments`, sends SIGKILL at a random moment within the calibrated time, and waits for it to end.
-    /// Every other round is aimed at the command's record change: killed at a random moment between its undo journal
-    /// appearing and the calibrated end (at once if that has passed). A draw over the whole command seldom lands in
-    /// that window of a few milliseconds, and it is the one where a record and the catalog can disagree.
+    /// Every other round is aimed at the command's record change: killed at a random moment within the calibrated
+    /// lifetime of its undo journal, from when it appears. A draw over the whole command seldom lands in that window
+    /// of a few milliseconds, and it is the one where a record and the catalog can disagree.
     func round(_ arguments: [String], timeout: Double = 120) throws -> CLIResult {
         rounds += 1
         let journalsBefore = undoJournals
         let begin = DispatchTime.now().uptimeNanoseconds
         let deadline = begin + UInt64(timeout * 1e9)
-        let end = begin + UInt64(calibratedMicroseconds) * 1000
         let command = try StartedAmber(home, arguments)
         var moment = begin + UInt64(UInt32.random(in: windowStart...calibratedMicroseconds, using: &generator)) * 1000
         if rounds % 2 == 0 {
@@ -151,7 +166,7 @@ final class KillLoop {
                 usleep(200)
             }
             let seen = DispatchTime.now().uptimeNanoseconds
-            moment = UInt64.random(in: seen...max(seen, end), using: &generator)
+            moment = UInt64.random(in: seen...(seen + recordChangeNanoseconds), using: &generator)
         }
         while command.isRunning && DispatchTime.now().uptimeNanoseconds < moment { usleep(500) }
         let wasRunning = command.killIfRunning()
@@ -203,7 +218,7 @@ final class KillLoop {
     func report(minimumKilled: Int, minimumInsideRecordChange: Int, sourceLocation: SourceLocation = #_sourceLocation) {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         print("kill loop \(name): \(rounds) rounds in \(String(format: "%.1f", seconds)) s, kills drawn from "
-            + "\(windowStart / 1000)-\(calibratedMicroseconds / 1000) ms; killed \(killed) (\(killedInsideRecordChange) inside a "
+            + "\(windowStart / 1000)-\(calibratedMicroseconds / 1000) ms (aimed: \(recordChangeNanoseconds / 1_000_000) ms of record change); killed \(killed) (\(killedInsideRecordChange) inside a "
             + "record change, \(killedAfterCommit) after their commit), \(rounds - killed) finished first")
         #expect(killed >= minimumKilled, "only \(killed) of \(rounds) \(name) commands were killed mid-way; the test did not test much",
                 sourceLocation: sourceLocation)
