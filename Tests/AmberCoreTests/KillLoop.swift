@@ -74,11 +74,12 @@ struct CatalogState: Equatable {
 
 /// Rounds of one command killed with SIGKILL at random moments, and what the kills hit.
 ///
-/// Each kill lands at a random moment within the time the same command takes to run to completion on this
-/// machine now: calibrated before the loop and by every next command doing the same work (a fixed window lets every command finish first on a quiet machine, and
-/// kills every one before it starts on a loaded one). The window starts halfway through the time amber takes to start and open the home without
-/// changing anything (also calibrated): quick commands (protect, rm) spend most of their life starting, and kills
-/// there test nothing that any other command's kill does not.
+/// Each kill lands at a random moment within the time the same command takes to run to completion on this machine
+/// now: calibrated before the loop and by every next command doing the same work (a fixed window lets every command
+/// finish first on a quiet machine, and kills every one before it starts on a loaded one). The window starts halfway
+/// through the time amber takes to start and open the home without changing anything (also calibrated): quick
+/// commands (protect, rm) spend most of their life starting, and kills there test nothing that any other command's
+/// kill does not. Every other round is aimed at the record change instead (see `round`).
 final class KillLoop {
     let home: CLIHome
     let name: String
