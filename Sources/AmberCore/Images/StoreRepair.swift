@@ -39,6 +39,11 @@ extension StoreContext {
         for owner in after.damaged {
             unrepaired[owner] = Self.advice(for: owner)
         }
+        // Records and rows that disagree, and damaged record files: `recover`'s work, which the problem names. (A
+        // record whose chunks are bad is already named above, by its owner.)
+        for problem in after.recordProblems where problem.problem.contains("recover") || problem.record.hasPrefix("record file") {
+            unrepaired[problem.record] = problem.problem
+        }
         return RepairReport(found: found, restored: restored, unrepaired: unrepaired)
     }
 

@@ -23,6 +23,7 @@ public struct PruneService {
             guard home.vm(vm).exists || known else { throw VMLifecycleError.notFound(name: vm) }
         }
         guard let catalog else { return PruneReport(dryRun: dryRun, now: now, pruned: [], kept: 0) }
+        if !dryRun { CrashedRecordChanges.resolveReportingFailure(storeDirectory: home.storeDirectory, catalog: catalog) }
         let users = SnapshotUsers.read(home: home)
         let records = RecordKeeper(home: home)
         let decide = { (db: SQLiteConnection) throws -> PruneReport in

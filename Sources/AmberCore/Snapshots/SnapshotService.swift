@@ -107,6 +107,7 @@ public struct SnapshotService {
     @discardableResult
     public func remove(id: String) throws -> String {
         guard let catalog = try catalogIfPresent() else { throw SnapshotError.unknownSnapshot(id: id) }
+        CrashedRecordChanges.resolveReportingFailure(storeDirectory: home.storeDirectory, catalog: catalog)
         let records = RecordKeeper(home: home)
         let removed = try records.undoingOnFailure {
             try catalog.write { db in
@@ -133,6 +134,7 @@ public struct SnapshotService {
     @discardableResult
     public func setProtected(id: String, _ protected: Bool) throws -> String {
         guard let catalog = try catalogIfPresent() else { throw SnapshotError.unknownSnapshot(id: id) }
+        CrashedRecordChanges.resolveReportingFailure(storeDirectory: home.storeDirectory, catalog: catalog)
         let records = RecordKeeper(home: home)
         return try records.undoingOnFailure {
             try catalog.write { db in
