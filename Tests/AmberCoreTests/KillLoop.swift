@@ -214,9 +214,23 @@ final class KillLoop {
         return lines.isEmpty ? "listings differ" : lines.joined(separator: "; ")
     }
 
+    /// At least `minimumRounds` rounds; then more, up to `maximumRounds`, until enough kills landed mid-way and inside
+    /// a record change: on a loaded machine (CI) a quick command such as `image rm` finishes first more often, and a
+    /// fixed number of rounds then tests less than it should (8 kills of 30 once).
+    static let minimumRounds = 30
+    static let maximumRounds = 90
+    static let minimumKilled = 10
+    static let minimumInsideRecordChange = 5
+
+    var wantsAnotherRound: Bool {
+        rounds < Self.minimumRounds
+            || (rounds < Self.maximumRounds && (killed < Self.minimumKilled || killedInsideRecordChange < Self.minimumInsideRecordChange))
+    }
+
     /// Prints what the kills hit and requires that enough of them landed while the command was at work, and
     /// enough of those while it was changing records (between its undo journal and its commit).
-    func report(minimumKilled: Int, minimumInsideRecordChange: Int, sourceLocation: SourceLocation = #_sourceLocation) {
+    func report(minimumKilled: Int = KillLoop.minimumKilled, minimumInsideRecordChange: Int = KillLoop.minimumInsideRecordChange,
+                sourceLocation: SourceLocation = #_sourceLocation) {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         print("kill loop \(name): \(rounds) rounds in \(String(format: "%.1f", seconds)) s, kills drawn from "
             + "\(windowStart / 1000)-\(calibratedMicroseconds / 1000) ms (aimed: \(recordChangeNanoseconds / 1_000_000) ms of record change); killed \(killed) (\(killedInsideRecordChange) inside a "

@@ -10,8 +10,6 @@ import Testing
 /// from the store alone (nothing committed is lost, nothing uncommitted appears).
 @Suite("Snapshot commands killed at random moments", .serialized)
 struct KillLoopSnapshotTests {
-    static let rounds = 30
-
     private func catalog(_ home: CLIHome) throws -> Catalog {
         try Catalog(path: home.root.appendingPathComponent("catalog.db").path)
     }
@@ -81,7 +79,8 @@ struct KillLoopSnapshotTests {
         let loop = KillLoop(home, name: "snapshot", listings: [["snapshots", "--json"]])
         try loop.calibrate(Array(repeating: ["snapshot", "k1", "--json"], count: 3))
         var stillPaused: TimeInterval = 0
-        for round in 0..<Self.rounds {
+        var round = 0
+        while loop.wantsAnotherRound {
             let before = try catalog(home).read { try $0.snapshots(vm: "k1") }.count
             let result = try loop.round(["snapshot", "k1", "--json"])
             let after = try catalog(home).read { try $0.snapshots(vm: "k1") }
@@ -98,9 +97,10 @@ struct KillLoopSnapshotTests {
             let next = try loop.next(["snapshot", "k1", "--json"], sameWork: true)
             #expect(next.status == 0, "round \(round): the next snapshot failed: \(next.stderr)")
             try loop.expectRecoverGivesBackTheCatalog(round: round)
+            round += 1
         }
         print("kill loop snapshot: the VM was seen running again at most \(Int(stillPaused * 1000)) ms after a kill")
-        loop.report(minimumKilled: 10, minimumInsideRecordChange: 5)
+        loop.report()
 
         #expect(try home.amber(["store", "gc"]).status == 0)
         let verify = try home.amber(["store", "verify"])
@@ -120,7 +120,8 @@ struct KillLoopSnapshotTests {
         let loop = KillLoop(home, name: "snapshot protect/unprotect", listings: [["snapshots", "--json"]])
         try loop.calibrate([["snapshot", "protect", ids[0]], ["snapshot", "unprotect", ids[0]], ["snapshot", "protect", ids[0]]])
         var generator = SystemRandomNumberGenerator()
-        for round in 0..<Self.rounds {
+        var round = 0
+        while loop.wantsAnotherRound {
             let id = ids.randomElement(using: &generator)!
             let protect = !(try #require(try snapshotRow(home, id)).protected)
             let command = ["snapshot", protect ? "protect" : "unprotect", id]
@@ -136,8 +137,9 @@ struct KillLoopSnapshotTests {
             #expect(next.status == 0, "round \(round): \(next.stderr)")
             #expect(try snapshotRow(home, id)?.protected == protect)
             try loop.expectRecoverGivesBackTheCatalog(round: round)
+            round += 1
         }
-        loop.report(minimumKilled: 10, minimumInsideRecordChange: 5)
+        loop.report()
         try expectLiveAfterGC(home, memories: memories)
     }
 
@@ -145,7 +147,7 @@ struct KillLoopSnapshotTests {
     func killingSnapshotRemovals() throws {
         let home = try CLIHome()
         defer { home.remove() }
-        var memories = try syntheticSnapshots(home, count: Self.rounds + 3 + 3)
+        var memories = try syntheticSnapshots(home, count: KillLoop.maximumRounds + 3 + 3)
         // Protected ones stay whatever happens; the rest are removed one by one, from anywhere in the chain.
         let keep = memories.keys.sorted().prefix(3)
         for id in keep { #expect(try home.amber(["snapshot", "protect", id]).status == 0) }
@@ -158,7 +160,8 @@ struct KillLoopSnapshotTests {
             removable.remove(id)
             memories[id] = nil
         }
-        for round in 0..<Self.rounds {
+        var round = 0
+        while loop.wantsAnotherRound {
             let id = removable.randomElement(using: &generator)!
             let result = try loop.round(["snapshot", "rm", id])
             let gone = try snapshotRow(home, id) == nil
@@ -174,8 +177,9 @@ struct KillLoopSnapshotTests {
             removable.remove(id)
             memories[id] = nil
             try loop.expectRecoverGivesBackTheCatalog(round: round)
+            round += 1
         }
-        loop.report(minimumKilled: 10, minimumInsideRecordChange: 5)
+        loop.report()
         try expectLiveAfterGC(home, memories: memories)
     }
 }
