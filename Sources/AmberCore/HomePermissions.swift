@@ -18,20 +18,24 @@ extension AmberHome {
         var changed = 0
         var info = stat()
         // A sticky directory (/tmp) is shared by design and not Amber's to close; its entries still are.
+        let shared = StoreSharing.isShared(self)
         if lstat(root.path, &info) == 0, info.st_mode & S_ISVTX == 0 {
-            Self.tighten(root.path, info, changed: &changed)
+            Self.tighten(root.path, info, keeping: shared ? 0o010 : 0, changed: &changed)
         }
         let marker = root.appendingPathComponent(Self.privateMarker).path
         let walked = access(marker, F_OK) == 0
         if walked {
             for entry in Self.privateEntries {
                 let path = root.appendingPathComponent(entry).path
-                if lstat(path, &info) == 0, info.st_mode & S_IFMT != S_IFLNK { Self.tighten(path, info, changed: &changed) }
+                if lstat(path, &info) == 0, info.st_mode & S_IFMT != S_IFLNK {
+                    Self.tighten(path, info, keeping: Self.groupBits(entry: entry, shared: shared), changed: &changed)
+                }
             }
         }
         if !walked || changed > 0 {
             for entry in Self.privateEntries {
-                Self.tightenTree(root.appendingPathComponent(entry).path, changed: &changed)
+                Self.tightenTree(root.appendingPathComponent(entry).path, keeping: Self.groupBits(entry: entry, shared: shared),
+                                 changed: &changed)
             }
             if access(root.path, F_OK) == 0 {
                 let file = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
@@ -43,21 +47,30 @@ extension AmberHome {
         }
     }
 
-    private static func tightenTree(_ path: String, changed: inout Int) {
+    /// The group bits an entry may keep: read (and search) on the store of a home shared with a group.
+    private static func groupBits(entry: String, shared: Bool) -> mode_t {
+        shared && entry == "store" ? 0o050 : 0
+    }
+
+    static func tightenTree(_ path: String, keeping groupBits: mode_t, changed: inout Int) {
         var info = stat()
         guard lstat(path, &info) == 0, info.st_mode & S_IFMT != S_IFLNK else { return }
-        tighten(path, info, changed: &changed)
+        // Key slots are never shared: a group that may copy the store must not get to guess passphrases offline.
+        let keeping = path.hasSuffix("/store/keys") ? 0 : groupBits
+        tighten(path, info, keeping: keeping, changed: &changed)
         guard info.st_mode & S_IFMT == S_IFDIR, let directory = opendir(path) else { return }
         defer { closedir(directory) }
         while let entry = readdir(directory) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
             if name == "." || name == ".." { continue }
-            tightenTree(path + "/" + name, changed: &changed)
+            tightenTree(path + "/" + name, keeping: keeping, changed: &changed)
         }
     }
 
-    private static func tighten(_ path: String, _ info: stat, changed: inout Int) {
+    /// Takes every group and other bit off but `groupBits`.
+    private static func tighten(_ path: String, _ info: stat, keeping groupBits: mode_t, changed: inout Int) {
         let mode = info.st_mode & 0o7777
-        if mode & 0o077 != 0, chmod(path, mode & ~0o077) == 0 { changed += 1 }
+        let allowed = ~(0o077 & ~groupBits)
+        if mode & ~allowed != 0, chmod(path, mode & allowed) == 0 { changed += 1 }
     }
 }

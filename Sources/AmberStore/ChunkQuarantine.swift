@@ -23,7 +23,9 @@ public struct ChunkQuarantine: Sendable {
     public func add(_ chunks: [StoredChunk]) throws {
         guard !chunks.isEmpty else { return }
         let text = chunks.map { "\($0.digest.hex) \($0.location.pack) \($0.location.offset)\n" }.joined()
-        let file = try FileDescriptor.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, mode: 0o600)
+        let mode = GroupReadable.fileMode(forPath: path)
+        let file = try FileDescriptor.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, mode: mode)
+        GroupReadable.settle(file.rawValue, mode)
         let bytes = Array(text.utf8)
         var written = 0
         while written < bytes.count {

@@ -133,7 +133,7 @@ extension ChunkReader {
                             durable: Bool = false,
                             progress: ((UInt64, UInt64) -> Void)? = nil) throws -> Manifest {
         let manifest = try self.manifest(root)
-        let temporary = path + ".amber-partial-\(getpid())"
+        let temporary = TemporaryFile.path(replacing: path)
         do {
             let file = try FileDescriptor.open(temporary, O_RDWR | O_CREAT | O_TRUNC, mode: mode)
             let direct = bypassingPageCache ? try? FileDescriptor.open(temporary, O_WRONLY | OutputFile.directFlag) : nil

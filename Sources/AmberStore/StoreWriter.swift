@@ -347,11 +347,13 @@ public final class StoreWriter: @unchecked Sendable {
         while true {
             let name = String(format: "%016llx", UInt64.random(in: 1...UInt64.max))
             let path = store.packPath(name)
-            let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            let mode = GroupReadable.fileMode(forPath: path)
+            let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode)
             if fd < 0 {
                 if errno == EEXIST { continue }
                 throw StoreError.from(SystemError("create pack \(path)"), path: path)
             }
+            GroupReadable.settle(fd, mode)
             let file = FileDescriptor(owning: fd)
             guard let lock = FileLock(tryingExclusive: file) else { continue }
             let appender = PackAppender(name: name, path: path, lock: lock, startLength: 0, isNew: true)

@@ -6,7 +6,8 @@ struct StoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "store",
         abstract: "Inspect, check and clean the chunk store.",
-        subcommands: [StoreInit.self, StoreStats.self, StoreVerify.self, StoreGC.self, StoreRecover.self, StoreRebuildIndex.self, StoreKey.self]
+        subcommands: [StoreInit.self, StoreStats.self, StoreVerify.self, StoreRepair.self, StoreShare.self, StoreGC.self, StoreRecover.self,
+                      StoreRebuildIndex.self, StoreKey.self]
     )
 }
 
@@ -37,7 +38,7 @@ struct StoreStats: ParsableCommand {
 struct StoreVerify: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Decompress and re-hash every chunk; name bad chunks and what depends on them (exit 1 if any).")
+        abstract: "Decompress and re-hash every chunk, check every record against the chunks it names; name what is bad (exit 1 if any).")
 
     @OptionGroup var home: HomeOption
     @Flag(name: .long, help: "Print the report as JSON.") var json = false
@@ -56,6 +57,7 @@ struct StoreVerify: ParsableCommand {
                 let users = bad.dependents.isEmpty ? "nothing references it" : "needed by " + bad.dependents.joined(separator: ", ")
                 print("BAD chunk \(bad.digest)\(place): \(bad.problem); \(users)")
             }
+            for problem in report.recordProblems { print(problem.line) }
             if !report.rebuiltPlanningSummaries.isEmpty {
                 print("planning summaries of \(report.rebuiltPlanningSummaries.count) VM(s) disagreed with their snapshot rows and were rebuilt from them: \(report.rebuiltPlanningSummaries.joined(separator: ", "))")
             }
@@ -64,9 +66,13 @@ struct StoreVerify: ParsableCommand {
                     + "stores it again (re-import a damaged image from its source); until then what needs it stays damaged")
             }
             if report.isClean {
-                print("ok: \(report.checkedChunks) chunks (\(ByteFormat.string(report.checkedBytes))) verified")
-            } else {
+                print("ok: \(report.checkedChunks) chunks (\(ByteFormat.string(report.checkedBytes))) and \(report.checkedRecords) records verified")
+            }
+            if !report.badChunks.isEmpty {
                 print("\(report.badChunks.count) bad chunk(s) of \(report.checkedChunks); damaged: \(report.damaged.joined(separator: ", "))")
+            }
+            if !report.recordProblems.isEmpty {
+                print("\(report.recordProblems.count) record problem(s) in \(report.checkedRecords) records")
             }
         }
         if !clean { throw ExitCode.failure }

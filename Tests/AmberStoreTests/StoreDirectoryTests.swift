@@ -1,4 +1,5 @@
 import AmberStore
+import Glibc
 import Foundation
 import Testing
 
@@ -52,6 +53,25 @@ import Testing
             Issue.record("ingest of a missing file succeeded")
         } catch {
             #expect("\(error)".contains("no such file"))
+        }
+    }
+}
+
+@Suite struct GroupReadableStoreTests {
+    /// New packs in a packs directory that grants its group read (a store shared with `amber store share`)
+    /// are group-readable; in an owner-only one they are owner-only. (The umask is the process's, shared with
+    /// the tests running beside this one: `CLIStoreShareTests` runs amber under umask 077.)
+    @Test func newPacksTakeTheirDirectorysGroupRead() throws {
+        for shared in [false, true] {
+            let test = try TestStore()
+            let packs = test.store.directory.appendingPathComponent("packs").path
+            #expect(chmod(packs, shared ? 0o2750 : 0o700) == 0)
+            try test.ingest(Content.random(1 << 20, seed: 7))
+            let names = try test.store.packFileNames()
+            #expect(names.count == 1)
+            var info = stat()
+            #expect(stat(test.store.packPath(names[0]), &info) == 0)
+            #expect(info.st_mode & 0o777 == (shared ? 0o640 : 0o600), "shared: \(shared)")
         }
     }
 }

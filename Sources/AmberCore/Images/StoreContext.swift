@@ -38,6 +38,7 @@ public final class StoreContext: @unchecked Sendable {
         // only reads; the next open tries again.
         do {
             try CrashedRecordChanges.resolve(records: store.records, catalog: catalog)
+            store.records.removeStaleTemporaryFiles()
             if let line = try RecordMigration.completeIfNeeded(catalog: catalog, records: store.records) {
                 fputs("amber: \(line)\n", stderr)
             }

@@ -21,8 +21,13 @@ public struct VerificationReport: Sendable, Codable {
     /// Bad chunks taken out of the index (`ChunkQuarantine`): the next import or snapshot of the same
     /// content stores it again, and what needs it is whole again.
     public var quarantined: [String]
+    /// Record files read (tombstones and damaged files included).
+    public var checkedRecords: Int
+    /// Per record: manifests the store cannot give back whole, unreadable record files, and records and catalog
+    /// rows that disagree; one line each.
+    public var recordProblems: [RecordProblem]
 
-    public var isClean: Bool { badChunks.isEmpty }
+    public var isClean: Bool { badChunks.isEmpty && recordProblems.isEmpty }
     /// Every image or snapshot some bad chunk breaks.
     public var damaged: [String] { Array(Set(badChunks.flatMap(\.dependents))).sorted() }
 }
@@ -33,6 +38,8 @@ extension StoreContext {
     /// chunks the catalog lacks). A snapshot depends on the bases of its delta chunks too, so a bad
     /// base names every snapshot whose chunks are rebuilt from it. Last, compares every VM's planning
     /// summary with its snapshot rows and rebuilds those that differ.
+    /// Every live record in the store is checked against the chunks its manifests name, and against its catalog
+    /// row (`RecordChunkCheck`, `RecordsAndRows`).
     /// Stored chunks that fail the check are quarantined (`quarantine(_:)`).
     public func verify(progress: ((UInt64, UInt64) -> Void)? = nil) throws -> VerificationReport {
         var (report, defects) = try scan(progress: progress)
@@ -61,7 +68,13 @@ extension StoreContext {
     private func scan(progress: ((UInt64, UInt64) -> Void)?) throws -> (VerificationReport, [ChunkDefect]) {
         let lease = try store.lease(.shared)
         defer { withExtendedLifetime(lease) {} }
-        let (rows, roots) = try catalog.read { db in (try db.allChunks(), try db.manifestRoots()) }
+        let directory = store.records
+        // One moment for the index, the rows and the records: a write transaction, so that no writer is between a
+        // record and its row (see `RecordsAndRows`); chunks indexed then stay (gc and quarantine need the lease
+        // exclusively).
+        let (rows, roots, recorded) = try catalog.write { db in
+            (try db.allChunks(), try db.manifestRoots(), try RecordsAndRows(directory: directory, db: db))
+        }
         let chunks = try rows.map(StoredChunk.init(checking:))
         let reader = self.reader
         let defects = reader.verify(chunks, progress: progress)
@@ -71,20 +84,18 @@ extension StoreContext {
                                        problem: defect.reason, dependents: [])
         }
         let known = Set(chunks.map(\.digest))
-        let bases = DeltaBases(chunks)
+        var recordCheck = RecordChunkCheck(reader: reader, indexed: known, damaged: Set(defects.map(\.digest)), bases: DeltaBases(chunks))
         for root in roots {
-            let referenced: [ChunkDigest]
-            do {
-                let tree = try reader.manifestTree(root.digest)
-                referenced = tree.structure + tree.manifest.digests.filter { !$0.isZero }
-            } catch {
-                if bad[root.digest] == nil {
+            let referenced = recordCheck.referenced(by: root.digest)
+            recordCheck.note(root.digest, referenced)
+            guard case .success(let needed) = referenced else {
+                if case .failure(let error) = referenced, bad[root.digest] == nil {
                     bad[root.digest] = .init(digest: root.digest.hex, pack: nil, offset: nil, problem: "manifest unreadable: \(error)", dependents: [])
                 }
                 bad[root.digest]!.dependents.append(root.owner)
                 continue
             }
-            for digest in bases.closure(of: Set(referenced)) {
+            for digest in needed {
                 if bad[digest] != nil {
                     bad[digest]!.dependents.append(root.owner)
                 } else if !known.contains(digest) {
@@ -98,8 +109,10 @@ extension StoreContext {
             chunk.dependents = Array(Set(chunk.dependents)).sorted()
             return chunk
         }.sorted { $0.digest < $1.digest }
+        let recordProblems = recordCheck.problems(recorded.records, directory: directory) + recorded.disagreements()
         let rebuilt = try catalog.write { try $0.repairPlanningSummaries() }
         return (VerificationReport(checkedChunks: chunks.count, checkedBytes: total, badChunks: sorted,
-                                   rebuiltPlanningSummaries: rebuilt, quarantined: []), defects)
+                                   rebuiltPlanningSummaries: rebuilt, quarantined: [], checkedRecords: recorded.recordCount,
+                                   recordProblems: recordProblems), defects)
     }
 }

@@ -23,8 +23,9 @@ public struct PruneService {
             guard home.vm(vm).exists || known else { throw VMLifecycleError.notFound(name: vm) }
         }
         guard let catalog else { return PruneReport(dryRun: dryRun, now: now, pruned: [], kept: 0) }
-        let users = SnapshotUsers.read(home: home)
         let records = try RecordKeeper(home: home)
+        if !dryRun { CrashedRecordChanges.resolveReportingFailure(records: records.directory, catalog: catalog) }
+        let users = SnapshotUsers.read(home: home)
         let decide = { (db: SQLiteConnection) throws -> PruneReport in
             if !dryRun { try db.refreshPlanningSummaries() }
             let summaries = try db.planningSummaries(vm: vm, includingIDs: true)

@@ -80,14 +80,14 @@ final class RecordKeeper {
         guard !descriptions.isEmpty else { return }
         let undoJournal = try self.undoJournal ?? directory.beginUndoJournal()
         self.undoJournal = undoJournal
-        try directory.journal(descriptions.map { (D.recordType, $0.key) }, in: undoJournal)
-        var records: [StoredRecord<D>] = []
-        for description in descriptions {
-            let previous = directory.contents(D.recordType, key: description.key)
-            journal.append((D.recordType, description.key, previous))
+        let records = descriptions.map { description in
             // A damaged previous version is replaced: the catalog row this describes is the better truth.
             let revision = ((try? directory.load(D.self, key: description.key))??.revision ?? 0) + 1
-            records.append(StoredRecord(revision: revision, removed: removed?.timeIntervalSince1970, description: description))
+            return StoredRecord(revision: revision, removed: removed?.timeIntervalSince1970, description: description)
+        }
+        try directory.journal(records.map { (D.recordType, $0.description.key, $0.revision) }, in: undoJournal)
+        for record in records {
+            journal.append((D.recordType, record.description.key, directory.contents(D.recordType, key: record.description.key)))
         }
         try directory.save(records)
     }

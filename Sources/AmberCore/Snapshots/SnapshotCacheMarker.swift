@@ -53,7 +53,7 @@ struct SnapshotCacheMarker: Codable, Equatable {
     /// marker is whole or absent.
     func write(in directory: URL) throws {
         let path = directory.appendingPathComponent(Self.fileName).path
-        let temporary = path + ".partial-\(getpid())"
+        let temporary = TemporaryFile.path(replacing: path)
         do {
             let file = try FileDescriptor.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
             try JSONEncoder().encode(self).withUnsafeBytes { try file.write($0, at: 0) }

@@ -108,6 +108,7 @@ public struct SnapshotService {
     public func remove(id: String) throws -> String {
         guard let catalog = try catalogIfPresent() else { throw SnapshotError.unknownSnapshot(id: id) }
         let records = try RecordKeeper(home: home)
+        CrashedRecordChanges.resolveReportingFailure(records: records.directory, catalog: catalog)
         let removed = try records.undoingOnFailure {
             try catalog.write { db in
                 let snapshot = try SnapshotIDs.resolve(id, in: db)
@@ -134,6 +135,7 @@ public struct SnapshotService {
     public func setProtected(id: String, _ protected: Bool) throws -> String {
         guard let catalog = try catalogIfPresent() else { throw SnapshotError.unknownSnapshot(id: id) }
         let records = try RecordKeeper(home: home)
+        CrashedRecordChanges.resolveReportingFailure(records: records.directory, catalog: catalog)
         return try records.undoingOnFailure {
             try catalog.write { db in
                 var snapshot = try SnapshotIDs.resolve(id, in: db)

@@ -34,7 +34,7 @@ public struct DiskExport {
         } catch let error as VirtioError {
             throw DiskExportError("cannot read the disk of VM \(name): \(error.description)")
         }
-        let temporary = output + ".amber-partial-\(getpid())"
+        let temporary = TemporaryFile.path(replacing: output)
         do {
             let file = try FileDescriptor.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
             try file.truncate(to: source.size)

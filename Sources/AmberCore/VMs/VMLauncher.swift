@@ -170,7 +170,7 @@ public struct VMLauncher {
     /// Puts `contents` at `path` in one rename (a reader sees the old file or the new one, never part of
     /// one) and returns the new file, not yet flushed: see `Launch.makeConfigurationDurable()`.
     private static func replace(_ path: String, with contents: Data) throws -> FileDescriptor {
-        let temporary = path + ".partial-\(getpid())"
+        let temporary = TemporaryFile.path(replacing: path)
         do {
             let file = try FileDescriptor.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
             try contents.withUnsafeBytes { try file.write($0, at: 0) }

@@ -152,9 +152,10 @@ public final class RecordDirectory: @unchecked Sendable {
     private func writeDurably(_ files: [(path: String, bytes: [UInt8])], in directory: URL) throws {
         guard !files.isEmpty else { return }
         do {
-            for folder in [root, temporaryDirectory, directory] {
+            for folder in [root, temporaryDirectory, directory] where access(folder.path, F_OK) != 0 {
+                let mode = GroupReadable.directoryMode(inDirectory: folder.deletingLastPathComponent().path)
                 try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true,
-                                                        attributes: [.posixPermissions: 0o700])
+                                                        attributes: [.posixPermissions: Int(mode)])
             }
         } catch {
             throw StoreError.io(operation: "create \(directory.path)", reason: error.localizedDescription)
@@ -164,7 +165,9 @@ public final class RecordDirectory: @unchecked Sendable {
         for (path, bytes) in files {
             let temporary = temporaryDirectory.appendingPathComponent("\(getpid())-\(UInt64.random(in: 1...UInt64.max))").path
             do {
-                let file = try FileDescriptor.open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode: 0o600)
+                let mode = GroupReadable.fileMode(inDirectory: directory.path)
+                let file = try FileDescriptor.open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode: mode)
+                GroupReadable.settle(file.rawValue, mode)
                 written.append((temporary, path))
                 try bytes.withUnsafeBytes { try file.write($0, at: 0) }
                 try file.sync()
@@ -177,5 +180,12 @@ public final class RecordDirectory: @unchecked Sendable {
         }
         written = []
         try syncDirectory(containing: files[0].path)
+    }
+}
+
+extension RecordDirectory {
+    /// Removes the temporary files (`.tmp/<pid>-<random>`) of writers killed before their rename.
+    public func removeStaleTemporaryFiles() {
+        TemporaryFile.removeStale(in: temporaryDirectory.path) { name in name.split(separator: "-").first.flatMap { pid_t($0) } }
     }
 }

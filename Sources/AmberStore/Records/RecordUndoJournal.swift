@@ -9,11 +9,16 @@ public struct RecordUndoEntry: Codable, Sendable, Equatable {
     public var key: String
     /// The file's bytes before the change; nil when there was no file.
     public var previous: Data?
+    /// The revision the change writes. A crashed change is put back only while the file still holds it: a later
+    /// writer that replaced the file since must not be undone by an older journal, whether or not the catalog at
+    /// hand shows that writer's commit (it does not when catalog.db was lost or replaced by an older copy).
+    public var written: UInt64?
 
-    public init(type: RecordType, key: String, previous: [UInt8]?) {
+    public init(type: RecordType, key: String, previous: [UInt8]?, written: UInt64?) {
         self.type = type.rawValue
         self.key = key
         self.previous = previous.map { Data($0) }
+        self.written = written
     }
 }
 
@@ -96,22 +101,28 @@ extension RecordDirectory {
         return try RecordUndoJournal(directory: undoDirectory)
     }
 
-    /// Records the current contents of the files about to change in `journal`, durably.
-    public func journal(_ changes: [(type: RecordType, key: String)], in journal: RecordUndoJournal) throws {
-        try journal.append(changes.map { RecordUndoEntry(type: $0.type, key: $0.key, previous: contents($0.type, key: $0.key)) })
+    /// Records the current contents of the files about to change, and the revision each change writes, in
+    /// `journal`, durably.
+    public func journal(_ changes: [(type: RecordType, key: String, written: UInt64)], in journal: RecordUndoJournal) throws {
+        try journal.append(changes.map {
+            RecordUndoEntry(type: $0.type, key: $0.key, previous: contents($0.type, key: $0.key), written: $0.written)
+        })
     }
 
-    /// Journals left by writers that were killed mid-change, each locked for the caller while `resolve` runs: it is
-    /// given the entries and puts back what the catalog shows was not committed. The journal is then deleted.
+    /// Journals left by writers that were killed mid-change, all locked for the caller while `resolve` runs: it is
+    /// given the entries of all of them at once (two killed writers may have changed one record, and the newer
+    /// change must be put back first) and puts back what the catalog shows was not committed. The journals are
+    /// then deleted.
     public func resolveCrashedJournals(_ resolve: ([RecordUndoEntry]) throws -> Void) throws {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: undoDirectory.path) else { return }
-        for name in names.sorted() {
+        let crashed = names.sorted().compactMap { name -> (path: String, lock: FileLock, entries: [RecordUndoEntry])? in
             let path = undoDirectory.appendingPathComponent(name).path
-            guard let (lock, entries) = RecordUndoJournal.readCrashed(path) else { continue }
-            try withExtendedLifetime(lock) {
-                try resolve(entries)
-                unlink(path)
-            }
+            return RecordUndoJournal.readCrashed(path).map { (path, $0.lock, $0.entries) }
+        }
+        guard !crashed.isEmpty else { return }
+        try withExtendedLifetime(crashed.map(\.lock)) {
+            try resolve(crashed.flatMap(\.entries))
+            for journal in crashed { unlink(journal.path) }
         }
     }
 }

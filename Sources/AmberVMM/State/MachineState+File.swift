@@ -6,7 +6,7 @@ extension MachineState {
     /// crash leaves either the old file or the new one, never half of one.
     public func write(to path: String) throws {
         let bytes = try encoded()
-        let temporary = path + ".partial-\(getpid())"
+        let temporary = TemporaryFile.path(replacing: path)
         do {
             let file = try FileDescriptor.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
             try bytes.withUnsafeBytes { try file.write($0, at: 0) }
