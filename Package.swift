@@ -30,6 +30,7 @@ let package = Package(
         .target(name: "CSystem"),
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
         .target(name: "AmberSystem", dependencies: ["CSystem"]),
         .target(name: "AmberKVM", dependencies: ["CKVM", "AmberSystem"]),
@@ -37,7 +38,7 @@ let package = Package(
         .target(name: "AmberVirtio", dependencies: ["AmberSystem"]),
         .target(name: "AmberVMM", dependencies: ["AmberKVM", "AmberBoot", "AmberVirtio", "AmberSystem"]),
         .target(name: "AmberStore", dependencies: [
-            "CLZ4", "AmberSystem", .product(name: "Crypto", package: "swift-crypto"),
+            "CLZ4", "COpenSSL", "AmberSystem", .product(name: "Crypto", package: "swift-crypto"),
             // scrypt, the memory-hard key derivation of encrypted stores' key slots.
             .product(name: "_CryptoExtras", package: "swift-crypto"),
         ]),

@@ -149,15 +149,17 @@ public final class ChunkReader: @unchecked Sendable {
         }
         guard let sealer, opening else { return header.storedLength }
         let sealed = UnsafeRawBufferPointer(rebasing: scratch[PackFormat.recordHeaderSize..<header.recordLength])
-        guard let opened = sealer.open(sealed, authenticating: UnsafeRawBufferPointer(rebasing: scratch[0..<PackFormat.sealedHeaderBytes])) else {
-            throw corrupt(digest, location, "payload does not open with the store's key (damaged, or under another record's header)")
-        }
+        // Opened in place when there is no separate payload buffer: the plaintext lands where the sealed bytes began.
         let target = payload ?? UnsafeMutableRawBufferPointer(rebasing: scratch[PackFormat.recordHeaderSize...])
-        guard payload == nil ? opened.count <= target.count : opened.count == target.count else {
+        let plainCount = sealed.count - PayloadSealer.overhead
+        guard plainCount >= 0, payload == nil ? plainCount <= target.count : plainCount == target.count else {
             throw corrupt(digest, location, "opened payload has the wrong length")
         }
-        opened.copyBytes(to: target)
-        return opened.count
+        guard let opened = sealer.open(sealed, authenticating: UnsafeRawBufferPointer(rebasing: scratch[0..<PackFormat.sealedHeaderBytes]),
+                                       into: target) else {
+            throw corrupt(digest, location, "payload does not open with the store's key (damaged, or under another record's header)")
+        }
+        return opened
     }
 
     /// A record exactly as stored (header and encoded payload, still sealed in an encrypted store), after
