@@ -105,6 +105,23 @@ enum StoreCLI {
         }
     }
 
+    /// Runs a whole-store check (verify, repair) behind a progress line, prints its report as JSON or with `text`,
+    /// and exits 1 when `isClean` says something is wrong.
+    static func check<Report: Encodable>(json: Bool, _ work: (ProgressLine) throws -> Report, isClean: (Report) -> Bool,
+                                         text: (Report) -> Void) throws {
+        var clean = true
+        try reportingErrors {
+            let progress = ProgressLine("verifying")
+            defer { progress.finish() }
+            let report = try work(progress)
+            progress.finish()
+            clean = isClean(report)
+            if json { return try printJSON(report) }
+            text(report)
+        }
+        if !clean { throw ExitCode.failure }
+    }
+
     static func printJSON<T: Encodable>(_ value: T) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

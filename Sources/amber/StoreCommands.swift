@@ -44,14 +44,7 @@ struct StoreVerify: ParsableCommand {
     @Flag(name: .long, help: "Print the report as JSON.") var json = false
 
     func run() throws {
-        var clean = true
-        try StoreCLI.reportingErrors {
-            let progress = ProgressLine("verifying")
-            defer { progress.finish() }
-            let report = try StoreContext(home: home.resolved).verify(progress: progress.update)
-            progress.finish()
-            clean = report.isClean
-            if json { return try StoreCLI.printJSON(report) }
+        try StoreCLI.check(json: json, { try StoreContext(home: home.resolved).verify(progress: $0.update) }, isClean: \.isClean) { report in
             for bad in report.badChunks {
                 let place = bad.pack.map { " (pack \($0), offset \(bad.offset ?? 0))" } ?? ""
                 let users = bad.dependents.isEmpty ? "nothing references it" : "needed by " + bad.dependents.joined(separator: ", ")
@@ -75,7 +68,6 @@ struct StoreVerify: ParsableCommand {
                 print("\(report.recordProblems.count) record problem(s) in \(report.checkedRecords) records")
             }
         }
-        if !clean { throw ExitCode.failure }
     }
 }
 

@@ -18,14 +18,7 @@ struct StoreRepair: ParsableCommand {
     @Flag(name: .long, help: "Print the report as JSON.") var json = false
 
     func run() throws {
-        var clean = true
-        try StoreCLI.reportingErrors {
-            let progress = ProgressLine("verifying")
-            defer { progress.finish() }
-            let report = try StoreContext(home: home.resolved).repair(progress: progress.update)
-            progress.finish()
-            clean = report.isClean
-            if json { return try StoreCLI.printJSON(report) }
+        try StoreCLI.check(json: json, { try StoreContext(home: home.resolved).repair(progress: $0.update) }, isClean: \.isClean) { report in
             if report.found.isClean {
                 print("ok: \(report.found.checkedChunks) chunks verified; nothing to repair")
                 return
@@ -39,6 +32,5 @@ struct StoreRepair: ParsableCommand {
             }
             if report.isClean { print("repaired: every image and snapshot verifies") }
         }
-        if !clean { throw ExitCode.failure }
     }
 }
