@@ -146,6 +146,34 @@ struct CorpusSeedWriter {
                   target: "key-slot", name: "newer-format")
     }
 
+    /// Record files as the store writes them (the input's first byte picks the type: 0 VM, 1 image, 2 snapshot),
+    /// a tombstone, and damaged ones: a flipped body byte, a cut file, a newer format.
+    @Test func recordSeeds() throws {
+        let digest = String(repeating: "ab", count: 32)
+        let vm = StoredRecord(description: VMDescription(name: "fuzz", config: "{\"name\":\"fuzz\",\"vcpus\":2}", created: 1_765_000_000))
+        let image = StoredRecord(description: ImageDescription(name: "fuzz", manifest: digest, logicalBytes: 1 << 20, storedBytes: 4096,
+                                                                chunkSize: 65536, created: 1_765_000_000.5))
+        let snapshot = StoredRecord(revision: 3, description: SnapshotDescription(
+            id: RecordFuzzTarget.snapshotKey, vm: "fuzz", parent: "fedcba9876543210", created: 1_765_000_001, label: "before upgrade",
+            kind: "full", memoryManifest: digest, diskManifest: nil, stateManifest: digest, logicalBytes: 1 << 26, storedBytes: 1 << 20,
+            pauseMicroseconds: 5800, protected: true, policy: "nightly"))
+        var tombstone = snapshot
+        tombstone.removed = 1_765_000_100
+        let files: [(String, [UInt8])] = [
+            ("vm", [0] + (try RecordDirectory.file(vm, sealer: nil))),
+            ("image", [1] + (try RecordDirectory.file(image, sealer: nil))),
+            ("snapshot", [2] + (try RecordDirectory.file(snapshot, sealer: nil))),
+            ("tombstone", [2] + (try RecordDirectory.file(tombstone, sealer: nil))),
+        ]
+        for (name, bytes) in files { try write(bytes, target: "record", name: name) }
+        var flipped = files[2].1
+        flipped[flipped.count - 20] ^= 1
+        try write(flipped, target: "record", name: "flipped-byte")
+        try write(Array(files[1].1.prefix(90)), target: "record", name: "truncated")
+        try write(Array(String(decoding: files[0].1, as: UTF8.self).replacingOccurrences(of: "amber-record 1", with: "amber-record 7").utf8),
+                  target: "record", name: "newer-format")
+    }
+
     private func littleEndian(_ value: UInt32) -> [UInt8] {
         withUnsafeBytes(of: value.littleEndian) { Array($0) }
     }

@@ -49,8 +49,7 @@ public final class RecordDirectory: @unchecked Sendable {
                 throw StoreError.badRecord(name: Self.name(D.recordType, key: record.description.key),
                                            reason: "not a name a record file can have")
             }
-            return (path(D.recordType, key: record.description.key),
-                    RecordEnvelope.encode(type: D.recordType, body: try record.encodedBody(), sealer: sealer))
+            return (path(D.recordType, key: record.description.key), try Self.file(record, sealer: sealer))
         }
         try writeDurably(files, in: directory(D.recordType))
     }
@@ -121,7 +120,18 @@ public final class RecordDirectory: @unchecked Sendable {
             filled += count
         }
         bytes.removeLast(bytes.count - filled)
-        return RecordEnvelope.decode(bytes, type: D.recordType, sealer: sealer).flatMap { StoredRecord<D>.decode(body: $0, key: key) }
+        return Self.parse(bytes, as: D.self, key: key, sealer: sealer)
+    }
+
+    /// A record file's bytes: the envelope around the record's body (sealed in an encrypted store).
+    public static func file<D: RecordDescription>(_ record: StoredRecord<D>, sealer: PayloadSealer?) throws -> [UInt8] {
+        RecordEnvelope.encode(type: D.recordType, body: try record.encodedBody(), sealer: sealer)
+    }
+
+    /// Reads a record file's bytes (untrusted: checked as FORMAT.md section 9 says) named `key`.
+    public static func parse<D: RecordDescription>(_ bytes: [UInt8], as type: D.Type, key: String,
+                                                   sealer: PayloadSealer?) -> Result<StoredRecord<D>, RecordDefect> {
+        RecordEnvelope.decode(bytes, type: D.recordType, sealer: sealer).flatMap { StoredRecord<D>.decode(body: $0, key: key) }
     }
 
     // MARK: - Undo
