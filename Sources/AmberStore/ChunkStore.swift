@@ -67,6 +67,7 @@ public final class ChunkStore: @unchecked Sendable {
                     keys = unlocked.keys
                     openedSlot = unlocked.slot
                 } else {
+                    try Self.refuseDowngrade(directory)
                     keys = nil
                     openedSlot = nil
                 }
@@ -142,10 +143,18 @@ public final class ChunkStore: @unchecked Sendable {
     public static func records(storeDirectory: URL, key: StoreKeyInput) throws -> RecordDirectory {
         let marker = storeDirectory.appendingPathComponent("STORE")
         guard FileManager.default.fileExists(atPath: marker.path), let check = try readMarker(marker).keyCheck else {
+            try refuseDowngrade(storeDirectory)
             return RecordDirectory(storeDirectory: storeDirectory)
         }
         let unlocked = try StoreUnlock.unlock(storeDirectory: storeDirectory, check: check, input: key)
         return RecordDirectory(storeDirectory: storeDirectory, sealer: unlocked.keys.records)
+    }
+
+    /// A plain `STORE` beside key slots is a downgrade (damage or tampering), not a plain store: opened as one, new
+    /// chunks and records would go into an encrypted store unencrypted.
+    private static func refuseDowngrade(_ directory: URL) throws {
+        let slots = (try? FileManager.default.contentsOfDirectory(atPath: KeySlotDirectory(storeDirectory: directory).url.path)) ?? []
+        if slots.contains(where: { !$0.hasPrefix(".") }) { throw StoreError.plainMarkerWithKeys(path: directory.path) }
     }
 
     /// `encryption`: the key check of an encrypted store, nil for a plain one.

@@ -34,6 +34,9 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
     case noUsableKeySlot(path: String, damaged: [String])
     case keySlot(what: String, reason: String)
     case storeExists(path: String)
+    /// `STORE` says the store is plain, yet it has key slots: a damaged or rewritten marker. Opened as plain, new
+    /// chunks and records would be written unencrypted into an encrypted store.
+    case plainMarkerWithKeys(path: String)
 
     public var description: String {
         switch self {
@@ -81,6 +84,10 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
                 + "open it with the recovery key from `amber store key export` (--key-file)"
         case .keySlot(let what, let reason):
             return "\(what): \(reason)"
+        case .plainMarkerWithKeys(let path):
+            return "store \(path) has key slots (keys/) but its STORE file says it is not encrypted: the file is damaged or was "
+                + "rewritten; restore STORE from a backup (format 2 with its encryption and key-check lines) rather than "
+                + "let amber write unencrypted data into an encrypted store"
         case .storeExists(let path):
             return "\(path) already holds a store; `amber store init` only creates a new one (use another --home)"
         case .invalidChunkSize(let size):

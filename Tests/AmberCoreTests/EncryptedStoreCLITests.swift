@@ -200,6 +200,27 @@ struct EncryptedStoreCLITests {
         #expect(rescued.status == 0 && rescued.stdout.contains("marked"), "\(rescued.stderr)")
     }
 
+    /// STORE rewritten to say "plain" (damage or tampering): nothing opens the store as plain, so nothing is written
+    /// into it unencrypted; with the marker put back, everything is there.
+    @Test func aPlainMarkerBesideKeySlotsIsRefused() throws {
+        let (home, key) = try encryptedHome()
+        defer { home.remove() }
+        let image = try markedImage(home)
+        #expect(try home.amber(["image", "import", image, "--name", "marked", "--key-file", key]).status == 0)
+        let marker = home.root.appendingPathComponent("store/STORE")
+        let original = try Data(contentsOf: marker)
+        try Data("amber-store\nformat 1\nchunk-size 65536\n".utf8).write(to: marker)
+        let packs = packBytes(home)
+        for arguments in [["image", "import", image, "--name", "again"], ["image", "ls"], ["store", "verify"], ["snapshot", "rm", "0123456789abcdef"]] {
+            expectOneLineFailure(try home.amber(arguments), mentioning: "its STORE file says it is not encrypted", arguments.joined(separator: " "))
+        }
+        #expect(packBytes(home) == packs, "nothing was written")
+        try original.write(to: marker)
+        let out = home.scratch.appendingPathComponent("out.img").path
+        #expect(try home.amber(["image", "export", "marked", out, "--key-file", key]).status == 0)
+        #expect(try StoreContent.sha256(ofFile: out) == StoreContent.sha256(ofFile: image))
+    }
+
     @Test func recoverRebuildsTheCatalogOfAnEncryptedStore() throws {
         let (home, key) = try encryptedHome()
         defer { home.remove() }
