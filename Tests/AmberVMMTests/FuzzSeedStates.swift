@@ -10,14 +10,7 @@ import Testing
 struct FuzzSeedStates {
     @Test(arguments: [1, 2])
     func writeSeed(vcpus: Int) throws {
-        let guest = try TinyGuest(vcpus: vcpus)
-        for index in 0..<vcpus {
-            try guest.load(RealMode.countForever(at: 0x2000 + UInt16(index) * 4), at: 0x1000 + UInt64(index) * 0x100, vcpu: index)
-        }
-        try guest.machine.start()
-        defer { guest.machine.stop(.stopped); _ = guest.machine.waitForExit() }
-        try guest.machine.pause()
-        let encoded = try guest.machine.captureState().encoded()
+        let encoded = try capturedState(vcpus: vcpus).encoded()
         let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Fuzz/corpus/machine-state")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

@@ -3,8 +3,8 @@ import Foundation
 import Testing
 @testable import AmberVMM
 
-/// A state captured from a real paused tiny guest, to encode, damage and decode.
-private func capturedState(vcpus: Int = 1) throws -> MachineState {
+/// A state captured from a real paused tiny guest, to encode, damage and decode (and the fuzz seeds', FuzzSeedStates).
+func capturedState(vcpus: Int = 1) throws -> MachineState {
     let guest = try TinyGuest(vcpus: vcpus)
     for index in 0..<vcpus {
         try guest.load(RealMode.countForever(at: 0x2000 + UInt16(index) * 4), at: 0x1000 + UInt64(index) * 0x100, vcpu: index)
