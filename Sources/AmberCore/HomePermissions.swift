@@ -52,11 +52,13 @@ extension AmberHome {
         shared && entry == "store" ? 0o050 : 0
     }
 
+    /// Key slots are never shared: a group that may copy the store must not get to guess passphrases offline.
+    static func isKeySlotDirectory(_ path: String) -> Bool { path.hasSuffix("/store/keys") }
+
     static func tightenTree(_ path: String, keeping groupBits: mode_t, changed: inout Int) {
         var info = stat()
         guard lstat(path, &info) == 0, info.st_mode & S_IFMT != S_IFLNK else { return }
-        // Key slots are never shared: a group that may copy the store must not get to guess passphrases offline.
-        let keeping = path.hasSuffix("/store/keys") ? 0 : groupBits
+        let keeping = isKeySlotDirectory(path) ? 0 : groupBits
         tighten(path, info, keeping: keeping, changed: &changed)
         guard info.st_mode & S_IFMT == S_IFDIR, let directory = opendir(path) else { return }
         defer { closedir(directory) }

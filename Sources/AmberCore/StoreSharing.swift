@@ -76,8 +76,7 @@ public enum StoreSharing {
         guard lstat(path, &info) == 0 else { return }
         let kind = info.st_mode & S_IFMT
         guard kind == S_IFDIR || kind == S_IFREG else { return }
-        // Key slots stay the owner's (see AmberHome.tightenTree).
-        guard !path.hasSuffix("/store/keys") else { return }
+        guard !AmberHome.isKeySlotDirectory(path) else { return }
         try setGroup(path, gid: gid, mode: kind == S_IFDIR ? 0o2750 : 0o640, changed: &changed)
         guard kind == S_IFDIR else { return }
         for name in try FileManager.default.contentsOfDirectory(atPath: path) {

@@ -29,6 +29,7 @@ public enum GroupReadable {
         return stat(directory, &info) == 0 && info.st_mode & 0o040 != 0
     }
 
+    /// The directory holding `path` ("." for a bare name, "/" at the root).
     static func parent(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         return slash == path.startIndex ? "/" : String(path[..<slash])

@@ -9,10 +9,8 @@ public enum TemporaryFile {
 
     /// Where this process writes the next version of `path`; stale ones of ended processes are removed first.
     public static func path(replacing path: String) -> String {
-        let slash = path.lastIndex(of: "/")
-        let directory = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
-        let prefix = String(slash.map { path[path.index(after: $0)...] } ?? Substring(path)) + marker
-        removeStale(in: directory) { name in
+        let prefix = String(path.split(separator: "/").last ?? Substring(path)) + marker
+        removeStale(in: GroupReadable.parent(of: path)) { name in
             name.hasPrefix(prefix) ? pid_t(name.dropFirst(prefix.count)) : nil
         }
         return path + marker + String(getpid())
