@@ -5,7 +5,7 @@ RELEASE_FLAGS := -c release --static-swift-stdlib
 export AMBER_STATIC := 1
 BIN := $(shell pwd)/.build/release
 
-.PHONY: deps build guest test unit-test guest-test demo bench fuzz clean
+.PHONY: deps build guest test unit-test guest-test demo bench fuzz clean install man
 
 deps:
 	@scripts/install-deps
@@ -37,6 +37,29 @@ bench: build
 SECONDS ?= 60
 fuzz: deps
 	@scripts/fuzz $(SECONDS)
+
+# `make build` first (as yourself), then `sudo make install` (or DESTDIR=/tmp/stage make install for a package):
+# the three binaries, shell completions generated from the command definitions, man pages when `make man` made
+# them, and a systemd unit for amberd.
+PREFIX ?= /usr/local
+DESTDIR ?=
+SHARE := $(DESTDIR)$(PREFIX)/share
+install:
+	@test -x $(BIN)/amber -a -x $(BIN)/amber-vmm -a -x $(BIN)/amberd || { echo "error: run 'make build' first" >&2; exit 1; }
+	install -d $(DESTDIR)$(PREFIX)/bin $(SHARE)/bash-completion/completions $(SHARE)/zsh/site-functions \
+		$(SHARE)/fish/vendor_completions.d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 0755 $(BIN)/amber $(BIN)/amber-vmm $(BIN)/amberd $(DESTDIR)$(PREFIX)/bin/
+	for tool in amber amberd; do \
+		$(BIN)/$$tool --generate-completion-script bash > $(SHARE)/bash-completion/completions/$$tool && \
+		$(BIN)/$$tool --generate-completion-script zsh > $(SHARE)/zsh/site-functions/_$$tool && \
+		$(BIN)/$$tool --generate-completion-script fish > $(SHARE)/fish/vendor_completions.d/$$tool.fish || exit 1; \
+	done
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' contrib/amberd.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/amberd.service
+	@if ls out/man/*.1 >/dev/null 2>&1; then install -d $(SHARE)/man/man1 && install -m 0644 out/man/*.1 $(SHARE)/man/man1/; fi
+
+# Man pages from the command definitions (swift-argument-parser's generate-manual plugin; offline).
+man:
+	$(SWIFT) package plugin --allow-writing-to-package-directory generate-manual --multi-page --output-directory out/man
 
 clean:
 	rm -rf .build out

@@ -12,6 +12,10 @@ import PackageDescription
 let staticInRelease: [LinkerSetting] = Context.environment["AMBER_STATIC"] == "1"
     ? [.unsafeFlags(["-static-executable"], .when(configuration: .release))] : []
 
+// `amber --version` names the commit it was built from, read here so a plain `swift build` embeds it too
+// (no build script, no network); "-dirty" when the work tree had uncommitted changes, "unknown" outside git.
+let buildCommit = Context.gitInformation.map { $0.currentCommit + ($0.hasUncommittedChanges ? "-dirty" : "") } ?? "unknown"
+
 let package = Package(
     name: "Amber",
     platforms: [.macOS(.v14)],
@@ -28,6 +32,7 @@ let package = Package(
     targets: [
         .target(name: "CKVM"),
         .target(name: "CSystem"),
+        .target(name: "CBuildInfo", cSettings: [.define("AMBER_BUILD_COMMIT", to: "\"\(buildCommit)\"")]),
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
@@ -45,7 +50,7 @@ let package = Package(
         .target(name: "AmberCatalog", dependencies: ["CSQLite"]),
         .target(name: "AmberPolicy", dependencies: ["Yams"]),
         .target(name: "AmberCore", dependencies: [
-            "AmberVMM", "AmberStore", "AmberCatalog", "AmberPolicy", "AmberSystem",
+            "AmberVMM", "AmberStore", "AmberCatalog", "AmberPolicy", "AmberSystem", "CBuildInfo",
         ]),
 
         .executableTarget(name: "amber-vmm", dependencies: ["AmberVMM"], linkerSettings: staticInRelease),
@@ -55,8 +60,13 @@ let package = Package(
         .executableTarget(name: "amber-records-bench", dependencies: ["AmberCore"]),
         .executableTarget(name: "amber-disk-bench", dependencies: ["AmberVirtio", "AmberSystem"]),
         .executableTarget(name: "amber-disk-crash-writer", dependencies: ["AmberVirtio"]),
-        .executableTarget(name: "amber", dependencies: [
+        // What `amber` and `amberd` share on the command line: one way to run a command, report errors and exit.
+        .target(name: "AmberCommandLine", dependencies: [
             "AmberCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "amber", dependencies: [
+            "AmberCore", "AmberCommandLine", "AmberPolicy", "AmberCatalog", "AmberStore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], linkerSettings: staticInRelease),
 
         // Fuzzing: each target's body is a library (replayed over its corpus by AmberFuzzingTests in every
@@ -65,7 +75,8 @@ let package = Package(
         .executableTarget(name: "amber-fuzz", dependencies: ["AmberFuzzing"]),
 
         .executableTarget(name: "amberd", dependencies: [
-            "AmberCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "AmberCore", "AmberCommandLine", "AmberPolicy", "AmberSystem",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], linkerSettings: staticInRelease),
 
         .testTarget(name: "AmberSystemTests", dependencies: ["AmberSystem"]),

@@ -4,7 +4,7 @@ import Foundation
 /// Dates follow the encoder's `dateEncodingStrategy`.
 extension Plan: Encodable {
     private enum Keys: String, CodingKey { case now, snapshots, schedules, conflicts }
-    private enum SnapshotKeys: String, CodingKey { case id, vm, createdAt, action, reason }
+    private enum SnapshotKeys: String, CodingKey { case id, vm, created, action, reason }
     private enum ScheduleKeys: String, CodingKey { case policy, vm, memory, lastRun, due, nextRun }
     private enum ConflictKeys: String, CodingKey { case vm, policies, message }
 
@@ -16,7 +16,7 @@ extension Plan: Encodable {
             var entry = snapshotList.nestedContainer(keyedBy: SnapshotKeys.self)
             try entry.encode(snapshot.id, forKey: .id)
             try entry.encode(snapshot.vm, forKey: .vm)
-            try entry.encode(snapshot.createdAt, forKey: .createdAt)
+            try entry.encode(snapshot.createdAt, forKey: .created)
             try entry.encode(decision.action, forKey: .action)
             try entry.encode(decision.description, forKey: .reason)
         }

@@ -31,16 +31,7 @@ enum PolicyValues {
 
     /// Bytes in a positive size, or nil when `text` is not one.
     static func size(_ text: String) -> UInt64? {
-        let multipliers: [String: UInt64] = [
-            "": 1, "b": 1, "k": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mib": 1 << 20,
-            "g": 1 << 30, "gib": 1 << 30, "t": 1 << 40, "tib": 1 << 40,
-        ]
-        let lowered = text.lowercased()
-        let digits = lowered.prefix { $0.isASCII && $0.isNumber }
-        guard let value = UInt64(digits), value > 0,
-              let multiplier = multipliers[String(lowered.dropFirst(digits.count))] else { return nil }
-        let (bytes, overflow) = value.multipliedReportingOverflow(by: multiplier)
-        return overflow ? nil : bytes
+        ByteSize.parse(text).flatMap { $0 > 0 ? $0 : nil }
     }
 
     static func formatDuration(_ seconds: TimeInterval) -> String {
@@ -53,7 +44,8 @@ enum PolicyValues {
         return parts.isEmpty ? "0s" : parts
     }
 
-    /// `20G` for whole units, else one decimal (`1.5G`), else bytes.
+    /// `20G` for whole units, else one decimal (`1.5G`), else bytes: the policy file's own spelling, for messages
+    /// that quote a policy back (tables print sizes with `ByteFormat.string`).
     static func formatSize(_ bytes: UInt64) -> String {
         for (unit, size) in [("T", UInt64(1) << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)] where bytes >= size {
             if bytes % size == 0 { return "\(bytes / size)\(unit)" }

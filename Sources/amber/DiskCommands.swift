@@ -1,3 +1,4 @@
+import AmberCommandLine
 import AmberCore
 import ArgumentParser
 import Foundation
@@ -17,9 +18,11 @@ struct ExportDisk: ParsableCommand {
     @Argument(help: "VM name.") var name: String
     @Argument(help: "Output file (raw image; replaced if it exists).") var output: String
     @Option(help: "Which disk: 0 is vda, 1 is vdb, ...") var disk: Int = 0
+    @Flag(help: "Print the result as JSON.") var json = false
 
     func run() throws {
         let bytes = try DiskExport(home: home.resolved).export(vm: name, disk: disk, to: output)
+        if json { return try printJSON(FileExport(vm: name, disk: disk, path: output, bytes: bytes)) }
         print("disk \(disk) of \(name) written to \(output) (\(ByteFormat.string(bytes)))")
     }
 }

@@ -1,3 +1,4 @@
+import AmberCommandLine
 import AmberCore
 import ArgumentParser
 import Foundation
@@ -19,18 +20,16 @@ struct ImportImage: ParsableCommand {
     @Flag(name: .long, help: "Print the result as JSON.") var json = false
 
     func run() throws {
-        try StoreCLI.reportingErrors {
-            let images = ImageService(context: try StoreContext(home: home.resolved))
-            let progress = ProgressLine("importing \(name)")
-            defer { progress.finish() }
-            let report = try images.importImage(file: file, name: name, progress: progress.update)
-            progress.finish()
-            if json { return try StoreCLI.printJSON(report) }
-            print("imported \(report.name): \(ByteFormat.string(report.logicalBytes)) in \(String(format: "%.2f", report.seconds)) s, "
-                + "stored \(ByteFormat.string(report.storedBytes)) (\(ByteFormat.ratio(report.reduction)) smaller; "
-                + "dedup+zero \(ByteFormat.ratio(report.dedupRatio)), compression \(ByteFormat.ratio(report.compressionRatio)); "
-                + "\(report.newChunks) new of \(report.chunks) chunks, \(report.zeroChunks) zero)")
-        }
+        let images = ImageService(context: try StoreContext(home: home.resolved))
+        let progress = ProgressLine("importing \(name)")
+        defer { progress.finish() }
+        let report = try images.importImage(file: file, name: name, progress: progress.update)
+        progress.finish()
+        if json { return try printJSON(report) }
+        print("imported \(report.name): \(ByteFormat.string(report.logicalBytes)) in \(String(format: "%.2f", report.seconds)) s, "
+            + "stored \(ByteFormat.string(report.storedBytes)) (\(ByteFormat.ratio(report.reduction)) smaller; "
+            + "dedup+zero \(ByteFormat.ratio(report.dedupRatio)), compression \(ByteFormat.ratio(report.compressionRatio)); "
+            + "\(report.newChunks) new of \(report.chunks) chunks, \(report.zeroChunks) zero)")
     }
 }
 
@@ -41,19 +40,17 @@ struct ListImages: ParsableCommand {
     @Flag(name: .long, help: "Print the list as JSON.") var json = false
 
     func run() throws {
-        try StoreCLI.reportingErrors {
-            let images = try ImageService(context: try StoreContext(home: home.resolved)).list()
-            if json { return try StoreCLI.printJSON(images) }
-            guard !images.isEmpty else { return print("no images; add one with `amber image import FILE --name NAME`") }
-            let width = max(4, images.map(\.name.count).max() ?? 0)
-            print("NAME".padding(toLength: width, withPad: " ", startingAt: 0) + "  SIZE        ADDED       CREATED")
-            let formatter = ISO8601DateFormatter()
-            for image in images {
-                print(image.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
-                    + ByteFormat.string(image.logicalBytes).padding(toLength: 10, withPad: " ", startingAt: 0) + "  "
-                    + ByteFormat.string(image.storedBytes).padding(toLength: 10, withPad: " ", startingAt: 0) + "  "
-                    + formatter.string(from: image.created))
-            }
+        let images = try StoreContext.existing(home: home.resolved).map { try ImageService(context: $0).list() } ?? []
+        if json { return try printJSON(images) }
+        guard !images.isEmpty else { return print("no images; add one with `amber image import FILE --name NAME`") }
+        let width = max(4, images.map(\.name.count).max() ?? 0)
+        print("NAME".padding(toLength: width, withPad: " ", startingAt: 0) + "  SIZE        ADDED       CREATED")
+        let formatter = ISO8601DateFormatter()
+        for image in images {
+            print(image.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
+                + ByteFormat.string(image.logicalBytes).padding(toLength: 10, withPad: " ", startingAt: 0) + "  "
+                + ByteFormat.string(image.storedBytes).padding(toLength: 10, withPad: " ", startingAt: 0) + "  "
+                + formatter.string(from: image.created))
         }
     }
 }
@@ -64,16 +61,16 @@ struct ExportImage: ParsableCommand {
     @OptionGroup var home: HomeOption
     @Argument(help: "The image's name.") var name: String
     @Argument(help: "The file to write (replaced if it exists).") var output: String
+    @Flag(help: "Print the result as JSON.") var json = false
 
     func run() throws {
-        try StoreCLI.reportingErrors {
-            let images = ImageService(context: try StoreContext(home: home.resolved))
-            let progress = ProgressLine("exporting \(name)")
-            defer { progress.finish() }
-            let size = try images.export(name: name, to: output, progress: progress.update)
-            progress.finish()
-            print("exported \(name) to \(output) (\(ByteFormat.string(size)))")
-        }
+        let images = ImageService(context: try StoreContext(home: home.resolved))
+        let progress = ProgressLine("exporting \(name)")
+        defer { progress.finish() }
+        let size = try images.export(name: name, to: output, progress: progress.update)
+        progress.finish()
+        if json { return try printJSON(FileExport(image: name, path: output, bytes: size)) }
+        print("exported \(name) to \(output) (\(ByteFormat.string(size)))")
     }
 }
 
@@ -82,51 +79,26 @@ struct RemoveImage: ParsableCommand {
 
     @OptionGroup var home: HomeOption
     @Argument(help: "The image's name.") var name: String
+    @Flag(help: "Print the result as JSON.") var json = false
 
     func run() throws {
-        try StoreCLI.reportingErrors {
-            try ImageService(context: try StoreContext(home: home.resolved)).remove(name: name)
-            print("removed image \(name); `amber store gc` frees chunks nothing else uses")
-        }
+        try ImageService(context: try StoreContext(home: home.resolved)).remove(name: name)
+        if json { return try printJSON(ImageChange(image: name, action: "removed")) }
+        print("removed image \(name); `amber store gc` frees chunks nothing else uses")
     }
 }
 
-/// Helpers shared by the image and store commands.
+/// Helpers shared by the store commands.
 enum StoreCLI {
-    /// Prints an error as its one-line description on stderr and exits 1 (ArgumentParser would add usage text).
-    static func reportingErrors(_ body: () throws -> Void) throws {
-        do {
-            try body()
-        } catch let error as ExitCode {
-            throw error
-        } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode.failure
-        }
-    }
-
     /// Runs a whole-store check (verify, repair) behind a progress line, prints its report as JSON or with `text`,
-    /// and exits 1 when `isClean` says something is wrong.
+    /// and exits with `CommandExitCode.corruption` when `isClean` says something is wrong.
     static func check<Report: Encodable>(json: Bool, _ work: (ProgressLine) throws -> Report, isClean: (Report) -> Bool,
                                          text: (Report) -> Void) throws {
-        var clean = true
-        try reportingErrors {
-            let progress = ProgressLine("verifying")
-            defer { progress.finish() }
-            let report = try work(progress)
-            progress.finish()
-            clean = isClean(report)
-            if json { return try printJSON(report) }
-            text(report)
-        }
-        if !clean { throw ExitCode.failure }
-    }
-
-    static func printJSON<T: Encodable>(_ value: T) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+        let progress = ProgressLine("verifying")
+        defer { progress.finish() }
+        let report = try work(progress)
+        progress.finish()
+        if json { try printJSON(report) } else { text(report) }
+        if !isClean(report) { throw ExitCode(CommandExitCode.corruption) }
     }
 }

@@ -1,4 +1,5 @@
 import AmberCatalog
+import AmberCore
 import AmberPolicy
 import Foundation
 
@@ -6,7 +7,7 @@ import Foundation
 /// first (measured: twice the time of the text output). Same fields as `Plan`'s Encodable form.
 enum PlanJSON {
     static func write(_ plan: GroupedPlan, ids: [SnapshotIDList], to output: inout BufferedOutput) {
-        output.append("{\n  \"now\" : \(quoted(PolicyTimeText.utc(plan.now))),\n  \"snapshots\" : [")
+        output.append("{\n  \"now\" : \(quoted(TimeText.utc(plan.now))),\n  \"snapshots\" : [")
         var first = true
         for (vmPlan, ids) in zip(plan.vms, ids) {
             let vm = Array(quoted(vmPlan.vm).utf8)
@@ -17,7 +18,7 @@ enum PlanJSON {
                 ids.withBytes(at: position) { appendQuoted(bytes: $0, to: &output) }
                 output.append(", \"vm\" : ")
                 vm.withUnsafeBufferPointer { output.append(bytes: $0) }
-                output.append(", \"createdAt\" : \"")
+                output.append(", \"created\" : \"")
                 output.appendUTC(Date(timeIntervalSince1970: vmPlan.snapshots.created[position]))
                 output.append(vmPlan.verdicts[position].action == .keep ? "\", \"action\" : \"keep\", \"reason\" : "
                     : "\", \"action\" : \"prune\", \"reason\" : ")
@@ -30,8 +31,8 @@ enum PlanJSON {
             output.append(index == 0 ? "\n" : ",\n")
             var fields = ["\"policy\" : \(quoted(schedule.policy))", "\"vm\" : \(quoted(schedule.vm))",
                           "\"memory\" : \(schedule.memory)", "\"due\" : \(schedule.isDue)"]
-            if let lastRun = schedule.lastRun { fields.append("\"lastRun\" : \(quoted(PolicyTimeText.utc(lastRun)))") }
-            if let nextRun = schedule.nextRun { fields.append("\"nextRun\" : \(quoted(PolicyTimeText.utc(nextRun)))") }
+            if let lastRun = schedule.lastRun { fields.append("\"lastRun\" : \(quoted(TimeText.utc(lastRun)))") }
+            if let nextRun = schedule.nextRun { fields.append("\"nextRun\" : \(quoted(TimeText.utc(nextRun)))") }
             output.append("    { " + fields.joined(separator: ", ") + " }")
         }
         output.append("\n  ],\n  \"conflicts\" : [")

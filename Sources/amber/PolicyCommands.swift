@@ -1,3 +1,4 @@
+import AmberCommandLine
 import AmberCore
 import AmberPolicy
 import ArgumentParser
@@ -29,8 +30,10 @@ struct PolicyCheck: ParsableCommand {
     var json = false
 
     func run() throws {
-        let directory = PolicyDirectory.resolve(explicit: directory ?? policies.policies, home: home.resolved).path
-        let files = try PolicyDirectory(path: directory).readFiles()
+        let resolved = PolicyDirectory.resolve(explicit: directory ?? policies.policies, home: home.resolved)
+        let directory = resolved.path
+        if resolved.isAbsentDefault { PoliciesOption.note(resolved.absenceNote) }
+        let files = try resolved.readFiles()
         let now = Date()
         let set: PolicySet
         do {
@@ -39,9 +42,9 @@ struct PolicyCheck: ParsableCommand {
             if json {
                 try printJSON(PolicyCheckReport(policies: [], errors: error.errors.map(PolicyCheckReport.Problem.init)))
             } else {
-                FileHandle.standardError.write(Data((error.description + "\n").utf8))
+                CommandRunner.writeError(error.description, everyLine: true)
             }
-            throw ExitCode(1)
+            throw ExitCode(CommandExitCode.refused)
         }
         if json {
             try printJSON(PolicyCheckReport(policies: set.policies.map { PolicyCheckReport.Entry($0, now: now) },
@@ -57,11 +60,6 @@ struct PolicyCheck: ParsableCommand {
         print("\(set.policies.count) \(set.policies.count == 1 ? "policy" : "policies") OK in \(directory)")
     }
 
-    private func printJSON(_ report: PolicyCheckReport) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        print(String(decoding: try encoder.encode(report), as: UTF8.self))
-    }
 }
 
 struct PolicyCheckReport: Encodable {
@@ -130,14 +128,15 @@ struct PoliciesOption: ParsableArguments {
     @Option(name: .long, help: "Directory of *.yaml policy files (default: $AMBER_POLICIES, else <home>/policies).")
     var policies: String?
 
-    /// The checked policies; invalid files print one line per problem (file:line: field: what is wrong) to stderr
-    /// and exit 1.
+    /// The checked policies; invalid files are an error of one line per problem (file:line: field: what is wrong).
     func load(home: AmberHome) throws -> PolicySet {
-        do {
-            return try PolicyDirectory.resolve(explicit: policies, home: home).load()
-        } catch let errors as PolicyErrors {
-            FileHandle.standardError.write(Data((errors.description + "\n").utf8))
-            throw ExitCode(1)
-        }
+        let directory = PolicyDirectory.resolve(explicit: policies, home: home)
+        if directory.isAbsentDefault { Self.note(directory.absenceNote) }
+        return try directory.load()
+    }
+
+    /// A remark on stderr that is not an error (stdout may be JSON).
+    static func note(_ text: String) {
+        FileHandle.standardError.write(Data("note: \(text)\n".utf8))
     }
 }

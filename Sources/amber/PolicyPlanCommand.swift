@@ -33,7 +33,7 @@ struct PolicyPlan: ParsableCommand {
     var verbose = false
 
     func validate() throws {
-        if let at, PolicyTimeText.parse(at) == nil {
+        if let at, TimeText.parse(at) == nil {
             throw ValidationError("--at '\(at)': not a time; use ISO 8601 (2026-11-27T10:00:00Z) or 2026-11-27 10:00")
         }
         if [json, summary, verbose].filter({ $0 }).count > 1 {
@@ -42,7 +42,7 @@ struct PolicyPlan: ParsableCommand {
     }
 
     func run() throws {
-        let now = at.flatMap(PolicyTimeText.parse) ?? Date()
+        let now = at.flatMap(TimeText.parse) ?? Date()
         let amberHome = home.resolved
         let set = try policies.load(home: amberHome)
         let catalogExists = FileManager.default.fileExists(atPath: amberHome.catalogFile.path)
@@ -52,7 +52,7 @@ struct PolicyPlan: ParsableCommand {
             // Counts and a few prunes per VM: planned in batches without keeping every snapshot's columns.
             let digest = try PlanDigest.read(home: amberHome, catalog: catalog, policies: set, now: now,
                                              listingPrunes: summary ? 0 : PlanText.listedPrunes)
-            output.line("plan at \(PolicyTimeText.utc(now))")
+            output.line("plan at \(TimeText.utc(now))")
             if summary { PlanText.writeCounts(digest.vms, to: &output) } else { PlanText.writePerVM(digest.vms, to: &output) }
             PlanText.writeTotals(snapshots: digest.snapshotCount, pruned: digest.pruneCount, schedules: digest.schedules,
                                  conflicts: digest.conflicts, to: &output)
@@ -65,7 +65,7 @@ struct PolicyPlan: ParsableCommand {
         if json {
             PlanJSON.write(plan, ids: ids, to: &output)
         } else {
-            output.line("plan at \(PolicyTimeText.utc(now))")
+            output.line("plan at \(TimeText.utc(now))")
             PlanText.writeEverySnapshot(plan, ids: ids, to: &output)
             PlanText.writeTotals(snapshots: plan.snapshotCount, pruned: plan.pruneCount, schedules: plan.schedules,
                                  conflicts: plan.conflicts, to: &output)

@@ -1,4 +1,5 @@
 import AmberCatalog
+import AmberCore
 import AmberPolicy
 import Foundation
 
@@ -84,8 +85,8 @@ enum PlanText {
             output.line("")
             output.line("POLICY / VM  LAST RUN  NEXT RUN")
             for schedule in schedules {
-                let next = schedule.nextRun.map(PolicyTimeText.utc) ?? "never"
-                output.line("\(schedule.policy) / \(schedule.vm)  \(schedule.lastRun.map(PolicyTimeText.utc) ?? "never")  "
+                let next = schedule.nextRun.map(TimeText.utc) ?? "never"
+                output.line("\(schedule.policy) / \(schedule.vm)  \(schedule.lastRun.map(TimeText.utc) ?? "never")  "
                     + (schedule.isDue ? "due now (slot \(next))" : next))
             }
         }

@@ -1,3 +1,4 @@
+import AmberCommandLine
 import AmberCore
 import ArgumentParser
 import Foundation
@@ -29,25 +30,23 @@ struct Prune: ParsableCommand {
     func run() throws {
         let amberHome = home.resolved
         let set = try policies.load(home: amberHome)
-        try StoreCLI.reportingErrors {
-            let report = try PruneService(home: amberHome).prune(policies: set, vm: vm, dryRun: dryRun)
-            if json { return try StoreCLI.printJSON(report) }
-            var output = BufferedOutput()
-            // Piece by piece into the buffer: a prune of a big catalog prints hundreds of thousands of lines.
-            for entry in report.pruned {
-                output.append(dryRun ? "would prune " : "pruned ")
-                output.append(entry.id)
-                output.append("  ")
-                output.append(entry.vm)
-                output.append("  ")
-                output.appendUTC(entry.createdAt)
-                output.append("  ")
-                output.line(entry.reason)
-            }
-            let verb = dryRun ? "would prune" : "pruned"
-            output.line("\(verb) \(report.pruned.count) snapshot\(report.pruned.count == 1 ? "" : "s"), kept \(report.kept)"
-                + (report.pruned.isEmpty || dryRun ? "" : "; run `amber store gc` to free their chunks"))
-            output.flush()
+        let report = try PruneService(home: amberHome).prune(policies: set, vm: vm, dryRun: dryRun)
+        if json { return try printJSON(report) }
+        var output = BufferedOutput()
+        // Piece by piece into the buffer: a prune of a big catalog prints hundreds of thousands of lines.
+        for entry in report.pruned {
+            output.append(dryRun ? "would prune " : "pruned ")
+            output.append(entry.id)
+            output.append("  ")
+            output.append(entry.vm)
+            output.append("  ")
+            output.appendUTC(entry.createdAt)
+            output.append("  ")
+            output.line(entry.reason)
         }
+        let verb = dryRun ? "would prune" : "pruned"
+        output.line("\(verb) \(report.pruned.count) snapshot\(report.pruned.count == 1 ? "" : "s"), kept \(report.kept)"
+            + (report.pruned.isEmpty || dryRun ? "" : "; run `amber store gc` to free their chunks"))
+        output.flush()
     }
 }

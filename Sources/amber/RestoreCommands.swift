@@ -1,3 +1,5 @@
+import AmberCommandLine
+import AmberCommandLine
 import AmberCore
 import ArgumentParser
 import Foundation
@@ -15,15 +17,17 @@ struct Rollback: ParsableCommand {
 
     @OptionGroup var home: HomeOption
     @Argument(help: "VM name.") var name: String
-    @Option(help: "Snapshot id to return to, or a unique prefix of it (see `amber snapshots NAME`).") var to: String?
-    @Option(help: "Return to the newest snapshot taken at or before this local time: \"2026-11-26 14:00\", \"2026-11-26 14:00:30\" or ISO 8601.")
+    @Option(help: "The snapshot to return to: its id, a unique prefix, 'latest' or its label (see `amber snapshots NAME`).")
+    var to: String?
+    @Option(help: ArgumentHelp("Return to the newest snapshot taken at or before this time: \(TimeText.acceptedForms)."))
     var at: String?
     @Flag(name: .customLong("keep-current"), help: "Snapshot the current state first (labelled pre-rollback), to examine it later.")
     var keepCurrent = false
     @Flag(help: "Print the result as JSON.") var json = false
 
     func validate() throws {
-        guard (to == nil) != (at == nil) else { throw ValidationError("give exactly one of --to ID or --at TIME") }
+        guard (to == nil) != (at == nil) else { throw ValidationError("give exactly one of --to SNAPSHOT or --at TIME") }
+        if let at, TimeText.parse(at) == nil { throw ValidationError("--at '\(at)' is not a time: use \(TimeText.acceptedForms)") }
     }
 
     func run() throws {
@@ -32,9 +36,7 @@ struct Rollback: ParsableCommand {
             target = .id(to)
         } else {
             let text = at ?? ""
-            guard let date = TimeArgument.parse(text) else {
-                throw ValidationError("--at '\(text)' is not a time: use \"YYYY-MM-DD HH:MM[:SS]\" (local time) or ISO 8601")
-            }
+            guard let date = TimeText.parse(text) else { throw ValidationError("--at '\(text)' is not a time") }
             target = .at(date, text: text)
         }
         let progress = ProgressLine("taking the snapshot out of the store")
@@ -45,9 +47,9 @@ struct Rollback: ParsableCommand {
                 progress.update($1, $2)
             }
         }
-        if json { return try StoreCLI.printJSON(result) }
+        if json { return try printJSON(result) }
         if let kept = result.keptCurrent { print("current state kept as snapshot \(kept.id)") }
-        print("\(name) rolled back to snapshot \(result.snapshot.id) (\(ISO8601DateFormatter().string(from: result.snapshot.created))), running (pid \(result.pid))")
+        print("\(name) rolled back to snapshot \(result.snapshot.id) (\(TimeText.utc(result.snapshot.created))), running (pid \(result.pid))")
     }
 }
 
@@ -62,10 +64,10 @@ struct Clone: ParsableCommand {
         """)
 
     @OptionGroup var home: HomeOption
-    @Argument(help: "Snapshot id, or a unique prefix of it (see `amber snapshots`).") var id: String
+    @Argument(help: ArgumentHelp(SnapshotReference.argumentHelp)) var id: String
     @Option(help: "Name of the new VM.") var name: String
     @Flag(help: "Start in the background and return once the clone runs.") var detach = false
-    @Flag(help: "With --detach: print the result as JSON.") var json = false
+    @Flag(help: "Print the result as JSON (without --detach: once the clone has stopped, with its exit code).") var json = false
 
     func run() throws {
         let service = RestoreService(home: home.resolved)
@@ -74,7 +76,7 @@ struct Clone: ParsableCommand {
         if detach {
             let result = try service.cloneDetached(id, as: name) { progress.update($1, $2) }
             progress.finish()
-            if json { return try StoreCLI.printJSON(result) }
+            if json { return try printJSON(result) }
             return print("\(name) cloned from snapshot \(id), running (pid \(result.pid))")
         }
         let status = try service.cloneInForeground(id, as: name) { progress.update($1, $2) }
@@ -82,20 +84,5 @@ struct Clone: ParsableCommand {
             FileHandle.standardError.write(Data("amber-vmm \(status)\n".utf8))
         }
         throw ExitCode(status.shellCode)
-    }
-}
-
-/// Times as users type them for `--at`: local "YYYY-MM-DD HH:MM[:SS]" or ISO 8601 with a zone.
-enum TimeArgument {
-    static func parse(_ text: String) -> Date? {
-        if let date = ISO8601DateFormatter().date(from: text) { return date }
-        for format in ["yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd HH:mm", "yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd'T'HH:mm"] {
-            let formatter = DateFormatter()
-            formatter.locale = Locale(identifier: "en_US_POSIX")
-            formatter.timeZone = .current
-            formatter.dateFormat = format
-            if let date = formatter.date(from: text) { return date }
-        }
-        return nil
     }
 }

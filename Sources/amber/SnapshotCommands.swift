@@ -1,3 +1,4 @@
+import AmberCommandLine
 import AmberCore
 import ArgumentParser
 import Foundation
@@ -5,8 +6,13 @@ import Foundation
 struct SnapshotCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "snapshot",
-        abstract: "Snapshot a running VM (memory, vCPUs, devices and disk) into the store.",
-        subcommands: [TakeSnapshot.self, RemoveSnapshot.self, ProtectSnapshot.self, UnprotectSnapshot.self],
+        abstract: "Take, list, remove and protect snapshots.",
+        discussion: """
+        `amber snapshot NAME` is short for `amber snapshot take NAME`; a VM named like a verb (take, ls, rm, protect, \
+        unprotect) is snapshotted with `amber snapshot take NAME`. `amber snapshots` is `amber snapshot ls`.
+        \(SnapshotReference.help)
+        """,
+        subcommands: [TakeSnapshot.self, SnapshotList.self, RemoveSnapshot.self, ProtectSnapshot.self, UnprotectSnapshot.self],
         defaultSubcommand: TakeSnapshot.self
     )
 }
@@ -23,14 +29,14 @@ struct TakeSnapshot: ParsableCommand {
 
     @OptionGroup var home: HomeOption
     @Argument(help: "VM name.") var name: String
-    @Option(name: .long, help: "A label to find the snapshot by.") var label: String?
+    @Option(name: .long, help: "A label to find the snapshot by (e.g. `amber rollback NAME --to LABEL`).") var label: String?
     @Flag(name: .customLong("disk-only"), help: "Capture only the disk, as after a power cut (cannot be rolled back to or cloned).")
     var diskOnly = false
     @Flag(name: .long, help: "Print the result as JSON.") var json = false
 
     func run() throws {
         let snapshot = try SnapshotService(home: home.resolved).take(vm: name, label: label, memory: !diskOnly)
-        if json { return try StoreCLI.printJSON(snapshot) }
+        if json { return try printJSON(snapshot) }
         print("snapshot \(snapshot.id) of \(name): paused \(String(format: "%.1f", snapshot.pauseMilliseconds)) ms, "
             + "\(ByteFormat.string(snapshot.logicalBytes)) logical, \(ByteFormat.string(snapshot.storedBytes)) stored")
     }
@@ -40,10 +46,13 @@ struct RemoveSnapshot: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "rm", abstract: "Forget a snapshot (its chunks go at the next `amber store gc`).")
 
     @OptionGroup var home: HomeOption
-    @Argument(help: "Snapshot id, or a unique prefix of at least 4 digits.") var id: String
+    @Argument(help: ArgumentHelp(SnapshotReference.argumentHelp)) var id: String
+    @Flag(name: .long, help: "Print the result as JSON.") var json = false
 
     func run() throws {
-        print("snapshot \(try SnapshotService(home: home.resolved).remove(id: id)) removed")
+        let removed = try SnapshotService(home: home.resolved).remove(id: id)
+        if json { return try printJSON(SnapshotChange(id: removed, action: "removed")) }
+        print("snapshot \(removed) removed")
     }
 }
 
@@ -51,10 +60,13 @@ struct ProtectSnapshot: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "protect", abstract: "Keep a snapshot from pruning and `rm`.")
 
     @OptionGroup var home: HomeOption
-    @Argument(help: "Snapshot id, or a unique prefix of at least 4 digits.") var id: String
+    @Argument(help: ArgumentHelp(SnapshotReference.argumentHelp)) var id: String
+    @Flag(name: .long, help: "Print the result as JSON.") var json = false
 
     func run() throws {
-        print("snapshot \(try SnapshotService(home: home.resolved).setProtected(id: id, true)) protected")
+        let changed = try SnapshotService(home: home.resolved).setProtected(id: id, true)
+        if json { return try printJSON(SnapshotChange(id: changed, action: "protected")) }
+        print("snapshot \(changed) protected")
     }
 }
 
@@ -62,32 +74,53 @@ struct UnprotectSnapshot: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "unprotect", abstract: "Let a snapshot be pruned and removed again.")
 
     @OptionGroup var home: HomeOption
-    @Argument(help: "Snapshot id, or a unique prefix of at least 4 digits.") var id: String
+    @Argument(help: ArgumentHelp(SnapshotReference.argumentHelp)) var id: String
+    @Flag(name: .long, help: "Print the result as JSON.") var json = false
 
     func run() throws {
-        print("snapshot \(try SnapshotService(home: home.resolved).setProtected(id: id, false)) unprotected")
+        let changed = try SnapshotService(home: home.resolved).setProtected(id: id, false)
+        if json { return try printJSON(SnapshotChange(id: changed, action: "unprotected")) }
+        print("snapshot \(changed) unprotected")
     }
 }
 
-struct ListSnapshots: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "snapshots", abstract: "List snapshots as a tree (of one VM, or all).")
+/// What `snapshot rm|protect|unprotect --json` print.
+struct SnapshotChange: Encodable {
+    let id: String
+    let action: String
+}
 
-    @OptionGroup var home: HomeOption
-    @Argument(help: "VM name (default: every VM).") var name: String?
-    @Flag(name: .long, help: "Print the list as JSON.") var json = false
+/// `amber snapshot ls [VM]`.
+struct SnapshotList: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ls",
+        abstract: "List snapshots as a tree (of one VM, or all), with their kind: full, or disk-only (cannot be rolled back to).")
+
+    struct Options: ParsableArguments {
+        @OptionGroup var home: HomeOption
+        @Argument(help: "VM name (default: every VM).") var name: String?
+        @Flag(name: .long, help: "Print the list as JSON.") var json = false
+    }
+
+    @OptionGroup var options: Options
 
     func run() throws {
-        let snapshots = try SnapshotService(home: home.resolved).list(vm: name)
-        if json { return try StoreCLI.printJSON(snapshots) }
-        guard !snapshots.isEmpty else { return print("no snapshots; take one with `amber snapshot NAME`") }
-        let formatter = ISO8601DateFormatter()
+        try Self.run(options)
+    }
+
+    static func run(_ options: Options) throws {
+        let snapshots = try SnapshotService(home: options.home.resolved).list(vm: options.name)
+        if options.json { return try printJSON(snapshots) }
+        guard !snapshots.isEmpty else { return print("no snapshots; take one with `amber snapshot take NAME`") }
+        let now = Date()
         let rows = SnapshotTree.ordered(snapshots).map { snapshot, depth in
             [String(repeating: "  ", count: depth) + SnapshotIDs.shortened(snapshot.id), snapshot.parent.map(SnapshotIDs.shortened) ?? "-", snapshot.vm,
-             formatter.string(from: snapshot.created), snapshot.label ?? "-",
+             TimeText.utc(snapshot.created), TimeText.age(snapshot.created, now: now),
+             snapshot.kind == SnapshotService.diskKind ? "disk-only" : snapshot.kind, snapshot.label ?? "-",
              ByteFormat.string(snapshot.logicalBytes), ByteFormat.string(snapshot.storedBytes),
              String(format: "%.1f", snapshot.pauseMilliseconds), snapshot.protected ? "yes" : "no"]
         }
-        let header = ["ID", "PARENT", "VM", "CREATED", "LABEL", "LOGICAL", "STORED", "PAUSE MS", "PROTECTED"]
+        let header = ["ID", "PARENT", "VM", "CREATED (UTC)", "AGE", "KIND", "LABEL", "LOGICAL", "STORED", "PAUSE MS", "PROTECTED"]
         let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
         // Padded by hand and written at once: Foundation's `padding(toLength:)` and a per-line trim made a
         // 20,000-snapshot chain take over a second.
@@ -103,6 +136,17 @@ struct ListSnapshots: ParsableCommand {
             text += line + "\n"
         }
         FileHandle.standardOutput.write(Data(text.utf8))
+    }
+}
+
+/// `amber snapshots [VM]`: the short spelling of `amber snapshot ls`, kept for scripts.
+struct ListSnapshots: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "snapshots", abstract: "List snapshots (alias of `amber snapshot ls`).")
+
+    @OptionGroup var options: SnapshotList.Options
+
+    func run() throws {
+        try SnapshotList.run(options)
     }
 }
 

@@ -1,3 +1,4 @@
+import AmberCommandLine
 import AmberCore
 import ArgumentParser
 import Foundation
@@ -18,20 +19,18 @@ struct StoreStats: ParsableCommand {
     @Flag(name: .long, help: "Print the statistics as JSON.") var json = false
 
     func run() throws {
-        try StoreCLI.reportingErrors {
-            let stats = try StoreContext(home: home.resolved).statistics()
-            if json { return try StoreCLI.printJSON(stats) }
-            print("""
-                images        \(stats.images)
-                snapshots     \(stats.snapshots)
-                chunks        \(stats.chunks) (\(ByteFormat.string(stats.chunkSize)) each)
-                packs         \(stats.packs)
-                logical       \(ByteFormat.string(stats.logicalBytes))
-                unique        \(ByteFormat.string(stats.uniqueBytes))   dedup+zero \(ByteFormat.ratio(stats.dedupRatio))
-                stored        \(ByteFormat.string(stats.storedBytes))   compression \(ByteFormat.ratio(stats.compressionRatio))
-                pack files    \(ByteFormat.string(stats.packFileBytes))   overall \(ByteFormat.ratio(stats.overallRatio))
-                """)
-        }
+        let stats = try StoreContext.existing(home: home.resolved)?.statistics() ?? .empty
+        if json { return try printJSON(stats) }
+        print("""
+            images        \(stats.images)
+            snapshots     \(stats.snapshots)
+            chunks        \(stats.chunks) (\(ByteFormat.string(stats.chunkSize)) each)
+            packs         \(stats.packs)
+            logical       \(ByteFormat.string(stats.logicalBytes))
+            unique        \(ByteFormat.string(stats.uniqueBytes))   dedup+zero \(ByteFormat.ratio(stats.dedupRatio))
+            stored        \(ByteFormat.string(stats.storedBytes))   compression \(ByteFormat.ratio(stats.compressionRatio))
+            pack files    \(ByteFormat.string(stats.packFileBytes))   overall \(ByteFormat.ratio(stats.overallRatio))
+            """)
     }
 }
 
@@ -79,20 +78,18 @@ struct StoreGC: ParsableCommand {
     @Flag(name: .long, help: "Print the report as JSON.") var json = false
 
     func run() throws {
-        try StoreCLI.reportingErrors {
-            let report = try StoreContext(home: home.resolved).collectGarbage(dryRun: dryRun)
-            let cacheFreed = dryRun ? 0 : try SnapshotService(home: home.resolved).removeUnusedCache()
-            if json { return try StoreCLI.printJSON(report) }
-            let verb = dryRun ? "would free" : "freed"
-            print("\(verb) \(ByteFormat.string(report.bytesFreed)): \(report.deadChunks) unreferenced chunk(s), "
-                + "\(report.packsDeleted) empty pack(s), \(report.packsRewritten) pack(s) rewritten, "
-                + "\(report.orphanPacks) orphan pack(s), \(ByteFormat.string(report.tornTailBytes)) of torn pack tails; "
-                + "\(report.liveChunks) chunk(s) live"
-                + (cacheFreed > 0 ? "; and \(ByteFormat.string(cacheFreed)) of removed snapshots taken out for rollback or clone" : ""))
-            if !report.recordsNotInCatalog.isEmpty {
-                print("kept the chunks of \(report.recordsNotInCatalog.count) record(s) in the store that the catalog lacks "
-                    + "(\(report.recordsNotInCatalog.prefix(5).joined(separator: ", "))); run `amber store recover` to list them again")
-            }
+        let report = try StoreContext(home: home.resolved).collectGarbage(dryRun: dryRun)
+        let cacheFreed = dryRun ? 0 : try SnapshotService(home: home.resolved).removeUnusedCache()
+        if json { return try printJSON(report) }
+        let verb = dryRun ? "would free" : "freed"
+        print("\(verb) \(ByteFormat.string(report.bytesFreed)): \(report.deadChunks) unreferenced chunk(s), "
+            + "\(report.packsDeleted) empty pack(s), \(report.packsRewritten) pack(s) rewritten, "
+            + "\(report.orphanPacks) orphan pack(s), \(ByteFormat.string(report.tornTailBytes)) of torn pack tails; "
+            + "\(report.liveChunks) chunk(s) live"
+            + (cacheFreed > 0 ? "; and \(ByteFormat.string(cacheFreed)) of removed snapshots taken out for rollback or clone" : ""))
+        if !report.recordsNotInCatalog.isEmpty {
+            print("kept the chunks of \(report.recordsNotInCatalog.count) record(s) in the store that the catalog lacks "
+                + "(\(report.recordsNotInCatalog.prefix(5).joined(separator: ", "))); run `amber store recover` to list them again")
         }
     }
 }

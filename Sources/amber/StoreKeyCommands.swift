@@ -1,3 +1,4 @@
+import AmberCommandLine
 import AmberCore
 import AmberStore
 import ArgumentParser
@@ -22,19 +23,17 @@ struct StoreKeyList: ParsableCommand {
     @Flag(name: .long, help: "Print the slots as JSON.") var json = false
 
     func run() throws {
-        try StoreCLI.reportingErrors {
-            let store = home.resolved.storeDirectory
-            guard try ChunkStore.isEncrypted(directory: store) else {
-                throw StoreError.keySlot(what: "store \(store.path)", reason: "is not encrypted; it has no keys")
-            }
-            let slots = try ChunkStore.listKeySlots(directory: store)
-            if json { return try StoreCLI.printJSON(slots) }
-            for slot in slots {
-                if let damaged = slot.damaged {
-                    print("\(slot.id)  DAMAGED: \(damaged)")
-                } else {
-                    print("\(slot.id)  created \(slot.created.map { ISO8601DateFormatter().string(from: $0) } ?? "?")  \(slot.kdf ?? "")")
-                }
+        let store = home.resolved.storeDirectory
+        guard try ChunkStore.isEncrypted(directory: store) else {
+            throw StoreError.keySlot(what: "store \(store.path)", reason: "is not encrypted; it has no keys")
+        }
+        let slots = try ChunkStore.listKeySlots(directory: store)
+        if json { return try printJSON(slots) }
+        for slot in slots {
+            if let damaged = slot.damaged {
+                print("\(slot.id)  DAMAGED: \(damaged)")
+            } else {
+                print("\(slot.id)  created \(slot.created.map { ISO8601DateFormatter().string(from: $0) } ?? "?")  \(slot.kdf ?? "")")
             }
         }
     }
@@ -47,16 +46,14 @@ struct StoreKeyAdd: ParsableCommand {
     @Option(name: .long, help: "File holding the new passphrase (default: typed twice on the terminal).") var newKeyFile: String?
 
     func run() throws {
-        try StoreCLI.reportingErrors {
-            let amberHome = home.resolved
-            let store = try ChunkStore(directory: amberHome.storeDirectory, key: amberHome.keyInput)
-            let input = StoreKeyInput(keyFile: newKeyFile)
-            guard case .passphrase(let passphrase) = try input.newKeyMaterial(storePath: store.directory.path, option: "--new-key-file") else {
-                throw StoreError.badKeyFile(path: newKeyFile ?? "-", reason: "it holds a master key; a key slot needs a passphrase")
-            }
-            let slot = try store.addKeySlot(passphrase: passphrase)
-            print("added key slot \(slot.id)")
+        let amberHome = home.resolved
+        let store = try ChunkStore(directory: amberHome.storeDirectory, key: amberHome.keyInput)
+        let input = StoreKeyInput(keyFile: newKeyFile)
+        guard case .passphrase(let passphrase) = try input.newKeyMaterial(storePath: store.directory.path, option: "--new-key-file") else {
+            throw StoreError.badKeyFile(path: newKeyFile ?? "-", reason: "it holds a master key; a key slot needs a passphrase")
         }
+        let slot = try store.addKeySlot(passphrase: passphrase)
+        print("added key slot \(slot.id)")
     }
 }
 
@@ -69,12 +66,10 @@ struct StoreKeyRemove: ParsableCommand {
     @Flag(name: .long, help: "Also remove the last slot, or the slot the key given opened.") var force = false
 
     func run() throws {
-        try StoreCLI.reportingErrors {
-            let amberHome = home.resolved
-            let store = try ChunkStore(directory: amberHome.storeDirectory, key: amberHome.keyInput)
-            try store.removeKeySlot(id: id, force: force)
-            print("removed key slot \(id); a master key exported earlier (`amber store key export`) still opens the store")
-        }
+        let amberHome = home.resolved
+        let store = try ChunkStore(directory: amberHome.storeDirectory, key: amberHome.keyInput)
+        try store.removeKeySlot(id: id, force: force)
+        print("removed key slot \(id); a master key exported earlier (`amber store key export`) still opens the store")
     }
 }
 
@@ -86,11 +81,9 @@ struct StoreKeyExport: ParsableCommand {
     @Argument(help: "The file to create.") var output: String
 
     func run() throws {
-        try StoreCLI.reportingErrors {
-            let amberHome = home.resolved
-            let store = try ChunkStore(directory: amberHome.storeDirectory, key: amberHome.keyInput)
-            try store.exportMasterKey(to: output)
-            print("wrote the master key of \(store.directory.path) to \(output); keep it safe: it opens the store whatever its key slots")
-        }
+        let amberHome = home.resolved
+        let store = try ChunkStore(directory: amberHome.storeDirectory, key: amberHome.keyInput)
+        try store.exportMasterKey(to: output)
+        print("wrote the master key of \(store.directory.path) to \(output); keep it safe: it opens the store whatever its key slots")
     }
 }

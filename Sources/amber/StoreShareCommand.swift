@@ -1,3 +1,4 @@
+import AmberCommandLine
 import AmberCore
 import ArgumentParser
 import Foundation
@@ -23,23 +24,21 @@ struct StoreShare: ParsableCommand {
     }
 
     func run() throws {
-        try StoreCLI.reportingErrors {
-            let resolved = home.resolved
-            let report: StoreSharing.Report
-            if let group {
-                report = try StoreSharing.share(try StoreContext(home: resolved), group: group)
-            } else if off {
-                report = try StoreSharing.unshare(try StoreContext(home: resolved))
-            } else {
-                report = StoreSharing.Report(group: StoreSharing.group(of: resolved), changed: 0)
-            }
-            if json { return try StoreCLI.printJSON(report) }
-            let path = resolved.storeDirectory.path
-            if let shared = report.group {
-                print("\(path) is readable by group \(shared)" + (report.changed > 0 ? " (\(report.changed) file(s) or directories changed)" : ""))
-            } else {
-                print("\(path) is owner-only" + (report.changed > 0 ? " (\(report.changed) file(s) or directories changed)" : ""))
-            }
+        let resolved = home.resolved
+        let report: StoreSharing.Report
+        if let group {
+            report = try StoreSharing.share(try StoreContext(home: resolved), group: group)
+        } else if off {
+            report = try StoreSharing.unshare(try StoreContext(home: resolved))
+        } else {
+            report = StoreSharing.Report(group: StoreSharing.group(of: resolved), changed: 0)
+        }
+        if json { return try printJSON(report) }
+        let path = resolved.storeDirectory.path
+        if let shared = report.group {
+            print("\(path) is readable by group \(shared)" + (report.changed > 0 ? " (\(report.changed) file(s) or directories changed)" : ""))
+        } else {
+            print("\(path) is owner-only" + (report.changed > 0 ? " (\(report.changed) file(s) or directories changed)" : ""))
         }
     }
 }

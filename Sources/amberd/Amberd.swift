@@ -1,3 +1,4 @@
+import AmberCommandLine
 import AmberCore
 import AmberPolicy
 import AmberSystem
@@ -19,8 +20,14 @@ struct Amberd: ParsableCommand {
         invalid version is reported and the last good one keeps running.
         Policies: --policies DIR, else $AMBER_POLICIES, else <home>/policies (the source tree's policies/ holds \
         examples; amberd never reads them unless pointed there).
-        """
+        Exit codes: 0 after SIGTERM/SIGINT, 64 usage, 65 invalid policies at start, 1 anything else (docs/cli.md).
+        """,
+        version: BuildVersion.description
     )
+
+    static func main() {
+        CommandRunner.main(Amberd.self, Array(CommandLine.arguments.dropFirst()))
+    }
 
     @Option(name: .long, help: "Directory of *.yaml policy files (default: $AMBER_POLICIES, else <home>/policies).")
     var policies: String?
@@ -59,8 +66,8 @@ struct Amberd: ParsableCommand {
         do {
             daemon = try PolicyDaemon(configuration: daemonConfiguration, log: .standardError, waker: waker)
         } catch let errors as PolicyErrors {
-            FileHandle.standardError.write(Data("amberd: invalid policies, not started:\n\(errors)\n".utf8))
-            throw ExitCode(1)
+            CommandRunner.writeError("invalid policies, amberd not started:\n\(errors)", everyLine: true)
+            throw ExitCode(CommandExitCode.refused)
         }
         withExtendedLifetime(signalThread) { daemon.run() }
     }

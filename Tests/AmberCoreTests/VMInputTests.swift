@@ -1,4 +1,5 @@
 import AmberCore
+import AmberPolicy
 import Testing
 
 @Suite("Sizes and VM names")
@@ -6,7 +7,7 @@ struct VMInputTests {
     static let sizes: [(String, UInt64)] = [
         ("268435456", 268_435_456), ("1024K", 1 << 20), ("512M", 512 << 20), ("512m", 512 << 20),
         ("512MiB", 512 << 20), ("512MB", 512 << 20), ("1G", 1 << 30), ("2g", 2 << 30), ("1GiB", 1 << 30),
-        ("1T", 1 << 40), ("4096B", 4096), ("0", 0),
+        ("1T", 1 << 40), ("4096B", 4096), ("0", 0), ("20G", 20 << 30), ("20GiB", 20 << 30), ("20GB", 20 << 30),
     ]
 
     @Test("accepted size forms", arguments: sizes)
@@ -23,10 +24,10 @@ struct VMInputTests {
     }
 
     @Test func describesSizes() {
-        #expect(ByteSize.describe(512 << 20) == "512 MiB")
-        #expect(ByteSize.describe(1536 << 20) == "1.5 GiB")
-        #expect(ByteSize.describe(100) == "100 B")
-        #expect(ByteSize.describe(1 << 40) == "1 TiB")
+        #expect(ByteFormat.string(UInt64(512 << 20)) == "512.00 MiB")
+        #expect(ByteFormat.string(UInt64(1536 << 20)) == "1.50 GiB")
+        #expect(ByteFormat.string(UInt64(100)) == "100 B")
+        #expect(ByteFormat.string(UInt64(1 << 40)) == "1.00 TiB")
     }
 
     @Test("valid names", arguments: ["web1", "a", "A.b_c-d", "0vm", String(repeating: "x", count: 64)])

@@ -135,7 +135,7 @@ struct PlannerTests {
         let snapshots = try #require(json["snapshots"] as? [[String: Any]])
         #expect(snapshots.map { $0["action"] as? String } == ["keep", "keep", "prune"])
         #expect(snapshots[2]["reason"] as? String == "pruned: not selected by any keep rule")
-        #expect(snapshots[0]["createdAt"] as? String == "2026-11-24T10:00:00Z")
+        #expect(snapshots[0]["created"] as? String == "2026-11-24T10:00:00Z")
         let schedules = try #require(json["schedules"] as? [[String: Any]])
         #expect(schedules.first?["due"] as? Bool == true)
         #expect(schedules.first?["nextRun"] as? String == "2026-11-24T11:00:00Z")

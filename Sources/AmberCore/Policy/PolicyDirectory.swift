@@ -8,9 +8,21 @@ import Foundation
 /// whose name happens to match `web-*`); point `--policies` at them, as `make demo` does.
 public struct PolicyDirectory: Sendable {
     public let path: String
+    /// `<home>/policies`, chosen because nothing else was given: its absence means "no policies yet" (a fresh
+    /// home), where a directory the user named must exist.
+    public let isDefault: Bool
 
-    public init(path: String) {
+    public init(path: String, isDefault: Bool = false) {
         self.path = path
+        self.isDefault = isDefault
+    }
+
+    /// The default directory and it does not exist: no policies, and not an error.
+    public var isAbsentDefault: Bool { isDefault && !FileManager.default.fileExists(atPath: path) }
+
+    /// What commands say when `isAbsentDefault`.
+    public var absenceNote: String {
+        "no policies: \(path) does not exist (put *.yaml policy files there, or pass --policies DIR; examples: policies/ in the source tree)"
     }
 
     public static let environmentVariable = "AMBER_POLICIES"
@@ -20,12 +32,13 @@ public struct PolicyDirectory: Sendable {
         if let environment = ProcessInfo.processInfo.environment[environmentVariable], !environment.isEmpty {
             return PolicyDirectory(path: environment)
         }
-        return PolicyDirectory(path: home.root.appendingPathComponent("policies").path)
+        return PolicyDirectory(path: home.root.appendingPathComponent("policies").path, isDefault: true)
     }
 
     /// Every `*.yaml` / `*.yml` file, in name order, as (path, text). An empty directory is an error unless
-    /// `allowingEmpty` (amberd waits for files to appear).
+    /// `allowingEmpty` (amberd waits for files to appear); an absent default directory is no files.
     public func readFiles(allowingEmpty: Bool = false) throws -> [(name: String, text: String)] {
+        if isAbsentDefault { return [] }
         let names: [String]
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: path)

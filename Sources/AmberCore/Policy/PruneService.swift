@@ -59,6 +59,11 @@ public struct PruneReport: Codable, Sendable {
         public var vm: String
         public var createdAt: Date
         public var reason: String
+
+        /// `created`, as in every other listing of snapshots (docs/cli-json.md).
+        enum CodingKeys: String, CodingKey {
+            case id, vm, createdAt = "created", reason
+        }
     }
 
     public var dryRun: Bool

@@ -7,6 +7,7 @@ public enum SnapshotError: Error, CustomStringConvertible, Equatable {
     case unknownSnapshot(id: String)
     case untrustedCapture(vm: String, detail: String)
     case ambiguousSnapshot(prefix: String, matches: [String])
+    case ambiguousLabel(label: String, matches: [String])
     case protected(id: String)
     case unusable(id: String, reason: String)
     case belongsToOtherVM(id: String, owner: String, requested: String)
@@ -31,6 +32,8 @@ public enum SnapshotError: Error, CustomStringConvertible, Equatable {
             return "amber-vmm of VM \(vm) described its snapshot with \(detail), which is not the VM's own: the snapshot is refused (stop the VM and look at its vmm.log)"
         case .ambiguousSnapshot(let prefix, let matches):
             return "snapshot id \(prefix) is ambiguous: it starts \(matches.joined(separator: ", "))\(matches.count > 4 ? ", ..." : ""); give more of the id"
+        case .ambiguousLabel(let label, let matches):
+            return "label \(label) names \(matches.count) snapshots: \(matches.joined(separator: ", ")); give one of their ids"
         case .protected(let id):
             return "snapshot \(id) is protected: run `amber snapshot unprotect \(id)` first"
         case .unusable(let id, let reason):

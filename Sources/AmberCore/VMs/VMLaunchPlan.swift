@@ -1,3 +1,4 @@
+import AmberPolicy
 import AmberVMM
 import Foundation
 import Glibc

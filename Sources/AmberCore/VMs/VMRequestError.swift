@@ -1,3 +1,5 @@
+import AmberPolicy
+
 /// Bad input to `amber run`, found before anything is written or started.
 public enum VMRequestError: Error, CustomStringConvertible, Equatable {
     case invalidName(String)
@@ -19,11 +21,11 @@ public enum VMRequestError: Error, CustomStringConvertible, Equatable {
         case .notASize(let option, let text):
             return "\(option) '\(text)' is not a size: use \(ByteSize.acceptedForms)"
         case .memoryTooSmall(let text, let minimum):
-            return "--memory \(text) is too small: a VM needs at least \(ByteSize.describe(minimum))"
+            return "--memory \(text) is too small: a VM needs at least \(ByteFormat.string(minimum))"
         case .memoryNotPageAligned(let text):
             return "--memory \(text) is not a whole number of 4 KiB pages: use e.g. 512M"
         case .memoryMoreThanHost(let text, let host):
-            return "--memory \(text) is more than this host's RAM (\(ByteSize.describe(host))): choose a smaller size"
+            return "--memory \(text) is more than this host's RAM (\(ByteFormat.string(host))): choose a smaller size"
         case .invalidVCPUs(let count, let maximum):
             return "--vcpus \(count) is out of range: use 1 to \(maximum)"
         case .missingFile(let role, let path):

@@ -1,29 +1,34 @@
+import AmberCommandLine
 import AmberCore
 import ArgumentParser
 import Foundation
 
-struct Ps: ParsableCommand {
+/// `amber vm ls`, also spelled `amber vm ps`.
+struct VMList: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "ps",
-        abstract: "List VMs: running ones with their live status, and stopped ones (kept with their logs).")
+        commandName: "ls",
+        abstract: "List VMs: running ones with their live status, and stopped ones (kept with their logs).",
+        aliases: ["ps"])
 
-    @OptionGroup var home: HomeOption
+    struct Options: ParsableArguments {
+        @OptionGroup var home: HomeOption
 
-    @Flag(help: "Print a JSON array of {name, state, pid, vcpus, memoryBytes, uptimeSeconds}.")
-    var json = false
+        @Flag(help: "Print a JSON array of {name, state, pid, vcpus, memoryBytes, uptimeSeconds}.")
+        var json = false
+    }
+
+    @OptionGroup var options: Options
 
     func run() throws {
-        let vms = VMManager(home: home.resolved).list()
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            // Foundation pretty-prints an empty array across lines; scripts and people expect "[]".
-            print(vms.isEmpty ? "[]" : String(decoding: try encoder.encode(vms), as: UTF8.self))
-            return
-        }
+        try Self.run(options)
+    }
+
+    static func run(_ options: Options) throws {
+        let vms = VMManager(home: options.home.resolved).list()
+        if options.json { return try printJSON(vms) }
         let rows = [["NAME", "STATE", "PID", "VCPUS", "MEMORY", "UPTIME"]] + vms.map { vm in
             [vm.name, vm.state.rawValue, vm.pid.map(String.init) ?? "-", vm.vcpus.map(String.init) ?? "-",
-             vm.memoryBytes.map(ByteSize.describe) ?? "-", vm.uptimeSeconds.map(Self.duration) ?? "-"]
+             vm.memoryBytes.map(ByteFormat.string) ?? "-", vm.uptimeSeconds.map(Self.duration) ?? "-"]
         }
         let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
         for row in rows {
@@ -38,5 +43,16 @@ struct Ps: ParsableCommand {
         if hours > 0 { return "\(hours)h\(String(format: "%02d", minutes))m" }
         if minutes > 0 { return "\(minutes)m\(String(format: "%02d", secs))s" }
         return "\(secs)s"
+    }
+}
+
+/// `amber ps`: the short spelling of `amber vm ls`.
+struct Ps: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ps", abstract: "List VMs (alias of `amber vm ls`).")
+
+    @OptionGroup var options: VMList.Options
+
+    func run() throws {
+        try VMList.run(options)
     }
 }

@@ -1,3 +1,4 @@
+import AmberCommandLine
 import AmberCore
 import ArgumentParser
 import Foundation
@@ -9,9 +10,11 @@ struct Remove: ParsableCommand {
 
     @OptionGroup var home: HomeOption
     @Argument(help: "VM name.") var name: String
+    @Flag(help: "Print the result as JSON.") var json = false
 
     func run() throws {
         try VMManager(home: home.resolved).remove(name)
+        if json { return try printJSON(VMChange(vm: name, state: "removed")) }
         print("\(name) removed")
     }
 }

@@ -1,3 +1,4 @@
+import AmberCommandLine
 import AmberCore
 import ArgumentParser
 
@@ -9,8 +10,11 @@ struct Resume: ParsableCommand {
     @Argument(help: "VM name.")
     var name: String
 
+    @Flag(help: "Print the result as JSON.") var json = false
+
     func run() throws {
         try VMManager(home: home.resolved).resume(name)
+        if json { return try printJSON(VMChange(vm: name, state: "resumed")) }
         print("\(name) resumed")
     }
 }

@@ -1,4 +1,6 @@
+import AmberCommandLine
 import AmberCore
+import AmberPolicy
 import ArgumentParser
 import Foundation
 
@@ -27,7 +29,7 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("disk"), help: "Raw disk image, PATH or PATH:ro; repeat for more disks (vda, vdb, ...).")
     var disks: [String] = []
 
-    @Option(help: "Guest memory: bytes or with K, M, G, T (binary), e.g. 512M, 1G. At least 64M.")
+    @Option(help: ArgumentHelp("Guest memory: \(ByteSize.acceptedForms). At least 64M."))
     var memory: String = "512M"
 
     @Option(help: "Number of vCPUs.")
@@ -39,19 +41,19 @@ struct Run: ParsableCommand {
     @Flag(help: "Start in the background and return once the VM runs.")
     var detach = false
 
+    @Flag(help: "Print the result as JSON (without --detach: once the VM has stopped, with its exit code).")
+    var json = false
+
     func run() throws {
         let request = RunRequest(name: name, kernel: kernel, initrd: initrd, disks: disks, memory: memory,
                                  vcpus: vcpus, commandLine: cmdline)
         let launcher = VMLauncher(home: home.resolved)
         if detach {
             let pid = try launcher.runDetached(request)
+            if json { return try printJSON(VMChange(vm: name, state: "running", pid: pid)) }
             print("\(name) running (pid \(pid))")
             return
         }
-        let status = try launcher.runInForeground(request)
-        if case .signaled = status {
-            FileHandle.standardError.write(Data("amber-vmm \(status)\n".utf8))
-        }
-        throw ExitCode(status.shellCode)
+        try VMExit.report(vm: name, try launcher.runInForeground(request), json: json)
     }
 }

@@ -1,3 +1,4 @@
+import AmberCommandLine
 import AmberCore
 import ArgumentParser
 import Foundation
@@ -15,14 +16,20 @@ struct Stop: ParsableCommand {
     @Option(help: "Seconds to wait for amber-vmm to exit before killing it.")
     var timeout: Double = 30
 
+    @Flag(help: "Print the result as JSON.") var json = false
+
     func run() throws {
-        switch try VMManager(home: home.resolved).stop(name, timeout: timeout) {
+        let outcome = try VMManager(home: home.resolved).stop(name, timeout: timeout)
+        switch outcome {
         case .stopped:
+            if json { return try printJSON(VMChange(vm: name, state: "stopped")) }
             print("\(name) stopped")
         case .alreadyStopped:
             FileHandle.standardError.write(Data("\(name) is not running; nothing to stop\n".utf8))
+            if json { try printJSON(VMChange(vm: name, state: "notRunning")) }
         case .killed(let pid):
             FileHandle.standardError.write(Data("amber-vmm for \(name) (pid \(pid)) did not exit within \(Int(timeout)) s and was killed\n".utf8))
+            if json { return try printJSON(VMChange(vm: name, state: "killed", pid: pid)) }
             print("\(name) stopped")
         }
     }

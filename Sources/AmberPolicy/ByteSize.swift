@@ -1,7 +1,9 @@
-/// Sizes as people type them: a whole number of bytes, or one with a binary unit
-/// (K, M, G, T, optionally followed by "iB" or "B"; case-insensitive; 1K = 1024 bytes).
+/// Sizes as people type them, in `--memory` and in policy files alike: a whole number of bytes, or one with a
+/// unit K, M, G or T, optionally followed by "iB" or "B", case-insensitive. Every unit is binary: 20G, 20GiB and
+/// 20GB all mean 20 x 2^30 bytes (as the memory of a VM and the size of a disk are counted). Here, the lowest
+/// target that both the policy parser and the commands import; `ByteFormat.string` (AmberCore) prints sizes.
 public enum ByteSize {
-    public static let acceptedForms = "bytes or a whole number with K, M, G or T (binary units), e.g. 268435456, 1024K, 512M, 512MiB, 1G"
+    public static let acceptedForms = "bytes or a whole number with K, M, G or T (binary units: 1G = 1GiB = 1GB = 2^30 bytes), e.g. 268435456, 1024K, 512M, 512MiB, 1G"
 
     /// The number of bytes `text` names, or nil when it is not a size (or does not fit in 64 bits).
     public static func parse(_ text: String) -> UInt64? {
@@ -12,21 +14,6 @@ public enum ByteSize {
         }
         let (bytes, overflow) = number.multipliedReportingOverflow(by: multiplier)
         return overflow ? nil : bytes
-    }
-
-    /// A short human form: the largest binary unit that keeps the value at least 1, one decimal at most.
-    public static func describe(_ bytes: UInt64) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var value = Double(bytes)
-        var unit = 0
-        while value >= 1024, unit < units.count - 1 {
-            value /= 1024
-            unit += 1
-        }
-        if unit == 0 || value == value.rounded() {
-            return "\(Int(value)) \(units[unit])"
-        }
-        return "\((value * 10).rounded() / 10) \(units[unit])"
     }
 
     private static func multiplier(forUnit unit: String) -> UInt64? {

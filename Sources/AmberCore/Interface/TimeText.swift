@@ -1,17 +1,35 @@
 import Foundation
 
-/// Times as the policy commands print and read them.
-enum PolicyTimeText {
+/// Times as every command reads (`--at`) and prints them: one parser and one display, so a form accepted by
+/// one command is accepted by all. Tables and JSON print UTC (`2026-11-27T10:15:00Z`, the zone in the text);
+/// tables add a relative age (`3h ago`).
+public enum TimeText {
+    public static let acceptedForms = "ISO 8601 (2026-11-27T10:00:00Z), a host-zone wall time (2026-11-27 10:00[:SS]), a day (2026-11-27, its midnight) or 'now'"
+
+    /// "45s ago", "12m ago", "3h ago", "5d ago"; "in 2h" for a time ahead of `now`.
+    public static func age(_ date: Date, now: Date = Date()) -> String {
+        let seconds = now.timeIntervalSince(date)
+        let magnitude = Int(abs(seconds))
+        let text: String
+        switch magnitude {
+        case ..<60: text = "\(magnitude)s"
+        case ..<3600: text = "\(magnitude / 60)m"
+        case ..<86_400: text = "\(magnitude / 3600)h"
+        default: text = "\(magnitude / 86_400)d"
+        }
+        return seconds >= 0 ? "\(text) ago" : "in \(text)"
+    }
+
     /// `2026-11-27T10:15:00Z`. Hand-rolled: a plan prints a million of these, and ISO8601DateFormatter costs
     /// microseconds each.
-    static func utc(_ date: Date) -> String {
+    public static func utc(_ date: Date) -> String {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(20)
         appendUTC(date, to: &bytes)
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    static func appendUTC(_ date: Date, to bytes: inout [UInt8]) {
+    public static func appendUTC(_ date: Date, to bytes: inout [UInt8]) {
         let seconds = Int(date.timeIntervalSince1970.rounded(.down))
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secondOfDay = seconds - days * 86_400
@@ -46,9 +64,9 @@ enum PolicyTimeText {
         bytes.append(UInt8(ascii: "Z"))
     }
 
-    /// `--at`: ISO 8601 with a zone (`2026-11-27T10:00:00Z`, `...+01:00`), or a wall time in the host's zone
-    /// (`2026-11-27 10:00`, `2026-11-27T10:00:30`), or `now`.
-    static func parse(_ text: String) -> Date? {
+    /// What `acceptedForms` says: ISO 8601 with a zone (`2026-11-27T10:00:00Z`, `...+01:00`), a wall time in
+    /// the host's zone (`2026-11-27 10:00`, `2026-11-27T10:00:30`, a day `2026-11-27` meaning its midnight), or `now`.
+    public static func parse(_ text: String) -> Date? {
         if text == "now" { return Date() }
         if let date = parseUTC(text) { return date }
         let iso = ISO8601DateFormatter()
@@ -64,10 +82,10 @@ enum PolicyTimeText {
     }
 }
 
-extension PolicyTimeText {
+extension TimeText {
     /// `2026-11-27T10:15:00Z` exactly, read without a formatter: creating ISO8601DateFormatter costs milliseconds,
     /// a measurable part of a plan. Nil for anything else (the formatters then decide).
-    static func parseUTC(_ text: String) -> Date? {
+    public static func parseUTC(_ text: String) -> Date? {
         let bytes = Array(text.utf8)
         guard bytes.count == 20, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"),
               bytes[10] == UInt8(ascii: "T"), bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"),
@@ -96,43 +114,3 @@ extension PolicyTimeText {
     }
 }
 
-/// Writes large outputs in 64 KiB blocks instead of one write per line.
-struct BufferedOutput {
-    private var buffer: [UInt8] = []
-
-    init() {
-        buffer.reserveCapacity(1 << 16)
-    }
-
-    mutating func line(_ text: String) {
-        append(text)
-        buffer.append(UInt8(ascii: "\n"))
-    }
-
-    mutating func append(_ text: String) {
-        buffer.append(contentsOf: text.utf8)
-        if buffer.count >= 1 << 16 { flush() }
-    }
-
-    mutating func append(bytes: UnsafeBufferPointer<UInt8>) {
-        buffer.append(contentsOf: bytes)
-        if buffer.count >= 1 << 16 { flush() }
-    }
-
-    mutating func appendUTC(_ date: Date) {
-        PolicyTimeText.appendUTC(date, to: &buffer)
-    }
-
-    mutating func flush() {
-        buffer.withUnsafeBytes { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let written = write(1, bytes.baseAddress! + offset, bytes.count - offset)
-                if written < 0 && errno == EINTR { continue }
-                if written <= 0 { break }
-                offset += written
-            }
-        }
-        buffer.removeAll(keepingCapacity: true)
-    }
-}
