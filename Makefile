@@ -3,6 +3,8 @@ SWIFT ?= swift
 RELEASE_FLAGS := -c release --static-swift-stdlib
 # Fully static release executables (see Package.swift); every script that builds them says the same.
 export AMBER_STATIC := 1
+# What `amber --version` names (Package.swift); "unknown" outside git.
+export AMBER_BUILD_COMMIT := $(shell git describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
 BIN := $(shell pwd)/.build/release
 
 .PHONY: deps build guest test unit-test guest-test demo bench fuzz clean install man

@@ -12,9 +12,11 @@ import PackageDescription
 let staticInRelease: [LinkerSetting] = Context.environment["AMBER_STATIC"] == "1"
     ? [.unsafeFlags(["-static-executable"], .when(configuration: .release))] : []
 
-// `amber --version` names the commit it was built from, read here so a plain `swift build` embeds it too
-// (no build script, no network); "-dirty" when the work tree had uncommitted changes, "unknown" outside git.
-let buildCommit = Context.gitInformation.map { $0.currentCommit + ($0.hasUncommittedChanges ? "-dirty" : "") } ?? "unknown"
+// `amber --version` names the commit it was built from: $AMBER_BUILD_COMMIT, which the Makefile sets from
+// `git describe` (the environment is part of SwiftPM's manifest cache key, so a new commit is seen), else
+// "unknown" (a plain `swift build`: SwiftPM caches this manifest's evaluation and would keep naming an old
+// commit if it were read from git here; no build script, no network).
+let buildCommit = Context.environment["AMBER_BUILD_COMMIT"].flatMap { $0.isEmpty ? nil : $0 } ?? "unknown"
 
 let package = Package(
     name: "Amber",
