@@ -91,6 +91,8 @@ let package = Package(
         .testTarget(name: "AmberPolicyTests", dependencies: ["AmberPolicy"]),
         .testTarget(name: "AmberCoreTests", dependencies: ["AmberCore"]),
         .testTarget(name: "AmberFuzzingTests", dependencies: ["AmberFuzzing"]),
+        // Black-box tests of the `amber` and `amberd` binaries (build them first: `swift build`).
+        .testTarget(name: "AmberCLITests", dependencies: ["AmberCore", "AmberCatalog", "AmberPolicy"]),
     ],
     swiftLanguageModes: [.v5]
 )

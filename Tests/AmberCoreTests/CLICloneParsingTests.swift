@@ -15,7 +15,7 @@ struct CLICloneParsingTests {
         ]
         for arguments in spellings {
             let result = try home.amber(arguments)
-            #expect(result.status == 1, "\(arguments)")
+            #expect(result.status == 64, "\(arguments)")
             #expect(result.errorLine == "no snapshot with id 0badc0de (see `amber snapshots`)", "\(arguments): \(result.stderr)")
         }
         let noName = try home.amber(["clone", "0badc0de", "--detach"])

@@ -78,7 +78,7 @@ struct CLIGuestTests {
         #expect((vm["uptimeSeconds"] as? Double ?? -1) >= 0)
 
         let again = try home.amber(["run", "ticker", "--kernel", kernel, "--memory", "64M", "--detach"])
-        #expect(again.status == 1)
+        #expect(again.status == 65)
         #expect(again.errorLine.hasPrefix("VM ticker is already running"))
         #expect(amberVMMProcesses(of: home) == pids)
 

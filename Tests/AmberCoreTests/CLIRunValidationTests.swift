@@ -142,7 +142,7 @@ struct CLIRunValidationTests {
         try #require(length >= 1, "the test home's path is too long for this test")
         let name = String(repeating: "n", count: length)
         let result = try home.amber(["run", name, "--kernel", kernel])
-        #expect(result.status == 1)
+        #expect(result.status == 64)
         #expect(result.errorLine.contains("control socket path") && result.errorLine.contains("longer than 90 bytes"), "\(result.errorLine)")
         #expect(!FileManager.default.fileExists(atPath: prefix + name))
     }

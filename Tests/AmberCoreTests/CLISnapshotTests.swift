@@ -92,7 +92,7 @@ struct CLISnapshotTests {
         let protect = try home.amber(["snapshot", "protect", String(first.id.prefix(6))])
         #expect(protect.status == 0 && protect.stdout == "snapshot \(first.id) protected\n", "a unique prefix names the snapshot: \(protect.stdout)")
         let refused = try home.amber(["snapshot", "rm", first.id])
-        #expect(refused.status == 1)
+        #expect(refused.status == 65)
         #expect(refused.errorLine == "snapshot \(first.id) is protected: run `amber snapshot unprotect \(first.id)` first")
         #expect(try snapshots(home, "t1").map(\.protected) == [true, false])
         #expect(try home.amber(["snapshot", "unprotect", first.id]).status == 0)
@@ -100,7 +100,7 @@ struct CLISnapshotTests {
         let remaining = try snapshots(home, "t1")
         #expect(remaining.map(\.id) == [second.id] && remaining[0].parent == nil)
         let unknown = try home.amber(["snapshot", "rm", first.id])
-        #expect(unknown.status == 1)
+        #expect(unknown.status == 64)
         #expect(unknown.errorLine == "no snapshot with id \(first.id) (see `amber snapshots`)")
     }
 
@@ -319,15 +319,15 @@ struct CLISnapshotTests {
         let home = try CLIHome()
         defer { home.remove() }
         let unknown = try home.amber(["snapshot", "ghost"])
-        #expect(unknown.status == 1)
+        #expect(unknown.status == 64)
         #expect(unknown.errorLine == "no VM named ghost (see `amber ps`)")
         let list = try home.amber(["snapshots", "ghost"])
-        #expect(list.status == 1)
+        #expect(list.status == 64)
         #expect(list.errorLine == "no VM named ghost (see `amber ps`)")
         let kernel = try home.fakeBzImage()
         _ = try home.amber(["run", "dead", "--kernel", kernel, "--memory", "64M", "--detach"])
         let stopped = try home.amber(["snapshot", "dead"])
-        #expect(stopped.status == 1)
+        #expect(stopped.status == 65)
         #expect(stopped.errorLine == "VM dead is not running (see `amber ps`)")
         #expect(!FileManager.default.fileExists(atPath: home.root.appendingPathComponent("catalog.db").path))
     }

@@ -9,10 +9,10 @@ struct CLIResult {
     /// Killed by a signal (a trap, a crash) rather than exiting; `status` is then the signal number.
     var killedBySignal = false
 
-    /// The error line ArgumentParser prints for a thrown error, without its "Error: " prefix.
+    /// The error amber printed, without its "error: " prefix (docs/cli.md).
     var errorLine: String {
         let line = stderr.trimmingCharacters(in: .whitespacesAndNewlines)
-        return line.hasPrefix("Error: ") ? String(line.dropFirst(7)) : line
+        return line.hasPrefix("error: ") ? String(line.dropFirst(7)) : line
     }
 }
 

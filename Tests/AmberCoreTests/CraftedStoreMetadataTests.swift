@@ -24,11 +24,11 @@ struct CraftedStoreMetadataTests {
         }
     }
 
-    /// Verify, gc and export of an image whose manifest is `root`: verify reports it (exit 1), gc and
+    /// Verify, gc and export of an image whose manifest is `root`: verify reports it (exit 74), gc and
     /// export refuse with one line, and the export leaves no file behind.
     private func expectEveryReaderRefuses(_ home: CLIHome, root: ChunkDigest) throws {
         let verify = try home.amber(["store", "verify"])
-        #expect(!verify.killedBySignal && verify.status == 1, "verify: \(verify.status) \(verify.stderr)")
+        #expect(!verify.killedBySignal && verify.status == 74, "verify: \(verify.status) \(verify.stderr)")
         #expect(verify.stdout.contains(root.hex) && verify.stdout.contains("image alpha"), "\(verify.stdout)")
         expectRefusal(try home.amber(["store", "gc"]), "gc", mentioning: ["image alpha", root.hex, "amber store verify"])
         let before = files(in: home.scratch)

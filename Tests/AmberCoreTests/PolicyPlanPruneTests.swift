@@ -132,7 +132,7 @@ struct PolicyPlanPruneTests {
         let home = try prepare()
         defer { home.remove() }
         let unknown = try home.amber(["prune", "ghost"])
-        #expect(unknown.status == 1)
+        #expect(unknown.status == 64)
         #expect(unknown.stderr == "error: no VM named ghost (see `amber ps`)\n")
     }
 
@@ -143,19 +143,19 @@ struct PolicyPlanPruneTests {
         let file = home.policies.appendingPathComponent("web.yaml").path
         for command in [["policy", "check"], ["policy", "plan"], ["prune"], ["prune", "--dry-run"]] {
             let result = try home.amber(command)
-            #expect(result.status == 1, "\(command)")
-            #expect(result.stderr.hasPrefix("\(file):5: keep.last: "), "\(command): \(result.stderr)")
+            #expect(result.status == 65, "\(command)")
+            #expect(result.stderr.hasPrefix("error: \(file):5: keep.last: "), "\(command): \(result.stderr)")
             #expect(result.stdout.isEmpty, "\(command)")
         }
         #expect(try home.snapshotIDs(vm: "web-1").count == 7, "nothing pruned")
         let daemon = try AmberdProcess(arguments: ["--home", home.cli.root.path, "--policies", home.policies.path],
                                        log: home.cli.scratch.appendingPathComponent("amberd.log"))
-        #expect(daemon.waitForExit(timeout: 30) == 1)
+        #expect(daemon.waitForExit(timeout: 30) == 65)
         #expect(daemon.log.contains("\(file):5: keep.last: "), "\(daemon.log)")
 
         try FileManager.default.removeItem(at: home.policies)
         let missing = try home.amber(["policy", "plan"])
-        #expect(missing.status == 1)
+        #expect(missing.status == 65)
         #expect(missing.errorLine.hasPrefix("cannot read policy directory \(home.policies.path): create it"))
     }
 

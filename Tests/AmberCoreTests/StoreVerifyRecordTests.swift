@@ -50,7 +50,7 @@ struct StoreVerifyRecordTests {
         try context.catalog.write { try $0.deleteChunks(lost.map(\.bytes)) }
 
         let (text, report) = try verify(home)
-        #expect(text.status == 1)
+        #expect(text.status == 74)
         let line = "snapshot \(ids[1]) (vm web): memory manifest names 2 chunk(s) the store lacks"
         #expect(text.stdout.split(separator: "\n").contains { $0 == line }, "\(text.stdout)")
         #expect(report.recordProblems == [RecordProblem(record: "snapshot \(ids[1]) (vm web)", problem: "memory manifest names 2 chunk(s) the store lacks")])
@@ -68,7 +68,7 @@ struct StoreVerifyRecordTests {
         try storeTestFlipByte(at: chunk.offset + UInt64(chunk.recordLength) - 1, in: context.store.packPath(chunk.pack))
 
         let text = try home.amber(["store", "verify"])
-        #expect(text.status == 1)
+        #expect(text.status == 74)
         let line = "snapshot \(ids[0]) (vm web): memory manifest names 1 damaged chunk(s)"
         #expect(text.stdout.split(separator: "\n").contains { $0 == line }, "\(text.stdout)")
         // Quarantined by that verify: now a chunk the store lacks, until the same content is stored again.
@@ -86,7 +86,7 @@ struct StoreVerifyRecordTests {
         try Data(bytes).write(to: URL(fileURLWithPath: path))
 
         let (text, report) = try verify(home)
-        #expect(text.status == 1)
+        #expect(text.status == 74)
         #expect(text.stdout.contains("record file \(path): body does not match its SHA-256"), "\(text.stdout)")
         #expect(report.recordProblems.map(\.record) == ["record file \(path)"])
     }
@@ -100,7 +100,7 @@ struct StoreVerifyRecordTests {
         unlink(home.root.appendingPathComponent("store/records/images/base").path)
 
         let (text, report) = try verify(home)
-        #expect(text.status == 1)
+        #expect(text.status == 74)
         let lines = text.stdout.split(separator: "\n").map(String.init)
         #expect(lines.contains("image base: in the catalog but the store has no record of it; run `amber store recover`"), "\(text.stdout)")
         #expect(lines.contains("snapshot \(ids[1]) (vm web): in the store's records but not in the catalog; run `amber store recover`"),

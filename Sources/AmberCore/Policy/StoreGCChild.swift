@@ -37,7 +37,7 @@ enum StoreGCChild {
         case .uncaughtSignal:
             throw Failure(description: "amber store gc (pid \(child.processIdentifier)) was killed by signal \(child.terminationStatus)")
         case .exit where child.terminationStatus != 0:
-            throw Failure(description: lastMessage.map { $0.hasPrefix("Error: ") ? String($0.dropFirst(7)) : $0 }
+            throw Failure(description: lastMessage.map { $0.hasPrefix("error: ") ? String($0.dropFirst(7)) : $0 }
                               ?? "amber store gc exited \(child.terminationStatus)")
         default:
             do {
@@ -57,7 +57,7 @@ enum StoreGCChild {
             Thread.detachNewThread { [self] in
                 let text = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
                 for line in text.split(whereSeparator: \.isNewline) {
-                    if line.hasPrefix("Error: ") { last = String(line) } else { log(String(line)) }
+                    if line.hasPrefix("error: ") { last = String(line) } else { log(String(line)) }
                 }
                 done.signal()
             }

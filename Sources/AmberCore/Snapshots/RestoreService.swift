@@ -97,7 +97,12 @@ public struct RestoreService {
     private func resolve(_ target: Target, vm name: String, catalog: Catalog) throws -> SnapshotRecord {
         switch target {
         case .id(let id):
-            let record = try catalog.read { try SnapshotIDs.resolve(id, vm: name, in: $0) }
+            let record: SnapshotRecord
+            do {
+                record = try catalog.read { try SnapshotIDs.resolve(id, vm: name, in: $0) }
+            } catch SnapshotError.noSnapshots where !home.vm(name).exists {
+                throw VMLifecycleError.notFound(name: name)
+            }
             guard record.vm == name else { throw SnapshotError.belongsToOtherVM(id: record.id, owner: record.vm, requested: name) }
             return record
         case .at(let date, let text):
