@@ -68,15 +68,15 @@ amber resume demo || die "amber resume failed"
 wait_until "guest tick $((after + 2))"
 amber logs demo | tr -d '\r' | grep "guest tick" | tail -n 2
 
-step "amber snapshot demo --label known-good (memory, vCPUs, devices and disk into the store)"
-amber snapshot demo --label known-good --json >snapshot.json || die "amber snapshot failed"
+step "amber snapshot take demo --label known-good (memory, vCPUs, devices and disk into the store)"
+amber snapshot take demo --label known-good --json >snapshot.json || die "amber snapshot failed"
 id="$(tr -d ' \n' <snapshot.json | sed -n 's/.*"id":"\([0-9a-f]*\)".*/\1/p')"
-amber snapshots demo
+amber snapshot ls demo
 echo "console up to the snapshot: $(ticks demo)"
 
-step "amber snapshot demo --label a-bit-later (incremental: only what changed is stored)"
+step "amber snapshot take demo --label a-bit-later (incremental: only what changed is stored)"
 wait_until "guest tick $(( $(ticks demo | wc -w) + 2 ))"
-amber snapshot demo --label a-bit-later || die "amber snapshot failed"
+amber snapshot take demo --label a-bit-later || die "amber snapshot failed"
 
 step "the guest runs on, and at tick 30 something bad happens to it"
 wait_until "something bad happened"
@@ -84,8 +84,8 @@ amber logs demo | tr -d '\r' | grep -E "guest tick|bad" | tail -n 3
 amber disk export demo disk-compromised.img >/dev/null || die "amber disk export failed"
 echo "sector 100 of its disk now: '$(sector100 disk-compromised.img)'"
 
-step "amber rollback demo --to $id --keep-current (back to the snapshot, memory and disk, no reboot)"
-amber rollback demo --to "$id" --keep-current || die "amber rollback failed"
+step "amber rollback demo --to known-good --keep-current (back to the labelled snapshot, memory and disk, no reboot)"
+amber rollback demo --to known-good --keep-current || die "amber rollback failed"
 amber pause demo >/dev/null
 amber disk export demo disk-rolled-back.img >/dev/null || die "amber disk export failed"
 amber resume demo >/dev/null
@@ -93,7 +93,7 @@ echo "sector 100 of its disk after the rollback: '$(sector100 disk-rolled-back.i
 wait_until "guest tick"
 sleep 2
 echo "console after the rollback (no boot messages; it goes on from the snapshot): $(ticks demo)"
-amber snapshots demo
+amber snapshot ls demo
 
 step "amber clone $id --name demo-clone1 --detach; and demo-clone2 (warm VMs from the snapshot)"
 for clone in demo-clone1 demo-clone2; do

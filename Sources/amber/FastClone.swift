@@ -1,56 +1,70 @@
 import ArgumentParser
 
-/// `amber clone` is the command whose start-up users wait on (a warm clone has a 20 ms budget from
-/// command start to the guest running), and ArgumentParser spends ~2.5 ms of it before any command
-/// runs: building the command tree and its argument sets looks up generic type metadata and
-/// protocol conformances, each first lookup a scan of every conformance record in this large static
-/// binary. The plain spellings of `clone` are therefore parsed here by hand; everything else (help,
-/// `--name=X`, mistakes) goes through ArgumentParser exactly as before.
+/// `amber clone` is the command whose start-up users wait on (a warm clone has a 20 ms budget from command start
+/// to the guest running), and ArgumentParser spends ~2.5 ms of it before any command runs: building the command
+/// tree and its argument sets looks up generic type metadata and protocol conformances, each first lookup a scan
+/// of every conformance record in this large static binary. The plain spellings of `clone` are therefore parsed
+/// here, from the same table the `Clone` definition takes its option names from: one grammar, two readers. Anything
+/// the table does not cover (help, `--name=X`, a repeated option, a mistake) goes through ArgumentParser.
 extension Clone {
-    /// `clone ID --name NAME [--detach] [--json] [--home DIR] [--key-file FILE]`, options in any order and each once;
-    /// nil for anything else.
+    /// Where an option's value goes; its kind follows from the type of the property it sets. Setters, not key
+    /// paths: writing through a key path reads the property first, and ArgumentParser traps on reading one that was
+    /// never decoded.
+    enum Field {
+        case value((inout Clone, String) -> Void)
+        case optionalValue((inout Clone, String?) -> Void)
+        case flag((inout Clone, Bool) -> Void)
+    }
+
+    /// Every option of `clone`, `HomeOption`'s included, by its long name.
+    static let options: [(long: String, field: Field)] = [
+        (OptionName.name, .value { $0.name = $1 }), (OptionName.detach, .flag { $0.detach = $1 }),
+        (OptionName.json, .flag { $0.json = $1 }), (HomeOption.OptionName.home, .optionalValue { $0.home.home = $1 }),
+        (HomeOption.OptionName.keyFile, .optionalValue { $0.home.keyFile = $1 }),
+    ]
+
+    /// `clone SNAPSHOT` and each option of `options` at most once, in any order; nil for anything else.
     static func plainInvocation(_ arguments: [String]) -> Clone? {
         guard arguments.first == "clone" else { return nil }
-        var id: String?, name: String?, home: String?, keyFile: String?
-        var detach = false, json = false
+        var clone = Clone()
+        clone.home = HomeOption()
+        var id: String?
+        var given = Set<String>()
         var rest = arguments.dropFirst()
-        func value(_ current: String?) -> String? {
-            guard current == nil, let value = rest.popFirst(), !value.hasPrefix("-") else { return nil }
-            return value
-        }
-        while let argument = rest.popFirst() {
-            switch argument {
-            case "--name":
-                guard let given = value(name) else { return nil }
-                name = given
-            case "--home":
-                guard let given = value(home) else { return nil }
-                home = given
-            case "--key-file":
-                guard let given = value(keyFile) else { return nil }
-                keyFile = given
-            case "--detach":
-                guard !detach else { return nil }
-                detach = true
-            case "--json":
-                guard !json else { return nil }
-                json = true
-            default:
-                guard id == nil, !argument.hasPrefix("-") else { return nil }
-                id = argument
+        // Every option must be assigned, given or not: ArgumentParser traps on reading one that was never decoded.
+        for (_, field) in options {
+            switch field {
+            case .value: break
+            case .optionalValue(let set): set(&clone, nil)
+            case .flag(let set): set(&clone, false)
             }
         }
-        guard let id, let name else { return nil }
-        var homeOption = HomeOption()
-        homeOption.home = home
-        // Every option of the group must be set: ArgumentParser traps on reading one that was never decoded.
-        homeOption.keyFile = keyFile
-        var clone = Clone()
-        clone.home = homeOption
+        while let argument = rest.popFirst() {
+            guard argument.hasPrefix("--") else {
+                guard id == nil, !argument.hasPrefix("-") else { return nil }
+                id = argument
+                continue
+            }
+            guard let (long, field) = options.first(where: { "--" + $0.long == argument }), given.insert(long).inserted else {
+                return nil
+            }
+            switch field {
+            case .flag(let set):
+                set(&clone, true)
+            case .value(let set):
+                guard let value = rest.popFirst(), !value.hasPrefix("-") else { return nil }
+                set(&clone, value)
+            case .optionalValue(let set):
+                guard let value = rest.popFirst(), !value.hasPrefix("-") else { return nil }
+                set(&clone, value)
+            }
+        }
+        // The required ones: the snapshot, and every non-optional value.
+        guard let id else { return nil }
+        for (long, field) in options {
+            if case .value = field, !given.contains(long) { return nil }
+        }
         clone.id = id
-        clone.name = name
-        clone.detach = detach
-        clone.json = json
         return clone
     }
 }

@@ -63,11 +63,17 @@ struct Clone: ParsableCommand {
         other's writes. Clones keep the origin's identity (hostname, machine id, random state): change what must differ inside the guest.
         """)
 
+    /// The option names, which the fast path (FastClone.swift) reads too.
+    enum OptionName {
+        static let name = "name", detach = "detach", json = "json"
+    }
+
     @OptionGroup var home: HomeOption
     @Argument(help: ArgumentHelp(SnapshotReference.argumentHelp)) var id: String
-    @Option(help: "Name of the new VM.") var name: String
-    @Flag(help: "Start in the background and return once the clone runs.") var detach = false
-    @Flag(help: "Print the result as JSON (without --detach: once the clone has stopped, with its exit code).") var json = false
+    @Option(name: .customLong(OptionName.name), help: "Name of the new VM.") var name: String
+    @Flag(name: .customLong(OptionName.detach), help: "Start in the background and return once the clone runs.") var detach = false
+    @Flag(name: .customLong(OptionName.json),
+          help: "Print the result as JSON (without --detach: once the clone has stopped, with its exit code).") var json = false
 
     func run() throws {
         let service = RestoreService(home: home.resolved)

@@ -22,11 +22,11 @@ struct AmberdStartupTests {
         defer { home.remove() }
         let missing = try AmberdProcess(arguments: ["--home", home.cli.root.path, "--policies", "/nonexistent/policies"],
                                         log: home.cli.scratch.appendingPathComponent("missing.log"))
-        #expect(missing.waitForExit(timeout: 30) == 1)
-        #expect(missing.log.contains("cannot read policy directory /nonexistent/policies: create it"), "\(missing.log)")
+        #expect(missing.waitForExit(timeout: 30) == 65)
+        #expect(missing.log.contains("error: cannot read policy directory /nonexistent/policies: create it"), "\(missing.log)")
         let badGC = try home.startAmberd(["--gc", "*-02-30"])
         #expect(badGC.waitForExit(timeout: 30) == 64)
-        #expect(badGC.log.contains("--gc '*-02-30': "), "\(badGC.log)")
+        #expect(badGC.log.contains("error: --gc '*-02-30': "), "\(badGC.log)")
     }
 
     @Test func theWakerSleepsWithoutCPUAndWakesForItsThreeReasons() throws {

@@ -1,8 +1,8 @@
 import Foundation
 import Testing
 
-/// `amber clone`'s plain spellings skip ArgumentParser (Sources/amber/FastClone.swift); every spelling
-/// must still mean the same and fail the same way.
+/// `amber clone`'s plain spellings skip ArgumentParser (Sources/amber/FastClone.swift), parsed with the option
+/// names `Clone` is defined with; every spelling must mean the same and fail the same way.
 @Suite("amber clone arguments")
 struct CLICloneParsingTests {
     @Test func plainAndOtherSpellingsGiveTheSameAnswer() throws {

@@ -70,7 +70,7 @@ import Testing
     @Test func aFIFOIsRefusedAtOnceEvenWhileTheLeaseIsHeld() throws {
         let home = try CLIHome()
         defer { home.remove() }
-        #expect(try home.amber(["image", "ls"]).status == 0)
+        #expect(try home.amber(["store", "init"]).status == 0)
         let lease = HeldLock(home.root.appendingPathComponent("store/lease.lock").path)
         defer { lease.release() }
         let fifo = home.scratch.appendingPathComponent("stream").path
@@ -85,7 +85,7 @@ import Testing
     @Test func waitingForTheLeaseSaysWhoHoldsItAndGivesUp() throws {
         let home = try CLIHome()
         defer { home.remove() }
-        #expect(try home.amber(["image", "ls"]).status == 0)
+        #expect(try home.amber(["store", "init"]).status == 0)
         let leasePath = home.root.appendingPathComponent("store/lease.lock").path
         let lease = HeldLock(leasePath)
         let source = try home.file("a.img", StoreContent.text(1 << 20, seed: 5))

@@ -7,8 +7,10 @@ extension StoreContext {
     /// "nothing" for a fresh home instead of creating one (opening a `StoreContext` creates the store).
     public static func existing(home: AmberHome) throws -> StoreContext? {
         let files = FileManager.default
-        guard files.fileExists(atPath: home.catalogFile.path)
-            || files.fileExists(atPath: home.storeDirectory.appendingPathComponent("STORE").path) else { return nil }
+        // Any store directory is opened, so one that is not Amber's is refused as before.
+        guard files.fileExists(atPath: home.catalogFile.path) || files.fileExists(atPath: home.storeDirectory.path) else {
+            return nil
+        }
         return try StoreContext(home: home)
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 
 /// The one way sizes and ratios are printed (sizes are read by `ByteSize.parse`, in AmberPolicy).
 public enum ByteFormat {
-    /// "1.50 GiB", "512 B".
+    /// "1.50 GiB", "64 MiB" (a whole number of the unit without decimals), "512 B".
     public static func string<T: BinaryInteger>(_ bytes: T) -> String {
         let value = Double(bytes)
         let units = ["B", "KiB", "MiB", "GiB", "TiB"]
@@ -12,7 +12,8 @@ public enum ByteFormat {
             scaled /= 1024
             unit += 1
         }
-        return unit == 0 ? "\(Int64(bytes)) B" : String(format: "%.2f %@", scaled, units[unit])
+        if unit == 0 || scaled == scaled.rounded() { return "\(Int64(scaled)) \(units[unit])" }
+        return String(format: "%.2f %@", scaled, units[unit])
     }
 
     /// "12.3x", or "∞" when nothing was stored.

@@ -35,6 +35,9 @@ public enum CommandExitCode {
             if case .damagedSnapshotRow = error { return corruption }
             return failure
         case is CorruptionFound: return corruption
+        case let error as GarbageCollectionRefusal:
+            if case .damagedRecords = error { return corruption }
+            return refused
         default: return failure
         }
     }
