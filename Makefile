@@ -59,9 +59,12 @@ install:
 	sed 's|@BINDIR@|$(PREFIX)/bin|g' contrib/amberd.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/amberd.service
 	@if ls out/man/*.1 >/dev/null 2>&1; then install -d $(SHARE)/man/man1 && install -m 0644 out/man/*.1 $(SHARE)/man/man1/; fi
 
-# Man pages from the command definitions (swift-argument-parser's generate-manual plugin; offline).
+# Man pages from the command definitions (swift-argument-parser's generate-manual plugin; offline): one page per
+# command, amber.1, amber.snapshot.take.1, ..., amberd.1, into out/man. The plugin builds the tools itself, in debug
+# (its release build would not get --static-swift-stdlib).
 man:
-	$(SWIFT) package plugin --allow-writing-to-package-directory generate-manual --multi-page --output-directory out/man
+	$(SWIFT) package plugin --allow-writing-to-package-directory generate-manual --multi-page --configuration debug
+	mkdir -p out/man && cp .build/plugins/GenerateManual/outputs/amber/*.1 .build/plugins/GenerateManual/outputs/amberd/*.1 out/man/
 
 clean:
 	rm -rf .build out
