@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// One target per concern; dependencies point one way (see ../shared/DESIGN.md and README.md):
+// One target per concern; dependencies point one way (see docs/ARCHITECTURE.md):
 // C shims (CSystem, CKVM, CLZ4, CSQLite) -> AmberSystem -> AmberKVM/AmberBoot/AmberVirtio -> AmberVMM -> AmberCore -> executables,
 // with AmberStore, AmberCatalog and AmberPolicy beside the VMM, never importing it.
 // `make build` links release binaries fully static (AMBER_STATIC=1 with --static-swift-stdlib): no dynamic
