@@ -7,7 +7,7 @@ export AMBER_STATIC := 1
 export AMBER_BUILD_COMMIT := $(shell git describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
 BIN := $(shell pwd)/.build/release
 
-.PHONY: deps build guest test unit-test guest-test demo bench fuzz clean install man
+.PHONY: deps build guest test unit-test guest-test demo bench fuzz format lint clean install man
 
 deps:
 	@scripts/install-deps
@@ -39,6 +39,15 @@ bench: build
 SECONDS ?= 60
 fuzz: deps
 	@scripts/fuzz $(SECONDS)
+
+# The code's style, written down in .swift-format (docs/TESTING.md, "Formatting"): `make format` rewrites the
+# Swift files in place, `make lint` lists what it would change and fails if there is anything.
+SWIFT_FILES := Package.swift Sources Tests
+format:
+	$(SWIFT) format format --recursive --parallel --in-place --configuration .swift-format $(SWIFT_FILES)
+
+lint:
+	$(SWIFT) format lint --recursive --parallel --strict --configuration .swift-format $(SWIFT_FILES)
 
 # `make build` first (as yourself), then `sudo make install` (or DESTDIR=/tmp/stage make install for a package):
 # the three binaries, shell completions generated from the command definitions, man pages when `make man` made

@@ -1,3 +1,4 @@
+import AmberTestSupport
 import Foundation
 import Testing
 
@@ -19,7 +20,7 @@ struct CLIConventionsTests {
 
     /// Every command below `amber`, depth first, each with its help text.
     static func walk(_ path: [String] = []) throws -> [Command] {
-        let result = try CLIHome.run(CLIHome.amber, path + ["--help"])
+        let result = try runProcess(BuiltProducts.amber, path + ["--help"])
         #expect(result.status == 0, "amber \(path.joined(separator: " ")) --help exited \(result.status): \(result.stderr)")
         #expect(result.stdout.contains("USAGE: \((["amber"] + path).joined(separator: " "))"), "\(path): \(result.stdout)")
         let command = Command(path: path, help: result.stdout)
@@ -75,7 +76,7 @@ struct CLIConventionsTests {
         #expect(commands.count > 40, "only \(commands.map(\.description))")
         let leaves = commands.filter { Self.subcommands(in: $0.help).isEmpty }
         for command in leaves {
-            let home = CLIHome()
+            let home = try CLIHome()
             defer { home.remove() }
             var arguments = command.path + Self.requiredArguments(command)
             let hasJSON = command.help.contains("--json")
@@ -92,16 +93,16 @@ struct CLIConventionsTests {
     }
 
     @Test func helpAndVersion() throws {
-        for executable in [CLIHome.amber, CLIHome.amberd] {
-            let version = try CLIHome.run(executable, ["--version"])
+        for executable in [BuiltProducts.amber, BuiltProducts.amberd] {
+            let version = try runProcess(executable, ["--version"])
             #expect(version.status == 0)
             #expect(version.stdout.contains("(commit "), "\(version.stdout)")
-            let help = try CLIHome.run(executable, ["--help"])
+            let help = try runProcess(executable, ["--help"])
             #expect(help.status == 0 && help.stdout.contains("USAGE:"))
-            let script = try CLIHome.run(executable, ["--generate-completion-script", "bash"])
+            let script = try runProcess(executable, ["--generate-completion-script", "bash"])
             #expect(script.status == 0 && script.stdout.hasPrefix("#!/bin/bash"))
         }
-        let helpVerb = try CLIHome.run(CLIHome.amber, ["help", "rollback"])
+        let helpVerb = try runProcess(BuiltProducts.amber, ["help", "rollback"])
         #expect(helpVerb.status == 0 && helpVerb.stdout.contains("USAGE: amber rollback"), "\(helpVerb.stdout)\(helpVerb.stderr)")
     }
 
@@ -114,7 +115,7 @@ struct CLIConventionsTests {
         (["run", "x", "--kernel", "/nonexistent", "--memory", "20Q"], 64, "--memory '20Q' is not a size"),
     ])
     func errors(arguments: [String], code: Int32, message: String) throws {
-        let home = CLIHome()
+        let home = try CLIHome()
         defer { home.remove() }
         let result = try home.amber(arguments)
         #expect(result.status == code, "\(arguments): \(result.stderr)")
@@ -123,19 +124,19 @@ struct CLIConventionsTests {
 
     /// A usage mistake found after parsing shows the usage of the command given, not of `amber`.
     @Test func usageErrorsShowTheCommandsOwnUsage() throws {
-        let home = CLIHome()
+        let home = try CLIHome()
         defer { home.remove() }
         let result = try home.amber(["rollback", "x", "--at", "yesterday"])
         #expect(result.status == 64)
         #expect(result.stderr.hasPrefix("error: --at 'yesterday' is not a time"), "\(result.stderr)")
         #expect(result.stderr.contains("Usage: amber rollback"), "\(result.stderr)")
-        let unknown = try CLIHome.run(CLIHome.amber, ["bogus"])
+        let unknown = try runProcess(BuiltProducts.amber, ["bogus"])
         #expect(unknown.status == 64 && unknown.stderr.hasPrefix("error: Unexpected argument 'bogus'"), "\(unknown.stderr)")
     }
 
     /// `amber snapshot ls` lists; it does not snapshot a VM named ls.
     @Test func snapshotVerbsAreNotVMNames() throws {
-        let home = CLIHome()
+        let home = try CLIHome()
         defer { home.remove() }
         let list = try home.amber(["snapshot", "ls"])
         #expect(list.status == 0 && list.stdout.hasPrefix("no snapshots"), "\(list.stdout)\(list.stderr)")
@@ -152,7 +153,7 @@ struct CLIConventionsTests {
         ["policy", "status"], ["policy", "check"], ["prune", "--dry-run"],
     ])
     func readOnlyCommandsCreateNothing(arguments: [String]) throws {
-        let home = CLIHome()
+        let home = try CLIHome()
         defer { home.remove() }
         let absent = try home.amber(arguments)
         #expect(absent.status == 0, "\(arguments): \(absent.stderr)")
@@ -166,12 +167,19 @@ struct CLIConventionsTests {
 
     /// No policy directory yet means no policies; a directory named on the command line must exist.
     @Test func absentPolicyDirectory() throws {
-        let home = CLIHome()
+        let home = try CLIHome()
         defer { home.remove() }
         let plan = try home.amber(["policy", "plan"])
         #expect(plan.status == 0)
         #expect(plan.stderr.contains("no policies"), "\(plan.stderr)")
         let explicit = try home.amber(["policy", "plan", "--policies", "/nonexistent-amber-policies"])
         #expect(explicit.status == 65 && explicit.stderr.hasPrefix("error: cannot read policy directory"), "\(explicit.stderr)")
+    }
+}
+
+extension CLIHome {
+    /// Every path under the home, "" for the home itself; nil when the home does not exist.
+    func tree() -> [String]? {
+        FileManager.default.fileExists(atPath: root.path) ? [""] + contents() : nil
     }
 }

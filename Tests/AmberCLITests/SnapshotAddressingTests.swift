@@ -1,5 +1,6 @@
 import AmberCatalog
 import AmberCore
+import AmberTestSupport
 import Foundation
 import Testing
 
@@ -15,7 +16,7 @@ struct SnapshotAddressingTests {
 
     /// VM a: a1 (label "before-upgrade", then a2 (label "shared"); VM b: b1 (label "shared"), the newest.
     static func store() throws -> Stored {
-        let home = CLIHome()
+        let home = try CLIHome()
         let service = SnapshotService(home: AmberHome(explicit: home.root.path))
         func take(_ vm: String, _ label: String, _ seconds: Double) throws -> SnapshotSummary {
             let memory = [UInt8](repeating: UInt8(seconds), count: 64 << 10)
