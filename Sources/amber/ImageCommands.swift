@@ -44,13 +44,13 @@ struct ListImages: ParsableCommand {
         if json { return try printJSON(images) }
         guard !images.isEmpty else { return print("no images; add one with `amber image import FILE --name NAME`") }
         let width = max(4, images.map(\.name.count).max() ?? 0)
-        print("NAME".padding(toLength: width, withPad: " ", startingAt: 0) + "  SIZE        ADDED       CREATED")
-        let formatter = ISO8601DateFormatter()
+        print("NAME".padding(toLength: width, withPad: " ", startingAt: 0) + "  SIZE        ADDED       CREATED (UTC)         AGE")
+        let now = Date()
         for image in images {
             print(image.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
                 + ByteFormat.string(image.logicalBytes).padding(toLength: 10, withPad: " ", startingAt: 0) + "  "
                 + ByteFormat.string(image.storedBytes).padding(toLength: 10, withPad: " ", startingAt: 0) + "  "
-                + formatter.string(from: image.created))
+                + TimeText.utc(image.created) + "  " + TimeText.age(image.created, now: now))
         }
     }
 }

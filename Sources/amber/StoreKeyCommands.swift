@@ -33,7 +33,7 @@ struct StoreKeyList: ParsableCommand {
             if let damaged = slot.damaged {
                 print("\(slot.id)  DAMAGED: \(damaged)")
             } else {
-                print("\(slot.id)  created \(slot.created.map { ISO8601DateFormatter().string(from: $0) } ?? "?")  \(slot.kdf ?? "")")
+                print("\(slot.id)  created \(slot.created.map(TimeText.utc) ?? "?")  \(slot.kdf ?? "")")
             }
         }
     }

@@ -209,12 +209,12 @@ struct PolicyValueTests {
     }
 
     @Test(arguments: [("20G", UInt64(20) << 30), ("512M", 512 << 20), ("1T", 1 << 40), ("20GiB", 20 << 30),
-                      ("4096", 4096), ("8k", 8192)])
+                      ("4096", 4096), ("8k", 8192), ("20GB", 20 << 30)])
     func sizes(text: String, bytes: UInt64) {
         #expect(PolicyValues.size(text) == bytes)
     }
 
-    @Test(arguments: ["", "G", "20GB", "0G", "-1G", "1.5G", "99999999999T"])
+    @Test(arguments: ["", "G", "20Q", "0G", "-1G", "1.5G", "99999999999T"])
     func badSizes(text: String) {
         #expect(PolicyValues.size(text) == nil)
     }
