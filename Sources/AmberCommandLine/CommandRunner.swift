@@ -50,8 +50,9 @@ public enum CommandRunner {
         case let exitCode as ExitCode:
             Glibc.exit(exitCode.rawValue)
         case let validation as ValidationError:
-            writeError("\(validation.message)\nUsage: \(root.usageString(for: command))\n"
-                + "  See '\(commandPath(root, command)) --help' for more information.")
+            writeError(
+                "\(validation.message)\nUsage: \(root.usageString(for: command))\n"
+                    + "  See '\(commandPath(root, command)) --help' for more information.")
             Glibc.exit(CommandExitCode.usage)
         default:
             writeError(String(describing: error), everyLine: true)

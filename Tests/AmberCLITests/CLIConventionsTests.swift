@@ -47,21 +47,16 @@ struct CLIConventionsTests {
         else { return [] }
         var arguments: [String] = []
         var depth = 0
-        let words = usage.split(separator: " ").dropFirst(1 + command.path.count)
-        var previousWasOption = false
-        for word in words {
+        for word in usage.split(separator: " ").dropFirst(1 + command.path.count) {
             let opens = word.filter { $0 == "[" }.count
-            let closes = word.filter { $0 == "]" }.count
-            defer { depth += opens - closes }
-            guard depth == 0, opens == 0 else { previousWasOption = false; continue }
+            defer { depth += opens - word.filter { $0 == "]" }.count }
+            // Only what stands outside brackets is required.
+            guard depth == 0, opens == 0 else { continue }
             if word.hasPrefix("--") {
                 arguments.append(String(word))
-                previousWasOption = true
             } else if word.hasPrefix("<") {
                 arguments.append(placeholder)
-                previousWasOption = false
             }
-            _ = previousWasOption
         }
         return arguments
     }
@@ -106,14 +101,16 @@ struct CLIConventionsTests {
         #expect(helpVerb.status == 0 && helpVerb.stdout.contains("USAGE: amber rollback"), "\(helpVerb.stdout)\(helpVerb.stderr)")
     }
 
-    @Test("errors: one style, the documented code", arguments: [
-        (["stop", "nosuch0"], Int32(64), "no VM named nosuch0"),
-        (["snapshot", "rm", "0badc0de"], 64, "no snapshot with id 0badc0de"),
-        (["clone", "0badc0de", "--name", "c1"], 64, "no snapshot with id 0badc0de"),
-        (["rollback", "nosuch0", "--to", "latest"], 64, "no VM named nosuch0"),
-        (["ps", "--bogus"], 64, "Unknown option '--bogus'"),
-        (["run", "x", "--kernel", "/nonexistent", "--memory", "20Q"], 64, "--memory '20Q' is not a size"),
-    ])
+    @Test(
+        "errors: one style, the documented code",
+        arguments: [
+            (["stop", "nosuch0"], Int32(64), "no VM named nosuch0"),
+            (["snapshot", "rm", "0badc0de"], 64, "no snapshot with id 0badc0de"),
+            (["clone", "0badc0de", "--name", "c1"], 64, "no snapshot with id 0badc0de"),
+            (["rollback", "nosuch0", "--to", "latest"], 64, "no VM named nosuch0"),
+            (["ps", "--bogus"], 64, "Unknown option '--bogus'"),
+            (["run", "x", "--kernel", "/nonexistent", "--memory", "20Q"], 64, "--memory '20Q' is not a size"),
+        ])
     func errors(arguments: [String], code: Int32, message: String) throws {
         let home = try CLIHome()
         defer { home.remove() }
@@ -147,11 +144,13 @@ struct CLIConventionsTests {
     }
 
     /// Commands that only read leave a fresh home as it was: absent, or an empty directory.
-    @Test("read-only commands create nothing", arguments: [
-        ["ps"], ["ps", "--json"], ["vm", "ls"], ["snapshots"], ["snapshot", "ls", "--json"], ["image", "ls"],
-        ["store", "stats"], ["store", "stats", "--json"], ["policy", "plan"], ["policy", "plan", "--json"],
-        ["policy", "status"], ["policy", "check"], ["prune", "--dry-run"],
-    ])
+    @Test(
+        "read-only commands create nothing",
+        arguments: [
+            ["ps"], ["ps", "--json"], ["vm", "ls"], ["snapshots"], ["snapshot", "ls", "--json"], ["image", "ls"],
+            ["store", "stats"], ["store", "stats", "--json"], ["policy", "plan"], ["policy", "plan", "--json"],
+            ["policy", "status"], ["policy", "check"], ["prune", "--dry-run"],
+        ])
     func readOnlyCommandsCreateNothing(arguments: [String]) throws {
         let home = try CLIHome()
         defer { home.remove() }

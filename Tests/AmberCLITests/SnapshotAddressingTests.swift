@@ -21,8 +21,9 @@ struct SnapshotAddressingTests {
         func take(_ vm: String, _ label: String, _ seconds: Double) throws -> SnapshotSummary {
             let memory = [UInt8](repeating: UInt8(seconds), count: 64 << 10)
             return try memory.withUnsafeBytes {
-                try service.storeSynthetic(vm: vm, configJSON: "{}", created: Date(timeIntervalSince1970: 1_700_000_000 + seconds),
-                                           memory: $0, state: Array("state \(vm)".utf8), label: label)
+                try service.storeSynthetic(
+                    vm: vm, configJSON: "{}", created: Date(timeIntervalSince1970: 1_700_000_000 + seconds),
+                    memory: $0, state: Array("state \(vm)".utf8), label: label)
             }
         }
         return Stored(home: home, a1: try take("a", "before-upgrade", 1), a2: try take("a", "shared", 2), b1: try take("b", "shared", 3))
@@ -47,16 +48,19 @@ struct SnapshotAddressingTests {
         #expect(change == ["id": stored.b1.id, "action": "protected"])
         let ambiguous = try home.amber(["snapshot", "unprotect", "shared"])
         #expect(ambiguous.status == 64, "\(ambiguous.stderr)")
-        #expect(ambiguous.stderr.hasPrefix("error: label shared names 2 snapshots")
-            && ambiguous.stderr.contains(SnapshotIDs.shortened(stored.a2.id)) && ambiguous.stderr.contains(SnapshotIDs.shortened(stored.b1.id)),
+        #expect(
+            ambiguous.stderr.hasPrefix("error: label shared names 2 snapshots")
+                && ambiguous.stderr.contains(SnapshotIDs.shortened(stored.a2.id))
+                && ambiguous.stderr.contains(SnapshotIDs.shortened(stored.b1.id)),
             "\(ambiguous.stderr)")
         let byPrefix = try home.amber(["snapshot", "unprotect", String(stored.b1.id.prefix(8))])
         #expect(byPrefix.status == 0 && byPrefix.stdout == "snapshot \(stored.b1.id) unprotected\n", "\(byPrefix.stdout)\(byPrefix.stderr)")
         let removed = try home.amber(["snapshot", "rm", "before-upgrade", "--json"])
         #expect(removed.status == 0 && removed.stdout.contains(stored.a1.id), "\(removed.stdout)\(removed.stderr)")
         let unknown = try home.amber(["clone", "no-such-label", "--name", "c1"])
-        #expect(unknown.status == 64 && unknown.stderr == "error: no snapshot with id no-such-label (see `amber snapshots`)\n",
-                "\(unknown.stderr)")
+        #expect(
+            unknown.status == 64 && unknown.stderr == "error: no snapshot with id no-such-label (see `amber snapshots`)\n",
+            "\(unknown.stderr)")
     }
 
     /// The listing says which zone it prints, gives ages and each snapshot's kind.
@@ -69,8 +73,9 @@ struct SnapshotAddressingTests {
         let list = try home.amber(["snapshot", "ls"])
         #expect(list.status == 0, "\(list.stderr)")
         let lines = list.stdout.split(separator: "\n")
-        #expect(lines.first?.contains("CREATED (UTC)") == true && lines.first?.contains("AGE") == true
-            && lines.first?.contains("KIND") == true, "\(list.stdout)")
+        #expect(
+            lines.first?.contains("CREATED (UTC)") == true && lines.first?.contains("AGE") == true
+                && lines.first?.contains("KIND") == true, "\(list.stdout)")
         let b1 = try #require(lines.first { $0.hasPrefix(SnapshotIDs.shortened(stored.b1.id)) })
         #expect(b1.contains("disk-only") && b1.contains("2023-11-14T22:13:23Z") && b1.contains(" ago"), "\(b1)")
         #expect(lines.first { $0.hasPrefix(SnapshotIDs.shortened(stored.a1.id)) }?.contains(" full ") == true, "\(list.stdout)")

@@ -17,6 +17,7 @@ extension StoreContext {
 
 extension StoreStatistics {
     /// A home without a store.
-    public static let empty = StoreStatistics(images: 0, snapshots: 0, chunks: 0, packs: 0, logicalBytes: 0, uniqueBytes: 0,
-                                              storedBytes: 0, packFileBytes: 0, chunkSize: ChunkStore.defaultChunkSize)
+    public static let empty = StoreStatistics(
+        images: 0, snapshots: 0, chunks: 0, packs: 0, logicalBytes: 0, uniqueBytes: 0,
+        storedBytes: 0, packFileBytes: 0, chunkSize: ChunkStore.defaultChunkSize)
 }

@@ -47,7 +47,7 @@ public enum CommandExitCode {
         case .notFound: return usage
         case .notRunning, .alreadyRunning, .nameTaken, .removingRunning, .noConsoleLog, .refused: return refused
         case .vmmNotFound, .spawnFailed, .unreachable, .protocolViolation, .exitedDuringStart, .startTimedOut,
-             .stopTimedOut, .setAside:
+            .stopTimedOut, .setAside:
             return vmFailure
         }
     }
@@ -72,7 +72,7 @@ public enum CommandExitCode {
         switch error {
         case .corruptChunk, .missingChunk, .missingPack, .badManifest, .badIndexRow, .badRecord: return corruption
         case .notAStore, .newerFormat, .newerPack, .unsupportedSource, .storeExists, .plainMarkerWithKeys,
-             .invalidChunkSize, .chunkTooLarge:
+            .invalidChunkSize, .chunkTooLarge:
             return refused
         default: return failure
         }

@@ -26,8 +26,9 @@ public enum JSONOutput {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false)[...]
         while let line = lines.popFirst() {
             if let opener = line.last, opener == "[" || opener == "{", lines.first?.isEmpty == true,
-               let closing = lines.dropFirst().first,
-               closing.trimmingCharacters(in: .whitespaces).hasPrefix(opener == "[" ? "]" : "}") {
+                let closing = lines.dropFirst().first,
+                closing.trimmingCharacters(in: .whitespaces).hasPrefix(opener == "[" ? "]" : "}")
+            {
                 let rest = closing.trimmingCharacters(in: .whitespaces).dropFirst()
                 result += line + (opener == "[" ? "]" : "}") + rest + "\n"
                 lines = lines.dropFirst(2)

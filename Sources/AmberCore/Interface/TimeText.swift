@@ -4,7 +4,8 @@ import Foundation
 /// one command is accepted by all. Tables and JSON print UTC (`2026-11-27T10:15:00Z`, the zone in the text);
 /// tables add a relative age (`3h ago`).
 public enum TimeText {
-    public static let acceptedForms = "ISO 8601 (2026-11-27T10:00:00Z), a host-zone wall time (2026-11-27 10:00[:SS]), a day (2026-11-27, its midnight) or 'now'"
+    public static let acceptedForms =
+        "ISO 8601 (2026-11-27T10:00:00Z), a host-zone wall time (2026-11-27 10:00[:SS]), a day (2026-11-27, its midnight) or 'now'"
 
     /// "45s ago", "12m ago", "3h ago", "5d ago"; "in 2h" for a time ahead of `now`.
     public static func age(_ date: Date, now: Date = Date()) -> String {
@@ -56,8 +57,10 @@ public enum TimeText {
         } else {
             digits(year, 4)
         }
-        for (separator, value) in [("-", month), ("-", day), ("T", secondOfDay / 3600), (":", secondOfDay % 3600 / 60),
-                                   (":", secondOfDay % 60)] as [(Unicode.Scalar, Int)] {
+        for (separator, value) in [
+            ("-", month), ("-", day), ("T", secondOfDay / 3600), (":", secondOfDay % 3600 / 60),
+            (":", secondOfDay % 60),
+        ] as [(Unicode.Scalar, Int)] {
             bytes.append(UInt8(ascii: separator))
             digits(value, 2)
         }
@@ -88,8 +91,9 @@ extension TimeText {
     public static func parseUTC(_ text: String) -> Date? {
         let bytes = Array(text.utf8)
         guard bytes.count == 20, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"),
-              bytes[10] == UInt8(ascii: "T"), bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"),
-              bytes[19] == UInt8(ascii: "Z") else { return nil }
+            bytes[10] == UInt8(ascii: "T"), bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"),
+            bytes[19] == UInt8(ascii: "Z")
+        else { return nil }
         func number(_ range: Range<Int>) -> Int? {
             var value = 0
             for byte in bytes[range] {
@@ -99,8 +103,9 @@ extension TimeText {
             return value
         }
         guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10), let hour = number(11..<13),
-              let minute = number(14..<16), let second = number(17..<19), (1...12).contains(month), hour < 24,
-              minute < 60, second < 60 else { return nil }
+            let minute = number(14..<16), let second = number(17..<19), (1...12).contains(month), hour < 24,
+            minute < 60, second < 60
+        else { return nil }
         let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
         let monthDays = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
         guard (1...monthDays).contains(day) else { return nil }
@@ -113,4 +118,3 @@ extension TimeText {
         return Date(timeIntervalSince1970: TimeInterval(days * 86_400 + hour * 3600 + minute * 60 + second))
     }
 }
-
