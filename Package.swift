@@ -12,6 +12,10 @@ import PackageDescription
 let staticInRelease: [LinkerSetting] = Context.environment["AMBER_STATIC"] == "1"
     ? [.unsafeFlags(["-static-executable"], .when(configuration: .release))] : []
 
+// Swift 6 language mode target by target, leaves first (issue 13): the targets with `swift6` build with
+// the full data-race checks; the rest are still in Swift 5 mode (the package default below).
+let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
 let package = Package(
     name: "Amber",
     platforms: [.macOS(.v14)],
@@ -32,9 +36,9 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
-        .target(name: "AmberSystem", dependencies: ["CSystem"]),
+        .target(name: "AmberSystem", dependencies: ["CSystem"], swiftSettings: swift6),
         .target(name: "AmberKVM", dependencies: ["CKVM", "AmberSystem"]),
-        .target(name: "AmberBoot"),
+        .target(name: "AmberBoot", swiftSettings: swift6),
         .target(name: "AmberVirtio", dependencies: ["AmberSystem"]),
         .target(name: "AmberVMM", dependencies: ["AmberKVM", "AmberBoot", "AmberVirtio", "AmberSystem"]),
         .target(name: "AmberStore", dependencies: [
@@ -42,8 +46,8 @@ let package = Package(
             // scrypt, the memory-hard key derivation of encrypted stores' key slots.
             .product(name: "_CryptoExtras", package: "swift-crypto"),
         ]),
-        .target(name: "AmberCatalog", dependencies: ["CSQLite"]),
-        .target(name: "AmberPolicy", dependencies: ["Yams"]),
+        .target(name: "AmberCatalog", dependencies: ["CSQLite"], swiftSettings: swift6),
+        .target(name: "AmberPolicy", dependencies: ["Yams"], swiftSettings: swift6),
         .target(name: "AmberCore", dependencies: [
             "AmberVMM", "AmberStore", "AmberCatalog", "AmberPolicy", "AmberSystem",
         ]),
