@@ -12,9 +12,10 @@ import PackageDescription
 let staticInRelease: [LinkerSetting] = Context.environment["AMBER_STATIC"] == "1"
     ? [.unsafeFlags(["-static-executable"], .when(configuration: .release))] : []
 
-// Swift 6 language mode target by target, leaves first (issue 13): the targets with `swift6` build with
-// the full data-race checks; the rest are still in Swift 5 mode (the package default below).
+// Swift 6 language mode target by target, leaves first (issue 13). `swift5` marks the targets still in
+// Swift 5 mode; every other target builds with the full data-race checks of Swift 6.
 let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+let swift5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
 
 let package = Package(
     name: "Amber",
@@ -39,49 +40,61 @@ let package = Package(
         .target(name: "AmberSystem", dependencies: ["CSystem"], swiftSettings: swift6),
         .target(name: "AmberKVM", dependencies: ["CKVM", "AmberSystem"]),
         .target(name: "AmberBoot", swiftSettings: swift6),
+        // The vocabulary store and catalog share (digests, chunk locations, pack extents, codecs, snapshot
+        // kinds): values only, no I/O.
+        .target(name: "AmberModel", swiftSettings: swift6),
         .target(name: "AmberVirtio", dependencies: ["AmberSystem"]),
-        .target(name: "AmberVMM", dependencies: ["AmberKVM", "AmberBoot", "AmberVirtio", "AmberSystem"]),
+        .target(name: "AmberVMM", dependencies: ["CKVM", "AmberKVM", "AmberBoot", "AmberVirtio", "AmberSystem"]),
         .target(name: "AmberStore", dependencies: [
-            "CLZ4", "COpenSSL", "AmberSystem", .product(name: "Crypto", package: "swift-crypto"),
+            "CLZ4", "COpenSSL", "AmberModel", "AmberSystem", .product(name: "Crypto", package: "swift-crypto"),
             // scrypt, the memory-hard key derivation of encrypted stores' key slots.
             .product(name: "_CryptoExtras", package: "swift-crypto"),
         ]),
-        .target(name: "AmberCatalog", dependencies: ["CSQLite"], swiftSettings: swift6),
+        .target(name: "AmberCatalog", dependencies: ["CSQLite", "AmberModel"], swiftSettings: swift6),
         .target(name: "AmberPolicy", dependencies: ["Yams"], swiftSettings: swift6),
         .target(name: "AmberCore", dependencies: [
-            "AmberVMM", "AmberStore", "AmberCatalog", "AmberPolicy", "AmberSystem",
+            "AmberVMM", "AmberVirtio", "AmberModel", "AmberStore", "AmberCatalog", "AmberPolicy", "AmberSystem",
         ]),
 
-        .executableTarget(name: "amber-vmm", dependencies: ["AmberVMM"], linkerSettings: staticInRelease),
-        .executableTarget(name: "amber-state-bench", dependencies: ["AmberVMM", "AmberKVM", "AmberSystem"]),
-        .executableTarget(name: "amber-store-bench", dependencies: ["AmberCore", "AmberStore", "AmberCatalog", "CLZ4"]),
+        .executableTarget(name: "amber-vmm", dependencies: ["AmberVMM", "AmberSystem"], linkerSettings: staticInRelease),
+        .executableTarget(name: "amber-state-bench", dependencies: ["CKVM", "AmberVMM", "AmberKVM", "AmberSystem"]),
+        .executableTarget(name: "amber-store-bench", dependencies: [
+            "AmberCore", "AmberModel", "AmberStore", "AmberCatalog", "AmberSystem", "CLZ4",
+        ]),
         .executableTarget(name: "amber-policy-bench", dependencies: ["AmberPolicy"]),
         .executableTarget(name: "amber-records-bench", dependencies: ["AmberCore"]),
         .executableTarget(name: "amber-disk-bench", dependencies: ["AmberVirtio", "AmberSystem"]),
         .executableTarget(name: "amber-disk-crash-writer", dependencies: ["AmberVirtio"]),
         .executableTarget(name: "amber", dependencies: [
-            "AmberCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "AmberCore", "AmberCatalog", "AmberPolicy", "AmberStore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], linkerSettings: staticInRelease),
 
         // Fuzzing: each target's body is a library (replayed over its corpus by AmberFuzzingTests in every
         // `make test`); `amber-fuzz` wraps them for libFuzzer and is built only by `make fuzz` (Fuzz/README.md).
-        .target(name: "AmberFuzzing", dependencies: ["AmberCore", "AmberStore", "AmberVMM", "AmberPolicy", "AmberSystem"]),
+        .target(name: "AmberFuzzing", dependencies: [
+            "AmberCore", "AmberModel", "AmberStore", "AmberVMM", "AmberPolicy", "AmberSystem",
+        ]),
         .executableTarget(name: "amber-fuzz", dependencies: ["AmberFuzzing"]),
 
         .executableTarget(name: "amberd", dependencies: [
-            "AmberCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "AmberCore", "AmberPolicy", "AmberSystem", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], linkerSettings: staticInRelease),
 
         .testTarget(name: "AmberSystemTests", dependencies: ["AmberSystem"]),
-        .testTarget(name: "AmberKVMTests", dependencies: ["AmberKVM"]),
+        .testTarget(name: "AmberKVMTests", dependencies: ["AmberKVM", "AmberSystem", "CKVM"]),
         .testTarget(name: "AmberBootTests", dependencies: ["AmberBoot"]),
-        .testTarget(name: "AmberVirtioTests", dependencies: ["AmberVirtio"]),
-        .testTarget(name: "AmberVMMTests", dependencies: ["AmberVMM", "AmberKVM", "AmberSystem", "AmberVirtio"]),
-        .testTarget(name: "AmberStoreTests", dependencies: ["AmberStore"]),
-        .testTarget(name: "AmberCatalogTests", dependencies: ["AmberCatalog"]),
+        .testTarget(name: "AmberVirtioTests", dependencies: ["AmberVirtio", "AmberSystem"]),
+        .testTarget(name: "AmberVMMTests", dependencies: ["AmberVMM", "AmberKVM", "AmberSystem", "AmberVirtio", "CKVM"]),
+        .testTarget(name: "AmberStoreTests", dependencies: [
+            "AmberStore", "AmberModel", "AmberSystem", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        .testTarget(name: "AmberCatalogTests", dependencies: ["AmberCatalog", "AmberModel"]),
         .testTarget(name: "AmberPolicyTests", dependencies: ["AmberPolicy"]),
-        .testTarget(name: "AmberCoreTests", dependencies: ["AmberCore"]),
-        .testTarget(name: "AmberFuzzingTests", dependencies: ["AmberFuzzing"]),
+        .testTarget(name: "AmberCoreTests", dependencies: [
+            "AmberCore", "AmberCatalog", "AmberKVM", "AmberModel", "AmberPolicy", "AmberStore", "AmberSystem", "AmberVMM",
+            "AmberVirtio", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        .testTarget(name: "AmberFuzzingTests", dependencies: ["AmberFuzzing", "AmberPolicy", "AmberStore", "AmberVMM"]),
     ],
     swiftLanguageModes: [.v5]
 )
