@@ -38,12 +38,12 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
         .target(name: "AmberSystem", dependencies: ["CSystem"], swiftSettings: swift6),
-        .target(name: "AmberKVM", dependencies: ["CKVM", "AmberSystem"]),
+        .target(name: "AmberKVM", dependencies: ["CKVM", "AmberSystem"], swiftSettings: swift6),
         .target(name: "AmberBoot", swiftSettings: swift6),
         // The vocabulary store and catalog share (digests, chunk locations, pack extents, codecs, snapshot
         // kinds): values only, no I/O.
         .target(name: "AmberModel", swiftSettings: swift6),
-        .target(name: "AmberVirtio", dependencies: ["AmberSystem"]),
+        .target(name: "AmberVirtio", dependencies: ["AmberSystem"], swiftSettings: swift6),
         .target(name: "AmberVMM", dependencies: ["CKVM", "AmberKVM", "AmberBoot", "AmberVirtio", "AmberSystem"]),
         .target(name: "AmberStore", dependencies: [
             "CLZ4", "COpenSSL", "AmberModel", "AmberSystem", .product(name: "Crypto", package: "swift-crypto"),
