@@ -1,5 +1,6 @@
 import AmberCatalog
 import AmberModel
+import AmberTestSupport
 import Dispatch
 import Foundation
 import Testing

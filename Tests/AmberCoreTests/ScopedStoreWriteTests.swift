@@ -1,6 +1,7 @@
 import AmberCatalog
 @testable import AmberCore
 import AmberStore
+import AmberTestSupport
 import Foundation
 import Testing
 
@@ -31,13 +32,13 @@ import Testing
     }
 
     @Test func aWriteWhoseBodyThrowsLeavesNothingBehind() throws {
-        let directory = try StoreTestDirectory()
+        let directory = try TemporaryDirectory(prefix: "amber-core-test")
         let context = try StoreContext(home: directory.home)
-        try StoreContent.write(StoreContent.text(1 << 20, seed: 1), to: directory.path("first"))
+        try TestContent.write(TestContent.text(1 << 20, seed: 1), to: directory.path("first"))
         _ = try ImageService(context: context).importImage(file: directory.path("first"), name: "first")
         let before = try snapshot(context)
 
-        try StoreContent.write(StoreContent.random(3 << 20, seed: 2), to: directory.path("second"))
+        try TestContent.write(TestContent.random(3 << 20, seed: 2), to: directory.path("second"))
         #expect(throws: Refused.self) {
             try context.write { writer in
                 let result = try writer.ingest(file: directory.path("second"))
@@ -53,13 +54,13 @@ import Testing
     }
 
     @Test func aWriteWhoseCommitThrowsAfterTheSealLeavesNothingBehind() throws {
-        let directory = try StoreTestDirectory()
+        let directory = try TemporaryDirectory(prefix: "amber-core-test")
         let context = try StoreContext(home: directory.home)
-        try StoreContent.write(StoreContent.text(1 << 20, seed: 3), to: directory.path("first"))
+        try TestContent.write(TestContent.text(1 << 20, seed: 3), to: directory.path("first"))
         _ = try ImageService(context: context).importImage(file: directory.path("first"), name: "first")
         let before = try snapshot(context)
 
-        try StoreContent.write(StoreContent.random(3 << 20, seed: 4), to: directory.path("second"))
+        try TestContent.write(TestContent.random(3 << 20, seed: 4), to: directory.path("second"))
         #expect(throws: Refused.self) {
             try context.write { writer in
                 try writer.ingest(file: directory.path("second"))
@@ -78,7 +79,7 @@ import Testing
         #expect(imported.newChunks > 0)
         #expect(try context.verify().isClean)
         _ = try ImageService(context: context).export(name: "second", to: directory.path("second.out"))
-        #expect(try StoreContent.sha256(ofFile: directory.path("second.out"))
-                == StoreContent.sha256(StoreContent.random(3 << 20, seed: 4)))
+        #expect(try TestContent.sha256(ofFile: directory.path("second.out"))
+                == TestContent.sha256(TestContent.random(3 << 20, seed: 4)))
     }
 }
