@@ -5,6 +5,8 @@ import Glibc
 /// The SQLite catalog: images, chunks, packs, leases, VMs and snapshots. One connection confined to
 /// its own serial queue (never Swift's cooperative pool: SQLite blocks). WAL mode plus a busy timeout
 /// let the CLI, the daemon and VMM managers use one catalog at once.
+/// Unchecked: the connection (SQLite's handle, not thread-safe) is used only on `queue`, a serial queue, which
+/// the compiler cannot see; every use goes through `onQueue`.
 public final class Catalog: @unchecked Sendable {
     public let path: String
     private let queue: DispatchQueue

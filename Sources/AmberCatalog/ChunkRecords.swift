@@ -1,4 +1,8 @@
-/// Where a chunk is stored: the catalog's copy of the store's chunk index.
+import AmberModel
+
+/// A chunk row as read back: the catalog's copy of the store's chunk index. Its numbers are whatever the
+/// database holds (a damaged or edited file reads back anything), so it stays raw here; AmberCore checks
+/// each row into the model's `StoredChunk` before a number sizes a buffer or addresses a file.
 public struct ChunkRecord: Hashable, Sendable {
     public var digest: [UInt8]
     public var pack: String
@@ -20,7 +24,7 @@ public struct ChunkRecord: Hashable, Sendable {
     }
 }
 
-/// A pack file and its committed length.
+/// A pack row as read back, raw for the same reason as `ChunkRecord` (checked into a `PackExtent`).
 public struct PackRecord: Hashable, Sendable {
     public var name: String
     public var length: Int64
@@ -47,17 +51,18 @@ public struct ChunkTotals: Equatable, Sendable {
 extension SQLiteConnection {
     /// Records new chunks (a chunk another writer committed first keeps its first location) and the
     /// packs' new committed lengths.
-    public func addChunks(_ chunks: [ChunkRecord], packs: [PackRecord]) throws {
+    public func addChunks(_ chunks: [StoredChunk], packs: [PackExtent]) throws {
         for pack in packs {
             try statement("INSERT INTO packs (name, length) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET length = MAX(length, excluded.length)")
-                .bind(.text(pack.name), .integer(pack.length)).run()
+                .bind(.text(pack.name), .integer(Int64(pack.length))).run()
         }
         let insert = try statement("""
             INSERT OR IGNORE INTO chunks (digest, pack, offset, stored_length, raw_length, codec, base) VALUES (?, ?, ?, ?, ?, ?, ?)
             """)
         for chunk in chunks {
-            try insert.bind(.blob(chunk.digest), .text(chunk.pack), .integer(chunk.offset), .int(chunk.storedLength),
-                            .int(chunk.rawLength), .int(chunk.codec), chunk.base.map { .blob($0) }).run()
+            let location = chunk.location
+            try insert.bind(.blob(chunk.digest.bytes), .text(location.pack), .integer(Int64(location.offset)), .int(location.storedLength),
+                            .int(location.rawLength), .int(Int(location.codec.rawValue)), location.base.map { .blob($0.bytes) }).run()
         }
     }
 
@@ -88,7 +93,7 @@ extension SQLiteConnection {
     }
 
     public func chunkTotals() throws -> ChunkTotals {
-        let row = try statement("SELECT COUNT(*), COALESCE(SUM(raw_length), 0), COALESCE(SUM(stored_length + 56), 0) FROM chunks")
+        let row = try statement("SELECT COUNT(*), COALESCE(SUM(raw_length), 0), COALESCE(SUM(stored_length + \(ChunkLocation.recordHeaderSize)), 0) FROM chunks")
         _ = try row.step()
         return ChunkTotals(chunks: row.int(0), rawBytes: row.int64(1), storedBytes: row.int64(2))
     }
@@ -100,11 +105,12 @@ extension SQLiteConnection {
 
     /// Points existing chunks at new locations (gc moved them out of a sparse pack). A moved record is
     /// the same bytes, so a delta keeps its base.
-    public func moveChunks(_ chunks: [ChunkRecord]) throws {
+    public func moveChunks(_ chunks: [StoredChunk]) throws {
         let update = try statement("UPDATE chunks SET pack = ?, offset = ?, stored_length = ?, raw_length = ?, codec = ? WHERE digest = ?")
         for chunk in chunks {
-            try update.bind(.text(chunk.pack), .integer(chunk.offset), .int(chunk.storedLength), .int(chunk.rawLength),
-                            .int(chunk.codec), .blob(chunk.digest)).run()
+            let location = chunk.location
+            try update.bind(.text(location.pack), .integer(Int64(location.offset)), .int(location.storedLength), .int(location.rawLength),
+                            .int(Int(location.codec.rawValue)), .blob(chunk.digest.bytes)).run()
         }
     }
 
@@ -114,7 +120,7 @@ extension SQLiteConnection {
 
     /// Where the last record a chunk row places in pack `name` ends (0 when none does).
     public func recordsEnd(inPack name: String) throws -> Int64 {
-        let row = try statement("SELECT COALESCE(MAX(offset + stored_length + 56), 0) FROM chunks WHERE pack = ?").bind(.text(name))
+        let row = try statement("SELECT COALESCE(MAX(offset + stored_length + \(ChunkLocation.recordHeaderSize)), 0) FROM chunks WHERE pack = ?").bind(.text(name))
         _ = try row.step()
         return row.int64(0)
     }
@@ -129,7 +135,7 @@ extension SQLiteConnection {
     }
 
     /// Replaces the whole chunk index (rebuilding it from the packs themselves).
-    public func replaceChunkIndex(chunks: [ChunkRecord], packs: [PackRecord]) throws {
+    public func replaceChunkIndex(chunks: [StoredChunk], packs: [PackExtent]) throws {
         try execute("DELETE FROM chunks; DELETE FROM packs")
         try addChunks(chunks, packs: packs)
     }

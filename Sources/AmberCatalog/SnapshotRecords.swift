@@ -7,7 +7,7 @@ public struct SnapshotRecord: Equatable, Sendable {
     public var parent: String?
     public var created: Date
     public var label: String?
-    /// e.g. "full" (memory + disk) or "disk" (crash-consistent, no memory).
+    /// A `SnapshotKind`'s raw value as the row holds it (rows are read back unchecked).
     public var kind: String
     public var memoryManifest: [UInt8]?
     public var diskManifest: [UInt8]?

@@ -1,3 +1,4 @@
+import AmberModel
 import AmberStore
 
 /// A delta record's payload (`DeltaRecord`), parsed, decoded and laid over a base as a restore does,

@@ -1,3 +1,4 @@
+import AmberModel
 import AmberStore
 
 /// A manifest as `verify`, `gc`, `export` and a restore read it: the root decoded and bounded, then its

@@ -1,3 +1,4 @@
+import AmberModel
 import AmberStore
 
 /// A pack file, read as `amber store rebuild-index` and `verify` read one: `scanPack` walks its records,

@@ -3,7 +3,7 @@ import CKVM
 import Glibc
 
 /// The KVM system handle (/dev/kvm): capabilities, what the host supports, and VM creation.
-public final class KVMSystem: @unchecked Sendable {
+public final class KVMSystem: Sendable {
     public static let defaultPath = "/dev/kvm"
     /// The stable KVM API version; every kernel since 2.6.22 reports it.
     public static let apiVersion: Int32 = 12

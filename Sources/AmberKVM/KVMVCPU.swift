@@ -4,7 +4,7 @@ import Glibc
 
 /// One virtual CPU: KVM_RUN over its shared `kvm_run` area, and every piece of its state.
 /// `run()` is called by one thread only; `requestImmediateExit` may be called from any thread.
-public final class KVMVCPU: @unchecked Sendable {
+public final class KVMVCPU: Sendable {
     public let id: UInt32
     public let descriptor: FileDescriptor
     private let runArea: MappedRegion

@@ -4,7 +4,7 @@ import Glibc
 
 /// A KVM virtual machine: memory slots, the in-kernel interrupt controllers and PIT, interrupt
 /// lines, irqfd/ioeventfd, VM-wide state, and vCPU creation.
-public final class KVMVirtualMachine: @unchecked Sendable {
+public final class KVMVirtualMachine: Sendable {
     public let descriptor: FileDescriptor
     public let system: KVMSystem
 

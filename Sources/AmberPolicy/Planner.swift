@@ -78,8 +78,9 @@ public struct PlanContext: Sendable {
     /// Plans the VMs on every core at once (they are independent).
     public func decide(_ snapshots: [VMSnapshots]) -> [VMPlan] {
         [VMPlan](unsafeUninitializedCapacity: snapshots.count) { buffer, initialized in
-            let base = buffer.baseAddress!
-            // Each iteration initializes its own slot only; concurrentPerform runs on Dispatch's threads.
+            // Each iteration initializes its own slot only (disjoint writes, no lock needed, which the compiler
+            // cannot see); concurrentPerform runs on Dispatch's threads and returns when all are done.
+            nonisolated(unsafe) let base = buffer.baseAddress!
             DispatchQueue.concurrentPerform(iterations: snapshots.count) { index in
                 (base + index).initialize(to: VMPlan.decide(snapshots[index], policies: policies, clocks: clocks, now: now))
             }

@@ -1,20 +1,7 @@
+import AmberModel
 import CLZ4
 
-/// How a chunk's bytes sit in a pack record.
-public enum ChunkCodec: UInt8, Sendable, CustomStringConvertible {
-    case raw = 0
-    case lz4 = 1
-    /// The pages that differ from a base chunk: see `DeltaRecord`.
-    case delta = 2
-
-    public var description: String {
-        switch self {
-        case .raw: return "raw"
-        case .lz4: return "lz4"
-        case .delta: return "delta"
-        }
-    }
-
+extension ChunkCodec {
     /// The most bytes compressing `count` bytes can take; size scratch buffers with it.
     public static func compressionBound(_ count: Int) -> Int {
         Int(LZ4_compressBound(Int32(count)))

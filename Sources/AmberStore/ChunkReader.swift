@@ -1,14 +1,19 @@
+import AmberModel
 import AmberSystem
 import Foundation
 import Glibc
+import Synchronization
 
 /// Reads chunks back, checking every one against its digest: a reader never hands out wrong bytes.
-public final class ChunkReader: @unchecked Sendable {
+public final class ChunkReader: Sendable {
     public let store: ChunkStore
     let index: ChunkIndex
-    private let lock = NSLock()
-    private var openPacks: [String: FileDescriptor] = [:]
-    private var accumulatedTimings = MaterializeTimings()
+    private struct State {
+        var openPacks: [String: FileDescriptor] = [:]
+        var timings = MaterializeTimings()
+    }
+
+    private let state = Mutex(State())
 
     public init(store: ChunkStore, index: ChunkIndex) {
         self.store = store
@@ -28,15 +33,11 @@ public final class ChunkReader: @unchecked Sendable {
 
     /// Where this reader's materializes spent their time so far.
     public var materializeTimings: MaterializeTimings {
-        lock.lock()
-        defer { lock.unlock() }
-        return accumulatedTimings
+        state.withLock { $0.timings }
     }
 
     func addMaterializeTimings(_ timings: MaterializeTimings) {
-        lock.lock()
-        accumulatedTimings += timings
-        lock.unlock()
+        state.withLock { $0.timings += timings }
     }
 
     public func location(of digest: ChunkDigest) throws -> ChunkLocation {
@@ -51,9 +52,7 @@ public final class ChunkReader: @unchecked Sendable {
         do {
             return try body(try location(of: digest))
         } catch StoreError.missingPack {
-            lock.lock()
-            openPacks = [:]
-            lock.unlock()
+            state.withLock { $0.openPacks = [:] }
             return try body(try location(of: digest))
         }
     }
@@ -175,15 +174,15 @@ public final class ChunkReader: @unchecked Sendable {
     }
 
     func pack(_ name: String) throws -> FileDescriptor {
-        lock.lock()
-        defer { lock.unlock() }
-        if let file = openPacks[name] { return file }
-        do {
-            let file = try FileDescriptor.open(store.packPath(name), O_RDONLY)
-            openPacks[name] = file
-            return file
-        } catch let error as SystemError where error.errno == ENOENT {
-            throw StoreError.missingPack(name: name)
+        try state.withLock { state in
+            if let file = state.openPacks[name] { return file }
+            do {
+                let file = try FileDescriptor.open(store.packPath(name), O_RDONLY)
+                state.openPacks[name] = file
+                return file
+            } catch let error as SystemError where error.errno == ENOENT {
+                throw StoreError.missingPack(name: name)
+            }
         }
     }
 

@@ -8,7 +8,7 @@ import Glibc
 /// contents holds `lease.lock` shared; `gc` holds it exclusive, so it never frees or moves a chunk that
 /// a writer in progress has found and is about to reference. Each pack being appended to is itself
 /// locked exclusively by its one writer.
-public final class ChunkStore: @unchecked Sendable {
+public final class ChunkStore: Sendable {
     public static let formatVersion = 1
     /// Format 2: an encrypted store (`encryption aes-256-gcm`); an amber that knows only format 1 refuses it
     /// with `newerFormat` instead of reading sealed payloads as chunks. Plain stores stay format 1.

@@ -1,3 +1,4 @@
+import AmberModel
 import Foundation
 
 /// A stored chunk that fails to read back as itself.

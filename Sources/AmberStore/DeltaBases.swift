@@ -1,3 +1,5 @@
+import AmberModel
+
 /// Which chunk each stored delta is rebuilt from, taken from the index, so chains can be followed
 /// (by gc's mark, by verify's list of dependents) without reading any record.
 public struct DeltaBases: Sendable {

@@ -1,3 +1,4 @@
+import AmberModel
 import Glibc
 
 /// A chunk stored as the 4 KiB pages in which it differs from another stored chunk of the same length

@@ -1,7 +1,7 @@
-import Foundation
+import Synchronization
 
 /// Counters the ingest workers add to, and the progress they report.
-final class IngestTotals: @unchecked Sendable {
+final class IngestTotals: Sendable {
     struct Counts {
         var zeroChunks = 0
         var newChunks = 0
@@ -10,32 +10,31 @@ final class IngestTotals: @unchecked Sendable {
         var deltaChunks = 0
     }
 
-    private let lock = NSLock()
-    private var sum = Counts()
-    private var done: UInt64 = 0
-
-    var counts: Counts {
-        lock.lock()
-        defer { lock.unlock() }
-        return sum
+    private struct State {
+        var sum = Counts()
+        var done: UInt64 = 0
     }
 
+    private let state = Mutex(State())
+
+    var counts: Counts { state.withLock { $0.sum } }
+
     func add(_ counts: Counts) {
-        lock.lock()
-        sum.zeroChunks += counts.zeroChunks
-        sum.newChunks += counts.newChunks
-        sum.newRawBytes += counts.newRawBytes
-        sum.newStoredBytes += counts.newStoredBytes
-        sum.deltaChunks += counts.deltaChunks
-        lock.unlock()
+        state.withLock { state in
+            state.sum.zeroChunks += counts.zeroChunks
+            state.sum.newChunks += counts.newChunks
+            state.sum.newRawBytes += counts.newRawBytes
+            state.sum.newStoredBytes += counts.newStoredBytes
+            state.sum.deltaChunks += counts.deltaChunks
+        }
     }
 
     func progress(bytes: UInt64, of total: UInt64, report: ((UInt64, UInt64) -> Void)?) {
         guard let report else { return }
-        lock.lock()
-        done += bytes
-        let now = done
-        lock.unlock()
+        let now = state.withLock { state in
+            state.done += bytes
+            return state.done
+        }
         report(now, total)
     }
 }

@@ -1,3 +1,4 @@
+import AmberModel
 import Glibc
 
 /// The chunk list of one image or memory region: chunk size, exact length, and one digest per chunk

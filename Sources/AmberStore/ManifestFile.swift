@@ -1,13 +1,14 @@
+import AmberModel
 import Foundation
+import Synchronization
 
 /// Random-access reads of a manifest's bytes at any offset, decoding only the chunks a read touches.
 /// A disk backed by the store reads through one of these.
-public final class ManifestFile: @unchecked Sendable {
+public final class ManifestFile: Sendable {
     public let manifest: Manifest
     private let reader: ChunkReader
-    private let lock = NSLock()
-    private var cachedIndex = -1
-    private var cachedBytes: [UInt8] = []
+    /// The last chunk read, by its index in the manifest.
+    private let cache = Mutex<(index: Int, bytes: [UInt8])>((-1, []))
 
     public init(reader: ChunkReader, root: ChunkDigest) throws {
         self.reader = reader
@@ -43,17 +44,14 @@ public final class ManifestFile: @unchecked Sendable {
     /// Serves repeated small reads of one chunk from a one-chunk cache; reads of other chunks run
     /// outside the lock, so concurrent readers (several disk queues) do not wait on each other.
     private func withChunk(_ index: Int, _ digest: ChunkDigest, _ body: (UnsafeRawBufferPointer) -> Void) throws {
-        lock.lock()
-        if cachedIndex == index {
-            defer { lock.unlock() }
-            return cachedBytes.withUnsafeBytes(body)
+        let served = cache.withLock { cache in
+            guard cache.index == index else { return false }
+            cache.bytes.withUnsafeBytes(body)
+            return true
         }
-        lock.unlock()
+        guard !served else { return }
         let bytes = try reader.chunk(digest)
         bytes.withUnsafeBytes(body)
-        lock.lock()
-        cachedBytes = bytes
-        cachedIndex = index
-        lock.unlock()
+        cache.withLock { $0 = (index, bytes) }
     }
 }

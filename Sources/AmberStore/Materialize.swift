@@ -1,3 +1,4 @@
+import AmberModel
 import AmberSystem
 import Foundation
 import Glibc

@@ -1,3 +1,5 @@
+import AmberModel
+
 /// The on-disk layout of pack files. A pack is a 16-byte file header followed by records; each record is
 /// self-describing so the catalog can be rebuilt from the packs alone:
 ///
@@ -23,7 +25,7 @@ public enum PackFormat {
     public static let fileMagic: [UInt8] = Array("AMBERPK1".utf8)
     public static let fileHeaderSize = 16
     public static let recordMagic: UInt32 = 0x3152_4D41 // "AMR1" read little endian
-    public static let recordHeaderSize = 56
+    public static let recordHeaderSize = ChunkLocation.recordHeaderSize
     /// The header bytes a sealed payload is bound to (everything but the FNV checksum): magic, codec, both
     /// lengths and the digest.
     public static let sealedHeaderBytes = 48

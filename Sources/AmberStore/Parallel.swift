@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Glibc
+import Synchronization
 
 /// Runs `body(worker)` on `workers` threads at once and waits for all of them. Dispatch's worker threads,
 /// never Swift's cooperative pool: these bodies block on disk I/O.
@@ -45,12 +46,15 @@ private final class ThreadJob {
 }
 
 /// Hands out consecutive index ranges to workers and remembers the first error any of them hit.
-final class WorkQueue: @unchecked Sendable {
-    private let lock = NSLock()
-    private var next = 0
+final class WorkQueue: Sendable {
+    private struct State {
+        var next = 0
+        var firstError: Error?
+    }
+
+    private let state = Mutex(State())
     private let end: Int
     private let batch: Int
-    private(set) var firstError: Error?
 
     init(count: Int, batch: Int) {
         end = count
@@ -59,19 +63,21 @@ final class WorkQueue: @unchecked Sendable {
 
     /// The next range to process, or nil when the work is done or a worker failed.
     func take() -> Range<Int>? {
-        lock.lock()
-        defer { lock.unlock() }
-        guard firstError == nil, next < end else { return nil }
-        let start = next
-        next = min(end, next + batch)
-        return start..<next
+        state.withLock { state in
+            guard state.firstError == nil, state.next < end else { return nil }
+            let start = state.next
+            state.next = min(end, state.next + batch)
+            return start..<state.next
+        }
     }
 
     func fail(_ error: Error) {
-        lock.lock()
-        if firstError == nil { firstError = error }
-        lock.unlock()
+        state.withLock { state in
+            if state.firstError == nil { state.firstError = error }
+        }
     }
+
+    var firstError: Error? { state.withLock { $0.firstError } }
 
     func throwIfFailed() throws {
         if let firstError { throw firstError }

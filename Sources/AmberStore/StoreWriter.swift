@@ -1,7 +1,9 @@
+import AmberModel
 import AmberSystem
 import Dispatch
 import Foundation
 import Glibc
+import Synchronization
 
 /// What a sealed writer stored, for the caller to commit in one catalog transaction.
 public struct WriteCommit: Sendable {
@@ -12,8 +14,8 @@ public struct WriteCommit: Sendable {
     public var storedBytes: UInt64 { newChunks.reduce(0) { $0 + UInt64($1.location.recordLength) } }
 }
 
-/// A pack this writer holds the lock of and appends to.
-final class PackAppender {
+/// A pack this writer holds the lock of and appends to (how far it has reserved is the writer's state).
+final class PackAppender: Sendable {
     let name: String
     let path: String
     let file: FileDescriptor
@@ -21,7 +23,6 @@ final class PackAppender {
     /// The committed length when this writer took the pack: a rollback cuts back to it.
     let startLength: UInt64
     let isNew: Bool
-    var length: UInt64
 
     init(name: String, path: String, lock: FileLock, startLength: UInt64, isNew: Bool) {
         self.name = name
@@ -30,46 +31,56 @@ final class PackAppender {
         self.lock = lock
         self.startLength = startLength
         self.isNew = isNew
-        self.length = startLength
     }
 }
 
-/// Appends chunks to packs. Usage: create, store (`put`, `ingest`), `seal()` (data durable), commit the
-/// returned `WriteCommit` to the catalog, then `finish(committed:)`. Until `finish`, the writer holds
+/// Appends chunks to packs, inside `ChunkStore.write`: store (`put`, `ingest`), then (done there) `seal()`
+/// (data durable), the caller's commit of the returned `WriteCommit` to the catalog, and `finish(committed:)`.
+/// Until `finish`, the writer holds
 /// the store lease (gc waits) and its packs' locks (no other writer cuts them back to their committed
 /// length while this writer's records are not yet committed).
-public final class StoreWriter: @unchecked Sendable {
+public final class StoreWriter: Sendable {
     public let store: ChunkStore
     let index: ChunkIndex
-    private var lease: FileLock?
-    private let lock = NSLock()
-    private var current: PackAppender?
-    private var appenders: [PackAppender] = []
-    private var claimed: Set<ChunkDigest> = []
-    private var written: [StoredChunk] = []
     private let reusesPacks: Bool
-    var accumulatedTimings = IngestTimings()
     /// Decodes delta bases while new chunks are being stored.
     let reader: ChunkReader
+
+    private struct State {
+        var lease: FileLock?
+        /// The packs appended to, each with the length reserved in it so far; the last is the one
+        /// appended to now.
+        var packs: [(appender: PackAppender, length: UInt64)] = []
+        var claimed: Set<ChunkDigest> = []
+        var written: [StoredChunk] = []
+        var timings = IngestTimings()
+        var deltaMaxChangedFraction = 0.5
+    }
+
+    private let state: Mutex<State>
+
     /// A new chunk is stored as a delta on its base only when at most this fraction of its pages
     /// differ; more changed pages save little and lengthen restores. Chosen from the churn benchmark
     /// (BENCHMARKS.md, "Delta chunks").
-    public var deltaMaxChangedFraction = 0.5
+    public var deltaMaxChangedFraction: Double {
+        get { state.withLock { $0.deltaMaxChangedFraction } }
+        set { state.withLock { $0.deltaMaxChangedFraction = newValue } }
+    }
 
-    public init(store: ChunkStore, index: ChunkIndex) throws {
+    init(store: ChunkStore, index: ChunkIndex) throws {
         self.store = store
         self.index = index
-        lease = try store.lease(.shared)
+        state = Mutex(State(lease: try store.lease(.shared)))
         reusesPacks = true
         reader = ChunkReader(store: store, index: index)
     }
 
     /// A writer for gc, which already holds the store lease exclusively and is emptying old packs:
     /// it writes only to packs it creates.
-    public init(store: ChunkStore, index: ChunkIndex, exclusiveLease: FileLock) {
+    init(store: ChunkStore, index: ChunkIndex, exclusiveLease: FileLock) {
         self.store = store
         self.index = index
-        lease = exclusiveLease
+        state = Mutex(State(lease: exclusiveLease))
         reusesPacks = false
         reader = ChunkReader(store: store, index: index)
     }
@@ -114,49 +125,44 @@ public final class StoreWriter: @unchecked Sendable {
 
     /// Makes everything written durable (fsync of each pack and of the packs directory) and returns what
     /// to commit. Call once, after the last store.
-    public func seal() throws -> WriteCommit {
-        lock.lock()
-        defer { lock.unlock() }
-        for appender in appenders {
-            do { try appender.file.sync() } catch { throw StoreError.from(error, path: appender.path) }
+    func seal() throws -> WriteCommit {
+        try state.withLock { state in
+            for (appender, _) in state.packs {
+                do { try appender.file.sync() } catch { throw StoreError.from(error, path: appender.path) }
+            }
+            if state.packs.contains(where: \.appender.isNew) {
+                try syncDirectory(containing: store.packPath("any"))
+            }
+            return WriteCommit(newChunks: state.written, packs: state.packs.map { PackExtent(name: $0.appender.name, length: $0.length) })
         }
-        if appenders.contains(where: \.isNew) {
-            try syncDirectory(containing: store.packPath("any"))
-        }
-        return WriteCommit(newChunks: written, packs: appenders.map { PackExtent(name: $0.name, length: $0.length) })
     }
 
     /// Releases the locks. When the caller did not commit, first cuts the packs back to what they held
     /// (and removes packs this writer created), so a failed write gives its space back at once.
-    public func finish(committed: Bool) {
-        lock.lock()
-        defer { lock.unlock() }
-        if !committed {
-            for appender in appenders {
-                if appender.isNew {
-                    unlink(appender.path)
-                } else {
-                    try? appender.file.truncate(to: appender.startLength)
+    func finish(committed: Bool) {
+        state.withLock { state in
+            if !committed {
+                for (appender, _) in state.packs {
+                    if appender.isNew {
+                        unlink(appender.path)
+                    } else {
+                        try? appender.file.truncate(to: appender.startLength)
+                    }
                 }
             }
+            state.packs = []
+            state.lease = nil
         }
-        appenders = []
-        current = nil
-        lease = nil
     }
 
     /// Pack bytes this writer added so far: what everything it stored costs the store.
     public var storedBytes: UInt64 {
-        lock.lock()
-        defer { lock.unlock() }
-        return written.reduce(0) { $0 + UInt64($1.location.recordLength) }
+        state.withLock { $0.written.reduce(0) { $0 + UInt64($1.location.recordLength) } }
     }
 
     /// Where time went in this writer's ingests so far (summed over worker threads).
     public var timings: IngestTimings {
-        lock.lock()
-        defer { lock.unlock() }
-        return accumulatedTimings
+        state.withLock { $0.timings }
     }
 
     // MARK: - Shared by ingest workers
@@ -169,19 +175,17 @@ public final class StoreWriter: @unchecked Sendable {
 
     /// Marks `digests` as being stored by this writer; returns those no one in this writer claimed before.
     func claim(_ digests: [ChunkDigest]) -> Set<ChunkDigest> {
-        lock.lock()
-        defer { lock.unlock() }
-        var fresh = Set<ChunkDigest>()
-        for digest in digests where claimed.insert(digest).inserted {
-            fresh.insert(digest)
+        state.withLock { state in
+            var fresh = Set<ChunkDigest>()
+            for digest in digests where state.claimed.insert(digest).inserted {
+                fresh.insert(digest)
+            }
+            return fresh
         }
-        return fresh
     }
 
     func addTimings(_ timings: IngestTimings) {
-        lock.lock()
-        accumulatedTimings += timings
-        lock.unlock()
+        state.withLock { $0.timings += timings }
     }
 
     /// Encodes (as a delta on its base when given and worth it, else LZ4 or raw) new chunks and appends
@@ -288,33 +292,29 @@ public final class StoreWriter: @unchecked Sendable {
             return StoredChunk(digest: header.digest, location: ChunkLocation(pack: appender.name, offset: position, storedLength: header.storedLength,
                                                                               rawLength: header.rawLength, codec: header.codec, base: base))
         }
-        lock.lock()
-        written.append(contentsOf: stored)
-        lock.unlock()
+        state.withLock { $0.written.append(contentsOf: stored) }
         timings.writeNanos += monotonicNanos() - start
         return total
     }
 
     /// Reserves `length` bytes at the end of the current pack, moving to another pack when it is full.
     private func reserve(_ length: Int) throws -> (PackAppender, UInt64) {
-        lock.lock()
-        defer { lock.unlock() }
-        if let pack = current, pack.length + UInt64(length) <= store.packTarget || pack.length == UInt64(PackFormat.fileHeaderSize) {
-            let offset = pack.length
-            pack.length += UInt64(length)
+        try state.withLock { state in
+            if let last = state.packs.last,
+               last.length + UInt64(length) <= store.packTarget || last.length == UInt64(PackFormat.fileHeaderSize) {
+                state.packs[state.packs.count - 1].length += UInt64(length)
+                return (last.appender, last.length)
+            }
+            if let full = state.packs.last?.appender {
+                // Start the full pack's writeback now, overlapping the disk with the hashing and compressing
+                // still to come; `seal` fsyncs every pack again, so this is only ever a head start.
+                DispatchQueue.global(qos: .utility).async { try? full.file.sync() }
+            }
+            let pack = try (state.packs.isEmpty && reusesPacks ? reusablePack() : nil) ?? newPack()
+            let offset = pack.isNew ? UInt64(PackFormat.fileHeaderSize) : pack.startLength
+            state.packs.append((pack, offset + UInt64(length)))
             return (pack, offset)
         }
-        if let full = current {
-            // Start the full pack's writeback now, overlapping the disk with the hashing and compressing
-            // still to come; `seal` fsyncs every pack again, so this is only ever a head start.
-            DispatchQueue.global(qos: .utility).async { try? full.file.sync() }
-        }
-        let pack = try (appenders.isEmpty && reusesPacks ? reusablePack() : nil) ?? newPack()
-        appenders.append(pack)
-        current = pack
-        let offset = pack.length
-        pack.length += UInt64(length)
-        return (pack, offset)
     }
 
     /// A committed pack with room left that no other writer holds, cut back to its committed length
@@ -363,7 +363,6 @@ public final class StoreWriter: @unchecked Sendable {
                 unlink(path)
                 throw StoreError.from(error, path: path)
             }
-            appender.length = UInt64(PackFormat.fileHeaderSize)
             return appender
         }
     }

@@ -1,26 +1,26 @@
+import Synchronization
+
 /// A computation running on its own thread while the caller does something else; `wait()` returns
 /// its value or rethrows its error.
-public final class BackgroundWork<Value>: @unchecked Sendable {
-    private let lock = ConditionLock()
-    private var result: Result<Value, Error>?
-    private var thread: NativeThread?
+public final class BackgroundWork<Value: Sendable>: Sendable {
+    private final class Outcome: Sendable {
+        let result = Mutex<Result<Value, Error>?>(nil)
+    }
 
-    public init(name: String, _ body: @escaping () throws -> Value) throws {
-        thread = try NativeThread(name: name) { [self] in
-            let outcome = Result { try body() }
-            lock.withLock {
-                result = outcome
-                lock.broadcast()
-            }
+    private let outcome = Outcome()
+    private let thread: NativeThread
+
+    public init(name: String, _ body: @escaping @Sendable () throws -> Value) throws {
+        let outcome = self.outcome
+        thread = try NativeThread(name: name) {
+            let result = Result { try body() }
+            outcome.result.withLock { $0 = result }
         }
     }
 
+    /// Joins the thread, which stored its outcome before it ended.
     public func wait() throws -> Value {
-        let outcome = lock.withLock {
-            lock.wait { result != nil }
-            return result!
-        }
-        thread?.join()
-        return try outcome.get()
+        thread.join()
+        return try outcome.result.withLock { $0! }.get()
     }
 }

@@ -2,6 +2,8 @@ import Glibc
 
 /// A mutex with one condition variable: the state shared between vCPU threads, devices and the
 /// control server is guarded by one of these, and waiters sleep until a state change is broadcast.
+/// Unchecked: it owns raw pointers to a pthread mutex and condition variable, which are made for
+/// use from many threads; the pointers themselves never change after `init`.
 public final class ConditionLock: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)

@@ -2,7 +2,7 @@ import CSystem
 import Glibc
 
 /// A counter the kernel can signal (KVM ioeventfd) or wait on (KVM irqfd), and threads can poll.
-public final class EventFD: @unchecked Sendable {
+public final class EventFD: Sendable {
     public let descriptor: FileDescriptor
 
     public init(nonBlocking: Bool = false) throws {

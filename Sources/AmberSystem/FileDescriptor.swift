@@ -1,7 +1,7 @@
 import Glibc
 
 /// An owned file descriptor, closed when the last reference goes away.
-public final class FileDescriptor: @unchecked Sendable {
+public final class FileDescriptor: Sendable {
     public let rawValue: Int32
 
     public init(owning rawValue: Int32) {

@@ -3,8 +3,8 @@ import Glibc
 /// An advisory flock(2) on a file, released when this object goes away. The kernel drops it when the
 /// holder dies, so a process killed with SIGKILL never leaves a lock behind, and a held lock means a
 /// live owner. One type serves the store's leases, amber-vmm's "one process per VM" lock and the CLI.
-public final class FileLock: @unchecked Sendable {
-    public enum Mode { case shared, exclusive }
+public final class FileLock: Sendable {
+    public enum Mode: Sendable { case shared, exclusive }
 
     public enum Failure: Error, CustomStringConvertible, Equatable {
         case alreadyLocked(path: String)

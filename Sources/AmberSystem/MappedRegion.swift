@@ -1,6 +1,9 @@
 import Glibc
 
 /// A memory mapping with bounds-checked access. Guest memory is one of these over a memfd.
+/// Unchecked: the mapping is shared by design (vCPUs, devices and the snapshot path all reach guest
+/// memory through it); the base pointer and size never change, and who writes which bytes when is
+/// the users' protocol (the guest's own, or a paused VM), not something a lock here could express.
 public final class MappedRegion: @unchecked Sendable {
     public let base: UnsafeMutableRawPointer
     public let size: Int

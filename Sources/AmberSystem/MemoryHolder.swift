@@ -1,5 +1,6 @@
 import CSystem
 import Glibc
+import Synchronization
 
 /// A child process that holds this process's private memory as it is at the moment of `init`: a
 /// fork, whose pages the kernel shares copy-on-write with ours, so everything written here afterwards
@@ -7,9 +8,9 @@ import Glibc
 /// memory through `/proc/<pid>/mem` at the addresses it has here. Shared mappings are not held
 /// (both processes see the same pages). The child does nothing but wait to be killed; it dies with
 /// the thread that made it too.
-public final class MemoryHolder: @unchecked Sendable {
+public final class MemoryHolder: Sendable {
     public let pid: pid_t
-    private var ended = false
+    private let ended = Atomic(false)
 
     /// Forking copies page tables, not pages: 15-19 ms for a process with 512 MiB of written memory
     /// on this project's machines.
@@ -26,8 +27,7 @@ public final class MemoryHolder: @unchecked Sendable {
 
     /// Kills and reaps the child; its copies of pages written since then go back to the system.
     public func end() {
-        guard !ended else { return }
-        ended = true
+        guard !ended.exchange(true, ordering: .acquiringAndReleasing) else { return }
         kill(pid, SIGKILL)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}

@@ -26,7 +26,8 @@ extension FileDescriptor {
 }
 
 /// Reads newline-terminated lines from a stream, keeping bytes that follow the line for later.
-public final class LineReader: @unchecked Sendable {
+/// One reader at a time: it is owned by the thread that serves its stream.
+public final class LineReader {
     private let descriptor: FileDescriptor
     private var pending: [UInt8] = []
 

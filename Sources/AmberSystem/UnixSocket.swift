@@ -3,12 +3,12 @@ import Glibc
 
 /// A listening Unix stream socket at a path. The path is created with mode 0600 (only the owner
 /// can connect) and removed when the listener goes away.
-public final class UnixListener: @unchecked Sendable {
+public final class UnixListener: Sendable {
     public let path: String
     public let descriptor: FileDescriptor
     /// The socket file's identity once in place: `removePath` leaves a file that replaced it alone (a
     /// rollback renames this one aside and its successor listens at the same path).
-    private var identity: (device: UInt64, inode: UInt64)?
+    private let identity: (device: UInt64, inode: UInt64)?
 
     /// The path appears only once the socket listens (it is bound under a temporary name and renamed
     /// into place), so a client that sees the path can connect.

@@ -6,7 +6,7 @@ import Glibc
 /// (by a thread here, or by KVM on behalf of the guest) without involving us, and PAGEMAP_SCAN
 /// reports and re-protects the written pages in one walk. Soft-dirty bits would do the same but are
 /// not built into every kernel (not this project's machines').
-public final class WriteTracker: @unchecked Sendable {
+public final class WriteTracker: Sendable {
     private let userfaultfd: FileDescriptor
     private let pagemap: FileDescriptor
     private let start: UInt64

@@ -3,6 +3,8 @@ import Glibc
 
 /// A device's own thread: it sleeps on the notify eventfd (a KVM ioeventfd once the VMM registers
 /// it), runs `work` for each wake-up, and can be paused so that no request is in flight.
+/// Unchecked: its flags are reached only under `condition`, a ConditionLock, because pausing and stopping
+/// wait on its condition variable (Synchronization's Mutex has none).
 final class DeviceWorker: @unchecked Sendable {
     let notifyEvent: EventFD
     private let condition = ConditionLock()

@@ -5,6 +5,9 @@ import Synchronization
 /// length read from guest memory is checked; a chain may hold at most `maximumChainLength` descriptors
 /// (direct and indirect together), so a looping or endless chain ends in an error, not a hang.
 /// Used from one thread at a time (the device's worker).
+/// Unchecked: its indices change without a lock and its ring pointers point into guest memory; one thread
+/// uses it at a time (the device's worker; the device swaps queues only while the worker is idle,
+/// `DeviceWorker.whileIdle`), which keeps the request path free of locks.
 public final class SplitVirtqueue: @unchecked Sendable {
     public static let maximumChainLength = 4096
     static let descriptorSize = 16

@@ -3,6 +3,9 @@ import AmberSystem
 /// The register file of one virtio-mmio device (a 4 KiB window). The VMM calls `read`/`write` on MMIO
 /// exits inside the window, from any vCPU thread. Accesses the specification does not allow (wrong
 /// width, unknown offsets) read as 0 and are otherwise ignored.
+/// Unchecked: the registers and queues are reached only inside `lock.withLock` (each MMIO access and
+/// save/restore runs its whole body under it, through helpers that read the registers from self), which
+/// the compiler cannot see.
 public final class VirtioMMIOTransport: @unchecked Sendable {
     public let device: VirtioDevice
     public let interrupt: VirtioInterrupt

@@ -28,6 +28,10 @@ int csystem_memfd_create(const char *name, unsigned int flags) {
     return memfd_create(name, flags);
 }
 
+int csystem_name_this_thread(const char *name) {
+    return prctl(PR_SET_NAME, name, 0, 0, 0);
+}
+
 int csystem_userfaultfd(int flags) {
     return (int)syscall(SYS_userfaultfd, flags);
 }

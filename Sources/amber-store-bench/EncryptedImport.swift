@@ -1,4 +1,5 @@
 import AmberCore
+import AmberModel
 import AmberStore
 import Foundation
 import Glibc
@@ -36,10 +37,10 @@ func compareEncryptedImport(image: String, size: Int, workDirectory: String, rou
             let cpuBefore = processCPUSeconds()
             let faultsBefore = minorFaults()
             let elapsed = try seconds {
-                let writer = try context.writer()
-                root = try writer.ingest(file: image).manifest
-                stages = writer.timings
-                try context.commit(writer) { _ in }
+                try context.write { writer in
+                    root = try writer.ingest(file: image).manifest
+                    stages = writer.timings
+                } commit: { _, _ in }
             }
             let cpu = processCPUSeconds() - cpuBefore
             let faults = minorFaults() - faultsBefore

@@ -1,5 +1,6 @@
 import AmberCatalog
 import AmberCore
+import AmberModel
 import AmberStore
 import AmberSystem
 import CLZ4
@@ -116,27 +117,31 @@ let lz4TextRate = lz4Rate()
 
 let home = AmberHome(explicit: path("home"))
 let context = try StoreContext(home: home)
-let writer = try context.writer()
 var ingest: IngestResult!
+var sealed: WriteCommit!
+var timings = IngestTimings()
+var ingestSeconds = 0.0
+var commitSeconds = 0.0
 sync()
 let importCPUBefore = processCPUSeconds()
-let ingestSeconds = try seconds { ingest = try writer.ingest(file: imagePath) }
-var sealed: WriteCommit!
-let sealSeconds = try seconds { sealed = try writer.seal() }
-let commitSeconds = try seconds {
-    try context.catalog.write { db in
-        try db.addChunks(sealed.newChunks.map {
-            ChunkRecord(digest: $0.digest.bytes, pack: $0.location.pack, offset: Int64($0.location.offset),
-                        storedLength: $0.location.storedLength, rawLength: $0.location.rawLength, codec: Int($0.location.codec.rawValue))
-        }, packs: sealed.packs.map { PackRecord(name: $0.name, length: Int64($0.length)) })
-        try db.insertImage(ImageRecord(name: "base", manifest: ingest.manifest.bytes, logicalBytes: Int64(size),
-                                       storedBytes: Int64(ingest.newStoredBytes), chunkSize: chunk, created: Date()))
+let importSeconds = try seconds {
+    try context.store.write(index: context.chunkIndex) { writer in
+        ingestSeconds = try seconds { ingest = try writer.ingest(file: imagePath) }
+        timings = writer.timings
+    } commit: { written, _ in
+        sealed = written
+        commitSeconds = try seconds {
+            try context.catalog.write { db in
+                try db.addChunks(sealed.newChunks, packs: sealed.packs)
+                try db.insertImage(ImageRecord(name: "base", manifest: ingest.manifest.bytes, logicalBytes: Int64(size),
+                                               storedBytes: Int64(ingest.newStoredBytes), chunkSize: chunk, created: Date()))
+            }
+        }
     }
 }
 let importCPU = processCPUSeconds() - importCPUBefore
-let timings = writer.timings
-writer.finish(committed: true)
-let importSeconds = ingestSeconds + sealSeconds + commitSeconds
+// The seal (fsync of the packs) is what the write does between the ingest and the commit.
+let sealSeconds = importSeconds - ingestSeconds - commitSeconds
 let baseStats = try context.statistics()
 
 // MARK: - Export through the real path (catalog, lease, materialize), to the bench directory and to tmpfs
@@ -308,11 +313,11 @@ for chunkSize in [16 << 10, 64 << 10, 256 << 10, 1 << 20] {
     let index = InMemoryChunkIndex()
     let source = try MappedRegion(size: experimentSize, fd: imageFile, protection: PROT_READ | PROT_WRITE, flags: MAP_PRIVATE)
     func ingestRegion() throws -> (IngestResult, Double) {
-        let writer = try StoreWriter(store: store, index: index)
         var result: IngestResult!
-        let elapsed = try seconds { result = try writer.ingest(buffer: UnsafeRawBufferPointer(source.buffer)) }
-        index.record(try writer.seal())
-        writer.finish(committed: true)
+        var elapsed = 0.0
+        try index.write(to: store) { writer in
+            elapsed = try seconds { result = try writer.ingest(buffer: UnsafeRawBufferPointer(source.buffer)) }
+        }
         return (result, elapsed)
     }
     let (base, elapsed) = try ingestRegion()

@@ -1,5 +1,6 @@
 import AmberCommandLine
 import AmberCore
+import AmberModel
 import ArgumentParser
 import Foundation
 
@@ -116,7 +117,7 @@ struct SnapshotList: ParsableCommand {
         let rows = SnapshotTree.ordered(snapshots).map { snapshot, depth in
             [String(repeating: "  ", count: depth) + SnapshotIDs.shortened(snapshot.id), snapshot.parent.map(SnapshotIDs.shortened) ?? "-", snapshot.vm,
              TimeText.utc(snapshot.created), TimeText.age(snapshot.created, now: now),
-             snapshot.kind == SnapshotService.diskKind ? "disk-only" : snapshot.kind, snapshot.label ?? "-",
+             snapshot.kind == SnapshotKind.disk.rawValue ? "disk-only" : snapshot.kind, snapshot.label ?? "-",
              ByteFormat.string(snapshot.logicalBytes), ByteFormat.string(snapshot.storedBytes),
              String(format: "%.1f", snapshot.pauseMilliseconds), snapshot.protected ? "yes" : "no"]
         }

@@ -1,4 +1,5 @@
 @testable import AmberCore
+import AmberModel
 import AmberStore
 import AmberTestSupport
 import Foundation

@@ -1,5 +1,6 @@
 import AmberCatalog
 @testable import AmberCore
+import AmberModel
 import AmberStore
 import AmberTestSupport
 import AmberVMM
@@ -41,9 +42,9 @@ struct CraftedMachineStateTests {
         region.size = UInt64.max - 4095
         state.memory.regions.append(region)
         let crafted = try state.encoded()
-        let writer = try context.writer()
-        let ingested = try crafted.withUnsafeBytes { try writer.ingest(buffer: $0) }
-        try context.commit(writer) { db in
+        try context.write { writer in
+            try crafted.withUnsafeBytes { try writer.ingest(buffer: $0) }
+        } commit: { db, ingested in
             try db.statement("UPDATE snapshots SET state_manifest = ? WHERE id = ?").bind(.blob(ingested.manifest.bytes), .text(id)).run()
         }
 

@@ -1,5 +1,6 @@
 import AmberCatalog
 @testable import AmberCore
+import AmberModel
 import AmberStore
 import AmberTestSupport
 import Foundation
@@ -37,9 +38,11 @@ extension StoreContext {
     /// Stores `bytes` as one chunk and, in the same commit, runs `update` (which points a row at it).
     @discardableResult
     func storeChunk(_ bytes: [UInt8], _ update: (SQLiteConnection, ChunkDigest) throws -> Void) throws -> ChunkDigest {
-        let writer = try writer()
-        let digest = try writer.put(bytes)
-        try commit(writer) { try update($0, digest) }
-        return digest
+        try write { writer in
+            try writer.put(bytes)
+        } commit: { db, digest in
+            try update(db, digest)
+            return digest
+        }
     }
 }

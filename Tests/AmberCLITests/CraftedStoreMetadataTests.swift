@@ -1,5 +1,6 @@
 import AmberCatalog
 @testable import AmberCore
+import AmberModel
 @testable import AmberStore
 import AmberTestSupport
 import Foundation

@@ -1,5 +1,6 @@
 import AmberCatalog
 @testable import AmberCore
+import AmberModel
 import AmberStore
 import AmberTestSupport
 import Foundation

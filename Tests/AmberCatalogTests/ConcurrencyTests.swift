@@ -1,4 +1,5 @@
 import AmberCatalog
+import AmberModel
 import AmberTestSupport
 import Dispatch
 import Foundation
@@ -18,9 +19,10 @@ import Testing
                 do {
                     try catalogs[writer].write { db in
                         let name = "w\(writer)-\(n)"
-                        try db.addChunks([ChunkRecord(digest: Array((name + String(repeating: "-", count: 32)).utf8.prefix(32)), pack: name,
-                                                      offset: 16, storedLength: 1, rawLength: 1, codec: 0)],
-                                         packs: [PackRecord(name: name, length: 73)])
+                        let digest = ChunkDigest(bytes: Array((name + String(repeating: "-", count: 32)).utf8.prefix(32)))!
+                        try db.addChunks([StoredChunk(digest: digest, location: ChunkLocation(pack: name, offset: 16, storedLength: 1,
+                                                                                              rawLength: 1, codec: .raw))],
+                                         packs: [PackExtent(name: name, length: 73)])
                     }
                 } catch {
                     failures.lock(); errors.append(error); failures.unlock()

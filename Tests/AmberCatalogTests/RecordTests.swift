@@ -1,4 +1,5 @@
 import AmberCatalog
+import AmberModel
 import AmberTestSupport
 import Foundation
 import Testing
@@ -24,31 +25,45 @@ import Testing
     }
 
     @Test func chunksAndPacksTrackLocationsAndTotals() throws {
-        let chunks = (1...3).map { ChunkRecord(digest: digest($0), pack: "p1", offset: Int64($0) * 100, storedLength: 40, rawLength: 65536, codec: 1) }
-        try catalog.write { try $0.addChunks(chunks, packs: [PackRecord(name: "p1", length: 500)]) }
+        let chunks = (1...3).map { storedChunk($0, pack: "p1", offset: UInt64($0) * 100) }
+        try catalog.write { try $0.addChunks(chunks, packs: [PackExtent(name: "p1", length: 500)]) }
         // A second writer's copy of an existing chunk keeps the first location.
-        let duplicate = ChunkRecord(digest: digest(1), pack: "p2", offset: 16, storedLength: 40, rawLength: 65536, codec: 1)
-        try catalog.write { try $0.addChunks([duplicate], packs: [PackRecord(name: "p2", length: 112)]) }
-        #expect(try catalog.read { try $0.chunks(for: [digest(1)]) } == [chunks[0]])
+        let duplicate = storedChunk(1, pack: "p2", offset: 16)
+        try catalog.write { try $0.addChunks([duplicate], packs: [PackExtent(name: "p2", length: 112)]) }
+        #expect(try catalog.read { try $0.chunks(for: [digest(1)]) } == [row(chunks[0])])
         #expect(try catalog.read { try $0.existingDigests(among: [digest(1), digest(9), digest(3)]) } == [digest(1), digest(3)])
         #expect(try catalog.read { try $0.chunkTotals() } == ChunkTotals(chunks: 3, rawBytes: 3 * 65536, storedBytes: 3 * 96))
 
-        let moved = ChunkRecord(digest: digest(2), pack: "p2", offset: 112, storedLength: 40, rawLength: 65536, codec: 1)
+        let moved = storedChunk(2, pack: "p2", offset: 112)
         try catalog.write { db in
             try db.moveChunks([moved])
             try db.deleteChunks([digest(3)])
             try db.setPackLength("p2", 208)
         }
-        #expect(Set(try catalog.read { try $0.allChunks() }) == [chunks[0], moved])
+        #expect(Set(try catalog.read { try $0.allChunks() }) == [row(chunks[0]), row(moved)])
         #expect(try catalog.read { try $0.packs() } == [PackRecord(name: "p1", length: 500), PackRecord(name: "p2", length: 208)])
+    }
+
+    /// A 40-byte LZ4 record of a 64 KiB chunk named `digest(n)`.
+    private func storedChunk(_ n: UInt8, pack: String, offset: UInt64) -> StoredChunk {
+        StoredChunk(digest: ChunkDigest(bytes: digest(n))!,
+                    location: ChunkLocation(pack: pack, offset: offset, storedLength: 40, rawLength: 65536, codec: .lz4))
+    }
+
+    /// How the catalog reads `chunk` back.
+    private func row(_ chunk: StoredChunk) -> ChunkRecord {
+        ChunkRecord(digest: chunk.digest.bytes, pack: chunk.location.pack, offset: Int64(chunk.location.offset),
+                    storedLength: chunk.location.storedLength, rawLength: chunk.location.rawLength,
+                    codec: Int(chunk.location.codec.rawValue))
     }
 
     @Test func aFailedTransactionLeavesNothingBehind() throws {
         struct Stop: Error {}
         #expect(throws: Stop.self) {
             try catalog.write { db in
-                try db.addChunks([ChunkRecord(digest: digest(5), pack: "p", offset: 16, storedLength: 1, rawLength: 1, codec: 0)],
-                                 packs: [PackRecord(name: "p", length: 73)])
+                try db.addChunks([StoredChunk(digest: ChunkDigest(bytes: digest(5))!,
+                                              location: ChunkLocation(pack: "p", offset: 16, storedLength: 1, rawLength: 1, codec: .raw))],
+                                 packs: [PackExtent(name: "p", length: 73)])
                 throw Stop()
             }
         }

@@ -1,5 +1,6 @@
 import AmberCatalog
 @testable import AmberCore
+import AmberModel
 import AmberStore
 import AmberTestSupport
 import Foundation
@@ -12,20 +13,21 @@ func importDeltaImage(_ context: StoreContext, _ bytes: [UInt8], name: String, b
         let image = try #require(try context.catalog.read { try $0.image(named: baseName) })
         return try context.reader.manifest(try #require(ChunkDigest(bytes: image.manifest)))
     }
-    let writer = try context.writer()
-    let result = try bytes.withUnsafeBytes { raw in
-        try writer.ingest(length: UInt64(raw.count), deltaBase: baseManifest) { start, buffer in
-            buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[Int(start)..<(Int(start) + buffer.count)]))
-        }
-    }
     // Recorded in the store as `ImageService` records an import (verify reports a row without a record).
     let records = try RecordKeeper(home: context.home)
-    try records.undoingOnFailure {
-        try context.commit(writer) { db in
+    let result = try records.undoingOnFailure {
+        try context.write { writer in
+            try bytes.withUnsafeBytes { raw in
+                try writer.ingest(length: UInt64(raw.count), deltaBase: baseManifest) { start, buffer in
+                    buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[Int(start)..<(Int(start) + buffer.count)]))
+                }
+            }
+        } commit: { db, result in
             let image = ImageRecord(name: name, manifest: result.manifest.bytes, logicalBytes: Int64(bytes.count),
                                     storedBytes: Int64(result.newStoredBytes), chunkSize: ChunkStore.defaultChunkSize, created: Date())
             try records.recordImage(image)
             try db.insertImage(image)
+            return result
         }
     }
     if base != nil { #expect(result.deltaChunks > 0) }

@@ -1,5 +1,6 @@
 import AmberCatalog
 @testable import AmberCore
+import AmberModel
 import AmberStore
 import AmberTestSupport
 import Foundation
@@ -136,21 +137,22 @@ import Testing
         _ = try images.importImage(file: directory.path("img"), name: "old")
         try images.remove(name: "old")
 
-        // A writer finds every chunk already stored (the removed image's, now unreferenced) ...
-        let writer = try context.writer()
-        let result = try writer.ingest(file: directory.path("img"))
-        #expect(result.newChunks == 0)
-        // ... and gc starting now must wait until the writer has committed its reference.
         let gcDone = DispatchSemaphore(value: 0)
-        let gcWaiting = DispatchSemaphore(value: 0)
         let gcResult = GCResultBox()
-        Thread.detachNewThread {
-            gcResult.set(Result { try context.collectGarbage(dryRun: false) { _ in gcWaiting.signal() } })
-            gcDone.signal()
-        }
-        #expect(gcWaiting.wait(timeout: .now() + 10) == .success, "gc did not say it was waiting for the writer")
-        #expect(gcDone.wait(timeout: .now() + 0.5) == .timedOut, "gc ran while a writer held the lease")
-        try context.commit(writer) { db in
+        try context.write { writer in
+            // A writer finds every chunk already stored (the removed image's, now unreferenced) ...
+            let result = try writer.ingest(file: directory.path("img"))
+            #expect(result.newChunks == 0)
+            // ... and gc starting now must wait until the writer has committed its reference.
+            let gcWaiting = DispatchSemaphore(value: 0)
+            Thread.detachNewThread {
+                gcResult.set(Result { try context.collectGarbage(dryRun: false) { _ in gcWaiting.signal() } })
+                gcDone.signal()
+            }
+            #expect(gcWaiting.wait(timeout: .now() + 10) == .success, "gc did not say it was waiting for the writer")
+            #expect(gcDone.wait(timeout: .now() + 0.5) == .timedOut, "gc ran while a writer held the lease")
+            return result
+        } commit: { db, result in
             try db.insertImage(ImageRecord(name: "new", manifest: result.manifest.bytes, logicalBytes: Int64(result.logicalBytes),
                                            storedBytes: 0, chunkSize: 65536, created: Date()))
         }

@@ -22,24 +22,19 @@ struct CorpusSeedWriter {
         defer { try? FileManager.default.removeItem(at: directory) }
         let store = try ChunkStore(directory: directory, chunkSize: 4096)
         let index = InMemoryChunkIndex()
-        var writer = try StoreWriter(store: store, index: index)
         let text = Array(String(repeating: "amber keeps every snapshot. ", count: 300).utf8.prefix(8192))
         var noise = SystemRandomNumberGenerator()
         let random = (0..<4096).map { _ in UInt8.random(in: 0...255, using: &noise) }
         var changed = text
         changed.replaceSubrange(4096..<4196, with: random.prefix(100))
-        let base = try writer.put(text)
-        let rawChunk = try writer.put(random)
         // A delta's base must be committed (readable through the index) before the delta is written.
-        index.record(try writer.seal())
-        writer.finish(committed: true)
-        writer = try StoreWriter(store: store, index: index)
-        let delta = try changed.withUnsafeBytes { try writer.put($0, deltaBase: base) }
+        let (base, rawChunk) = try index.write(to: store) { writer in
+            (try writer.put(text), try writer.put(random))
+        }
         let manifest = Manifest(chunkSize: 4096, logicalLength: 3 * 4096 - 100, digests: [base, .zero, rawChunk])
-        let root = try writer.put(manifest)
-        let commit = try writer.seal()
-        writer.finish(committed: true)
-        index.record(commit)
+        let (delta, root) = try index.write(to: store) { writer in
+            (try changed.withUnsafeBytes { try writer.put($0, deltaBase: base) }, try writer.put(manifest))
+        }
         let reader = ChunkReader(store: store, index: index)
 
         let packName = try #require(try store.packFileNames().first)

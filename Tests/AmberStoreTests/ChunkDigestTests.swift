@@ -1,3 +1,4 @@
+import AmberModel
 @testable import AmberStore
 import Testing
 

@@ -1,3 +1,4 @@
+import AmberModel
 @testable import AmberStore
 import AmberTestSupport
 import Foundation
@@ -7,26 +8,24 @@ extension TestStore {
     /// Ingests `bytes` with the manifest `base` names as delta base, and commits it to the index.
     func ingest(_ bytes: [UInt8], deltaBase base: ChunkDigest?, changedFraction: Double = 0.5) throws -> IngestResult {
         let manifest = try base.map { try reader.manifest($0) }
-        let writer = try StoreWriter(store: store, index: index)
-        writer.deltaMaxChangedFraction = changedFraction
-        let result = try bytes.withUnsafeBytes { raw in
-            try writer.ingest(length: UInt64(raw.count), deltaBase: manifest) { start, buffer in
-                buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[Int(start)..<(Int(start) + buffer.count)]))
+        return try index.write(to: store) { writer in
+            writer.deltaMaxChangedFraction = changedFraction
+            return try bytes.withUnsafeBytes { raw in
+                try writer.ingest(length: UInt64(raw.count), deltaBase: manifest) { start, buffer in
+                    buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[Int(start)..<(Int(start) + buffer.count)]))
+                }
             }
         }
-        index.record(try writer.seal())
-        writer.finish(committed: true)
-        return result
     }
 
     /// Appends one hand-made record and commits it, as a crafted or damaged pack would hold it.
     func appendCrafted(_ header: PackRecordHeader, payload: [UInt8], base: ChunkDigest?) throws {
-        let writer = try StoreWriter(store: store, index: index)
-        try payload.withUnsafeBytes { try writer.appendRecord(header, payload: $0) }
-        let sealed = try writer.seal()
-        #expect(sealed.newChunks.map(\.location.base) == [base])
-        index.record(sealed)
-        writer.finish(committed: true)
+        try store.write(index: index) { writer in
+            try payload.withUnsafeBytes { try writer.appendRecord(header, payload: $0) }
+        } commit: { sealed, _ in
+            #expect(sealed.newChunks.map(\.location.base) == [base])
+            index.record(sealed)
+        }
     }
 }
 
@@ -87,16 +86,13 @@ func rewritingOnePagePerChunk(_ bytes: [UInt8], page: Int, seed: UInt64) -> [UIn
         let old = TestContent.text(64 << 10, seed: 14)
         var new = old
         new.replaceSubrange(8192..<12288, with: TestContent.random(4096, seed: 15))
-        let writer = try StoreWriter(store: test.store, index: test.index)
-        let base = try writer.put(old)
-        test.index.record(try writer.seal())
-        writer.finish(committed: true)
-
-        let next = try StoreWriter(store: test.store, index: test.index)
-        let digest = try new.withUnsafeBytes { try next.put($0, deltaBase: base) }
-        let sealed = try next.seal()
-        test.index.record(sealed)
-        next.finish(committed: true)
+        let base = try test.index.write(to: test.store) { try $0.put(old) }
+        let (digest, sealed) = try test.store.write(index: test.index) { next in
+            try new.withUnsafeBytes { try next.put($0, deltaBase: base) }
+        } commit: { sealed, digest in
+            test.index.record(sealed)
+            return (digest, sealed)
+        }
         #expect(sealed.newChunks.map(\.location.codec) == [.delta])
         #expect(sealed.newChunks.map(\.location.base) == [base])
         #expect(sealed.storedBytes < 4096 + 200)

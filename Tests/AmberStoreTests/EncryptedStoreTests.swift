@@ -1,3 +1,4 @@
+import AmberModel
 @testable import AmberStore
 import AmberTestSupport
 import Foundation
@@ -78,16 +79,14 @@ import Testing
         let base = TestContent.text(16384, seed: 1)
         var changed = base
         changed.replaceSubrange(0..<100, with: TestContent.random(100, seed: 2))
-        var writer = try StoreWriter(store: test.store, index: test.index)
-        let baseDigest = try writer.put(base)
-        test.index.record(try writer.seal())
-        writer.finish(committed: true)
-        writer = try StoreWriter(store: test.store, index: test.index)
+        let baseDigest = try test.index.write(to: test.store) { try $0.put(base) }
         let pages = changed
-        let digest = try pages.withUnsafeBytes { try writer.put($0, deltaBase: baseDigest) }
-        let commit = try writer.seal()
-        test.index.record(commit)
-        writer.finish(committed: true)
+        let (digest, commit) = try test.store.write(index: test.index) { writer in
+            try pages.withUnsafeBytes { try writer.put($0, deltaBase: baseDigest) }
+        } commit: { sealed, digest in
+            test.index.record(sealed)
+            return (digest, sealed)
+        }
         #expect(commit.newChunks.first?.location.codec == .delta)
         #expect(try test.reader.chunk(digest) == pages)
     }
@@ -96,10 +95,7 @@ import Testing
         let test = try encryptedStore()
         let a = TestContent.random(4096, seed: 10), b = TestContent.random(4096, seed: 12)
         #expect(a != b)
-        let writer = try StoreWriter(store: test.store, index: test.index)
-        let digestA = try writer.put(a), digestB = try writer.put(b)
-        test.index.record(try writer.seal())
-        writer.finish(committed: true)
+        let (digestA, digestB) = try test.index.write(to: test.store) { (try $0.put(a), try $0.put(b)) }
         let locations = try test.index.locations(of: [digestA, digestB])
         let locationA = try #require(locations[digestA]), locationB = try #require(locations[digestB])
         // Same lengths, so the headers stay valid for the index: only the seal's additional data tells.

@@ -46,10 +46,7 @@ import Testing
         let memory = try MemFD.create(name: "guest", size: UInt64(bytes.count))
         let region = try MappedRegion(size: bytes.count, fd: memory)
         region.buffer.copyMemory(from: UnsafeRawBufferPointer(start: bytes, count: bytes.count))
-        let writer = try StoreWriter(store: test.store, index: test.index)
-        let fromMemory = try writer.ingest(buffer: UnsafeRawBufferPointer(region.buffer))
-        test.index.record(try writer.seal())
-        writer.finish(committed: true)
+        let fromMemory = try test.index.write(to: test.store) { try $0.ingest(buffer: UnsafeRawBufferPointer(region.buffer)) }
         #expect(fromMemory.manifest == fromFile.manifest)
         #expect(fromMemory.newChunks == 0)
 

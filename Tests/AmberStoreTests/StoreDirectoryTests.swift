@@ -44,16 +44,16 @@ import Testing
 
     @Test func ingestRefusesMissingFilesAndDirectories() throws {
         let test = try TestStore()
-        let writer = try StoreWriter(store: test.store, index: test.index)
-        defer { writer.finish(committed: false) }
-        #expect(throws: StoreError.unsupportedSource(path: test.directory.url.path, kind: "a directory")) {
-            try writer.ingest(file: test.directory.url.path)
-        }
-        do {
-            _ = try writer.ingest(file: test.directory.path("absent"))
-            Issue.record("ingest of a missing file succeeded")
-        } catch {
-            #expect("\(error)".contains("no such file"))
+        try test.index.write(to: test.store) { writer in
+            #expect(throws: StoreError.unsupportedSource(path: test.directory.url.path, kind: "a directory")) {
+                try writer.ingest(file: test.directory.url.path)
+            }
+            do {
+                _ = try writer.ingest(file: test.directory.path("absent"))
+                Issue.record("ingest of a missing file succeeded")
+            } catch {
+                #expect("\(error)".contains("no such file"))
+            }
         }
     }
 }

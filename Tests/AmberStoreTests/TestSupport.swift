@@ -1,3 +1,4 @@
+import AmberModel
 import AmberStore
 import AmberTestSupport
 import Foundation
@@ -26,11 +27,7 @@ struct TestStore {
     func ingest(_ bytes: [UInt8], name: String = "input") throws -> IngestResult {
         let path = directory.path(name)
         try Data(bytes).write(to: URL(fileURLWithPath: path))
-        let writer = try StoreWriter(store: store, index: index)
-        let result = try writer.ingest(file: path)
-        index.record(try writer.seal())
-        writer.finish(committed: true)
-        return result
+        return try index.write(to: store) { try $0.ingest(file: path) }
     }
 
     func export(_ root: ChunkDigest, name: String = "output") throws -> [UInt8] {

@@ -1,4 +1,5 @@
 import AmberCatalog
+import AmberModel
 import AmberStore
 
 /// The store's chunk index, answered by the catalog.
@@ -51,11 +52,6 @@ extension StoredChunk {
         if let impossibility = location.impossibility { throw refuse(impossibility) }
         self.init(digest: digest, location: location)
     }
-
-    var record: ChunkRecord {
-        ChunkRecord(digest: digest.bytes, pack: location.pack, offset: Int64(location.offset), storedLength: location.storedLength,
-                    rawLength: location.rawLength, codec: Int(location.codec.rawValue), base: location.base?.bytes)
-    }
 }
 
 extension PackExtent {
@@ -87,8 +83,4 @@ extension SQLiteConnection {
         }
         return (chunks, packLengths)
     }
-}
-
-extension WriteCommit {
-    var packRecords: [PackRecord] { packs.map { PackRecord(name: $0.name, length: Int64($0.length)) } }
 }

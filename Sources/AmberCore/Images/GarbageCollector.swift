@@ -1,4 +1,5 @@
 import AmberCatalog
+import AmberModel
 import AmberStore
 import Foundation
 import Glibc
@@ -119,10 +120,8 @@ extension StoreContext {
         // Copy live chunks out of sparse packs (checking each on the way), make the copies durable, then
         // switch the catalog over in one transaction; only then delete the old files.
         // A pack holding a live chunk that fails its check is left as it is, so `verify` still finds it.
-        let writer = StoreWriter(store: store, index: index, exclusiveLease: lease)
-        var movedDigests = Set<ChunkDigest>()
-        let sealed: WriteCommit
-        do {
+        try store.write(index: index, exclusiveLease: lease) { writer -> Set<ChunkDigest> in
+            var movedDigests = Set<ChunkDigest>()
             for (name, liveChunks) in rewrites.sorted(by: { $0.key < $1.key }) {
                 do {
                     for chunk in liveChunks {
@@ -136,27 +135,19 @@ extension StoreContext {
                     report.bytesFreed -= rewriteSavings[name] ?? 0
                 }
             }
-            sealed = try writer.seal()
-        } catch {
-            writer.finish(committed: false)
-            throw error
-        }
-        let moved = sealed.newChunks.filter { movedDigests.contains($0.digest) }.map(\.record)
-        let emptied = Set(deletions).intersection(committed.keys).union(rewrites.keys)
-        do {
+            return movedDigests
+        } commit: { sealed, movedDigests in
+            let moved = sealed.newChunks.filter { movedDigests.contains($0.digest) }
+            let emptied = Set(deletions).intersection(committed.keys).union(rewrites.keys)
             try catalog.write { db in
-                try db.addChunks([], packs: sealed.packRecords)
+                try db.addChunks([], packs: sealed.packs)
                 try db.moveChunks(moved)
                 try db.deleteChunks(dead.map(\.digest.bytes))
                 for name in emptied {
                     try db.deletePack(name)
                 }
             }
-        } catch {
-            writer.finish(committed: false)
-            throw error
         }
-        writer.finish(committed: true)
         for name in deletions + rewrites.keys {
             unlink(store.packPath(name))
         }

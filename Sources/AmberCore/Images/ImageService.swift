@@ -1,4 +1,5 @@
 import AmberCatalog
+import AmberModel
 import AmberStore
 import Foundation
 
@@ -47,18 +48,13 @@ public struct ImageService: Sendable {
         let started = Date()
         // Opened (and refused if it is no file) before the lease: a FIFO must not hold every writer up.
         let source = try IngestFile(path: path)
-        let writer = try context.writer()
+        let records = RecordKeeper(directory: context.store.records)
         let result: IngestResult
         do {
-            result = try writer.ingest(source, progress: progress)
-        } catch {
-            writer.finish(committed: false)
-            throw error
-        }
-        let records = RecordKeeper(directory: context.store.records)
-        do {
-            try records.undoingOnFailure {
-                try context.commit(writer) { db in
+            result = try records.undoingOnFailure {
+                try context.write { writer in
+                    try writer.ingest(source, progress: progress)
+                } commit: { db, result in
                     // Checked again here, before the record: a concurrent import of the same name must not replace
                     // the record of the one that committed first.
                     guard try db.image(named: name) == nil else { throw CatalogError.duplicate(what: "image '\(name)'") }
@@ -67,6 +63,7 @@ public struct ImageService: Sendable {
                                             created: Date())
                     try records.recordImage(image)
                     try db.insertImage(image)
+                    return result
                 }
             }
         } catch CatalogError.duplicate {

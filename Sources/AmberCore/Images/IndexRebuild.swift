@@ -1,4 +1,5 @@
 import AmberCatalog
+import AmberModel
 import AmberStore
 
 /// What `amber store rebuild-index` found in the packs.
@@ -26,10 +27,10 @@ extension StoreContext {
 
     /// Reads every pack (the caller holds the store lease exclusively) and returns the index they make.
     func scanPacksForIndex(progress: ((UInt64, UInt64) -> Void)? = nil) throws
-        -> (chunks: [ChunkRecord], packs: [PackRecord], report: IndexRebuildReport) {
+        -> (chunks: [StoredChunk], packs: [PackExtent], report: IndexRebuildReport) {
         let reader = self.reader
         var chunks: [ChunkDigest: StoredChunk] = [:]
-        var packs: [PackRecord] = []
+        var packs: [PackExtent] = []
         var damaged = 0
         var torn: [String] = []
         let names = try store.packFileNames()
@@ -42,11 +43,11 @@ extension StoreContext {
             }
             damaged += scan.damaged.count
             if scan.validLength < scan.fileLength { torn.append(name) }
-            packs.append(PackRecord(name: name, length: Int64(scan.validLength)))
+            packs.append(PackExtent(name: name, length: scan.validLength))
         }
         let badDeltas = Set(reader.checkDeltas(Array(chunks.values)).map(\.digest))
         damaged += badDeltas.count
-        let records = chunks.values.filter { !badDeltas.contains($0.digest) }.map(\.record)
+        let records = chunks.values.filter { !badDeltas.contains($0.digest) }
         return (records, packs, IndexRebuildReport(packs: packs.count, chunks: records.count, damagedRecords: damaged, tornPacks: torn))
     }
 }

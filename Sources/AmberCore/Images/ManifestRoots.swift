@@ -1,4 +1,5 @@
 import AmberCatalog
+import AmberModel
 import AmberStore
 
 /// A manifest the catalog references, and who references it ("image base", "snapshot web-1/s3").

@@ -57,27 +57,20 @@ public final class StoreContext: @unchecked Sendable {
     }
 
     public var reader: ChunkReader { ChunkReader(store: store, index: index) }
+    /// The catalog as the store's index of chunks, for a caller that commits a write its own way (the benchmark
+    /// times the seal and the catalog transaction apart).
+    public var chunkIndex: ChunkIndex { index }
 
-    /// Starts a write; the caller stores chunks and hands the writer to `commit`.
-    public func writer() throws -> StoreWriter {
-        try StoreWriter(store: store, index: index)
-    }
-
-    /// Seals the writer's packs (durable on disk), then records its chunks and whatever `body` adds in
-    /// one catalog transaction. On any failure the writer's pack bytes are given back and nothing is
-    /// recorded.
-    public func commit<T>(_ writer: StoreWriter, _ body: (SQLiteConnection) throws -> T) throws -> T {
-        do {
-            let sealed = try writer.seal()
-            let result = try catalog.write { db -> T in
-                try db.addChunks(sealed.newChunks.map(\.record), packs: sealed.packRecords)
-                return try body(db)
+    /// A write to the store and the catalog: `body` stores chunks with the writer; once its packs are
+    /// durable, its chunks and whatever `commit` adds are recorded in one catalog transaction. On any
+    /// failure the writer's pack bytes are given back and nothing is recorded (`ChunkStore.write`).
+    public func write<Stored, Committed>(_ body: (StoreWriter) throws -> Stored,
+                                         commit: (SQLiteConnection, Stored) throws -> Committed) throws -> Committed {
+        try store.write(index: index, body) { sealed, stored in
+            try catalog.write { db -> Committed in
+                try db.addChunks(sealed.newChunks, packs: sealed.packs)
+                return try commit(db, stored)
             }
-            writer.finish(committed: true)
-            return result
-        } catch {
-            writer.finish(committed: false)
-            throw error
         }
     }
 }

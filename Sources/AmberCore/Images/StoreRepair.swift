@@ -1,4 +1,5 @@
 import AmberCatalog
+import AmberModel
 import AmberStore
 import Foundation
 
@@ -93,19 +94,18 @@ extension StoreContext {
     /// The number of chunks stored again, or nil (nothing kept) when the file does not give `root`.
     private func ingestIfItGives(_ root: ChunkDigest, from path: String, chunkSize: Int) throws -> Int? {
         let source = try IngestFile(path: path)
-        let writer = try self.writer()
-        let result: IngestResult
         do {
-            result = try writer.ingest(source, chunkSize: chunkSize)
-        } catch {
-            writer.finish(committed: false)
-            throw error
-        }
-        guard result.manifest == root else {
-            writer.finish(committed: false)
+            return try write { writer in
+                let result = try writer.ingest(source, chunkSize: chunkSize)
+                // Nothing kept: the write rolls back.
+                guard result.manifest == root else { throw FileDoesNotGiveRoot() }
+                return result.newChunks
+            } commit: { _, newChunks in newChunks }
+        } catch is FileDoesNotGiveRoot {
             return nil
         }
-        try commit(writer) { _ in }
-        return result.newChunks
     }
 }
+
+/// A file offered to repair a chunk that turned out to hold other data: its write is rolled back.
+private struct FileDoesNotGiveRoot: Error {}

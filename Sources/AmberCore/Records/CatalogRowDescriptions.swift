@@ -1,4 +1,5 @@
 import AmberCatalog
+import AmberModel
 import AmberStore
 import Foundation
 

@@ -1,4 +1,5 @@
 import AmberCatalog
+import AmberModel
 import AmberStore
 
 /// Something `amber store verify` found wrong with one record: a manifest it names that the store cannot give

@@ -1,3 +1,4 @@
+import AmberModel
 import AmberStore
 import AmberSystem
 import Foundation

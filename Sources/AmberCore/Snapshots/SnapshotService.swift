@@ -1,4 +1,5 @@
 import AmberCatalog
+import AmberModel
 import AmberStore
 import AmberSystem
 import AmberVMM
@@ -20,11 +21,6 @@ public struct SnapshotService {
         self.home = home
     }
 
-    public static let fullKind = "full"
-    /// Disk only: what the disk held at one instant, as after a power cut (crash-consistent). Cheaper
-    /// (the pause covers only the disk's changed chunks) but cannot be rolled back to or cloned.
-    public static let diskKind = "disk"
-
     /// `policy` names the policy whose schedule takes it (nil: by hand); only that policy ever prunes it.
     /// Without `memory` only the disk is captured (kind `disk`).
     public func take(vm name: String, label: String? = nil, policy: String? = nil, memory: Bool = true) throws -> SnapshotSummary {
@@ -38,49 +34,58 @@ public struct SnapshotService {
             throw SnapshotError.tooManyDisks(vm: name, count: configuration.disks.count)
         }
         let context = try StoreContext(home: home)
-        let writer = try context.writer()
         let client = ControlClient(directory)
         let created = Date()
-        let captured: CapturedSnapshot
-        do {
-            captured = try capture(client, ingest: CaptureIngest(context: context, writer: writer, vm: name), memory: memory) {
+        var hold: UnixSocketConnection?
+        // Closing the hold without naming the snapshot tells amber-vmm it was not recorded.
+        defer { hold?.close() }
+        let record = try record(in: context, vm: name, configJSON: configJSON, created: created, label: label,
+                                kind: memory ? .full : .disk, policy: policy) { writer in
+            let captured = try capture(client, ingest: CaptureIngest(context: context, writer: writer, vm: name), memory: memory) {
                 try UntrustedCapture.check($0, configuration: configuration, vmmPID: directory.vmmPID, vm: name)
             }
-        } catch {
-            writer.finish(committed: false)
-            throw error
+            hold = captured.hold
+            return SnapshotContent(parentHint: captured.parent, memory: captured.memory?.manifest, disk: captured.disk?.root,
+                                   state: captured.state?.manifest, logicalBytes: captured.logicalBytes,
+                                   pauseMicroseconds: captured.pauseMicroseconds)
         }
-        // Closing the hold without naming the snapshot tells amber-vmm it was not recorded.
-        defer { captured.hold.close() }
-        let record = try record(in: context, writer: writer, vm: name, configJSON: configJSON, created: created,
-                                parentHint: captured.parent, label: label, kind: memory ? Self.fullKind : Self.diskKind,
-                                memory: captured.memory?.manifest, disk: captured.disk?.root, state: captured.state?.manifest,
-                                logicalBytes: captured.logicalBytes, pauseMicroseconds: captured.pauseMicroseconds, policy: policy)
         // The snapshot exists now; if amber-vmm misses this, its next snapshot just reads more.
-        try? client.snapshotRecorded(captured.hold, id: record.id)
+        if let hold { try? client.snapshotRecorded(hold, id: record.id) }
         return SnapshotSummary(record)
     }
 
-    /// Records a snapshot whose chunks `writer` stored: its record in the store, then its row (and its VM's, the first
-    /// time) in one catalog transaction with the writer's chunks.
-    func record(in context: StoreContext, writer: StoreWriter, vm name: String, configJSON: String, created: Date,
-                parentHint: String?, label: String?, kind: String, memory: ChunkDigest?, disk: ChunkDigest?, state: ChunkDigest?,
-                logicalBytes: UInt64, pauseMicroseconds: Int64, policy: String?) throws -> SnapshotRecord {
-        let storedBytes = writer.storedBytes
+    /// What `record`'s body stored of a snapshot.
+    struct SnapshotContent {
+        var parentHint: String?
+        var memory: ChunkDigest?
+        var disk: ChunkDigest?
+        var state: ChunkDigest?
+        var logicalBytes: UInt64
+        var pauseMicroseconds: Int64
+    }
+
+    /// Stores a snapshot's chunks (`body`), then records it: its record in the store, then its row (and its VM's,
+    /// the first time) in one catalog transaction with the writer's chunks.
+    func record(in context: StoreContext, vm name: String, configJSON: String, created: Date, label: String?, kind: SnapshotKind,
+                policy: String?, storing body: (StoreWriter) throws -> SnapshotContent) throws -> SnapshotRecord {
         let records = RecordKeeper(directory: context.store.records)
         return try records.undoingOnFailure {
-            try context.commit(writer) { db -> SnapshotRecord in
+            try context.write { writer in
+                (content: try body(writer), storedBytes: writer.storedBytes)
+            } commit: { db, stored -> SnapshotRecord in
+                let content = stored.content
                 if try db.vm(named: name) == nil {
                     let vm = VMRecord(name: name, config: configJSON, created: created)
                     try records.recordVM(vm)
                     try db.insertVM(vm)
                 }
                 // After a rollback the VM descends from the snapshot it went back to, not the newest one.
-                let parent = try parentHint.flatMap { try db.snapshot(id: $0)?.id } ?? db.snapshots(vm: name).last?.id
+                let parent = try content.parentHint.flatMap { try db.snapshot(id: $0)?.id } ?? db.snapshots(vm: name).last?.id
                 let record = SnapshotRecord(id: SnapshotIDs.newID(), vm: name, parent: parent, created: created, label: label,
-                                            kind: kind, memoryManifest: memory?.bytes, diskManifest: disk?.bytes,
-                                            stateManifest: state?.bytes, logicalBytes: Int64(logicalBytes),
-                                            storedBytes: Int64(storedBytes), pauseMicroseconds: pauseMicroseconds, policy: policy)
+                                            kind: kind.rawValue, memoryManifest: content.memory?.bytes, diskManifest: content.disk?.bytes,
+                                            stateManifest: content.state?.bytes, logicalBytes: Int64(content.logicalBytes),
+                                            storedBytes: Int64(stored.storedBytes), pauseMicroseconds: content.pauseMicroseconds,
+                                            policy: policy)
                 try records.recordSnapshot(record)
                 try db.insertSnapshot(record)
                 return record

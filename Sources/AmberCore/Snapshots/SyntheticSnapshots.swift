@@ -1,3 +1,4 @@
+import AmberModel
 import AmberStore
 import Foundation
 
@@ -9,20 +10,13 @@ extension SnapshotService {
                                label: String? = nil, policy: String? = nil) throws -> SnapshotSummary {
         try VMName.validate(vm)
         let context = try StoreContext(home: home)
-        let writer = try context.writer()
-        let memoryResult: IngestResult
-        let stateResult: IngestResult
-        do {
-            memoryResult = try writer.ingest(buffer: memory)
-            stateResult = try state.withUnsafeBytes { try writer.ingest(buffer: $0) }
-        } catch {
-            writer.finish(committed: false)
-            throw error
+        let record = try record(in: context, vm: vm, configJSON: configJSON, created: created, label: label,
+                                kind: .full, policy: policy) { writer in
+            let memoryResult = try writer.ingest(buffer: memory)
+            let stateResult = try state.withUnsafeBytes { try writer.ingest(buffer: $0) }
+            return SnapshotContent(parentHint: nil, memory: memoryResult.manifest, disk: nil, state: stateResult.manifest,
+                                   logicalBytes: memoryResult.logicalBytes + stateResult.logicalBytes, pauseMicroseconds: 0)
         }
-        let record = try record(in: context, writer: writer, vm: vm, configJSON: configJSON, created: created, parentHint: nil,
-                                label: label, kind: Self.fullKind, memory: memoryResult.manifest, disk: nil,
-                                state: stateResult.manifest, logicalBytes: memoryResult.logicalBytes + stateResult.logicalBytes,
-                                pauseMicroseconds: 0, policy: policy)
         return SnapshotSummary(record)
     }
 }

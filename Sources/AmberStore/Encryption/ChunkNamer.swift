@@ -1,3 +1,4 @@
+import AmberModel
 import Crypto
 
 /// How a store names its chunks. A plain store names a chunk by the SHA-256 of its raw bytes; an encrypted

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Synchronization
 
 /// An encrypted store's keys, and which slot gave them (nil: a recovery key, which needs none).
 public struct UnlockedStore: Sendable {
@@ -59,25 +60,18 @@ public enum StoreUnlock {
     }
 }
 
-private final class UnlockCache: @unchecked Sendable {
-    private let lock = NSLock()
-    private var unlocked: [String: UnlockedStore] = [:]
+private final class UnlockCache: Sendable {
+    private let unlocked = Mutex<[String: UnlockedStore]>([:])
 
     func get(_ path: String) -> UnlockedStore? {
-        lock.lock()
-        defer { lock.unlock() }
-        return unlocked[path]
+        unlocked.withLock { $0[path] }
     }
 
     func clear() {
-        lock.lock()
-        unlocked = [:]
-        lock.unlock()
+        unlocked.withLock { $0 = [:] }
     }
 
     func set(_ path: String, _ value: UnlockedStore?) {
-        lock.lock()
-        unlocked[path] = value
-        lock.unlock()
+        unlocked.withLock { $0[path] = value }
     }
 }

@@ -1,3 +1,4 @@
+import AmberModel
 import Foundation
 
 /// What a record describes; each kind has its own directory under `records/`.

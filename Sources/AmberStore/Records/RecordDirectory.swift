@@ -9,7 +9,7 @@ import Glibc
 ///
 /// Writers replace a record inside the catalog's write transaction that makes the matching change, so
 /// records are written in the same order as the catalog's commits and the newest version is the file.
-public final class RecordDirectory: @unchecked Sendable {
+public final class RecordDirectory: Sendable {
     public let root: URL
     /// Present once every catalog row of this home has been given a record (see `markComplete`).
     var completeMarker: URL { root.appendingPathComponent("COMPLETE") }

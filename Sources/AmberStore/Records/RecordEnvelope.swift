@@ -1,3 +1,4 @@
+import AmberModel
 import Foundation
 
 /// The bytes of one record file: a one-line header, then a JSON body.

@@ -8,6 +8,8 @@ import Glibc
 /// The VMM registers `notifyEvent` as a KVM ioeventfd at the window's base + 0x50 and gives the transport
 /// a `VirtioInterrupt(irqfd:)` registered with KVM_IRQFD on the device's GSI. Call `stop()` before
 /// dropping the device.
+/// Unchecked: the queue, interrupt and backend change only while the worker is idle (`DeviceWorker.whileIdle`
+/// orders them with the worker's reads through its lock), so the request path takes no lock of its own.
 public final class VirtioBlockDevice: VirtioDevice, @unchecked Sendable {
     public static let sectorSize: UInt64 = 512
     public static let queueSize: UInt16 = 256

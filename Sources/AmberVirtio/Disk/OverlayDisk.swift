@@ -1,5 +1,6 @@
 import AmberSystem
 import Glibc
+import Synchronization
 
 /// A copy-on-write disk: a base image that is only ever read (the user's original, or a snapshot's
 /// materialized base shared by several clones) plus this VM's own overlay file (sparse, the disk's
@@ -23,6 +24,9 @@ import Glibc
 /// because writes made before a restart were never handed to a snapshot.
 ///
 /// Thread-safe: one lock orders requests, flushes and the snapshot calls.
+/// Unchecked: the chunk bitmaps and the map-changed flag are reached only inside `lock.withLock` (requests,
+/// flushes and the snapshot calls run their whole bodies under it, through helpers that read the bitmaps
+/// from self), which the compiler cannot see.
 public final class OverlayDisk: BlockBackend, @unchecked Sendable {
     /// Matches the store's default chunk size (AmberStore's `ChunkStore.defaultChunkSize`), so a dirty
     /// chunk here is one chunk of the disk manifest.

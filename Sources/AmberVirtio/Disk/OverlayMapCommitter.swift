@@ -6,6 +6,8 @@ import Glibc
 /// the page cache; without a committed map the overlay would read those chunks from its base again).
 /// A guest that never sends FLUSH (`sync` on a raw block device sends none) is covered the same way.
 /// Polling a flag once per interval costs nothing measurable; the fdatasync runs only after a change.
+/// Unchecked: its flags are reached only under `condition`, a ConditionLock, because the thread sleeps on
+/// its condition variable between ticks (Synchronization's Mutex has none).
 public final class OverlayMapCommitter: @unchecked Sendable {
     public static let defaultInterval = 1.0
 

@@ -1,5 +1,6 @@
 import AmberSystem
 import Glibc
+import Synchronization
 
 /// The persistent chunk map of an overlay: which chunks the overlay holds. The file has two slots, each
 /// a complete copy (header, bitmap, checksum) with a generation number; a commit overwrites the older
@@ -9,7 +10,7 @@ import Glibc
 /// Slot layout (little-endian): magic "AMBRCOWM" | version u32 | chunk size u32 | logical size u64 |
 /// generation u64 | base mtime seconds i64 | base mtime nanoseconds i64 | bitmap bytes u64 |
 /// FNV-1a 64 of everything else in the slot u64 | bitmap; each slot padded to a 4 KiB multiple.
-final class OverlayMapFile: @unchecked Sendable {
+final class OverlayMapFile: Sendable {
     struct Layout: Equatable {
         var chunkSize: Int
         var logicalSize: UInt64
@@ -31,15 +32,15 @@ final class OverlayMapFile: @unchecked Sendable {
     let path: String
     let layout: Layout
     private let file: FileDescriptor
-    private var generation: UInt64
-    private var newestSlot: Int
+    /// The newest valid slot and its generation. Commits come one at a time (the overlay's lock orders
+    /// them); this lock only makes that visible to the compiler, it is never contended.
+    private let newest: Mutex<(generation: UInt64, slot: Int)>
 
     private init(path: String, file: FileDescriptor, layout: Layout, generation: UInt64, newestSlot: Int) {
         self.path = path
         self.file = file
         self.layout = layout
-        self.generation = generation
-        self.newestSlot = newestSlot
+        newest = Mutex((generation, newestSlot))
     }
 
     static func slotSize(chunkCount: Int) -> Int {
@@ -110,17 +111,18 @@ final class OverlayMapFile: @unchecked Sendable {
     /// Records `bitmap` durably: written to the older slot, then synced. Call only after the chunks it
     /// names are durable in the overlay.
     func commit(_ bitmap: DiskChunkBitmap) throws {
-        let slot = 1 - newestSlot
-        let slotSize = Self.slotSize(chunkCount: layout.chunkCount)
-        let bytes = Self.encodeSlot(layout: layout, generation: generation + 1, bitmap: bitmap, slotSize: slotSize)
-        do {
-            try bytes.withUnsafeBytes { try file.write($0, at: UInt64(slot * slotSize)) }
-        } catch {
-            throw VirtioError("overlay map \(path) cannot be written (\(DiskFile.describe(error))): check the host disk")
+        try newest.withLock { newest in
+            let slot = 1 - newest.slot
+            let slotSize = Self.slotSize(chunkCount: layout.chunkCount)
+            let bytes = Self.encodeSlot(layout: layout, generation: newest.generation + 1, bitmap: bitmap, slotSize: slotSize)
+            do {
+                try bytes.withUnsafeBytes { try file.write($0, at: UInt64(slot * slotSize)) }
+            } catch {
+                throw VirtioError("overlay map \(path) cannot be written (\(DiskFile.describe(error))): check the host disk")
+            }
+            try DiskFile.syncData(file, name: path)
+            newest = (newest.generation + 1, slot)
         }
-        try DiskFile.syncData(file, name: path)
-        generation += 1
-        newestSlot = slot
     }
 
     private static func encodeSlot(layout: Layout, generation: UInt64, bitmap: DiskChunkBitmap, slotSize: Int) -> [UInt8] {

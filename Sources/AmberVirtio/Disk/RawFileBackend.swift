@@ -2,7 +2,7 @@ import AmberSystem
 import Glibc
 
 /// A raw disk image (regular file or block device) read and written in place.
-public final class RawFileBackend: BlockBackend, @unchecked Sendable {
+public final class RawFileBackend: BlockBackend, Sendable {
     public let size: UInt64
     public let readOnly: Bool
     public let name: String

@@ -1,5 +1,3 @@
-import Crypto
-
 /// The name of a chunk: SHA-256 of its uncompressed bytes. The all-zero value stands for a chunk of
 /// zeros, which is never stored (SHA-256 does not produce it for any input we will ever see).
 public struct ChunkDigest: Hashable, Sendable, Comparable, CustomStringConvertible {
@@ -36,12 +34,6 @@ public struct ChunkDigest: Hashable, Sendable, Comparable, CustomStringConvertib
             bytes[i] = high << 4 | low
         }
         self.init(bytes: bytes)
-    }
-
-    /// SHA-256 of `data`; a buffer of zeros is still hashed here (callers elide zero chunks first).
-    public static func of(_ data: UnsafeRawBufferPointer) -> ChunkDigest {
-        let hash = SHA256.hash(data: data)
-        return hash.withUnsafeBytes { ChunkDigest(bytes: $0)! }
     }
 
     public var isZero: Bool { self == .zero }
