@@ -36,7 +36,9 @@ let package = Package(
         .target(name: "AmberKVM", dependencies: ["CKVM", "AmberSystem"]),
         .target(name: "AmberBoot"),
         .target(name: "AmberVirtio", dependencies: ["AmberSystem"]),
-        .target(name: "AmberVMM", dependencies: ["AmberKVM", "AmberBoot", "AmberVirtio", "AmberSystem"]),
+        // What amber and amber-vmm share: the control protocol, VMConfiguration, where a VM's cgroup lives.
+        .target(name: "AmberControl", dependencies: ["AmberSystem"]),
+        .target(name: "AmberVMM", dependencies: ["AmberControl", "AmberKVM", "AmberBoot", "AmberVirtio", "AmberSystem"]),
         .target(name: "AmberStore", dependencies: [
             "CLZ4", "COpenSSL", "AmberSystem", .product(name: "Crypto", package: "swift-crypto"),
             // scrypt, the memory-hard key derivation of encrypted stores' key slots.
@@ -45,10 +47,10 @@ let package = Package(
         .target(name: "AmberCatalog", dependencies: ["CSQLite"]),
         .target(name: "AmberPolicy", dependencies: ["Yams"]),
         .target(name: "AmberCore", dependencies: [
-            "AmberVMM", "AmberStore", "AmberCatalog", "AmberPolicy", "AmberSystem",
+            "AmberControl", "AmberVMM", "AmberVirtio", "AmberStore", "AmberCatalog", "AmberPolicy", "AmberSystem",
         ]),
 
-        .executableTarget(name: "amber-vmm", dependencies: ["AmberVMM"], linkerSettings: staticInRelease),
+        .executableTarget(name: "amber-vmm", dependencies: ["AmberControl", "AmberVMM", "AmberSystem"], linkerSettings: staticInRelease),
         .executableTarget(name: "amber-state-bench", dependencies: ["AmberVMM", "AmberKVM", "AmberSystem"]),
         .executableTarget(name: "amber-store-bench", dependencies: ["AmberCore", "AmberStore", "AmberCatalog", "CLZ4"]),
         .executableTarget(name: "amber-policy-bench", dependencies: ["AmberPolicy"]),
@@ -61,7 +63,7 @@ let package = Package(
 
         // Fuzzing: each target's body is a library (replayed over its corpus by AmberFuzzingTests in every
         // `make test`); `amber-fuzz` wraps them for libFuzzer and is built only by `make fuzz` (Fuzz/README.md).
-        .target(name: "AmberFuzzing", dependencies: ["AmberCore", "AmberStore", "AmberVMM", "AmberPolicy", "AmberSystem"]),
+        .target(name: "AmberFuzzing", dependencies: ["AmberControl", "AmberCore", "AmberStore", "AmberVMM", "AmberPolicy", "AmberSystem"]),
         .executableTarget(name: "amber-fuzz", dependencies: ["AmberFuzzing"]),
 
         .executableTarget(name: "amberd", dependencies: [
@@ -72,7 +74,8 @@ let package = Package(
         .testTarget(name: "AmberKVMTests", dependencies: ["AmberKVM"]),
         .testTarget(name: "AmberBootTests", dependencies: ["AmberBoot"]),
         .testTarget(name: "AmberVirtioTests", dependencies: ["AmberVirtio"]),
-        .testTarget(name: "AmberVMMTests", dependencies: ["AmberVMM", "AmberKVM", "AmberSystem", "AmberVirtio"]),
+        .testTarget(name: "AmberControlTests", dependencies: ["AmberControl"]),
+        .testTarget(name: "AmberVMMTests", dependencies: ["AmberControl", "AmberVMM", "AmberKVM", "AmberSystem", "AmberVirtio"]),
         .testTarget(name: "AmberStoreTests", dependencies: ["AmberStore"]),
         .testTarget(name: "AmberCatalogTests", dependencies: ["AmberCatalog"]),
         .testTarget(name: "AmberPolicyTests", dependencies: ["AmberPolicy"]),

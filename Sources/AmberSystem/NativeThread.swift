@@ -1,3 +1,4 @@
+import CSystem
 import Glibc
 
 /// An OS thread of its own, for blocking work (KVM_RUN, blocking reads) that must never run on
@@ -7,15 +8,18 @@ public final class NativeThread: @unchecked Sendable {
     private var joined = false
 
     private final class Box {
+        let name: String
         let body: () -> Void
-        init(_ body: @escaping () -> Void) { self.body = body }
+        init(_ name: String, _ body: @escaping () -> Void) { self.name = name; self.body = body }
     }
 
+    /// `name` (its first 15 bytes) is the thread's name in `top -H`, gdb and perf.
     public init(name: String, _ body: @escaping () -> Void) throws {
-        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+        let box = Unmanaged.passRetained(Box(name, body)).toOpaque()
         var thread = pthread_t()
         let result = pthread_create(&thread, nil, { context in
             let box = Unmanaged<Box>.fromOpaque(context!).takeRetainedValue()
+            csystem_name_this_thread(box.name)
             box.body()
             return nil
         }, box)

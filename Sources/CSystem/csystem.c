@@ -24,6 +24,13 @@
 const unsigned int CSYSTEM_MFD_CLOEXEC = MFD_CLOEXEC;
 const unsigned int CSYSTEM_MFD_ALLOW_SEALING = MFD_ALLOW_SEALING;
 
+void csystem_name_this_thread(const char *name) {
+    char cut[16];
+    strncpy(cut, name, sizeof cut - 1);
+    cut[sizeof cut - 1] = 0;
+    prctl(PR_SET_NAME, cut, 0, 0, 0);
+}
+
 int csystem_memfd_create(const char *name, unsigned int flags) {
     return memfd_create(name, flags);
 }

@@ -1,6 +1,7 @@
 import AmberCatalog
 import AmberStore
 import AmberSystem
+import AmberControl
 import AmberVMM
 import Foundation
 import Glibc

@@ -1,7 +1,7 @@
 import AmberCatalog
 import AmberStore
+import AmberControl
 import AmberSystem
-import AmberVMM
 import Foundation
 import Glibc
 
@@ -50,14 +50,14 @@ public struct SnapshotService {
             writer.finish(committed: false)
             throw error
         }
-        // Closing the hold without naming the snapshot tells amber-vmm it was not recorded.
+        // Closing the hold without committing tells amber-vmm the snapshot was not recorded.
         defer { captured.hold.close() }
         let record = try record(in: context, writer: writer, vm: name, configJSON: configJSON, created: created,
                                 parentHint: captured.parent, label: label, kind: memory ? Self.fullKind : Self.diskKind,
                                 memory: captured.memory?.manifest, disk: captured.disk?.root, state: captured.state?.manifest,
-                                logicalBytes: captured.logicalBytes, pauseMicroseconds: captured.pauseMicroseconds, policy: policy)
+                                logicalBytes: captured.logicalBytes, pauseMicroseconds: captured.hold.pauseMicroseconds, policy: policy)
         // The snapshot exists now; if amber-vmm misses this, its next snapshot just reads more.
-        try? client.snapshotRecorded(captured.hold, id: record.id)
+        try? captured.hold.commit(as: record.id)
         return SnapshotSummary(record)
     }
 
@@ -154,12 +154,11 @@ public struct SnapshotService {
     }
 
     private struct CapturedSnapshot {
-        var hold: UnixSocketConnection
+        var hold: SnapshotHold
         var memory: IngestResult?
         var disk: (root: ChunkDigest, logicalBytes: UInt64)?
         var state: IngestResult?
-        var pauseMicroseconds: Int64
-        var parent: String?
+        var parent: String? { hold.capture.parent }
 
         var logicalBytes: UInt64 { (memory?.logicalBytes ?? 0) + (disk?.logicalBytes ?? 0) + (state?.logicalBytes ?? 0) }
     }
@@ -170,18 +169,21 @@ public struct SnapshotService {
     /// The returned hold stays open until the snapshot is recorded.
     private func capture(_ client: ControlClient, ingest: CaptureIngest, memory includeMemory: Bool,
                          check: (SnapshotCapture) throws -> Void) throws -> CapturedSnapshot {
-        let (hold, capture) = try client.beginSnapshot(memory: includeMemory)
+        let hold = try client.beginSnapshot(memory: includeMemory)
+        let capture = hold.capture
         do {
             try check(capture)
+            guard (capture.memory != nil) == includeMemory else {
+                throw SnapshotError.untrustedCapture(vm: ingest.vm, detail: includeMemory ? "no held memory for a memory snapshot" : "held memory for a disk-only snapshot")
+            }
             // Paused devices have no request in flight and amber-vmm flushed the disks.
-            let pendingDisk = try capture.disks?.first.map { try ingest.diskWhilePaused($0) }
-            let pause = try client.releaseSnapshot(hold)
-            let memory = includeMemory ? try ingest.memory(capture) : nil
-            _ = try client.endSnapshot(hold)
+            let pendingDisk = try capture.disks.first.map { try ingest.diskWhilePaused($0) }
+            try hold.release()
+            let memory = try capture.memory.map { try ingest.memory($0, of: capture) }
+            try hold.end()
             let disk = try pendingDisk?.finish()
             let state = includeMemory ? try capture.machineState.withUnsafeBytes { try ingest.writer.ingest(buffer: $0) } : nil
-            return CapturedSnapshot(hold: hold, memory: memory, disk: disk, state: state, pauseMicroseconds: pause,
-                                    parent: capture.parent)
+            return CapturedSnapshot(hold: hold, memory: memory, disk: disk, state: state)
         } catch {
             hold.close()
             throw error

@@ -3,6 +3,8 @@
 #define AMBER_CSYSTEM_H
 
 int csystem_memfd_create(const char *name, unsigned int flags);
+/// Names the calling thread (PR_SET_NAME: `top -H`, gdb and perf show it), cut to the kernel's 15 bytes.
+void csystem_name_this_thread(const char *name);
 int csystem_userfaultfd(int flags);
 /// Forks a child that holds a copy-on-write view of this process's private memory and does nothing
 /// else: it blocks every signal, closes every descriptor and sleeps until SIGKILL (or until the
