@@ -79,8 +79,8 @@ let package = Package(
         .testTarget(name: "AmberStoreTests", dependencies: ["AmberStore"]),
         .testTarget(name: "AmberCatalogTests", dependencies: ["AmberCatalog"]),
         .testTarget(name: "AmberPolicyTests", dependencies: ["AmberPolicy"]),
-        .testTarget(name: "AmberCoreTests", dependencies: ["AmberCore"]),
-        .testTarget(name: "AmberFuzzingTests", dependencies: ["AmberFuzzing"]),
+        .testTarget(name: "AmberCoreTests", dependencies: ["AmberCore", "AmberControl"]),
+        .testTarget(name: "AmberFuzzingTests", dependencies: ["AmberFuzzing", "AmberControl"]),
     ],
     swiftLanguageModes: [.v5]
 )

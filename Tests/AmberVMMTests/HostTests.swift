@@ -152,7 +152,7 @@ struct HostTests {
         let running = try RunningHost(try VMMHost(configuration: configuration, consoleOutput: nil))
         running.waitForSocket(configuration.controlSocketPath)
         let client = try ControlClient(path: configuration.controlSocketPath)
-        try client.socket.writeAll(Array("{\"op\":\"explode\"}\n".utf8))
+        try client.socket.writeAll(Array("{\"op\":\"explode\",\"v\":2}\n".utf8))
         let reply = try ControlProtocol.decode(ControlReply.self, from: try #require(try client.reader.readLine()))
         #expect(reply.refusal?.code == .badRequest && reply.refusal?.message.hasPrefix("bad control request") == true)
         running.host.requestStop()

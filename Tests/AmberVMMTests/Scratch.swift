@@ -1,3 +1,4 @@
+import AmberControl
 import Foundation
 @testable import AmberVMM
 
