@@ -5,7 +5,7 @@ RELEASE_FLAGS := -c release --static-swift-stdlib
 export AMBER_STATIC := 1
 BIN := $(shell pwd)/.build/release
 
-.PHONY: deps build guest test unit-test guest-test demo bench fuzz clean
+.PHONY: deps build guest test unit-test guest-test demo bench fuzz format lint clean
 
 deps:
 	@scripts/install-deps
@@ -37,6 +37,15 @@ bench: build
 SECONDS ?= 60
 fuzz: deps
 	@scripts/fuzz $(SECONDS)
+
+# The code's style, written down in .swift-format (docs/TESTING.md, "Formatting"): `make format` rewrites the
+# Swift files in place, `make lint` lists what it would change and fails if there is anything.
+SWIFT_FILES := Package.swift Sources Tests
+format:
+	$(SWIFT) format format --recursive --parallel --in-place --configuration .swift-format $(SWIFT_FILES)
+
+lint:
+	$(SWIFT) format lint --recursive --parallel --strict --configuration .swift-format $(SWIFT_FILES)
 
 clean:
 	rm -rf .build out

@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// One target per concern; dependencies point one way (see ../shared/DESIGN.md and README.md):
+// One target per concern; dependencies point one way (see docs/ARCHITECTURE.md):
 // C shims (CSystem, CKVM, CLZ4, CSQLite) -> AmberSystem -> AmberKVM/AmberBoot/AmberVirtio -> AmberVMM -> amber-vmm;
 // AmberSystem -> AmberControl (the control protocol, VMConfiguration) -> AmberVMM and AmberCore -> amber, amberd.
 // AmberStore, AmberCatalog and AmberPolicy sit beside the VMM, never importing it. AmberCore still imports AmberVMM
@@ -73,17 +73,28 @@ let package = Package(
             "AmberCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], linkerSettings: staticInRelease),
 
+        // What the test targets share (temporary directories, seeded content, tiny bzImages, running the built
+        // binaries); it depends on none of Amber's modules, so every test target can use it.
+        .target(name: "AmberTestSupport", dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+                path: "Tests/AmberTestSupport"),
         .testTarget(name: "AmberSystemTests", dependencies: ["AmberSystem"]),
-        .testTarget(name: "AmberKVMTests", dependencies: ["AmberKVM"]),
+        .testTarget(name: "AmberKVMTests", dependencies: ["AmberKVM", "AmberSystem", "CKVM"]),
         .testTarget(name: "AmberBootTests", dependencies: ["AmberBoot"]),
-        .testTarget(name: "AmberVirtioTests", dependencies: ["AmberVirtio"]),
+        .testTarget(name: "AmberVirtioTests", dependencies: ["AmberVirtio", "AmberSystem", "AmberTestSupport"]),
         .testTarget(name: "AmberControlTests", dependencies: ["AmberControl"]),
-        .testTarget(name: "AmberVMMTests", dependencies: ["AmberControl", "AmberVMM", "AmberKVM", "AmberSystem", "AmberVirtio"]),
-        .testTarget(name: "AmberStoreTests", dependencies: ["AmberStore"]),
-        .testTarget(name: "AmberCatalogTests", dependencies: ["AmberCatalog"]),
-        .testTarget(name: "AmberPolicyTests", dependencies: ["AmberPolicy"]),
-        .testTarget(name: "AmberCoreTests", dependencies: ["AmberCore", "AmberControl"]),
-        .testTarget(name: "AmberFuzzingTests", dependencies: ["AmberFuzzing", "AmberControl"]),
+        .testTarget(name: "AmberVMMTests", dependencies: ["AmberControl", "AmberVMM", "AmberKVM", "AmberSystem", "AmberVirtio", "CKVM", "AmberTestSupport"]),
+        .testTarget(name: "AmberStoreTests", dependencies: ["AmberStore", "AmberSystem", "AmberTestSupport"]),
+        .testTarget(name: "AmberCatalogTests", dependencies: ["AmberCatalog", "AmberTestSupport"]),
+        .testTarget(name: "AmberPolicyTests", dependencies: ["AmberPolicy", "AmberTestSupport"]),
+        .testTarget(name: "AmberCoreTests", dependencies: [
+            "AmberCore", "AmberControl", "AmberStore", "AmberCatalog", "AmberPolicy", "AmberVMM", "AmberSystem", "AmberTestSupport",
+        ]),
+        // Black-box tests: the built `amber`, `amber-vmm` and `amberd` run as a user runs them, each against a
+        // home of its own; they read the store and catalog through the modules to check what the commands did.
+        .testTarget(name: "AmberCLITests", dependencies: [
+            "AmberCore", "AmberControl", "AmberStore", "AmberCatalog", "AmberVMM", "AmberKVM", "AmberVirtio", "AmberSystem", "AmberTestSupport",
+        ]),
+        .testTarget(name: "AmberFuzzingTests", dependencies: ["AmberFuzzing", "AmberControl", "AmberPolicy", "AmberStore", "AmberVMM"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,7 +1,7 @@
 // The reference for amber-state-bench: the same KVM state ioctls issued from C with no
 // encoding, no validation and no machine object around them, i.e. the floor any VMM pays.
 // Prints capture_ms (every vCPU's state + PIT, clock, 3 irqchips) and restore_ms (new VM with
-// irqchip, PIT, memory slot and vCPUs, then every SET in KVM-NOTES.md's order), medians in ms.
+// irqchip, PIT, memory slot and vCPUs, then every SET in docs/KVM.md's order), medians in ms.
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <stdint.h>

@@ -30,7 +30,7 @@ extension KVMVCPU {
     /// Differences in TSC frequency below this many parts per million are left alone, as NTP would.
     static let tscTolerancePPM: UInt64 = 250
 
-    /// Reads every piece of this vCPU's state, in the order KVM-NOTES.md gives (MP state first, events
+    /// Reads every piece of this vCPU's state, in the order docs/KVM.md gives (MP state first, events
     /// last). The vCPU must be out of KVM_RUN with its last I/O completed (`Machine.pause` does both).
     public func captureState(msrIndices: [UInt32], xsaveSize: Int) throws -> VCPUState {
         let mp = try mpState()
@@ -67,7 +67,7 @@ extension KVMVCPU {
         return result
     }
 
-    /// Puts a captured state back, in the order KVM requires (KVM-NOTES.md): TSC frequency, CPUID
+    /// Puts a captured state back, in the order KVM requires (docs/KVM.md): TSC frequency, CPUID
     /// (before the first KVM_RUN), MP state, registers (which clear pending exceptions, so before the
     /// events), special registers (APIC base), XSAVE, XCRs, debug registers, LAPIC (after the APIC
     /// base, before the MSRs), MSRs with the TSC deadline after the TSC, events, then kvmclock's

@@ -43,7 +43,7 @@ public struct VMState: Codable, Equatable, Sendable {
 }
 
 extension KVMVirtualMachine {
-    /// Reads the PIT, kvmclock and interrupt controllers. Capture the vCPUs first (KVM-NOTES.md).
+    /// Reads the PIT, kvmclock and interrupt controllers. Capture the vCPUs first (docs/KVM.md).
     public func captureState() throws -> VMState {
         VMState(pit: VMStateBytes.of(try pit()), clock: VMStateBytes.of(try clock()),
                 irqChips: try IRQChip.allCases.map { VMStateBytes.of(try irqChip($0)) })

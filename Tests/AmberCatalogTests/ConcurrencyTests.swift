@@ -1,4 +1,5 @@
 import AmberCatalog
+import AmberTestSupport
 import Dispatch
 import Foundation
 import Testing

@@ -1,4 +1,5 @@
 import AmberCatalog
+import AmberTestSupport
 import Foundation
 import Testing
 

@@ -1,4 +1,5 @@
 @testable import AmberCatalog
+import AmberTestSupport
 import Foundation
 import Testing
 

@@ -1,6 +1,7 @@
 import AmberCatalog
 @testable import AmberCore
 import AmberStore
+import AmberTestSupport
 import Foundation
 import Testing
 
@@ -36,17 +37,17 @@ func deltaTestRewritingOnePagePerChunk(_ bytes: [UInt8], seed: UInt64) -> [UInt8
     var out = bytes
     for chunk in stride(from: 0, to: bytes.count, by: 64 << 10) {
         let start = chunk + 7 * 4096
-        out.replaceSubrange(start..<(start + 4096), with: StoreContent.random(4096, seed: seed &+ UInt64(chunk)))
+        out.replaceSubrange(start..<(start + 4096), with: TestContent.random(4096, seed: seed &+ UInt64(chunk)))
     }
     return out
 }
 
 @Suite struct DeltaMaintenanceTests {
     @Test func gcKeepsABaseOnlyADeltaNeedsAndFreesBothWhenNothingDoes() throws {
-        let directory = try StoreTestDirectory()
+        let directory = try TemporaryDirectory(prefix: "amber-core-test")
         let context = try StoreContext(home: directory.home)
         let images = ImageService(context: context)
-        let old = StoreContent.text(1 << 20, seed: 1)
+        let old = TestContent.text(1 << 20, seed: 1)
         let new = deltaTestRewritingOnePagePerChunk(old, seed: 2)
         let oldManifest = try importDeltaImage(context, old, name: "old", base: nil)
         let newManifest = try importDeltaImage(context, new, name: "new", base: "old")
@@ -59,7 +60,7 @@ func deltaTestRewritingOnePagePerChunk(_ bytes: [UInt8], seed: UInt64) -> [UInt8
         #expect(report.deadChunks == 2)
         #expect(try context.reader.location(of: oldManifest.digests[3]).codec == .lz4)
         try images.export(name: "new", to: directory.path("new.out"))
-        #expect(try StoreContent.sha256(ofFile: directory.path("new.out")) == StoreContent.sha256(new))
+        #expect(try TestContent.sha256(ofFile: directory.path("new.out")) == TestContent.sha256(new))
         #expect(try context.verify().isClean)
 
         try images.remove(name: "new")
@@ -70,15 +71,15 @@ func deltaTestRewritingOnePagePerChunk(_ bytes: [UInt8], seed: UInt64) -> [UInt8
     }
 
     @Test func compactionMovesDeltasAndTheirBasesAndEverythingStillReads() throws {
-        let directory = try StoreTestDirectory()
+        let directory = try TemporaryDirectory(prefix: "amber-core-test")
         let context = try StoreContext(home: directory.home, packTarget: 512 << 10)
         let images = ImageService(context: context)
         // Text chunks (the bases) interleaved with random ones in the same packs; dropping the random
         // image leaves those packs mostly dead, so gc rewrites them, bases and all.
-        let base = StoreContent.text(1 << 20, seed: 3)
+        let base = TestContent.text(1 << 20, seed: 3)
         var mixed: [UInt8] = []
         for chunk in stride(from: 0, to: base.count, by: 64 << 10) {
-            mixed += base[chunk..<(chunk + (64 << 10))] + StoreContent.random(64 << 10, seed: 100 + UInt64(chunk))
+            mixed += base[chunk..<(chunk + (64 << 10))] + TestContent.random(64 << 10, seed: 100 + UInt64(chunk))
         }
         try importDeltaImage(context, mixed, name: "doomed", base: nil)
         try importDeltaImage(context, base, name: "old", base: nil)
@@ -93,20 +94,20 @@ func deltaTestRewritingOnePagePerChunk(_ bytes: [UInt8], seed: UInt64) -> [UInt8
         #expect(rows.filter { $0.base != nil }.count == 16)
         #expect(try context.reader.location(of: newManifest.digests[0]).base != nil)
         try images.export(name: "new", to: directory.path("new.out"))
-        #expect(try StoreContent.sha256(ofFile: directory.path("new.out")) == StoreContent.sha256(new))
+        #expect(try TestContent.sha256(ofFile: directory.path("new.out")) == TestContent.sha256(new))
         #expect(try context.verify().isClean)
     }
 
     @Test func verifyNamesABadBaseWithEverySnapshotRebuiltFromItAndTheDeltasItBreaks() throws {
-        let directory = try StoreTestDirectory()
+        let directory = try TemporaryDirectory(prefix: "amber-core-test")
         let context = try StoreContext(home: directory.home)
-        let old = StoreContent.text(512 << 10, seed: 5)
+        let old = TestContent.text(512 << 10, seed: 5)
         let oldManifest = try importDeltaImage(context, old, name: "old", base: nil)
         let newManifest = try importDeltaImage(context, deltaTestRewritingOnePagePerChunk(old, seed: 6), name: "new", base: "old")
         let base = oldManifest.digests[4]
         let delta = newManifest.digests[4]
         let location = try context.reader.location(of: base)
-        try storeTestFlipByte(at: location.offset + UInt64(PackFormat.recordHeaderSize) + UInt64(location.storedLength) - 20,
+        try flipByte(at: location.offset + UInt64(PackFormat.recordHeaderSize) + UInt64(location.storedLength) - 20,
                               in: context.store.packPath(location.pack))
 
         let report = try context.verify()
@@ -119,9 +120,9 @@ func deltaTestRewritingOnePagePerChunk(_ bytes: [UInt8], seed: UInt64) -> [UInt8
     }
 
     @Test func rebuildIndexRestoresDeltaBasesFromTheRecords() throws {
-        let directory = try StoreTestDirectory()
+        let directory = try TemporaryDirectory(prefix: "amber-core-test")
         let context = try StoreContext(home: directory.home, packTarget: 256 << 10)
-        let old = StoreContent.text(1 << 20, seed: 7)
+        let old = TestContent.text(1 << 20, seed: 7)
         let new = deltaTestRewritingOnePagePerChunk(old, seed: 8)
         try importDeltaImage(context, old, name: "old", base: nil)
         try importDeltaImage(context, new, name: "new", base: "old")
@@ -133,18 +134,18 @@ func deltaTestRewritingOnePagePerChunk(_ bytes: [UInt8], seed: UInt64) -> [UInt8
         #expect(report.damagedRecords == 0)
         #expect(Set(try context.catalog.read { try $0.allChunks() }) == chunks)
         try ImageService(context: context).export(name: "new", to: directory.path("new.out"))
-        #expect(try StoreContent.sha256(ofFile: directory.path("new.out")) == StoreContent.sha256(new))
+        #expect(try TestContent.sha256(ofFile: directory.path("new.out")) == TestContent.sha256(new))
     }
 
     @Test func rebuildIndexLeavesOutADeltaWhoseBaseIsDamaged() throws {
-        let directory = try StoreTestDirectory()
+        let directory = try TemporaryDirectory(prefix: "amber-core-test")
         let context = try StoreContext(home: directory.home)
-        let old = StoreContent.text(512 << 10, seed: 9)
+        let old = TestContent.text(512 << 10, seed: 9)
         let oldManifest = try importDeltaImage(context, old, name: "old", base: nil)
         let newManifest = try importDeltaImage(context, deltaTestRewritingOnePagePerChunk(old, seed: 10), name: "new", base: "old")
         let base = oldManifest.digests[2]
         let location = try context.reader.location(of: base)
-        try storeTestFlipByte(at: location.offset + UInt64(PackFormat.recordHeaderSize) + UInt64(location.storedLength) - 20,
+        try flipByte(at: location.offset + UInt64(PackFormat.recordHeaderSize) + UInt64(location.storedLength) - 20,
                               in: context.store.packPath(location.pack))
         try context.catalog.write { try $0.execute("DELETE FROM chunks; DELETE FROM packs") }
 

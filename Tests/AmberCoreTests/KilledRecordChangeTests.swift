@@ -1,6 +1,7 @@
 import AmberCatalog
 @testable import AmberCore
 import AmberStore
+import AmberTestSupport
 import Foundation
 import Glibc
 import Testing
@@ -11,9 +12,9 @@ import Testing
 struct KilledRecordChangeTests {
     private struct Killed: Error {}
 
-    private func home(_ directory: StoreTestDirectory) throws -> (AmberHome, String) {
+    private func home(_ directory: TemporaryDirectory) throws -> (AmberHome, String) {
         let home = directory.home
-        let memory = StoreContent.random(64 << 10, seed: 3)
+        let memory = TestContent.random(64 << 10, seed: 3)
         let id = try memory.withUnsafeBytes {
             try SnapshotService(home: home).storeSynthetic(vm: "syn", configJSON: "{}", created: Date(), memory: $0, state: [1, 2, 3]).id
         }
@@ -61,7 +62,7 @@ struct KilledRecordChangeTests {
     /// `recover` put the record of the killed one's journal back over the committed one's and the snapshot came back
     /// unprotected.
     @Test func aKilledChangeNeverUndoesALaterCommittedOne() throws {
-        let directory = try StoreTestDirectory()
+        let directory = try TemporaryDirectory(prefix: "amber-core-test")
         let (home, id) = try home(directory)
         try killedProtection(home, id, true)
         try committedProtection(home, id, true)
@@ -70,7 +71,7 @@ struct KilledRecordChangeTests {
     }
 
     @Test func twoKilledChangesOfOneRecordAreBothPutBack() throws {
-        let directory = try StoreTestDirectory()
+        let directory = try TemporaryDirectory(prefix: "amber-core-test")
         let (home, id) = try home(directory)
         try killedProtection(home, id, true)
         try killedProtection(home, id, false)
@@ -84,7 +85,7 @@ struct KilledRecordChangeTests {
     }
 
     @Test func theNextProtectPutsBackWhatAKilledOneLeft() throws {
-        let directory = try StoreTestDirectory()
+        let directory = try TemporaryDirectory(prefix: "amber-core-test")
         let (home, id) = try home(directory)
         try killedProtection(home, id, true)
         let records = RecordDirectory(storeDirectory: home.storeDirectory)

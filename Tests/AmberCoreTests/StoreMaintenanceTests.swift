@@ -1,27 +1,18 @@
 import AmberCatalog
 @testable import AmberCore
 import AmberStore
+import AmberTestSupport
 import Foundation
 import Glibc
 import Testing
 
-/// Flips one byte of a file in place.
-func storeTestFlipByte(at offset: UInt64, in path: String) throws {
-    let handle = try FileHandle(forUpdating: URL(fileURLWithPath: path))
-    defer { try? handle.close() }
-    try handle.seek(toOffset: offset)
-    let byte = try handle.read(upToCount: 1)!
-    try handle.seek(toOffset: offset)
-    try handle.write(contentsOf: Data([byte[0] ^ 0xFF]))
-}
-
 @Suite struct StoreMaintenanceTests {
     @Test func aFlippedByteIsNamedByVerifyWithItsImageAndOnlyThatImageFailsToExport() throws {
-        let directory = try StoreTestDirectory()
+        let directory = try TemporaryDirectory(prefix: "amber-core-test")
         let context = try StoreContext(home: directory.home)
         let images = ImageService(context: context)
-        try StoreContent.write(StoreContent.random(2 << 20, seed: 1), to: directory.path("a"))
-        try StoreContent.write(StoreContent.text(2 << 20, seed: 2), to: directory.path("b"))
+        try TestContent.write(TestContent.random(2 << 20, seed: 1), to: directory.path("a"))
+        try TestContent.write(TestContent.text(2 << 20, seed: 2), to: directory.path("b"))
         _ = try images.importImage(file: directory.path("a"), name: "healthy")
         _ = try images.importImage(file: directory.path("b"), name: "victim")
         #expect(try context.verify().isClean)
@@ -30,7 +21,7 @@ func storeTestFlipByte(at offset: UInt64, in path: String) throws {
         let manifest = try context.reader.manifest(ChunkDigest(bytes: image.manifest)!)
         let target = manifest.digests[10]
         let location = try context.reader.location(of: target)
-        try storeTestFlipByte(at: location.offset + 60, in: context.store.packPath(location.pack))
+        try flipByte(at: location.offset + 60, in: context.store.packPath(location.pack))
 
         // A snapshot sharing the victim's manifest is named too.
         try context.catalog.write { db in
@@ -57,23 +48,23 @@ func storeTestFlipByte(at offset: UInt64, in path: String) throws {
         }
         #expect(!FileManager.default.fileExists(atPath: directory.path("victim.out")))
         try images.export(name: "healthy", to: directory.path("healthy.out"))
-        #expect(try StoreContent.sha256(ofFile: directory.path("healthy.out")) == StoreContent.sha256(StoreContent.random(2 << 20, seed: 1)))
+        #expect(try TestContent.sha256(ofFile: directory.path("healthy.out")) == TestContent.sha256(TestContent.random(2 << 20, seed: 1)))
     }
 
     /// A damaged chunk is quarantined by verify: the next import of the same content stores it again
     /// (instead of deduplicating against the damaged copy), and then verify is clean and the damaged
     /// image exports exactly. The quarantined place is listed for index rebuilds.
     @Test func aQuarantinedChunkIsStoredAgainByTheNextImportOfItsContent() throws {
-        let directory = try StoreTestDirectory()
+        let directory = try TemporaryDirectory(prefix: "amber-core-test")
         let context = try StoreContext(home: directory.home)
         let images = ImageService(context: context)
-        let content = StoreContent.text(2 << 20, seed: 5)
-        try StoreContent.write(content, to: directory.path("a"))
+        let content = TestContent.text(2 << 20, seed: 5)
+        try TestContent.write(content, to: directory.path("a"))
         _ = try images.importImage(file: directory.path("a"), name: "first")
         let image = try #require(try context.catalog.read { try $0.image(named: "first") })
         let target = try context.reader.manifest(ChunkDigest(bytes: image.manifest)!).digests[7]
         let location = try context.reader.location(of: target)
-        try storeTestFlipByte(at: location.offset + 60, in: context.store.packPath(location.pack))
+        try flipByte(at: location.offset + 60, in: context.store.packPath(location.pack))
 
         let report = try context.verify()
         #expect(report.quarantined == [target.hex] && !report.isClean)
@@ -82,17 +73,17 @@ func storeTestFlipByte(at offset: UInt64, in path: String) throws {
         #expect(try context.reader.location(of: target) != location, "the content was stored afresh")
         #expect(try context.verify().isClean)
         try images.export(name: "first", to: directory.path("first.out"))
-        #expect(try StoreContent.sha256(ofFile: directory.path("first.out")) == StoreContent.sha256(content))
+        #expect(try TestContent.sha256(ofFile: directory.path("first.out")) == TestContent.sha256(content))
     }
 
     @Test func gcFreesWhatNothingReferencesRewritesSparsePacksAndKeepsTheRest() throws {
-        let directory = try StoreTestDirectory()
+        let directory = try TemporaryDirectory(prefix: "amber-core-test")
         let context = try StoreContext(home: directory.home, packTarget: 1 << 20)
         let images = ImageService(context: context)
-        let kept = StoreContent.random(3 << 20, seed: 3) + StoreContent.text(1 << 20, seed: 4)
+        let kept = TestContent.random(3 << 20, seed: 3) + TestContent.text(1 << 20, seed: 4)
         // Interleave two images' chunks in the same packs: import them as one file first, then separately.
-        try StoreContent.write(StoreContent.random(3 << 20, seed: 5), to: directory.path("doomed"))
-        try StoreContent.write(kept, to: directory.path("kept"))
+        try TestContent.write(TestContent.random(3 << 20, seed: 5), to: directory.path("doomed"))
+        try TestContent.write(kept, to: directory.path("kept"))
         _ = try images.importImage(file: directory.path("doomed"), name: "doomed")
         _ = try images.importImage(file: directory.path("kept"), name: "kept")
         let before = try context.statistics()
@@ -111,22 +102,22 @@ func storeTestFlipByte(at offset: UInt64, in path: String) throws {
         #expect(after.packFileBytes == before.packFileBytes - Int64(report.bytesFreed))
         #expect(try context.verify().isClean)
         try images.export(name: "kept", to: directory.path("kept.out"))
-        #expect(try StoreContent.sha256(ofFile: directory.path("kept.out")) == StoreContent.sha256(kept))
+        #expect(try TestContent.sha256(ofFile: directory.path("kept.out")) == TestContent.sha256(kept))
         #expect(try context.collectGarbage(dryRun: false).bytesFreed == 0)
     }
 
     @Test func gcReclaimsOrphanPacksAndTornTails() throws {
-        let directory = try StoreTestDirectory()
+        let directory = try TemporaryDirectory(prefix: "amber-core-test")
         let context = try StoreContext(home: directory.home)
         let images = ImageService(context: context)
-        try StoreContent.write(StoreContent.text(1 << 20, seed: 6), to: directory.path("img"))
+        try TestContent.write(TestContent.text(1 << 20, seed: 6), to: directory.path("img"))
         _ = try images.importImage(file: directory.path("img"), name: "img")
         let pack = try #require(try context.store.packFileNames().first)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: context.store.packPath(pack)))
         try handle.seekToEnd()
-        try handle.write(contentsOf: Data(StoreContent.random(10_000, seed: 7)))
+        try handle.write(contentsOf: Data(TestContent.random(10_000, seed: 7)))
         try handle.close()
-        try StoreContent.write(StoreContent.random(20_000, seed: 8), to: context.store.packPath("00000000deadbeef"))
+        try TestContent.write(TestContent.random(20_000, seed: 8), to: context.store.packPath("00000000deadbeef"))
 
         let report = try context.collectGarbage(dryRun: false)
         #expect(report.orphanPacks == 1)
@@ -137,11 +128,11 @@ func storeTestFlipByte(at offset: UInt64, in path: String) throws {
     }
 
     @Test func gcWaitsForAWriterInProgressAndNeverFreesWhatItReferences() throws {
-        let directory = try StoreTestDirectory()
+        let directory = try TemporaryDirectory(prefix: "amber-core-test")
         let context = try StoreContext(home: directory.home)
         let images = ImageService(context: context)
-        let bytes = StoreContent.random(2 << 20, seed: 9)
-        try StoreContent.write(bytes, to: directory.path("img"))
+        let bytes = TestContent.random(2 << 20, seed: 9)
+        try TestContent.write(bytes, to: directory.path("img"))
         _ = try images.importImage(file: directory.path("img"), name: "old")
         try images.remove(name: "old")
 
@@ -166,14 +157,14 @@ func storeTestFlipByte(at offset: UInt64, in path: String) throws {
         #expect(gcDone.wait(timeout: .now() + 30) == .success)
         #expect(try gcResult.get().deadChunks == 0)
         try images.export(name: "new", to: directory.path("new.out"))
-        #expect(try StoreContent.sha256(ofFile: directory.path("new.out")) == StoreContent.sha256(bytes))
+        #expect(try TestContent.sha256(ofFile: directory.path("new.out")) == TestContent.sha256(bytes))
     }
 
     @Test func aLiveLeaseKeepsItsManifestAlive() throws {
-        let directory = try StoreTestDirectory()
+        let directory = try TemporaryDirectory(prefix: "amber-core-test")
         let context = try StoreContext(home: directory.home)
         let images = ImageService(context: context)
-        try StoreContent.write(StoreContent.text(1 << 20, seed: 10), to: directory.path("img"))
+        try TestContent.write(TestContent.text(1 << 20, seed: 10), to: directory.path("img"))
         _ = try images.importImage(file: directory.path("img"), name: "img")
         let manifest = try #require(try context.catalog.read { try $0.image(named: "img") }).manifest
         let lease = try context.catalog.write { try $0.insertLease(purpose: "clone", manifest: manifest) }
@@ -191,11 +182,11 @@ func storeTestFlipByte(at offset: UInt64, in path: String) throws {
     }
 
     @Test func rebuildIndexRecoversTheCatalogFromThePacks() throws {
-        let directory = try StoreTestDirectory()
+        let directory = try TemporaryDirectory(prefix: "amber-core-test")
         let context = try StoreContext(home: directory.home, packTarget: 1 << 20)
         let images = ImageService(context: context)
-        let bytes = StoreContent.text(3 << 20, seed: 11) + StoreContent.random(1 << 20, seed: 12)
-        try StoreContent.write(bytes, to: directory.path("img"))
+        let bytes = TestContent.text(3 << 20, seed: 11) + TestContent.random(1 << 20, seed: 12)
+        try TestContent.write(bytes, to: directory.path("img"))
         _ = try images.importImage(file: directory.path("img"), name: "img")
         let chunks = Set(try context.catalog.read { try $0.allChunks() })
         try context.catalog.write { try $0.execute("DELETE FROM chunks; DELETE FROM packs") }
@@ -206,7 +197,7 @@ func storeTestFlipByte(at offset: UInt64, in path: String) throws {
         #expect(report.damagedRecords == 0)
         #expect(Set(try context.catalog.read { try $0.allChunks() }) == chunks)
         try images.export(name: "img", to: directory.path("img.out"))
-        #expect(try StoreContent.sha256(ofFile: directory.path("img.out")) == StoreContent.sha256(bytes))
+        #expect(try TestContent.sha256(ofFile: directory.path("img.out")) == TestContent.sha256(bytes))
     }
 }
 

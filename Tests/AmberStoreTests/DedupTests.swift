@@ -1,10 +1,11 @@
 import AmberStore
+import AmberTestSupport
 import Testing
 
 @Suite struct DedupTests {
     @Test func importingTheSameBytesTwiceAddsNoChunks() throws {
         let test = try TestStore()
-        let bytes = Content.text(4 << 20, seed: 1) + Content.random(4 << 20, seed: 2)
+        let bytes = TestContent.text(4 << 20, seed: 1) + TestContent.random(4 << 20, seed: 2)
         let first = try test.ingest(bytes)
         let packBytes = try test.packBytes()
         let second = try test.ingest(bytes, name: "again")
@@ -16,7 +17,7 @@ import Testing
 
     @Test func repeatedChunksInsideOneImageAreStoredOnce() throws {
         let test = try TestStore()
-        let block = Content.random(65536, seed: 3)
+        let block = TestContent.random(65536, seed: 3)
         let result = try test.ingest(Array([[UInt8]](repeating: block, count: 50).joined()))
         // One data chunk plus the manifest's own piece and root.
         #expect(result.newChunks == 1)
@@ -27,13 +28,13 @@ import Testing
         let test = try TestStore()
         let chunk = 65536
         let count = 320 // 20 MiB: text-like so compression is in play too
-        var image = Content.text(count * chunk, seed: 4)
+        var image = TestContent.text(count * chunk, seed: 4)
         try test.ingest(image)
         let base = try test.packBytes()
         for generation in 1...10 {
-            let changed = Content.random(count, seed: UInt64(generation)).prefix(count / 20).map { Int($0) % count }
+            let changed = TestContent.random(count, seed: UInt64(generation)).prefix(count / 20).map { Int($0) % count }
             for (n, index) in Set(changed).enumerated() {
-                let replacement = Content.text(chunk, seed: UInt64(generation * 1000 + n))
+                let replacement = TestContent.text(chunk, seed: UInt64(generation * 1000 + n))
                 image.replaceSubrange(index * chunk..<(index + 1) * chunk, with: replacement)
             }
             try test.ingest(image, name: "gen\(generation)")

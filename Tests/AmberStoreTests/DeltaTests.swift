@@ -1,4 +1,5 @@
 @testable import AmberStore
+import AmberTestSupport
 import Foundation
 import Testing
 
@@ -34,7 +35,7 @@ func rewritingOnePagePerChunk(_ bytes: [UInt8], page: Int, seed: UInt64) -> [UIn
     var out = bytes
     for chunk in stride(from: 0, to: bytes.count, by: 64 << 10) {
         let start = chunk + page * 4096
-        out.replaceSubrange(start..<(start + 4096), with: Content.random(4096, seed: seed &+ UInt64(chunk)))
+        out.replaceSubrange(start..<(start + 4096), with: TestContent.random(4096, seed: seed &+ UInt64(chunk)))
     }
     return out
 }
@@ -42,7 +43,7 @@ func rewritingOnePagePerChunk(_ bytes: [UInt8], page: Int, seed: UInt64) -> [UIn
 @Suite struct DeltaTests {
     @Test func aChunkWithOneChangedPageIsStoredAsThatPageAndReadsBackWhole() throws {
         let test = try TestStore()
-        let first = Content.text(1 << 20, seed: 1)
+        let first = TestContent.text(1 << 20, seed: 1)
         let second = rewritingOnePagePerChunk(first, page: 3, seed: 2)
         let v1 = try test.ingest(first, deltaBase: nil)
         let v2 = try test.ingest(second, deltaBase: v1.manifest)
@@ -68,7 +69,7 @@ func rewritingOnePagePerChunk(_ bytes: [UInt8], page: Int, seed: UInt64) -> [UIn
 
     @Test func everyPageChangedIsADeltaOnlyWhenTheLimitAllowsIt() throws {
         let test = try TestStore()
-        let first = Content.text(512 << 10, seed: 3)
+        let first = TestContent.text(512 << 10, seed: 3)
         var second = first
         for page in stride(from: 0, to: second.count, by: 4096) { second[page + 17] ^= 0x5A }
         let v1 = try test.ingest(first, deltaBase: nil)
@@ -83,9 +84,9 @@ func rewritingOnePagePerChunk(_ bytes: [UInt8], page: Int, seed: UInt64) -> [UIn
 
     @Test func aChunkPutWithADeltaBaseIsStoredAsADelta() throws {
         let test = try TestStore()
-        let old = Content.text(64 << 10, seed: 14)
+        let old = TestContent.text(64 << 10, seed: 14)
         var new = old
-        new.replaceSubrange(8192..<12288, with: Content.random(4096, seed: 15))
+        new.replaceSubrange(8192..<12288, with: TestContent.random(4096, seed: 15))
         let writer = try StoreWriter(store: test.store, index: test.index)
         let base = try writer.put(old)
         test.index.record(try writer.seal())
@@ -104,13 +105,13 @@ func rewritingOnePagePerChunk(_ bytes: [UInt8], page: Int, seed: UInt64) -> [UIn
 
     @Test func chainsStopAtTheDepthCapAndEveryVersionReadsBack() throws {
         let test = try TestStore()
-        var versions = [Content.text(128 << 10, seed: 4)]
+        var versions = [TestContent.text(128 << 10, seed: 4)]
         var roots = [try test.ingest(versions[0], deltaBase: nil).manifest]
         var deltas: [Int] = []
         for step in 1...11 {
             var next = versions.last!
             // Even seeds: the generator ORs in the low bit, so seeds 2k and 2k+1 give the same bytes.
-            next.replaceSubrange(4096..<8192, with: Content.random(4096, seed: UInt64(1000 + 2 * step)))
+            next.replaceSubrange(4096..<8192, with: TestContent.random(4096, seed: UInt64(1000 + 2 * step)))
             let result = try test.ingest(next, deltaBase: roots.last!)
             versions.append(next)
             roots.append(result.manifest)
@@ -131,7 +132,7 @@ func rewritingOnePagePerChunk(_ bytes: [UInt8], page: Int, seed: UInt64) -> [UIn
 
     @Test func aDamagedBaseFailsItsDeltasWithAnErrorNamingBoth() throws {
         let test = try TestStore()
-        let first = Content.text(256 << 10, seed: 5)
+        let first = TestContent.text(256 << 10, seed: 5)
         let v1 = try test.ingest(first, deltaBase: nil)
         let v2 = try test.ingest(rewritingOnePagePerChunk(first, page: 15, seed: 6), deltaBase: v1.manifest)
         let base = try test.reader.manifest(v1.manifest).digests[2]
@@ -151,15 +152,15 @@ func rewritingOnePagePerChunk(_ bytes: [UInt8], page: Int, seed: UInt64) -> [UIn
 
     @Test func aCraftedDeltaRecordIsRefusedWithoutReadingPastIt() throws {
         let test = try TestStore()
-        let v1 = try test.ingest(Content.text(64 << 10, seed: 7), deltaBase: nil)
+        let v1 = try test.ingest(TestContent.text(64 << 10, seed: 7), deltaBase: nil)
         let base = try test.reader.manifest(v1.manifest).digests[0]
         // The bitmap says all 16 pages changed; the record holds three.
         var payload = [UInt8](repeating: 0, count: DeltaRecord.prefixSize(64 << 10))
         payload.replaceSubrange(0..<32, with: base.bytes)
         payload[DeltaRecord.bitmapOffset] = 0xFF
         payload[DeltaRecord.bitmapOffset + 1] = 0xFF
-        payload += Content.random(3 * 4096, seed: 8)
-        let crafted = Content.random(64 << 10, seed: 9).withUnsafeBytes { ChunkDigest.of($0) }
+        payload += TestContent.random(3 * 4096, seed: 8)
+        let crafted = TestContent.random(64 << 10, seed: 9).withUnsafeBytes { ChunkDigest.of($0) }
         try test.appendCrafted(PackRecordHeader(codec: .delta, rawLength: 64 << 10, storedLength: payload.count, digest: crafted),
                                payload: payload, base: base)
         let error = #expect(throws: StoreError.self) { try test.reader.chunk(crafted) }
@@ -167,10 +168,10 @@ func rewritingOnePagePerChunk(_ bytes: [UInt8], page: Int, seed: UInt64) -> [UIn
 
         // A record naming itself as its base ends at the chain limit instead of looping.
         var looping = [UInt8](repeating: 0, count: DeltaRecord.prefixSize(64 << 10))
-        let loop = Content.random(64 << 10, seed: 10).withUnsafeBytes { ChunkDigest.of($0) }
+        let loop = TestContent.random(64 << 10, seed: 10).withUnsafeBytes { ChunkDigest.of($0) }
         looping.replaceSubrange(0..<32, with: loop.bytes)
         looping[DeltaRecord.bitmapOffset] = 1
-        looping += Content.random(4096, seed: 11)
+        looping += TestContent.random(4096, seed: 11)
         try test.appendCrafted(PackRecordHeader(codec: .delta, rawLength: 64 << 10, storedLength: looping.count, digest: loop),
                                payload: looping, base: loop)
         let loopError = #expect(throws: StoreError.self) { try test.reader.chunk(loop) }
@@ -179,7 +180,7 @@ func rewritingOnePagePerChunk(_ bytes: [UInt8], page: Int, seed: UInt64) -> [UIn
 
     @Test func scanningPacksFindsDeltaBasesAndChecksDeltasOnceAllPacksAreRead() throws {
         let test = try TestStore(packTarget: 256 << 10)
-        let first = Content.text(1 << 20, seed: 12)
+        let first = TestContent.text(1 << 20, seed: 12)
         let v1 = try test.ingest(first, deltaBase: nil)
         let v2 = try test.ingest(rewritingOnePagePerChunk(first, page: 9, seed: 13), deltaBase: v1.manifest)
         #expect(v2.deltaChunks == 16)

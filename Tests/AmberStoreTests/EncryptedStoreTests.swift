@@ -1,4 +1,5 @@
 @testable import AmberStore
+import AmberTestSupport
 import Foundation
 import Testing
 
@@ -52,7 +53,7 @@ import Testing
         let test = try encryptedStore()
         let marker = Array("THE-MARKER-STRING-".utf8)
         var image = [UInt8]()
-        while image.count < 200_000 { image += marker + Content.random(100, seed: UInt64(image.count)) }
+        while image.count < 200_000 { image += marker + TestContent.random(100, seed: UInt64(image.count)) }
         let result = try test.ingest(image)
         #expect(try test.export(result.manifest) == image)
         // Keyed names: the digest of the first chunk is not its SHA-256.
@@ -74,9 +75,9 @@ import Testing
     @Test func deltaRecordsAreSealedAndRebuild() throws {
         let test = try encryptedStore()
         // Four pages, one of them changed: a delta (at most half the pages may differ).
-        let base = Content.text(16384, seed: 1)
+        let base = TestContent.text(16384, seed: 1)
         var changed = base
-        changed.replaceSubrange(0..<100, with: Content.random(100, seed: 2))
+        changed.replaceSubrange(0..<100, with: TestContent.random(100, seed: 2))
         var writer = try StoreWriter(store: test.store, index: test.index)
         let baseDigest = try writer.put(base)
         test.index.record(try writer.seal())
@@ -93,7 +94,7 @@ import Testing
 
     @Test func aPayloadUnderAnotherRecordsHeaderDoesNotOpen() throws {
         let test = try encryptedStore()
-        let a = Content.random(4096, seed: 10), b = Content.random(4096, seed: 12)
+        let a = TestContent.random(4096, seed: 10), b = TestContent.random(4096, seed: 12)
         #expect(a != b)
         let writer = try StoreWriter(store: test.store, index: test.index)
         let digestA = try writer.put(a), digestB = try writer.put(b)

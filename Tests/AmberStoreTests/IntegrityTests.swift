@@ -1,23 +1,14 @@
 @testable import AmberStore
+import AmberTestSupport
 import Foundation
 import Glibc
 import Testing
 
-/// Flips one byte of a file in place.
-func flipByte(at offset: UInt64, in path: String) throws {
-    let handle = try FileHandle(forUpdating: URL(fileURLWithPath: path))
-    defer { try? handle.close() }
-    try handle.seek(toOffset: offset)
-    let byte = try handle.read(upToCount: 1)!
-    try handle.seek(toOffset: offset)
-    try handle.write(contentsOf: Data([byte[0] ^ 0xFF]))
-}
-
 @Suite struct IntegrityTests {
     @Test func aFlippedPayloadByteIsCaughtByReadsExportsAndVerify() throws {
         let test = try TestStore()
-        let good = try test.ingest(Content.random(1 << 20, seed: 1), name: "good")
-        let victim = try test.ingest(Content.text(1 << 20, seed: 2), name: "victim")
+        let good = try test.ingest(TestContent.random(1 << 20, seed: 1), name: "good")
+        let victim = try test.ingest(TestContent.text(1 << 20, seed: 2), name: "victim")
         let manifest = try test.reader.manifest(victim.manifest)
         let target = manifest.digests[3]
         let location = try test.reader.location(of: target)
@@ -33,7 +24,7 @@ func flipByte(at offset: UInt64, in path: String) throws {
             #expect("\(error)".contains(target.hex))
         }
         #expect(!FileManager.default.fileExists(atPath: test.directory.path("victim.out")), "a failed export left a file")
-        #expect(try test.export(good.manifest, name: "good.out") == Content.random(1 << 20, seed: 1))
+        #expect(try test.export(good.manifest, name: "good.out") == TestContent.random(1 << 20, seed: 1))
 
         let defects = test.reader.verify(test.index.allChunks)
         #expect(defects.map(\.digest) == [target])
@@ -41,8 +32,8 @@ func flipByte(at offset: UInt64, in path: String) throws {
 
     @Test func scanningPacksFindsEveryCommittedChunkAndStopsAtATornTail() throws {
         let test = try TestStore(packTarget: 1 << 20)
-        try test.ingest(Content.text(3 << 20, seed: 3))
-        try test.ingest(Content.random(2 << 20, seed: 4), name: "second")
+        try test.ingest(TestContent.text(3 << 20, seed: 3))
+        try test.ingest(TestContent.random(2 << 20, seed: 4), name: "second")
         let packs = try test.store.packFileNames()
         #expect(packs.count > 1, "a 1 MiB pack target should have rolled over")
 
@@ -51,7 +42,7 @@ func flipByte(at offset: UInt64, in path: String) throws {
         let sizeBefore = try FileManager.default.attributesOfItem(atPath: path)[.size] as! UInt64
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         try handle.seekToEnd()
-        try handle.write(contentsOf: Data(Content.random(100, seed: 5)))
+        try handle.write(contentsOf: Data(TestContent.random(100, seed: 5)))
         try handle.close()
 
         var found = Set<StoredChunk>()
@@ -71,12 +62,12 @@ func flipByte(at offset: UInt64, in path: String) throws {
 
     @Test func anUncommittedWriterGivesItsSpaceBack() throws {
         let test = try TestStore()
-        try test.ingest(Content.text(1 << 20, seed: 6))
+        try test.ingest(TestContent.text(1 << 20, seed: 6))
         let before = try test.packBytes()
         let packs = try test.store.packFileNames()
 
         let input = test.directory.path("more")
-        try Data(Content.random(2 << 20, seed: 7)).write(to: URL(fileURLWithPath: input))
+        try Data(TestContent.random(2 << 20, seed: 7)).write(to: URL(fileURLWithPath: input))
         let writer = try StoreWriter(store: test.store, index: test.index)
         _ = try writer.ingest(file: input)
         _ = try writer.seal()
@@ -88,20 +79,20 @@ func flipByte(at offset: UInt64, in path: String) throws {
 
     @Test func aNewWriterCutsOffBytesACrashedWriterLeftAndAppendsToTheSamePack() throws {
         let test = try TestStore()
-        let first = try test.ingest(Content.text(1 << 20, seed: 8))
+        let first = try test.ingest(TestContent.text(1 << 20, seed: 8))
         let pack = try #require(try test.store.packFileNames().first)
         let committed = try #require(try test.index.packExtents().first { $0.name == pack }).length
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: test.store.packPath(pack)))
         try handle.seekToEnd()
-        try handle.write(contentsOf: Data(Content.random(5000, seed: 9)))
+        try handle.write(contentsOf: Data(TestContent.random(5000, seed: 9)))
         try handle.close()
 
-        let second = try test.ingest(Content.random(1 << 20, seed: 10), name: "second")
+        let second = try test.ingest(TestContent.random(1 << 20, seed: 10), name: "second")
         #expect(try test.store.packFileNames() == [pack])
         let scan = try test.reader.scanPack(pack)
         #expect(scan.validLength == scan.fileLength)
         #expect(scan.records.contains { $0.location.offset == committed })
-        #expect(try test.export(first.manifest) == Content.text(1 << 20, seed: 8))
-        #expect(try test.export(second.manifest, name: "2") == Content.random(1 << 20, seed: 10))
+        #expect(try test.export(first.manifest) == TestContent.text(1 << 20, seed: 8))
+        #expect(try test.export(second.manifest, name: "2") == TestContent.random(1 << 20, seed: 10))
     }
 }

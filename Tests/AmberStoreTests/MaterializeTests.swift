@@ -1,5 +1,6 @@
 @testable import AmberStore
 import AmberSystem
+import AmberTestSupport
 import Foundation
 import Glibc
 import Testing
@@ -15,14 +16,14 @@ import Testing
         var bytes: [UInt8] = []
         for region in 0..<8 {
             switch region % 4 {
-            case 0: bytes += Content.text(1 << 20, seed: UInt64(region))
-            case 2: bytes += Content.random(1 << 20, seed: UInt64(region))
+            case 0: bytes += TestContent.text(1 << 20, seed: UInt64(region))
+            case 2: bytes += TestContent.random(1 << 20, seed: UInt64(region))
             default: bytes += [UInt8](repeating: 0, count: 1 << 20)
             }
         }
         // A single data chunk between zero chunks inside one batch, then an odd-sized tail.
-        bytes += [UInt8](repeating: 0, count: 3 << 16) + Content.random(1 << 16, seed: 99) + [UInt8](repeating: 0, count: 2 << 16)
-        return bytes + Content.text(12_345, seed: 100)
+        bytes += [UInt8](repeating: 0, count: 3 << 16) + TestContent.random(1 << 16, seed: 99) + [UInt8](repeating: 0, count: 2 << 16)
+        return bytes + TestContent.text(12_345, seed: 100)
     }
 
     @Test(arguments: [false, true])

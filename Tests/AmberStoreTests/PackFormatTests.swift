@@ -1,4 +1,5 @@
 @testable import AmberStore
+import AmberTestSupport
 import Testing
 
 @Suite struct PackFormatTests {
@@ -24,8 +25,8 @@ import Testing
     }
 
     @Test func compressionFallsBackToRawWhenItDoesNotShrink() {
-        let random = Content.random(65536, seed: 7)
-        let text = Content.text(65536, seed: 7)
+        let random = TestContent.random(65536, seed: 7)
+        let text = TestContent.text(65536, seed: 7)
         var out = [UInt8](repeating: 0, count: ChunkCodec.compressionBound(65536))
         let randomCodec = random.withUnsafeBytes { src in out.withUnsafeMutableBytes { ChunkCodec.compress(src, into: $0).0 } }
         let (textCodec, textSize) = text.withUnsafeBytes { src in out.withUnsafeMutableBytes { ChunkCodec.compress(src, into: $0) } }

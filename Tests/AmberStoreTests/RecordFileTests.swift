@@ -1,4 +1,5 @@
 import AmberStore
+import AmberTestSupport
 import Foundation
 import Testing
 

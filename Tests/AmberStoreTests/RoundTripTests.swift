@@ -1,5 +1,6 @@
 @testable import AmberStore
 import AmberSystem
+import AmberTestSupport
 import Foundation
 import Glibc
 import Testing
@@ -9,10 +10,10 @@ import Testing
         ("empty", []),
         ("one byte", [42]),
         ("zeros", [UInt8](repeating: 0, count: 3 << 20)),
-        ("sparse", Content.sparse(5 << 20, seed: 1)),
-        ("text", Content.text(2 << 20, seed: 2)),
-        ("random", Content.random(2 << 20, seed: 3)),
-        ("odd size", Content.random(65536 * 3 + 4097, seed: 4)),
+        ("sparse", TestContent.sparse(5 << 20, seed: 1)),
+        ("text", TestContent.text(2 << 20, seed: 2)),
+        ("random", TestContent.random(2 << 20, seed: 3)),
+        ("odd size", TestContent.random(65536 * 3 + 4097, seed: 4)),
     ]
 
     @Test(arguments: 0..<kinds.count)
@@ -22,7 +23,7 @@ import Testing
         let result = try test.ingest(bytes)
         #expect(result.logicalBytes == UInt64(bytes.count), "\(name)")
         let exported = try test.export(result.manifest)
-        #expect(Content.sha256(exported) == Content.sha256(bytes), "\(name)")
+        #expect(TestContent.sha256(exported) == TestContent.sha256(bytes), "\(name)")
     }
 
     @Test func zeroChunksAreNeverStoredAndExportAsHoles() throws {
@@ -40,7 +41,7 @@ import Testing
 
     @Test func memoryIngestMatchesFileIngest() throws {
         let test = try TestStore()
-        let bytes = Content.text(1 << 20, seed: 5) + [UInt8](repeating: 0, count: 1 << 20) + Content.random(100_000, seed: 6)
+        let bytes = TestContent.text(1 << 20, seed: 5) + [UInt8](repeating: 0, count: 1 << 20) + TestContent.random(100_000, seed: 6)
         let fromFile = try test.ingest(bytes)
         let memory = try MemFD.create(name: "guest", size: UInt64(bytes.count))
         let region = try MappedRegion(size: bytes.count, fd: memory)
@@ -60,7 +61,7 @@ import Testing
 
     @Test func readingAFileWithPreadGivesTheSameManifestAsMappingIt() throws {
         let test = try TestStore()
-        let bytes = Content.text(3 << 20, seed: 12) + [UInt8](repeating: 0, count: 1 << 20) + Content.random(70_000, seed: 13)
+        let bytes = TestContent.text(3 << 20, seed: 12) + [UInt8](repeating: 0, count: 1 << 20) + TestContent.random(70_000, seed: 13)
         let mapped = try test.ingest(bytes)
         let writer = try StoreWriter(store: test.store, index: test.index)
         defer { writer.finish(committed: false) }
@@ -71,7 +72,7 @@ import Testing
 
     @Test func randomAccessReadsMatchTheSourceAtAnyOffset() throws {
         let test = try TestStore(chunkSize: 4096)
-        let bytes = Content.text(100_000, seed: 8) + [UInt8](repeating: 0, count: 10_000) + Content.random(33_333, seed: 9)
+        let bytes = TestContent.text(100_000, seed: 8) + [UInt8](repeating: 0, count: 10_000) + TestContent.random(33_333, seed: 9)
         let result = try test.ingest(bytes)
         let file = try ManifestFile(reader: test.reader, root: result.manifest)
         #expect(file.length == UInt64(bytes.count))
@@ -86,7 +87,7 @@ import Testing
 
     @Test func concurrentRandomAccessReadsAllSeeTheRightBytes() throws {
         let test = try TestStore()
-        let bytes = Content.text(1 << 20, seed: 14) + Content.random(1 << 20, seed: 15)
+        let bytes = TestContent.text(1 << 20, seed: 14) + TestContent.random(1 << 20, seed: 15)
         let file = try ManifestFile(reader: test.reader, root: try test.ingest(bytes).manifest)
         let mismatches = NSLock()
         var wrong = 0
@@ -109,7 +110,7 @@ import Testing
     @Test func manifestsBiggerThanOnePieceRoundTrip() throws {
         // 4 KiB chunks: 128 digests per piece, so 3 MiB needs 6 pieces, some all-zero.
         let test = try TestStore(chunkSize: 4096)
-        let bytes = Content.random(1 << 20, seed: 10) + [UInt8](repeating: 0, count: 2 << 20) + Content.text(5000, seed: 11)
+        let bytes = TestContent.random(1 << 20, seed: 10) + [UInt8](repeating: 0, count: 2 << 20) + TestContent.text(5000, seed: 11)
         let result = try test.ingest(bytes)
         let manifest = try test.reader.manifest(result.manifest)
         #expect(manifest.digests.count == (bytes.count + 4095) / 4096)

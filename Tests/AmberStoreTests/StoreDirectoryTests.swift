@@ -1,4 +1,5 @@
 import AmberStore
+import AmberTestSupport
 import Glibc
 import Foundation
 import Testing
@@ -66,7 +67,7 @@ import Testing
             let test = try TestStore()
             let packs = test.store.directory.appendingPathComponent("packs").path
             #expect(chmod(packs, shared ? 0o2750 : 0o700) == 0)
-            try test.ingest(Content.random(1 << 20, seed: 7))
+            try test.ingest(TestContent.random(1 << 20, seed: 7))
             let names = try test.store.packFileNames()
             #expect(names.count == 1)
             var info = stat()

@@ -1,12 +1,11 @@
 import AmberControl
 import AmberSystem
+import AmberTestSupport
 import Foundation
 import Testing
 @testable import AmberVMM
 
-/// The amber-vmm binary built beside this test bundle.
-private let vmmBinary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    .appendingPathComponent("amber-vmm").path
+private let vmmBinary = BuiltProducts.amberVMM.path
 
 private struct Outcome {
     let status: Int32
@@ -87,9 +86,7 @@ struct ExecutableTests {
         defer { scratch.remove() }
         let configuration = try scratch.configuration(entryCode: LongMode.countForever)
         let outcome = try runVMM(["--config", try scratch.writeConfiguration(configuration)]) { process in
-            for _ in 0..<300 where !FileManager.default.fileExists(atPath: configuration.controlSocketPath) {
-                Thread.sleep(forTimeInterval: 0.01)
-            }
+            _ = eventually(within: 30) { FileManager.default.fileExists(atPath: configuration.controlSocketPath) }
             let status = try ControlClient.request(.status, path: configuration.controlSocketPath)
             #expect(status.status?.state == .running)
             process.terminate()

@@ -1,5 +1,6 @@
 import AmberControl
 import AmberSystem
+import AmberTestSupport
 import Foundation
 import Testing
 @testable import AmberVMM
@@ -65,9 +66,7 @@ final class RunningHost: @unchecked Sendable {
     }
 
     func waitForSocket(_ path: String) {
-        for _ in 0..<200 where !FileManager.default.fileExists(atPath: path) {
-            Thread.sleep(forTimeInterval: 0.01)
-        }
+        _ = eventually(within: 30) { FileManager.default.fileExists(atPath: path) }
     }
 }
 
@@ -123,11 +122,11 @@ struct HostTests {
         let status = try ControlClient.request(.status, path: socket)
         #expect(status.status?.name == "test" && status.status?.vcpus == 2)
         #expect(status.status?.pid == getpid() && status.status?.memoryBytes == 64 << 20)
-        Thread.sleep(forTimeInterval: 0.2)
+        let memory = running.host.machine.memory
+        #expect(eventually(within: 30) { (memory.read(UInt64.self, at: 0x3000) ?? 0) > 0 }, "the guest counts")
 
         let paused = try ControlClient.request(.pause, path: socket)
         #expect(paused.status?.state == .paused)
-        let memory = running.host.machine.memory
         let whilePaused = memory.read(UInt64.self, at: 0x3000)
         #expect((whilePaused ?? 0) > 0)
         Thread.sleep(forTimeInterval: 0.3)
@@ -137,8 +136,7 @@ struct HostTests {
 
         let resumed = try ControlClient.request(.resume, path: socket)
         #expect(resumed.status?.state == .running)
-        Thread.sleep(forTimeInterval: 0.2)
-        #expect((memory.read(UInt64.self, at: 0x3000) ?? 0) > (whilePaused ?? 0))
+        #expect(eventually(within: 30) { (memory.read(UInt64.self, at: 0x3000) ?? 0) > (whilePaused ?? 0) }, "the guest counts on")
 
         #expect(try ControlClient.request(.stop, path: socket).status != nil)
         #expect(try running.waitForExit() == .stopped)

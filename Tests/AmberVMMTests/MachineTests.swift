@@ -1,4 +1,5 @@
 import AmberSystem
+import AmberTestSupport
 import Foundation
 import Testing
 @testable import AmberVMM
@@ -18,7 +19,7 @@ struct MachineTests {
         try guest.load(RealMode.countForever(at: 0x2000), at: 0x1000)
         try guest.machine.start()
         defer { guest.machine.stop(.stopped); _ = guest.machine.waitForExit() }
-        Thread.sleep(forTimeInterval: 0.2)
+        #expect(eventually(within: 30) { guest.counter(at: 0x2000) > 0 }, "the guest counts")
         try guest.machine.pause()
         #expect(guest.machine.currentState == .paused)
         let whenPaused = guest.counter(at: 0x2000)
@@ -26,8 +27,7 @@ struct MachineTests {
         Thread.sleep(forTimeInterval: 0.3)
         #expect(guest.counter(at: 0x2000) == whenPaused)
         try guest.machine.resume()
-        Thread.sleep(forTimeInterval: 0.2)
-        #expect(guest.counter(at: 0x2000) > whenPaused)
+        #expect(eventually(within: 30) { guest.counter(at: 0x2000) > whenPaused }, "the guest counts on")
     }
 
     @Test func pausingTwiceIsRefusedClearly() throws {
@@ -46,7 +46,7 @@ struct MachineTests {
         try guest.load(RealMode.countForever(at: 0x2000), at: 0x1000, vcpu: 0)
         try guest.load(RealMode.countForever(at: 0x2004), at: 0x1100, vcpu: 1)
         try guest.machine.start()
-        Thread.sleep(forTimeInterval: 0.3)
+        _ = eventually(within: 30) { guest.counter(at: 0x2000) > 0 && guest.counter(at: 0x2004) > 0 }
         try guest.machine.pause()
         let first = guest.counter(at: 0x2000), second = guest.counter(at: 0x2004)
         guest.machine.stop(.stopped)

@@ -1,4 +1,5 @@
 import AmberControl
+import AmberTestSupport
 import Foundation
 @testable import AmberVMM
 
@@ -14,7 +15,7 @@ struct Scratch {
     func path(_ name: String) -> String { "\(directory)/\(name)" }
 
     func configuration(entryCode: [UInt8], vcpus: Int = 1, disks: [DiskConfiguration] = []) throws -> VMConfiguration {
-        try SyntheticKernel.write(entryCode: entryCode, to: path("bzImage"))
+        try TinyBzImage.write(entryCode: entryCode, to: path("bzImage"))
         return VMConfiguration(name: "test", kernelPath: path("bzImage"), initrdPath: nil, commandLine: "console=ttyS0",
                                memoryBytes: 64 << 20, vcpus: vcpus, disks: disks,
                                controlSocketPath: path("control.sock"), consoleLogPath: path("console.log"))

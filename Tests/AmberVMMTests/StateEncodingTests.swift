@@ -1,4 +1,5 @@
 import AmberKVM
+import AmberTestSupport
 import Foundation
 import Testing
 @testable import AmberVMM
@@ -23,18 +24,6 @@ private func withPayload(_ payload: [UInt8], header: [UInt8]) -> [UInt8] {
     withUnsafeBytes(of: payload.withUnsafeBytes { CRC32.checksum($0) }.littleEndian) { bytes += $0 }
     bytes += [0, 0, 0, 0]
     return bytes + payload
-}
-
-/// SplitMix64: reproducible damage.
-private struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 @Suite("MachineState encoding: versioned, deterministic, and safe on untrusted bytes", .enabled(if: kvmPresent), .serialized)
@@ -116,7 +105,7 @@ struct StateEncodingTests {
 
     @Test func randomDamageIsRefusedOrDecodedButNeverCrashes() throws {
         let bytes = try capturedState().encoded()
-        var generator = SeededGenerator(state: 4)
+        var generator = SeededGenerator(seed: 4)
         var refused = 0
         for round in 0..<300 {
             var payload = Array(bytes[32...])

@@ -1,3 +1,4 @@
+import AmberTestSupport
 import Foundation
 import Glibc
 import Testing

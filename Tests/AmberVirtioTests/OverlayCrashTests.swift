@@ -1,3 +1,4 @@
+import AmberTestSupport
 import Foundation
 import Glibc
 import Testing
@@ -50,7 +51,7 @@ import Testing
         #expect(FileManager.default.isExecutableFile(atPath: Self.writerPath), "build the amber-disk-crash-writer product")
         let fixture = try OverlayTestFixture(chunks: 92, tail: 0)
         _ = try fixture.createOverlay()
-        var random = SplitMix64(state: 42)
+        var random = SeededGenerator(seed: 42)
         var next = 0
         for cycle in 0..<3 {
             let killAfter = Int.random(in: 5...40, using: &random)

@@ -1,3 +1,4 @@
+import AmberTestSupport
 import Foundation
 import Glibc
 import Testing
@@ -50,7 +51,7 @@ import Testing
         let modified = try fixture.baseModificationTime()
         var disk: OverlayDisk! = try fixture.createOverlay(chunkSize: chunkSize)
         var model = fixture.baseContent
-        var random = SplitMix64(state: UInt64(chunkSize))
+        var random = SeededGenerator(seed: UInt64(chunkSize))
         for step in 0..<400 {
             let count = Int.random(in: 1...200_000, using: &random)
             let offset = Int.random(in: 0...(model.count - count), using: &random)

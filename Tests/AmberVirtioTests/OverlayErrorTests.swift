@@ -1,4 +1,5 @@
 import AmberSystem
+import AmberTestSupport
 import Foundation
 import Glibc
 import Testing

@@ -1,3 +1,4 @@
+import AmberTestSupport
 import Foundation
 import Testing
 @testable import AmberVirtio
@@ -19,7 +20,7 @@ import Testing
     @Test func previousManifestPlusDirtyChunksIsTheDisk() throws {
         var disk: OverlayDisk! = try fixture.createOverlay()
         var manifest = try fullManifest(disk)
-        var random = SplitMix64(state: 7)
+        var random = SeededGenerator(seed: 7)
         for snapshot in 0..<30 {
             for _ in 0..<Int.random(in: 0...6, using: &random) {
                 let count = Int.random(in: 1...100_000, using: &random)

@@ -42,21 +42,3 @@ final class OverlayTestFixture {
         try FileManager.default.attributesOfItem(atPath: basePath)[.modificationDate] as! Date
     }
 }
-
-/// Compares large byte arrays without printing them when an expectation fails.
-func sameBytes<A: Collection, B: Collection>(_ a: A, _ b: B) -> Bool where A.Element == UInt8, B.Element == UInt8 {
-    a.elementsEqual(b)
-}
-
-/// Deterministic pseudo-random numbers, so a failing sequence can be replayed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -9,7 +9,7 @@ public struct RunRequest: Sendable {
     public var vcpus: Int
     public var commandLine: String?
 
-    /// The test guest's command line (DESIGN.md): serial console, reboot through the keyboard
+    /// The test guest's command line (docs/KVM.md): serial console, reboot through the keyboard
     /// controller, reboot on panic, no PCI probing.
     public static let defaultCommandLine = "console=ttyS0 reboot=k panic=1 pci=off"
 

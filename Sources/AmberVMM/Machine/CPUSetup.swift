@@ -1,7 +1,7 @@
 import AmberKVM
 import CKVM
 
-/// The per-vCPU set-up every guest gets before its registers are loaded (order from KVM-NOTES.md):
+/// The per-vCPU set-up every guest gets before its registers are loaded (order from docs/KVM.md):
 /// CPUID, MSRs, FPU, then the local APIC's LINT0/LINT1 wiring.
 enum CPUSetup {
     static func configure(_ vcpu: KVMVCPU, vcpuCount: Int, supportedCPUID: [kvm_cpuid_entry2]) throws {

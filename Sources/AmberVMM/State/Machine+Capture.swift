@@ -1,7 +1,7 @@
 import AmberKVM
 
 extension Machine {
-    /// Reads the whole state of a paused machine: every vCPU (in KVM-NOTES.md's order), then the PIT,
+    /// Reads the whole state of a paused machine: every vCPU (in docs/KVM.md's order), then the PIT,
     /// kvmclock and interrupt controllers, then the devices. `pause()` has already taken every vCPU
     /// out of KVM_RUN with its last I/O completed, and stopped the devices' workers, so no block
     /// request is in flight. The memory bytes are not part of it: read them while the machine

@@ -7,7 +7,7 @@ extension Machine {
     /// `sharing` says. The machine is left created, not started: attach its virtio devices as the
     /// original had them, call `restoreVirtioDevices`, then `start()`.
     ///
-    /// Order (KVM-NOTES.md): each vCPU's state, then the PIT, kvmclock and interrupt controllers,
+    /// Order (docs/KVM.md): each vCPU's state, then the PIT, kvmclock and interrupt controllers,
     /// then the serial port. kvmclock continues from the captured reading (see
     /// `KVMVirtualMachine.restoreState`): the guest's clocks do not count the time spent on disk.
     public static func restore(state: MachineState, memory file: FileDescriptor, sharing: GuestRAM.FileSharing,

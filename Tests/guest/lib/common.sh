@@ -1,7 +1,7 @@
 # Helpers shared by the Linux-guest scenarios (Tests/guest/*.sh). Sourced, not run; POSIX sh (busybox ash
 # inside the harness). Each scenario runs in its own empty directory with its own AMBER_HOME.
 
-# The test guest's command line (DESIGN.md) without the per-run amber.script= argument. Without an RTC,
+# The test guest's command line (docs/KVM.md) without the per-run amber.script= argument. Without an RTC,
 # Debian's kernel probes the absent CMOS clock port by port, which took 15-20 s of each boot under the
 # nested harness (measured with QEMU's microvm, BENCHMARKS.md); skipping that initcall removes it.
 GUEST_CMDLINE="console=ttyS0 reboot=k panic=1 pci=off quiet initcall_blacklist=add_rtc_cmos"
