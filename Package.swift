@@ -2,8 +2,11 @@
 import PackageDescription
 
 // One target per concern; dependencies point one way (see docs/ARCHITECTURE.md):
-// C shims (CSystem, CKVM, CLZ4, CSQLite) -> AmberSystem -> AmberKVM/AmberBoot/AmberVirtio -> AmberVMM -> AmberCore -> executables,
-// with AmberStore, AmberCatalog and AmberPolicy beside the VMM, never importing it.
+// C shims (CSystem, CKVM, CLZ4, CSQLite) -> AmberSystem -> AmberKVM/AmberBoot/AmberVirtio -> AmberVMM -> amber-vmm;
+// AmberSystem -> AmberControl (the control protocol, VMConfiguration) -> AmberVMM and AmberCore -> amber, amberd.
+// AmberStore, AmberCatalog and AmberPolicy sit beside the VMM, never importing it. AmberCore still imports AmberVMM
+// (the full MachineState check before a rollback) and AmberVirtio (the overlay disk format); both are to move into
+// data-only targets so that amber links no KVM, boot or virtio code.
 // `make build` links release binaries fully static (AMBER_STATIC=1 with --static-swift-stdlib): no dynamic
 // loader resolving thousands of symbols at every start (3-5 ms of each `amber` command and of amber-vmm's start,
 // on the path of every clone; BENCHMARKS.md "Rollback and clone"). -static-executable needs the static Swift
@@ -50,7 +53,9 @@ let package = Package(
         // kinds): values only, no I/O.
         .target(name: "AmberModel", swiftSettings: swift6),
         .target(name: "AmberVirtio", dependencies: ["AmberSystem"], swiftSettings: swift6),
-        .target(name: "AmberVMM", dependencies: ["CKVM", "AmberKVM", "AmberBoot", "AmberVirtio", "AmberSystem"]),
+        // What amber and amber-vmm share: the control protocol, VMConfiguration, where a VM's cgroup lives.
+        .target(name: "AmberControl", dependencies: ["AmberSystem"]),
+        .target(name: "AmberVMM", dependencies: ["CKVM", "AmberControl", "AmberKVM", "AmberBoot", "AmberVirtio", "AmberSystem"]),
         .target(name: "AmberStore", dependencies: [
             "CLZ4", "COpenSSL", "AmberModel", "AmberSystem", .product(name: "Crypto", package: "swift-crypto"),
             // scrypt, the memory-hard key derivation of encrypted stores' key slots.
@@ -59,10 +64,11 @@ let package = Package(
         .target(name: "AmberCatalog", dependencies: ["CSQLite", "AmberModel"], swiftSettings: swift6),
         .target(name: "AmberPolicy", dependencies: ["Yams"], swiftSettings: swift6),
         .target(name: "AmberCore", dependencies: [
-            "AmberVMM", "AmberVirtio", "AmberModel", "AmberStore", "AmberCatalog", "AmberPolicy", "AmberSystem", "CBuildInfo",
+            "AmberControl", "AmberVMM", "AmberVirtio", "AmberModel", "AmberStore", "AmberCatalog", "AmberPolicy", "AmberSystem",
+            "CBuildInfo",
         ]),
 
-        .executableTarget(name: "amber-vmm", dependencies: ["AmberVMM", "AmberSystem"], linkerSettings: staticInRelease),
+        .executableTarget(name: "amber-vmm", dependencies: ["AmberControl", "AmberVMM", "AmberSystem"], linkerSettings: staticInRelease),
         .executableTarget(name: "amber-state-bench", dependencies: ["CKVM", "AmberVMM", "AmberKVM", "AmberSystem"]),
         .executableTarget(name: "amber-store-bench", dependencies: [
             "AmberCore", "AmberModel", "AmberStore", "AmberCatalog", "AmberSystem", "CLZ4",
@@ -83,7 +89,7 @@ let package = Package(
         // Fuzzing: each target's body is a library (replayed over its corpus by AmberFuzzingTests in every
         // `make test`); `amber-fuzz` wraps them for libFuzzer and is built only by `make fuzz` (Fuzz/README.md).
         .target(name: "AmberFuzzing", dependencies: [
-            "AmberCore", "AmberModel", "AmberStore", "AmberVMM", "AmberPolicy", "AmberSystem",
+            "AmberControl", "AmberCore", "AmberModel", "AmberStore", "AmberVMM", "AmberPolicy", "AmberSystem",
         ]),
         .executableTarget(name: "amber-fuzz", dependencies: ["AmberFuzzing"]),
 
@@ -100,20 +106,24 @@ let package = Package(
         .testTarget(name: "AmberKVMTests", dependencies: ["AmberKVM", "AmberSystem", "CKVM"]),
         .testTarget(name: "AmberBootTests", dependencies: ["AmberBoot"]),
         .testTarget(name: "AmberVirtioTests", dependencies: ["AmberVirtio", "AmberSystem", "AmberTestSupport"]),
-        .testTarget(name: "AmberVMMTests", dependencies: ["AmberVMM", "AmberKVM", "AmberSystem", "AmberVirtio", "CKVM", "AmberTestSupport"]),
+        .testTarget(name: "AmberControlTests", dependencies: ["AmberControl"]),
+        .testTarget(name: "AmberVMMTests", dependencies: [
+            "AmberControl", "AmberVMM", "AmberKVM", "AmberSystem", "AmberVirtio", "CKVM", "AmberTestSupport",
+        ]),
         .testTarget(name: "AmberStoreTests", dependencies: ["AmberStore", "AmberModel", "AmberSystem", "AmberTestSupport"]),
         .testTarget(name: "AmberCatalogTests", dependencies: ["AmberCatalog", "AmberModel", "AmberTestSupport"]),
         .testTarget(name: "AmberPolicyTests", dependencies: ["AmberPolicy", "AmberTestSupport"]),
         .testTarget(name: "AmberCoreTests", dependencies: [
-            "AmberCore", "AmberModel", "AmberStore", "AmberCatalog", "AmberPolicy", "AmberVMM", "AmberSystem", "AmberTestSupport",
+            "AmberCore", "AmberControl", "AmberModel", "AmberStore", "AmberCatalog", "AmberPolicy", "AmberVMM", "AmberSystem",
+            "AmberTestSupport",
         ]),
         // Black-box tests: the built `amber`, `amber-vmm` and `amberd` run as a user runs them, each against a
         // home of its own; they read the store and catalog through the modules to check what the commands did.
         .testTarget(name: "AmberCLITests", dependencies: [
-            "AmberCore", "AmberModel", "AmberStore", "AmberCatalog", "AmberVMM", "AmberKVM", "AmberVirtio", "AmberSystem",
-            "AmberTestSupport",
+            "AmberCore", "AmberControl", "AmberModel", "AmberStore", "AmberCatalog", "AmberVMM", "AmberKVM", "AmberVirtio",
+            "AmberSystem", "AmberTestSupport",
         ]),
-        .testTarget(name: "AmberFuzzingTests", dependencies: ["AmberFuzzing", "AmberPolicy", "AmberStore", "AmberVMM"]),
+        .testTarget(name: "AmberFuzzingTests", dependencies: ["AmberFuzzing", "AmberControl", "AmberPolicy", "AmberStore", "AmberVMM"]),
     ],
     swiftLanguageModes: [.v5]
 )

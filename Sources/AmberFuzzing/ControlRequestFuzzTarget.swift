@@ -3,16 +3,16 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import AmberControl
 import AmberSystem
-import AmberVMM
 import Glibc
 
 /// What a client sends amber-vmm's control socket, read as `ControlServer` reads it: lines from the
 /// stream by `LineReader` (the first within 64 KiB, as the server asks), each decoded as a
-/// `ControlRequest`, until the stream ends or a line is refused. The input goes through a pipe, so the
+/// `ControlRequest` by `ControlProtocol.decode`, until the stream ends or a line is refused. The input goes through a pipe, so the
 /// real stream reader cuts the lines.
 enum ControlRequestFuzzTarget {
-    static let firstLineLimit = 64 << 10
+    static let firstLineLimit = ControlProtocol.maximumRequestBytes
     /// A pipe is enlarged to hold this much (the default system limit); inputs are cut to what it holds.
     static let largestInput = 1 << 20
     /// F_SETPIPE_SZ, which Glibc's module leaves out (it is behind _GNU_SOURCE).
@@ -35,11 +35,13 @@ enum ControlRequestFuzzTarget {
             limit = 1 << 20
             let request: ControlRequest
             do {
-                request = try JSONDecoder().decode(ControlRequest.self, from: Data(line))
+                request = try ControlProtocol.decode(ControlRequest.self, from: line)
             } catch {
-                return // the server answers "bad control request" and closes
+                // The server refuses it in one line (badRequest or versionMismatch) and closes.
+                try requireOneLine(error, from: "the control request decoder")
+                return
             }
-            let again = try JSONDecoder().decode(ControlRequest.self, from: try JSONEncoder().encode(request))
+            let again = try ControlProtocol.decode(ControlRequest.self, from: try ControlProtocol.line(request).dropLast())
             try require(again == request, "a request, encoded and decoded again, differs")
         }
     }

@@ -3,11 +3,11 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import AmberControl
 import AmberCore
-import AmberVMM
 
 /// What amber-vmm answers on its control socket, as `amber` reads it (`ControlClient`): each line taken
-/// as UTF-8 text, decoded as a `ControlResponse`; a snapshot's capture then goes through the checks
+/// as UTF-8 text, decoded as a `ControlReply` by `ControlProtocol.decode`; a snapshot's capture then goes through the checks
 /// `amber snapshot` makes before it uses one (`UntrustedCapture`), against a fixed configuration.
 /// amber-vmm is untrusted here: a guest may have taken it over.
 enum ControlResponseFuzzTarget {
@@ -20,15 +20,17 @@ enum ControlResponseFuzzTarget {
     static func run(_ bytes: UnsafeRawBufferPointer) throws {
         for line in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             let text = String(decoding: line, as: UTF8.self)
-            let response: ControlResponse
+            let reply: ControlReply
             do {
-                response = try JSONDecoder().decode(ControlResponse.self, from: Data(text.utf8))
+                reply = try ControlProtocol.decode(ControlReply.self, from: Array(text.utf8))
             } catch {
-                continue // amber reports a protocol violation, quoting the line
+                // amber reports a protocol violation, quoting the line or naming the version.
+                try requireOneLine(error, from: "the control reply decoder")
+                continue
             }
-            let again = try JSONDecoder().decode(ControlResponse.self, from: try JSONEncoder().encode(response))
-            try require(again == response, "a response, encoded and decoded again, differs")
-            if let capture = response.capture { try checkCapture(capture) }
+            let again = try ControlProtocol.decode(ControlReply.self, from: try ControlProtocol.line(reply).dropLast())
+            try require(again == reply, "a reply, encoded and decoded again, differs")
+            if case .snapshotBegun(let capture) = reply { try checkCapture(capture) }
         }
     }
 
@@ -41,9 +43,9 @@ enum ControlResponseFuzzTarget {
             return
         }
         try require(capture.memoryBytes == configuration.memoryBytes, "a capture of \(capture.memoryBytes) bytes of memory accepted")
-        try require((capture.disks ?? []).count <= configuration.disks.count, "a capture with more disks than the VM accepted")
+        try require(capture.disks.count <= configuration.disks.count, "a capture with more disks than the VM accepted")
         let pages = Int(capture.memoryBytes / 4096)
-        for run in capture.changedPages ?? [] {
+        for run in capture.memory?.changes?.pages ?? [] {
             let (end, overflow) = run.first.addingReportingOverflow(run.count)
             try require(run.first >= 0 && run.count >= 0 && !overflow && end <= pages,
                         "a changed-page run of \(run.count) pages from page \(run.first) accepted for \(pages) pages")

@@ -3,7 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-import AmberVMM
+import AmberControl
 
 /// A VM's `config.json` as amber-vmm reads it at start: decoded by `ConfigurationCheck`, then checked by
 /// it. The check stats the paths the file names, so inputs only ever look at this host's files.

@@ -1,6 +1,7 @@
 // amber-vmm: one process per VM. `amber-vmm --config FILE` boots the VM FILE describes and serves its
 // control socket until the guest stops. Exit status: 0 guest powered off, rebooted or stopped on
 // request; 1 guest crashed or the VMM failed; 2 bad configuration.
+import AmberControl
 import AmberSystem
 import AmberVMM
 import Glibc

@@ -1,3 +1,4 @@
+import AmberControl
 @testable import AmberCore
 import AmberTestSupport
 import AmberVMM

@@ -1,4 +1,5 @@
 import AmberCatalog
+import AmberControl
 @testable import AmberCore
 import AmberModel
 import AmberStore
@@ -140,11 +141,12 @@ struct CLISnapshotTests {
         let pattern = [UInt8](repeating: 0xA5, count: 1 << 20)
         try live.write(pattern, at: 16 << 20)
 
-        let (hold, capture) = try client.beginSnapshot()
+        let hold = try client.beginSnapshot()
         defer { hold.close() }
+        let memory = try #require(hold.capture.memory)
         #expect(try client.status().state == .paused)
-        let heldFile = try FileDescriptor.open(capture.memoryPath, O_RDONLY)
-        let offset = try #require(capture.memoryOffset)
+        let heldFile = try FileDescriptor.open(memory.path, O_RDONLY)
+        let offset = memory.address
         func held(at address: UInt64, count: Int) throws -> [UInt8] {
             var bytes = [UInt8](repeating: 0, count: count)
             #expect(try bytes.withUnsafeMutableBytes { try heldFile.read(into: $0, at: offset + address) } == count)
@@ -153,7 +155,8 @@ struct CLISnapshotTests {
         let atPause = count(try held(at: counter, count: 8))
         #expect(atPause == count(try live.read(at: counter, count: 8)))
 
-        #expect(try client.releaseSnapshot(hold) > 0)
+        try hold.release()
+        #expect(hold.pauseMicroseconds > 0)
         #expect(try client.status().state == .running)
         // The guest counts on (about two ticks a second on this host) and something else rewrites its
         // memory; the held memory does not move.
@@ -165,8 +168,8 @@ struct CLISnapshotTests {
         #expect(count(try held(at: counter, count: 8)) == atPause)
         #expect(try held(at: 16 << 20, count: 1 << 20) == pattern)
 
-        _ = try client.endSnapshot(hold)
-        let holder = capture.memoryPath.split(separator: "/")[1]
+        try hold.end()
+        let holder = memory.path.split(separator: "/")[1]
         #expect(!FileManager.default.fileExists(atPath: "/proc/\(holder)"), "the process holding the memory is gone")
         #expect(try client.status().state == .running)
     }

@@ -1,3 +1,4 @@
+import AmberControl
 import AmberSystem
 import AmberVMM
 import Glibc
@@ -10,9 +11,8 @@ struct GuestMemoryWindow {
     let size: UInt64
 
     init(_ status: VMStatus) throws {
-        guard let address = status.memoryAddress else { throw SystemError("VM \(status.name) reports no memory address", errno: EINVAL) }
         file = try FileDescriptor.open("/proc/\(status.pid)/mem", O_RDWR)
-        self.address = address
+        address = status.memoryAddress
         size = status.memoryBytes
     }
 

@@ -1,4 +1,5 @@
 import AmberCatalog
+import AmberControl
 import AmberCore
 import AmberTestSupport
 import AmberVMM

@@ -1,5 +1,5 @@
+import AmberControl
 @testable import AmberCore
-import AmberVMM
 import Foundation
 import Glibc
 import Testing
@@ -13,10 +13,11 @@ import Testing
 
     private func capture(memory: String = "/proc/1/mem", pagemap: String? = nil, bytes: UInt64 = 64 << 20,
                          disk: DiskCapture? = nil) -> SnapshotCapture {
-        SnapshotCapture(memoryPath: memory, memoryOffset: 0x7F00_0000_0000, pagemapPath: pagemap, memoryBytes: bytes,
-                        machineState: Data(), wasPaused: false,
+        SnapshotCapture(memoryBytes: bytes, machineState: Data(), wasPaused: false,
                         disks: [disk ?? DiskCapture(basePath: "/images/base.img", overlayPath: "/home/vms/u1/disk0.overlay",
-                                                    baseline: nil, changedChunks: [], chunkSize: 65536)])
+                                                    baseline: nil, changedChunks: [], chunkSize: 65536)],
+                        memory: HeldMemory(path: memory, address: 0x7F00_0000_0000,
+                                           untouched: pagemap.map { UntouchedPages(pagemapPath: $0) }))
     }
 
     private func refusal(_ capture: SnapshotCapture, vmm: Int32?) -> String? {
@@ -51,7 +52,7 @@ import Testing
         ]
         for bad in refused {
             let message = refusal(bad, vmm: me)
-            #expect(message?.hasPrefix("amber-vmm of VM u1 described its snapshot with ") == true, "accepted: \(bad.memoryPath)")
+            #expect(message?.hasPrefix("amber-vmm of VM u1 described its snapshot with ") == true, "accepted: \(bad.memory?.path ?? "")")
         }
         #expect(refusal(capture(memory: "/proc/\(holder)/mem"), vmm: nil) != nil, "no known amber-vmm: refused")
     }
@@ -62,10 +63,10 @@ import Testing
                       PageRun(first: 16383, count: 2), PageRun(first: 5, count: -1)])
     func changedPagesOutsideMemoryAreRefused(_ run: PageRun) {
         var bad = capture()
-        bad.changedPages = [PageRun(first: 0, count: 1), run]
+        bad.memory?.changes = MemoryChanges(baseline: "s-1", pages: [PageRun(first: 0, count: 1), run])
         #expect(refusal(bad, vmm: nil)?.contains("changed pages from page \(run.first), outside its 16384 pages of memory") == true)
         var good = capture(memory: "/etc/shadow")
-        good.changedPages = [PageRun(first: 16383, count: 1)]
+        good.memory?.changes = MemoryChanges(baseline: "s-1", pages: [PageRun(first: 16383, count: 1)])
         #expect(refusal(good, vmm: nil) == "\(SnapshotError.untrustedCapture(vm: "u1", detail: "memory at /etc/shadow"))")
     }
 }

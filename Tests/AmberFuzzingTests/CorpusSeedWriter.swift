@@ -1,3 +1,4 @@
+import AmberControl
 @testable import AmberFuzzing
 import AmberStore
 import AmberVMM
@@ -75,27 +76,30 @@ struct CorpusSeedWriter {
     }
 
     @Test func controlSeeds() throws {
-        func line<T: Encodable>(_ message: T) throws -> [UInt8] { Array(try JSONEncoder().encode(message)) + [UInt8(ascii: "\n")] }
-        try write(try line(ControlRequest(.status)), target: "control-request", name: "status")
-        try write(try line(ControlRequest(.snapshotBegin, memory: false)), target: "control-request", name: "disk-snapshot")
-        try write(try line(ControlRequest(.snapshotBegin)) + line(ControlRequest(.snapshotRelease)) + line(ControlRequest(.snapshotEnd))
-                  + line(ControlRequest(.snapshotCommitted, snapshotID: "0193a5c2-7f0e-7a4b-9c1d-2e3f4a5b6c7d")),
+        func line<T: Encodable>(_ message: T) throws -> [UInt8] { try ControlProtocol.line(message) }
+        try write(try line(ControlRequest.status), target: "control-request", name: "status")
+        try write(try line(ControlRequest.snapshotBegin(memory: false)), target: "control-request", name: "disk-snapshot")
+        try write(try line(ControlRequest.snapshotBegin(memory: true)) + line(ControlRequest.snapshotRelease) + line(ControlRequest.snapshotEnd)
+                  + line(ControlRequest.snapshotCommitted(id: "0193a5c2-7f0e-7a4b-9c1d-2e3f4a5b6c7d")),
                   target: "control-request", name: "snapshot-session")
-        try write(try line(ControlRequest(.console)) + Array("ls /\n".utf8), target: "control-request", name: "console")
+        try write(try line(ControlRequest.console) + Array("ls /\n".utf8), target: "control-request", name: "console")
 
         let status = VMStatus(name: "fuzz", pid: 4242, state: .running, vcpus: 2, memoryBytes: 256 << 20, uptimeSeconds: 12.5,
                               memoryAddress: 0x7f00_0000_0000)
-        try write(try line(ControlResponse(ok: true, status: status)), target: "control-response", name: "status")
-        try write(try line(ControlResponse(ok: false, error: "the VM is already paused", status: status)), target: "control-response", name: "refusal")
+        try write(try line(ControlReply.status(status)), target: "control-response", name: "status")
+        try write(try line(ControlReply.refused(ControlRefusal(.failed, "KVM_SET_REGS: Invalid argument",
+                                                               cause: ControlRefusal.Cause(call: "KVM_SET_REGS", errno: 22)))),
+                  target: "control-response", name: "refusal")
         let configured = ControlResponseFuzzTarget.configuration.disks[0]
-        let capture = SnapshotCapture(memoryPath: "/proc/4243/mem", memoryOffset: 0x7f00_0000_0000, pagemapPath: "/proc/4243/pagemap",
-                                      memoryBacking: nil, memoryBaseline: "s-0001", changedPages: [PageRun(first: 0, count: 16), PageRun(first: 4096, count: 1)],
-                                      memoryBytes: 256 << 20, machineState: Data("AMBERMST".utf8), wasPaused: false,
+        let capture = SnapshotCapture(memoryBytes: 256 << 20, machineState: Data("AMBERMST".utf8), wasPaused: false,
                                       disks: [DiskCapture(basePath: configured.path, overlayPath: configured.overlayPath, baseline: "s-0001",
                                                           changedChunks: [0, 7, 9], chunkSize: 65536)],
-                                      parent: "s-0001")
-        try write(try line(ControlResponse(ok: true, status: status, capture: capture)) + line(ControlResponse(ok: true, status: status, pauseMicroseconds: 1830))
-                  + line(ControlResponse(ok: true, status: status, pauseMicroseconds: 2400)) + line(ControlResponse(ok: true, status: status)),
+                                      parent: "s-0001",
+                                      memory: HeldMemory(path: "/proc/4243/mem", address: 0x7f00_0000_0000,
+                                                         untouched: UntouchedPages(pagemapPath: "/proc/4243/pagemap"),
+                                                         changes: MemoryChanges(baseline: "s-0001", pages: [PageRun(first: 0, count: 16), PageRun(first: 4096, count: 1)])))
+        try write(try line(ControlReply.snapshotBegun(capture)) + line(ControlReply.snapshotReleased(pauseMicroseconds: 1830))
+                  + line(ControlReply.snapshotEnded(pauseMicroseconds: 2400)) + line(ControlReply.snapshotCommitted),
                   target: "control-response", name: "snapshot-session")
     }
 

@@ -1,3 +1,4 @@
+import AmberControl
 @testable import AmberFuzzing
 import AmberPolicy
 import AmberStore

@@ -1,3 +1,4 @@
+import AmberControl
 import Foundation
 import Testing
 @testable import AmberVMM

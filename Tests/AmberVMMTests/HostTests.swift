@@ -1,3 +1,4 @@
+import AmberControl
 import AmberSystem
 import AmberTestSupport
 import Foundation
@@ -14,16 +15,27 @@ struct ControlClient {
         reader = LineReader(socket)
     }
 
-    func send(_ op: ControlRequest.Operation) throws -> ControlResponse {
-        var line = try JSONEncoder().encode(ControlRequest(op))
-        line.append(UInt8(ascii: "\n"))
-        try line.withUnsafeBytes { try socket.writeAll($0) }
-        let reply = try #require(try reader.readLine())
-        return try JSONDecoder().decode(ControlResponse.self, from: Data(reply))
+    func send(_ request: ControlRequest) throws -> ControlReply {
+        try socket.writeAll(try ControlProtocol.line(request))
+        return try ControlProtocol.decode(ControlReply.self, from: try #require(try reader.readLine()))
     }
 
-    static func request(_ op: ControlRequest.Operation, path: String) throws -> ControlResponse {
-        try ControlClient(path: path).send(op)
+    static func request(_ request: ControlRequest, path: String) throws -> ControlReply {
+        try ControlClient(path: path).send(request)
+    }
+}
+
+extension ControlReply {
+    /// The VM's status, when this is a status reply.
+    var status: VMStatus? {
+        if case .status(let status) = self { return status }
+        return nil
+    }
+
+    /// The refusal, when this is one.
+    var refusal: ControlRefusal? {
+        if case .refused(let refusal) = self { return refusal }
+        return nil
     }
 }
 
@@ -108,25 +120,25 @@ struct HostTests {
         #expect(stat(socket, &info) == 0 && info.st_mode & 0o777 == 0o600)
 
         let status = try ControlClient.request(.status, path: socket)
-        #expect(status.ok && status.status?.name == "test" && status.status?.vcpus == 2)
+        #expect(status.status?.name == "test" && status.status?.vcpus == 2)
         #expect(status.status?.pid == getpid() && status.status?.memoryBytes == 64 << 20)
         let memory = running.host.machine.memory
         #expect(eventually(within: 30) { (memory.read(UInt64.self, at: 0x3000) ?? 0) > 0 }, "the guest counts")
 
         let paused = try ControlClient.request(.pause, path: socket)
-        #expect(paused.ok && paused.status?.state == .paused)
+        #expect(paused.status?.state == .paused)
         let whilePaused = memory.read(UInt64.self, at: 0x3000)
         #expect((whilePaused ?? 0) > 0)
         Thread.sleep(forTimeInterval: 0.3)
         #expect(memory.read(UInt64.self, at: 0x3000) == whilePaused)
         let again = try ControlClient.request(.pause, path: socket)
-        #expect(!again.ok && again.error == "VM test is paused, not running: nothing to pause")
+        #expect(again.refusal == ControlRefusal(.failed, "VM test is paused, not running: nothing to pause"))
 
         let resumed = try ControlClient.request(.resume, path: socket)
-        #expect(resumed.ok && resumed.status?.state == .running)
+        #expect(resumed.status?.state == .running)
         #expect(eventually(within: 30) { (memory.read(UInt64.self, at: 0x3000) ?? 0) > (whilePaused ?? 0) }, "the guest counts on")
 
-        #expect(try ControlClient.request(.stop, path: socket).ok)
+        #expect(try ControlClient.request(.stop, path: socket).status != nil)
         #expect(try running.waitForExit() == .stopped)
         #expect(!FileManager.default.fileExists(atPath: socket))
     }
@@ -138,10 +150,9 @@ struct HostTests {
         let running = try RunningHost(try VMMHost(configuration: configuration, consoleOutput: nil))
         running.waitForSocket(configuration.controlSocketPath)
         let client = try ControlClient(path: configuration.controlSocketPath)
-        try client.socket.writeAll(Array("{\"op\":\"explode\"}\n".utf8))
-        let reply = try #require(try client.reader.readLine())
-        let response = try JSONDecoder().decode(ControlResponse.self, from: Data(reply))
-        #expect(!response.ok && response.error?.hasPrefix("bad control request") == true)
+        try client.socket.writeAll(Array("{\"op\":\"explode\",\"v\":2}\n".utf8))
+        let reply = try ControlProtocol.decode(ControlReply.self, from: try #require(try client.reader.readLine()))
+        #expect(reply.refusal?.code == .badRequest && reply.refusal?.message.hasPrefix("bad control request") == true)
         running.host.requestStop()
         #expect(try running.waitForExit() == .stopped)
     }
@@ -153,7 +164,7 @@ struct HostTests {
         let running = try RunningHost(try VMMHost(configuration: configuration, consoleOutput: nil))
         running.waitForSocket(configuration.controlSocketPath)
         let client = try ControlClient(path: configuration.controlSocketPath)
-        #expect(try client.send(.console).ok)
+        #expect(try client.send(.console).status != nil)
         try client.socket.writeAll(Array("ping".utf8))
         var received: [UInt8] = client.reader.takeBuffered()
         var buffer = [UInt8](repeating: 0, count: 64)

@@ -1,3 +1,4 @@
+import AmberControl
 import AmberTestSupport
 import Foundation
 @testable import AmberVMM

@@ -5,7 +5,7 @@ import Testing
 @testable import AmberVMM
 
 /// A machine with one virtio-mmio block device over `diskPath`, wired as amber-vmm wires its disks.
-private struct MachineWithDisk {
+struct MachineWithDisk {
     static let base: UInt64 = 0xD000_0000
     static let gsi: UInt32 = 5
     let machine: Machine

@@ -23,9 +23,9 @@ def guest_ram_address(socket_path):
     control socket at socket_path."""
     with socket.socket(socket.AF_UNIX) as control:
         control.connect(socket_path)
-        control.sendall(b'{"op":"status"}\n')
+        control.sendall(b'{"op":"status","v":2}\n')  # control protocol version 2 (Sources/AmberControl)
         answer = json.loads(control.makefile().readline())
-    if not answer.get("ok") or "memoryAddress" not in answer.get("status", {}):
+    if answer.get("reply") != "status" or "memoryAddress" not in answer.get("status", {}):
         raise AmberError(f"amber-vmm at {socket_path} gave no memory address: {answer}")
     return answer["status"]["memoryAddress"]
 

@@ -139,7 +139,7 @@ public final class PolicyDaemon {
         log("policy \(policy.name): snapshotting VM \(schedule.vm)")
         let snapshot: SnapshotSummary
         do {
-            snapshot = try SnapshotService(home: configuration.home).take(vm: schedule.vm, policy: policy.name, memory: policy.memory)
+            snapshot = try takeRetryingWhileBusy(vm: schedule.vm, policy: policy)
         } catch {
             let next = policy.schedule.next(after: start, in: policy.timeZone).map(DaemonLog.timestamp) ?? "never"
             log("policy \(policy.name): snapshot of VM \(schedule.vm) failed: \(error); retrying at the next slot (\(next))")
@@ -150,6 +150,24 @@ public final class PolicyDaemon {
             + "\(String(format: "%.1f", snapshot.pauseMilliseconds)) ms, \(snapshot.storedBytes) bytes stored)")
         record(key, at: start, outcome: "snapshot \(snapshot.id)")
         prune(vm: schedule.vm)
+    }
+
+    /// Seconds a scheduled snapshot waits, in all, for a VM busy with another snapshot (by hand, or a
+    /// rollback) before the slot counts as failed: longer than a snapshot's pause limit.
+    static let busyRetryWindow = 30.0
+
+    /// Takes the slot's snapshot; while amber-vmm answers that another one is in progress (a refusal
+    /// whose code is transient), tries again once a second within `busyRetryWindow`.
+    private func takeRetryingWhileBusy(vm: String, policy: Policy) throws -> SnapshotSummary {
+        let deadline = Date().addingTimeInterval(Self.busyRetryWindow)
+        while true {
+            do {
+                return try SnapshotService(home: configuration.home).take(vm: vm, policy: policy.name, memory: policy.memory)
+            } catch let error as VMLifecycleError where error.refusal?.isTransient == true && Date() < deadline && !waker.stopRequested {
+                log("policy \(policy.name): VM \(vm) is busy (\(error.refusal?.message ?? "")); trying again in a second")
+                sleep(1)
+            }
+        }
     }
 
     private func prune(vm: String) {

@@ -1,8 +1,8 @@
 import AmberCatalog
 import AmberModel
 import AmberStore
+import AmberControl
 import AmberSystem
-import AmberVMM
 import AmberVirtio
 import Glibc
 
@@ -18,47 +18,47 @@ struct CaptureIngest {
     /// when the holder's pagemap shows all its pages as they came: zero (a booted VM) or the backing
     /// snapshot's (a restored VM). The parent snapshot's memory is the delta base: a chunk the guest
     /// rewrote a few pages of is stored as those pages.
-    func memory(_ capture: SnapshotCapture) throws -> IngestResult {
-        let address = capture.memoryOffset ?? 0
-        let untouched = capture.pagemapPath.flatMap {
-            HeldMemoryReader.untouchedPages(pagemapPath: $0, address: address, length: capture.memoryBytes)
+    func memory(_ held: HeldMemory, of capture: SnapshotCapture) throws -> IngestResult {
+        let untouched = held.untouched.flatMap {
+            HeldMemoryReader.untouchedPages(pagemapPath: $0.pagemapPath, address: held.address, length: capture.memoryBytes)
         }
+        let backing = held.untouched?.backing
         let referenced = ReferencedMemories(ingest: self, bytes: capture.memoryBytes)
-        let known = try knownChunks(untouched: untouched, capture, referenced)
+        let known = try knownChunks(untouched: untouched, backing: backing, held.changes, length: capture.memoryBytes, referenced)
         let pagesPerChunk = context.store.chunkSize / HeldMemoryReader.pageSize
         let pages = known.map { known in
             (0..<(Int(capture.memoryBytes) / HeldMemoryReader.pageSize)).map { page -> HeldMemoryReader.Page in
                 if known[page / pagesPerChunk] != nil { return .skip }
-                return untouched?[page] == true && capture.memoryBacking == nil ? .zero : .read
+                return untouched?[page] == true && backing == nil ? .zero : .read
             }
         }
-        let held: HeldMemoryReader
+        let reader: HeldMemoryReader
         do {
-            held = try HeldMemoryReader(memoryPath: capture.memoryPath, address: address, pages: pages)
+            reader = try HeldMemoryReader(memoryPath: held.path, address: held.address, pages: pages)
         } catch let error as SystemError {
             throw SnapshotError.memoryUnreadable(vm: vm, reason: error.description)
         }
         let base = capture.parent.flatMap(referenced.manifest)
         return try writer.ingest(length: capture.memoryBytes, deltaBase: base, known: known.map { known in { known[$0] } }) { start, buffer in
-            guard try held.read(at: start, into: buffer) else {
+            guard try reader.read(at: start, into: buffer) else {
                 throw SnapshotError.memoryUnreadable(vm: vm, reason: "short read at guest offset \(start)")
             }
         }
     }
 
     /// Per memory chunk, its digest when the store holds it already and the guest did not change it:
-    /// every page as it came (zero, or the backing snapshot's chunk), or none written since the
-    /// baseline snapshot (its chunk). Digests are looked up under this writer's lease, which keeps gc
+    /// every page as it came (zero, or the `backing` snapshot's chunk), or none written since the
+    /// baseline snapshot of `changes` (its chunk). Digests are looked up under this writer's lease, which keeps gc
     /// away until the commit. Nil when neither source is there.
-    private func knownChunks(untouched: [Bool]?, _ capture: SnapshotCapture,
+    private func knownChunks(untouched: [Bool]?, backing backingID: String?, _ changes: MemoryChanges?, length: UInt64,
                              _ referenced: ReferencedMemories) throws -> [ChunkDigest?]? {
         let chunkSize = context.store.chunkSize
         let pagesPerChunk = chunkSize / HeldMemoryReader.pageSize
-        let count = Manifest.chunkCount(length: capture.memoryBytes, chunkSize: chunkSize)
-        let backing = try capture.memoryBacking.flatMap(referenced.storedDigests)
-        let baseline = try capture.memoryBaseline.flatMap(referenced.storedDigests)
+        let count = Manifest.chunkCount(length: length, chunkSize: chunkSize)
+        let backing = try backingID.flatMap(referenced.storedDigests)
+        let baseline = try changes.flatMap { try referenced.storedDigests($0.baseline) }
         var changed = [Bool](repeating: false, count: count)
-        for run in capture.changedPages ?? [] where run.count > 0 {
+        for run in changes?.pages ?? [] where run.count > 0 {
             let chunks = (run.first / pagesPerChunk)...((run.first + run.count - 1) / pagesPerChunk)
             for chunk in chunks where chunk >= 0 && chunk < count { changed[chunk] = true }
         }
@@ -66,7 +66,7 @@ struct CaptureIngest {
         return (0..<count).map { chunk in
             if let untouched,
                untouched[(chunk * pagesPerChunk)..<min(untouched.count, (chunk + 1) * pagesPerChunk)].allSatisfy({ $0 }) {
-                if capture.memoryBacking == nil { return .zero }
+                if backingID == nil { return .zero }
                 if let digest = backing?[chunk] { return digest }
             }
             return changed[chunk] ? nil : baseline?[chunk]

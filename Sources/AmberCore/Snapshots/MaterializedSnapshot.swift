@@ -2,6 +2,7 @@ import AmberCatalog
 import AmberModel
 import AmberStore
 import AmberSystem
+import AmberControl
 import AmberVMM
 import Foundation
 import Glibc

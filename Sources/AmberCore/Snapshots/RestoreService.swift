@@ -1,5 +1,5 @@
 import AmberCatalog
-import AmberVMM
+import AmberControl
 import Foundation
 
 /// Brings snapshots back: `rollback` returns a VM to one of its snapshots, `clone` starts new VMs

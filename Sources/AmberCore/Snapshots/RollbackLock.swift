@@ -1,3 +1,4 @@
+import AmberControl
 import AmberSystem
 import Foundation
 
@@ -12,8 +13,8 @@ struct RollbackLock {
         do {
             lock = try FileLock(exclusive: Self.path(directory), creating: true)
         } catch FileLock.Failure.alreadyLocked {
-            throw VMLifecycleError.refused(name: directory.name, operation: "rollback",
-                                           message: "another rollback of it is under way: wait for it to finish")
+            throw VMLifecycleError.refused(name: directory.name, operation: "rollback", refusal: ControlRefusal(
+                .rollbackInProgress, "another rollback of it is under way: wait for it to finish"))
         }
         InterruptedRollback.finish(directory)
     }

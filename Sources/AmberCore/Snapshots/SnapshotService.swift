@@ -1,8 +1,8 @@
 import AmberCatalog
+import AmberControl
 import AmberModel
 import AmberStore
 import AmberSystem
-import AmberVMM
 import Foundation
 import Glibc
 
@@ -36,8 +36,8 @@ public struct SnapshotService {
         let context = try StoreContext(home: home)
         let client = ControlClient(directory)
         let created = Date()
-        var hold: UnixSocketConnection?
-        // Closing the hold without naming the snapshot tells amber-vmm it was not recorded.
+        var hold: SnapshotHold?
+        // Closing the hold without committing tells amber-vmm the snapshot was not recorded.
         defer { hold?.close() }
         let record = try record(in: context, vm: name, configJSON: configJSON, created: created, label: label,
                                 kind: memory ? .full : .disk, policy: policy) { writer in
@@ -47,10 +47,10 @@ public struct SnapshotService {
             hold = captured.hold
             return SnapshotContent(parentHint: captured.parent, memory: captured.memory?.manifest, disk: captured.disk?.root,
                                    state: captured.state?.manifest, logicalBytes: captured.logicalBytes,
-                                   pauseMicroseconds: captured.pauseMicroseconds)
+                                   pauseMicroseconds: captured.hold.pauseMicroseconds)
         }
         // The snapshot exists now; if amber-vmm misses this, its next snapshot just reads more.
-        if let hold { try? client.snapshotRecorded(hold, id: record.id) }
+        try? hold?.commit(as: record.id)
         return SnapshotSummary(record)
     }
 
@@ -159,12 +159,11 @@ public struct SnapshotService {
     }
 
     private struct CapturedSnapshot {
-        var hold: UnixSocketConnection
+        var hold: SnapshotHold
         var memory: IngestResult?
         var disk: (root: ChunkDigest, logicalBytes: UInt64)?
         var state: IngestResult?
-        var pauseMicroseconds: Int64
-        var parent: String?
+        var parent: String? { hold.capture.parent }
 
         var logicalBytes: UInt64 { (memory?.logicalBytes ?? 0) + (disk?.logicalBytes ?? 0) + (state?.logicalBytes ?? 0) }
     }
@@ -175,18 +174,21 @@ public struct SnapshotService {
     /// The returned hold stays open until the snapshot is recorded.
     private func capture(_ client: ControlClient, ingest: CaptureIngest, memory includeMemory: Bool,
                          check: (SnapshotCapture) throws -> Void) throws -> CapturedSnapshot {
-        let (hold, capture) = try client.beginSnapshot(memory: includeMemory)
+        let hold = try client.beginSnapshot(memory: includeMemory)
+        let capture = hold.capture
         do {
             try check(capture)
+            guard (capture.memory != nil) == includeMemory else {
+                throw SnapshotError.untrustedCapture(vm: ingest.vm, detail: includeMemory ? "no held memory for a memory snapshot" : "held memory for a disk-only snapshot")
+            }
             // Paused devices have no request in flight and amber-vmm flushed the disks.
-            let pendingDisk = try capture.disks?.first.map { try ingest.diskWhilePaused($0) }
-            let pause = try client.releaseSnapshot(hold)
-            let memory = includeMemory ? try ingest.memory(capture) : nil
-            _ = try client.endSnapshot(hold)
+            let pendingDisk = try capture.disks.first.map { try ingest.diskWhilePaused($0) }
+            try hold.release()
+            let memory = try capture.memory.map { try ingest.memory($0, of: capture) }
+            try hold.end()
             let disk = try pendingDisk?.finish()
             let state = includeMemory ? try capture.machineState.withUnsafeBytes { try ingest.writer.ingest(buffer: $0) } : nil
-            return CapturedSnapshot(hold: hold, memory: memory, disk: disk, state: state, pauseMicroseconds: pause,
-                                    parent: capture.parent)
+            return CapturedSnapshot(hold: hold, memory: memory, disk: disk, state: state)
         } catch {
             hold.close()
             throw error

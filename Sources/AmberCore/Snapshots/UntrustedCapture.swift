@@ -1,4 +1,4 @@
-import AmberVMM
+import AmberControl
 import Foundation
 
 /// amber-vmm's answer to `snapshotBegin` is untrusted (a guest may have taken amber-vmm over): before `amber`,
@@ -9,11 +9,11 @@ package enum UntrustedCapture {
     static func check(_ capture: SnapshotCapture, configuration: VMConfiguration, vmmPID: Int32?, vm: String) throws {
         func refuse(_ detail: String) -> SnapshotError { .untrustedCapture(vm: vm, detail: detail) }
         try checkShape(capture, configuration: configuration, vm: vm)
-        guard capture.memoryOffset != nil else { return }
-        guard let holder = processID(in: capture.memoryPath, file: "mem"), let vmmPID, parent(of: holder) == vmmPID else {
-            throw refuse("memory at \(capture.memoryPath)")
+        guard let memory = capture.memory else { return }
+        guard let holder = processID(in: memory.path, file: "mem"), let vmmPID, parent(of: holder) == vmmPID else {
+            throw refuse("memory at \(memory.path)")
         }
-        if let pagemap = capture.pagemapPath, processID(in: pagemap, file: "pagemap") != holder {
+        if let pagemap = memory.untouched?.pagemapPath, processID(in: pagemap, file: "pagemap") != holder {
             throw refuse("a page map at \(pagemap)")
         }
     }
@@ -24,7 +24,7 @@ package enum UntrustedCapture {
         guard capture.memoryBytes == configuration.memoryBytes else {
             throw refuse("\(capture.memoryBytes) bytes of memory (its configuration has \(configuration.memoryBytes))")
         }
-        let disks = capture.disks ?? []
+        let disks = capture.disks
         guard disks.count <= configuration.disks.count else { throw refuse("\(disks.count) disks") }
         for (disk, configured) in zip(disks, configuration.disks)
         where disk.basePath != configured.path || disk.overlayPath != configured.overlayPath {
@@ -33,7 +33,7 @@ package enum UntrustedCapture {
         // CaptureIngest walks each run chunk by chunk: one past the end of memory (or whose end overflows)
         // would trap `amber snapshot` or keep it looping.
         let pages = Int(capture.memoryBytes / 4096)
-        for run in capture.changedPages ?? [] {
+        for run in capture.memory?.changes?.pages ?? [] {
             let (end, overflow) = run.first.addingReportingOverflow(run.count)
             guard run.first >= 0, run.count >= 0, !overflow, end <= pages else {
                 throw refuse("a run of \(run.count) changed pages from page \(run.first), outside its \(pages) pages of memory")

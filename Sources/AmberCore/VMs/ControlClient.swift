@@ -1,8 +1,8 @@
-import AmberVMM
+import AmberControl
 import AmberSystem
 import Foundation
 
-/// Talks to one amber-vmm over its control socket: one JSON request line, one JSON response line.
+/// Talks to one amber-vmm over its control socket: one JSON request line, one JSON reply line.
 struct ControlClient {
     let name: String
     let socketPath: String
@@ -16,54 +16,63 @@ struct ControlClient {
         self.socketPath = socketPath
     }
 
-    /// Sends `operation` and returns the successful response; a refusal becomes an error.
-    func send(_ operation: ControlRequest.Operation, timeout: Double = 10) throws -> ControlResponse {
-        try accepted(ControlRequest(operation), on: try connect(timeout: timeout), as: operation.rawValue)
+    /// Sends `request` (status, pause, resume, stop) and returns the VM's status after it; a refusal
+    /// becomes `VMLifecycleError.refused`, carrying amber-vmm's code.
+    @discardableResult
+    func send(_ request: ControlRequest, timeout: Double = 10) throws -> VMStatus {
+        let connection = try connect(timeout: timeout)
+        defer { connection.close() }
+        return try status(in: exchange(request, on: connection), answering: request)
     }
 
     func status(timeout: Double = 2) throws -> VMStatus {
-        guard let status = try send(.status, timeout: timeout).status else {
-            throw VMLifecycleError.protocolViolation(name: name, detail: "a status response without status")
-        }
-        return status
+        try send(.status, timeout: timeout)
     }
 
-    /// After an ok `console` response the connection is the raw console stream; bytes that arrived
-    /// with the response are returned so none of the console output is lost.
+    /// After an accepted `console` request the connection is the raw console stream; bytes that arrived
+    /// with the reply are returned so none of the console output is lost.
     func openConsole() throws -> (connection: UnixSocketConnection, initialOutput: [UInt8]) {
         let connection = try connect(timeout: 10)
-        _ = try accepted(ControlRequest(.console), on: connection, as: "console")
+        _ = try status(in: exchange(.console, on: connection), answering: .console)
         try connection.setTimeout(0)
         return (connection, connection.takeBuffered())
     }
 
-    /// Pauses the VM for a snapshot and (with `memory`) has its memory held as it is now. It stays
-    /// paused until `releaseSnapshot` and the memory held until `endSnapshot`; closing the connection
-    /// (or dying) ends both.
-    func beginSnapshot(memory: Bool = true) throws -> (hold: UnixSocketConnection, capture: SnapshotCapture) {
+    /// Pauses the VM for a snapshot and (with `memory`) has its memory held as it is now: see `SnapshotHold`.
+    func beginSnapshot(memory: Bool = true) throws -> SnapshotHold {
         let connection = try connect(timeout: 60)
-        guard let capture = try accepted(ControlRequest(.snapshotBegin, memory: memory), on: connection, as: "snapshot").capture else {
-            throw VMLifecycleError.protocolViolation(name: name, detail: "a snapshotBegin response without capture")
+        do {
+            let reply = try exchange(.snapshotBegin(memory: memory), on: connection)
+            guard case .snapshotBegun(let capture) = reply else { throw unexpected(reply, answering: .snapshotBegin(memory: memory)) }
+            return SnapshotHold(client: self, connection: connection, capture: capture)
+        } catch {
+            connection.close()
+            throw error
         }
-        return (connection, capture)
     }
 
-    /// The guest runs on (unless it was paused before) while its memory stays held; returns how long
-    /// the snapshot kept it paused, in microseconds.
-    func releaseSnapshot(_ hold: UnixSocketConnection) throws -> Int64 {
-        try accepted(ControlRequest(.snapshotRelease), on: hold, as: "snapshot resume").pauseMicroseconds ?? 0
+    private func status(in reply: ControlReply, answering request: ControlRequest) throws -> VMStatus {
+        guard case .status(let status) = reply else { throw unexpected(reply, answering: request) }
+        return status
     }
 
-    /// Ends the hold: amber-vmm lets go of the held memory, resumes the VM if `releaseSnapshot` did
-    /// not, and says how long the snapshot kept it paused, in microseconds.
-    func endSnapshot(_ hold: UnixSocketConnection) throws -> Int64 {
-        try accepted(ControlRequest(.snapshotEnd), on: hold, as: "snapshot end").pauseMicroseconds ?? 0
+    /// A refusal as the error it is; any other reply than the one expected as a protocol violation.
+    func unexpected(_ reply: ControlReply, answering request: ControlRequest) -> VMLifecycleError {
+        if case .refused(let refusal) = reply {
+            return .refused(name: name, operation: Self.userFacingName(request), refusal: refusal)
+        }
+        return .protocolViolation(name: name, detail: "a \(reply.kind) reply to \(request.operation)")
     }
 
-    /// Tells amber-vmm the snapshot taken on `hold` was recorded as `id`, after `endSnapshot`: its
-    /// disks' changes now count from that snapshot. Closing `hold` without this hands them back.
-    func snapshotRecorded(_ hold: UnixSocketConnection, id: String) throws {
-        _ = try accepted(ControlRequest(.snapshotCommitted, snapshotID: id), on: hold, as: "snapshot record")
+    /// What `amber`'s messages call the request's operation ("VM x refused snapshot: ...").
+    private static func userFacingName(_ request: ControlRequest) -> String {
+        switch request {
+        case .snapshotBegin: "snapshot"
+        case .snapshotRelease: "snapshot resume"
+        case .snapshotEnd: "snapshot end"
+        case .snapshotCommitted: "snapshot record"
+        case .status, .pause, .resume, .stop, .console: request.operation
+        }
     }
 
     private func connect(timeout: Double) throws -> UnixSocketConnection {
@@ -74,32 +83,21 @@ struct ControlClient {
         }
     }
 
-    /// The response to `request` if amber-vmm accepted it; a refusal of `operation` becomes an error.
-    private func accepted(_ request: ControlRequest, on connection: UnixSocketConnection, as operation: String) throws -> ControlResponse {
-        let response = try exchange(request, on: connection)
-        guard response.ok else {
-            throw VMLifecycleError.refused(name: name, operation: operation, message: response.error ?? "no reason given")
-        }
-        return response
-    }
-
-    private func exchange(_ request: ControlRequest, on connection: UnixSocketConnection) throws -> ControlResponse {
-        let operation = request.op
+    func exchange(_ request: ControlRequest, on connection: UnixSocketConnection) throws -> ControlReply {
         let line: String?
         do {
-            var request = try JSONEncoder().encode(request)
-            request.append(UInt8(ascii: "\n"))
-            try connection.writeAll(Array(request))
+            try connection.writeAll(try ControlProtocol.line(request))
             line = try connection.readLine()
         } catch let error as SystemError {
             throw VMLifecycleError.unreachable(name: name, reason: error.description)
         }
         guard let line else {
-            throw VMLifecycleError.unreachable(name: name, reason: "it closed the connection without answering \(operation.rawValue)")
+            throw VMLifecycleError.unreachable(name: name, reason: "it closed the connection without answering \(request.operation)")
         }
         do {
-            return try JSONDecoder().decode(ControlResponse.self, from: Data(line.utf8))
-        } catch {
+            return try ControlProtocol.decode(ControlReply.self, from: Array(line.utf8))
+        } catch let error as ControlProtocolError {
+            if case .versionMismatch = error { throw VMLifecycleError.protocolViolation(name: name, detail: "its amber-vmm answered in \(error)") }
             throw VMLifecycleError.protocolViolation(name: name, detail: String(line.prefix(200)))
         }
     }

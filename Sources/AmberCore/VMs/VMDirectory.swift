@@ -1,5 +1,5 @@
 import AmberSystem
-import AmberVMM
+import AmberControl
 import Foundation
 import Glibc
 

@@ -1,5 +1,5 @@
+import AmberControl
 import AmberPolicy
-import AmberVMM
 import Foundation
 import Glibc
 

@@ -1,3 +1,5 @@
+import AmberControl
+
 /// What can go wrong starting, finding or controlling a VM.
 public enum VMLifecycleError: Error, CustomStringConvertible, Equatable {
     case notFound(name: String)
@@ -6,7 +8,9 @@ public enum VMLifecycleError: Error, CustomStringConvertible, Equatable {
     case vmmNotFound(searched: String)
     case spawnFailed(path: String, reason: String)
     case unreachable(name: String, reason: String)
-    case refused(name: String, operation: String, message: String)
+    /// amber-vmm (or, for a rollback already under way, amber) refused `operation`; the refusal's code
+    /// says whether trying again later can succeed (`isTransient`).
+    case refused(name: String, operation: String, refusal: ControlRefusal)
     case protocolViolation(name: String, detail: String)
     case exitedDuringStart(name: String, status: String, logPath: String, logTail: String)
     case startTimedOut(name: String, seconds: Int, logPath: String, logTail: String)
@@ -30,8 +34,8 @@ public enum VMLifecycleError: Error, CustomStringConvertible, Equatable {
             return "cannot start \(path): \(reason)"
         case .unreachable(let name, let reason):
             return "VM \(name) does not answer on its control socket (\(reason))"
-        case .refused(let name, let operation, let message):
-            return "VM \(name) refused \(operation): \(message)"
+        case .refused(let name, let operation, let refusal):
+            return "VM \(name) refused \(operation): \(refusal.message)" + (refusal.cause.map { " (\($0))" } ?? "")
         case .protocolViolation(let name, let detail):
             return "VM \(name) answered its control socket with something unexpected: \(detail)"
         case .exitedDuringStart(let name, let status, let logPath, let logTail):
@@ -49,5 +53,14 @@ public enum VMLifecycleError: Error, CustomStringConvertible, Equatable {
         case .stopTimedOut(let name, let seconds):
             return "VM \(name) did not exit within \(seconds) s of `amber stop`, and no live amber-vmm pid is recorded to kill: find it with `ps -ef | grep amber-vmm`"
         }
+    }
+}
+
+extension VMLifecycleError {
+    /// The control socket's refusal behind this error, if it is one: its `code` tells "busy, retry"
+    /// (`isTransient`) from a refusal that will not change.
+    public var refusal: ControlRefusal? {
+        if case .refused(_, _, let refusal) = self { return refusal }
+        return nil
     }
 }

@@ -1,4 +1,4 @@
-import AmberVMM
+import AmberControl
 import Foundation
 import Glibc
 

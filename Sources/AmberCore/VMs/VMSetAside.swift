@@ -1,5 +1,5 @@
 import AmberSystem
-import AmberVMM
+import AmberControl
 import AmberVirtio
 import Foundation
 import Glibc

@@ -1,10 +1,6 @@
+import AmberControl
 import AmberSystem
 import Glibc
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 
 /// What the control socket can ask of a running VM.
 public protocol ControlTarget: AnyObject, Sendable {
@@ -18,22 +14,13 @@ public protocol ControlTarget: AnyObject, Sendable {
     func detachConsole(_ client: FileDescriptor)
     /// Bytes typed into the serial port.
     func typeIntoConsole(_ bytes: [UInt8])
-    /// Pauses the VM (unless `amber pause` already did), captures its state and, with `memory`, holds
-    /// its memory as it is now; the VM stays paused until `releaseSnapshot` or `endSnapshot`, or until
-    /// the VM's snapshot pause limit passes (the snapshot is then abandoned). One snapshot at a time: the
-    /// next can begin once `finishSnapshot` has run. `client` is the pid of the process taking it.
-    func beginSnapshot(memory: Bool, client: Int32) throws -> SnapshotCapture
-    /// Lets the guest run on (unless it was paused before `beginSnapshot`); the held memory stays.
-    func releaseSnapshot(_ capture: SnapshotCapture) throws
-    /// Lets go of the held memory and resumes the VM if `releaseSnapshot` did not.
-    func endSnapshot(_ capture: SnapshotCapture) throws
-    /// After `endSnapshot`: the snapshot was recorded as `id` (the disks' changes now count from
-    /// it), or, with nil, it was not (its changed chunks count as changed again).
-    func finishSnapshot(_ capture: SnapshotCapture, recordedAs id: String?)
+    /// Begins a snapshot for process `client` (see `SnapshotSession`). One at a time: refused with
+    /// `snapshotInProgress` while another one's session is open.
+    func beginSnapshot(memory: Bool, client: Int32) throws -> SnapshotSession
 }
 
 /// Serves `ControlProtocol` on a Unix socket (mode 0600): one thread accepts, one thread per
-/// connection reads a JSON request line and writes a JSON response line; a `console` connection
+/// connection reads a JSON request line and writes a JSON reply line; a `console` connection
 /// then carries raw bytes both ways until either side closes it.
 public final class ControlServer: @unchecked Sendable {
     /// Connections served at once; more are answered with an error and closed (a thread each).
@@ -76,7 +63,7 @@ public final class ControlServer: @unchecked Sendable {
             }
             guard admitted else {
                 try? client.setSocketTimeout(1)
-                respond(client, ControlResponse(ok: false, error: "\(Self.maximumConnections) control connections are open already: close some and try again"))
+                respond(client, .refused(ControlRefusal(.tooManyConnections, "\(Self.maximumConnections) control connections are open already: close some and try again")))
                 continue
             }
             do {
@@ -94,101 +81,92 @@ public final class ControlServer: @unchecked Sendable {
         guard let target else { return }
         // Only the VM's owner (and root) may control it, whatever the socket file's mode says.
         guard let peer = try? client.peerCredentials(), peer.uid == geteuid() || peer.uid == 0 else {
-            respond(client, ControlResponse(ok: false, error: "refused: only the user who started this VM may control it"))
+            respond(client, .refused(ControlRefusal(.notPermitted, "refused: only the user who started this VM may control it")))
             return
         }
         let reader = LineReader(client)
         try? client.setSocketTimeout(Self.requestTimeout)
-        guard let line = try? reader.readLine(limit: 64 << 10) else { return }
+        guard let line = try? reader.readLine(limit: ControlProtocol.maximumRequestBytes) else { return }
         try? client.setSocketTimeout(0)
         let request: ControlRequest
         do {
-            request = try JSONDecoder().decode(ControlRequest.self, from: Data(line))
+            request = try ControlProtocol.decode(ControlRequest.self, from: line)
         } catch {
-            respond(client, ControlResponse(ok: false, error: "bad control request: expected one JSON ControlRequest line, e.g. {\"op\":\"status\"}"))
+            respond(client, .refused(Self.unreadable(error)))
             return
         }
-        switch request.op {
+        switch request {
         case .status:
-            respond(client, ControlResponse(ok: true, status: target.status()))
+            respond(client, .status(target.status()))
         case .pause:
             respond(client, outcome(target) { try target.pause() })
         case .resume:
             respond(client, outcome(target) { try target.resume() })
         case .stop:
-            respond(client, ControlResponse(ok: true, status: target.status()))
+            respond(client, .status(target.status()))
             target.requestStop()
         case .console:
-            respond(client, ControlResponse(ok: true, status: target.status()))
+            respond(client, .status(target.status()))
             relayConsole(client, to: target, alreadyRead: reader.takeBuffered())
-        case .snapshotBegin:
-            holdForSnapshot(client, memory: request.memory ?? true, by: peer.pid, reader: reader, target: target)
+        case .snapshotBegin(let memory):
+            holdForSnapshot(client, memory: memory, by: peer.pid, reader: reader, target: target)
         case .snapshotRelease, .snapshotEnd, .snapshotCommitted:
-            respond(client, ControlResponse(ok: false, error: "\(request.op.rawValue) without snapshotBegin: send it on the connection that began the snapshot", status: target.status()))
+            respond(client, .refused(ControlRefusal(.outOfOrder, "\(request.operation) without snapshotBegin: send it on the connection that began the snapshot")))
         }
     }
 
-    /// Keeps the VM paused for one snapshot until the client sends `snapshotRelease`, and its held
-    /// memory until `snapshotEnd`, or until the client closes the connection or dies, so a killed
-    /// `amber snapshot` never leaves the VM paused nor its memory held.
+    /// A request line that is not one: a refusal saying why (another build's amber, or not a request).
+    private static func unreadable(_ error: any Error) -> ControlRefusal {
+        if let error = error as? ControlProtocolError, case .versionMismatch = error {
+            return ControlRefusal(.versionMismatch, "amber-vmm refused a request in \(error)")
+        }
+        return ControlRefusal(.badRequest, "bad control request: expected one JSON ControlRequest line of protocol version \(ControlProtocol.version), e.g. {\"op\":\"status\",\"v\":\(ControlProtocol.version)}")
+    }
+
+    /// Serves one snapshot's session on the connection that began it, step by step as the client
+    /// sends them; whatever ends the connection early (end of stream, an unreadable or out-of-order
+    /// request) closes the session there, so a killed `amber snapshot` never leaves the VM paused nor
+    /// its memory held.
     private func holdForSnapshot(_ client: FileDescriptor, memory: Bool, by pid: Int32, reader: LineReader, target: ControlTarget) {
-        let started = MonotonicClock.now()
-        let capture: SnapshotCapture
+        let session: SnapshotSession
         do {
-            capture = try target.beginSnapshot(memory: memory, client: pid)
+            session = try target.beginSnapshot(memory: memory, client: pid)
         } catch {
-            respond(client, ControlResponse(ok: false, error: "\(error)", status: target.status()))
+            respond(client, .refused(ControlRefusal(failure: error)))
             return
         }
-        respond(client, ControlResponse(ok: true, status: target.status(), capture: capture))
-        // Whatever arrives (snapshotRelease, snapshotEnd) or not (end of stream, error) moves the hold on.
-        var next = nextRequest(reader)
-        var pauseMicros: Int64?
-        if next?.op == .snapshotRelease {
+        defer { session.close() }
+        respond(client, .snapshotBegun(session.capture))
+        while let line = try? reader.readLine() {
+            let reply: ControlReply
             do {
-                try target.releaseSnapshot(capture)
-                pauseMicros = Self.microseconds(since: started)
-                respond(client, ControlResponse(ok: true, status: target.status(), pauseMicroseconds: pauseMicros))
-                next = nextRequest(reader)
+                switch try ControlProtocol.decode(ControlRequest.self, from: line) {
+                case .snapshotRelease: reply = .snapshotReleased(pauseMicroseconds: try session.release())
+                case .snapshotEnd: reply = .snapshotEnded(pauseMicroseconds: try session.end())
+                case .snapshotCommitted(let id):
+                    try session.commit(as: id)
+                    reply = .snapshotCommitted
+                case let other:
+                    throw ControlRefusal(.outOfOrder, "\(other.operation) during a snapshot: this connection only takes the snapshot's next step")
+                }
+            } catch let error as ControlProtocolError {
+                respond(client, .refused(Self.unreadable(error)))
+                return
             } catch {
-                respond(client, ControlResponse(ok: false, error: "\(error)", status: target.status()))
-                next = nil
+                respond(client, .refused(ControlRefusal(failure: error)))
+                return
             }
+            respond(client, reply)
+            if case .snapshotCommitted = reply { return }
         }
-        do {
-            try target.endSnapshot(capture)
-            let micros = pauseMicros ?? Self.microseconds(since: started)
-            respond(client, ControlResponse(ok: true, status: target.status(), pauseMicroseconds: micros))
-        } catch {
-            respond(client, ControlResponse(ok: false, error: "\(error)", status: target.status()))
-        }
-        guard next?.op == .snapshotEnd else {
-            target.finishSnapshot(capture, recordedAs: nil)
-            return
-        }
-        // The client records the snapshot, then says under which id; silence means it was not.
-        let committed = nextRequest(reader)
-        let id = committed?.op == .snapshotCommitted ? committed?.snapshotID : nil
-        target.finishSnapshot(capture, recordedAs: id)
-        if id != nil { respond(client, ControlResponse(ok: true, status: target.status())) }
     }
 
-    private static func microseconds(since start: Double) -> Int64 {
-        Int64((MonotonicClock.now() - start) * 1_000_000)
-    }
-
-    /// The next request line, or nil at the end of the stream or for anything unreadable.
-    private func nextRequest(_ reader: LineReader) -> ControlRequest? {
-        guard let line = try? reader.readLine() else { return nil }
-        return try? JSONDecoder().decode(ControlRequest.self, from: Data(line))
-    }
-
-    private func outcome(_ target: ControlTarget, _ action: () throws -> Void) -> ControlResponse {
+    private func outcome(_ target: ControlTarget, _ action: () throws -> Void) -> ControlReply {
         do {
             try action()
-            return ControlResponse(ok: true, status: target.status())
+            return .status(target.status())
         } catch {
-            return ControlResponse(ok: false, error: "\(error)", status: target.status())
+            return .refused(ControlRefusal(failure: error))
         }
     }
 
@@ -204,9 +182,8 @@ public final class ControlServer: @unchecked Sendable {
         }
     }
 
-    private func respond(_ client: FileDescriptor, _ response: ControlResponse) {
-        guard var data = try? JSONEncoder().encode(response) else { return }
-        data.append(UInt8(ascii: "\n"))
-        try? data.withUnsafeBytes { try client.writeAll($0) }
+    private func respond(_ client: FileDescriptor, _ reply: ControlReply) {
+        guard let line = try? ControlProtocol.line(reply) else { return }
+        try? line.withUnsafeBytes { try client.writeAll($0) }
     }
 }

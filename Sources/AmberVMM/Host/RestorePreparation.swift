@@ -1,3 +1,4 @@
+import AmberControl
 import AmberSystem
 import Glibc
 

@@ -25,7 +25,7 @@ final class VCPURunner: @unchecked Sendable {
 
     func start() throws {
         try machine.lock.withLock {
-            thread = try NativeThread(name: "vcpu\(vcpu.id)") { [self] in loop() }
+            thread = try NativeThread(name: "vcpu \(vcpu.id)") { [self] in loop() }
         }
     }
 

@@ -12,12 +12,9 @@ extension Machine {
         }
         let msrIndices = try kvm.system.snapshotMSRIndices()
         let xsaveSize = kvm.system.xsaveSize
-        let vcpuStates = try vcpus.map { try $0.captureState(msrIndices: msrIndices, xsaveSize: xsaveSize) }
-        let vmState = try kvm.captureState()
+        let vcpuStates = try vcpus.map { try PersistedVCPU(vcpu: $0, msrIndices: msrIndices, xsaveSize: xsaveSize).save() }
+        let vmState = try kvm.save()
         return MachineState(memory: GuestMemoryLayoutState(memory.regions), vcpus: vcpuStates, vm: vmState,
-                            serial: serial.save(),
-                            virtioDevices: virtioDevices.map {
-                                VirtioDeviceState(mmioBase: $0.mmioBase, transport: $0.transport.save(), block: $0.block?.save())
-                            })
+                            serial: serial.save(), virtioDevices: virtioDevices.map { $0.save() })
     }
 }

@@ -48,9 +48,10 @@ extension Machine {
         }
         let xsaveSize = kvm.system.xsaveSize
         for (vcpu, saved) in zip(vcpus, state.vcpus) {
-            try vcpu.restoreState(saved, xsaveSize: xsaveSize)
+            // The MSR list matters to saving only: restoring sets the MSRs the state holds.
+            try PersistedVCPU(vcpu: vcpu, msrIndices: [], xsaveSize: xsaveSize).restore(saved)
         }
-        try kvm.restoreState(state.vm)
+        try kvm.restore(state.vm)
         try serial.restore(state.serial)
     }
 
@@ -62,14 +63,7 @@ extension Machine {
             throw MachineStateError("the snapshot has \(saved.count) virtio devices but \(attached.count) are attached: attach the snapshot's devices")
         }
         for (state, device) in zip(saved, attached) {
-            guard state.mmioBase == device.mmioBase else {
-                throw MachineStateError("the snapshot's virtio device at 0x\(String(state.mmioBase, radix: 16)) meets a device at 0x\(String(device.mmioBase, radix: 16)): attach devices in the snapshot's order")
-            }
-            guard (state.block == nil) == (device.block == nil) else {
-                throw MachineStateError("the snapshot's virtio device at 0x\(String(state.mmioBase, radix: 16)) is \(state.block == nil ? "not " : "")a block device, the attached one is \(device.block == nil ? "not" : "")")
-            }
-            if let block = state.block { try device.block?.restore(block) }
-            try device.transport.restore(state.transport)
+            try device.restore(state)
         }
     }
 }

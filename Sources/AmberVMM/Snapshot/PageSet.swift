@@ -1,3 +1,5 @@
+import AmberControl
+
 /// A set of guest memory pages, one bit each: the pages written since the last recorded snapshot.
 struct PageSet {
     private var words: [UInt64]

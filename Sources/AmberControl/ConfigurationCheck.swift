@@ -95,7 +95,7 @@ public enum ConfigurationCheck {
         }
     }
 
-    static func describe(_ bytes: UInt64) -> String {
+    public static func describe(_ bytes: UInt64) -> String {
         if bytes >= 1 << 30 && bytes % (1 << 30) == 0 { return "\(bytes >> 30) GiB" }
         if bytes % (1 << 20) == 0 { return "\(bytes >> 20) MiB" }
         return "\(bytes) bytes"
