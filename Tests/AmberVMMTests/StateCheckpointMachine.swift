@@ -1,5 +1,6 @@
 import AmberKVM
 import AmberSystem
+import AmberTestSupport
 import CKVM
 import Foundation
 @testable import AmberVMM
@@ -76,7 +77,7 @@ enum CheckpointMachine {
     /// after `runLimitSeconds`, which its exit then shows), and collects what it left.
     static func finish(_ machine: Machine, serial: SerialCapture) throws -> CheckpointOutcome {
         if machine.currentState == .created { try machine.start() }
-        if !waitUntil(seconds: runLimitSeconds, { machine.currentState != .running }) {
+        if !eventually(within: runLimitSeconds, every: 0.001, { machine.currentState != .running }) {
             machine.stop(.crashed(reason: "the checkpoint program did not finish within \(runLimitSeconds) s"))
         }
         let exit = machine.waitForExit()
@@ -98,15 +99,6 @@ enum CheckpointMachine {
         let copy = try MemFD.create(name: "snapshot-memory", size: machine.memory.size)
         try copy.write(UnsafeRawBufferPointer(machine.memory.mapping.buffer), at: 0)
         return copy
-    }
-
-    static func waitUntil(seconds: Double = 20, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition() { return true }
-            Thread.sleep(forTimeInterval: 0.001)
-        }
-        return condition()
     }
 
     static func isPending(vector: Int, in lapic: Data) -> Bool {

@@ -1,5 +1,6 @@
 import AmberKVM
 import AmberSystem
+import AmberTestSupport
 import CKVM
 import Foundation
 import Testing
@@ -52,7 +53,7 @@ struct StateRestoreTests {
         let machine = try CheckpointMachine.make(serial: serial)
         try machine.start()
         // Phase 1: the guest has sent itself an IPI with interrupts off and computes on for 1024 steps.
-        #expect(CheckpointMachine.waitUntil { machine.memory.read(UInt32.self, at: CheckpointProgram.phase) == 1 })
+        #expect(eventually(within: 20, every: 0.001) { machine.memory.read(UInt32.self, at: CheckpointProgram.phase) == 1 })
         try machine.pause()
         let state = try machine.captureState()
         let memory = try CheckpointMachine.copyOfMemory(machine)
@@ -85,7 +86,7 @@ struct StateRestoreTests {
         try guest.load(RealMode.countForever(at: 0x2000), at: 0x1000, vcpu: 0)
         try guest.load(RealMode.countForever(at: 0x2004), at: 0x1100, vcpu: 1)
         try guest.machine.start()
-        #expect(CheckpointMachine.waitUntil { guest.counter(at: 0x2000) > 100 && guest.counter(at: 0x2004) > 100 })
+        #expect(eventually(within: 20, every: 0.001) { guest.counter(at: 0x2000) > 100 && guest.counter(at: 0x2004) > 100 })
         try guest.machine.pause()
         let state = try guest.machine.captureState()
         let memory = try CheckpointMachine.copyOfMemory(guest.machine)
@@ -102,7 +103,7 @@ struct StateRestoreTests {
         }
         try restored.start()
         defer { restored.stop(.stopped); _ = restored.waitForExit() }
-        #expect(CheckpointMachine.waitUntil {
+        #expect(eventually(within: 20, every: 0.001) {
             (restored.memory.read(UInt32.self, at: 0x2000) ?? 0) > counters.0 + 50
                 && (restored.memory.read(UInt32.self, at: 0x2004) ?? 0) > counters.1 + 50
         })

@@ -1,4 +1,5 @@
 import AmberSystem
+import AmberTestSupport
 import Foundation
 import Glibc
 @testable import AmberVirtio
@@ -183,12 +184,7 @@ final class TestDriver {
     }
 
     func waitUntil(_ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(5)
-        while Date() < deadline {
-            if condition() { return true }
-            usleep(500)
-        }
-        return condition()
+        eventually(within: 5, every: 0.0005, condition)
     }
 
     /// Interrupts signalled through the irqfd since the last call.
