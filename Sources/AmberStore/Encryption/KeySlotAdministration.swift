@@ -2,7 +2,7 @@ import AmberSystem
 import Foundation
 import Glibc
 
-/// One line of `amber store key list`.
+/// One line of `amber store key ls`.
 public struct KeySlotListing: Codable, Sendable, Equatable {
     public var id: String
     public var file: String
@@ -51,7 +51,7 @@ extension ChunkStore {
         _ = try requireKeys()
         let (slots, _) = try keySlots.load()
         guard slots.contains(where: { $0.id == id }) || force else {
-            throw StoreError.keySlot(what: "key slot \(id)", reason: "no such usable slot (see `amber store key list`; --force removes a damaged one)")
+            throw StoreError.keySlot(what: "key slot \(id)", reason: "no such usable slot (see `amber store key ls`; --force removes a damaged one)")
         }
         if !force {
             guard slots.count > 1 else {
