@@ -70,7 +70,7 @@ extension ChunkStore {
         let keys = try requireKeys()
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
-            throw StoreError.io(operation: "create \(path)", reason: errno == EEXIST ? "the file exists; give a new path" : String(cString: strerror(errno)))
+            throw StoreError.io(operation: "create \(path)", cause: errno == EEXIST ? FailureCause(reason: "the file exists; give a new path", errno: EEXIST) : FailureCause(errno: errno))
         }
         let file = FileDescriptor(owning: fd)
         do {
