@@ -52,10 +52,14 @@ let package = Package(
         // The vocabulary store and catalog share (digests, chunk locations, pack extents, codecs, snapshot
         // kinds): values only, no I/O.
         .target(name: "AmberModel", swiftSettings: swift6),
-        .target(name: "AmberVirtio", dependencies: ["AmberSystem"], swiftSettings: swift6),
+        // The copy-on-write overlay disk format and raw images (what amber reads and amber-vmm serves): no virtio.
+        .target(name: "AmberDisk", dependencies: ["AmberSystem"], swiftSettings: swift6),
+        .target(name: "AmberVirtio", dependencies: ["AmberDisk", "AmberSystem"], swiftSettings: swift6),
         // What amber and amber-vmm share: the control protocol, VMConfiguration, where a VM's cgroup lives.
         .target(name: "AmberControl", dependencies: ["AmberSystem"]),
-        .target(name: "AmberVMM", dependencies: ["CKVM", "AmberControl", "AmberKVM", "AmberBoot", "AmberVirtio", "AmberSystem"]),
+        .target(name: "AmberVMM", dependencies: [
+            "CKVM", "AmberControl", "AmberKVM", "AmberBoot", "AmberDisk", "AmberVirtio", "AmberSystem",
+        ]),
         .target(name: "AmberStore", dependencies: [
             "CLZ4", "COpenSSL", "AmberModel", "AmberSystem", .product(name: "Crypto", package: "swift-crypto"),
             // scrypt, the memory-hard key derivation of encrypted stores' key slots.
@@ -64,7 +68,7 @@ let package = Package(
         .target(name: "AmberCatalog", dependencies: ["CSQLite", "AmberModel"], swiftSettings: swift6),
         .target(name: "AmberPolicy", dependencies: ["Yams"], swiftSettings: swift6),
         .target(name: "AmberCore", dependencies: [
-            "AmberControl", "AmberVMM", "AmberVirtio", "AmberModel", "AmberStore", "AmberCatalog", "AmberPolicy", "AmberSystem",
+            "AmberControl", "AmberVMM", "AmberDisk", "AmberModel", "AmberStore", "AmberCatalog", "AmberPolicy", "AmberSystem",
             "CBuildInfo",
         ]),
 
@@ -75,8 +79,8 @@ let package = Package(
         ]),
         .executableTarget(name: "amber-policy-bench", dependencies: ["AmberPolicy"]),
         .executableTarget(name: "amber-records-bench", dependencies: ["AmberCore"]),
-        .executableTarget(name: "amber-disk-bench", dependencies: ["AmberVirtio", "AmberSystem"]),
-        .executableTarget(name: "amber-disk-crash-writer", dependencies: ["AmberVirtio"]),
+        .executableTarget(name: "amber-disk-bench", dependencies: ["AmberDisk", "AmberSystem"]),
+        .executableTarget(name: "amber-disk-crash-writer", dependencies: ["AmberDisk"]),
         // What `amber` and `amberd` share on the command line: one way to run a command, report errors and exit.
         .target(name: "AmberCommandLine", dependencies: [
             "AmberCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -105,7 +109,7 @@ let package = Package(
         .testTarget(name: "AmberSystemTests", dependencies: ["AmberSystem"]),
         .testTarget(name: "AmberKVMTests", dependencies: ["AmberKVM", "AmberSystem", "CKVM"]),
         .testTarget(name: "AmberBootTests", dependencies: ["AmberBoot"]),
-        .testTarget(name: "AmberVirtioTests", dependencies: ["AmberVirtio", "AmberSystem", "AmberTestSupport"]),
+        .testTarget(name: "AmberVirtioTests", dependencies: ["AmberVirtio", "AmberDisk", "AmberSystem", "AmberTestSupport"]),
         .testTarget(name: "AmberControlTests", dependencies: ["AmberControl"]),
         .testTarget(name: "AmberVMMTests", dependencies: [
             "AmberControl", "AmberVMM", "AmberKVM", "AmberSystem", "AmberVirtio", "CKVM", "AmberTestSupport",
@@ -121,7 +125,7 @@ let package = Package(
         // home of its own; they read the store and catalog through the modules to check what the commands did.
         .testTarget(name: "AmberCLITests", dependencies: [
             "AmberCore", "AmberControl", "AmberModel", "AmberStore", "AmberCatalog", "AmberVMM", "AmberKVM", "AmberVirtio",
-            "AmberSystem", "AmberTestSupport",
+            "AmberDisk", "AmberSystem", "AmberTestSupport",
         ]),
         .testTarget(name: "AmberFuzzingTests", dependencies: ["AmberFuzzing", "AmberControl", "AmberPolicy", "AmberStore", "AmberVMM"]),
     ],

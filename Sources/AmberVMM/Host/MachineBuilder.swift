@@ -1,5 +1,6 @@
 import AmberBoot
 import AmberControl
+import AmberDisk
 import AmberKVM
 import AmberSystem
 import AmberVirtio
@@ -126,7 +127,7 @@ struct BuiltMachine {
         let device: VirtioBlockDevice
         do {
             device = try VirtioBlockDevice(backend: try backend(for: disk), serial: VirtioBlockDevice.fileName(of: disk.path))
-        } catch let error as VirtioError {
+        } catch let error as DiskError {
             throw ConfigurationError(error.description)
         }
         let irqfd = try EventFD()

@@ -1,3 +1,4 @@
+import AmberDisk
 import AmberSystem
 import Glibc
 
