@@ -47,18 +47,21 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
         .target(name: "AmberSystem", dependencies: ["CSystem"], swiftSettings: swift6),
-        .target(name: "AmberKVM", dependencies: ["CKVM", "AmberSystem"], swiftSettings: swift6),
+        // A saved machine's shape, data only: MachineState, its file format and checks, and every device's saved
+        // state (vCPUs and VM-wide KVM state as the kernel structs' bytes, serial, virtio); no KVM calls, no devices.
+        .target(name: "AmberMachineState", dependencies: ["CKVM", "AmberSystem"], swiftSettings: swift6),
+        .target(name: "AmberKVM", dependencies: ["CKVM", "AmberMachineState", "AmberSystem"], swiftSettings: swift6),
         .target(name: "AmberBoot", swiftSettings: swift6),
         // The vocabulary store and catalog share (digests, chunk locations, pack extents, codecs, snapshot
         // kinds): values only, no I/O.
         .target(name: "AmberModel", swiftSettings: swift6),
         // The copy-on-write overlay disk format and raw images (what amber reads and amber-vmm serves): no virtio.
         .target(name: "AmberDisk", dependencies: ["AmberSystem"], swiftSettings: swift6),
-        .target(name: "AmberVirtio", dependencies: ["AmberDisk", "AmberSystem"], swiftSettings: swift6),
+        .target(name: "AmberVirtio", dependencies: ["AmberDisk", "AmberMachineState", "AmberSystem"], swiftSettings: swift6),
         // What amber and amber-vmm share: the control protocol, VMConfiguration, where a VM's cgroup lives.
         .target(name: "AmberControl", dependencies: ["AmberSystem"]),
         .target(name: "AmberVMM", dependencies: [
-            "CKVM", "AmberControl", "AmberKVM", "AmberBoot", "AmberDisk", "AmberVirtio", "AmberSystem",
+            "CKVM", "AmberControl", "AmberKVM", "AmberBoot", "AmberDisk", "AmberMachineState", "AmberVirtio", "AmberSystem",
         ]),
         .target(name: "AmberStore", dependencies: [
             "CLZ4", "COpenSSL", "AmberModel", "AmberSystem", .product(name: "Crypto", package: "swift-crypto"),
@@ -68,12 +71,14 @@ let package = Package(
         .target(name: "AmberCatalog", dependencies: ["CSQLite", "AmberModel"], swiftSettings: swift6),
         .target(name: "AmberPolicy", dependencies: ["Yams"], swiftSettings: swift6),
         .target(name: "AmberCore", dependencies: [
-            "AmberControl", "AmberVMM", "AmberDisk", "AmberModel", "AmberStore", "AmberCatalog", "AmberPolicy", "AmberSystem",
+            "AmberControl", "AmberDisk", "AmberMachineState", "AmberModel", "AmberStore", "AmberCatalog", "AmberPolicy", "AmberSystem",
             "CBuildInfo",
         ]),
 
         .executableTarget(name: "amber-vmm", dependencies: ["AmberControl", "AmberVMM", "AmberSystem"], linkerSettings: staticInRelease),
-        .executableTarget(name: "amber-state-bench", dependencies: ["CKVM", "AmberVMM", "AmberKVM", "AmberSystem"]),
+        .executableTarget(name: "amber-state-bench", dependencies: [
+            "CKVM", "AmberVMM", "AmberKVM", "AmberMachineState", "AmberSystem",
+        ]),
         .executableTarget(name: "amber-store-bench", dependencies: [
             "AmberCore", "AmberModel", "AmberStore", "AmberCatalog", "AmberSystem", "CLZ4",
         ]),
@@ -93,7 +98,7 @@ let package = Package(
         // Fuzzing: each target's body is a library (replayed over its corpus by AmberFuzzingTests in every
         // `make test`); `amber-fuzz` wraps them for libFuzzer and is built only by `make fuzz` (Fuzz/README.md).
         .target(name: "AmberFuzzing", dependencies: [
-            "AmberControl", "AmberCore", "AmberModel", "AmberStore", "AmberVMM", "AmberPolicy", "AmberSystem",
+            "AmberControl", "AmberCore", "AmberMachineState", "AmberModel", "AmberStore", "AmberPolicy", "AmberSystem",
         ]),
         .executableTarget(name: "amber-fuzz", dependencies: ["AmberFuzzing"]),
 
@@ -107,12 +112,14 @@ let package = Package(
         .target(name: "AmberTestSupport", dependencies: [.product(name: "Crypto", package: "swift-crypto")],
                 path: "Tests/AmberTestSupport"),
         .testTarget(name: "AmberSystemTests", dependencies: ["AmberSystem"]),
-        .testTarget(name: "AmberKVMTests", dependencies: ["AmberKVM", "AmberSystem", "CKVM"]),
+        .testTarget(name: "AmberKVMTests", dependencies: ["AmberKVM", "AmberMachineState", "AmberSystem", "CKVM"]),
         .testTarget(name: "AmberBootTests", dependencies: ["AmberBoot"]),
-        .testTarget(name: "AmberVirtioTests", dependencies: ["AmberVirtio", "AmberDisk", "AmberSystem", "AmberTestSupport"]),
+        .testTarget(name: "AmberVirtioTests", dependencies: [
+            "AmberVirtio", "AmberDisk", "AmberMachineState", "AmberSystem", "AmberTestSupport",
+        ]),
         .testTarget(name: "AmberControlTests", dependencies: ["AmberControl"]),
         .testTarget(name: "AmberVMMTests", dependencies: [
-            "AmberControl", "AmberVMM", "AmberKVM", "AmberSystem", "AmberVirtio", "CKVM", "AmberTestSupport",
+            "AmberControl", "AmberVMM", "AmberKVM", "AmberMachineState", "AmberSystem", "AmberVirtio", "CKVM", "AmberTestSupport",
         ]),
         .testTarget(name: "AmberStoreTests", dependencies: ["AmberStore", "AmberModel", "AmberSystem", "AmberTestSupport"]),
         .testTarget(name: "AmberCatalogTests", dependencies: ["AmberCatalog", "AmberModel", "AmberTestSupport"]),
@@ -125,9 +132,11 @@ let package = Package(
         // home of its own; they read the store and catalog through the modules to check what the commands did.
         .testTarget(name: "AmberCLITests", dependencies: [
             "AmberCore", "AmberControl", "AmberModel", "AmberStore", "AmberCatalog", "AmberVMM", "AmberKVM", "AmberVirtio",
-            "AmberDisk", "AmberSystem", "AmberTestSupport",
+            "AmberDisk", "AmberMachineState", "AmberSystem", "AmberTestSupport",
         ]),
-        .testTarget(name: "AmberFuzzingTests", dependencies: ["AmberFuzzing", "AmberControl", "AmberPolicy", "AmberStore", "AmberVMM"]),
+        .testTarget(name: "AmberFuzzingTests", dependencies: [
+            "AmberFuzzing", "AmberControl", "AmberMachineState", "AmberPolicy", "AmberStore", "AmberVMM",
+        ]),
     ],
     swiftLanguageModes: [.v5]
 )

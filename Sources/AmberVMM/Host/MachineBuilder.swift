@@ -2,6 +2,7 @@ import AmberBoot
 import AmberControl
 import AmberDisk
 import AmberKVM
+import AmberMachineState
 import AmberSystem
 import AmberVirtio
 import Glibc
