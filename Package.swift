@@ -3,10 +3,10 @@ import PackageDescription
 
 // One target per concern; dependencies point one way (see docs/ARCHITECTURE.md):
 // C shims (CSystem, CKVM, CLZ4, CSQLite) -> AmberSystem -> AmberKVM/AmberBoot/AmberVirtio -> AmberVMM -> amber-vmm;
-// AmberSystem -> AmberControl (the control protocol, VMConfiguration) -> AmberVMM and AmberCore -> amber, amberd.
-// AmberStore, AmberCatalog and AmberPolicy sit beside the VMM, never importing it. AmberCore still imports AmberVMM
-// (the full MachineState check before a rollback) and AmberVirtio (the overlay disk format); both are to move into
-// data-only targets so that amber links no KVM, boot or virtio code.
+// AmberSystem -> the data-only AmberControl (the control protocol, VMConfiguration), AmberDisk (the overlay disk
+// format) and AmberMachineState (a saved machine's shape and checks) -> AmberVMM and AmberCore -> amber, amberd.
+// AmberStore, AmberCatalog and AmberPolicy sit beside the VMM, never importing it. amber and amberd link no KVM,
+// boot, virtio or machine code: scripts/check-cli-dependencies and AmberCLITests' LinkedModulesTests fail if they do.
 // `make build` links release binaries fully static (AMBER_STATIC=1 with --static-swift-stdlib): no dynamic
 // loader resolving thousands of symbols at every start (3-5 ms of each `amber` command and of amber-vmm's start,
 // on the path of every clone; BENCHMARKS.md "Rollback and clone"). -static-executable needs the static Swift
