@@ -21,7 +21,7 @@ guest: deps
 	@scripts/make-test-guest
 
 unit-test: deps
-	$(SWIFT) build && $(SWIFT) test
+	$(SWIFT) build && scripts/check-cli-dependencies && $(SWIFT) test
 
 guest-test: build guest
 	@scripts/guest-tests

@@ -3,10 +3,10 @@ import PackageDescription
 
 // One target per concern; dependencies point one way (see docs/ARCHITECTURE.md):
 // C shims (CSystem, CKVM, CLZ4, CSQLite) -> AmberSystem -> AmberKVM/AmberBoot/AmberVirtio -> AmberVMM -> amber-vmm;
-// AmberSystem -> AmberControl (the control protocol, VMConfiguration) -> AmberVMM and AmberCore -> amber, amberd.
-// AmberStore, AmberCatalog and AmberPolicy sit beside the VMM, never importing it. AmberCore still imports AmberVMM
-// (the full MachineState check before a rollback) and AmberVirtio (the overlay disk format); both are to move into
-// data-only targets so that amber links no KVM, boot or virtio code.
+// AmberSystem -> the data-only AmberControl (the control protocol, VMConfiguration), AmberDisk (the overlay disk
+// format) and AmberMachineState (a saved machine's shape and checks) -> AmberVMM and AmberCore -> amber, amberd.
+// AmberStore, AmberCatalog and AmberPolicy sit beside the VMM, never importing it. amber and amberd link no KVM,
+// boot, virtio or machine code: scripts/check-cli-dependencies and AmberCLITests' LinkedModulesTests fail if they do.
 // `make build` links release binaries fully static (AMBER_STATIC=1 with --static-swift-stdlib): no dynamic
 // loader resolving thousands of symbols at every start (3-5 ms of each `amber` command and of amber-vmm's start,
 // on the path of every clone; BENCHMARKS.md "Rollback and clone"). -static-executable needs the static Swift
@@ -47,15 +47,22 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
         .target(name: "AmberSystem", dependencies: ["CSystem"], swiftSettings: swift6),
-        .target(name: "AmberKVM", dependencies: ["CKVM", "AmberSystem"], swiftSettings: swift6),
+        // A saved machine's shape, data only: MachineState, its file format and checks, and every device's saved
+        // state (vCPUs and VM-wide KVM state as the kernel structs' bytes, serial, virtio); no KVM calls, no devices.
+        .target(name: "AmberMachineState", dependencies: ["CKVM", "AmberSystem"], swiftSettings: swift6),
+        .target(name: "AmberKVM", dependencies: ["CKVM", "AmberMachineState", "AmberSystem"], swiftSettings: swift6),
         .target(name: "AmberBoot", swiftSettings: swift6),
         // The vocabulary store and catalog share (digests, chunk locations, pack extents, codecs, snapshot
         // kinds): values only, no I/O.
         .target(name: "AmberModel", swiftSettings: swift6),
-        .target(name: "AmberVirtio", dependencies: ["AmberSystem"], swiftSettings: swift6),
+        // The copy-on-write overlay disk format and raw images (what amber reads and amber-vmm serves): no virtio.
+        .target(name: "AmberDisk", dependencies: ["AmberSystem"], swiftSettings: swift6),
+        .target(name: "AmberVirtio", dependencies: ["AmberDisk", "AmberMachineState", "AmberSystem"], swiftSettings: swift6),
         // What amber and amber-vmm share: the control protocol, VMConfiguration, where a VM's cgroup lives.
         .target(name: "AmberControl", dependencies: ["AmberSystem"]),
-        .target(name: "AmberVMM", dependencies: ["CKVM", "AmberControl", "AmberKVM", "AmberBoot", "AmberVirtio", "AmberSystem"]),
+        .target(name: "AmberVMM", dependencies: [
+            "CKVM", "AmberControl", "AmberKVM", "AmberBoot", "AmberDisk", "AmberMachineState", "AmberVirtio", "AmberSystem",
+        ]),
         .target(name: "AmberStore", dependencies: [
             "CLZ4", "COpenSSL", "AmberModel", "AmberSystem", .product(name: "Crypto", package: "swift-crypto"),
             // scrypt, the memory-hard key derivation of encrypted stores' key slots.
@@ -64,19 +71,21 @@ let package = Package(
         .target(name: "AmberCatalog", dependencies: ["CSQLite", "AmberModel"], swiftSettings: swift6),
         .target(name: "AmberPolicy", dependencies: ["Yams"], swiftSettings: swift6),
         .target(name: "AmberCore", dependencies: [
-            "AmberControl", "AmberVMM", "AmberVirtio", "AmberModel", "AmberStore", "AmberCatalog", "AmberPolicy", "AmberSystem",
+            "AmberControl", "AmberDisk", "AmberMachineState", "AmberModel", "AmberStore", "AmberCatalog", "AmberPolicy", "AmberSystem",
             "CBuildInfo",
         ]),
 
         .executableTarget(name: "amber-vmm", dependencies: ["AmberControl", "AmberVMM", "AmberSystem"], linkerSettings: staticInRelease),
-        .executableTarget(name: "amber-state-bench", dependencies: ["CKVM", "AmberVMM", "AmberKVM", "AmberSystem"]),
+        .executableTarget(name: "amber-state-bench", dependencies: [
+            "CKVM", "AmberVMM", "AmberKVM", "AmberMachineState", "AmberSystem",
+        ]),
         .executableTarget(name: "amber-store-bench", dependencies: [
             "AmberCore", "AmberModel", "AmberStore", "AmberCatalog", "AmberSystem", "CLZ4",
         ]),
         .executableTarget(name: "amber-policy-bench", dependencies: ["AmberPolicy"]),
         .executableTarget(name: "amber-records-bench", dependencies: ["AmberCore"]),
-        .executableTarget(name: "amber-disk-bench", dependencies: ["AmberVirtio", "AmberSystem"]),
-        .executableTarget(name: "amber-disk-crash-writer", dependencies: ["AmberVirtio"]),
+        .executableTarget(name: "amber-disk-bench", dependencies: ["AmberDisk", "AmberSystem"]),
+        .executableTarget(name: "amber-disk-crash-writer", dependencies: ["AmberDisk"]),
         // What `amber` and `amberd` share on the command line: one way to run a command, report errors and exit.
         .target(name: "AmberCommandLine", dependencies: [
             "AmberCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -89,7 +98,7 @@ let package = Package(
         // Fuzzing: each target's body is a library (replayed over its corpus by AmberFuzzingTests in every
         // `make test`); `amber-fuzz` wraps them for libFuzzer and is built only by `make fuzz` (Fuzz/README.md).
         .target(name: "AmberFuzzing", dependencies: [
-            "AmberControl", "AmberCore", "AmberModel", "AmberStore", "AmberVMM", "AmberPolicy", "AmberSystem",
+            "AmberControl", "AmberCore", "AmberMachineState", "AmberModel", "AmberStore", "AmberPolicy", "AmberSystem",
         ]),
         .executableTarget(name: "amber-fuzz", dependencies: ["AmberFuzzing"]),
 
@@ -103,12 +112,14 @@ let package = Package(
         .target(name: "AmberTestSupport", dependencies: [.product(name: "Crypto", package: "swift-crypto")],
                 path: "Tests/AmberTestSupport"),
         .testTarget(name: "AmberSystemTests", dependencies: ["AmberSystem"]),
-        .testTarget(name: "AmberKVMTests", dependencies: ["AmberKVM", "AmberSystem", "CKVM"]),
+        .testTarget(name: "AmberKVMTests", dependencies: ["AmberKVM", "AmberMachineState", "AmberSystem", "CKVM"]),
         .testTarget(name: "AmberBootTests", dependencies: ["AmberBoot"]),
-        .testTarget(name: "AmberVirtioTests", dependencies: ["AmberVirtio", "AmberSystem", "AmberTestSupport"]),
+        .testTarget(name: "AmberVirtioTests", dependencies: [
+            "AmberVirtio", "AmberDisk", "AmberMachineState", "AmberSystem", "AmberTestSupport",
+        ]),
         .testTarget(name: "AmberControlTests", dependencies: ["AmberControl"]),
         .testTarget(name: "AmberVMMTests", dependencies: [
-            "AmberControl", "AmberVMM", "AmberKVM", "AmberSystem", "AmberVirtio", "CKVM", "AmberTestSupport",
+            "AmberControl", "AmberVMM", "AmberKVM", "AmberMachineState", "AmberSystem", "AmberVirtio", "CKVM", "AmberTestSupport",
         ]),
         .testTarget(name: "AmberStoreTests", dependencies: ["AmberStore", "AmberModel", "AmberSystem", "AmberTestSupport"]),
         .testTarget(name: "AmberCatalogTests", dependencies: ["AmberCatalog", "AmberModel", "AmberTestSupport"]),
@@ -121,9 +132,11 @@ let package = Package(
         // home of its own; they read the store and catalog through the modules to check what the commands did.
         .testTarget(name: "AmberCLITests", dependencies: [
             "AmberCore", "AmberControl", "AmberModel", "AmberStore", "AmberCatalog", "AmberVMM", "AmberKVM", "AmberVirtio",
-            "AmberSystem", "AmberTestSupport",
+            "AmberDisk", "AmberMachineState", "AmberSystem", "AmberTestSupport",
         ]),
-        .testTarget(name: "AmberFuzzingTests", dependencies: ["AmberFuzzing", "AmberControl", "AmberPolicy", "AmberStore", "AmberVMM"]),
+        .testTarget(name: "AmberFuzzingTests", dependencies: [
+            "AmberFuzzing", "AmberControl", "AmberMachineState", "AmberPolicy", "AmberStore", "AmberVMM",
+        ]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -3,7 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-import AmberVMM
+import AmberMachineState
 
 /// A `MachineState` file as amber-vmm decodes it on restore (and `amber clone` reads its shape): header,
 /// JSON, then `validate()`.

@@ -1,3 +1,4 @@
+import AmberMachineState
 import AmberSystem
 import CKVM
 import Glibc
@@ -115,10 +116,7 @@ public final class KVMVirtualMachine: Sendable {
         return request
     }
 
-    /// The three in-kernel interrupt controllers KVM_GET_IRQCHIP knows.
-    public enum IRQChip: UInt32, CaseIterable, Sendable {
-        case picMaster = 0, picSlave = 1, ioapic = 2
-    }
+    public typealias IRQChip = AmberMachineState.IRQChip
 
     public func irqChip(_ chip: IRQChip) throws -> kvm_irqchip {
         var state = kvm_irqchip()

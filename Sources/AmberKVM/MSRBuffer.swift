@@ -1,15 +1,5 @@
+import AmberMachineState
 import CKVM
-
-/// A model-specific register and its value.
-public struct MSREntry: Equatable, Sendable {
-    public var index: UInt32
-    public var value: UInt64
-
-    public init(index: UInt32, value: UInt64) {
-        self.index = index
-        self.value = value
-    }
-}
 
 /// `struct kvm_msrs` with its flexible array: an 8-byte header then 16-byte `kvm_msr_entry` records.
 final class MSRBuffer {

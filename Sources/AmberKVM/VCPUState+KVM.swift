@@ -1,3 +1,4 @@
+import AmberMachineState
 import CKVM
 #if canImport(FoundationEssentials)
 import FoundationEssentials

@@ -1,3 +1,5 @@
+import AmberDisk
+
 /// One request taken from a virtqueue: the head index to return in the used ring, and the guest
 /// buffers it names, already bounds-checked and mapped, split into those the device may only read and
 /// those it may only write (in chain order; framing between buffers carries no meaning).
@@ -13,12 +15,12 @@ public struct DescriptorChain {
 
     /// `count` bytes of the readable buffers starting at byte `offset` of their concatenation.
     public func readableRange(from offset: Int, count: Int) -> [UnsafeMutableRawBufferPointer] {
-        Self.range(of: readable, from: offset, count: count)
+        readable.byteRange(from: offset, count: count)
     }
 
     /// `count` bytes of the writable buffers starting at byte `offset` of their concatenation.
     public func writableRange(from offset: Int, count: Int) -> [UnsafeMutableRawBufferPointer] {
-        Self.range(of: writable, from: offset, count: count)
+        writable.byteRange(from: offset, count: count)
     }
 
     /// Copies `count` readable bytes from `offset`; nil when the chain has fewer.
@@ -37,23 +39,5 @@ public struct DescriptorChain {
             copied += piece.count
         }
         return copied
-    }
-
-    static func range(of buffers: [UnsafeMutableRawBufferPointer], from offset: Int,
-                      count: Int) -> [UnsafeMutableRawBufferPointer] {
-        var pieces: [UnsafeMutableRawBufferPointer] = []
-        var skip = offset
-        var remaining = count
-        for buffer in buffers where remaining > 0 {
-            if skip >= buffer.count {
-                skip -= buffer.count
-                continue
-            }
-            let take = min(buffer.count - skip, remaining)
-            pieces.append(UnsafeMutableRawBufferPointer(rebasing: buffer[skip..<(skip + take)]))
-            remaining -= take
-            skip = 0
-        }
-        return pieces
     }
 }

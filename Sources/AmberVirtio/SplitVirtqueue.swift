@@ -1,3 +1,4 @@
+import AmberMachineState
 import Synchronization
 
 /// A split virtqueue (virtio 1.x, section 2.7) in guest memory, seen from the device: takes descriptor
@@ -156,15 +157,4 @@ public final class SplitVirtqueue: @unchecked Sendable {
     private func loadUInt64(_ base: UnsafeMutableRawPointer, _ offset: Int) -> UInt64 {
         UInt64(littleEndian: base.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
     }
-}
-
-/// What the driver wrote into one queue's registers.
-public struct VirtqueueConfiguration: Codable, Equatable, Sendable {
-    public var size: UInt16 = 0
-    public var ready = false
-    public var descriptorTable: UInt64 = 0
-    public var availableRing: UInt64 = 0
-    public var usedRing: UInt64 = 0
-
-    public init() {}
 }

@@ -1,3 +1,4 @@
+import AmberMachineState
 import AmberSystem
 
 /// The register file of one virtio-mmio device (a 4 KiB window). The VMM calls `read`/`write` on MMIO
@@ -176,23 +177,8 @@ public final class VirtioMMIOTransport: @unchecked Sendable {
 }
 
 extension VirtioMMIOTransport {
-    /// Registers and queue positions: what a snapshot needs to resume the device where it stopped.
-    public struct State: Codable, Equatable, Sendable {
-        public var status: UInt32
-        public var deviceFeaturesSelect: UInt32
-        public var driverFeaturesSelect: UInt32
-        public var driverFeatures: UInt64
-        public var queueSelect: UInt32
-        public var interruptStatus: UInt32
-        public var needsReset: Bool
-        public var queues: [QueueState]
-    }
-
-    public struct QueueState: Codable, Equatable, Sendable {
-        public var configuration: VirtqueueConfiguration
-        public var nextAvailable: UInt16
-        public var nextUsed: UInt16
-    }
+    public typealias State = VirtioMMIOTransportState
+    public typealias QueueState = VirtioQueueState
 
     /// Captures the transport. Pause the device first so that no request is in flight.
     public func save() -> State {

@@ -1,5 +1,5 @@
 import AmberSystem
-import AmberVirtio
+import AmberDisk
 import Foundation
 import Glibc
 

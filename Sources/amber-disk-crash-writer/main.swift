@@ -1,4 +1,4 @@
-import AmberVirtio
+import AmberDisk
 import Glibc
 
 // Helper for the overlay crash test (Tests/AmberVirtioTests/OverlayCrashTests.swift), which kills it

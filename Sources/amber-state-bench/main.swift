@@ -1,4 +1,5 @@
 import AmberKVM
+import AmberMachineState
 import AmberSystem
 import AmberVMM
 import CKVM

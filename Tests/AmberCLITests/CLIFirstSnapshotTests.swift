@@ -3,7 +3,7 @@ import AmberCatalog
 import AmberModel
 import AmberStore
 import AmberTestSupport
-import AmberVirtio
+import AmberDisk
 import Foundation
 import Glibc
 import Testing

@@ -1,6 +1,7 @@
 import AmberCatalog
 @testable import AmberCore
 import AmberKVM
+import AmberMachineState
 import AmberStore
 import AmberSystem
 import AmberTestSupport

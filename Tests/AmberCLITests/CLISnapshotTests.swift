@@ -1,6 +1,7 @@
 import AmberCatalog
 import AmberControl
 @testable import AmberCore
+import AmberMachineState
 import AmberModel
 import AmberStore
 import AmberSystem

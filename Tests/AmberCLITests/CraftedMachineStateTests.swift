@@ -1,5 +1,6 @@
 import AmberCatalog
 @testable import AmberCore
+import AmberMachineState
 import AmberModel
 import AmberStore
 import AmberTestSupport

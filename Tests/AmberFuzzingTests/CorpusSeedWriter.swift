@@ -1,5 +1,6 @@
 import AmberControl
 @testable import AmberFuzzing
+import AmberMachineState
 import AmberStore
 import AmberVMM
 import Foundation

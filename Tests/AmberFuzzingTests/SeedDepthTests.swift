@@ -1,5 +1,6 @@
 import AmberControl
 @testable import AmberFuzzing
+import AmberMachineState
 import AmberPolicy
 import AmberStore
 import AmberVMM

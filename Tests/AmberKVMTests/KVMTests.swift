@@ -1,3 +1,4 @@
+import AmberMachineState
 import AmberSystem
 import CKVM
 import Foundation

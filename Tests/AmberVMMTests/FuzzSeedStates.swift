@@ -1,3 +1,4 @@
+import AmberMachineState
 import Foundation
 import Testing
 @testable import AmberVMM

@@ -1,4 +1,5 @@
 import AmberKVM
+import AmberMachineState
 import Foundation
 import Testing
 @testable import AmberVMM

@@ -1,3 +1,4 @@
+import AmberMachineState
 import Testing
 @testable import AmberVMM
 

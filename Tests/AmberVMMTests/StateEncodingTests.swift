@@ -1,4 +1,5 @@
 import AmberKVM
+import AmberMachineState
 import AmberTestSupport
 import Foundation
 import Testing

@@ -2,7 +2,7 @@ import AmberTestSupport
 import Foundation
 import Glibc
 import Testing
-@testable import AmberVirtio
+@testable import AmberDisk
 
 /// A guest write that completed but was never flushed (a guest's `sync` on a raw block device sends no
 /// FLUSH) must survive amber-vmm being killed: the overlay's map is committed in the background.

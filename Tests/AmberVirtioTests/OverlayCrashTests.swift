@@ -2,7 +2,7 @@ import AmberTestSupport
 import Foundation
 import Glibc
 import Testing
-@testable import AmberVirtio
+@testable import AmberDisk
 
 /// A writer process (amber-disk-crash-writer) is killed with SIGKILL mid-stream, three times over one
 /// overlay; after each kill the overlay must open, hold every round the writer acknowledged (written,

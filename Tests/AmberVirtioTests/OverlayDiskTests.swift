@@ -2,7 +2,7 @@ import AmberTestSupport
 import Foundation
 import Glibc
 import Testing
-@testable import AmberVirtio
+@testable import AmberDisk
 
 @Suite struct OverlayDiskTests {
     let fixture: OverlayTestFixture
@@ -162,7 +162,7 @@ import Testing
         let reopened = try OverlayDisk(basePath: fixture.basePath, overlayPath: fixture.overlayPath(), readOnly: true)
         #expect(reopened.overlayChunks() == [2])
         #expect(try reopened.read(at: 6 * 65536, count: 1) == [fixture.baseContent[6 * 65536]])
-        #expect(throws: VirtioError.self) { try reopened.write([1], at: 0) }
+        #expect(throws: DiskError.self) { try reopened.write([1], at: 0) }
     }
 
     /// The capture path: another process (here another instance) reads a paused, flushed overlay.
@@ -189,7 +189,7 @@ import Testing
         #expect(sameBytes(buffer[0..<8192], [5, 5] + Array(fixture.baseContent[(16 * 65536 + 2)...])))
         #expect(try disk.readChunk(1, into: buffer) == 65536)
         #expect(sameBytes(buffer, fixture.baseContent[65536..<(2 * 65536)]))
-        #expect(throws: VirtioError.self) { try disk.readChunk(17, into: buffer) }
+        #expect(throws: DiskError.self) { try disk.readChunk(17, into: buffer) }
     }
 
     @Test func removeDeletesTheOverlayAndItsMap() throws {

@@ -3,7 +3,7 @@ import AmberTestSupport
 import Foundation
 import Glibc
 import Testing
-@testable import AmberVirtio
+@testable import AmberDisk
 
 /// Bad input to overlays: each a clear one-line error, never a crash or a wrong disk.
 @Suite struct OverlayErrorTests {

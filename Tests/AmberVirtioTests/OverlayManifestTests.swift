@@ -1,7 +1,7 @@
 import AmberTestSupport
 import Foundation
 import Testing
-@testable import AmberVirtio
+@testable import AmberDisk
 
 /// The contract the snapshot code relies on: the previous manifest with the dirty chunks re-read equals
 /// a full re-read of the disk, across random writes, resets and reopens. A "manifest" here keeps each

@@ -1,6 +1,6 @@
 import Foundation
 import Glibc
-@testable import AmberVirtio
+@testable import AmberDisk
 
 /// A temporary directory holding a patterned base image; overlays are created beside it.
 final class OverlayTestFixture {
@@ -15,7 +15,7 @@ final class OverlayTestFixture {
         basePath = directory + "/base.img"
         baseContent = (0..<(chunks * 65536 + tail)).map { Self.baseByte($0) }
         guard FileManager.default.createFile(atPath: basePath, contents: Data(baseContent)) else {
-            throw VirtioError("test could not create \(basePath)")
+            throw DiskError("test could not create \(basePath)")
         }
     }
 

@@ -1,6 +1,7 @@
 import AmberTestSupport
 import Foundation
 import Testing
+import AmberDisk
 @testable import AmberVirtio
 
 /// The guest's view: virtio-blk requests served from an overlay, driven like Linux's driver does.

@@ -1,3 +1,4 @@
+import AmberMachineState
 import AmberSystem
 import Foundation
 import Testing

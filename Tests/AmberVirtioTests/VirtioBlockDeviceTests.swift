@@ -1,6 +1,8 @@
+import AmberMachineState
 import AmberSystem
 import Foundation
 import Testing
+import AmberDisk
 @testable import AmberVirtio
 
 @Suite struct VirtioBlockDeviceTests {
@@ -217,7 +219,7 @@ import Testing
     }
 
     @Test func namesAnImageItCannotOpen() {
-        #expect(throws: VirtioError("disk image /nonexistent/disk.img cannot be opened read-write (No such file or directory): check the path and its permissions")) {
+        #expect(throws: DiskError("disk image /nonexistent/disk.img cannot be opened read-write (No such file or directory): check the path and its permissions")) {
             try VirtioBlockDevice(path: "/nonexistent/disk.img", readOnly: false)
         }
     }

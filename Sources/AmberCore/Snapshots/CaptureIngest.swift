@@ -3,7 +3,7 @@ import AmberModel
 import AmberStore
 import AmberControl
 import AmberSystem
-import AmberVirtio
+import AmberDisk
 import Glibc
 
 /// Reads a paused VM's memory and disks into the store, as `snapshotBegin` describes them.
@@ -126,7 +126,7 @@ struct CaptureIngest {
         let overlay: OverlayDisk
         do {
             overlay = try OverlayDisk(basePath: disk.basePath, overlayPath: overlayPath, readOnly: true)
-        } catch let error as VirtioError {
+        } catch let error as DiskError {
             throw SnapshotError.diskUnreadable(vm: vm, reason: error.description)
         }
         guard let baseline, baseline.manifest.chunkSize == overlay.chunkSize,

@@ -3,7 +3,7 @@ import AmberModel
 import AmberStore
 import AmberSystem
 import AmberControl
-import AmberVMM
+import AmberMachineState
 import Foundation
 import Glibc
 

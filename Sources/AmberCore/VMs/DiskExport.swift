@@ -1,6 +1,6 @@
 import AmberSystem
 import AmberControl
-import AmberVirtio
+import AmberDisk
 import Foundation
 import Glibc
 
@@ -31,7 +31,7 @@ public struct DiskExport {
             } else {
                 source = try RawFileBackend(path: disk.path, readOnly: true)
             }
-        } catch let error as VirtioError {
+        } catch let error as DiskError {
             throw DiskExportError("cannot read the disk of VM \(name): \(error.description)", cause: FailureCause(error))
         }
         let temporary = TemporaryFile.path(replacing: output)

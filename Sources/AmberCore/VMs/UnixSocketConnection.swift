@@ -1,5 +1,5 @@
 import AmberSystem
-import AmberVMM
+import AmberMachineState
 import Glibc
 
 /// A connected AF_UNIX stream socket that reads newline-terminated lines and keeps whatever

@@ -1,6 +1,6 @@
 import AmberSystem
 import AmberControl
-import AmberVirtio
+import AmberDisk
 import Foundation
 import Glibc
 

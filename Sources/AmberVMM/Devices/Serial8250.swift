@@ -1,3 +1,4 @@
+import AmberMachineState
 import AmberSystem
 
 /// A 16550A-compatible UART (the PC's COM1 at 0x3F8, IRQ 4): the guest's console. Transmitted
@@ -8,7 +9,7 @@ public final class Serial8250: BusDevice, @unchecked Sendable {
     public static let com1IRQ: UInt32 = 4
     public static let registerCount: UInt64 = 8
     /// Input beyond this many unread bytes is dropped, as a real UART's overrun would.
-    public static let inputLimit = 64 * 1024
+    public static let inputLimit = Serial8250State.inputLimit
 
     private enum Register {
         static let data: UInt64 = 0          // RBR/THR, or DLL when DLAB
@@ -176,19 +177,7 @@ public final class Serial8250: BusDevice, @unchecked Sendable {
 }
 
 extension Serial8250 {
-    /// The UART's registers and unread input: what a snapshot needs to resume the console as it was.
-    public struct State: Codable, Equatable, Sendable {
-        public var interruptEnable: UInt8
-        public var lineControl: UInt8
-        public var modemControl: UInt8
-        public var scratch: UInt8
-        public var divisorLow: UInt8
-        public var divisorHigh: UInt8
-        public var fifoControl: UInt8
-        public var transmitterEmptyPending: Bool
-        /// Bytes received but not yet read by the guest.
-        public var input: [UInt8]
-    }
+    public typealias State = Serial8250State
 
     public func save() -> State {
         lock.withLock {

@@ -1,6 +1,8 @@
 import AmberBoot
 import AmberControl
+import AmberDisk
 import AmberKVM
+import AmberMachineState
 import AmberSystem
 import AmberVirtio
 import Glibc
@@ -126,7 +128,7 @@ struct BuiltMachine {
         let device: VirtioBlockDevice
         do {
             device = try VirtioBlockDevice(backend: try backend(for: disk), serial: VirtioBlockDevice.fileName(of: disk.path))
-        } catch let error as VirtioError {
+        } catch let error as DiskError {
             throw ConfigurationError(error.description)
         }
         let irqfd = try EventFD()

@@ -1,4 +1,5 @@
 import AmberControl
+import AmberMachineState
 import AmberSystem
 import Glibc
 

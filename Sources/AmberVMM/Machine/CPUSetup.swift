@@ -1,4 +1,5 @@
 import AmberKVM
+import AmberMachineState
 import CKVM
 
 /// The per-vCPU set-up every guest gets before its registers are loaded (order from docs/KVM.md):

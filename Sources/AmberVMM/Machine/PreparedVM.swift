@@ -1,4 +1,5 @@
 import AmberKVM
+import AmberMachineState
 import CKVM
 
 /// The part of a machine that costs kernel time to build: the KVM VM with its irqchip and PIT, its vCPUs,

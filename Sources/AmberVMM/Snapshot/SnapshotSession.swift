@@ -1,4 +1,5 @@
 import AmberControl
+import AmberDisk
 import AmberSystem
 import AmberVirtio
 import Synchronization

@@ -1,4 +1,5 @@
 import AmberKVM
+import AmberMachineState
 
 extension Machine {
     /// Reads the whole state of a paused machine: every vCPU (in docs/KVM.md's order), then the PIT,

@@ -1,4 +1,5 @@
 import AmberKVM
+import AmberMachineState
 import AmberVirtio
 
 /// A part of the machine whose state a snapshot carries: `save()` reads it (the machine paused),

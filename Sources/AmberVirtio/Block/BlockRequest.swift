@@ -1,3 +1,4 @@
+import AmberDisk
 import AmberSystem
 
 /// One virtio-blk request: a 16-byte header {type, reserved, sector} at the start of the readable

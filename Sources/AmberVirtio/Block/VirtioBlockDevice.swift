@@ -1,3 +1,5 @@
+import AmberDisk
+import AmberMachineState
 import AmberSystem
 import Glibc
 
@@ -171,11 +173,7 @@ public final class VirtioBlockDevice: VirtioDevice, @unchecked Sendable {
 }
 
 extension VirtioBlockDevice {
-    /// What must match when a snapshot's device state is restored onto this device.
-    public struct State: Codable, Equatable, Sendable {
-        public var capacitySectors: UInt64
-        public var readOnly: Bool
-    }
+    public typealias State = VirtioBlockDeviceState
 
     public func save() -> State {
         State(capacitySectors: capacitySectors, readOnly: readOnly)

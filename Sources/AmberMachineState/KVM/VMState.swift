@@ -12,7 +12,7 @@ public struct VMState: Codable, Equatable, Sendable {
     public var pit: Data
     /// `kvm_clock_data` as captured (its flags say whether the host offered a realtime reference).
     public var clock: Data
-    /// `kvm_irqchip` for each of `KVMVirtualMachine.IRQChip.allCases`, in that order.
+    /// `kvm_irqchip` for each of `IRQChip.allCases`, in that order.
     public var irqChips: [Data]
 
     public init(pit: Data, clock: Data, irqChips: [Data]) {
@@ -24,7 +24,7 @@ public struct VMState: Codable, Equatable, Sendable {
     public func validate() throws {
         try VMStateBytes.check(pit, is: MemoryLayout<kvm_pit_state2>.size, field: "PIT")
         try VMStateBytes.check(clock, is: MemoryLayout<kvm_clock_data>.size, field: "kvmclock")
-        let chips = KVMVirtualMachine.IRQChip.allCases
+        let chips = IRQChip.allCases
         guard irqChips.count == chips.count else {
             throw VMStateError("saved state has \(irqChips.count) interrupt controllers, expected \(chips.count): the state is corrupt")
         }
@@ -39,31 +39,5 @@ public struct VMState: Codable, Equatable, Sendable {
     /// The guest's kvmclock reading at capture, in nanoseconds.
     public var kvmclockNanoseconds: UInt64 {
         (try? VMStateBytes.load(kvm_clock_data.self, from: clock, field: "kvmclock").clock) ?? 0
-    }
-}
-
-extension KVMVirtualMachine {
-    /// Reads the PIT, kvmclock and interrupt controllers. Capture the vCPUs first (docs/KVM.md).
-    public func captureState() throws -> VMState {
-        VMState(pit: VMStateBytes.of(try pit()), clock: VMStateBytes.of(try clock()),
-                irqChips: try IRQChip.allCases.map { VMStateBytes.of(try irqChip($0)) })
-    }
-
-    /// Puts the PIT, kvmclock and interrupt controllers back; call after every vCPU is restored.
-    ///
-    /// The clock is set with flags 0: kvmclock continues from the captured reading, so the guest's
-    /// monotonic clock does not jump over the time the snapshot sat on disk, and its wall clock lags
-    /// by that time until the guest resynchronises it (NTP). KVM_CLOCK_REALTIME would advance it by
-    /// the host's elapsed time instead, but only where the capture carried a realtime reference
-    /// (PVM here reports flags 0).
-    public func restoreState(_ state: VMState) throws {
-        try state.validate()
-        try setPIT(try VMStateBytes.load(kvm_pit_state2.self, from: state.pit, field: "PIT"))
-        var clock = try VMStateBytes.load(kvm_clock_data.self, from: state.clock, field: "kvmclock")
-        clock.flags = 0
-        try setClock(clock)
-        for (chip, bytes) in zip(IRQChip.allCases, state.irqChips) {
-            try setIRQChip(try VMStateBytes.load(kvm_irqchip.self, from: bytes, field: "interrupt controller \(chip)"))
-        }
     }
 }

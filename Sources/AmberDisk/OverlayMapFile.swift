@@ -64,7 +64,7 @@ final class OverlayMapFile: Sendable {
             try DiskFile.syncDirectory(directory(of: path))
         } catch {
             unlink(temporary)
-            throw VirtioError("overlay map \(path) cannot be written (\(DiskFile.describe(error))): check the directory and free space")
+            throw DiskError("overlay map \(path) cannot be written (\(DiskFile.describe(error))): check the directory and free space")
         }
     }
 
@@ -75,14 +75,14 @@ final class OverlayMapFile: Sendable {
         do {
             file = try FileDescriptor.open(path, readOnly ? O_RDONLY : O_RDWR)
         } catch let error as SystemError {
-            throw VirtioError("overlay map \(path) cannot be opened (\(String(cString: strerror(error.errno)))): the overlay is incomplete or was moved without its .map file")
+            throw DiskError("overlay map \(path) cannot be opened (\(String(cString: strerror(error.errno)))): the overlay is incomplete or was moved without its .map file")
         }
         guard readOnly || flock(file.rawValue, LOCK_EX | LOCK_NB) == 0 else {
-            throw VirtioError("overlay map \(path) is in use by another process: stop the VM using it first")
+            throw DiskError("overlay map \(path) is in use by another process: stop the VM using it first")
         }
         let fileSize = try file.size()
         guard fileSize >= 8192, fileSize % 8192 == 0, fileSize <= 1 << 32 else {
-            throw VirtioError("overlay map \(path) is truncated or has trailing bytes (\(fileSize) bytes): discard the overlay")
+            throw DiskError("overlay map \(path) is truncated or has trailing bytes (\(fileSize) bytes): discard the overlay")
         }
         let slotSize = Int(fileSize / 2)
         var newest: (slot: Int, generation: UInt64, layout: Layout, bitmap: DiskChunkBitmap)?
@@ -98,10 +98,10 @@ final class OverlayMapFile: Sendable {
             }
         }
         guard sawMagic else {
-            throw VirtioError("overlay map \(path) is not an Amber overlay map (bad magic): pass the overlay's .map file")
+            throw DiskError("overlay map \(path) is not an Amber overlay map (bad magic): pass the overlay's .map file")
         }
         guard let newest else {
-            throw VirtioError("overlay map \(path) is corrupt (no slot passes its checksum): the overlay cannot be trusted; discard it")
+            throw DiskError("overlay map \(path) is corrupt (no slot passes its checksum): the overlay cannot be trusted; discard it")
         }
         let map = OverlayMapFile(path: path, file: file, layout: newest.layout, generation: newest.generation,
                                  newestSlot: newest.slot)
@@ -118,7 +118,7 @@ final class OverlayMapFile: Sendable {
             do {
                 try bytes.withUnsafeBytes { try file.write($0, at: UInt64(slot * slotSize)) }
             } catch {
-                throw VirtioError("overlay map \(path) cannot be written (\(DiskFile.describe(error))): check the host disk")
+                throw DiskError("overlay map \(path) cannot be written (\(DiskFile.describe(error))): check the host disk")
             }
             try DiskFile.syncData(file, name: path)
             newest = (newest.generation + 1, slot)

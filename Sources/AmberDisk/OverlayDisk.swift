@@ -55,7 +55,7 @@ public final class OverlayDisk: BlockBackend, @unchecked Sendable {
     @discardableResult
     public static func create(basePath: String, overlayPath: String, chunkSize: Int = defaultChunkSize) throws -> OverlayDisk {
         guard chunkSize >= 4096, chunkSize <= 64 << 20, chunkSize & (chunkSize - 1) == 0 else {
-            throw VirtioError("overlay chunk size \(chunkSize) is not a power of two between 4 KiB and 64 MiB: pick one such as 65536")
+            throw DiskError("overlay chunk size \(chunkSize) is not a power of two between 4 KiB and 64 MiB: pick one such as 65536")
         }
         let base = try openBase(basePath)
         let layout = OverlayMapFile.Layout(chunkSize: chunkSize, logicalSize: try DiskFile.size(of: base, name: basePath),
@@ -65,7 +65,7 @@ public final class OverlayDisk: BlockBackend, @unchecked Sendable {
             overlay = try FileDescriptor.open(overlayPath, O_RDWR | O_CREAT | O_EXCL, mode: 0o600)
         } catch let error as SystemError {
             let hint = error.errno == EEXIST ? "remove it or pick another path" : "check the directory and its permissions"
-            throw VirtioError("overlay \(overlayPath) cannot be created (\(String(cString: strerror(error.errno)))): \(hint)")
+            throw DiskError("overlay \(overlayPath) cannot be created (\(String(cString: strerror(error.errno)))): \(hint)")
         }
         do {
             try overlay.truncate(to: layout.logicalSize)
@@ -75,15 +75,15 @@ public final class OverlayDisk: BlockBackend, @unchecked Sendable {
         } catch {
             unlink(overlayPath)
             unlink(mapPath(forOverlay: overlayPath))
-            if let error = error as? VirtioError { throw error }
-            throw VirtioError("overlay \(overlayPath) cannot be created (\(DiskFile.describe(error))): check free space")
+            if let error = error as? DiskError { throw error }
+            throw DiskError("overlay \(overlayPath) cannot be created (\(DiskFile.describe(error))): check free space")
         }
     }
 
     /// Deletes an overlay and its map (the base stays). Missing files are not an error.
     public static func remove(overlayPath: String) throws {
         for path in [mapPath(forOverlay: overlayPath), overlayPath] where unlink(path) != 0 && errno != ENOENT {
-            throw VirtioError("overlay \(path) cannot be removed (\(String(cString: strerror(errno)))): check its permissions")
+            throw DiskError("overlay \(path) cannot be removed (\(String(cString: strerror(errno)))): check its permissions")
         }
     }
 
@@ -97,19 +97,19 @@ public final class OverlayDisk: BlockBackend, @unchecked Sendable {
         let (map, chunks) = try OverlayMapFile.open(path: Self.mapPath(forOverlay: overlayPath), readOnly: readOnly)
         let layout = map.layout
         guard layout.logicalSize == baseSize else {
-            throw VirtioError("base \(basePath) is \(baseSize) bytes but overlay \(overlayPath) was made over a base of \(layout.logicalSize) bytes: pass the base the overlay was created on")
+            throw DiskError("base \(basePath) is \(baseSize) bytes but overlay \(overlayPath) was made over a base of \(layout.logicalSize) bytes: pass the base the overlay was created on")
         }
         guard layout.baseModified == DiskFile.modificationTime(of: base) else {
-            throw VirtioError("base \(basePath) was modified after overlay \(overlayPath) was created over it: the overlay no longer matches; restore the base or discard the overlay")
+            throw DiskError("base \(basePath) was modified after overlay \(overlayPath) was created over it: the overlay no longer matches; restore the base or discard the overlay")
         }
         do {
             overlay = try FileDescriptor.open(overlayPath, readOnly ? O_RDONLY : O_RDWR)
         } catch let error as SystemError {
-            throw VirtioError("overlay \(overlayPath) cannot be opened (\(String(cString: strerror(error.errno)))): check the path and its permissions")
+            throw DiskError("overlay \(overlayPath) cannot be opened (\(String(cString: strerror(error.errno)))): check the path and its permissions")
         }
         let overlaySize = try DiskFile.size(of: overlay, name: overlayPath)
         guard overlaySize == layout.logicalSize else {
-            throw VirtioError("overlay \(overlayPath) is \(overlaySize) bytes but its map describes \(layout.logicalSize): the overlay is damaged; discard it")
+            throw DiskError("overlay \(overlayPath) is \(overlaySize) bytes but its map describes \(layout.logicalSize): the overlay is damaged; discard it")
         }
         self.basePath = basePath
         self.overlayPath = overlayPath
@@ -132,7 +132,7 @@ public final class OverlayDisk: BlockBackend, @unchecked Sendable {
         do {
             return try FileDescriptor.open(path, O_RDONLY)
         } catch let error as SystemError {
-            throw VirtioError("base image \(path) cannot be opened (\(String(cString: strerror(error.errno)))): check the path and its permissions")
+            throw DiskError("base image \(path) cannot be opened (\(String(cString: strerror(error.errno)))): check the path and its permissions")
         }
     }
 
@@ -151,7 +151,7 @@ public final class OverlayDisk: BlockBackend, @unchecked Sendable {
             }
             var position = 0
             for run in sourceRuns(offset: offset, count: count) {
-                let pieces = DescriptorChain.range(of: buffers, from: position, count: run.count)
+                let pieces = buffers.byteRange(from: position, count: run.count)
                 try readRun(into: pieces, at: offset + UInt64(position), fromOverlay: run.fromOverlay)
                 position += run.count
             }
@@ -160,12 +160,12 @@ public final class OverlayDisk: BlockBackend, @unchecked Sendable {
 
     private func readRun(into buffers: [UnsafeMutableRawBufferPointer], at offset: UInt64, fromOverlay: Bool) throws {
         guard try VectoredIO.read(fromOverlay ? overlay : base, into: buffers, at: offset) else {
-            throw VirtioError("\(fromOverlay ? "overlay \(overlayPath)" : "base \(basePath)") ended early at offset \(offset): was it truncated?")
+            throw DiskError("\(fromOverlay ? "overlay \(overlayPath)" : "base \(basePath)") ended early at offset \(offset): was it truncated?")
         }
     }
 
     public func write(from buffers: [UnsafeMutableRawBufferPointer], at offset: UInt64) throws {
-        guard !readOnly else { throw VirtioError("overlay \(overlayPath) is open read-only") }
+        guard !readOnly else { throw DiskError("overlay \(overlayPath) is open read-only") }
         let count = buffers.totalByteCount
         try checkRange(offset: offset, count: count, name: overlayPath)
         guard count > 0 else { return }
@@ -182,10 +182,10 @@ public final class OverlayDisk: BlockBackend, @unchecked Sendable {
             }
             do {
                 guard try VectoredIO.write(overlay, from: buffers, at: offset) else {
-                    throw VirtioError("overlay \(overlayPath) took no bytes at offset \(offset)")
+                    throw DiskError("overlay \(overlayPath) took no bytes at offset \(offset)")
                 }
             } catch let error as SystemError {
-                throw VirtioError("overlay \(overlayPath) cannot be written (\(String(cString: strerror(error.errno)))): check free space on the host disk")
+                throw DiskError("overlay \(overlayPath) cannot be written (\(String(cString: strerror(error.errno)))): check free space on the host disk")
             }
             for chunk in chunks { markInOverlay(chunk) }
         }
@@ -249,7 +249,7 @@ public final class OverlayDisk: BlockBackend, @unchecked Sendable {
     @discardableResult
     public func readChunk(_ index: Int, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         guard index >= 0, index < chunkCount else {
-            throw VirtioError("overlay \(overlayPath) has no chunk \(index) (it has \(chunkCount))")
+            throw DiskError("overlay \(overlayPath) has no chunk \(index) (it has \(chunkCount))")
         }
         let length = chunkLength(index)
         precondition(buffer.count >= length, "readChunk needs a buffer of chunkLength(index) bytes")
@@ -261,7 +261,7 @@ public final class OverlayDisk: BlockBackend, @unchecked Sendable {
     /// before the overlay's blocks are released, so a crash in between still reads as the base. The
     /// discarded chunks count as dirty (they changed back).
     public func reset() throws {
-        guard !readOnly else { throw VirtioError("overlay \(overlayPath) is open read-only") }
+        guard !readOnly else { throw DiskError("overlay \(overlayPath) is open read-only") }
         try lock.withLock {
             dirty.formUnion(inOverlay)
             inOverlay = DiskChunkBitmap(count: inOverlay.count)
@@ -271,7 +271,7 @@ public final class OverlayDisk: BlockBackend, @unchecked Sendable {
                 try overlay.truncate(to: 0)
                 try overlay.truncate(to: size)
             } catch {
-                throw VirtioError("overlay \(overlayPath) cannot be emptied (\(DiskFile.describe(error))): check the host disk")
+                throw DiskError("overlay \(overlayPath) cannot be emptied (\(DiskFile.describe(error))): check the host disk")
             }
         }
     }
@@ -298,11 +298,11 @@ public final class OverlayDisk: BlockBackend, @unchecked Sendable {
         let buffer = UnsafeMutableRawBufferPointer(rebasing: copyBuffer[0..<range.count])
         do {
             guard try base.read(into: buffer, at: range.lowerBound) == range.count else {
-                throw VirtioError("base \(basePath) ended early at offset \(range.lowerBound): was it truncated?")
+                throw DiskError("base \(basePath) ended early at offset \(range.lowerBound): was it truncated?")
             }
             try overlay.write(UnsafeRawBufferPointer(buffer), at: range.lowerBound)
         } catch let error as SystemError {
-            throw VirtioError("overlay \(overlayPath) cannot copy chunk \(index) up from its base (\(String(cString: strerror(error.errno)))): check free space on the host disk")
+            throw DiskError("overlay \(overlayPath) cannot copy chunk \(index) up from its base (\(String(cString: strerror(error.errno)))): check free space on the host disk")
         }
         markInOverlay(index)
     }

@@ -94,22 +94,3 @@ public struct VCPUState: Codable, Equatable, Sendable {
         }
     }
 }
-
-// MSREntry is declared elsewhere, so its Codable conformance is written out.
-extension MSREntry: Codable {
-    private enum CodingKeys: String, CodingKey {
-        case index, value
-    }
-
-    public init(from decoder: Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(index: try container.decode(UInt32.self, forKey: .index),
-                  value: try container.decode(UInt64.self, forKey: .value))
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(index, forKey: .index)
-        try container.encode(value, forKey: .value)
-    }
-}

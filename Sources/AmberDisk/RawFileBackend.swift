@@ -14,7 +14,7 @@ public final class RawFileBackend: BlockBackend, Sendable {
         do {
             image = try FileDescriptor.open(path, readOnly ? O_RDONLY : O_RDWR)
         } catch let error as SystemError {
-            throw VirtioError("disk image \(path) cannot be opened \(readOnly ? "read-only" : "read-write") (\(String(cString: strerror(error.errno)))): check the path and its permissions")
+            throw DiskError("disk image \(path) cannot be opened \(readOnly ? "read-only" : "read-write") (\(String(cString: strerror(error.errno)))): check the path and its permissions")
         }
         try self.init(image: image, name: path, readOnly: readOnly)
     }
@@ -30,15 +30,15 @@ public final class RawFileBackend: BlockBackend, Sendable {
     public func read(into buffers: [UnsafeMutableRawBufferPointer], at offset: UInt64) throws {
         try checkRange(offset: offset, count: buffers.totalByteCount, name: name)
         guard try VectoredIO.read(image, into: buffers, at: offset) else {
-            throw VirtioError("disk image \(name) ended before offset \(offset + UInt64(buffers.totalByteCount)): was it truncated?")
+            throw DiskError("disk image \(name) ended before offset \(offset + UInt64(buffers.totalByteCount)): was it truncated?")
         }
     }
 
     public func write(from buffers: [UnsafeMutableRawBufferPointer], at offset: UInt64) throws {
-        guard !readOnly else { throw VirtioError("disk image \(name) is read-only") }
+        guard !readOnly else { throw DiskError("disk image \(name) is read-only") }
         try checkRange(offset: offset, count: buffers.totalByteCount, name: name)
         guard try VectoredIO.write(image, from: buffers, at: offset) else {
-            throw VirtioError("disk image \(name) took no bytes at offset \(offset)")
+            throw DiskError("disk image \(name) took no bytes at offset \(offset)")
         }
     }
 

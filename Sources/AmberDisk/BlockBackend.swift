@@ -31,11 +31,7 @@ extension BlockBackend {
     /// Throws unless `count` bytes from `offset` lie inside the disk.
     func checkRange(offset: UInt64, count: Int, name: String) throws {
         guard offset <= size, UInt64(count) <= size - offset else {
-            throw VirtioError("disk \(name): \(count) bytes at offset \(offset) lie beyond its end (\(size) bytes)")
+            throw DiskError("disk \(name): \(count) bytes at offset \(offset) lie beyond its end (\(size) bytes)")
         }
     }
-}
-
-extension Array where Element == UnsafeMutableRawBufferPointer {
-    var totalByteCount: Int { reduce(0) { $0 + $1.count } }
 }

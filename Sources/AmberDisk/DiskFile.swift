@@ -8,11 +8,11 @@ enum DiskFile {
         var info = stat()
         guard fstat(file.rawValue, &info) == 0,
               (info.st_mode & S_IFMT) == S_IFREG || (info.st_mode & S_IFMT) == S_IFBLK else {
-            throw VirtioError("disk image \(name) is not a regular file or block device: pass a raw disk image")
+            throw DiskError("disk image \(name) is not a regular file or block device: pass a raw disk image")
         }
         let size = lseek(file.rawValue, 0, SEEK_END)
         guard size >= 0 else {
-            throw VirtioError("disk image \(name) has no size (\(String(cString: strerror(errno)))): pass a raw disk image")
+            throw DiskError("disk image \(name) has no size (\(String(cString: strerror(errno)))): pass a raw disk image")
         }
         return UInt64(size)
     }
@@ -28,7 +28,7 @@ enum DiskFile {
         do {
             try retryingInterrupts("fdatasync \(name)") { fdatasync(file.rawValue) }
         } catch let error as SystemError {
-            throw VirtioError("disk \(name) cannot be made durable (\(String(cString: strerror(error.errno)))): check the host disk")
+            throw DiskError("disk \(name) cannot be made durable (\(String(cString: strerror(error.errno)))): check the host disk")
         }
     }
 
