@@ -12,7 +12,7 @@ import Glibc
 // the same run, where the time goes, the growth of ten 5%-churn generations, and the chunk-size trade-off.
 
 setvbuf(stdout, nil, _IOLBF, 0)
-var arguments = Array(CommandLine.arguments.dropFirst())
+let arguments = Array(CommandLine.arguments.dropFirst())
 func option(_ name: String, _ fallback: String) -> String {
     guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count else { return fallback }
     return arguments[index + 1]
