@@ -60,7 +60,7 @@ let package = Package(
             "CLZ4", "COpenSSL", "AmberModel", "AmberSystem", .product(name: "Crypto", package: "swift-crypto"),
             // scrypt, the memory-hard key derivation of encrypted stores' key slots.
             .product(name: "_CryptoExtras", package: "swift-crypto"),
-        ]),
+        ], swiftSettings: swift6),
         .target(name: "AmberCatalog", dependencies: ["CSQLite", "AmberModel"], swiftSettings: swift6),
         .target(name: "AmberPolicy", dependencies: ["Yams"], swiftSettings: swift6),
         .target(name: "AmberCore", dependencies: [

@@ -27,7 +27,7 @@ struct Options {
     }
 
     static func usage() -> Never {
-        fputs("usage: amber-disk-bench [--size-mib N] [--dir DIR] [--runs N]\n", stderr)
+        StandardError.write("usage: amber-disk-bench [--size-mib N] [--dir DIR] [--runs N]\n")
         exit(2)
     }
 }

@@ -1,4 +1,5 @@
 import AmberCore
+import AmberSystem
 import Foundation
 import Glibc
 
@@ -13,7 +14,7 @@ let arguments = Array(CommandLine.arguments.dropFirst())
 func option(_ name: String, _ fallback: String?) -> String {
     guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count else {
         guard let fallback else {
-            fputs("amber-records-bench: \(name) is required\n", stderr)
+            StandardError.write("amber-records-bench: \(name) is required\n")
             exit(2)
         }
         return fallback

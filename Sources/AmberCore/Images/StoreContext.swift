@@ -1,5 +1,6 @@
 import AmberCatalog
 import AmberStore
+import AmberSystem
 import Foundation
 import Glibc
 
@@ -40,10 +41,10 @@ public final class StoreContext: @unchecked Sendable {
             try CrashedRecordChanges.resolve(records: store.records, catalog: catalog)
             store.records.removeStaleTemporaryFiles()
             if let line = try RecordMigration.completeIfNeeded(catalog: catalog, records: store.records) {
-                fputs("amber: \(line)\n", stderr)
+                StandardError.write("amber: \(line)\n")
             }
         } catch {
-            fputs("amber: could not give the catalog's rows records in the store yet: \(error)\n", stderr)
+            StandardError.write("amber: could not give the catalog's rows records in the store yet: \(error)\n")
         }
     }
 
