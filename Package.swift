@@ -54,7 +54,7 @@ let package = Package(
         .target(name: "AmberModel", swiftSettings: swift6),
         .target(name: "AmberVirtio", dependencies: ["AmberSystem"], swiftSettings: swift6),
         // What amber and amber-vmm share: the control protocol, VMConfiguration, where a VM's cgroup lives.
-        .target(name: "AmberControl", dependencies: ["AmberSystem"]),
+        .target(name: "AmberControl", dependencies: ["AmberSystem"], swiftSettings: swift6),
         .target(name: "AmberVMM", dependencies: ["CKVM", "AmberControl", "AmberKVM", "AmberBoot", "AmberVirtio", "AmberSystem"]),
         .target(name: "AmberStore", dependencies: [
             "CLZ4", "COpenSSL", "AmberModel", "AmberSystem", .product(name: "Crypto", package: "swift-crypto"),
