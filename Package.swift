@@ -55,7 +55,8 @@ let package = Package(
         .target(name: "AmberVirtio", dependencies: ["AmberSystem"], swiftSettings: swift6),
         // What amber and amber-vmm share: the control protocol, VMConfiguration, where a VM's cgroup lives.
         .target(name: "AmberControl", dependencies: ["AmberSystem"], swiftSettings: swift6),
-        .target(name: "AmberVMM", dependencies: ["CKVM", "AmberControl", "AmberKVM", "AmberBoot", "AmberVirtio", "AmberSystem"]),
+        .target(name: "AmberVMM", dependencies: ["CKVM", "AmberControl", "AmberKVM", "AmberBoot", "AmberVirtio", "AmberSystem"],
+                swiftSettings: swift6),
         .target(name: "AmberStore", dependencies: [
             "CLZ4", "COpenSSL", "AmberModel", "AmberSystem", .product(name: "Crypto", package: "swift-crypto"),
             // scrypt, the memory-hard key derivation of encrypted stores' key slots.
