@@ -67,7 +67,7 @@ let package = Package(
         .target(name: "AmberCore", dependencies: [
             "AmberControl", "AmberVMM", "AmberVirtio", "AmberModel", "AmberStore", "AmberCatalog", "AmberPolicy", "AmberSystem",
             "CBuildInfo",
-        ]),
+        ], swiftSettings: swift6),
 
         .executableTarget(name: "amber-vmm", dependencies: ["AmberControl", "AmberVMM", "AmberSystem"], linkerSettings: staticInRelease),
         .executableTarget(name: "amber-state-bench", dependencies: ["CKVM", "AmberVMM", "AmberKVM", "AmberSystem"]),

@@ -6,7 +6,7 @@ import Glibc
 
 /// The store and the catalog of one Amber home, opened together: the one place images and snapshots
 /// get their chunks from.
-public final class StoreContext: @unchecked Sendable {
+public final class StoreContext: Sendable {
     public let home: AmberHome
     public let store: ChunkStore
     public let catalog: Catalog
