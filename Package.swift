@@ -21,10 +21,6 @@ let staticInRelease: [LinkerSetting] = Context.environment["AMBER_STATIC"] == "1
 // commit if it were read from git here; no build script, no network).
 let buildCommit = Context.environment["AMBER_BUILD_COMMIT"].flatMap { $0.isEmpty ? nil : $0 } ?? "unknown"
 
-// Swift 6 language mode target by target, leaves first (issue 13): the targets with `swift6` build with
-// the full data-race checks; the rest are still in Swift 5 mode (the package default below).
-let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
-
 let package = Package(
     name: "Amber",
     platforms: [.macOS(.v14)],
@@ -46,28 +42,27 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
-        .target(name: "AmberSystem", dependencies: ["CSystem"], swiftSettings: swift6),
-        .target(name: "AmberKVM", dependencies: ["CKVM", "AmberSystem"], swiftSettings: swift6),
-        .target(name: "AmberBoot", swiftSettings: swift6),
+        .target(name: "AmberSystem", dependencies: ["CSystem"]),
+        .target(name: "AmberKVM", dependencies: ["CKVM", "AmberSystem"]),
+        .target(name: "AmberBoot"),
         // The vocabulary store and catalog share (digests, chunk locations, pack extents, codecs, snapshot
         // kinds): values only, no I/O.
-        .target(name: "AmberModel", swiftSettings: swift6),
-        .target(name: "AmberVirtio", dependencies: ["AmberSystem"], swiftSettings: swift6),
+        .target(name: "AmberModel"),
+        .target(name: "AmberVirtio", dependencies: ["AmberSystem"]),
         // What amber and amber-vmm share: the control protocol, VMConfiguration, where a VM's cgroup lives.
-        .target(name: "AmberControl", dependencies: ["AmberSystem"], swiftSettings: swift6),
-        .target(name: "AmberVMM", dependencies: ["CKVM", "AmberControl", "AmberKVM", "AmberBoot", "AmberVirtio", "AmberSystem"],
-                swiftSettings: swift6),
+        .target(name: "AmberControl", dependencies: ["AmberSystem"]),
+        .target(name: "AmberVMM", dependencies: ["CKVM", "AmberControl", "AmberKVM", "AmberBoot", "AmberVirtio", "AmberSystem"]),
         .target(name: "AmberStore", dependencies: [
             "CLZ4", "COpenSSL", "AmberModel", "AmberSystem", .product(name: "Crypto", package: "swift-crypto"),
             // scrypt, the memory-hard key derivation of encrypted stores' key slots.
             .product(name: "_CryptoExtras", package: "swift-crypto"),
-        ], swiftSettings: swift6),
-        .target(name: "AmberCatalog", dependencies: ["CSQLite", "AmberModel"], swiftSettings: swift6),
-        .target(name: "AmberPolicy", dependencies: ["Yams"], swiftSettings: swift6),
+        ]),
+        .target(name: "AmberCatalog", dependencies: ["CSQLite", "AmberModel"]),
+        .target(name: "AmberPolicy", dependencies: ["Yams"]),
         .target(name: "AmberCore", dependencies: [
             "AmberControl", "AmberVMM", "AmberVirtio", "AmberModel", "AmberStore", "AmberCatalog", "AmberPolicy", "AmberSystem",
             "CBuildInfo",
-        ], swiftSettings: swift6),
+        ]),
 
         .executableTarget(name: "amber-vmm", dependencies: ["AmberControl", "AmberVMM", "AmberSystem"], linkerSettings: staticInRelease),
         .executableTarget(name: "amber-state-bench", dependencies: ["CKVM", "AmberVMM", "AmberKVM", "AmberSystem"]),
@@ -126,5 +121,5 @@ let package = Package(
         ]),
         .testTarget(name: "AmberFuzzingTests", dependencies: ["AmberFuzzing", "AmberControl", "AmberPolicy", "AmberStore", "AmberVMM"]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -137,7 +137,7 @@ let workloads = [
     Workload(name: "random read 4 KiB", blockSize: 4 << 10, random: true, write: false, rewrite: false),
 ]
 
-setvbuf(stdout, nil, _IOLBF, 0)
+StandardOutput.lineBuffered()
 print("| workload (\(options.sizeMiB) MiB disk, best of \(options.runs)) | raw MB/s | overlay MB/s | overlay / raw | raw MB/s incl. flush | overlay MB/s incl. flush | overlay / raw |")
 print("|---|---|---|---|---|---|---|")
 let raw = try RawFileBackend(path: rawPath, readOnly: false)

@@ -1,3 +1,4 @@
+import CSystem
 import Glibc
 
 /// Text for the user on standard error, written straight to descriptor 2. C's `stderr` is a global
@@ -17,5 +18,14 @@ public enum StandardError {
                 done += written
             }
         }
+    }
+}
+
+/// Standard output as print(_:) writes it (C's stdout).
+public enum StandardOutput {
+    /// Line-buffered even when it is a pipe, so each finished line shows at once (a benchmark's table
+    /// row as it is measured).
+    public static func lineBuffered() {
+        csystem_line_buffer_stdout()
     }
 }
