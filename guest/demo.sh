@@ -121,7 +121,7 @@ sleep 40
 kill -TERM "$amberd_pid"
 wait "$amberd_pid" || die "amberd did not exit cleanly on SIGTERM (log: $(tail -n 3 amberd.log))"
 tail -n 6 amberd.log
-amber snapshots demo
+amber snapshot ls demo
 amber policy status
 echo "(snapshots taken by hand, the pre-rollback one included, belong to no policy: amber prune never removes them)"
 

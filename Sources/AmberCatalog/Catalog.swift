@@ -35,7 +35,7 @@ public final class Catalog: @unchecked Sendable {
             let db = try SQLiteConnection(path: path)
             do {
                 try db.execute("PRAGMA journal_mode = WAL")
-            } catch CatalogError.sqlite(_, let code, _) where code & 0xFF == 26 /* SQLITE_NOTADB */ {
+            } catch CatalogError.sqlite(_, let code, _) where code & 0xFF == 26 {  // SQLITE_NOTADB
                 throw CatalogError.notACatalog(path: path)
             }
             // FULL: a commit is on disk when it returns; an import the user saw succeed survives power loss.

@@ -15,7 +15,7 @@ public struct IngestFile: Sendable {
         do {
             descriptor = try FileDescriptor.open(path, O_RDONLY | O_NONBLOCK)
         } catch let error as SystemError where error.errno == ENOENT {
-            throw StoreError.io(operation: "open \(path)", reason: "no such file; check the path")
+            throw StoreError.io(operation: "open \(path)", cause: FailureCause(reason: "no such file; check the path", errno: ENOENT))
         }
         var info = stat()
         try retryingInterrupts("fstat \(path)") { fstat(descriptor.rawValue, &info) }

@@ -3,14 +3,15 @@ import AmberSystem
 import Glibc
 
 /// Everything the store refuses, each a one-line explanation naming the thing and what to do.
-public enum StoreError: Error, CustomStringConvertible, Equatable {
+public enum StoreError: CausedError, CustomStringConvertible, Equatable {
     case notAStore(path: String)
     case newerFormat(path: String, version: Int)
     /// A pack holds something a newer Amber wrote (a file header version or a record codec this one does
     /// not know): indexing around it would let gc cut or delete it.
     case newerPack(name: String, what: String)
     case noSpace(path: String)
-    case io(operation: String, reason: String)
+    /// `cause` keeps the failed call's errno where there was one (`CausedError`).
+    case io(operation: String, cause: FailureCause)
     case corruptChunk(digest: ChunkDigest, pack: String, offset: UInt64, reason: String)
     case missingChunk(ChunkDigest)
     case missingPack(name: String)
@@ -49,8 +50,8 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
             return "pack \(name) holds \(what), written by a newer Amber; use that Amber for this store (this one would lose it)"
         case .noSpace(let path):
             return "no space left on the device holding \(path); free some space (or run `amber store gc`) and retry"
-        case .io(let operation, let reason):
-            return "\(operation): \(reason)"
+        case .io(let operation, let cause):
+            return "\(operation): \(cause)"
         case .corruptChunk(let digest, let pack, let offset, let reason):
             return "chunk \(digest) in pack \(pack) at offset \(offset) is corrupt (\(reason)); run `amber store verify` to quarantine it and see what depends on it"
         case .missingChunk(let digest):
@@ -93,6 +94,15 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
             return "\(path) already holds a store; `amber store init` only creates a new one (use another --home)"
         case .invalidChunkSize(let size):
             return "chunk size \(size) is invalid; use a power of two between 4 KiB and 16 MiB"
+        }
+    }
+
+    /// The errno under `.io` and `.noSpace` (ENOSPC: the failed write's own, ENOSPC or EDQUOT, became this one message).
+    public var cause: FailureCause? {
+        switch self {
+        case .io(_, let cause): return cause
+        case .noSpace: return FailureCause(errno: ENOSPC)
+        default: return nil
         }
     }
 

@@ -43,7 +43,7 @@ struct StoreVerify: ParsableCommand {
     @Flag(name: .long, help: "Print the report as JSON.") var json = false
 
     func run() throws {
-        try StoreCLI.check(json: json, { try StoreContext(home: home.resolved).verify(progress: $0.update) }, isClean: \.isClean) { report in
+        try StoreCLI.check(json: json, { try StoreContext.required(home: home.resolved, toDo: "verify").verify(progress: $0.update) }, isClean: \.isClean, text: { report in
             for bad in report.badChunks {
                 let place = bad.pack.map { " (pack \($0), offset \(bad.offset ?? 0))" } ?? ""
                 let users = bad.dependents.isEmpty ? "nothing references it" : "needed by " + bad.dependents.joined(separator: ", ")
@@ -66,7 +66,7 @@ struct StoreVerify: ParsableCommand {
             if !report.recordProblems.isEmpty {
                 print("\(report.recordProblems.count) record problem(s) in \(report.checkedRecords) records")
             }
-        }
+        })
     }
 }
 
@@ -78,7 +78,7 @@ struct StoreGC: ParsableCommand {
     @Flag(name: .long, help: "Print the report as JSON.") var json = false
 
     func run() throws {
-        let report = try StoreContext(home: home.resolved).collectGarbage(dryRun: dryRun)
+        let report = try StoreContext.required(home: home.resolved, toDo: "collect").collectGarbage(dryRun: dryRun)
         let cacheFreed = dryRun ? 0 : try SnapshotService(home: home.resolved).removeUnusedCache()
         if json { return try printJSON(report) }
         let verb = dryRun ? "would free" : "freed"

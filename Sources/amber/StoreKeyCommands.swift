@@ -17,7 +17,7 @@ struct StoreKey: ParsableCommand {
 }
 
 struct StoreKeyList: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "list", abstract: "The store's key slots (needs no key).")
+    static let configuration = CommandConfiguration(commandName: "ls", abstract: "The store's key slots (needs no key).", aliases: ["list"])
 
     @OptionGroup var home: HomeOption
     @Flag(name: .long, help: "Print the slots as JSON.") var json = false
@@ -62,7 +62,7 @@ struct StoreKeyRemove: ParsableCommand {
         commandName: "rm", abstract: "Remove a key slot (revokes its passphrase, not an exported master key).")
 
     @OptionGroup var home: HomeOption
-    @Argument(help: "The slot's id (`amber store key list`).") var id: String
+    @Argument(help: "The slot's id (`amber store key ls`).") var id: String
     @Flag(name: .long, help: "Also remove the last slot, or the slot the key given opened.") var force = false
 
     func run() throws {

@@ -30,7 +30,7 @@ struct StoreRecover: ParsableCommand {
     static func run(_ options: Options) throws {
         let progress = ProgressLine("scanning packs")
         defer { progress.finish() }
-        let report = try StoreContext(home: options.home.resolved).recover(dryRun: options.dryRun, progress: progress.update)
+        let report = try StoreContext.required(home: options.home.resolved, toDo: "recover").recover(dryRun: options.dryRun, progress: progress.update)
         progress.finish()
         for damaged in report.damagedRecords {
             FileHandle.standardError.write(Data("amber: warning: skipped damaged \(damaged.description)\n".utf8))

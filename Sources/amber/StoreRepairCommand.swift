@@ -18,7 +18,7 @@ struct StoreRepair: ParsableCommand {
     @Flag(name: .long, help: "Print the report as JSON.") var json = false
 
     func run() throws {
-        try StoreCLI.check(json: json, { try StoreContext(home: home.resolved).repair(progress: $0.update) }, isClean: \.isClean) { report in
+        try StoreCLI.check(json: json, { try StoreContext.required(home: home.resolved, toDo: "repair").repair(progress: $0.update) }, isClean: \.isClean, text: { report in
             if report.found.isClean {
                 print("ok: \(report.found.checkedChunks) chunks verified; nothing to repair")
                 return
@@ -31,6 +31,6 @@ struct StoreRepair: ParsableCommand {
                 print("NOT repaired: \(owner): \(advice)")
             }
             if report.isClean { print("repaired: every image and snapshot verifies") }
-        }
+        })
     }
 }

@@ -8,7 +8,7 @@ import Testing
 @Suite("CLI conventions")
 struct CLIConventionsTests {
     /// docs/cli.md's exit codes.
-    static let documentedCodes: Set<Int32> = [0, 1, 64, 65, 69, 74]
+    static let documentedCodes: Set<Int32> = [0, 1, 64, 65, 69, 74, 75]
     /// What stands in for a required argument: names nothing, so no command finds anything to act on.
     static let placeholder = "nosuch0"
 
@@ -162,6 +162,20 @@ struct CLIConventionsTests {
         #expect(empty.status == 0, "\(arguments): \(empty.stderr)")
         #expect(home.tree() == [""], "\(arguments) created \(home.tree() ?? [])")
         if arguments.contains("--json") { #expect(Self.isJSON(empty.stdout), "\(empty.stdout)") }
+    }
+
+    /// Commands that work on the store refuse a home without one, naming it, rather than make an empty store to
+    /// check, collect or recover.
+    @Test(
+        "store work in a fresh home is refused and creates nothing",
+        arguments: [["store", "verify"], ["store", "repair", "--json"], ["store", "gc"], ["store", "recover"], ["store", "rebuild-index"]])
+    func storeWorkNeedsAStore(arguments: [String]) throws {
+        let home = try CLIHome()
+        defer { home.remove() }
+        let refused = try home.amber(arguments)
+        #expect(refused.status == 64, "\(arguments): \(refused.stderr)")
+        #expect(refused.stderr.hasPrefix("error: no store in \(home.root.path) yet, nothing to "), "\(refused.stderr)")
+        #expect(refused.stdout.isEmpty && home.tree() == nil, "\(arguments) created \(home.tree() ?? [])")
     }
 
     /// No policy directory yet means no policies; a directory named on the command line must exist.

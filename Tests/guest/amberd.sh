@@ -17,7 +17,7 @@ start_guest pol guest.sh run.log --disk "$PWD/disk.img"
 daemon=""
 stop_all() { [ -z "$daemon" ] || kill "$daemon" 2>/dev/null; amber stop pol >/dev/null 2>&1; }
 wait_console pol "tick 3" "$GUEST_TIMEOUT" || { amber logs pol >console.log 2>&1; show console.log; stop_all; fail "the guest never reached tick 3"; }
-amber snapshot pol --label by-hand >hand.log 2>&1 || { show hand.log; stop_all; fail "amber snapshot failed"; }
+amber snapshot take pol --label by-hand >hand.log 2>&1 || { show hand.log; stop_all; fail "amber snapshot failed"; }
 
 mkdir policies
 cat >policies/pol.yaml <<'P'
@@ -40,7 +40,7 @@ daemon=""
 
 taken="$(grep -c "snapshot [0-9a-f]* of VM pol taken" amberd.log)"
 [ "$taken" -ge 2 ] || { show amberd.log; stop_all; fail "amberd logged $taken snapshots, expected at least 2"; }
-amber snapshots pol >list.log
+amber snapshot ls pol >list.log
 rows="$(tail -n +2 list.log | grep -c .)"
 hand="$(grep -c " by-hand " list.log)"
 [ "$rows" -eq 2 ] && [ "$hand" -eq 1 ] || { show list.log; stop_all; fail "expected the snapshot by hand and the newest policy snapshot, found $rows rows"; }

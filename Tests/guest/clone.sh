@@ -19,7 +19,7 @@ stop_all() { for vm in origin $clones; do amber stop "$vm" >/dev/null 2>&1; done
 start_guest origin guest.sh run.log --disk "$PWD/disk.img"
 wait_console origin "count 5" "$GUEST_TIMEOUT" || { amber logs origin >console.log 2>&1; show console.log; stop_all; fail "the guest never reached count 5"; }
 amber logs origin >before.log
-amber snapshot origin --json >snap.json 2>snap.err || { show snap.err; stop_all; fail "amber snapshot failed"; }
+amber snapshot take origin --json >snap.json 2>snap.err || { show snap.err; stop_all; fail "amber snapshot failed"; }
 amber logs origin >after.log
 count_of() { tr -d '\r' | sed -n 's/^count \([0-9]*\)$/\1/p'; }
 low="$(count_of <before.log | tail -n1)" high="$(count_of <after.log | tail -n1)"

@@ -36,7 +36,7 @@ directory="/sys/fs/cgroup$group"
 grep -q -F "limited: cgroup $directory" "$AMBER_HOME/vms/jailed/vmm.log" || { show "$AMBER_HOME/vms/jailed/vmm.log"; fail "vmm.log does not say the limits"; }
 echo "cgroup $group: memory.max 805306368, cpu.max 300000 100000, pids.max 130, $(cat "$directory/memory.current") bytes charged"
 
-amber snapshot jailed >snapshot.log 2>&1 || { show snapshot.log; amber stop jailed; fail "a snapshot of the jailed VM failed"; }
+amber snapshot take jailed >snapshot.log 2>&1 || { show snapshot.log; amber stop jailed; fail "a snapshot of the jailed VM failed"; }
 amber stop jailed >/dev/null 2>&1 || fail "amber stop failed"
 wait_for 30 no_vmm_running || fail "amber-vmm still running after amber stop"
 [ ! -e "$directory" ] || fail "the VM's cgroup $directory is still there after it stopped"

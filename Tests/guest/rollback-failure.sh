@@ -19,7 +19,7 @@ stop_all() { amber stop rf >/dev/null 2>&1; }
 wait_console rf "count 5" "$GUEST_TIMEOUT" || { stop_all; fail "the guest never reached count 5"; }
 last_count() { amber logs rf 2>/dev/null | tr -d '\r' | sed -n 's/^count \([0-9]*\)$/\1/p' | tail -n1; }
 
-amber snapshot rf --json >snap.json 2>snap.err || { show snap.err; stop_all; fail "amber snapshot failed"; }
+amber snapshot take rf --json >snap.json 2>snap.err || { show snap.err; stop_all; fail "amber snapshot failed"; }
 id="$(tr -d ' \n' <snap.json | sed -n 's/.*"id":"\([0-9a-f]*\)".*/\1/p')"
 [ -n "$id" ] || { cat snap.json; stop_all; fail "no snapshot id in amber snapshot --json"; }
 snapshot_count="$(last_count)"

@@ -25,7 +25,7 @@ last_count() { tr -d '\r' <"$1" | sed -n 's/^count \([0-9]*\) up .*/\1/p' | tail
 uptime_of() { tr -d '\r' <"$1" | sed -n "s/^count $2 up \([0-9.]*\)\$/\1/p" | head -n1; }
 
 amber logs roll >before-snapshot.log
-amber snapshot roll --json >snap.json 2>snap.err || { show snap.err; stop_all; fail "amber snapshot failed"; }
+amber snapshot take roll --json >snap.json 2>snap.err || { show snap.err; stop_all; fail "amber snapshot failed"; }
 amber logs roll >after-snapshot.log
 low="$(last_count before-snapshot.log)" high="$(last_count after-snapshot.log)"
 id="$(tr -d ' \n' <snap.json | sed -n 's/.*"id":"\([0-9a-f]*\)".*/\1/p')"
@@ -70,7 +70,7 @@ echo "rolled back to snapshot $id (between counts $low and $high): the console w
 # --at: between two snapshots picks the earlier.
 sleep 2
 amber logs roll >before-snap2.log
-amber snapshot roll --json >snap2.json 2>snap2.err || { show snap2.err; stop_all; fail "the second amber snapshot failed"; }
+amber snapshot take roll --json >snap2.json 2>snap2.err || { show snap2.err; stop_all; fail "the second amber snapshot failed"; }
 amber logs roll >after-snap2.log
 low2="$(last_count before-snap2.log)" high2="$(last_count after-snap2.log)"
 second="$(tr -d ' \n' <snap2.json | sed -n 's/.*"id":"\([0-9a-f]*\)".*/\1/p')"

@@ -16,18 +16,18 @@ echo "loop done"
 G
 start_guest snap guest.sh run.log --disk "$PWD/disk.img"
 wait_console snap "tick 5" "$GUEST_TIMEOUT" || { amber logs snap >console.log 2>&1; show console.log; amber stop snap; fail "the guest never reached tick 5"; }
-amber snapshot snap --label first >snap-1.log 2>&1 || { show snap-1.log; amber stop snap; fail "the first amber snapshot failed"; }
+amber snapshot take snap --label first >snap-1.log 2>&1 || { show snap-1.log; amber stop snap; fail "the first amber snapshot failed"; }
 expect_in snap-1.log "snapshot "
 state="$(vm_state snap)"
 [ "$state" = running ] || { amber stop snap; fail "after the snapshot amber ps says '$state', not running"; }
 wait_console snap "tick 20" "$GUEST_TIMEOUT" || { amber stop snap; fail "the guest did not continue after the first snapshot"; }
-amber snapshot snap --label second >snap-2.log 2>&1 || { show snap-2.log; amber stop snap; fail "the second amber snapshot failed"; }
+amber snapshot take snap --label second >snap-2.log 2>&1 || { show snap-2.log; amber stop snap; fail "the second amber snapshot failed"; }
 cat snap-1.log snap-2.log
-amber snapshots snap --json | tr -d ' \n' >list.json
+amber snapshot ls snap --json | tr -d ' \n' >list.json
 first="$(sed -n 's/.*"id":"\([0-9a-f]*\)"[^}]*"label":"first".*/\1/p' list.json)"
 [ -n "$first" ] || { cat list.json; fail "amber snapshots lists no snapshot labelled first"; }
 grep -q "\"parent\":\"$first\"" list.json || { cat list.json; fail "the second snapshot's parent is not the first ($first)"; }
-amber snapshots snap
+amber snapshot ls snap
 wait_console snap "loop done" "$GUEST_TIMEOUT" || { amber logs snap >console.log 2>&1; show console.log; amber stop snap; fail "the loop did not finish after the snapshots"; }
 wait_for 60 no_vmm_running || { amber stop snap; fail "amber-vmm did not exit after the guest powered off"; }
 amber logs snap | tr -d '\r' | grep '^tick ' >ticks.log

@@ -1,6 +1,7 @@
 import AmberCatalog
 import AmberModel
 import AmberStore
+import AmberSystem
 import Foundation
 import Glibc
 
@@ -61,7 +62,8 @@ extension StoreContext {
                 throw GarbageCollectionRefusal.catalogBehindStore(records: agreement.recordsNotInCatalog)
             } catch {
                 throw StoreError.io(operation: "gc: reading the manifest of \(root.owner)",
-                                    reason: "\(error); nothing was freed (run `amber store verify`)")
+                                    cause: FailureCause(reason: "\(error); nothing was freed (run `amber store verify`)",
+                                                        errno: error.underlyingErrno))
             }
             live.formUnion(tree.structure)
             live.formUnion(tree.manifest.digests)

@@ -13,6 +13,22 @@ extension StoreContext {
         }
         return try StoreContext(home: home)
     }
+
+    /// The home's store for a command that works on one (verify, repair, gc, recover); a fresh home is refused
+    /// with `NoStoreError` instead of getting an empty store made for nothing to be done to.
+    public static func required(home: AmberHome, toDo work: String) throws -> StoreContext {
+        guard let context = try existing(home: home) else { throw NoStoreError(home: home.root.path, work: work) }
+        return context
+    }
+}
+
+/// A command that works on the store was run in a home that has none yet.
+public struct NoStoreError: Error, CustomStringConvertible {
+    public let home: String
+    public let work: String
+    public var description: String {
+        "no store in \(home) yet, nothing to \(work): the first `amber image import`, `amber snapshot take` or `amber store init` makes one (or give --home)"
+    }
 }
 
 extension StoreStatistics {

@@ -25,7 +25,7 @@ public final class StoreContext: Sendable {
                 try FileManager.default.createDirectory(at: home.root, withIntermediateDirectories: true,
                                                         attributes: [.posixPermissions: 0o700])
             } catch {
-                throw StoreError.io(operation: "create \(home.root.path)", reason: "\(error.localizedDescription)")
+                throw StoreError.io(operation: "create \(home.root.path)", cause: FailureCause(foundation: error))
             }
         }
         store = try ChunkStore(directory: home.storeDirectory, packTarget: packTarget, leaseTimeout: try Self.leaseTimeout(),

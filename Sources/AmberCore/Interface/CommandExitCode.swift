@@ -7,7 +7,7 @@ import AmberStore
 /// or 128 + a signal), as a shell's child would.
 public enum CommandExitCode {
     public static let success: Int32 = 0
-    /// Anything not below: an I/O error, a full disk, a lease not granted in time, a wrong key.
+    /// Anything not below: an I/O error, a full disk, a wrong key.
     public static let failure: Int32 = 1
     /// The command line is wrong: an unknown option or subcommand, a bad value, or a name (VM, snapshot, image)
     /// that names nothing. sysexits' EX_USAGE.
@@ -21,6 +21,10 @@ public enum CommandExitCode {
     /// Damage was found in the store (`store verify`, `store repair`, a chunk that fails its hash while being
     /// read). sysexits' EX_IOERR.
     public static let corruption: Int32 = 74
+    /// Busy, try again: the VM refused because of an operation under way (a snapshot holds it), or another
+    /// command held the store's lease past the wait. A script or amberd retries on this code alone; every
+    /// other refusal will not change by waiting. sysexits' EX_TEMPFAIL.
+    public static let busy: Int32 = 75
 
     /// The code for an error that reached the top of a command.
     public static func code(for error: Error) -> Int32 {
@@ -28,7 +32,7 @@ public enum CommandExitCode {
         case let error as VMLifecycleError: return code(for: error)
         case let error as SnapshotError: return code(for: error)
         case let error as ImageError: return code(for: error)
-        case is VMRequestError: return usage
+        case is VMRequestError, is NoStoreError: return usage
         case is PolicyErrors, is PolicyError, is PolicyDirectoryError, is CalendarEventError: return refused
         case let error as StoreError: return code(for: error)
         case let error as CatalogError:
@@ -43,6 +47,7 @@ public enum CommandExitCode {
     }
 
     private static func code(for error: VMLifecycleError) -> Int32 {
+        if error.refusal?.isTransient == true { return busy }
         switch error {
         case .notFound: return usage
         case .notRunning, .alreadyRunning, .nameTaken, .removingRunning, .noConsoleLog, .refused: return refused
@@ -70,6 +75,7 @@ public enum CommandExitCode {
 
     private static func code(for error: StoreError) -> Int32 {
         switch error {
+        case .leaseTimeout: return busy
         case .corruptChunk, .missingChunk, .missingPack, .badManifest, .badIndexRow, .badRecord: return corruption
         case .notAStore, .newerFormat, .newerPack, .unsupportedSource, .storeExists, .plainMarkerWithKeys,
             .invalidChunkSize, .chunkTooLarge:

@@ -57,21 +57,21 @@ struct RecordsAndRows {
                 removed: records.vms.filter(\.isRemoved).map(\.description.name), differs: { _ in nil })
         let liveImages = Dictionary(records.liveImages.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         compare(.image, what: { "image \($0)" }, rows: Set(images.keys), live: Array(liveImages.keys),
-                removed: records.images.filter(\.isRemoved).map(\.description.name)) { name in
+                removed: records.images.filter(\.isRemoved).map(\.description.name), differs: { name in
             ChunkDigest(bytes: images[name]!.manifest)?.hex == liveImages[name]!.manifest ? nil
                 : "its record and its catalog row name different manifests"
-        }
+        })
         let liveSnapshots = Dictionary(records.liveSnapshots.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         let vmOf = { (id: String) in snapshots[id]?.vm ?? liveSnapshots[id]?.vm }
         compare(.snapshot, what: { id in "snapshot \(id)" + (vmOf(id).map { " (vm \($0))" } ?? "") }, rows: Set(snapshots.keys),
-                live: Array(liveSnapshots.keys), removed: records.snapshots.filter(\.isRemoved).map(\.description.id)) { id in
+                live: Array(liveSnapshots.keys), removed: records.snapshots.filter(\.isRemoved).map(\.description.id), differs: { id in
             let row = snapshots[id]!, record = liveSnapshots[id]!
             if row.manifests.compactMap({ ChunkDigest(bytes: $0)?.hex }) != record.manifests {
                 return "its record and its catalog row name different manifests"
             }
             return row.protected == record.protected ? nil
                 : "its record says \(record.protected ? "protected" : "not protected"), its catalog row \(row.protected ? "protected" : "not protected")"
-        }
+        })
         return problems
     }
 }

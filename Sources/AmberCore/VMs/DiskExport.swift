@@ -32,7 +32,7 @@ public struct DiskExport {
                 source = try RawFileBackend(path: disk.path, readOnly: true)
             }
         } catch let error as VirtioError {
-            throw DiskExportError("cannot read the disk of VM \(name): \(error.description)")
+            throw DiskExportError("cannot read the disk of VM \(name): \(error.description)", cause: FailureCause(error))
         }
         let temporary = TemporaryFile.path(replacing: output)
         do {
@@ -56,16 +56,18 @@ public struct DiskExport {
             throw error
         } catch {
             unlink(temporary)
-            throw DiskExportError("cannot write \(output): \(error)")
+            throw DiskExportError("cannot write \(output): \(error)", cause: FailureCause(error))
         }
         return source.size
     }
 }
 
-public struct DiskExportError: Error, CustomStringConvertible {
+public struct DiskExportError: CausedError, CustomStringConvertible {
     public let description: String
+    public let cause: FailureCause?
 
-    init(_ description: String) {
+    init(_ description: String, cause: FailureCause? = nil) {
         self.description = description
+        self.cause = cause
     }
 }

@@ -1,3 +1,4 @@
+import AmberSystem
 import Foundation
 import Glibc
 
@@ -50,7 +51,7 @@ enum ProcessSpawner {
         var pid: pid_t = 0
         let result = posix_spawn(&pid, path, &actions, &attributes, argv, environment)
         guard result == 0 else {
-            throw VMLifecycleError.spawnFailed(path: path, reason: String(cString: strerror(result)))
+            throw VMLifecycleError.spawnFailed(path: path, cause: FailureCause(errno: result))
         }
         return pid
     }

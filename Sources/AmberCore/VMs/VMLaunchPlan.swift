@@ -1,5 +1,6 @@
 import AmberControl
 import AmberPolicy
+import AmberSystem
 import Foundation
 import Glibc
 
@@ -67,7 +68,7 @@ enum VMLaunchPlan {
         var info = stat()
         guard stat(path, &info) == 0 else {
             if errno == ENOENT { throw VMRequestError.missingFile(role: role, path: path) }
-            throw VMRequestError.unreadableFile(role: role, path: path, reason: String(cString: strerror(errno)))
+            throw VMRequestError.unreadableFile(role: role, path: path, cause: FailureCause(errno: errno))
         }
         let type = info.st_mode & S_IFMT
         guard type == S_IFREG || type == S_IFBLK else {
@@ -76,7 +77,7 @@ enum VMLaunchPlan {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             let code = errno
-            throw VMRequestError.unreadableFile(role: role, path: path, reason: String(cString: strerror(code)))
+            throw VMRequestError.unreadableFile(role: role, path: path, cause: FailureCause(errno: code))
         }
         close(fd)
     }
@@ -84,7 +85,7 @@ enum VMLaunchPlan {
     /// The boot protocol's setup header carries "HdrS" at 0x202; full parsing happens in amber-vmm.
     private static func checkBzImageMagic(_ path: String) throws {
         guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw VMRequestError.unreadableFile(role: "kernel", path: path, reason: "open failed")
+            throw VMRequestError.unreadableFile(role: "kernel", path: path, cause: FailureCause(reason: "open failed"))
         }
         defer { try? handle.close() }
         try? handle.seek(toOffset: 0x202)

@@ -1,12 +1,13 @@
 import AmberControl
+import AmberSystem
 
 /// What can go wrong starting, finding or controlling a VM.
-public enum VMLifecycleError: Error, CustomStringConvertible, Equatable {
+public enum VMLifecycleError: CausedError, CustomStringConvertible, Equatable {
     case notFound(name: String)
     case notRunning(name: String)
     case alreadyRunning(name: String, pid: Int32?)
     case vmmNotFound(searched: String)
-    case spawnFailed(path: String, reason: String)
+    case spawnFailed(path: String, cause: FailureCause)
     case unreachable(name: String, reason: String)
     /// amber-vmm (or, for a rollback already under way, amber) refused `operation`; the refusal's code
     /// says whether trying again later can succeed (`isTransient`).
@@ -18,7 +19,7 @@ public enum VMLifecycleError: Error, CustomStringConvertible, Equatable {
     case stopTimedOut(name: String, seconds: Double)
     case nameTaken(name: String)
     case removingRunning(name: String)
-    case setAside(path: String, reason: String)
+    case setAside(path: String, cause: FailureCause)
 
     public var description: String {
         switch self {
@@ -30,8 +31,8 @@ public enum VMLifecycleError: Error, CustomStringConvertible, Equatable {
             return "VM \(name) is already running\(pid.map { " (pid \($0))" } ?? ""): stop it first with `amber stop \(name)` or choose another name"
         case .vmmNotFound(let searched):
             return "amber-vmm not found (looked in \(searched)): build it with `swift build --product amber-vmm` or `make build`"
-        case .spawnFailed(let path, let reason):
-            return "cannot start \(path): \(reason)"
+        case .spawnFailed(let path, let cause):
+            return "cannot start \(path): \(cause)"
         case .unreachable(let name, let reason):
             return "VM \(name) does not answer on its control socket (\(reason))"
         case .refused(let name, let operation, let refusal):
@@ -44,8 +45,8 @@ public enum VMLifecycleError: Error, CustomStringConvertible, Equatable {
             return "VM \(name) was not running after \(seconds) s, so amber-vmm was killed; \(logPath) ends: \(logTail)"
         case .noConsoleLog(let name):
             return "VM \(name) has no console log: it was started without --detach, so its console is the terminal of that `amber run`"
-        case .setAside(let path, let reason):
-            return "cannot move \(path) aside for the rollback (\(reason)): check the VM directory's permissions and free space"
+        case .setAside(let path, let cause):
+            return "cannot move \(path) aside for the rollback (\(cause)): check the VM directory's permissions and free space"
         case .removingRunning(let name):
             return "VM \(name) is running: stop it first with `amber stop \(name)`"
         case .nameTaken(let name):
@@ -62,5 +63,15 @@ extension VMLifecycleError {
     public var refusal: ControlRefusal? {
         if case .refused(_, _, let refusal) = self { return refusal }
         return nil
+    }
+
+    /// The failed call under this error: a spawn or a move's errno, or amber-vmm's failed call and errno.
+    public var cause: FailureCause? {
+        switch self {
+        case .spawnFailed(_, let cause), .setAside(_, let cause): return cause
+        case .refused(_, _, let refusal):
+            return refusal.cause.map { FailureCause(reason: "\($0)", errno: $0.errno) }
+        default: return nil
+        }
     }
 }

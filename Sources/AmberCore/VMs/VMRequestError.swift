@@ -1,7 +1,8 @@
 import AmberPolicy
+import AmberSystem
 
 /// Bad input to `amber run`, found before anything is written or started.
-public enum VMRequestError: Error, CustomStringConvertible, Equatable {
+public enum VMRequestError: CausedError, CustomStringConvertible, Equatable {
     case invalidName(String)
     case notASize(option: String, text: String)
     case memoryTooSmall(text: String, minimum: UInt64)
@@ -9,7 +10,7 @@ public enum VMRequestError: Error, CustomStringConvertible, Equatable {
     case memoryMoreThanHost(text: String, host: UInt64)
     case invalidVCPUs(Int, maximum: Int)
     case missingFile(role: String, path: String)
-    case unreadableFile(role: String, path: String, reason: String)
+    case unreadableFile(role: String, path: String, cause: FailureCause)
     case notBzImage(path: String)
     case notAFile(role: String, path: String)
     case socketPathTooLong(path: String, maximum: Int)
@@ -30,8 +31,8 @@ public enum VMRequestError: Error, CustomStringConvertible, Equatable {
             return "--vcpus \(count) is out of range: use 1 to \(maximum)"
         case .missingFile(let role, let path):
             return "\(role) \(path) does not exist"
-        case .unreadableFile(let role, let path, let reason):
-            return "\(role) \(path) cannot be opened: \(reason)"
+        case .unreadableFile(let role, let path, let cause):
+            return "\(role) \(path) cannot be opened: \(cause)"
         case .notBzImage(let path):
             return "kernel \(path) is not a bzImage (no \"HdrS\" boot header at offset 0x202): pass a Linux bzImage/vmlinuz"
         case .notAFile(let role, let path):
@@ -39,5 +40,13 @@ public enum VMRequestError: Error, CustomStringConvertible, Equatable {
         case .socketPathTooLong(let path, let maximum):
             return "control socket path \(path) is longer than \(maximum) bytes: use a shorter --home or VM name"
         }
+    }
+}
+
+extension VMRequestError {
+    /// The errno of a file that could not be opened.
+    public var cause: FailureCause? {
+        if case .unreadableFile(_, _, let cause) = self { return cause }
+        return nil
     }
 }

@@ -92,7 +92,7 @@ struct VMSetAside {
 
     private static func rename(_ from: String, to: String) throws {
         guard Glibc.rename(from, to) == 0 else {
-            throw VMLifecycleError.setAside(path: from, reason: String(cString: strerror(errno)))
+            throw VMLifecycleError.setAside(path: from, cause: FailureCause(errno: errno))
         }
     }
 }

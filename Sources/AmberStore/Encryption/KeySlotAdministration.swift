@@ -2,7 +2,7 @@ import AmberSystem
 import Foundation
 import Glibc
 
-/// One line of `amber store key list`.
+/// One line of `amber store key ls`.
 public struct KeySlotListing: Codable, Sendable, Equatable {
     public var id: String
     public var file: String
@@ -51,7 +51,7 @@ extension ChunkStore {
         _ = try requireKeys()
         let (slots, _) = try keySlots.load()
         guard slots.contains(where: { $0.id == id }) || force else {
-            throw StoreError.keySlot(what: "key slot \(id)", reason: "no such usable slot (see `amber store key list`; --force removes a damaged one)")
+            throw StoreError.keySlot(what: "key slot \(id)", reason: "no such usable slot (see `amber store key ls`; --force removes a damaged one)")
         }
         if !force {
             guard slots.count > 1 else {
@@ -70,7 +70,7 @@ extension ChunkStore {
         let keys = try requireKeys()
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
-            throw StoreError.io(operation: "create \(path)", reason: errno == EEXIST ? "the file exists; give a new path" : String(cString: strerror(errno)))
+            throw StoreError.io(operation: "create \(path)", cause: errno == EEXIST ? FailureCause(reason: "the file exists; give a new path", errno: EEXIST) : FailureCause(errno: errno))
         }
         let file = FileDescriptor(owning: fd)
         do {

@@ -93,7 +93,7 @@ public final class RecordDirectory: Sendable {
         do {
             return try FileManager.default.contentsOfDirectory(atPath: path).filter(RecordBounds.isKey).sorted()
         } catch {
-            throw StoreError.io(operation: "list \(path)", reason: "\(error.localizedDescription)")
+            throw StoreError.io(operation: "list \(path)", cause: FailureCause(foundation: error))
         }
     }
 
@@ -103,11 +103,11 @@ public final class RecordDirectory: Sendable {
         if fd < 0 {
             if errno == ENOENT { return nil }
             if errno == ELOOP { return .failure(.badBody("a symbolic link, not a record file")) }
-            throw StoreError.io(operation: "open record \(path)", reason: String(cString: strerror(errno)))
+            throw StoreError.io(operation: "open record \(path)", cause: FailureCause(errno: errno))
         }
         let file = FileDescriptor(owning: fd)
         var info = stat()
-        guard fstat(fd, &info) == 0 else { throw StoreError.io(operation: "stat \(path)", reason: String(cString: strerror(errno))) }
+        guard fstat(fd, &info) == 0 else { throw StoreError.io(operation: "stat \(path)", cause: FailureCause(errno: errno)) }
         guard info.st_mode & S_IFMT == S_IFREG else { return .failure(.badBody("not a regular file")) }
         guard info.st_size <= off_t(RecordEnvelope.maxFileSize) else { return .failure(.tooLarge(Int(info.st_size))) }
         var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
@@ -168,7 +168,7 @@ public final class RecordDirectory: Sendable {
                                                         attributes: [.posixPermissions: Int(mode)])
             }
         } catch {
-            throw StoreError.io(operation: "create \(directory.path)", reason: error.localizedDescription)
+            throw StoreError.io(operation: "create \(directory.path)", cause: FailureCause(foundation: error))
         }
         var written: [(temporary: String, path: String)] = []
         defer { for (temporary, _) in written { unlink(temporary) } }

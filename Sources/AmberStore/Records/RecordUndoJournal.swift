@@ -39,7 +39,7 @@ public final class RecordUndoJournal {
         do {
             lock = try FileLock(exclusive: path, creating: true)
         } catch {
-            throw StoreError.io(operation: "create the record undo journal \(path)", reason: "\(error)")
+            throw StoreError.io(operation: "create the record undo journal \(path)", cause: FailureCause(error))
         }
         try syncDirectory(containing: path)
     }
@@ -96,7 +96,7 @@ extension RecordDirectory {
             try FileManager.default.createDirectory(at: undoDirectory, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o700])
         } catch {
-            throw StoreError.io(operation: "create \(undoDirectory.path)", reason: error.localizedDescription)
+            throw StoreError.io(operation: "create \(undoDirectory.path)", cause: FailureCause(foundation: error))
         }
         return try RecordUndoJournal(directory: undoDirectory)
     }
