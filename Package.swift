@@ -21,10 +21,6 @@ let staticInRelease: [LinkerSetting] = Context.environment["AMBER_STATIC"] == "1
 // commit if it were read from git here; no build script, no network).
 let buildCommit = Context.environment["AMBER_BUILD_COMMIT"].flatMap { $0.isEmpty ? nil : $0 } ?? "unknown"
 
-// Swift 6 language mode target by target, leaves first (issue 13): the targets with `swift6` build with
-// the full data-race checks; the rest are still in Swift 5 mode (the package default below).
-let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
-
 let package = Package(
     name: "Amber",
     platforms: [.macOS(.v14)],
@@ -46,18 +42,18 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
-        .target(name: "AmberSystem", dependencies: ["CSystem"], swiftSettings: swift6),
+        .target(name: "AmberSystem", dependencies: ["CSystem"]),
         // A saved machine's shape, data only: MachineState, its file format and checks, and every device's saved
         // state (vCPUs and VM-wide KVM state as the kernel structs' bytes, serial, virtio); no KVM calls, no devices.
-        .target(name: "AmberMachineState", dependencies: ["CKVM", "AmberSystem"], swiftSettings: swift6),
-        .target(name: "AmberKVM", dependencies: ["CKVM", "AmberMachineState", "AmberSystem"], swiftSettings: swift6),
-        .target(name: "AmberBoot", swiftSettings: swift6),
+        .target(name: "AmberMachineState", dependencies: ["CKVM", "AmberSystem"]),
+        .target(name: "AmberKVM", dependencies: ["CKVM", "AmberMachineState", "AmberSystem"]),
+        .target(name: "AmberBoot"),
         // The vocabulary store and catalog share (digests, chunk locations, pack extents, codecs, snapshot
         // kinds): values only, no I/O.
-        .target(name: "AmberModel", swiftSettings: swift6),
+        .target(name: "AmberModel"),
         // The copy-on-write overlay disk format and raw images (what amber reads and amber-vmm serves): no virtio.
-        .target(name: "AmberDisk", dependencies: ["AmberSystem"], swiftSettings: swift6),
-        .target(name: "AmberVirtio", dependencies: ["AmberDisk", "AmberMachineState", "AmberSystem"], swiftSettings: swift6),
+        .target(name: "AmberDisk", dependencies: ["AmberSystem"]),
+        .target(name: "AmberVirtio", dependencies: ["AmberDisk", "AmberMachineState", "AmberSystem"]),
         // What amber and amber-vmm share: the control protocol, VMConfiguration, where a VM's cgroup lives.
         .target(name: "AmberControl", dependencies: ["AmberSystem"]),
         .target(name: "AmberVMM", dependencies: [
@@ -68,8 +64,8 @@ let package = Package(
             // scrypt, the memory-hard key derivation of encrypted stores' key slots.
             .product(name: "_CryptoExtras", package: "swift-crypto"),
         ]),
-        .target(name: "AmberCatalog", dependencies: ["CSQLite", "AmberModel"], swiftSettings: swift6),
-        .target(name: "AmberPolicy", dependencies: ["Yams"], swiftSettings: swift6),
+        .target(name: "AmberCatalog", dependencies: ["CSQLite", "AmberModel"]),
+        .target(name: "AmberPolicy", dependencies: ["Yams"]),
         .target(name: "AmberCore", dependencies: [
             "AmberControl", "AmberDisk", "AmberMachineState", "AmberModel", "AmberStore", "AmberCatalog", "AmberPolicy", "AmberSystem",
             "CBuildInfo",
@@ -138,5 +134,5 @@ let package = Package(
             "AmberFuzzing", "AmberControl", "AmberMachineState", "AmberPolicy", "AmberStore", "AmberVMM",
         ]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

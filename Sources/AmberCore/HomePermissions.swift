@@ -1,3 +1,4 @@
+import AmberSystem
 import Glibc
 
 /// The home holds every guest's memory and disks: it and everything Amber keeps in it are owner-only
@@ -14,7 +15,7 @@ extension AmberHome {
     /// Takes group and other permissions off the home, and off every file and directory under the
     /// entries Amber keeps in it; when there was any, says so in one line through `log`. Best effort:
     /// what cannot be changed (another user's file) is left, and a missing home is left to be created.
-    public func makePrivate(log: (String) -> Void = { fputs("amber: \($0)\n", stderr) }) {
+    public func makePrivate(log: (String) -> Void = { StandardError.write("amber: \($0)\n") }) {
         var changed = 0
         var info = stat()
         // A sticky directory (/tmp) is shared by design and not Amber's to close; its entries still are.

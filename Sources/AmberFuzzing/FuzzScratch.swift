@@ -23,6 +23,9 @@ enum FuzzScratch {
         }
     }()
 
+    /// Where the atexit handler (a C function pointer, which captures nothing) finds the directory to remove.
+    /// Unsafe only in name: it is written once, inside the store's lazy initializer (which Swift runs once),
+    /// and read at exit.
     nonisolated(unsafe) private static var scratchDirectory: String?
 
     /// Replaces the scratch pack's contents with `bytes`.

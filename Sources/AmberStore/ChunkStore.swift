@@ -131,7 +131,7 @@ public final class ChunkStore: Sendable {
             return try FileLock(path: path, mode: mode, timeout: leaseTimeout) {
                 let notice = "waiting for the store lease \(path), held by \(FileLock.holdersDescription(of: path)); "
                     + "giving up after \(Int(self.leaseTimeout)) s"
-                if let waiting { waiting(notice) } else { fputs("amber: \(notice)\n", stderr) }
+                if let waiting { waiting(notice) } else { StandardError.write("amber: \(notice)\n") }
             }
         } catch FileLock.Failure.timedOut {
             throw StoreError.leaseTimeout(path: path, holders: FileLock.holdersDescription(of: path), seconds: leaseTimeout)

@@ -1,5 +1,6 @@
 import AmberModel
 import Foundation
+import Synchronization
 
 /// A stored chunk that fails to read back as itself.
 public struct ChunkDefect: Sendable, Equatable {
@@ -11,11 +12,10 @@ public struct ChunkDefect: Sendable, Equatable {
 extension ChunkReader {
     /// Reads, decodes and re-hashes every chunk given, on every core; returns the ones that fail. Delta
     /// chunks are rebuilt from their bases, found among `chunks` where they are (no index lookup).
-    public func verify(_ chunks: [StoredChunk], progress: ((UInt64, UInt64) -> Void)? = nil) -> [ChunkDefect] {
+    public func verify(_ chunks: [StoredChunk], progress: ProgressReport? = nil) -> [ChunkDefect] {
         let locations = Dictionary(chunks.map { ($0.digest, $0.location) }) { first, _ in first }
         let queue = WorkQueue(count: chunks.count, batch: 64)
-        let lock = NSLock()
-        var defects: [ChunkDefect] = []
+        let defects = Mutex<[ChunkDefect]>([])
         let totals = IngestTotals()
         runWorkers(min(storeWorkerCount, max(1, chunks.count / 64))) { _ in
             var scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 0, alignment: 16)
@@ -43,15 +43,13 @@ extension ChunkReader {
                         case StoreError.missingPack(let name): reason = "pack \(name) is missing"
                         default: reason = "\(error)"
                         }
-                        lock.lock()
-                        defects.append(ChunkDefect(digest: chunk.digest, location: location, reason: reason))
-                        lock.unlock()
+                        defects.withLock { $0.append(ChunkDefect(digest: chunk.digest, location: location, reason: reason)) }
                     }
                 }
                 let bytes = chunks[range].reduce(UInt64(0)) { $0 + UInt64($1.location.rawLength) }
                 totals.progress(bytes: bytes, of: 0, report: progress)
             }
         }
-        return defects.sorted { $0.digest < $1.digest }
+        return defects.withLock { $0 }.sorted { $0.digest < $1.digest }
     }
 }

@@ -52,22 +52,22 @@ extension StoreWriter {
     /// mapped, every worker preads one batch at a time instead. A file truncated by someone else
     /// mid-import kills the process with SIGBUS, which commit order makes harmless to the store.
     public func ingest(file path: String, chunkSize: Int? = nil,
-                       progress: ((UInt64, UInt64) -> Void)? = nil) throws -> IngestResult {
+                       progress: ProgressReport? = nil) throws -> IngestResult {
         try ingest(try IngestFile(path: path), chunkSize: chunkSize, progress: progress)
     }
 
     public func ingest(_ file: IngestFile, chunkSize: Int? = nil,
-                       progress: ((UInt64, UInt64) -> Void)? = nil) throws -> IngestResult {
+                       progress: ProgressReport? = nil) throws -> IngestResult {
         try ingest(file, chunkSize: chunkSize, mapping: true, progress: progress)
     }
 
     func ingest(_ file: IngestFile, chunkSize: Int?, mapping: Bool,
-                progress: ((UInt64, UInt64) -> Void)?) throws -> IngestResult {
+                progress: ProgressReport?) throws -> IngestResult {
         let length = file.length
         let chunkSize = chunkSize ?? store.chunkSize
         // Chunks wholly in holes are zero chunks, never read (the map is the file's at this instant).
         let holdingData = file.chunksHoldingData(chunkSize: chunkSize)
-        let holes = holdingData.map { holding in { (index: Int) -> ChunkDigest? in holding[index] ? nil : .zero } }
+        let holes = holdingData.map { holding in { @Sendable (index: Int) -> ChunkDigest? in holding[index] ? nil : .zero } }
         if mapping, length > 0,
            let mapped = try? MappedRegion(size: Int(length), fd: file.descriptor, protection: PROT_READ, flags: MAP_SHARED) {
             return try withExtendedLifetime(mapped) {
@@ -83,7 +83,7 @@ extension StoreWriter {
     /// Ingests memory (an mmap'd memfd of guest memory, say); zero chunks are recognised in place, the
     /// others copied once each (see `IngestSource`).
     public func ingest(buffer: UnsafeRawBufferPointer, chunkSize: Int? = nil,
-                       progress: ((UInt64, UInt64) -> Void)? = nil) throws -> IngestResult {
+                       progress: ProgressReport? = nil) throws -> IngestResult {
         try ingest(length: UInt64(buffer.count), chunkSize: chunkSize ?? store.chunkSize, progress: progress, source: .shared(buffer))
     }
 
@@ -95,9 +95,9 @@ extension StoreWriter {
     /// digest of a chunk the caller knows without reading it: `.zero`, or a chunk already committed
     /// (the caller looked it up under its lease); those chunks are neither hashed nor looked at, so
     /// `read` may leave their bytes unfilled.
-    public func ingest(length: UInt64, chunkSize: Int? = nil, deltaBase: Manifest? = nil, known: ((Int) -> ChunkDigest?)? = nil,
-                       progress: ((UInt64, UInt64) -> Void)? = nil,
-                       read: (UInt64, UnsafeMutableRawBufferPointer) throws -> Void) throws -> IngestResult {
+    public func ingest(length: UInt64, chunkSize: Int? = nil, deltaBase: Manifest? = nil, known: (@Sendable (Int) -> ChunkDigest?)? = nil,
+                       progress: ProgressReport? = nil,
+                       read: @Sendable (UInt64, UnsafeMutableRawBufferPointer) throws -> Void) throws -> IngestResult {
         try withoutActuallyEscaping(read) { read in
             try ingest(length: length, chunkSize: chunkSize ?? store.chunkSize, deltaBase: deltaBase, known: known, progress: progress,
                        source: .reading(read))
@@ -107,8 +107,8 @@ extension StoreWriter {
     /// The parallel pipeline. Each worker takes a batch of chunks, gets their bytes into its private
     /// input buffer (see `IngestSource`), skips zero chunks, hashes the rest, asks the index once per
     /// batch which are already stored, and compresses and appends the new ones, all from that buffer.
-    private func ingest(length: UInt64, chunkSize: Int, deltaBase: Manifest? = nil, known: ((Int) -> ChunkDigest?)? = nil,
-                        progress: ((UInt64, UInt64) -> Void)?, source: IngestSource) throws -> IngestResult {
+    private func ingest(length: UInt64, chunkSize: Int, deltaBase: Manifest? = nil, known: (@Sendable (Int) -> ChunkDigest?)? = nil,
+                        progress: ProgressReport?, source: IngestSource) throws -> IngestResult {
         guard chunkSize >= 4096, chunkSize <= PackFormat.maxRecordPayload, chunkSize & (chunkSize - 1) == 0 else {
             throw StoreError.invalidChunkSize(chunkSize)
         }
@@ -117,8 +117,13 @@ extension StoreWriter {
         let queue = WorkQueue(count: count, batch: Self.batchChunks)
         let namer = store.namer
         let totals = IngestTotals()
+        // Not Sendable only for a `.shared` source's pointer: memory the workers only read, which the
+        // caller keeps mapped until this returns.
+        nonisolated(unsafe) let source = source
         digests.withUnsafeMutableBufferPointer { manifest in
-            let manifest = manifest
+            // Each index is written by the one worker whose batch holds it, and runWorkers returns only
+            // when all are done: the writes never meet, which the compiler cannot see through a pointer.
+            nonisolated(unsafe) let manifest = manifest
             runWorkers(min(storeWorkerCount, max(1, (count + Self.batchChunks - 1) / Self.batchChunks))) { _ in
                 let input = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.batchChunks * chunkSize, alignment: 4096)
                 let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.batchChunks * Self.scratchSize(chunkSize), alignment: 16)

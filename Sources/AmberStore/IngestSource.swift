@@ -11,7 +11,7 @@ enum IngestSource {
     case shared(UnsafeRawBufferPointer)
     /// A reader that fills the worker's buffer with bytes at an offset (pread, /proc/<pid>/mem, an
     /// overlay disk): the buffer is already the private copy.
-    case reading((UInt64, UnsafeMutableRawBufferPointer) throws -> Void)
+    case reading(@Sendable (UInt64, UnsafeMutableRawBufferPointer) throws -> Void)
 
     /// Fills `buffer` with the bytes at `offset` when this source reads, and returns nil; a shared
     /// source returns its memory at `offset` instead, for the pipeline to copy chunk by chunk (after

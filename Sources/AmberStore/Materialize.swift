@@ -2,6 +2,7 @@ import AmberModel
 import AmberSystem
 import Foundation
 import Glibc
+import Synchronization
 
 /// Where a materialize spent its time: the index lookup in wall time, the rest summed over worker
 /// threads (so it can exceed wall time).
@@ -45,18 +46,18 @@ extension ChunkReader {
     /// holes. Every chunk is checked against its digest. Nothing is fsynced: callers that need
     /// durability sync the file.
     public func materialize(_ manifest: Manifest, into file: FileDescriptor,
-                            progress: ((UInt64, UInt64) -> Void)? = nil) throws {
+                            progress: ProgressReport? = nil) throws {
         try materialize(manifest, into: OutputFile(buffered: file, direct: nil), progress: progress)
     }
 
     /// Workers on their own threads, two per core (so that while some wait for the disk the others
     /// decode), each take a run of consecutive chunks, decode them straight into one buffer and write
     /// each run of non-zero chunks with one write at its offset.
-    func materialize(_ manifest: Manifest, into output: OutputFile, progress: ((UInt64, UInt64) -> Void)?) throws {
+    func materialize(_ manifest: Manifest, into output: OutputFile, progress: ProgressReport?) throws {
         var clock = monotonicNanos()
         let locations = try withDeltaBaseLocations(try locations(for: manifest))
-        var total = MaterializeTimings()
-        total.lookupNanos = lap(&clock)
+        var lookup = MaterializeTimings()
+        lookup.lookupNanos = lap(&clock)
         try output.buffered.truncate(to: 0)
         try output.buffered.truncate(to: manifest.logicalLength)
         if output.direct != nil { output.allocateDataRuns(of: manifest) }
@@ -65,7 +66,7 @@ extension ChunkReader {
         let batch = max(1, Self.materializeBatchBytes / chunkSize)
         let queue = WorkQueue(count: count, batch: batch)
         let totals = IngestTotals()
-        let timingsLock = NSLock()
+        let total = Mutex(lookup)
         let maxRecord = PackFormat.recordHeaderSize + max(chunkSize, ChunkCodec.compressionBound(chunkSize)) + store.sealOverhead
         runThreads(min(2 * storeWorkerCount, max(1, (count + batch - 1) / batch))) { _ in
             let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: maxRecord, alignment: 16)
@@ -83,11 +84,9 @@ extension ChunkReader {
                     queue.fail(error)
                 }
             }
-            timingsLock.lock()
-            total += timings
-            timingsLock.unlock()
+            total.withLock { $0 += timings }
         }
-        addMaterializeTimings(total)
+        addMaterializeTimings(total.withLock { $0 })
         try queue.throwIfFailed()
     }
 
@@ -132,7 +131,7 @@ extension ChunkReader {
     @discardableResult
     public func materialize(_ root: ChunkDigest, toPath path: String, mode: mode_t = 0o644, bypassingPageCache: Bool = false,
                             durable: Bool = false,
-                            progress: ((UInt64, UInt64) -> Void)? = nil) throws -> Manifest {
+                            progress: ProgressReport? = nil) throws -> Manifest {
         let manifest = try self.manifest(root)
         let temporary = TemporaryFile.path(replacing: path)
         do {

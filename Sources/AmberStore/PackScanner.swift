@@ -86,7 +86,7 @@ extension ChunkReader {
     /// Of `scanned` (every sound record of every pack), the delta records that do not rebuild into
     /// their digest, with why: their base is missing or damaged, or their pages are wrong. Reads
     /// through an index of `scanned` alone, not this reader's, which is what is being rebuilt.
-    public func checkDeltas(_ scanned: [StoredChunk], progress: ((UInt64, UInt64) -> Void)? = nil) -> [ChunkDefect] {
+    public func checkDeltas(_ scanned: [StoredChunk], progress: ProgressReport? = nil) -> [ChunkDefect] {
         let scannedIndex = InMemoryChunkIndex()
         scannedIndex.add(scanned)
         let deltas = scanned.filter { $0.location.codec == .delta }

@@ -3,9 +3,13 @@ import Foundation
 import Glibc
 import Synchronization
 
+/// How far a long store operation got: bytes done and the total (0 when not known ahead). Called from
+/// the operation's worker threads, several at once.
+public typealias ProgressReport = @Sendable (_ done: UInt64, _ total: UInt64) -> Void
+
 /// Runs `body(worker)` on `workers` threads at once and waits for all of them. Dispatch's worker threads,
 /// never Swift's cooperative pool: these bodies block on disk I/O.
-func runWorkers(_ workers: Int, _ body: (Int) -> Void) {
+func runWorkers(_ workers: Int, _ body: @Sendable (Int) -> Void) {
     if workers <= 1 {
         body(0)
     } else {
@@ -17,7 +21,7 @@ func runWorkers(_ workers: Int, _ body: (Int) -> Void) {
 /// waits on the disk long enough that more threads than cores keep every core busy (Dispatch would run
 /// no more of these at once than there are cores). Joined pthreads, so that no thread still holds
 /// `body` when this returns.
-func runThreads(_ workers: Int, _ body: (Int) -> Void) {
+func runThreads(_ workers: Int, _ body: @Sendable (Int) -> Void) {
     guard workers > 1 else { return body(0) }
     withoutActuallyEscaping(body) { body in
         var threads: [pthread_t] = []
@@ -40,9 +44,9 @@ func runThreads(_ workers: Int, _ body: (Int) -> Void) {
     }
 }
 
-private final class ThreadJob {
-    let run: () -> Void
-    init(_ run: @escaping () -> Void) { self.run = run }
+private final class ThreadJob: Sendable {
+    let run: @Sendable () -> Void
+    init(_ run: @escaping @Sendable () -> Void) { self.run = run }
 }
 
 /// Hands out consecutive index ranges to workers and remembers the first error any of them hit.
@@ -101,11 +105,13 @@ var storeWorkerCount: Int { max(1, ProcessInfo.processInfo.activeProcessorCount)
 
 extension Array {
     /// `transform` of every element, in order, computed on one worker per core; the first error thrown wins.
-    func parallelMap<T>(_ transform: (Element) throws -> T) throws -> [T] {
+    func parallelMap<T: Sendable>(_ transform: @Sendable (Element) throws -> T) throws -> [T] where Element: Sendable {
         let workers = Swift.min(ProcessInfo.processInfo.activeProcessorCount, Swift.max(1, count / 64))
         var results = [Result<T, Error>?](repeating: nil, count: count)
         results.withUnsafeMutableBufferPointer { slots in
-            let slots = slots
+            // Each worker writes only its own indices (stride by `workers`), and runWorkers returns only
+            // when all are done: the writes never meet, which the compiler cannot see through a pointer.
+            nonisolated(unsafe) let slots = slots
             runWorkers(workers) { worker in
                 for index in Swift.stride(from: worker, to: count, by: workers) {
                     slots[index] = Result { try transform(self[index]) }

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <grp.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
 #include <linux/filter.h>
@@ -30,6 +31,10 @@ int csystem_memfd_create(const char *name, unsigned int flags) {
 
 int csystem_name_this_thread(const char *name) {
     return prctl(PR_SET_NAME, name, 0, 0, 0);
+}
+
+void csystem_line_buffer_stdout(void) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
 }
 
 int csystem_userfaultfd(int flags) {

@@ -27,7 +27,7 @@ struct Options {
     }
 
     static func usage() -> Never {
-        fputs("usage: amber-disk-bench [--size-mib N] [--dir DIR] [--runs N]\n", stderr)
+        StandardError.write("usage: amber-disk-bench [--size-mib N] [--dir DIR] [--runs N]\n")
         exit(2)
     }
 }
@@ -63,10 +63,11 @@ struct SplitMix64: RandomNumberGenerator {
     }
 }
 
+// One generator for the whole run, passed inout: a top-level var would belong to the main actor.
 var generator = SplitMix64(state: 1)
 
 /// Incompressible content, so no layer below can take shortcuts.
-func fill(_ path: String) throws {
+func fill(_ path: String, using generator: inout SplitMix64) throws {
     let file = try FileDescriptor.open(path, O_RDWR | O_CREAT | O_TRUNC)
     var block = [UInt8](repeating: 0, count: 1 << 20)
     for offset in stride(from: 0, to: size, by: block.count) {
@@ -78,12 +79,12 @@ func fill(_ path: String) throws {
     try file.sync()
 }
 
-try fill(basePath)
-try fill(rawPath)
+try fill(basePath, using: &generator)
+try fill(rawPath, using: &generator)
 
 /// The offsets a workload touches: all blocks in order, or as many random block-aligned ones as fill a
 /// quarter of the disk.
-func offsets(for workload: Workload) -> [UInt64] {
+func offsets(for workload: Workload, using generator: inout SplitMix64) -> [UInt64] {
     let blocks = size / workload.blockSize
     guard workload.random else { return (0..<blocks).map { UInt64($0 * workload.blockSize) } }
     return (0..<(blocks / 4)).map { _ in UInt64(Int.random(in: 0..<blocks, using: &generator) * workload.blockSize) }
@@ -136,7 +137,7 @@ let workloads = [
     Workload(name: "random read 4 KiB", blockSize: 4 << 10, random: true, write: false, rewrite: false),
 ]
 
-setvbuf(stdout, nil, _IOLBF, 0)
+StandardOutput.lineBuffered()
 print("| workload (\(options.sizeMiB) MiB disk, best of \(options.runs)) | raw MB/s | overlay MB/s | overlay / raw | raw MB/s incl. flush | overlay MB/s incl. flush | overlay / raw |")
 print("|---|---|---|---|---|---|---|")
 let raw = try RawFileBackend(path: rawPath, readOnly: false)
@@ -144,7 +145,7 @@ func format(_ value: Double, _ digits: Int = 0) -> String { String(format: "%.\(
 for workload in workloads {
     var rawBest = (requests: 0.0, durable: 0.0), overlayBest = (requests: 0.0, durable: 0.0)
     for _ in 0..<options.runs {
-        let touched = offsets(for: workload)
+        let touched = offsets(for: workload, using: &generator)
         let rawRun = try run(workload, on: raw, offsets: touched)
         let overlayRun = try run(workload, on: try overlayFor(workload, offsets: touched), offsets: touched)
         rawBest = (max(rawBest.requests, rawRun.requests), max(rawBest.durable, rawRun.durable))

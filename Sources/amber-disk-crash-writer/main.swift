@@ -1,4 +1,5 @@
 import AmberDisk
+import AmberSystem
 import Glibc
 
 // Helper for the overlay crash test (Tests/AmberVirtioTests/OverlayCrashTests.swift), which kills it
@@ -20,7 +21,7 @@ func pattern(_ round: Int, _ index: Int) -> UInt8 {
 /// prints "written", and waits to be killed, its overlay's map committed only by an `OverlayMapCommitter`.
 func writeWithoutFlush(base: String, overlay: String) throws -> Never {
     let disk = try OverlayDisk(basePath: base, overlayPath: overlay)
-    let committer = try OverlayMapCommitter(overlay: disk) { fputs("amber-disk-crash-writer: \($0)\n", stderr) }
+    let committer = try OverlayMapCommitter(overlay: disk) { StandardError.write("amber-disk-crash-writer: \($0)\n") }
     try disk.write((0..<(256 << 10)).map { pattern(0, $0) }, at: 0)
     let line = Array("written\n".utf8)
     _ = line.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
@@ -33,12 +34,12 @@ if arguments.count == 4, arguments[1] == "--without-flush" {
     do {
         try writeWithoutFlush(base: arguments[2], overlay: arguments[3])
     } catch {
-        fputs("amber-disk-crash-writer: \(error)\n", stderr)
+        StandardError.write("amber-disk-crash-writer: \(error)\n")
         exit(1)
     }
 }
 guard arguments.count == 5, let first = Int(arguments[3]), let last = Int(arguments[4]) else {
-    fputs("usage: amber-disk-crash-writer BASE OVERLAY FIRST-ROUND LAST-ROUND\n", stderr)
+    StandardError.write("usage: amber-disk-crash-writer BASE OVERLAY FIRST-ROUND LAST-ROUND\n")
     exit(2)
 }
 do {
@@ -60,6 +61,6 @@ do {
         _ = line.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
     }
 } catch {
-    fputs("amber-disk-crash-writer: \(error)\n", stderr)
+    StandardError.write("amber-disk-crash-writer: \(error)\n")
     exit(1)
 }

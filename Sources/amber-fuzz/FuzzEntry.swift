@@ -1,5 +1,6 @@
 import AmberFuzzing
 #if FUZZING
+import AmberSystem
 import Glibc
 
 /// libFuzzer's driver, called from this executable's own `main`: SwiftPM links every executable with its
@@ -14,7 +15,7 @@ private let target: FuzzTarget = {
     let name = getenv("AMBER_FUZZ_TARGET").map { String(cString: $0) } ?? ""
     guard let target = FuzzTarget.named(name) else {
         let names = FuzzTarget.all.map(\.name).joined(separator: ", ")
-        fputs("amber-fuzz: set AMBER_FUZZ_TARGET to one of: \(names)\n", stderr)
+        StandardError.write("amber-fuzz: set AMBER_FUZZ_TARGET to one of: \(names)\n")
         exit(2)
     }
     return target

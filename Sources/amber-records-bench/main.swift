@@ -1,4 +1,5 @@
 import AmberCore
+import AmberSystem
 import Foundation
 import Glibc
 
@@ -8,12 +9,12 @@ import Glibc
 // with one chunk of its own, its machine state a few bytes of its own. 1% are protected and 2% removed (so the
 // store holds protection changes and tombstones). scripts/bench-recover then times `amber store recover`.
 
-setvbuf(stdout, nil, _IOLBF, 0)
+StandardOutput.lineBuffered()
 let arguments = Array(CommandLine.arguments.dropFirst())
 func option(_ name: String, _ fallback: String?) -> String {
     guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count else {
         guard let fallback else {
-            fputs("amber-records-bench: \(name) is required\n", stderr)
+            StandardError.write("amber-records-bench: \(name) is required\n")
             exit(2)
         }
         return fallback

@@ -3,7 +3,7 @@ import Glibc
 
 /// The local end of the serial console: stdin/stdout (stdin in raw mode when it is a terminal)
 /// when the VM runs attached, or an append-only log file when it runs detached.
-final class ConsoleEndpoint: @unchecked Sendable {
+final class ConsoleEndpoint: Sendable {
     let output: FileDescriptor
     private let readsStandardInput: Bool
     private let terminal: RawTerminal?
@@ -25,7 +25,7 @@ final class ConsoleEndpoint: @unchecked Sendable {
     }
 
     /// Starts a thread that types stdin into the guest until stdin ends.
-    func startInput(_ type: @escaping ([UInt8]) -> Void) {
+    func startInput(_ type: @escaping @Sendable ([UInt8]) -> Void) {
         guard readsStandardInput else { return }
         try? NativeThread.detached(name: "stdin") {
             let input = FileDescriptor(owning: dup(STDIN_FILENO))

@@ -1,10 +1,10 @@
+import AmberSystem
 import Glibc
 
 /// amber-vmm's own lines on stderr, which is the VM's log when `amber run --detach` started it.
 enum Lifecycle {
     static func log(_ line: String) {
-        let text = "amber-vmm: \(line)\n"
-        _ = text.withCString { fputs($0, stderr) }
+        StandardError.write("amber-vmm: \(line)\n")
     }
 
     static func fail(_ message: String, status: Int32) -> Never {

@@ -1,16 +1,16 @@
 import AmberSystem
 import AmberVMM
 import Glibc
+import Synchronization
 
 /// SIGTERM, SIGINT and SIGHUP stop the VM like `amber stop` does, so the socket is removed and the
 /// terminal restored. A signal that arrives before the VM exists ends the process at once.
-final class StopRequests: @unchecked Sendable {
-    private let lock = ConditionLock()
-    private var host: VMMHost?
+final class StopRequests: Sendable {
+    private let host = Mutex<VMMHost?>(nil)
 
     var target: VMMHost? {
-        get { lock.withLock { host } }
-        set { lock.withLock { host = newValue } }
+        get { host.withLock { $0 } }
+        set { host.withLock { $0 = newValue } }
     }
 
     func deliver(_ signal: Int32) {

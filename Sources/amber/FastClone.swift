@@ -11,9 +11,9 @@ extension Clone {
     /// paths: writing through a key path reads the property first, and ArgumentParser traps on reading one that was
     /// never decoded.
     enum Field {
-        case value((inout Clone, String) -> Void)
-        case optionalValue((inout Clone, String?) -> Void)
-        case flag((inout Clone, Bool) -> Void)
+        case value(@Sendable (inout Clone, String) -> Void)
+        case optionalValue(@Sendable (inout Clone, String?) -> Void)
+        case flag(@Sendable (inout Clone, Bool) -> Void)
     }
 
     /// Every option of `clone`, `HomeOption`'s included, by its long name.

@@ -1,6 +1,7 @@
 import AmberTestSupport
 import Foundation
 import Glibc
+import Synchronization
 import Testing
 
 /// `amber run` and the lifecycle commands against real amber-vmm processes running tiny guests on
@@ -155,12 +156,12 @@ struct CLIGuestTests {
         }
         let kernel = try home.file("ticker.bzImage", TinyBzImage.bytes(entryCode: TinyGuest.ticker))
         let arguments = ["run", "twin", "--kernel", kernel, "--memory", "64M", "--detach"]
-        var results: [CLIResult?] = [nil, nil]
-        let lock = NSLock()
+        let both = Mutex<[CLIResult?]>([nil, nil])
         DispatchQueue.concurrentPerform(iterations: 2) { index in
             let result = try? home.amber(arguments, timeout: 30)
-            lock.withLock { results[index] = result }
+            both.withLock { $0[index] = result }
         }
+        let results = both.withLock { $0 }
         let statuses = results.compactMap { $0?.status }.sorted()
         #expect(statuses == [0, 65])
         #expect(results.contains { $0?.errorLine.hasPrefix("VM twin is already running") == true })

@@ -3,6 +3,7 @@ import AmberModel
 import AmberTestSupport
 import Dispatch
 import Foundation
+import Synchronization
 import Testing
 
 @Suite struct CatalogConcurrencyTests {
@@ -12,8 +13,7 @@ import Testing
         let directory = try TemporaryDirectory()
         let path = directory.path("catalog.db")
         let catalogs = [try Catalog(path: path), try Catalog(path: path)]
-        let failures = NSLock()
-        var errors: [Error] = []
+        let errors = Mutex<[Error]>([])
         DispatchQueue.concurrentPerform(iterations: 2) { writer in
             for n in 0..<200 {
                 do {
@@ -25,11 +25,12 @@ import Testing
                                          packs: [PackExtent(name: name, length: 73)])
                     }
                 } catch {
-                    failures.lock(); errors.append(error); failures.unlock()
+                    errors.withLock { $0.append(error) }
                 }
             }
         }
-        #expect(errors.isEmpty, "\(errors)")
+        let failures = errors.withLock { $0 }
+        #expect(failures.isEmpty, "\(failures)")
         #expect(try Catalog(path: path).read { try $0.chunkTotals().chunks } == 400)
     }
 

@@ -17,8 +17,8 @@ func importDeltaImage(_ context: StoreContext, _ bytes: [UInt8], name: String, b
     let records = try RecordKeeper(home: context.home)
     let result = try records.undoingOnFailure {
         try context.write { writer in
-            try bytes.withUnsafeBytes { raw in
-                try writer.ingest(length: UInt64(raw.count), deltaBase: baseManifest) { start, buffer in
+            try writer.ingest(length: UInt64(bytes.count), deltaBase: baseManifest) { start, buffer in
+                bytes.withUnsafeBytes { raw in
                     buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[Int(start)..<(Int(start) + buffer.count)]))
                 }
             }

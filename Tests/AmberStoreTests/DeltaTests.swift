@@ -10,8 +10,8 @@ extension TestStore {
         let manifest = try base.map { try reader.manifest($0) }
         return try index.write(to: store) { writer in
             writer.deltaMaxChangedFraction = changedFraction
-            return try bytes.withUnsafeBytes { raw in
-                try writer.ingest(length: UInt64(raw.count), deltaBase: manifest) { start, buffer in
+            return try writer.ingest(length: UInt64(bytes.count), deltaBase: manifest) { start, buffer in
+                bytes.withUnsafeBytes { raw in
                     buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[Int(start)..<(Int(start) + buffer.count)]))
                 }
             }

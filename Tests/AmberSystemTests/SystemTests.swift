@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Synchronization
 import Testing
 @testable import AmberSystem
 
@@ -53,26 +54,27 @@ struct SystemTests {
         defer { pipe.deallocate() }
         #expect(Glibc.pipe(pipe) == 0)
         let readEnd = FileDescriptor(owning: pipe[0]), writeEnd = FileDescriptor(owning: pipe[1])
+        // The read's outcome, set once under `lock` (whose condition the test waits on).
         let lock = ConditionLock()
-        var result: Int = 0
-        var finished = false
+        let result = Mutex<Int?>(nil)
         let thread = try NativeThread(name: "blocked") {
             // Test threads inherit a mask that may block the signal; vCPU threads unblock it too.
             Signals.unblockOnThisThread(Signals.vcpuKick)
             var byte: UInt8 = 0
             // A raw read, not the EINTR-retrying wrapper: the signal must make it return.
             let n = Glibc.read(readEnd.rawValue, &byte, 1)
-            lock.withLock { result = n < 0 ? Int(-errno) : n; finished = true; lock.broadcast() }
+            let outcome = n < 0 ? Int(-errno) : n
+            lock.withLock { result.withLock { $0 = outcome }; lock.broadcast() }
         }
         var interrupted = false
         for _ in 0..<50 where !interrupted {
             thread.send(signal: Signals.vcpuKick)
-            interrupted = lock.withLock { lock.wait(until: { finished }, timeout: 0.1) }
+            interrupted = lock.withLock { lock.wait(until: { result.withLock { $0 != nil } }, timeout: 0.1) }
         }
         if !interrupted { try writeEnd.writeAll([1]) }
         thread.join()
         #expect(interrupted)
-        #expect(result == -Int(EINTR))
+        #expect(result.withLock { $0 } == -Int(EINTR))
     }
 
     @Test func conditionLockTimesOut() {

@@ -3,7 +3,7 @@ import AmberModel
 import AmberStore
 
 /// The store's chunk index, answered by the catalog.
-final class CatalogChunkIndex: ChunkIndex, @unchecked Sendable {
+final class CatalogChunkIndex: ChunkIndex, Sendable {
     let catalog: Catalog
 
     init(catalog: Catalog) {

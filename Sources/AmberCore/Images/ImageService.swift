@@ -42,7 +42,7 @@ public struct ImageService: Sendable {
     }
 
     public func importImage(file path: String, name: String,
-                            progress: ((UInt64, UInt64) -> Void)? = nil) throws -> ImageImportReport {
+                            progress: ProgressReport? = nil) throws -> ImageImportReport {
         try ImageError.validate(name: name)
         guard try context.catalog.read({ try $0.image(named: name) }) == nil else { throw ImageError.duplicateName(name) }
         let started = Date()
@@ -84,7 +84,7 @@ public struct ImageService: Sendable {
 
     /// Writes the image to `path` (atomically: a failed export leaves no file); returns its size.
     @discardableResult
-    public func export(name: String, to path: String, progress: ((UInt64, UInt64) -> Void)? = nil) throws -> UInt64 {
+    public func export(name: String, to path: String, progress: ProgressReport? = nil) throws -> UInt64 {
         guard let image = try context.catalog.read({ try $0.image(named: name) }),
               let root = ChunkDigest(bytes: image.manifest) else { throw ImageError.unknownImage(name) }
         var isDirectory: ObjCBool = false

@@ -26,7 +26,7 @@ extension StoreContext {
     }
 
     /// Reads every pack (the caller holds the store lease exclusively) and returns the index they make.
-    func scanPacksForIndex(progress: ((UInt64, UInt64) -> Void)? = nil) throws
+    func scanPacksForIndex(progress: ProgressReport? = nil) throws
         -> (chunks: [StoredChunk], packs: [PackExtent], report: IndexRebuildReport) {
         let reader = self.reader
         var chunks: [ChunkDigest: StoredChunk] = [:]

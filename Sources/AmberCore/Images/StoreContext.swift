@@ -6,7 +6,7 @@ import Glibc
 
 /// The store and the catalog of one Amber home, opened together: the one place images and snapshots
 /// get their chunks from.
-public final class StoreContext: @unchecked Sendable {
+public final class StoreContext: Sendable {
     public let home: AmberHome
     public let store: ChunkStore
     public let catalog: Catalog
@@ -41,10 +41,10 @@ public final class StoreContext: @unchecked Sendable {
             try CrashedRecordChanges.resolve(records: store.records, catalog: catalog)
             store.records.removeStaleTemporaryFiles()
             if let line = try RecordMigration.completeIfNeeded(catalog: catalog, records: store.records) {
-                fputs("amber: \(line)\n", stderr)
+                StandardError.write("amber: \(line)\n")
             }
         } catch {
-            fputs("amber: could not give the catalog's rows records in the store yet: \(error)\n", stderr)
+            StandardError.write("amber: could not give the catalog's rows records in the store yet: \(error)\n")
         }
     }
 

@@ -27,7 +27,7 @@ extension StoreContext {
     /// checked chunk by chunk when they were taken out. Each cached file is ingested whole and kept only if
     /// it gives back exactly the snapshot's manifest root, so a cache file that differs adds nothing. Last,
     /// verifies again and names what is still damaged with what to do about it.
-    public func repair(progress: ((UInt64, UInt64) -> Void)? = nil) throws -> RepairReport {
+    public func repair(progress: ProgressReport? = nil) throws -> RepairReport {
         let found = try verify(progress: progress)
         guard !found.isClean else { return RepairReport(found: found, restored: [], unrepaired: [:]) }
         var restored: [RepairReport.Restored] = []

@@ -42,7 +42,7 @@ extension StoreContext {
     /// Every live record in the store is checked against the chunks its manifests name, and against its catalog
     /// row (`RecordChunkCheck`, `RecordsAndRows`).
     /// Stored chunks that fail the check are quarantined (`quarantine(_:)`).
-    public func verify(progress: ((UInt64, UInt64) -> Void)? = nil) throws -> VerificationReport {
+    public func verify(progress: ProgressReport? = nil) throws -> VerificationReport {
         var (report, defects) = try scan(progress: progress)
         if !defects.isEmpty {
             report.quarantined = try quarantine(defects).map(\.digest.hex).sorted()
@@ -66,7 +66,7 @@ extension StoreContext {
         return taken
     }
 
-    private func scan(progress: ((UInt64, UInt64) -> Void)?) throws -> (VerificationReport, [ChunkDefect]) {
+    private func scan(progress: ProgressReport?) throws -> (VerificationReport, [ChunkDefect]) {
         let lease = try store.lease(.shared)
         defer { withExtendedLifetime(lease) {} }
         let directory = store.records

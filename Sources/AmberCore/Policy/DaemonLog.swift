@@ -1,3 +1,4 @@
+import AmberSystem
 import Foundation
 import Glibc
 
@@ -10,19 +11,7 @@ public struct DaemonLog: Sendable {
         self.sink = sink
     }
 
-    public static let standardError = DaemonLog { line in
-        var bytes = Array(line.utf8)
-        bytes.append(UInt8(ascii: "\n"))
-        bytes.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = Glibc.write(2, buffer.baseAddress! + offset, buffer.count - offset)
-                if written < 0 && errno == EINTR { continue }
-                if written <= 0 { return }
-                offset += written
-            }
-        }
-    }
+    public static let standardError = DaemonLog { line in StandardError.write(line + "\n") }
 
     public func callAsFunction(_ message: String, at time: Date = Date()) {
         sink("\(Self.timestamp(time)) \(message)")

@@ -1,16 +1,18 @@
 import AmberSystem
 import Foundation
 import Glibc
+import Synchronization
 
 /// Where amberd sleeps between jobs: until the next scheduled instant, a change in the policy directory
 /// (inotify) or a stop request (SIGTERM/SIGINT, delivered through an eventfd), whichever comes first.
 /// Nothing polls: the process is blocked in poll(2) the whole time.
-public final class DaemonWaker: @unchecked Sendable {
+public final class DaemonWaker: Sendable {
     public enum Reason: Equatable { case timeout, policiesChanged, stop }
 
     private let stopEvent: EventFD
-    private var watch: FileDescriptor?
-    private var stopped = false
+    /// Set once, by `watch(directory:)` before the daemon first waits.
+    private let watchDescriptor = Mutex<FileDescriptor?>(nil)
+    private let stopped = Atomic(false)
 
     public init() throws {
         stopEvent = try EventFD(nonBlocking: true)
@@ -31,15 +33,15 @@ public final class DaemonWaker: @unchecked Sendable {
             close(fd)
             return
         }
-        watch = FileDescriptor(owning: fd)
+        watchDescriptor.withLock { $0 = FileDescriptor(owning: fd) }
     }
 
     /// True once a stop was requested (checked between jobs, so no new job starts after SIGTERM).
     public var stopRequested: Bool {
-        if stopped { return true }
+        if stopped.load(ordering: .relaxed) { return true }
         var fds = [pollfd(fd: stopEvent.descriptor.rawValue, events: Int16(POLLIN), revents: 0)]
-        if poll(&fds, 1, 0) > 0 { stopped = true }
-        return stopped
+        if poll(&fds, 1, 0) > 0 { stopped.store(true, ordering: .relaxed) }
+        return stopped.load(ordering: .relaxed)
     }
 
     /// Sleeps until `deadline` (nil: no deadline) or an event. Never returns `.timeout` early.
@@ -52,6 +54,7 @@ public final class DaemonWaker: @unchecked Sendable {
                 if milliseconds <= 0 { return .timeout }
                 timeout = Int32(min(milliseconds, Double(Int32.max)))
             }
+            let watch = watchDescriptor.withLock { $0 }
             var fds = [pollfd(fd: stopEvent.descriptor.rawValue, events: Int16(POLLIN), revents: 0)]
             if let watch { fds.append(pollfd(fd: watch.rawValue, events: Int16(POLLIN), revents: 0)) }
             let ready = poll(&fds, nfds_t(fds.count), timeout)
@@ -60,11 +63,11 @@ public final class DaemonWaker: @unchecked Sendable {
                 return .timeout
             }
             if fds[0].revents != 0 {
-                stopped = true
+                stopped.store(true, ordering: .relaxed)
                 return .stop
             }
             if fds.count > 1, fds[1].revents != 0 {
-                drainWatch()
+                if let watch { drain(watch) }
                 return .policiesChanged
             }
             if let deadline, deadline.timeIntervalSinceNow > 0 { continue }
@@ -72,8 +75,7 @@ public final class DaemonWaker: @unchecked Sendable {
         }
     }
 
-    private func drainWatch() {
-        guard let watch else { return }
+    private func drain(_ watch: FileDescriptor) {
         var buffer = [UInt8](repeating: 0, count: 4096)
         while buffer.withUnsafeMutableBytes({ Glibc.read(watch.rawValue, $0.baseAddress, $0.count) }) > 0 {}
         // If the directory itself went away the watch is dead; the daemon keeps re-reading at each wake-up.

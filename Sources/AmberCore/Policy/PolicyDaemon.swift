@@ -186,7 +186,8 @@ public final class PolicyDaemon {
         guard let schedule = configuration.gcSchedule, let next = nextGC(schedule), next <= Date() else { return }
         let start = Date()
         do {
-            let report = try StoreGCChild.collectGarbage(home: configuration.home) { self.log("store gc: \($0)") }
+            let log = self.log
+            let report = try StoreGCChild.collectGarbage(home: configuration.home) { log("store gc: \($0)") }
             // Recorded first: whoever reads the log line can see the run in `amber policy status`.
             recordGC(at: start, outcome: "freed \(report.bytesFreed) bytes", error: nil)
             log("store gc: freed \(report.bytesFreed) bytes (\(report.deadChunks) dead chunks, \(report.packsDeleted) "

@@ -1,3 +1,4 @@
+import AmberSystem
 import Foundation
 import Glibc
 
@@ -11,7 +12,7 @@ enum StoreGCChild {
 
     /// Runs gc for `home` and returns its report; the child's own messages (whom it waits for, its
     /// error) go to `log`, one per line.
-    static func collectGarbage(home: AmberHome, log: @escaping (String) -> Void) throws -> GarbageCollectionReport {
+    static func collectGarbage(home: AmberHome, log: @escaping @Sendable (String) -> Void) throws -> GarbageCollectionReport {
         let amber: String
         switch CompanionExecutable.locate("amber") {
         case .success(let path): amber = path
@@ -29,7 +30,7 @@ enum StoreGCChild {
         child.standardError = errors
         try child.run()
         // Both pipes are drained at once: a child blocked on a full stderr pipe would never finish stdout.
-        let messages = BackgroundLines(errors.fileHandleForReading, log)
+        let messages = try BackgroundLines(errors.fileHandleForReading, log)
         let report = output.fileHandleForReading.readDataToEndOfFile()
         let lastMessage = messages.finish()
         child.waitUntilExit()
@@ -49,24 +50,23 @@ enum StoreGCChild {
     }
 
     /// Reads a pipe line by line on its own thread, handing each line (but the error line) to `log`.
-    private final class BackgroundLines: @unchecked Sendable {
-        private let done = DispatchSemaphore(value: 0)
-        private var last: String?
+    private final class BackgroundLines: Sendable {
+        private let reader: BackgroundWork<String?>
 
-        init(_ handle: FileHandle, _ log: @escaping (String) -> Void) {
-            Thread.detachNewThread { [self] in
+        init(_ handle: FileHandle, _ log: @escaping @Sendable (String) -> Void) throws {
+            reader = try BackgroundWork(name: "gc-messages") {
+                var last: String?
                 let text = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
                 for line in text.split(whereSeparator: \.isNewline) {
                     if line.hasPrefix("error: ") { last = String(line) } else { log(String(line)) }
                 }
-                done.signal()
+                return last
             }
         }
 
         /// Waits for the pipe's end and returns the child's error line, if it printed one.
         func finish() -> String? {
-            done.wait()
-            return last
+            (try? reader.wait()) ?? nil
         }
     }
 }

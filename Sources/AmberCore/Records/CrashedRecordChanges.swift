@@ -1,5 +1,6 @@
 import AmberCatalog
 import AmberStore
+import AmberSystem
 import Foundation
 import Glibc
 
@@ -38,7 +39,7 @@ enum CrashedRecordChanges {
         do {
             try resolve(records: records, catalog: catalog)
         } catch {
-            fputs("amber: could not put back the record changes of a killed command yet: \(error)\n", stderr)
+            StandardError.write("amber: could not put back the record changes of a killed command yet: \(error)\n")
         }
     }
 

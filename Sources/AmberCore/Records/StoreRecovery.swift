@@ -49,7 +49,7 @@ extension StoreContext {
     /// a tombstone deletes the row; a row with no record at all is kept and given one. Safe to re-run: a second
     /// run finds nothing to change. Holds the store lease exclusively (no writer, no gc meanwhile) and changes
     /// the catalog in one transaction.
-    public func recover(dryRun: Bool, progress: ((UInt64, UInt64) -> Void)? = nil) throws -> RecoveryReport {
+    public func recover(dryRun: Bool, progress: ProgressReport? = nil) throws -> RecoveryReport {
         let lease = try store.lease(.exclusive)
         defer { withExtendedLifetime(lease) {} }
         var clock = DispatchTime.now().uptimeNanoseconds

@@ -39,7 +39,7 @@ struct CaptureIngest {
             throw SnapshotError.memoryUnreadable(vm: vm, reason: error.description)
         }
         let base = capture.parent.flatMap(referenced.manifest)
-        return try writer.ingest(length: capture.memoryBytes, deltaBase: base, known: known.map { known in { known[$0] } }) { start, buffer in
+        return try writer.ingest(length: capture.memoryBytes, deltaBase: base, known: known.map { known in { @Sendable in known[$0] } }) { start, buffer in
             guard try reader.read(at: start, into: buffer) else {
                 throw SnapshotError.memoryUnreadable(vm: vm, reason: "short read at guest offset \(start)")
             }

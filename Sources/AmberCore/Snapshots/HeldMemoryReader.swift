@@ -5,7 +5,7 @@ import Glibc
 /// RAM's address there), page by page as told: read it, know it is zero, or skip it (the caller
 /// knows that chunk already). A read through /proc/<pid>/mem costs a page-table walk and two copies
 /// per page, so the pages a guest never touched are worth not reading.
-struct HeldMemoryReader: @unchecked Sendable {
+struct HeldMemoryReader: Sendable {
     enum Page: UInt8 {
         case read, zero, skip
     }

@@ -32,7 +32,7 @@ struct MaterializedSnapshot {
     /// `recheckState` decodes and checks all of it again (a rollback does), otherwise only its header and
     /// shape are read (a clone's path: amber-vmm checks the rest before its VM exists).
     init(_ record: SnapshotRecord, context: StoreContext, recheckState: Bool,
-         progress: ((String, UInt64, UInt64) -> Void)? = nil) throws {
+         progress: (@Sendable (String, UInt64, UInt64) -> Void)? = nil) throws {
         self.record = record
         let id = record.id
         guard let vmRow = try context.catalog.read({ try $0.vm(named: record.vm) }),
@@ -79,7 +79,7 @@ struct MaterializedSnapshot {
     /// take-out left goes first), each durably, then the completion marker. The shared store lease keeps
     /// gc from freeing chunks while they are read.
     private static func takeOut(id: String, _ roots: [ChunkDigest], as names: [String], into directory: URL,
-                                context: StoreContext, progress: ((String, UInt64, UInt64) -> Void)?) throws {
+                                context: StoreContext, progress: (@Sendable (String, UInt64, UInt64) -> Void)?) throws {
         unlink(directory.appendingPathComponent(SnapshotCacheMarker.fileName).path)
         for name in names { unlink(directory.appendingPathComponent(name).path) }
         let lease = try context.store.lease(.shared)

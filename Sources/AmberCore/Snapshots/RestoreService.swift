@@ -35,7 +35,7 @@ public struct RestoreService {
     /// one starts, and discarded only once the restored one runs; if it does not, the VM is put back as
     /// it was (its amber-vmm resumed, its disks' overlays untouched) and the error says why.
     public func rollback(vm name: String, to target: Target, keepCurrent: Bool,
-                         progress: ((String, UInt64, UInt64) -> Void)? = nil) throws -> RollbackResult {
+                         progress: (@Sendable (String, UInt64, UInt64) -> Void)? = nil) throws -> RollbackResult {
         try VMName.validate(name)
         let context = try StoreContext(home: home)
         let record = try resolve(target, vm: name, catalog: context.catalog)
@@ -72,7 +72,7 @@ public struct RestoreService {
     /// Starts VM `name` from snapshot `id` in the background. The clone's disk is the snapshot's disk
     /// under an overlay of its own: nothing it writes reaches the origin or other clones.
     public func cloneDetached(_ id: String, as name: String,
-                              progress: ((String, UInt64, UInt64) -> Void)? = nil) throws -> CloneResult {
+                              progress: (@Sendable (String, UInt64, UInt64) -> Void)? = nil) throws -> CloneResult {
         let snapshot = try prepareClone(id, as: name, progress: progress)
         let pid = try VMLauncher(home: home).runDetached(name: name) { try snapshot.configuration(for: $0, detached: $1) }
         return CloneResult(vm: name, snapshot: SnapshotSummary(snapshot.record), pid: pid)
@@ -80,13 +80,13 @@ public struct RestoreService {
 
     /// Runs the clone with its console on this terminal until it stops.
     public func cloneInForeground(_ id: String, as name: String,
-                                  progress: ((String, UInt64, UInt64) -> Void)? = nil) throws -> ExitStatus {
+                                  progress: (@Sendable (String, UInt64, UInt64) -> Void)? = nil) throws -> ExitStatus {
         let snapshot = try prepareClone(id, as: name, progress: progress)
         return try VMLauncher(home: home).runInForeground(name: name) { try snapshot.configuration(for: $0, detached: $1) }
     }
 
     private func prepareClone(_ id: String, as name: String,
-                              progress: ((String, UInt64, UInt64) -> Void)?) throws -> MaterializedSnapshot {
+                              progress: (@Sendable (String, UInt64, UInt64) -> Void)?) throws -> MaterializedSnapshot {
         try VMName.validate(name)
         guard !home.vm(name).exists else { throw VMLifecycleError.nameTaken(name: name) }
         let context = try StoreContext(home: home)

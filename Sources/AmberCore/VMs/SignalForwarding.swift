@@ -1,8 +1,10 @@
 import Glibc
+import Synchronization
 
-/// The child a foreground `amber run` forwards its signals to. A plain global because signal
-/// handlers cannot capture context; 0 means none.
-private var signalTargetPID: pid_t = 0
+/// The child a foreground `amber run` forwards its signals to. A global because signal handlers
+/// cannot capture context; an atomic because a handler may run on any thread (its lock-free load is
+/// safe in a handler); 0 means none.
+private let signalTargetPID = Atomic<pid_t>(0)
 
 /// si_code of signals the kernel generates itself, e.g. the terminal's Ctrl-C or hang-up.
 private let signalFromKernel: Int32 = 0x80
@@ -10,8 +12,9 @@ private let signalFromKernel: Int32 = 0x80
 private func forwardSignal(_ signal: Int32, _ info: UnsafeMutablePointer<siginfo_t>?, _: UnsafeMutableRawPointer?) {
     // The terminal signals the whole foreground process group, amber-vmm included: passing those
     // on would deliver them twice.
-    guard signalTargetPID > 0, let info, info.pointee.si_code != signalFromKernel else { return }
-    kill(signalTargetPID, signal)
+    let target = signalTargetPID.load(ordering: .acquiring)
+    guard target > 0, let info, info.pointee.si_code != signalFromKernel else { return }
+    kill(target, signal)
 }
 
 /// amber-vmm stays in `amber run`'s process group, so the terminal's signals and process-group
@@ -34,7 +37,7 @@ enum SignalForwarding {
             pthread_sigmask(SIG_SETMASK, &inherited, nil)
         }
         let pid = try start()
-        signalTargetPID = pid
+        signalTargetPID.store(pid, ordering: .releasing)
         var action = sigaction()
         action.__sigaction_handler.sa_sigaction = forwardSignal
         action.sa_flags = SA_SIGINFO

@@ -1,3 +1,4 @@
+import AmberSystem
 import Glibc
 
 /// The terminal settings to put back if the user interrupts a prompt while echo is off (a signal handler can
@@ -9,7 +10,7 @@ private nonisolated(unsafe) var savedTerminal = termios()
 enum PassphrasePrompt {
     /// nil when nothing was typed.
     static func read(_ prompt: String) throws -> [UInt8]? {
-        fputs(prompt, stderr)
+        StandardError.write(prompt)
         let isTerminal = tcgetattr(STDIN_FILENO, &savedTerminal) == 0
         var previousInterrupt: sighandler_t?
         if isTerminal {
@@ -26,7 +27,7 @@ enum PassphrasePrompt {
                 tcsetattr(STDIN_FILENO, TCSAFLUSH, &savedTerminal)
                 signal(SIGINT, previousInterrupt ?? SIG_DFL)
             }
-            fputs("\n", stderr)
+            StandardError.write("\n")
         }
         var line: [UInt8] = []
         var byte: UInt8 = 0

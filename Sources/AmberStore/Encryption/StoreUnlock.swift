@@ -1,3 +1,4 @@
+import AmberSystem
 import Foundation
 import Glibc
 import Synchronization
@@ -17,7 +18,7 @@ public enum StoreUnlock {
 
     /// `check` is the store's `key-check` (from `STORE`), which the master key must derive.
     public static func unlock(storeDirectory: URL, check: String, input: StoreKeyInput,
-                              warn: (String) -> Void = { fputs("amber: \($0)\n", stderr) }) throws -> UnlockedStore {
+                              warn: (String) -> Void = { StandardError.write("amber: \($0)\n") }) throws -> UnlockedStore {
         let path = storeDirectory.path
         let cacheKey = path + "\u{0}" + (input.keyFile ?? "")
         if let known = cache.get(cacheKey) { return known }

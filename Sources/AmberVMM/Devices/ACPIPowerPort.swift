@@ -3,12 +3,12 @@ import AmberBoot
 /// The I/O port the FADT declares as sleep control, sleep status and reset register
 /// (`ACPIPowerRegisters`): S5 powers the guest off, the reset value reboots it. Reads return 0
 /// (sleep status: no wake event).
-public final class ACPIPowerPort: BusDevice, @unchecked Sendable {
+public final class ACPIPowerPort: BusDevice, Sendable {
     public static let port = UInt64(ACPIPowerRegisters.port)
 
-    private let act: (ACPIPowerRegisters.Action) -> Void
+    private let act: @Sendable (ACPIPowerRegisters.Action) -> Void
 
-    public init(_ act: @escaping (ACPIPowerRegisters.Action) -> Void) {
+    public init(_ act: @escaping @Sendable (ACPIPowerRegisters.Action) -> Void) {
         self.act = act
     }
 

@@ -1,11 +1,12 @@
 import AmberSystem
+import Synchronization
 
 /// Where the serial console's output goes: the primary sink (amber-vmm's stdout or the console log
 /// file) and every client attached through the control socket's `console` operation.
-public final class ConsoleHub: @unchecked Sendable {
-    private let lock = ConditionLock()
+public final class ConsoleHub: Sendable {
     private let primary: FileDescriptor?
-    private var clients: [ObjectIdentifier: FileDescriptor] = [:]
+    /// Held while a byte run goes out, so runs from different vCPUs never interleave in a sink.
+    private let clients = Mutex<[ObjectIdentifier: FileDescriptor]>([:])
 
     public init(primary: FileDescriptor?) {
         self.primary = primary
@@ -15,7 +16,7 @@ public final class ConsoleHub: @unchecked Sendable {
     /// dropped rather than allowed to stall the guest.
     public func write(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { buffer in
-            lock.withLock {
+            clients.withLock { clients in
                 if let primary {
                     // A closed stdout or full disk must not stop the guest; the bytes are lost.
                     try? primary.writeAll(buffer)
@@ -29,16 +30,16 @@ public final class ConsoleHub: @unchecked Sendable {
     }
 
     public func attach(_ client: FileDescriptor) {
-        lock.withLock { clients[ObjectIdentifier(client)] = client }
+        clients.withLock { $0[ObjectIdentifier(client)] = client }
     }
 
     public func detach(_ client: FileDescriptor) {
-        lock.withLock { clients[ObjectIdentifier(client)] = nil }
+        clients.withLock { $0[ObjectIdentifier(client)] = nil }
     }
 
     /// Disconnects every client (the VM is going away).
     public func detachAll() {
-        lock.withLock {
+        clients.withLock { clients in
             clients.values.forEach { $0.shutdownSocket() }
             clients = [:]
         }

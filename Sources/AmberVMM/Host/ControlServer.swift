@@ -22,6 +22,8 @@ public protocol ControlTarget: AnyObject, Sendable {
 /// Serves `ControlProtocol` on a Unix socket (mode 0600): one thread accepts, one thread per
 /// connection reads a JSON request line and writes a JSON reply line; a `console` connection
 /// then carries raw bytes both ways until either side closes it.
+/// Unchecked: `openConnections` is reached only under `connectionCount`; `target` is set in `init` and
+/// `acceptThread` by `start`, before any thread of this server exists, and only read afterwards.
 public final class ControlServer: @unchecked Sendable {
     /// Connections served at once; more are answered with an error and closed (a thread each).
     public static let maximumConnections = 64

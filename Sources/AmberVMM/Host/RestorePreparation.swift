@@ -42,7 +42,7 @@ public struct RestorePreparation: Equatable, Sendable {
 }
 
 /// A VM being built for a restore on another thread.
-public final class PendingRestore: @unchecked Sendable {
+public final class PendingRestore: Sendable {
     public let preparation: RestorePreparation
     private let work: BackgroundWork<PreparedVM>
 

@@ -5,6 +5,10 @@ import Glibc
 
 /// One VM as amber-vmm runs it: the machine `BuiltMachine` made, the serial console and the control
 /// socket; its snapshots are `SnapshotSession`s. `run()` blocks until the guest stops.
+/// Unchecked: `controlServer` is set on amber-vmm's main thread before `run` starts the server's threads
+/// (the only other threads that reach the host); `built` (a plain struct of the machine's devices and
+/// disks, each safe to share) and `log` (amber-vmm's line writer, which writes to stderr) are not marked
+/// Sendable. The compiler cannot see that ordering.
 public final class VMMHost: ControlTarget, @unchecked Sendable {
     public let configuration: VMConfiguration
     public let machine: Machine

@@ -28,6 +28,10 @@ public protocol PausableDevice: AnyObject {
 
 /// A KVM virtual machine with its memory, vCPU threads, buses and legacy devices (serial console,
 /// i8042 reset). Build it, load a guest into `memory` and the vCPUs' registers, then `start()`.
+/// Unchecked: the request, state, exit and start time are reached only under `lock`, a ConditionLock
+/// because pause, stop and waitForExit sleep on its condition (Mutex has none); the pausable devices,
+/// the first-run observer and the confinement flag are set while the machine is built, before any
+/// vCPU thread exists. The compiler sees neither.
 public final class Machine: @unchecked Sendable {
     public enum State: Sendable, Equatable {
         case created, running, paused, stopping, stopped

@@ -6,7 +6,7 @@ import CKVM
 /// their CPUID, and the memory slots over `memory` (KVM_SET_USER_MEMORY_REGION alone takes 4-10 ms for 1 GiB on PVM,
 /// which allocates the slot's reverse map up front). Built on its own so amber-vmm can build it while it
 /// is still reading its configuration and the snapshot's state; `Machine` adds the devices.
-public final class PreparedVM: @unchecked Sendable {
+public final class PreparedVM: Sendable {
     let vm: KVMVirtualMachine
     let vcpus: [KVMVCPU]
     public let memory: GuestRAM

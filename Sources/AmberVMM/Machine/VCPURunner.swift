@@ -4,6 +4,8 @@ import AmberSystem
 /// The thread that drives one vCPU: enters KVM_RUN, hands port and MMIO exits to the buses, and
 /// obeys the machine's run / pause / stop requests between runs. A request reaches a vCPU that is
 /// inside KVM_RUN through a kick: `immediate_exit` set, then a signal to this thread.
+/// Unchecked: its thread and flags are reached only under the machine's ConditionLock (see `Machine`),
+/// and `firstRun` only on its own thread; the compiler cannot see either.
 final class VCPURunner: @unchecked Sendable {
     let vcpu: KVMVCPU
     private unowned let machine: Machine

@@ -5,7 +5,7 @@ import Glibc
 /// regions. A booted machine's is anonymous private memory; a restored one maps a memory file.
 /// Private memory is what lets a snapshot hold it still while the guest runs on (`MemoryHolder`):
 /// others read it through `/proc/<pid>/mem`, not through a file.
-public final class GuestRAM: @unchecked Sendable {
+public final class GuestRAM: Sendable {
     /// A run of guest-physical addresses backed by the mapping (and its file, if any) at `fileOffset`.
     public struct Region: Equatable, Sendable {
         public let guestAddress: UInt64

@@ -3,7 +3,8 @@ import AmberVirtio
 
 /// The parts of a running VM a snapshot reads, as the VM's host hands them to `SnapshotSession`.
 struct SnapshotSubject: @unchecked Sendable {
-    // @unchecked: `log` is a closure amber-vmm writes lifecycle lines with (stderr), called from any thread.
+    // @unchecked: `log` is a closure amber-vmm writes lifecycle lines with (stderr), called from any thread,
+    // and `VirtioDeviceAttachment` (transport and device, each Sendable) is a public struct not marked Sendable.
     let name: String
     let machine: Machine
     /// Each disk as configured and as attached, in attachment order.

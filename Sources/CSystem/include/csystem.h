@@ -6,6 +6,9 @@ int csystem_memfd_create(const char *name, unsigned int flags);
 /// Names the calling thread for top -H, gdb and perf (PR_SET_NAME: the kernel keeps the first 15 bytes).
 int csystem_name_this_thread(const char *name);
 int csystem_userfaultfd(int flags);
+/// Makes C's stdout line-buffered, so piped output shows each line as it is printed (Swift 6 code cannot
+/// name C's `stdout`, a global variable).
+void csystem_line_buffer_stdout(void);
 /// Forks a child that holds a copy-on-write view of this process's private memory and does nothing
 /// else: it blocks every signal, closes every descriptor and sleeps until SIGKILL (or until the
 /// forking thread dies: PR_SET_PDEATHSIG). Returns the child's pid, or -1 with errno set.
