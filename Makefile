@@ -26,7 +26,8 @@ unit-test: deps
 guest-test: build guest
 	@scripts/guest-tests
 
-test: unit-test guest-test
+# lint first: a formatting slip fails in seconds, not after the 25-minute suites.
+test: lint unit-test guest-test
 
 demo: build guest
 	@scripts/demo

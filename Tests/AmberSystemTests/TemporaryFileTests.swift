@@ -21,7 +21,7 @@ import Testing
         let ended = try Self.endedProcess()
         let names = ["memory.amber-partial-\(ended)", "memory.amber-partial-1", "memory.amber-partial-\(getpid())",
                      "other.amber-partial-\(ended)", "memory.amber-partial-x"]
-        for name in names { FileManager.default.createFile(atPath: directory.appendingPathComponent(name).path, contents: Data([1])) }
+        for name in names { _ = FileManager.default.createFile(atPath: directory.appendingPathComponent(name).path, contents: Data([1])) }
 
         let temporary = TemporaryFile.path(replacing: target)
         #expect(temporary == target + ".amber-partial-\(getpid())")

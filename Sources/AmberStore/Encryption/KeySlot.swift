@@ -79,7 +79,7 @@ public struct KeySlot: Sendable, Equatable {
         func refuse(_ reason: String) -> KeySlotDefect { KeySlotDefect(reason: reason) }
         guard !bytes.isEmpty else { throw refuse("empty file") }
         guard bytes.count <= maxFileSize else { throw refuse("\(bytes.count) bytes, more than a key slot holds (\(maxFileSize))") }
-        guard bytes.last == UInt8(ascii: "\n"), String(validatingUTF8: bytes.map { CChar(bitPattern: $0) } + [0]) != nil,
+        guard bytes.last == UInt8(ascii: "\n"), String(validating: bytes, as: UTF8.self) != nil,
               !bytes.contains(0) else { throw refuse("not a text file ending in a newline") }
         // Lines are split on the newline byte, not on Characters: Swift takes "\r\n" for one Character, which
         // would hide a line break inside a "line" (found by the key-slot fuzzer).

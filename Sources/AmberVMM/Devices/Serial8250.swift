@@ -4,6 +4,9 @@ import AmberSystem
 /// A 16550A-compatible UART (the PC's COM1 at 0x3F8, IRQ 4): the guest's console. Transmitted
 /// bytes go to `output` at once (the line never backs up); bytes given to `receive` are queued for
 /// the guest to read. Interrupts are edge pulses on the ISA line, as the PC's 8250 wiring does.
+// @unchecked: every register is read and written only under `lock`, and `output`/`interrupt` are set once at
+// init and called outside it (they forward to the console hub and an irqfd, both thread-safe); the compiler
+// sees neither the lock discipline nor the closures' safety.
 public final class Serial8250: BusDevice, @unchecked Sendable {
     public static let com1Port: UInt64 = 0x3F8
     public static let com1IRQ: UInt32 = 4
