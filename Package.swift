@@ -12,7 +12,8 @@ import PackageDescription
 // on the path of every clone; BENCHMARKS.md "Rollback and clone"). -static-executable needs the static Swift
 // libraries the way --static-swift-stdlib builds them, so a plain `swift build -c release` links the default
 // way. Debug builds and test bundles stay dynamic.
-let staticInRelease: [LinkerSetting] = Context.environment["AMBER_STATIC"] == "1"
+let staticInRelease: [LinkerSetting] =
+    Context.environment["AMBER_STATIC"] == "1"
     ? [.unsafeFlags(["-static-executable"], .when(configuration: .release))] : []
 
 // `amber --version` names the commit it was built from: $AMBER_BUILD_COMMIT, which the Makefile sets from
@@ -56,83 +57,112 @@ let package = Package(
         .target(name: "AmberVirtio", dependencies: ["AmberDisk", "AmberMachineState", "AmberSystem"]),
         // What amber and amber-vmm share: the control protocol, VMConfiguration, where a VM's cgroup lives.
         .target(name: "AmberControl", dependencies: ["AmberSystem"]),
-        .target(name: "AmberVMM", dependencies: [
-            "CKVM", "AmberControl", "AmberKVM", "AmberBoot", "AmberDisk", "AmberMachineState", "AmberVirtio", "AmberSystem",
-        ]),
-        .target(name: "AmberStore", dependencies: [
-            "CLZ4", "COpenSSL", "AmberModel", "AmberSystem", .product(name: "Crypto", package: "swift-crypto"),
-            // scrypt, the memory-hard key derivation of encrypted stores' key slots.
-            .product(name: "_CryptoExtras", package: "swift-crypto"),
-        ]),
+        .target(
+            name: "AmberVMM",
+            dependencies: [
+                "CKVM", "AmberControl", "AmberKVM", "AmberBoot", "AmberDisk", "AmberMachineState", "AmberVirtio", "AmberSystem",
+            ]),
+        .target(
+            name: "AmberStore",
+            dependencies: [
+                "CLZ4", "COpenSSL", "AmberModel", "AmberSystem", .product(name: "Crypto", package: "swift-crypto"),
+                // scrypt, the memory-hard key derivation of encrypted stores' key slots.
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]),
         .target(name: "AmberCatalog", dependencies: ["CSQLite", "AmberModel"]),
         .target(name: "AmberPolicy", dependencies: ["Yams"]),
-        .target(name: "AmberCore", dependencies: [
-            "AmberControl", "AmberDisk", "AmberMachineState", "AmberModel", "AmberStore", "AmberCatalog", "AmberPolicy", "AmberSystem",
-            "CBuildInfo",
-        ]),
+        .target(
+            name: "AmberCore",
+            dependencies: [
+                "AmberControl", "AmberDisk", "AmberMachineState", "AmberModel", "AmberStore", "AmberCatalog", "AmberPolicy", "AmberSystem",
+                "CBuildInfo",
+            ]),
 
         .executableTarget(name: "amber-vmm", dependencies: ["AmberControl", "AmberVMM", "AmberSystem"], linkerSettings: staticInRelease),
-        .executableTarget(name: "amber-state-bench", dependencies: [
-            "CKVM", "AmberVMM", "AmberKVM", "AmberMachineState", "AmberSystem",
-        ]),
-        .executableTarget(name: "amber-store-bench", dependencies: [
-            "AmberCore", "AmberModel", "AmberStore", "AmberCatalog", "AmberSystem", "CLZ4",
-        ]),
+        .executableTarget(
+            name: "amber-state-bench",
+            dependencies: [
+                "CKVM", "AmberVMM", "AmberKVM", "AmberMachineState", "AmberSystem",
+            ]),
+        .executableTarget(
+            name: "amber-store-bench",
+            dependencies: [
+                "AmberCore", "AmberModel", "AmberStore", "AmberCatalog", "AmberSystem", "CLZ4",
+            ]),
         .executableTarget(name: "amber-policy-bench", dependencies: ["AmberPolicy"]),
         .executableTarget(name: "amber-records-bench", dependencies: ["AmberCore"]),
         .executableTarget(name: "amber-disk-bench", dependencies: ["AmberDisk", "AmberSystem"]),
         .executableTarget(name: "amber-disk-crash-writer", dependencies: ["AmberDisk"]),
         // What `amber` and `amberd` share on the command line: one way to run a command, report errors and exit.
-        .target(name: "AmberCommandLine", dependencies: [
-            "AmberCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
-        .executableTarget(name: "amber", dependencies: [
-            "AmberCore", "AmberCommandLine", "AmberModel", "AmberPolicy", "AmberCatalog", "AmberStore",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ], linkerSettings: staticInRelease),
+        .target(
+            name: "AmberCommandLine",
+            dependencies: [
+                "AmberCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(
+            name: "amber",
+            dependencies: [
+                "AmberCore", "AmberCommandLine", "AmberModel", "AmberPolicy", "AmberCatalog", "AmberStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ], linkerSettings: staticInRelease),
 
         // Fuzzing: each target's body is a library (replayed over its corpus by AmberFuzzingTests in every
         // `make test`); `amber-fuzz` wraps them for libFuzzer and is built only by `make fuzz` (Fuzz/README.md).
-        .target(name: "AmberFuzzing", dependencies: [
-            "AmberControl", "AmberCore", "AmberMachineState", "AmberModel", "AmberStore", "AmberPolicy", "AmberSystem",
-        ]),
+        .target(
+            name: "AmberFuzzing",
+            dependencies: [
+                "AmberControl", "AmberCore", "AmberMachineState", "AmberModel", "AmberStore", "AmberPolicy", "AmberSystem",
+            ]),
         .executableTarget(name: "amber-fuzz", dependencies: ["AmberFuzzing"]),
 
-        .executableTarget(name: "amberd", dependencies: [
-            "AmberCore", "AmberCommandLine", "AmberPolicy", "AmberSystem",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ], linkerSettings: staticInRelease),
+        .executableTarget(
+            name: "amberd",
+            dependencies: [
+                "AmberCore", "AmberCommandLine", "AmberPolicy", "AmberSystem",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ], linkerSettings: staticInRelease),
 
         // What the test targets share (temporary directories, seeded content, tiny bzImages, running the built
         // binaries); it depends on none of Amber's modules, so every test target can use it.
-        .target(name: "AmberTestSupport", dependencies: [.product(name: "Crypto", package: "swift-crypto")],
-                path: "Tests/AmberTestSupport"),
+        .target(
+            name: "AmberTestSupport", dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            path: "Tests/AmberTestSupport"),
         .testTarget(name: "AmberSystemTests", dependencies: ["AmberSystem"]),
         .testTarget(name: "AmberKVMTests", dependencies: ["AmberKVM", "AmberMachineState", "AmberSystem", "CKVM"]),
         .testTarget(name: "AmberBootTests", dependencies: ["AmberBoot"]),
-        .testTarget(name: "AmberVirtioTests", dependencies: [
-            "AmberVirtio", "AmberDisk", "AmberMachineState", "AmberSystem", "AmberTestSupport",
-        ]),
+        .testTarget(
+            name: "AmberVirtioTests",
+            dependencies: [
+                "AmberVirtio", "AmberDisk", "AmberMachineState", "AmberSystem", "AmberTestSupport",
+            ]),
         .testTarget(name: "AmberControlTests", dependencies: ["AmberControl"]),
-        .testTarget(name: "AmberVMMTests", dependencies: [
-            "AmberControl", "AmberVMM", "AmberKVM", "AmberMachineState", "AmberSystem", "AmberVirtio", "CKVM", "AmberTestSupport",
-        ]),
+        .testTarget(
+            name: "AmberVMMTests",
+            dependencies: [
+                "AmberControl", "AmberVMM", "AmberKVM", "AmberMachineState", "AmberSystem", "AmberVirtio", "CKVM", "AmberTestSupport",
+            ]),
         .testTarget(name: "AmberStoreTests", dependencies: ["AmberStore", "AmberModel", "AmberSystem", "AmberTestSupport"]),
         .testTarget(name: "AmberCatalogTests", dependencies: ["AmberCatalog", "AmberModel", "AmberTestSupport"]),
         .testTarget(name: "AmberPolicyTests", dependencies: ["AmberPolicy", "AmberTestSupport"]),
-        .testTarget(name: "AmberCoreTests", dependencies: [
-            "AmberCore", "AmberControl", "AmberModel", "AmberStore", "AmberCatalog", "AmberPolicy", "AmberVMM", "AmberSystem",
-            "AmberTestSupport",
-        ]),
+        .testTarget(
+            name: "AmberCoreTests",
+            dependencies: [
+                "AmberCore", "AmberControl", "AmberModel", "AmberStore", "AmberCatalog", "AmberPolicy", "AmberVMM", "AmberSystem",
+                "AmberTestSupport",
+            ]),
         // Black-box tests: the built `amber`, `amber-vmm` and `amberd` run as a user runs them, each against a
         // home of its own; they read the store and catalog through the modules to check what the commands did.
-        .testTarget(name: "AmberCLITests", dependencies: [
-            "AmberCore", "AmberControl", "AmberModel", "AmberStore", "AmberCatalog", "AmberVMM", "AmberKVM", "AmberVirtio",
-            "AmberDisk", "AmberMachineState", "AmberSystem", "AmberTestSupport",
-        ]),
-        .testTarget(name: "AmberFuzzingTests", dependencies: [
-            "AmberFuzzing", "AmberControl", "AmberMachineState", "AmberPolicy", "AmberStore", "AmberVMM",
-        ]),
+        .testTarget(
+            name: "AmberCLITests",
+            dependencies: [
+                "AmberCore", "AmberControl", "AmberModel", "AmberStore", "AmberCatalog", "AmberVMM", "AmberKVM", "AmberVirtio",
+                "AmberDisk", "AmberMachineState", "AmberSystem", "AmberTestSupport",
+            ]),
+        .testTarget(
+            name: "AmberFuzzingTests",
+            dependencies: [
+                "AmberFuzzing", "AmberControl", "AmberMachineState", "AmberPolicy", "AmberStore", "AmberVMM",
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

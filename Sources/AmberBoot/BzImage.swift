@@ -43,10 +43,12 @@ public struct BzImage: Sendable {
         self.name = name
         let elfMagic: [UInt8] = [0x7F, 0x45, 0x4C, 0x46]
         if bytes.count >= 4, Array(bytes[0..<4]) == elfMagic {
-            throw BootError("kernel \(name) is an ELF file (a vmlinux), not a bzImage: pass the bzImage (arch/x86/boot/bzImage or /boot/vmlinuz-*)")
+            throw BootError(
+                "kernel \(name) is an ELF file (a vmlinux), not a bzImage: pass the bzImage (arch/x86/boot/bzImage or /boot/vmlinuz-*)")
         }
         guard bytes.count >= 0x240 else {
-            throw BootError("kernel \(name) is not a bzImage (only \(bytes.count) bytes, too short for a boot header): pass a Linux bzImage")
+            throw BootError(
+                "kernel \(name) is not a bzImage (only \(bytes.count) bytes, too short for a boot header): pass a Linux bzImage")
         }
         guard bytes[0x202..<0x206].elementsEqual("HdrS".utf8) else {
             throw BootError("kernel \(name) is not a bzImage (no HdrS signature): pass a Linux bzImage")
@@ -54,7 +56,9 @@ public struct BzImage: Sendable {
         let version = bytes.loadLittleEndian(UInt16.self, at: 0x206)
         protocolVersion = version
         guard version >= Self.minimumProtocolVersion else {
-            throw BootError("kernel \(name) uses boot protocol \(Self.format(version)); amber needs \(Self.format(Self.minimumProtocolVersion)) or newer: pass a newer kernel")
+            throw BootError(
+                "kernel \(name) uses boot protocol \(Self.format(version)); amber needs \(Self.format(Self.minimumProtocolVersion)) or newer: pass a newer kernel"
+            )
         }
         loadFlags = bytes[0x211]
         guard loadFlags & Self.loadedHighFlag != 0 else {
@@ -69,7 +73,9 @@ public struct BzImage: Sendable {
         setupSectors = declaredSectors == 0 ? 4 : declaredSectors
         let kernelOffset = (setupSectors + 1) * 512
         guard headerEnd <= kernelOffset, kernelOffset < bytes.count else {
-            throw BootError("kernel \(name) is truncated: its header declares \(setupSectors) setup sectors but the file has \(bytes.count) bytes: pass a complete bzImage")
+            throw BootError(
+                "kernel \(name) is truncated: its header declares \(setupSectors) setup sectors but the file has \(bytes.count) bytes: pass a complete bzImage"
+            )
         }
         initrdAddressMax = bytes.loadLittleEndian(UInt32.self, at: 0x22C)
         commandLineSizeLimit = bytes.loadLittleEndian(UInt32.self, at: 0x238)
@@ -124,7 +130,9 @@ func readWholeFile(_ path: String, what: String) throws -> [UInt8] {
         }
         if count < 0, errno == EINTR { continue }
         guard count > 0 else {
-            throw BootError("\(what) \(path) could not be read (\(count < 0 ? String(cString: strerror(errno)) : "file shrank while reading")): pass a readable file")
+            throw BootError(
+                "\(what) \(path) could not be read (\(count < 0 ? String(cString: strerror(errno)) : "file shrank while reading")): pass a readable file"
+            )
         }
         done += count
     }

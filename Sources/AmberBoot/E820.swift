@@ -26,10 +26,12 @@ public struct E820Entry: Equatable, Sendable, CustomStringConvertible {
     public static func map(for layout: GuestMemoryLayout) -> [E820Entry] {
         var entries = [
             E820Entry(address: 0, size: BootAddresses.ebdaStart, kind: .ram),
-            E820Entry(address: BootAddresses.ebdaStart, size: BootAddresses.highMemoryStart - BootAddresses.ebdaStart,
-                      kind: .reserved),
-            E820Entry(address: BootAddresses.highMemoryStart,
-                      size: layout.lowMemoryEnd - BootAddresses.highMemoryStart, kind: .ram),
+            E820Entry(
+                address: BootAddresses.ebdaStart, size: BootAddresses.highMemoryStart - BootAddresses.ebdaStart,
+                kind: .reserved),
+            E820Entry(
+                address: BootAddresses.highMemoryStart,
+                size: layout.lowMemoryEnd - BootAddresses.highMemoryStart, kind: .ram),
         ]
         for region in layout.ramRegions.dropFirst() {
             entries.append(E820Entry(address: region.guestAddress, size: region.size, kind: .ram))

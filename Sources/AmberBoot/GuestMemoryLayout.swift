@@ -51,8 +51,9 @@ public struct GuestMemoryLayout: Equatable, Sendable {
 
     /// The virtio-mmio window and GSI of the `index`th device, in the gap below the IOAPIC.
     public static func virtioMMIODevice(index: Int) -> VirtioMMIODeviceSlot {
-        VirtioMMIODeviceSlot(baseAddress: virtioMMIOBase + UInt64(index) * virtioMMIOWindowSize,
-                             gsi: virtioFirstGSI + UInt32(index))
+        VirtioMMIODeviceSlot(
+            baseAddress: virtioMMIOBase + UInt64(index) * virtioMMIOWindowSize,
+            gsi: virtioFirstGSI + UInt32(index))
     }
 }
 

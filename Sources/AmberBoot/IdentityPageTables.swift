@@ -28,8 +28,9 @@ public struct IdentityPageTables: Equatable, Sendable {
             let directoryOffset = Int(directoryAddress - BootAddresses.pml4)
             for entry in 0..<512 {
                 let page = (UInt64(directory) << 30) + (UInt64(entry) << 21)
-                bytes.storeLittleEndian(page | Self.present | Self.writable | Self.largePage,
-                                        at: directoryOffset + entry * 8)
+                bytes.storeLittleEndian(
+                    page | Self.present | Self.writable | Self.largePage,
+                    at: directoryOffset + entry * 8)
             }
         }
         return bytes

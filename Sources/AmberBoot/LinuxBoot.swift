@@ -22,8 +22,10 @@ public struct LinuxBoot: Sendable {
     let initrd: InitialRamdisk?
     let commandLine: [UInt8]
 
-    public init(kernel: BzImage, initrd: InitialRamdisk?, commandLine: String, memorySize: UInt64,
-                vcpuCount: Int, virtioDevices: [VirtioMMIODeviceSlot]) throws {
+    public init(
+        kernel: BzImage, initrd: InitialRamdisk?, commandLine: String, memorySize: UInt64,
+        vcpuCount: Int, virtioDevices: [VirtioMMIODeviceSlot]
+    ) throws {
         guard (1...Self.maximumVCPUs).contains(vcpuCount) else {
             throw BootError("vCPU count \(vcpuCount) is out of range: use 1 to \(Self.maximumVCPUs)")
         }
@@ -32,13 +34,18 @@ public struct LinuxBoot: Sendable {
             throw BootError("kernel command line contains a NUL byte: remove it")
         }
         guard commandLine.count <= Int(kernel.commandLineSizeLimit),
-              BootAddresses.commandLine + UInt64(commandLine.count) < BootAddresses.ebdaStart else {
-            throw BootError("kernel command line is \(commandLine.count) bytes; kernel \(kernel.name) accepts at most \(kernel.commandLineSizeLimit): shorten it")
+            BootAddresses.commandLine + UInt64(commandLine.count) < BootAddresses.ebdaStart
+        else {
+            throw BootError(
+                "kernel command line is \(commandLine.count) bytes; kernel \(kernel.name) accepts at most \(kernel.commandLineSizeLimit): shorten it"
+            )
         }
         let layout = GuestMemoryLayout(memorySize: memorySize)
         let kernelEnd = kernel.footprintEnd(loadAddress: BootAddresses.kernel)
         guard kernelEnd <= layout.lowMemoryEnd else {
-            throw BootError("memory of \(mebibytes(memorySize)) is too small for kernel \(kernel.name), which needs \(mebibytesRoundedUp(kernelEnd)): give the VM more memory")
+            throw BootError(
+                "memory of \(mebibytes(memorySize)) is too small for kernel \(kernel.name), which needs \(mebibytesRoundedUp(kernelEnd)): give the VM more memory"
+            )
         }
         var initrdAddress: UInt64?
         if let initrd {
@@ -47,7 +54,9 @@ public struct LinuxBoot: Sendable {
             let pageMask: UInt64 = ~0xFFF
             let alignedKernelEnd = (kernelEnd + 0xFFF) & pageMask
             guard size <= top, (top - size) & pageMask >= alignedKernelEnd else {
-                throw BootError("initrd \(initrd.name) (\(mebibytes(size))) does not fit beside kernel \(kernel.name) in \(mebibytes(memorySize)) of memory: give the VM more memory")
+                throw BootError(
+                    "initrd \(initrd.name) (\(mebibytes(size))) does not fit beside kernel \(kernel.name) in \(mebibytes(memorySize)) of memory: give the VM more memory"
+                )
             }
             initrdAddress = (top - size) & pageMask
         }
@@ -66,7 +75,8 @@ public struct LinuxBoot: Sendable {
     /// Assumes fresh (zeroed) memory.
     public func load(into memory: UnsafeMutableRawBufferPointer) throws {
         guard UInt64(memory.count) >= layout.lowMemoryEnd else {
-            throw BootError("guest memory mapping of \(memory.count) bytes is smaller than the \(layout.lowMemoryEnd) bytes of RAM below 3 GiB")
+            throw BootError(
+                "guest memory mapping of \(memory.count) bytes is smaller than the \(layout.lowMemoryEnd) bytes of RAM below 3 GiB")
         }
         func place<C: Collection>(_ bytes: C, at address: UInt64) where C.Element == UInt8 {
             let start = Int(address)
@@ -75,8 +85,9 @@ public struct LinuxBoot: Sendable {
         place(BootGDT.bytes(), at: BootAddresses.gdt)
         place([UInt8](repeating: 0, count: 8), at: BootAddresses.idt)
         let initrdPlacement = initrdAddress.map { (address: $0, size: UInt64(initrd!.bytes.count)) }
-        place(ZeroPage.bytes(kernel: kernel, e820: e820, initrd: initrdPlacement, rsdpAddress: acpiTables.rsdpAddress),
-              at: BootAddresses.zeroPage)
+        place(
+            ZeroPage.bytes(kernel: kernel, e820: e820, initrd: initrdPlacement, rsdpAddress: acpiTables.rsdpAddress),
+            at: BootAddresses.zeroPage)
         place(pageTables.bytes(), at: BootAddresses.pml4)
         place(commandLine + [0], at: BootAddresses.commandLine)
         for table in acpiTables.tables { place(table.bytes, at: table.address) }

@@ -12,12 +12,15 @@ enum ZeroPage {
     /// "Undefined" loader: Amber has no assigned boot loader id.
     static let undefinedLoader: UInt8 = 0xFF
 
-    static func bytes(kernel: BzImage, e820: [E820Entry], initrd: (address: UInt64, size: UInt64)?,
-                      rsdpAddress: UInt64) -> [UInt8] {
+    static func bytes(
+        kernel: BzImage, e820: [E820Entry], initrd: (address: UInt64, size: UInt64)?,
+        rsdpAddress: UInt64
+    ) -> [UInt8] {
         precondition(e820.count <= e820MaximumEntries)
         var page = [UInt8](repeating: 0, count: size)
-        page.replaceSubrange(BzImage.setupHeaderOffset..<(BzImage.setupHeaderOffset + kernel.setupHeader.count),
-                             with: kernel.setupHeader)
+        page.replaceSubrange(
+            BzImage.setupHeaderOffset..<(BzImage.setupHeaderOffset + kernel.setupHeader.count),
+            with: kernel.setupHeader)
         page[typeOfLoader] = undefinedLoader
         page.storeLittleEndian(UInt32(BootAddresses.commandLine), at: commandLinePointer)
         if let initrd {

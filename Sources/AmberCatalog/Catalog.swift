@@ -20,7 +20,8 @@ public final class Catalog: @unchecked Sendable {
         queue.setSpecific(key: queueKey, value: ())
         connection = try queue.sync {
             if let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-               attributes[.type] as? FileAttributeType == .typeDirectory {
+                attributes[.type] as? FileAttributeType == .typeDirectory
+            {
                 throw CatalogError.notACatalog(path: path)
             }
             // SQLite would create the file 0644 (less the umask), and its -wal and -shm files take the

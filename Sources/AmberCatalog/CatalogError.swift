@@ -24,7 +24,8 @@ public enum CatalogError: Error, CustomStringConvertible, Equatable {
         case .sqlite(let operation, let code, let message):
             return "catalog \(operation) failed: \(message) (SQLite code \(code))"
         case .damagedSnapshotRow(let id, let problem):
-            return "the catalog's row for snapshot \(id) is damaged (\(problem)); remove it with `amber snapshot rm \(id)` or restore catalog.db from a copy"
+            return
+                "the catalog's row for snapshot \(id) is damaged (\(problem)); remove it with `amber snapshot rm \(id)` or restore catalog.db from a copy"
         }
     }
 }

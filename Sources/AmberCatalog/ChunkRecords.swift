@@ -53,16 +53,21 @@ extension SQLiteConnection {
     /// packs' new committed lengths.
     public func addChunks(_ chunks: [StoredChunk], packs: [PackExtent]) throws {
         for pack in packs {
-            try statement("INSERT INTO packs (name, length) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET length = MAX(length, excluded.length)")
-                .bind(.text(pack.name), .integer(Int64(pack.length))).run()
+            try statement(
+                "INSERT INTO packs (name, length) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET length = MAX(length, excluded.length)"
+            )
+            .bind(.text(pack.name), .integer(Int64(pack.length))).run()
         }
-        let insert = try statement("""
+        let insert = try statement(
+            """
             INSERT OR IGNORE INTO chunks (digest, pack, offset, stored_length, raw_length, codec, base) VALUES (?, ?, ?, ?, ?, ?, ?)
             """)
         for chunk in chunks {
             let location = chunk.location
-            try insert.bind(.blob(chunk.digest.bytes), .text(location.pack), .integer(Int64(location.offset)), .int(location.storedLength),
-                            .int(location.rawLength), .int(Int(location.codec.rawValue)), location.base.map { .blob($0.bytes) }).run()
+            try insert.bind(
+                .blob(chunk.digest.bytes), .text(location.pack), .integer(Int64(location.offset)), .int(location.storedLength),
+                .int(location.rawLength), .int(Int(location.codec.rawValue)), location.base.map { .blob($0.bytes) }
+            ).run()
         }
     }
 
@@ -93,7 +98,9 @@ extension SQLiteConnection {
     }
 
     public func chunkTotals() throws -> ChunkTotals {
-        let row = try statement("SELECT COUNT(*), COALESCE(SUM(raw_length), 0), COALESCE(SUM(stored_length + \(ChunkLocation.recordHeaderSize)), 0) FROM chunks")
+        let row = try statement(
+            "SELECT COUNT(*), COALESCE(SUM(raw_length), 0), COALESCE(SUM(stored_length + \(ChunkLocation.recordHeaderSize)), 0) FROM chunks"
+        )
         _ = try row.step()
         return ChunkTotals(chunks: row.int(0), rawBytes: row.int64(1), storedBytes: row.int64(2))
     }
@@ -109,8 +116,10 @@ extension SQLiteConnection {
         let update = try statement("UPDATE chunks SET pack = ?, offset = ?, stored_length = ?, raw_length = ?, codec = ? WHERE digest = ?")
         for chunk in chunks {
             let location = chunk.location
-            try update.bind(.text(location.pack), .integer(Int64(location.offset)), .int(location.storedLength), .int(location.rawLength),
-                            .int(Int(location.codec.rawValue)), .blob(chunk.digest.bytes)).run()
+            try update.bind(
+                .text(location.pack), .integer(Int64(location.offset)), .int(location.storedLength), .int(location.rawLength),
+                .int(Int(location.codec.rawValue)), .blob(chunk.digest.bytes)
+            ).run()
         }
     }
 
@@ -120,7 +129,9 @@ extension SQLiteConnection {
 
     /// Where the last record a chunk row places in pack `name` ends (0 when none does).
     public func recordsEnd(inPack name: String) throws -> Int64 {
-        let row = try statement("SELECT COALESCE(MAX(offset + stored_length + \(ChunkLocation.recordHeaderSize)), 0) FROM chunks WHERE pack = ?").bind(.text(name))
+        let row = try statement(
+            "SELECT COALESCE(MAX(offset + stored_length + \(ChunkLocation.recordHeaderSize)), 0) FROM chunks WHERE pack = ?"
+        ).bind(.text(name))
         _ = try row.step()
         return row.int64(0)
     }
@@ -141,7 +152,8 @@ extension SQLiteConnection {
     }
 
     private static func chunkRow(_ row: SQLiteStatement) -> ChunkRecord {
-        ChunkRecord(digest: row.blob(0), pack: row.text(1), offset: row.int64(2), storedLength: row.int(3),
-                    rawLength: row.int(4), codec: row.int(5), base: row.optionalBlob(6))
+        ChunkRecord(
+            digest: row.blob(0), pack: row.text(1), offset: row.int64(2), storedLength: row.int(3),
+            rawLength: row.int(4), codec: row.int(5), base: row.optionalBlob(6))
     }
 }

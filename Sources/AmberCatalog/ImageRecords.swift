@@ -25,8 +25,10 @@ extension SQLiteConnection {
     public func insertImage(_ image: ImageRecord) throws {
         if try self.image(named: image.name) != nil { throw CatalogError.duplicate(what: "image '\(image.name)'") }
         try statement("INSERT INTO images (name, manifest, logical_bytes, stored_bytes, chunk_size, created) VALUES (?, ?, ?, ?, ?, ?)")
-            .bind(.text(image.name), .blob(image.manifest), .integer(image.logicalBytes), .integer(image.storedBytes),
-                  .int(image.chunkSize), .real(image.created.timeIntervalSince1970))
+            .bind(
+                .text(image.name), .blob(image.manifest), .integer(image.logicalBytes), .integer(image.storedBytes),
+                .int(image.chunkSize), .real(image.created.timeIntervalSince1970)
+            )
             .run()
     }
 
@@ -47,7 +49,8 @@ extension SQLiteConnection {
     }
 
     private static func imageRow(_ row: SQLiteStatement) -> ImageRecord {
-        ImageRecord(name: row.text(0), manifest: row.blob(1), logicalBytes: row.int64(2), storedBytes: row.int64(3),
-                    chunkSize: row.int(4), created: Date(timeIntervalSince1970: row.double(5)))
+        ImageRecord(
+            name: row.text(0), manifest: row.blob(1), logicalBytes: row.int64(2), storedBytes: row.int64(3),
+            chunkSize: row.int(4), created: Date(timeIntervalSince1970: row.double(5)))
     }
 }

@@ -29,8 +29,9 @@ extension SQLiteConnection {
 
     public func leases() throws -> [LeaseRecord] {
         try statement("SELECT id, holder_pid, purpose, manifest, created FROM leases ORDER BY id").rows {
-            LeaseRecord(id: $0.int64(0), holderPID: Int32($0.int64(1)), purpose: $0.text(2), manifest: $0.optionalBlob(3),
-                        created: Date(timeIntervalSince1970: $0.double(4)))
+            LeaseRecord(
+                id: $0.int64(0), holderPID: Int32($0.int64(1)), purpose: $0.text(2), manifest: $0.optionalBlob(3),
+                created: Date(timeIntervalSince1970: $0.double(4)))
         }
     }
 }

@@ -10,18 +10,24 @@ extension SQLiteConnection {
     }
 
     public func putVMRow(_ vm: VMRecord) throws {
-        try statement("INSERT INTO vms (name, config, created) VALUES (?, ?, ?) "
-            + "ON CONFLICT(name) DO UPDATE SET config = excluded.config, created = excluded.created")
-            .bind(.text(vm.name), .text(vm.config), .real(vm.created.timeIntervalSince1970)).run()
+        try statement(
+            "INSERT INTO vms (name, config, created) VALUES (?, ?, ?) "
+                + "ON CONFLICT(name) DO UPDATE SET config = excluded.config, created = excluded.created"
+        )
+        .bind(.text(vm.name), .text(vm.config), .real(vm.created.timeIntervalSince1970)).run()
     }
 
     public func putImageRow(_ image: ImageRecord) throws {
-        try statement("INSERT INTO images (name, manifest, logical_bytes, stored_bytes, chunk_size, created) VALUES (?, ?, ?, ?, ?, ?) "
-            + "ON CONFLICT(name) DO UPDATE SET manifest = excluded.manifest, logical_bytes = excluded.logical_bytes, "
-            + "stored_bytes = excluded.stored_bytes, chunk_size = excluded.chunk_size, created = excluded.created")
-            .bind(.text(image.name), .blob(image.manifest), .integer(image.logicalBytes), .integer(image.storedBytes),
-                  .int(image.chunkSize), .real(image.created.timeIntervalSince1970))
-            .run()
+        try statement(
+            "INSERT INTO images (name, manifest, logical_bytes, stored_bytes, chunk_size, created) VALUES (?, ?, ?, ?, ?, ?) "
+                + "ON CONFLICT(name) DO UPDATE SET manifest = excluded.manifest, logical_bytes = excluded.logical_bytes, "
+                + "stored_bytes = excluded.stored_bytes, chunk_size = excluded.chunk_size, created = excluded.created"
+        )
+        .bind(
+            .text(image.name), .blob(image.manifest), .integer(image.logicalBytes), .integer(image.storedBytes),
+            .int(image.chunkSize), .real(image.created.timeIntervalSince1970)
+        )
+        .run()
     }
 
     /// Inserts the snapshot row, or updates every column of the existing one: an update, not a delete and insert,
@@ -36,17 +42,18 @@ extension SQLiteConnection {
             .integer(snapshot.storedBytes), .integer(snapshot.pauseMicroseconds), .integer(snapshot.protected ? 1 : 0),
             snapshot.policy.map { .text($0) }, .text(snapshot.id),
         ]
-        let sql = exists
+        let sql =
+            exists
             ? """
-              UPDATE snapshots SET vm = ?, parent = ?, created = ?, label = ?, kind = ?, memory_manifest = ?, disk_manifest = ?,
-                  state_manifest = ?, logical_bytes = ?, stored_bytes = ?, pause_microseconds = ?, protected = ?, policy = ?
-              WHERE id = ?
-              """
+            UPDATE snapshots SET vm = ?, parent = ?, created = ?, label = ?, kind = ?, memory_manifest = ?, disk_manifest = ?,
+                state_manifest = ?, logical_bytes = ?, stored_bytes = ?, pause_microseconds = ?, protected = ?, policy = ?
+            WHERE id = ?
+            """
             : """
-              INSERT INTO snapshots (vm, parent, created, label, kind, memory_manifest, disk_manifest, state_manifest,
-                                     logical_bytes, stored_bytes, pause_microseconds, protected, policy, id)
-              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-              """
+            INSERT INTO snapshots (vm, parent, created, label, kind, memory_manifest, disk_manifest, state_manifest,
+                                   logical_bytes, stored_bytes, pause_microseconds, protected, policy, id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """
         try statement(sql).bind(values).run()
     }
 

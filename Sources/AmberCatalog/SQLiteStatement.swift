@@ -38,7 +38,9 @@ public final class SQLiteStatement {
             case .real(let v): code = sqlite3_bind_double(pointer, index, v)
             case .text(let v): code = sqlite3_bind_text(pointer, index, v, -1, transient)
             case .blob(let v):
-                code = v.withUnsafeBytes { sqlite3_bind_blob(pointer, index, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(v.count), transient) }
+                code = v.withUnsafeBytes {
+                    sqlite3_bind_blob(pointer, index, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(v.count), transient)
+                }
             }
             try connection.check(code, "bind")
         }

@@ -105,8 +105,10 @@ extension SQLiteConnection {
     /// that keep only what they derive from each batch: the columns of a million snapshots then never sit in memory
     /// at once (fresh memory costs a page fault per 4 KiB, a large part of a plan's time here). Stored summaries
     /// come in VM name order, then those built from the rows (stale or unreadable ones).
-    public func forEachPlanningSummaryBatch(vm: String? = nil, batchSize: Int, includingIDs: Bool,
-                                            _ body: ([SnapshotPlanningSummary]) throws -> Void) throws {
+    public func forEachPlanningSummaryBatch(
+        vm: String? = nil, batchSize: Int, includingIDs: Bool,
+        _ body: ([SnapshotPlanningSummary]) throws -> Void
+    ) throws {
         let stale = try staleSummaryVMs(vm: vm)
         var batch: [SnapshotPlanningSummary] = []
         func add(_ summary: SnapshotPlanningSummary) throws {
@@ -125,8 +127,10 @@ extension SQLiteConnection {
 
     /// Hands over each readable stored summary of VMs not in `skipping`; returns the VMs whose stored summary cannot
     /// be read.
-    private func eachStoredSummary(vm: String?, includingIDs: Bool, skipping: Set<String>,
-                                   _ body: (SnapshotPlanningSummary) throws -> Void) throws -> [String] {
+    private func eachStoredSummary(
+        vm: String?, includingIDs: Bool, skipping: Set<String>,
+        _ body: (SnapshotPlanningSummary) throws -> Void
+    ) throws -> [String] {
         let sql = "SELECT rowid, vm, format, count, policies FROM snapshot_summaries"
         let statement = vm == nil ? try self.statement(sql + " ORDER BY vm") : try self.statement(sql + " WHERE vm = ?").bind(.text(vm!))
         var unreadable: [String] = []
@@ -144,7 +148,8 @@ extension SQLiteConnection {
 
     /// VMs whose summary is stale (changed rows not yet summarised).
     public func staleSummaryVMs(vm: String? = nil) throws -> [String] {
-        let statement = vm == nil
+        let statement =
+            vm == nil
             ? try self.statement("SELECT vm FROM snapshot_summaries_stale")
             : try self.statement("SELECT vm FROM snapshot_summaries_stale WHERE vm = ?").bind(.text(vm!))
         return try statement.rows { $0.text(0) }
@@ -152,9 +157,11 @@ extension SQLiteConnection {
 
     /// Whether `refreshPlanningSummaries()` has work: stale summaries, or summaries in another format.
     public func planningSummariesNeedRefresh() throws -> Bool {
-        try !statement("""
+        try !statement(
+            """
             SELECT 1 FROM snapshot_summaries_stale UNION ALL SELECT 1 FROM snapshot_summaries WHERE format != ? LIMIT 1
-            """).bind(.integer(SnapshotPlanningSummary.format)).rows { $0.int(0) }.isEmpty
+            """
+        ).bind(.integer(SnapshotPlanningSummary.format)).rows { $0.int(0) }.isEmpty
     }
 
     /// Rebuilds every stale summary (and any stored in another format) from the rows and clears the marks. Call
@@ -165,11 +172,15 @@ extension SQLiteConnection {
         for vm in try staleSummaryVMs() {
             if let summary = try planningSummaryFromRows(vm: vm, includingIDs: true) {
                 let blobs = SummaryBlobs(summary)
-                try statement("INSERT OR REPLACE INTO snapshot_summaries (vm, format, count, records, policies, ids) "
-                    + "VALUES (?, ?, ?, ?, ?, ?)")
-                    .bind(.text(vm), .integer(SnapshotPlanningSummary.format), .int(summary.count), .blob(blobs.records),
-                          .blob(blobs.policies), .blob(blobs.ids))
-                    .run()
+                try statement(
+                    "INSERT OR REPLACE INTO snapshot_summaries (vm, format, count, records, policies, ids) "
+                        + "VALUES (?, ?, ?, ?, ?, ?)"
+                )
+                .bind(
+                    .text(vm), .integer(SnapshotPlanningSummary.format), .int(summary.count), .blob(blobs.records),
+                    .blob(blobs.policies), .blob(blobs.ids)
+                )
+                .run()
             } else {
                 try statement("DELETE FROM snapshot_summaries WHERE vm = ?").bind(.text(vm)).run()
             }
@@ -179,7 +190,8 @@ extension SQLiteConnection {
 
     /// Marks every summary stale and rebuilds them all (the repair path if one is ever found inconsistent).
     public func rebuildPlanningSummaries() throws {
-        try execute("""
+        try execute(
+            """
             INSERT OR IGNORE INTO snapshot_summaries_stale (vm)
             SELECT DISTINCT vm FROM snapshots UNION SELECT vm FROM snapshot_summaries
             """)
@@ -210,10 +222,13 @@ extension SQLiteConnection {
 
     /// One VM's summary straight from its rows (the covering index `snapshots_for_planning`); nil when it has none.
     public func planningSummaryFromRows(vm: String, includingIDs: Bool) throws -> SnapshotPlanningSummary? {
-        let statement = try self.statement("SELECT id, created, stored_bytes, protected, policy FROM snapshots "
-            + "WHERE vm = ? ORDER BY created, id").bind(.text(vm))
-        var summary = SnapshotPlanningSummary(vm: vm, created: [], storedBytes: [], protected: [], policy: [],
-                                              policyNames: [], ids: nil)
+        let statement = try self.statement(
+            "SELECT id, created, stored_bytes, protected, policy FROM snapshots "
+                + "WHERE vm = ? ORDER BY created, id"
+        ).bind(.text(vm))
+        var summary = SnapshotPlanningSummary(
+            vm: vm, created: [], storedBytes: [], protected: [], policy: [],
+            policyNames: [], ids: nil)
         var ids: [String] = []
         var policyIndex: [String: Int32] = [:]
         while try statement.step() {
@@ -253,8 +268,10 @@ extension SQLiteConnection {
     /// Where a snapshot sits in the planning order: its VM, creation time and how many snapshots of that VM and
     /// time have smaller ids (see `SnapshotPlanningSummary.position(created:tieOffset:)`); nil if there is none.
     public func snapshotPlace(id: String) throws -> (vm: String, created: Double, tieOffset: Int)? {
-        guard let (vm, created) = try statement("SELECT vm, created FROM snapshots WHERE id = ?").bind(.text(id))
-            .rows({ ($0.text(0), $0.double(1)) }).first else { return nil }
+        guard
+            let (vm, created) = try statement("SELECT vm, created FROM snapshots WHERE id = ?").bind(.text(id))
+                .rows({ ($0.text(0), $0.double(1)) }).first
+        else { return nil }
         let ties = try statement("SELECT COUNT(*) FROM snapshots WHERE vm = ? AND created = ? AND id < ?")
             .bind(.text(vm), .real(created), .text(id)).rows { $0.int(0) }
         return (vm, created, ties.first ?? 0)
@@ -305,7 +322,8 @@ private struct SummaryBlobs {
         // a damaged count (any 64-bit number) must not overflow on the way.
         let (recordBytes, overflow) = count.multipliedReportingOverflow(by: 21)
         guard count > 0, !overflow, let records = BlobReader(connection, column: "records", rowid: rowid),
-              records.length == recordBytes else { return nil }
+            records.length == recordBytes
+        else { return nil }
         let created: [Double] = records.read(count, at: 0)
         let storedBytes: [Int64] = records.read(count, at: count * 8)
         let policy: [Int32] = records.read(count, at: count * 16)
@@ -320,20 +338,24 @@ private struct SummaryBlobs {
             offset += 4 + length
         }
         guard !records.failed, offset == names.count, created.allSatisfy(SnapshotPlanningSummary.possibleTimes.contains),
-              policy.allSatisfy({ $0 >= -1 && $0 < policyNames.count }) else { return nil }
+            policy.allSatisfy({ $0 >= -1 && $0 < policyNames.count })
+        else { return nil }
         var ids: SnapshotIDList?
         if includingIDs {
             guard let column = BlobReader(connection, column: "ids", rowid: rowid),
-                  column.length >= (count + 1) * 4 else { return nil }
+                column.length >= (count + 1) * 4
+            else { return nil }
             let offsets: [UInt32] = column.read(count + 1, at: 0)
             guard offsets.first == 0, offsets.last.map(Int.init) == column.length - (count + 1) * 4,
-                  zip(offsets, offsets.dropFirst()).allSatisfy({ $0 <= $1 }) else { return nil }
+                zip(offsets, offsets.dropFirst()).allSatisfy({ $0 <= $1 })
+            else { return nil }
             ids = SnapshotIDList(offsets: offsets, bytes: column.read(Int(offsets.last!), at: (count + 1) * 4))
             guard !column.failed else { return nil }
         }
-        return SnapshotPlanningSummary(vm: vm, created: created, storedBytes: storedBytes,
-                                       protected: protectedBytes.map { $0 != 0 }, policy: policy,
-                                       policyNames: policyNames, ids: ids)
+        return SnapshotPlanningSummary(
+            vm: vm, created: created, storedBytes: storedBytes,
+            protected: protectedBytes.map { $0 != 0 }, policy: policy,
+            policyNames: policyNames, ids: ids)
     }
 }
 
@@ -349,7 +371,8 @@ private final class BlobReader {
     init?(_ connection: OpaquePointer, column: String, rowid: Int64) {
         var blob: OpaquePointer?
         guard sqlite3_blob_open(connection, "main", "snapshot_summaries", column, rowid, 0, &blob) == SQLITE_OK,
-              let blob else {
+            let blob
+        else {
             sqlite3_blob_close(blob)
             return nil
         }

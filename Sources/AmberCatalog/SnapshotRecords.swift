@@ -20,10 +20,12 @@ public struct SnapshotRecord: Equatable, Sendable {
     /// The policy whose schedule took it; nil for a snapshot taken by hand (policies never prune those).
     public var policy: String?
 
-    public init(id: String, vm: String, parent: String? = nil, created: Date, label: String? = nil, kind: String,
-                memoryManifest: [UInt8]? = nil, diskManifest: [UInt8]? = nil, stateManifest: [UInt8]? = nil,
-                logicalBytes: Int64, storedBytes: Int64, pauseMicroseconds: Int64, protected: Bool = false,
-                policy: String? = nil) {
+    public init(
+        id: String, vm: String, parent: String? = nil, created: Date, label: String? = nil, kind: String,
+        memoryManifest: [UInt8]? = nil, diskManifest: [UInt8]? = nil, stateManifest: [UInt8]? = nil,
+        logicalBytes: Int64, storedBytes: Int64, pauseMicroseconds: Int64, protected: Bool = false,
+        policy: String? = nil
+    ) {
         self.id = id
         self.vm = vm
         self.parent = parent
@@ -54,11 +56,13 @@ extension SQLiteConnection {
         if try self.snapshot(id: snapshot.id) != nil { throw CatalogError.duplicate(what: "snapshot '\(snapshot.id)'") }
         guard try vm(named: snapshot.vm) != nil else { throw CatalogError.notFound(what: "VM '\(snapshot.vm)'") }
         try statement("INSERT INTO snapshots (\(Self.snapshotColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-            .bind(.text(snapshot.id), .text(snapshot.vm), snapshot.parent.map { .text($0) },
-                  .real(snapshot.created.timeIntervalSince1970), snapshot.label.map { .text($0) }, .text(snapshot.kind),
-                  snapshot.memoryManifest.map { .blob($0) }, snapshot.diskManifest.map { .blob($0) },
-                  snapshot.stateManifest.map { .blob($0) }, .integer(snapshot.logicalBytes), .integer(snapshot.storedBytes),
-                  .integer(snapshot.pauseMicroseconds), .integer(snapshot.protected ? 1 : 0), snapshot.policy.map { .text($0) })
+            .bind(
+                .text(snapshot.id), .text(snapshot.vm), snapshot.parent.map { .text($0) },
+                .real(snapshot.created.timeIntervalSince1970), snapshot.label.map { .text($0) }, .text(snapshot.kind),
+                snapshot.memoryManifest.map { .blob($0) }, snapshot.diskManifest.map { .blob($0) },
+                snapshot.stateManifest.map { .blob($0) }, .integer(snapshot.logicalBytes), .integer(snapshot.storedBytes),
+                .integer(snapshot.pauseMicroseconds), .integer(snapshot.protected ? 1 : 0), snapshot.policy.map { .text($0) }
+            )
             .run()
         try refreshPlanningSummaries()
     }
@@ -101,10 +105,11 @@ extension SQLiteConnection {
     }
 
     private static func snapshotRow(_ row: SQLiteStatement) -> SnapshotRecord {
-        SnapshotRecord(id: row.text(0), vm: row.text(1), parent: row.optionalText(2), created: Date(timeIntervalSince1970: row.double(3)),
-                       label: row.optionalText(4), kind: row.text(5), memoryManifest: row.optionalBlob(6),
-                       diskManifest: row.optionalBlob(7), stateManifest: row.optionalBlob(8), logicalBytes: row.int64(9),
-                       storedBytes: row.int64(10), pauseMicroseconds: row.int64(11), protected: row.int(12) != 0,
-                       policy: row.optionalText(13))
+        SnapshotRecord(
+            id: row.text(0), vm: row.text(1), parent: row.optionalText(2), created: Date(timeIntervalSince1970: row.double(3)),
+            label: row.optionalText(4), kind: row.text(5), memoryManifest: row.optionalBlob(6),
+            diskManifest: row.optionalBlob(7), stateManifest: row.optionalBlob(8), logicalBytes: row.int64(9),
+            storedBytes: row.int64(10), pauseMicroseconds: row.int64(11), protected: row.int(12) != 0,
+            policy: row.optionalText(13))
     }
 }

@@ -39,8 +39,9 @@ extension SQLiteConnection {
         _ = try count.step()
         let snapshots = count.int(0)
         guard snapshots == 0 else {
-            throw CatalogError.sqlite(operation: "delete VM '\(name)'", code: 19,
-                                      message: "it still has \(snapshots) snapshot(s); delete them first")
+            throw CatalogError.sqlite(
+                operation: "delete VM '\(name)'", code: 19,
+                message: "it still has \(snapshots) snapshot(s); delete them first")
         }
         try statement("DELETE FROM vms WHERE name = ?").bind(.text(name)).run()
         if changes == 0 { throw CatalogError.notFound(what: "VM '\(name)'") }

@@ -73,7 +73,9 @@ public enum ConfigurationCheck {
         }
         // sun_path holds 107 bytes; the socket is first bound under the path plus ".<pid>.tmp".
         guard configuration.controlSocketPath.utf8.count <= maximumSocketPathBytes else {
-            throw ConfigurationError("control socket path \(configuration.controlSocketPath) is longer than \(maximumSocketPathBytes) bytes: use a shorter home directory")
+            throw ConfigurationError(
+                "control socket path \(configuration.controlSocketPath) is longer than \(maximumSocketPathBytes) bytes: use a shorter home directory"
+            )
         }
     }
 

@@ -64,7 +64,8 @@ public enum ControlProtocolError: Error, CustomStringConvertible, Equatable, Sen
     public var description: String {
         switch self {
         case .versionMismatch(let received):
-            return "control protocol version \(received), but this build speaks version \(ControlProtocol.version): amber and amber-vmm come from different builds; stop the VM and start it again with this build"
+            return
+                "control protocol version \(received), but this build speaks version \(ControlProtocol.version): amber and amber-vmm come from different builds; stop the VM and start it again with this build"
         case .malformed(let kind):
             return "not a \(kind) of control protocol version \(ControlProtocol.version)"
         }

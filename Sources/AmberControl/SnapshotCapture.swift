@@ -21,8 +21,10 @@ public struct SnapshotCapture: Codable, Sendable, Equatable {
     /// The memory held as it was at `snapshotBegin`; nil for a disk-only snapshot.
     public var memory: HeldMemory?
 
-    public init(memoryBytes: UInt64, machineState: Data, wasPaused: Bool, disks: [DiskCapture], parent: String? = nil,
-                memory: HeldMemory? = nil) {
+    public init(
+        memoryBytes: UInt64, machineState: Data, wasPaused: Bool, disks: [DiskCapture], parent: String? = nil,
+        memory: HeldMemory? = nil
+    ) {
         self.memoryBytes = memoryBytes
         self.machineState = machineState
         self.wasPaused = wasPaused

@@ -19,9 +19,11 @@ public struct VMConfiguration: Codable, Sendable, Equatable {
     public var snapshotPauseLimitSeconds: Double?
     public static let defaultSnapshotPauseLimit = 5.0
 
-    public init(name: String, kernelPath: String, initrdPath: String?, commandLine: String,
-                memoryBytes: UInt64, vcpus: Int, disks: [DiskConfiguration],
-                controlSocketPath: String, consoleLogPath: String?, restore: RestoreSource? = nil) {
+    public init(
+        name: String, kernelPath: String, initrdPath: String?, commandLine: String,
+        memoryBytes: UInt64, vcpus: Int, disks: [DiskConfiguration],
+        controlSocketPath: String, consoleLogPath: String?, restore: RestoreSource? = nil
+    ) {
         self.name = name
         self.kernelPath = kernelPath
         self.initrdPath = initrdPath

@@ -14,8 +14,10 @@ public struct VMStatus: Codable, Sendable, Equatable {
     /// through `/proc/<pid>/mem` there (it is private memory, not a file).
     public var memoryAddress: UInt64
 
-    public init(name: String, pid: Int32, state: State, vcpus: Int, memoryBytes: UInt64, uptimeSeconds: Double,
-                memoryAddress: UInt64) {
+    public init(
+        name: String, pid: Int32, state: State, vcpus: Int, memoryBytes: UInt64, uptimeSeconds: Double,
+        memoryAddress: UInt64
+    ) {
         self.name = name
         self.pid = pid
         self.state = state

@@ -35,8 +35,9 @@ extension AmberHome {
         }
         if !walked || changed > 0 {
             for entry in Self.privateEntries {
-                Self.tightenTree(root.appendingPathComponent(entry).path, keeping: Self.groupBits(entry: entry, shared: shared),
-                                 changed: &changed)
+                Self.tightenTree(
+                    root.appendingPathComponent(entry).path, keeping: Self.groupBits(entry: entry, shared: shared),
+                    changed: &changed)
             }
             if access(root.path, F_OK) == 0 {
                 let file = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)

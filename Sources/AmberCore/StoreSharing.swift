@@ -89,8 +89,9 @@ public enum StoreSharing {
         guard lstat(path, &info) == 0 else { return }
         if info.st_gid != gid {
             guard lchown(path, uid_t.max, gid) == 0 else {
-                throw SharingError("cannot give \(path) to group \(gid): \(String(cString: strerror(errno))) "
-                    + "(the owner must be a member of the group, or root)")
+                throw SharingError(
+                    "cannot give \(path) to group \(gid): \(String(cString: strerror(errno))) "
+                        + "(the owner must be a member of the group, or root)")
             }
         }
         if info.st_gid != gid || info.st_mode & 0o7777 != mode {

@@ -7,7 +7,8 @@ enum DiskFile {
     static func size(of file: FileDescriptor, name: String) throws -> UInt64 {
         var info = stat()
         guard fstat(file.rawValue, &info) == 0,
-              (info.st_mode & S_IFMT) == S_IFREG || (info.st_mode & S_IFMT) == S_IFBLK else {
+            (info.st_mode & S_IFMT) == S_IFREG || (info.st_mode & S_IFMT) == S_IFBLK
+        else {
             throw DiskError("disk image \(name) is not a regular file or block device: pass a raw disk image")
         }
         let size = lseek(file.rawValue, 0, SEEK_END)

@@ -58,8 +58,9 @@ public final class OverlayDisk: BlockBackend, @unchecked Sendable {
             throw DiskError("overlay chunk size \(chunkSize) is not a power of two between 4 KiB and 64 MiB: pick one such as 65536")
         }
         let base = try openBase(basePath)
-        let layout = OverlayMapFile.Layout(chunkSize: chunkSize, logicalSize: try DiskFile.size(of: base, name: basePath),
-                                           baseModified: DiskFile.modificationTime(of: base))
+        let layout = OverlayMapFile.Layout(
+            chunkSize: chunkSize, logicalSize: try DiskFile.size(of: base, name: basePath),
+            baseModified: DiskFile.modificationTime(of: base))
         let overlay: FileDescriptor
         do {
             overlay = try FileDescriptor.open(overlayPath, O_RDWR | O_CREAT | O_EXCL, mode: 0o600)
@@ -97,19 +98,26 @@ public final class OverlayDisk: BlockBackend, @unchecked Sendable {
         let (map, chunks) = try OverlayMapFile.open(path: Self.mapPath(forOverlay: overlayPath), readOnly: readOnly)
         let layout = map.layout
         guard layout.logicalSize == baseSize else {
-            throw DiskError("base \(basePath) is \(baseSize) bytes but overlay \(overlayPath) was made over a base of \(layout.logicalSize) bytes: pass the base the overlay was created on")
+            throw DiskError(
+                "base \(basePath) is \(baseSize) bytes but overlay \(overlayPath) was made over a base of \(layout.logicalSize) bytes: pass the base the overlay was created on"
+            )
         }
         guard layout.baseModified == DiskFile.modificationTime(of: base) else {
-            throw DiskError("base \(basePath) was modified after overlay \(overlayPath) was created over it: the overlay no longer matches; restore the base or discard the overlay")
+            throw DiskError(
+                "base \(basePath) was modified after overlay \(overlayPath) was created over it: the overlay no longer matches; restore the base or discard the overlay"
+            )
         }
         do {
             overlay = try FileDescriptor.open(overlayPath, readOnly ? O_RDONLY : O_RDWR)
         } catch let error as SystemError {
-            throw DiskError("overlay \(overlayPath) cannot be opened (\(String(cString: strerror(error.errno)))): check the path and its permissions")
+            throw DiskError(
+                "overlay \(overlayPath) cannot be opened (\(String(cString: strerror(error.errno)))): check the path and its permissions")
         }
         let overlaySize = try DiskFile.size(of: overlay, name: overlayPath)
         guard overlaySize == layout.logicalSize else {
-            throw DiskError("overlay \(overlayPath) is \(overlaySize) bytes but its map describes \(layout.logicalSize): the overlay is damaged; discard it")
+            throw DiskError(
+                "overlay \(overlayPath) is \(overlaySize) bytes but its map describes \(layout.logicalSize): the overlay is damaged; discard it"
+            )
         }
         self.basePath = basePath
         self.overlayPath = overlayPath
@@ -132,7 +140,8 @@ public final class OverlayDisk: BlockBackend, @unchecked Sendable {
         do {
             return try FileDescriptor.open(path, O_RDONLY)
         } catch let error as SystemError {
-            throw DiskError("base image \(path) cannot be opened (\(String(cString: strerror(error.errno)))): check the path and its permissions")
+            throw DiskError(
+                "base image \(path) cannot be opened (\(String(cString: strerror(error.errno)))): check the path and its permissions")
         }
     }
 
@@ -160,7 +169,8 @@ public final class OverlayDisk: BlockBackend, @unchecked Sendable {
 
     private func readRun(into buffers: [UnsafeMutableRawBufferPointer], at offset: UInt64, fromOverlay: Bool) throws {
         guard try VectoredIO.read(fromOverlay ? overlay : base, into: buffers, at: offset) else {
-            throw DiskError("\(fromOverlay ? "overlay \(overlayPath)" : "base \(basePath)") ended early at offset \(offset): was it truncated?")
+            throw DiskError(
+                "\(fromOverlay ? "overlay \(overlayPath)" : "base \(basePath)") ended early at offset \(offset): was it truncated?")
         }
     }
 
@@ -185,7 +195,9 @@ public final class OverlayDisk: BlockBackend, @unchecked Sendable {
                     throw DiskError("overlay \(overlayPath) took no bytes at offset \(offset)")
                 }
             } catch let error as SystemError {
-                throw DiskError("overlay \(overlayPath) cannot be written (\(String(cString: strerror(error.errno)))): check free space on the host disk")
+                throw DiskError(
+                    "overlay \(overlayPath) cannot be written (\(String(cString: strerror(error.errno)))): check free space on the host disk"
+                )
             }
             for chunk in chunks { markInOverlay(chunk) }
         }
@@ -302,7 +314,9 @@ public final class OverlayDisk: BlockBackend, @unchecked Sendable {
             }
             try overlay.write(UnsafeRawBufferPointer(buffer), at: range.lowerBound)
         } catch let error as SystemError {
-            throw DiskError("overlay \(overlayPath) cannot copy chunk \(index) up from its base (\(String(cString: strerror(error.errno)))): check free space on the host disk")
+            throw DiskError(
+                "overlay \(overlayPath) cannot copy chunk \(index) up from its base (\(String(cString: strerror(error.errno)))): check free space on the host disk"
+            )
         }
         markInOverlay(index)
     }

@@ -75,7 +75,9 @@ final class OverlayMapFile: Sendable {
         do {
             file = try FileDescriptor.open(path, readOnly ? O_RDONLY : O_RDWR)
         } catch let error as SystemError {
-            throw DiskError("overlay map \(path) cannot be opened (\(String(cString: strerror(error.errno)))): the overlay is incomplete or was moved without its .map file")
+            throw DiskError(
+                "overlay map \(path) cannot be opened (\(String(cString: strerror(error.errno)))): the overlay is incomplete or was moved without its .map file"
+            )
         }
         guard readOnly || flock(file.rawValue, LOCK_EX | LOCK_NB) == 0 else {
             throw DiskError("overlay map \(path) is in use by another process: stop the VM using it first")
@@ -92,7 +94,8 @@ final class OverlayMapFile: Sendable {
             _ = try slotBytes.withUnsafeMutableBytes { try file.read(into: $0, at: UInt64(slot * slotSize)) }
             sawMagic = sawMagic || Array(slotBytes[0..<8]) == magic
             guard let decoded = decodeSlot(slotBytes),
-                  Self.slotSize(chunkCount: decoded.layout.chunkCount) == slotSize else { continue }
+                Self.slotSize(chunkCount: decoded.layout.chunkCount) == slotSize
+            else { continue }
             if newest == nil || decoded.generation > newest!.generation {
                 newest = (slot, decoded.generation, decoded.layout, decoded.bitmap)
             }
@@ -103,8 +106,9 @@ final class OverlayMapFile: Sendable {
         guard let newest else {
             throw DiskError("overlay map \(path) is corrupt (no slot passes its checksum): the overlay cannot be trusted; discard it")
         }
-        let map = OverlayMapFile(path: path, file: file, layout: newest.layout, generation: newest.generation,
-                                 newestSlot: newest.slot)
+        let map = OverlayMapFile(
+            path: path, file: file, layout: newest.layout, generation: newest.generation,
+            newestSlot: newest.slot)
         return (map, newest.bitmap)
     }
 
@@ -156,14 +160,18 @@ final class OverlayMapFile: Sendable {
             }
             guard load(checksumOffset, UInt64.self) == fnv1a(unsummed), load(8, UInt32.self) == version else { return nil }
             let chunkSize = Int(load(12, UInt32.self))
-            let layout = Layout(chunkSize: chunkSize, logicalSize: load(16, UInt64.self),
-                                baseModified: (load(32, Int64.self), load(40, Int64.self)))
+            let layout = Layout(
+                chunkSize: chunkSize, logicalSize: load(16, UInt64.self),
+                baseModified: (load(32, Int64.self), load(40, Int64.self)))
             let bitmapCount = Int(clamping: load(48, UInt64.self))
             guard chunkSize >= 512, chunkSize & (chunkSize - 1) == 0, layout.logicalSize <= 1 << 50,
-                  bitmapCount == DiskChunkBitmap.byteCount(for: layout.chunkCount),
-                  headerSize + bitmapCount <= bytes.count,
-                  let bitmap = DiskChunkBitmap(count: layout.chunkCount, serialized: UnsafeRawBufferPointer(
-                      rebasing: bytes[headerSize..<(headerSize + bitmapCount)])) else { return nil }
+                bitmapCount == DiskChunkBitmap.byteCount(for: layout.chunkCount),
+                headerSize + bitmapCount <= bytes.count,
+                let bitmap = DiskChunkBitmap(
+                    count: layout.chunkCount,
+                    serialized: UnsafeRawBufferPointer(
+                        rebasing: bytes[headerSize..<(headerSize + bitmapCount)]))
+            else { return nil }
             return (load(24, UInt64.self), layout, bitmap)
         }
     }

@@ -14,7 +14,9 @@ public final class RawFileBackend: BlockBackend, Sendable {
         do {
             image = try FileDescriptor.open(path, readOnly ? O_RDONLY : O_RDWR)
         } catch let error as SystemError {
-            throw DiskError("disk image \(path) cannot be opened \(readOnly ? "read-only" : "read-write") (\(String(cString: strerror(error.errno)))): check the path and its permissions")
+            throw DiskError(
+                "disk image \(path) cannot be opened \(readOnly ? "read-only" : "read-write") (\(String(cString: strerror(error.errno)))): check the path and its permissions"
+            )
         }
         try self.init(image: image, name: path, readOnly: readOnly)
     }

@@ -16,8 +16,10 @@ enum VectoredIO {
         try transfer(buffers, at: offset, "pwritev") { pwritev(file.rawValue, $0, $1, $2) }
     }
 
-    private static func transfer(_ buffers: [UnsafeMutableRawBufferPointer], at offset: UInt64, _ name: String,
-                                 _ call: (UnsafePointer<iovec>, Int32, off_t) -> Int) throws -> Bool {
+    private static func transfer(
+        _ buffers: [UnsafeMutableRawBufferPointer], at offset: UInt64, _ name: String,
+        _ call: (UnsafePointer<iovec>, Int32, off_t) -> Int
+    ) throws -> Bool {
         var pending = buffers.filter { $0.count > 0 }[...]
         var position = offset
         while !pending.isEmpty {

@@ -13,8 +13,12 @@ import AmberCore
 enum ControlResponseFuzzTarget {
     static let configuration = VMConfiguration(
         name: "fuzz", kernelPath: "/boot/vmlinuz", initrdPath: nil, commandLine: "console=ttyS0",
-        memoryBytes: 256 << 20, vcpus: 2, disks: [DiskConfiguration(path: "/var/lib/amber/base.img", readOnly: false,
-                                                                     overlayPath: "/var/lib/amber/vms/fuzz/disk0.overlay")],
+        memoryBytes: 256 << 20, vcpus: 2,
+        disks: [
+            DiskConfiguration(
+                path: "/var/lib/amber/base.img", readOnly: false,
+                overlayPath: "/var/lib/amber/vms/fuzz/disk0.overlay")
+        ],
         controlSocketPath: "/run/amber/fuzz.sock", consoleLogPath: nil)
 
     static func run(_ bytes: UnsafeRawBufferPointer) throws {
@@ -47,8 +51,9 @@ enum ControlResponseFuzzTarget {
         let pages = Int(capture.memoryBytes / 4096)
         for run in capture.memory?.changes?.pages ?? [] {
             let (end, overflow) = run.first.addingReportingOverflow(run.count)
-            try require(run.first >= 0 && run.count >= 0 && !overflow && end <= pages,
-                        "a changed-page run of \(run.count) pages from page \(run.first) accepted for \(pages) pages")
+            try require(
+                run.first >= 0 && run.count >= 0 && !overflow && end <= pages,
+                "a changed-page run of \(run.count) pages from page \(run.first) accepted for \(pages) pages")
         }
     }
 }

@@ -38,7 +38,8 @@ enum DeltaFuzzTarget {
     private static func requireBounded(_ parsed: DeltaRecord.Parsed, rawLength: Int) throws {
         let pageCount = DeltaRecord.pageCount(rawLength)
         try require(zip(parsed.changedPages, parsed.changedPages.dropFirst()).allSatisfy { $0 < $1 }, "changed pages do not ascend")
-        try require(parsed.changedPages.allSatisfy { (0..<pageCount).contains($0) }, "a changed page lies outside the \(pageCount)-page chunk")
+        try require(
+            parsed.changedPages.allSatisfy { (0..<pageCount).contains($0) }, "a changed page lies outside the \(pageCount)-page chunk")
         let bytes = parsed.changedPages.reduce(0) { $0 + DeltaRecord.pageRange($1, rawLength: rawLength).count }
         try require(bytes == parsed.changedBytes && bytes <= rawLength, "changed bytes \(parsed.changedBytes), the pages cover \(bytes)")
     }
@@ -58,9 +59,12 @@ enum DeltaFuzzTarget {
         let payload = UnsafeMutableRawBufferPointer.allocate(byteCount: DeltaRecord.prefixSize(rawLength) + rawLength, alignment: 16)
         let gather = UnsafeMutableRawBufferPointer.allocate(byteCount: rawLength, alignment: 16)
         defer { payload.deallocate(); gather.deallocate() }
-        guard let length = DeltaRecord.encode(chunk, base: base, baseDigest: baseDigest, pageLimit: DeltaRecord.pageCount(rawLength),
-                                              gather: gather, into: payload) else {
-            return // no page differs from the base: nothing to encode
+        guard
+            let length = DeltaRecord.encode(
+                chunk, base: base, baseDigest: baseDigest, pageLimit: DeltaRecord.pageCount(rawLength),
+                gather: gather, into: payload)
+        else {
+            return  // no page differs from the base: nothing to encode
         }
         let again = try DeltaRecord.parse(UnsafeRawBufferPointer(rebasing: payload[0..<length]), rawLength: rawLength)
         let pages = UnsafeMutableRawBufferPointer.allocate(byteCount: again.changedBytes, alignment: 16)

@@ -29,9 +29,11 @@ enum MachineStateFuzzTarget {
         try require(try again.encoded() == encoded, "encoding a machine state is not deterministic")
 
         let shape = try JSONDecoder().decode(MachineShape.self, from: Data(try MachineState.payload(of: file)))
-        try require(shape.memory == state.memory && shape.vcpuCount == state.vcpus.count,
-                    "clone's shape of the state (\(shape.vcpuCount) vCPUs) differs from the state (\(state.vcpus.count))")
-        try require(state.memory.totalBytes <= GuestMemoryLayoutState.maximumTotalBytes, "memory of \(state.memory.totalBytes) bytes accepted")
+        try require(
+            shape.memory == state.memory && shape.vcpuCount == state.vcpus.count,
+            "clone's shape of the state (\(shape.vcpuCount) vCPUs) differs from the state (\(state.vcpus.count))")
+        try require(
+            state.memory.totalBytes <= GuestMemoryLayoutState.maximumTotalBytes, "memory of \(state.memory.totalBytes) bytes accepted")
     }
 
     /// `payload` behind a header that matches it, as `MachineState.encoded()` writes one.

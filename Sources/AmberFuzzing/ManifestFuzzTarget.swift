@@ -49,9 +49,11 @@ enum ManifestFuzzTarget {
     }
 
     private static func requireBounded(_ root: Manifest.Root, chunks: Int, rootLength: Int) throws {
-        try require(root.chunkSize >= 4096 && root.chunkSize <= PackFormat.maxRecordPayload && root.chunkSize.nonzeroBitCount == 1,
-                    "chunk size \(root.chunkSize) accepted")
-        try require(32 + root.pieces.count * ChunkDigest.byteCount == rootLength, "\(root.pieces.count) pieces in a root of \(rootLength) bytes")
+        try require(
+            root.chunkSize >= 4096 && root.chunkSize <= PackFormat.maxRecordPayload && root.chunkSize.nonzeroBitCount == 1,
+            "chunk size \(root.chunkSize) accepted")
+        try require(
+            32 + root.pieces.count * ChunkDigest.byteCount == rootLength, "\(root.pieces.count) pieces in a root of \(rootLength) bytes")
         try require(chunks <= Manifest.maximumChunks, "\(chunks) chunks accepted, more than \(Manifest.maximumChunks)")
         let perPiece = root.chunkSize / ChunkDigest.byteCount
         try require(root.pieces.count == (chunks + perPiece - 1) / perPiece, "\(root.pieces.count) pieces for \(chunks) chunks")

@@ -32,10 +32,15 @@ enum PackFuzzTarget {
             do {
                 chunk = try reader.chunk(record.digest)
             } catch {
-                throw BrokenInvariant(description: "record at offset \(record.location.offset) passed the scan but does not read back: \(error)")
+                throw BrokenInvariant(
+                    description: "record at offset \(record.location.offset) passed the scan but does not read back: \(error)")
             }
-            try require(chunk.count == record.location.rawLength, "record at offset \(record.location.offset) read back \(chunk.count) bytes, its header says \(record.location.rawLength)")
-            try require(chunk.withUnsafeBytes { ChunkDigest.of($0) } == record.digest, "record at offset \(record.location.offset) read back bytes that are not its digest")
+            try require(
+                chunk.count == record.location.rawLength,
+                "record at offset \(record.location.offset) read back \(chunk.count) bytes, its header says \(record.location.rawLength)")
+            try require(
+                chunk.withUnsafeBytes { ChunkDigest.of($0) } == record.digest,
+                "record at offset \(record.location.offset) read back bytes that are not its digest")
         }
     }
 
@@ -45,9 +50,11 @@ enum PackFuzzTarget {
         var end = UInt64(PackFormat.fileHeaderSize)
         for record in (scan.records + scan.damaged).sorted(by: { $0.location.offset < $1.location.offset }) {
             try require(record.location.offset == end, "record at offset \(record.location.offset), the previous one ended at \(end)")
-            try require(PackFormat.lengthsArePossible(codec: record.location.codec, rawLength: record.location.rawLength,
-                                                      storedLength: record.location.storedLength),
-                        "record at offset \(record.location.offset) has impossible lengths")
+            try require(
+                PackFormat.lengthsArePossible(
+                    codec: record.location.codec, rawLength: record.location.rawLength,
+                    storedLength: record.location.storedLength),
+                "record at offset \(record.location.offset) has impossible lengths")
             end += UInt64(record.location.recordLength)
         }
         if !scan.records.isEmpty || !scan.damaged.isEmpty {

@@ -6,7 +6,7 @@ import Foundation
 /// amberd's scheduler asks it, which must end and lie in the future.
 enum PolicyFuzzTarget {
     /// A fixed "now", so a replay does not depend on the day it runs.
-    static let now = Date(timeIntervalSince1970: 1_796_601_600) // 2026-12-07 00:00 UTC
+    static let now = Date(timeIntervalSince1970: 1_796_601_600)  // 2026-12-07 00:00 UTC
     static let utc = TimeZone(identifier: "UTC")!
 
     static func run(_ bytes: UnsafeRawBufferPointer) throws {

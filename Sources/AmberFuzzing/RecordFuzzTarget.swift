@@ -30,7 +30,9 @@ enum RecordFuzzTarget {
         try require(record.description.key == key, "record of \(record.description.key) accepted under the name \(key)")
         try require(file.count <= RecordEnvelope.maxFileSize, "a record of \(file.count) bytes was accepted")
         let again = RecordDirectory.parse(try RecordDirectory.file(record, sealer: nil), as: type, key: key, sealer: nil)
-        guard case .success(let reparsed) = again else { throw BrokenInvariant(description: "an accepted record does not re-encode: \(again)") }
+        guard case .success(let reparsed) = again else {
+            throw BrokenInvariant(description: "an accepted record does not re-encode: \(again)")
+        }
         try require(reparsed == record, "an accepted record re-encodes to another one")
     }
 }

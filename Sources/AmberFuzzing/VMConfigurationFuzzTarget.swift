@@ -21,10 +21,13 @@ enum VMConfigurationFuzzTarget {
             return
         }
         try require(!configuration.name.isEmpty, "a VM without a name accepted")
-        try require((ConfigurationCheck.minimumMemoryBytes...hostMemoryBytes).contains(configuration.memoryBytes)
-                    && configuration.memoryBytes % 4096 == 0, "memory of \(configuration.memoryBytes) bytes accepted")
+        try require(
+            (ConfigurationCheck.minimumMemoryBytes...hostMemoryBytes).contains(configuration.memoryBytes)
+                && configuration.memoryBytes % 4096 == 0, "memory of \(configuration.memoryBytes) bytes accepted")
         try require((1...ConfigurationCheck.maximumVCPUs).contains(configuration.vcpus), "\(configuration.vcpus) vCPUs accepted")
-        try require(configuration.controlSocketPath.utf8.count <= ConfigurationCheck.maximumSocketPathBytes, "a socket path too long for sun_path accepted")
+        try require(
+            configuration.controlSocketPath.utf8.count <= ConfigurationCheck.maximumSocketPathBytes,
+            "a socket path too long for sun_path accepted")
         try require(Set(configuration.disks.map(\.path)).count == configuration.disks.count, "a disk attached twice accepted")
 
         let again = try JSONDecoder().decode(VMConfiguration.self, from: try JSONEncoder().encode(configuration))

@@ -4,8 +4,10 @@ import Glibc
 /// The one place AmberKVM issues ioctls. EINTR is retried here except where a caller wants to
 /// see it (KVM_RUN, which a kick interrupts on purpose).
 @discardableResult
-func kvmIOControl(_ fd: Int32, _ request: UInt, _ argument: UnsafeMutableRawPointer?, _ operation: @autoclosure () -> String,
-                  retryInterrupts: Bool = true) throws -> Int32 {
+func kvmIOControl(
+    _ fd: Int32, _ request: UInt, _ argument: UnsafeMutableRawPointer?, _ operation: @autoclosure () -> String,
+    retryInterrupts: Bool = true
+) throws -> Int32 {
     while true {
         let result = argument.map { ioctl(fd, request, $0) } ?? ioctl(fd, request, 0 as Int32)
         if result >= 0 { return result }

@@ -46,23 +46,28 @@ public final class KVMVCPU: Sendable {
         switch sharedRun.pointee.exit_reason {
         case ExitReason.io:
             let dataOffset = union.load(fromByteOffset: 8, as: UInt64.self)
-            return .io(PortAccess(port: union.load(fromByteOffset: 2, as: UInt16.self),
-                                  size: Int(union.load(fromByteOffset: 1, as: UInt8.self)),
-                                  isWrite: union.load(as: UInt8.self) == UInt8(KVM_EXIT_IO_OUT),
-                                  count: Int(union.load(fromByteOffset: 4, as: UInt32.self)),
-                                  data: base + Int(dataOffset)))
+            return .io(
+                PortAccess(
+                    port: union.load(fromByteOffset: 2, as: UInt16.self),
+                    size: Int(union.load(fromByteOffset: 1, as: UInt8.self)),
+                    isWrite: union.load(as: UInt8.self) == UInt8(KVM_EXIT_IO_OUT),
+                    count: Int(union.load(fromByteOffset: 4, as: UInt32.self)),
+                    data: base + Int(dataOffset)))
         case ExitReason.mmio:
-            return .mmio(MMIOAccess(address: union.load(as: UInt64.self),
-                                    length: Int(union.load(fromByteOffset: 16, as: UInt32.self)),
-                                    isWrite: union.load(fromByteOffset: 20, as: UInt8.self) != 0,
-                                    data: union + 8))
+            return .mmio(
+                MMIOAccess(
+                    address: union.load(as: UInt64.self),
+                    length: Int(union.load(fromByteOffset: 16, as: UInt32.self)),
+                    isWrite: union.load(fromByteOffset: 20, as: UInt8.self) != 0,
+                    data: union + 8))
         case ExitReason.hlt:
             return .halt
         case ExitReason.shutdown:
             return .shutdown
         case ExitReason.failEntry:
-            return .failEntry(hardwareReason: union.load(as: UInt64.self),
-                              cpu: union.load(fromByteOffset: 8, as: UInt32.self))
+            return .failEntry(
+                hardwareReason: union.load(as: UInt64.self),
+                cpu: union.load(fromByteOffset: 8, as: UInt32.self))
         case ExitReason.internalError:
             return .internalError(suberror: union.load(as: UInt32.self))
         case ExitReason.systemEvent:

@@ -4,8 +4,9 @@ import CKVM
 extension KVMVirtualMachine {
     /// Reads the PIT, kvmclock and interrupt controllers. Capture the vCPUs first (docs/KVM.md).
     public func captureState() throws -> VMState {
-        VMState(pit: VMStateBytes.of(try pit()), clock: VMStateBytes.of(try clock()),
-                irqChips: try IRQChip.allCases.map { VMStateBytes.of(try irqChip($0)) })
+        VMState(
+            pit: VMStateBytes.of(try pit()), clock: VMStateBytes.of(try clock()),
+            irqChips: try IRQChip.allCases.map { VMStateBytes.of(try irqChip($0)) })
     }
 
     /// Puts the PIT, kvmclock and interrupt controllers back; call after every vCPU is restored.

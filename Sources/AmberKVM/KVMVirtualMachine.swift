@@ -42,16 +42,19 @@ public final class KVMVirtualMachine: Sendable {
 
     /// Maps `size` bytes of host memory at `hostAddress` into the guest at `guestAddress`.
     /// A size of 0 deletes the slot.
-    public func setMemoryRegion(slot: UInt32, guestAddress: UInt64, size: UInt64,
-                                hostAddress: UnsafeMutableRawPointer?, flags: UInt32 = 0) throws {
+    public func setMemoryRegion(
+        slot: UInt32, guestAddress: UInt64, size: UInt64,
+        hostAddress: UnsafeMutableRawPointer?, flags: UInt32 = 0
+    ) throws {
         var region = kvm_userspace_memory_region()
         region.slot = slot
         region.flags = flags
         region.guest_phys_addr = guestAddress
         region.memory_size = size
         region.userspace_addr = UInt64(UInt(bitPattern: hostAddress))
-        try kvmIOControl(fd, CKVM_SET_USER_MEMORY_REGION, &region,
-                         "KVM_SET_USER_MEMORY_REGION slot \(slot) at 0x\(String(guestAddress, radix: 16))")
+        try kvmIOControl(
+            fd, CKVM_SET_USER_MEMORY_REGION, &region,
+            "KVM_SET_USER_MEMORY_REGION slot \(slot) at 0x\(String(guestAddress, radix: 16))")
     }
 
     /// Drives an interrupt line of the in-kernel PIC/IOAPIC (GSI `irq`) to `level`.
@@ -87,21 +90,27 @@ public final class KVMVirtualMachine: Sendable {
     /// A guest write of `length` bytes at `address` (MMIO, or a port when `portIO`) signals
     /// `eventFD` inside the kernel instead of exiting to userspace; with `dataMatch`, only writes
     /// of that value do.
-    public func registerIOEventFD(_ eventFD: EventFD, address: UInt64, length: UInt32,
-                                  dataMatch: UInt64? = nil, portIO: Bool = false) throws {
+    public func registerIOEventFD(
+        _ eventFD: EventFD, address: UInt64, length: UInt32,
+        dataMatch: UInt64? = nil, portIO: Bool = false
+    ) throws {
         var request = ioEventRequest(eventFD, address: address, length: length, dataMatch: dataMatch, portIO: portIO)
         try kvmIOControl(fd, CKVM_IOEVENTFD, &request, "KVM_IOEVENTFD at 0x\(String(address, radix: 16))")
     }
 
-    public func unregisterIOEventFD(_ eventFD: EventFD, address: UInt64, length: UInt32,
-                                    dataMatch: UInt64? = nil, portIO: Bool = false) throws {
+    public func unregisterIOEventFD(
+        _ eventFD: EventFD, address: UInt64, length: UInt32,
+        dataMatch: UInt64? = nil, portIO: Bool = false
+    ) throws {
         var request = ioEventRequest(eventFD, address: address, length: length, dataMatch: dataMatch, portIO: portIO)
         request.flags |= UInt32(1 << kvm_ioeventfd_flag_nr_deassign)
         try kvmIOControl(fd, CKVM_IOEVENTFD, &request, "KVM_IOEVENTFD deassign at 0x\(String(address, radix: 16))")
     }
 
-    private func ioEventRequest(_ eventFD: EventFD, address: UInt64, length: UInt32,
-                                dataMatch: UInt64?, portIO: Bool) -> kvm_ioeventfd {
+    private func ioEventRequest(
+        _ eventFD: EventFD, address: UInt64, length: UInt32,
+        dataMatch: UInt64?, portIO: Bool
+    ) -> kvm_ioeventfd {
         var request = kvm_ioeventfd()
         request.addr = address
         request.len = length

@@ -47,10 +47,11 @@ extension KVMVCPU {
         let pending = try vcpuEvents()
         var cpuidBytes = Data(capacity: cpuidEntries.count * MemoryLayout<kvm_cpuid_entry2>.stride)
         for entry in cpuidEntries { cpuidBytes.append(VMStateBytes.of(entry)) }
-        return VCPUState(id: id, mpState: mp, registers: VMStateBytes.of(regs), specialRegisters: VMStateBytes.of(sregs),
-                         xsave: xsaveArea, xcrs: VMStateBytes.of(xcrValues), debugRegisters: VMStateBytes.of(debug),
-                         lapic: VMStateBytes.of(apic), tscKHz: khz, cpuid: cpuidBytes, msrs: msrValues,
-                         events: VMStateBytes.of(pending))
+        return VCPUState(
+            id: id, mpState: mp, registers: VMStateBytes.of(regs), specialRegisters: VMStateBytes.of(sregs),
+            xsave: xsaveArea, xcrs: VMStateBytes.of(xcrValues), debugRegisters: VMStateBytes.of(debug),
+            lapic: VMStateBytes.of(apic), tscKHz: khz, cpuid: cpuidBytes, msrs: msrValues,
+            events: VMStateBytes.of(pending))
     }
 
     /// The values of every MSR in `indices` that KVM will read, skipping the ones it refuses.
@@ -108,7 +109,9 @@ extension KVMVCPU {
         do {
             try setTSCKHz(savedKHz)
         } catch {
-            throw VMStateError("the snapshot's guest TSC runs at \(savedKHz) kHz, this host's at \(current) kHz, and KVM cannot scale it (\(error)): restore on a host with the same TSC frequency")
+            throw VMStateError(
+                "the snapshot's guest TSC runs at \(savedKHz) kHz, this host's at \(current) kHz, and KVM cannot scale it (\(error)): restore on a host with the same TSC frequency"
+            )
         }
     }
 
@@ -125,7 +128,9 @@ extension KVMVCPU {
     /// zeros (components it does not mention stay in their initial state).
     private func setXSaveBytes(_ saved: Data, hostSize: Int) throws {
         guard saved.count <= hostSize else {
-            throw VMStateError("the snapshot's vCPU \(id) XSAVE area is \(saved.count) bytes but this host's is \(hostSize): restore on a host with the same CPU features")
+            throw VMStateError(
+                "the snapshot's vCPU \(id) XSAVE area is \(saved.count) bytes but this host's is \(hostSize): restore on a host with the same CPU features"
+            )
         }
         var area = saved
         if area.count < hostSize { area.append(Data(count: hostSize - area.count)) }

@@ -27,7 +27,8 @@ public struct GuestMemoryLayoutState: Codable, Equatable, Sendable {
 
     public func validate() throws {
         guard (1...Self.maximumRegions).contains(regions.count) else {
-            throw MachineStateError("machine state has \(regions.count) memory regions, outside 1...\(Self.maximumRegions): the state is corrupt")
+            throw MachineStateError(
+                "machine state has \(regions.count) memory regions, outside 1...\(Self.maximumRegions): the state is corrupt")
         }
         var nextOffset: UInt64 = 0
         for region in regions {
@@ -35,8 +36,11 @@ public struct GuestMemoryLayoutState: Codable, Equatable, Sendable {
             let (end, endOverflow) = region.guestAddress.addingReportingOverflow(region.size)
             let (fileEnd, fileEndOverflow) = nextOffset.addingReportingOverflow(region.size)
             guard region.size > 0, region.size % 4096 == 0, region.guestAddress % 4096 == 0, !endOverflow, !fileEndOverflow,
-                  region.fileOffset == nextOffset, fileEnd <= Self.maximumTotalBytes, end <= Self.maximumTotalBytes * 2 else {
-                throw MachineStateError("machine state has an impossible memory region (guest 0x\(String(region.guestAddress, radix: 16)), \(region.size) bytes, file offset \(region.fileOffset)): the state is corrupt")
+                region.fileOffset == nextOffset, fileEnd <= Self.maximumTotalBytes, end <= Self.maximumTotalBytes * 2
+            else {
+                throw MachineStateError(
+                    "machine state has an impossible memory region (guest 0x\(String(region.guestAddress, radix: 16)), \(region.size) bytes, file offset \(region.fileOffset)): the state is corrupt"
+                )
             }
             nextOffset = fileEnd
         }

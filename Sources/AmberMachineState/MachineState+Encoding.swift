@@ -56,14 +56,18 @@ extension MachineState {
             throw MachineStateError("machine state is truncated: \(bytes.count) bytes, shorter than its \(Self.headerSize)-byte header")
         }
         guard bytes.count <= Self.headerSize + Self.maximumEncodedBytes else {
-            throw MachineStateError("machine state is \(bytes.count) bytes, more than the \(Self.maximumEncodedBytes) a machine state can be: it is not one")
+            throw MachineStateError(
+                "machine state is \(bytes.count) bytes, more than the \(Self.maximumEncodedBytes) a machine state can be: it is not one")
         }
         guard Array(bytes[0..<8]) == Self.magic else {
-            throw MachineStateError("not an Amber machine state (its first bytes are not \"AMBERMST\"): the snapshot is corrupt or this is another file")
+            throw MachineStateError(
+                "not an Amber machine state (its first bytes are not \"AMBERMST\"): the snapshot is corrupt or this is another file")
         }
         let version: UInt32 = Self.read(bytes, at: 8)
         guard version <= Self.formatVersion else {
-            throw MachineStateError("machine state format version \(version) is newer than this Amber understands (up to \(Self.formatVersion)): upgrade Amber to restore this snapshot")
+            throw MachineStateError(
+                "machine state format version \(version) is newer than this Amber understands (up to \(Self.formatVersion)): upgrade Amber to restore this snapshot"
+            )
         }
         guard version >= 1 else {
             throw MachineStateError("machine state format version 0 does not exist: the snapshot is corrupt")
@@ -77,7 +81,9 @@ extension MachineState {
         let payload = bytes[Self.headerSize...]
         let checksum = payload.withUnsafeBytes { CRC32.checksum($0) }
         guard checksum == expectedChecksum else {
-            throw MachineStateError("machine state is corrupt: its checksum is 0x\(String(checksum, radix: 16)), the header says 0x\(String(expectedChecksum, radix: 16))")
+            throw MachineStateError(
+                "machine state is corrupt: its checksum is 0x\(String(checksum, radix: 16)), the header says 0x\(String(expectedChecksum, radix: 16))"
+            )
         }
         return payload
     }

@@ -33,7 +33,8 @@ extension MachineState {
         }
         let size = try file.size()
         guard size <= UInt64(Self.headerSize + Self.maximumEncodedBytes) else {
-            throw MachineStateError("\(path) is \(size) bytes, more than the \(Self.maximumEncodedBytes) a machine state can be: it is not one")
+            throw MachineStateError(
+                "\(path) is \(size) bytes, more than the \(Self.maximumEncodedBytes) a machine state can be: it is not one")
         }
         var bytes = [UInt8](repeating: 0, count: Int(size))
         let read = try bytes.withUnsafeMutableBytes { try file.read(into: $0, at: 0) }

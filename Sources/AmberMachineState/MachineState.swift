@@ -20,8 +20,10 @@ public struct MachineState: Codable, Equatable, Sendable {
     public static let maximumVCPUs = 256
     public static let maximumVirtioDevices = 64
 
-    public init(memory: GuestMemoryLayoutState, vcpus: [VCPUState], vm: VMState, serial: Serial8250State,
-                virtioDevices: [VirtioDeviceState]) {
+    public init(
+        memory: GuestMemoryLayoutState, vcpus: [VCPUState], vm: VMState, serial: Serial8250State,
+        virtioDevices: [VirtioDeviceState]
+    ) {
         self.memory = memory
         self.vcpus = vcpus
         self.vm = vm
@@ -43,10 +45,12 @@ public struct MachineState: Codable, Equatable, Sendable {
         try vm.validate()
         try memory.validate()
         guard serial.input.count <= Serial8250State.inputLimit else {
-            throw MachineStateError("saved serial input holds \(serial.input.count) bytes, more than \(Serial8250State.inputLimit): the state is corrupt")
+            throw MachineStateError(
+                "saved serial input holds \(serial.input.count) bytes, more than \(Serial8250State.inputLimit): the state is corrupt")
         }
         guard virtioDevices.count <= Self.maximumVirtioDevices else {
-            throw MachineStateError("machine state has \(virtioDevices.count) virtio devices, more than \(Self.maximumVirtioDevices): the state is corrupt")
+            throw MachineStateError(
+                "machine state has \(virtioDevices.count) virtio devices, more than \(Self.maximumVirtioDevices): the state is corrupt")
         }
         try virtioDevices.forEach { try $0.validate() }
     }

@@ -3,13 +3,15 @@
 /// 20GB all mean 20 x 2^30 bytes (as the memory of a VM and the size of a disk are counted). Here, the lowest
 /// target that both the policy parser and the commands import; `ByteFormat.string` (AmberCore) prints sizes.
 public enum ByteSize {
-    public static let acceptedForms = "bytes or a whole number with K, M, G or T (binary units: 1G = 1GiB = 1GB = 2^30 bytes), e.g. 268435456, 1024K, 512M, 512MiB, 1G"
+    public static let acceptedForms =
+        "bytes or a whole number with K, M, G or T (binary units: 1G = 1GiB = 1GB = 2^30 bytes), e.g. 268435456, 1024K, 512M, 512MiB, 1G"
 
     /// The number of bytes `text` names, or nil when it is not a size (or does not fit in 64 bits).
     public static func parse(_ text: String) -> UInt64? {
         let digits = text.prefix { $0.isASCII && $0.isNumber }
         guard !digits.isEmpty, let number = UInt64(digits),
-              let multiplier = multiplier(forUnit: text.dropFirst(digits.count).lowercased()) else {
+            let multiplier = multiplier(forUnit: text.dropFirst(digits.count).lowercased())
+        else {
             return nil
         }
         let (bytes, overflow) = number.multipliedReportingOverflow(by: multiplier)

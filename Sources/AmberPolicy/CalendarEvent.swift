@@ -76,7 +76,8 @@ public struct CalendarEvent: Sendable, Hashable, CustomStringConvertible {
             }
             let monthLength = CivilDate.daysIn(month: month, year: date.year)
             guard let day = Self.lowestBit(of: days, atLeast: date.day), day <= monthLength else {
-                date = month == 12
+                date =
+                    month == 12
                     ? CivilDate(year: date.year + 1, month: 1, day: 1)
                     : CivilDate(year: date.year, month: month + 1, day: 1)
                 secondOfDay = 0
@@ -88,7 +89,8 @@ public struct CalendarEvent: Sendable, Hashable, CustomStringConvertible {
             }
             let dayNumber = date.daysSinceEpoch
             if weekdays & (1 << UInt64(CivilDate.weekday(daysSinceEpoch: dayNumber))) != 0,
-               let time = firstTime(atOrAfter: secondOfDay) {
+                let time = firstTime(atOrAfter: secondOfDay)
+            {
                 return dayNumber * 86_400 + time
             }
             date = CivilDate(daysSinceEpoch: dayNumber + 1)

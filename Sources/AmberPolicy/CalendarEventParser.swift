@@ -22,7 +22,8 @@ extension CalendarEvent {
         ("fri", "friday"), ("sat", "saturday"), ("sun", "sunday"),
     ]
 
-    static let syntaxHelp = "expected [WEEKDAYS] [[YEAR-]MONTH-DAY] [HOUR:MINUTE[:SECOND]], e.g. '*:0/15', "
+    static let syntaxHelp =
+        "expected [WEEKDAYS] [[YEAR-]MONTH-DAY] [HOUR:MINUTE[:SECOND]], e.g. '*:0/15', "
         + "'mon..fri 02:00', 'Sat *-1..7 15:00', or hourly/daily/weekly/monthly/yearly"
 
     /// Parses `text`; rejects syntax errors, out-of-range values and events that can never fire (`*-02-30`).
@@ -80,8 +81,9 @@ extension CalendarEvent {
             }
         }
 
-        self.init(text: trimmed, years: years, months: months, days: days, weekdays: weekdays,
-                  hours: hours, minutes: minutes, seconds: seconds)
+        self.init(
+            text: trimmed, years: years, months: months, days: days, weekdays: weekdays,
+            hours: hours, minutes: minutes, seconds: seconds)
         if firstMatch(onOrAfterLocal: 0) == nil {
             throw CalendarEventError(message: "'\(trimmed)' never happens: \(neverHappensReason())")
         }
@@ -103,10 +105,12 @@ extension CalendarEvent {
 
     /// One field: `*`, `N`, `A..B`, with an optional `/STEP`, comma-separated.
     static func parseField(_ text: String, name: String, range: ClosedRange<Int>, in event: String)
-        throws(CalendarEventError) -> [Int] {
+        throws(CalendarEventError) -> [Int]
+    {
         func fail(_ why: String) -> CalendarEventError {
-            CalendarEventError(message: "'\(event)': \(name) '\(text)' \(why); allowed: \(range.lowerBound)..\(range.upperBound), "
-                + "'*', lists '1,15', ranges '1..7', repetitions '0/15'")
+            CalendarEventError(
+                message: "'\(event)': \(name) '\(text)' \(why); allowed: \(range.lowerBound)..\(range.upperBound), "
+                    + "'*', lists '1,15', ranges '1..7', repetitions '0/15'")
         }
         func number(_ digits: Substring) throws(CalendarEventError) -> Int {
             guard !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber), let value = Int(digits) else {
@@ -147,12 +151,14 @@ extension CalendarEvent {
     static func parseWeekdays(_ text: String, in event: String) throws(CalendarEventError) -> UInt64 {
         func weekday(_ name: Substring) throws(CalendarEventError) -> Int {
             if let index = weekdayNames.firstIndex(where: { $0.short == name || $0.long == name }) { return index + 1 }
-            throw CalendarEventError(message: "'\(event)': '\(name)' is not a weekday; allowed: mon tue wed thu fri sat sun, "
-                + "lists 'sat,sun' and ranges 'mon..fri'")
+            throw CalendarEventError(
+                message: "'\(event)': '\(name)' is not a weekday; allowed: mon tue wed thu fri sat sun, "
+                    + "lists 'sat,sun' and ranges 'mon..fri'")
         }
         var result: UInt64 = 0
         for item in text.split(separator: ",", omittingEmptySubsequences: false) {
-            let bounds = item.range(of: "..").map { (item[..<$0.lowerBound], item[$0.upperBound...]) }
+            let bounds =
+                item.range(of: "..").map { (item[..<$0.lowerBound], item[$0.upperBound...]) }
                 ?? item.firstIndex(of: "-").map { (item[..<$0], item[item.index(after: $0)...]) }
             if let (first, last) = bounds {
                 var day = try weekday(first)

@@ -64,8 +64,9 @@ public struct VMPlan: Sendable {
         case .none:
             return VMPlan(snapshots, [Verdict](repeating: Verdict(.noPolicy), count: snapshots.count))
         case .conflict(let matching):
-            return VMPlan(snapshots, [Verdict](repeating: Verdict(.conflict), count: snapshots.count),
-                          conflictingPolicies: matching.map(\.name))
+            return VMPlan(
+                snapshots, [Verdict](repeating: Verdict(.conflict), count: snapshots.count),
+                conflictingPolicies: matching.map(\.name))
         case .policy(let policy):
             let clock = clocks.clock(for: policy)
             let owner = snapshots.policyNames.firstIndex(of: policy.name).map(Int32.init) ?? -2
@@ -79,28 +80,36 @@ public struct VMPlan: Sendable {
                 let isProtected = snapshots.protected[position]
                 let isInUse = anyInUse && snapshots.inUseBy[position] != nil
                 if snapshots.policy[position] == owner {
-                    timeline.append(index: position, time: snapshots.created[position],
-                                    exemption: isProtected ? .protected : (isInUse ? .inUse : .none))
+                    timeline.append(
+                        index: position, time: snapshots.created[position],
+                        exemption: isProtected ? .protected : (isInUse ? .inUse : .none))
                     continue
                 }
                 otherBytes &+= UInt64(max(0, snapshots.sizes[position]))
-                verdicts[position] = Verdict(isProtected ? .protected : isInUse ? .inUse
-                    : snapshots.policy[position] >= 0 ? .foreignPolicy : .manual)
+                verdicts[position] = Verdict(
+                    isProtected
+                        ? .protected
+                        : isInUse
+                            ? .inUse
+                            : snapshots.policy[position] >= 0 ? .foreignPolicy : .manual)
             }
             timeline.sortNewestFirst()
             let newest = timeline.entries.first.map { Date(timeIntervalSince1970: $0.time) }
             let localTimes = clock.localSeconds(newestFirst: timeline.entries)
             var ordinals: [Int: Int] = [:]
             RetentionEngine(retention: policy.retention, now: now)
-                .decide(timeline, localTimes: localTimes, sizes: snapshots.sizes, otherBytes: otherBytes, into: &verdicts,
-                        ordinals: &ordinals)
+                .decide(
+                    timeline, localTimes: localTimes, sizes: snapshots.sizes, otherBytes: otherBytes, into: &verdicts,
+                    ordinals: &ordinals)
             return VMPlan(snapshots, verdicts, policy: policy, newestOwned: newest, clock: clock, ordinals: ordinals)
         }
     }
 
-    private init(_ snapshots: VMSnapshots, _ verdicts: [Verdict], policy: Policy? = nil,
-                 conflictingPolicies: [String]? = nil, newestOwned: Date? = nil, clock: ZoneClock? = nil,
-                 ordinals: [Int: Int] = [:]) {
+    private init(
+        _ snapshots: VMSnapshots, _ verdicts: [Verdict], policy: Policy? = nil,
+        conflictingPolicies: [String]? = nil, newestOwned: Date? = nil, clock: ZoneClock? = nil,
+        ordinals: [Int: Int] = [:]
+    ) {
         self.snapshots = snapshots
         self.verdicts = verdicts
         self.policy = policy

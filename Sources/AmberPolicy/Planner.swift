@@ -10,8 +10,10 @@ public enum Planner {
     ///   - vms: the VMs that exist; schedules are reported for these.
     ///   - lastRuns: when each schedule last ran, where the caller tracks it (a run that failed still counts);
     ///     otherwise the newest snapshot the policy took of the VM.
-    public static func plan(policies: PolicySet, vmSnapshots snapshots: [VMSnapshots], vms: [String], now: Date,
-                            lastRuns: [ScheduleKey: Date] = [:]) -> GroupedPlan {
+    public static func plan(
+        policies: PolicySet, vmSnapshots snapshots: [VMSnapshots], vms: [String], now: Date,
+        lastRuns: [ScheduleKey: Date] = [:]
+    ) -> GroupedPlan {
         let context = PlanContext(policies: policies, now: now)
         let vmPlans = context.decide(snapshots)
         let (schedules, conflicts) = context.schedules(
@@ -21,8 +23,10 @@ public enum Planner {
 
     /// Plans over snapshots given one value each, in any order; fastest (about 10x) when each VM's snapshots are
     /// listed together in time order, as `ORDER BY vm, created_at` gives. Same decisions as the columnar form.
-    public static func plan(policies: PolicySet, snapshots: [SnapshotInfo], vms: [String], now: Date,
-                            lastRuns: [ScheduleKey: Date] = [:]) -> Plan {
+    public static func plan(
+        policies: PolicySet, snapshots: [SnapshotInfo], vms: [String], now: Date,
+        lastRuns: [ScheduleKey: Date] = [:]
+    ) -> Plan {
         let groups = VMGroup.groups(of: snapshots)
         let columns = groups.map { group in VMSnapshots(group, of: snapshots) }
         let grouped = plan(policies: policies, vmSnapshots: columns, vms: vms, now: now, lastRuns: lastRuns)
@@ -35,15 +39,18 @@ public enum Planner {
             }
             initialized = snapshots.count
         }
-        return Plan(now: now, snapshots: snapshots, decisions: decisions, schedules: grouped.schedules,
-                    conflicts: grouped.conflicts)
+        return Plan(
+            now: now, snapshots: snapshots, decisions: decisions, schedules: grouped.schedules,
+            conflicts: grouped.conflicts)
     }
 
     /// The schedule of the VM's policy: due when a slot has passed since the last run (however many passed,
     /// one catch-up run); a VM never run waits for the next slot. Nil for a VM without (exactly one) policy.
-    fileprivate static func schedule(for vm: String, policies: PolicySet, clocks: ZoneClocks, now: Date,
-                                 lastRuns: [ScheduleKey: Date], newestOwned: [String: Date],
-                                 conflicts: inout [String: PolicyConflict]) -> ScheduleStatus? {
+    fileprivate static func schedule(
+        for vm: String, policies: PolicySet, clocks: ZoneClocks, now: Date,
+        lastRuns: [ScheduleKey: Date], newestOwned: [String: Date],
+        conflicts: inout [String: PolicyConflict]
+    ) -> ScheduleStatus? {
         switch policies.ownership(of: vm) {
         case .none:
             return nil
@@ -56,8 +63,9 @@ public enum Planner {
             let slotSinceLastRun = lastRun.flatMap { policy.schedule.next(after: $0, zone: zone) }
             let isDue = slotSinceLastRun.map { $0 <= now } ?? false
             let nextRun = lastRun != nil ? slotSinceLastRun : policy.schedule.next(after: now, zone: zone)
-            return ScheduleStatus(policy: policy.name, vm: vm, memory: policy.memory, lastRun: lastRun, isDue: isDue,
-                                  nextRun: nextRun)
+            return ScheduleStatus(
+                policy: policy.name, vm: vm, memory: policy.memory, lastRun: lastRun, isDue: isDue,
+                nextRun: nextRun)
         }
     }
 }
@@ -90,9 +98,12 @@ public struct PlanContext: Sendable {
 
     /// Every schedule of `vms` and every conflict, given what planning learned of each VM planned: the newest
     /// snapshot its policy took, and the policies that conflict over it.
-    public func schedules(vms: [String], lastRuns: [ScheduleKey: Date],
-                          planned: [(vm: String, newestOwned: Date?, conflictingPolicies: [String]?)])
-        -> ([ScheduleStatus], [PolicyConflict]) {
+    public func schedules(
+        vms: [String], lastRuns: [ScheduleKey: Date],
+        planned: [(vm: String, newestOwned: Date?, conflictingPolicies: [String]?)]
+    )
+        -> ([ScheduleStatus], [PolicyConflict])
+    {
         var conflicts: [String: PolicyConflict] = [:]
         var newestOwned: [String: Date] = [:]
         for entry in planned {
@@ -100,8 +111,9 @@ public struct PlanContext: Sendable {
             if let newest = entry.newestOwned { newestOwned[entry.vm] = max(newestOwned[entry.vm] ?? newest, newest) }
         }
         let schedules = vms.compactMap {
-            Planner.schedule(for: $0, policies: policies, clocks: clocks, now: now, lastRuns: lastRuns,
-                             newestOwned: newestOwned, conflicts: &conflicts)
+            Planner.schedule(
+                for: $0, policies: policies, clocks: clocks, now: now, lastRuns: lastRuns,
+                newestOwned: newestOwned, conflicts: &conflicts)
         }
         return (schedules, conflicts.values.sorted { $0.vm < $1.vm })
     }
@@ -185,8 +197,9 @@ extension VMSnapshots {
             }
             if !snapshot.inUseBy.isEmpty { inUseBy[position] = snapshot.inUseBy }
         }
-        self.init(vm: group.vm, created: created, sizes: sizes, protected: protected, policy: policy,
-                  policyNames: policyNames, inUseBy: inUseBy)
+        self.init(
+            vm: group.vm, created: created, sizes: sizes, protected: protected, policy: policy,
+            policyNames: policyNames, inUseBy: inUseBy)
     }
 }
 

@@ -14,8 +14,10 @@ public struct Policy: Sendable, Hashable {
     /// Where it was defined, for messages.
     public var source: SourceLocation
 
-    public init(name: String, vms: [VMPattern], schedule: CalendarEvent, timeZone: TimeZone, memory: Bool = true,
-                retention: Retention, source: SourceLocation = SourceLocation(file: "<inline>", line: 1)) {
+    public init(
+        name: String, vms: [VMPattern], schedule: CalendarEvent, timeZone: TimeZone, memory: Bool = true,
+        retention: Retention, source: SourceLocation = SourceLocation(file: "<inline>", line: 1)
+    ) {
         self.name = name
         self.vms = vms
         self.schedule = schedule
@@ -43,8 +45,10 @@ public struct Retention: Sendable, Hashable {
     /// Space budget per VM, in bytes: the oldest kept snapshots go first when the VM's snapshots exceed it.
     public var maxStoredBytes: UInt64?
 
-    public init(last: Int = 0, hourly: Int = 0, daily: Int = 0, weekly: Int = 0, monthly: Int = 0, yearly: Int = 0,
-                within: TimeInterval? = nil, maxStoredBytes: UInt64? = nil) {
+    public init(
+        last: Int = 0, hourly: Int = 0, daily: Int = 0, weekly: Int = 0, monthly: Int = 0, yearly: Int = 0,
+        within: TimeInterval? = nil, maxStoredBytes: UInt64? = nil
+    ) {
         self.last = last
         self.hourly = hourly
         self.daily = daily

@@ -55,11 +55,13 @@ struct PolicyParser {
             case "memory": memory = parseBool(value, field: "memory") ?? memory
             case "keep": parseKeep(value, into: &retention)
             case "within":
-                retention.within = parseValue(value, field: "within", help: PolicyValues.durationHelp,
-                                              PolicyValues.duration)
+                retention.within = parseValue(
+                    value, field: "within", help: PolicyValues.durationHelp,
+                    PolicyValues.duration)
             case "max_stored":
-                retention.maxStoredBytes = parseValue(value, field: "max_stored", help: PolicyValues.sizeHelp,
-                                                      PolicyValues.size)
+                retention.maxStoredBytes = parseValue(
+                    value, field: "max_stored", help: PolicyValues.sizeHelp,
+                    PolicyValues.size)
             default:
                 fail(at: keyNode, field: key, "unknown key; allowed: \(Self.topLevelKeys.joined(separator: ", "))")
             }
@@ -70,8 +72,9 @@ struct PolicyParser {
             fail(line: mappingLine, field: required, "missing; every policy needs name, vms and schedule")
         }
         guard errors.isEmpty, let name, let vms, let schedule else { return nil }
-        return Policy(name: name, vms: vms, schedule: schedule, timeZone: timeZone, memory: memory,
-                      retention: retention, source: SourceLocation(file: file, line: nameLine))
+        return Policy(
+            name: name, vms: vms, schedule: schedule, timeZone: timeZone, memory: memory,
+            retention: retention, source: SourceLocation(file: file, line: nameLine))
     }
 
     private mutating func parseName(_ node: Node) -> String? {
@@ -124,8 +127,9 @@ struct PolicyParser {
     private mutating func parseTimeZone(_ node: Node) -> TimeZone? {
         guard let text = string(node, field: "timezone") else { return nil }
         guard let zone = TimeZone(identifier: text) else {
-            fail(at: node, field: "timezone",
-                 "'\(text)' is not a known time zone; use an IANA name like Europe/Berlin, America/New_York or UTC")
+            fail(
+                at: node, field: "timezone",
+                "'\(text)' is not a known time zone; use an IANA name like Europe/Berlin, America/New_York or UTC")
             return nil
         }
         return zone
@@ -133,8 +137,10 @@ struct PolicyParser {
 
     private mutating func parseKeep(_ node: Node, into retention: inout Retention) {
         guard let mapping = node.mapping else {
-            fail(at: node, field: "keep", "must be a mapping like { last: 4, hourly: 24, daily: 7 }; "
-                + "allowed keys: \(Self.keepKeys.joined(separator: ", "))")
+            fail(
+                at: node, field: "keep",
+                "must be a mapping like { last: 4, hourly: 24, daily: 7 }; "
+                    + "allowed keys: \(Self.keepKeys.joined(separator: ", "))")
             return
         }
         for (keyNode, value) in mapping {
@@ -175,8 +181,10 @@ struct PolicyParser {
         return nil
     }
 
-    private mutating func parseValue<T>(_ node: Node, field: String, help: String,
-                                        _ convert: (String) -> T?) -> T? {
+    private mutating func parseValue<T>(
+        _ node: Node, field: String, help: String,
+        _ convert: (String) -> T?
+    ) -> T? {
         guard let text = string(node, field: field) else { return nil }
         guard let value = convert(text) else {
             fail(at: node, field: field, "'\(text)' is not \(help)")
@@ -211,15 +219,18 @@ struct PolicyParser {
     private mutating func report(_ error: YamlError, text: String) {
         switch error {
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
-             .composer(_, let problem, let mark, _):
-            let sourceLine = text.split(separator: "\n", omittingEmptySubsequences: false)
+            .composer(_, let problem, let mark, _):
+            let sourceLine =
+                text.split(separator: "\n", omittingEmptySubsequences: false)
                 .dropFirst(mark.line - 1).first.map(String.init) ?? ""
-            let hint = sourceLine.contains(": *") || sourceLine.contains(":*")
+            let hint =
+                sourceLine.contains(": *") || sourceLine.contains(":*")
                 ? "; quote values that start with '*', e.g. schedule: \"*:0/15\"" : ""
             fail(line: mark.line, field: nil, "not valid YAML: \(problem)\(hint)")
         case .duplicatedKeysInMapping(let duplicates, let context):
-            fail(line: context.mark.line, field: duplicates.first,
-                 "key appears more than once in the same mapping; keep one")
+            fail(
+                line: context.mark.line, field: duplicates.first,
+                "key appears more than once in the same mapping; keep one")
         case .reader(let problem, let offset, _, _):
             // Yams' own description quotes the file around the bad byte over several lines; a policy error is one.
             let line = 1 + text.utf8.prefix(offset ?? 0).filter { $0 == UInt8(ascii: "\n") }.count

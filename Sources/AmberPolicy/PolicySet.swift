@@ -15,8 +15,11 @@ public struct PolicySet: Sendable {
         var byName: [String: Policy] = [:]
         for policy in policies {
             if let earlier = byName[policy.name] {
-                errors.append(PolicyError(policy.source, field: "name", "policy '\(policy.name)' is already defined at "
-                    + "\(earlier.source); policy names must be unique across files"))
+                errors.append(
+                    PolicyError(
+                        policy.source, field: "name",
+                        "policy '\(policy.name)' is already defined at "
+                            + "\(earlier.source); policy names must be unique across files"))
             } else {
                 byName[policy.name] = policy
             }
@@ -24,9 +27,12 @@ public struct PolicySet: Sendable {
         for (index, policy) in policies.enumerated() {
             for other in policies[..<index] where other.name != policy.name {
                 if let overlap = Self.staticOverlap(policy, other) {
-                    errors.append(PolicyError(policy.source, field: "vms", "\(overlap) is matched by policies "
-                        + "'\(other.name)' (\(other.source)) and '\(policy.name)'; a VM may belong to one policy only, "
-                        + "narrow one of the vms lists"))
+                    errors.append(
+                        PolicyError(
+                            policy.source, field: "vms",
+                            "\(overlap) is matched by policies "
+                                + "'\(other.name)' (\(other.source)) and '\(policy.name)'; a VM may belong to one policy only, "
+                                + "narrow one of the vms lists"))
                 }
             }
         }

@@ -3,7 +3,8 @@ import Foundation
 /// The small value syntaxes of policy files: durations (`90m`, `36h`, `2d`, `1w`, `1d12h`) and sizes (`20G`).
 enum PolicyValues {
     static let durationHelp = "a duration like 90m, 36h, 2d, 1w or 1d12h (units s, m, h, d, w)"
-    static let sizeHelp = "a size like 512M, 20G or 1T (binary units K, M, G, T, optionally followed by iB or B: 20G = 20GiB = 20GB; or plain bytes)"
+    static let sizeHelp =
+        "a size like 512M, 20G or 1T (binary units K, M, G, T, optionally followed by iB or B: 20G = 20GiB = 20GB; or plain bytes)"
 
     /// Seconds in a positive duration, or nil when `text` is not one.
     static func duration(_ text: String) -> TimeInterval? {

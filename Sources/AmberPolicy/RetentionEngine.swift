@@ -32,8 +32,10 @@ struct RetentionEngine {
     ///   - otherBytes: bytes of the VM's snapshots the policy does not own, for `max_stored`.
     ///   - verdicts: indexed by position; each of the timeline's entries is set.
     ///   - ordinals: keep-last's count from the newest (1, 2, ...) by position, for the snapshots it keeps.
-    func decide(_ timeline: OwnedTimeline, localTimes: [Int], sizes: [Int64], otherBytes: UInt64,
-                into verdicts: inout [Verdict], ordinals: inout [Int: Int]) {
+    func decide(
+        _ timeline: OwnedTimeline, localTimes: [Int], sizes: [Int64], otherBytes: UInt64,
+        into verdicts: inout [Verdict], ordinals: inout [Int: Int]
+    ) {
         let entries = timeline.entries
         guard !entries.isEmpty else { return }
         // Per position: why it is kept, or `.undecided` (pruned unless something keeps it later). One-byte verdict
@@ -79,18 +81,21 @@ struct RetentionEngine {
         let lastRule = KeepRule.allCases.last { retention.count(for: $0) > 0 }
         // A local day lies in one bucket of the daily and longer rules, so those walk runs of snapshots taken on one
         // day instead of single snapshots (the monthly and yearly walks otherwise visit every snapshot).
-        let dayRuns = KeepRule.allCases.contains { $0.bucketsWholeDays && retention.count(for: $0) > 0 }
+        let dayRuns =
+            KeepRule.allCases.contains { $0.bucketsWholeDays && retention.count(for: $0) > 0 }
             ? Self.dayRuns(localTimes) : []
         for rule in KeepRule.allCases {
             let limit = retention.count(for: rule)
             guard limit > 0 else { continue }
-            var walk = RuleWalk(rule: rule, limit: limit, marksForLaterRules: rule != lastRule, localTimes: localTimes,
-                                keptPositions: keptPositions)
+            var walk = RuleWalk(
+                rule: rule, limit: limit, marksForLaterRules: rule != lastRule, localTimes: localTimes,
+                keptPositions: keptPositions)
             if rule.bucketsWholeDays {
                 walk.run(over: dayRuns, chosen: &chosen, decided: &decided, keptPositions: &keptPositions)
             } else {
-                walk.run(over: chosen.indices.lazy.map { $0..<$0 + 1 }, chosen: &chosen, decided: &decided,
-                         keptPositions: &keptPositions)
+                walk.run(
+                    over: chosen.indices.lazy.map { $0..<$0 + 1 }, chosen: &chosen, decided: &decided,
+                    keptPositions: &keptPositions)
             }
         }
     }
@@ -135,8 +140,10 @@ struct RetentionEngine {
             included = Set(minimumCapacity: limit)
         }
 
-        mutating func run<Steps: Sequence<Range<Int>>>(over steps: Steps, chosen: inout [Choice], decided: inout [Bool],
-                                                       keptPositions: inout [Int]) {
+        mutating func run<Steps: Sequence<Range<Int>>>(
+            over steps: Steps, chosen: inout [Choice], decided: inout [Bool],
+            keptPositions: inout [Int]
+        ) {
             // Snapshots are mostly in bucket order, so remember the previous bucket's verdict.
             var previousBucket = Int.min
             var previousVerdict = BucketVerdict.covered
@@ -168,8 +175,10 @@ struct RetentionEngine {
 
     /// Kept positions `max_stored` prunes: the oldest first, while the VM's snapshots exceed the budget; never the
     /// newest (position 0) nor an exempt one. All false without a budget.
-    private func overBudgetPositions(_ chosen: [Choice], entries: [OwnedTimeline.Entry], sizes: [Int64],
-                                     otherBytes: UInt64) -> [Bool] {
+    private func overBudgetPositions(
+        _ chosen: [Choice], entries: [OwnedTimeline.Entry], sizes: [Int64],
+        otherBytes: UInt64
+    ) -> [Bool] {
         var overBudget = [Bool](repeating: false, count: chosen.count)
         guard let budget = retention.maxStoredBytes else { return overBudget }
         var stored = otherBytes
@@ -234,9 +243,9 @@ struct RetentionEngine {
     }
 }
 
-private extension KeepRule {
+extension KeepRule {
     /// Every bucket of the rule is a whole number of local days (daily, weekly, monthly, yearly).
-    var bucketsWholeDays: Bool {
+    fileprivate var bucketsWholeDays: Bool {
         switch self {
         case .last, .hourly: false
         case .daily, .weekly, .monthly, .yearly: true
@@ -244,15 +253,16 @@ private extension KeepRule {
     }
 }
 
-private extension Verdict.Kind {
+extension Verdict.Kind {
     /// Nothing keeps it (yet): pruned unless a later step keeps it.
-    static var undecided: Self { .notSelected }
+    fileprivate static var undecided: Self { .notSelected }
 
     /// Kept by a retention rule (not merely exempt from pruning).
-    var isKept: Bool {
+    fileprivate var isKept: Bool {
         switch self {
         case .keptByLast, .keptHourly, .keptDaily, .keptWeekly, .keptMonthly, .keptYearly, .keptWithin, .keptNewest,
-             .keptAll: true
+            .keptAll:
+            true
         case .protected, .inUse, .manual, .noPolicy, .foreignPolicy, .conflict, .notSelected: false
         }
     }

@@ -15,8 +15,10 @@ public struct SnapshotInfo: Sendable, Hashable {
     /// snapshots it took itself, so a hand-made snapshot is never pruned by a schedule.
     public var policy: String?
 
-    public init(id: String, vm: String, createdAt: Date, sizeBytes: UInt64 = 0, isProtected: Bool = false,
-                inUseBy: [String] = [], policy: String?) {
+    public init(
+        id: String, vm: String, createdAt: Date, sizeBytes: UInt64 = 0, isProtected: Bool = false,
+        inUseBy: [String] = [], policy: String?
+    ) {
         self.id = id
         self.vm = vm
         self.createdAt = createdAt

@@ -38,11 +38,14 @@ extension VMPlan {
         var listed: [VMPlanDigest.Listed] = []
         for position in verdicts.indices.reversed() where verdicts[position].action == .prune {
             guard listed.count < limit else { break }
-            listed.append(VMPlanDigest.Listed(position: position, created: Date(timeIntervalSince1970: snapshots.created[position]),
-                                              decision: decision(at: position), id: nil))
+            listed.append(
+                VMPlanDigest.Listed(
+                    position: position, created: Date(timeIntervalSince1970: snapshots.created[position]),
+                    decision: decision(at: position), id: nil))
         }
-        return VMPlanDigest(vm: vm, policy: policy, conflictingPolicies: conflictingPolicies, newestOwned: newestOwned,
-                            snapshotCount: snapshots.count, pruneCount: pruneCount, counts: counts,
-                            overBudgetCount: overBudget, listedPrunes: listed.reversed())
+        return VMPlanDigest(
+            vm: vm, policy: policy, conflictingPolicies: conflictingPolicies, newestOwned: newestOwned,
+            snapshotCount: snapshots.count, pruneCount: pruneCount, counts: counts,
+            overBudgetCount: overBudget, listedPrunes: listed.reversed())
     }
 }

@@ -17,8 +17,10 @@ public struct VMSnapshots: Sendable {
     /// What uses a snapshot (by position), e.g. `["VM web-clone1"]`; in-use snapshots are never pruned.
     public var inUseBy: [Int: [String]]
 
-    public init(vm: String, created: [Double], sizes: [Int64], protected: [Bool], policy: [Int32],
-                policyNames: [String], inUseBy: [Int: [String]] = [:]) {
+    public init(
+        vm: String, created: [Double], sizes: [Int64], protected: [Bool], policy: [Int32],
+        policyNames: [String], inUseBy: [Int: [String]] = [:]
+    ) {
         precondition(sizes.count == created.count && protected.count == created.count && policy.count == created.count)
         self.vm = vm
         self.created = created

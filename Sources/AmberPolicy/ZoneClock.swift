@@ -22,7 +22,8 @@ struct ZoneClock: Sendable {
         var offsets = [timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(span.lowerBound)))]
         var cursor = Date(timeIntervalSince1970: TimeInterval(span.lowerBound))
         while let next = timeZone.nextDaylightSavingTimeTransition(after: cursor),
-              next.timeIntervalSince1970 <= TimeInterval(span.upperBound) {
+            next.timeIntervalSince1970 <= TimeInterval(span.upperBound)
+        {
             let instant = Int(next.timeIntervalSince1970.rounded(.down))
             let offset = timeZone.secondsFromGMT(for: next)
             if offset != offsets[offsets.count - 1] {
@@ -104,8 +105,9 @@ struct ZoneClock: Sendable {
             let earliestCandidate = local - max(offsetBefore, offsetAfter)
             let jump = timeZone.nextDaylightSavingTimeTransition(
                 after: Date(timeIntervalSince1970: TimeInterval(earliestCandidate)))
-            return .skipped(jumpAt: jump.map { Int($0.timeIntervalSince1970.rounded(.down)) }
-                ?? local - min(offsetBefore, offsetAfter))
+            return .skipped(
+                jumpAt: jump.map { Int($0.timeIntervalSince1970.rounded(.down)) }
+                    ?? local - min(offsetBefore, offsetAfter))
         }
     }
 }

@@ -44,7 +44,10 @@ public struct ChunkQuarantine: Sendable {
     public func places() throws -> Set<Place> {
         guard let data = FileManager.default.contents(atPath: path) else { return [] }
         guard data.count <= Self.maximumBytes else {
-            throw StoreError.io(operation: "read quarantine list \(path)", cause: FailureCause(reason: "it is \(data.count) bytes, more than \(Self.maximumBytes); remove it and run `amber store verify`"))
+            throw StoreError.io(
+                operation: "read quarantine list \(path)",
+                cause: FailureCause(
+                    reason: "it is \(data.count) bytes, more than \(Self.maximumBytes); remove it and run `amber store verify`"))
         }
         var result = Set<Place>()
         for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {

@@ -60,8 +60,10 @@ public final class ChunkReader: Sendable {
     /// Reads the record at `location`, decodes it into `destination` (exactly its raw length) and checks
     /// that it is `digest`. `scratch` holds at least `location.recordLength` bytes.
     @discardableResult
-    func read(_ digest: ChunkDigest, at location: ChunkLocation, into destination: UnsafeMutableRawBufferPointer,
-              scratch: UnsafeMutableRawBufferPointer) throws -> Int {
+    func read(
+        _ digest: ChunkDigest, at location: ChunkLocation, into destination: UnsafeMutableRawBufferPointer,
+        scratch: UnsafeMutableRawBufferPointer
+    ) throws -> Int {
         var timings = MaterializeTimings()
         return try read(digest, at: location, into: destination, scratch: scratch, timings: &timings)
     }
@@ -74,9 +76,11 @@ public final class ChunkReader: Sendable {
     /// `bases` holds locations of delta bases looked up ahead (`withDeltaBaseLocations`); others are
     /// looked up one at a time.
     @discardableResult
-    func read(_ digest: ChunkDigest, at location: ChunkLocation, into destination: UnsafeMutableRawBufferPointer,
-              scratch: UnsafeMutableRawBufferPointer, timings: inout MaterializeTimings,
-              bases: [ChunkDigest: ChunkLocation] = [:]) throws -> Int {
+    func read(
+        _ digest: ChunkDigest, at location: ChunkLocation, into destination: UnsafeMutableRawBufferPointer,
+        scratch: UnsafeMutableRawBufferPointer, timings: inout MaterializeTimings,
+        bases: [ChunkDigest: ChunkLocation] = [:]
+    ) throws -> Int {
         let depth = try decode(digest, at: location, into: destination, scratch: scratch, timings: &timings, level: 0, bases: bases)
         var clock = monotonicNanos()
         let namer = store.namer
@@ -90,14 +94,17 @@ public final class ChunkReader: Sendable {
 
     /// Decodes the record at `location` into `destination` without checking the result's digest;
     /// `level` counts the delta records above this one in the chain being rebuilt.
-    func decode(_ digest: ChunkDigest, at location: ChunkLocation, into destination: UnsafeMutableRawBufferPointer,
-                scratch: UnsafeMutableRawBufferPointer, timings: inout MaterializeTimings, level: Int,
-                bases: [ChunkDigest: ChunkLocation]) throws -> Int {
+    func decode(
+        _ digest: ChunkDigest, at location: ChunkLocation, into destination: UnsafeMutableRawBufferPointer,
+        scratch: UnsafeMutableRawBufferPointer, timings: inout MaterializeTimings, level: Int,
+        bases: [ChunkDigest: ChunkLocation]
+    ) throws -> Int {
         guard destination.count == location.rawLength else {
             throw corrupt(digest, location, "holds \(location.rawLength) bytes, expected \(destination.count)")
         }
         guard location.recordLength <= scratch.count || location.codec == .delta,
-              location.codec != .raw || location.storedLength == location.rawLength + store.sealOverhead else {
+            location.codec != .raw || location.storedLength == location.rawLength + store.sealOverhead
+        else {
             throw corrupt(digest, location, "impossible record lengths in the index")
         }
         var clock = monotonicNanos()
@@ -124,8 +131,10 @@ public final class ChunkReader: Sendable {
     /// opened, into `payload` or over the sealed bytes in `scratch` (unless `opening` is false: gc copies
     /// records as they are); a payload that does not open is a corrupt chunk, as a bad digest is.
     @discardableResult
-    func readRecord(_ digest: ChunkDigest, at location: ChunkLocation, into scratch: UnsafeMutableRawBufferPointer,
-                    payloadInto payload: UnsafeMutableRawBufferPointer? = nil, opening: Bool = true) throws -> Int {
+    func readRecord(
+        _ digest: ChunkDigest, at location: ChunkLocation, into scratch: UnsafeMutableRawBufferPointer,
+        payloadInto payload: UnsafeMutableRawBufferPointer? = nil, opening: Bool = true
+    ) throws -> Int {
         let file = try pack(location.pack)
         let sealer = store.payloadSealer
         let count: Int
@@ -138,12 +147,15 @@ public final class ChunkReader: Sendable {
         }
         guard count == location.recordLength else { throw corrupt(digest, location, "pack ends inside the record") }
         let header: PackRecordHeader
-        switch PackRecordHeader.decode(UnsafeRawBufferPointer(rebasing: scratch[0..<PackFormat.recordHeaderSize]), sealOverhead: store.sealOverhead) {
+        switch PackRecordHeader.decode(
+            UnsafeRawBufferPointer(rebasing: scratch[0..<PackFormat.recordHeaderSize]), sealOverhead: store.sealOverhead)
+        {
         case .success(let decoded): header = decoded
         case .failure(let defect): throw corrupt(digest, location, defect.description)
         }
         guard header.digest == digest, header.storedLength == location.storedLength, header.rawLength == location.rawLength,
-              header.codec == location.codec else {
+            header.codec == location.codec
+        else {
             throw corrupt(digest, location, "record header does not match the index")
         }
         guard let sealer, opening else { return header.storedLength }
@@ -154,8 +166,11 @@ public final class ChunkReader: Sendable {
         guard plainCount >= 0, payload == nil ? plainCount <= target.count : plainCount == target.count else {
             throw corrupt(digest, location, "opened payload has the wrong length")
         }
-        guard let opened = sealer.open(sealed, authenticating: UnsafeRawBufferPointer(rebasing: scratch[0..<PackFormat.sealedHeaderBytes]),
-                                       into: target) else {
+        guard
+            let opened = sealer.open(
+                sealed, authenticating: UnsafeRawBufferPointer(rebasing: scratch[0..<PackFormat.sealedHeaderBytes]),
+                into: target)
+        else {
             throw corrupt(digest, location, "payload does not open with the store's key (damaged, or under another record's header)")
         }
         return opened

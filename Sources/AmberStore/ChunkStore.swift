@@ -48,9 +48,11 @@ public final class ChunkStore: Sendable {
 
     /// Opens the store in `directory`, creating it (plain) when the directory is missing or empty. An
     /// encrypted store is opened with the key `key` leads to (`StoreUnlock`); a plain one ignores `key`.
-    public init(directory: URL, chunkSize: Int = ChunkStore.defaultChunkSize,
-                packTarget: UInt64 = ChunkStore.defaultPackTarget, leaseTimeout: Double = ChunkStore.defaultLeaseTimeout,
-                key: StoreKeyInput = StoreKeyInput(promptsOnTerminal: false)) throws {
+    public init(
+        directory: URL, chunkSize: Int = ChunkStore.defaultChunkSize,
+        packTarget: UInt64 = ChunkStore.defaultPackTarget, leaseTimeout: Double = ChunkStore.defaultLeaseTimeout,
+        key: StoreKeyInput = StoreKeyInput(promptsOnTerminal: false)
+    ) throws {
         self.directory = directory
         self.packTarget = packTarget
         self.leaseTimeout = leaseTimeout
@@ -71,8 +73,9 @@ public final class ChunkStore: Sendable {
                     keys = nil
                     openedSlot = nil
                 }
-                try fileManager.createDirectory(at: packsDirectory, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
+                try fileManager.createDirectory(
+                    at: packsDirectory, withIntermediateDirectories: true,
+                    attributes: [.posixPermissions: 0o700])
                 return
             }
             let contents = try fileManager.contentsOfDirectory(atPath: directory.path)
@@ -90,8 +93,10 @@ public final class ChunkStore: Sendable {
     /// Creates an encrypted store in `directory` (missing or empty): a random master key, one key slot for
     /// `passphrase`, then `STORE` last (its presence is what makes the directory a store). Returns the slot's id.
     @discardableResult
-    public static func createEncrypted(directory: URL, chunkSize: Int = ChunkStore.defaultChunkSize, passphrase: [UInt8],
-                                       parameters: ScryptParameters = .default) throws -> String {
+    public static func createEncrypted(
+        directory: URL, chunkSize: Int = ChunkStore.defaultChunkSize, passphrase: [UInt8],
+        parameters: ScryptParameters = .default
+    ) throws -> String {
         let fileManager = FileManager.default
         if fileManager.fileExists(atPath: directory.appendingPathComponent("STORE").path) {
             throw StoreError.storeExists(path: directory.path)
@@ -129,7 +134,8 @@ public final class ChunkStore: Sendable {
         let path = leaseLockPath
         do {
             return try FileLock(path: path, mode: mode, timeout: leaseTimeout) {
-                let notice = "waiting for the store lease \(path), held by \(FileLock.holdersDescription(of: path)); "
+                let notice =
+                    "waiting for the store lease \(path), held by \(FileLock.holdersDescription(of: path)); "
                     + "giving up after \(Int(self.leaseTimeout)) s"
                 if let waiting { waiting(notice) } else { StandardError.write("amber: \(notice)\n") }
             }
@@ -161,8 +167,9 @@ public final class ChunkStore: Sendable {
     private static func create(directory: URL, chunkSize: Int, encryption: String?) throws {
         let fileManager = FileManager.default
         do {
-            try fileManager.createDirectory(at: directory.appendingPathComponent("packs"), withIntermediateDirectories: true,
-                                            attributes: [.posixPermissions: 0o700])
+            try fileManager.createDirectory(
+                at: directory.appendingPathComponent("packs"), withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700])
             try fileManager.setAttributes([.posixPermissions: 0o700], ofItemAtPath: directory.path)
             let temporary = directory.appendingPathComponent("STORE.tmp")
             var text = "amber-store\nformat \(encryption == nil ? formatVersion : encryptedFormatVersion)\nchunk-size \(chunkSize)\n"
@@ -195,7 +202,8 @@ public final class ChunkStore: Sendable {
         guard format == encryptedFormatVersion else { return (chunkSize, nil) }
         // Format 2 must say how it is encrypted, with a method this amber knows.
         guard fields["encryption"] == encryptionName, let check = fields["key-check"], check.utf8.count == 32,
-              check.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else {
+            check.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) })
+        else {
             throw StoreError.newerFormat(path: path, version: format)
         }
         return (chunkSize, check)

@@ -34,8 +34,9 @@ extension ChunkReader {
                     }
                     do {
                         var timings = MaterializeTimings()
-                        try read(chunk.digest, at: location, into: UnsafeMutableRawBufferPointer(rebasing: decoded[0..<location.rawLength]),
-                                 scratch: scratch, timings: &timings, bases: locations)
+                        try read(
+                            chunk.digest, at: location, into: UnsafeMutableRawBufferPointer(rebasing: decoded[0..<location.rawLength]),
+                            scratch: scratch, timings: &timings, bases: locations)
                     } catch {
                         let reason: String
                         switch error {

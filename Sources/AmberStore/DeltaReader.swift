@@ -6,8 +6,10 @@ extension ChunkReader {
     /// pages over it. The record and its decoded pages get buffers of their own because the base's
     /// records may be larger than the caller's scratch. A base that cannot be read fails this chunk
     /// with an error naming both.
-    func decodeDelta(_ digest: ChunkDigest, at location: ChunkLocation, into destination: UnsafeMutableRawBufferPointer,
-                     timings: inout MaterializeTimings, level: Int, bases: [ChunkDigest: ChunkLocation]) throws -> Int {
+    func decodeDelta(
+        _ digest: ChunkDigest, at location: ChunkLocation, into destination: UnsafeMutableRawBufferPointer,
+        timings: inout MaterializeTimings, level: Int, bases: [ChunkDigest: ChunkLocation]
+    ) throws -> Int {
         guard level < DeltaRecord.maxChainDepth else {
             throw corrupt(digest, location, "delta chain longer than \(DeltaRecord.maxChainDepth) records")
         }
@@ -25,8 +27,9 @@ extension ChunkReader {
             let baseLocation = try bases[parsed.base] ?? self.location(of: parsed.base)
             let baseScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: baseLocation.recordLength, alignment: 16)
             defer { baseScratch.deallocate() }
-            depth = try decode(parsed.base, at: baseLocation, into: destination, scratch: baseScratch, timings: &timings,
-                               level: level + 1, bases: bases)
+            depth = try decode(
+                parsed.base, at: baseLocation, into: destination, scratch: baseScratch, timings: &timings,
+                level: level + 1, bases: bases)
         } catch let error as StoreError {
             throw corrupt(digest, location, "its delta base \(parsed.base) \(Self.problem(error))")
         }
@@ -77,12 +80,15 @@ extension ChunkReader {
     }
 
     /// Reads a delta record whole into `record` (exactly its length) and bound-checks its payload.
-    private func parseDelta(_ digest: ChunkDigest, at location: ChunkLocation,
-                            record: UnsafeMutableRawBufferPointer) throws -> DeltaRecord.Parsed {
+    private func parseDelta(
+        _ digest: ChunkDigest, at location: ChunkLocation,
+        record: UnsafeMutableRawBufferPointer
+    ) throws -> DeltaRecord.Parsed {
         let length = try readRecord(digest, at: location, into: record)
         do {
-            return try DeltaRecord.parse(UnsafeRawBufferPointer(rebasing: record[PackFormat.recordHeaderSize..<(PackFormat.recordHeaderSize + length)]),
-                                         rawLength: location.rawLength)
+            return try DeltaRecord.parse(
+                UnsafeRawBufferPointer(rebasing: record[PackFormat.recordHeaderSize..<(PackFormat.recordHeaderSize + length)]),
+                rawLength: location.rawLength)
         } catch let defect as DeltaRecordDefect {
             throw corrupt(digest, location, defect.description)
         }

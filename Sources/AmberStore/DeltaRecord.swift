@@ -55,7 +55,8 @@ package enum DeltaRecord {
             throw DeltaRecordDefect("delta record names no base")
         }
         guard let pageCodec = ChunkCodec(rawValue: payload[32]), pageCodec != .delta,
-              payload[33] == 0, payload[34] == 0, payload[35] == 0 else {
+            payload[33] == 0, payload[34] == 0, payload[35] == 0
+        else {
             throw DeltaRecordDefect("delta record has an unknown page codec")
         }
         let pages = pageCount(rawLength)
@@ -74,7 +75,8 @@ package enum DeltaRecord {
         guard !changed.isEmpty else { throw DeltaRecordDefect("delta record changes no page") }
         let data = UnsafeRawBufferPointer(rebasing: payload[prefix...])
         guard pageCodec == .lz4 || data.count == changedBytes else {
-            throw DeltaRecordDefect("delta bitmap says \(changed.count) pages (\(changedBytes) bytes) but the record holds \(data.count) bytes")
+            throw DeltaRecordDefect(
+                "delta bitmap says \(changed.count) pages (\(changedBytes) bytes) but the record holds \(data.count) bytes")
         }
         return Parsed(base: base, pageCodec: pageCodec, changedPages: changed, changedBytes: changedBytes, data: data)
     }
@@ -94,7 +96,8 @@ package enum DeltaRecord {
         var offset = 0
         for page in parsed.changedPages {
             let range = pageRange(page, rawLength: chunk.count)
-            UnsafeMutableRawBufferPointer(rebasing: chunk[range]).copyMemory(from: UnsafeRawBufferPointer(rebasing: pages[offset..<(offset + range.count)]))
+            UnsafeMutableRawBufferPointer(rebasing: chunk[range]).copyMemory(
+                from: UnsafeRawBufferPointer(rebasing: pages[offset..<(offset + range.count)]))
             offset += range.count
         }
     }
@@ -102,8 +105,10 @@ package enum DeltaRecord {
     /// Encodes `chunk` as a delta on `base` (same length) into `payload`, gathering the changed pages
     /// in `gather` (at least `chunk.count` bytes). Returns the payload's length, or nil when no page
     /// or more than `pageLimit` pages differ. `payload` must hold `prefixSize + chunk.count` bytes.
-    package static func encode(_ chunk: UnsafeRawBufferPointer, base: UnsafeRawBufferPointer, baseDigest: ChunkDigest, pageLimit: Int,
-                               gather: UnsafeMutableRawBufferPointer, into payload: UnsafeMutableRawBufferPointer) -> Int? {
+    package static func encode(
+        _ chunk: UnsafeRawBufferPointer, base: UnsafeRawBufferPointer, baseDigest: ChunkDigest, pageLimit: Int,
+        gather: UnsafeMutableRawBufferPointer, into payload: UnsafeMutableRawBufferPointer
+    ) -> Int? {
         precondition(chunk.count == base.count && gather.count >= chunk.count && payload.count >= prefixSize(chunk.count) + chunk.count)
         let prefix = prefixSize(chunk.count)
         UnsafeMutableRawBufferPointer(rebasing: payload[0..<prefix]).initializeMemory(as: UInt8.self, repeating: 0)

@@ -51,39 +51,53 @@ extension StoreWriter {
     /// and every other chunk is copied once into private memory (see `IngestSource`); if it cannot be
     /// mapped, every worker preads one batch at a time instead. A file truncated by someone else
     /// mid-import kills the process with SIGBUS, which commit order makes harmless to the store.
-    public func ingest(file path: String, chunkSize: Int? = nil,
-                       progress: ProgressReport? = nil) throws -> IngestResult {
+    public func ingest(
+        file path: String, chunkSize: Int? = nil,
+        progress: ProgressReport? = nil
+    ) throws -> IngestResult {
         try ingest(try IngestFile(path: path), chunkSize: chunkSize, progress: progress)
     }
 
-    public func ingest(_ file: IngestFile, chunkSize: Int? = nil,
-                       progress: ProgressReport? = nil) throws -> IngestResult {
+    public func ingest(
+        _ file: IngestFile, chunkSize: Int? = nil,
+        progress: ProgressReport? = nil
+    ) throws -> IngestResult {
         try ingest(file, chunkSize: chunkSize, mapping: true, progress: progress)
     }
 
-    func ingest(_ file: IngestFile, chunkSize: Int?, mapping: Bool,
-                progress: ProgressReport?) throws -> IngestResult {
+    func ingest(
+        _ file: IngestFile, chunkSize: Int?, mapping: Bool,
+        progress: ProgressReport?
+    ) throws -> IngestResult {
         let length = file.length
         let chunkSize = chunkSize ?? store.chunkSize
         // Chunks wholly in holes are zero chunks, never read (the map is the file's at this instant).
         let holdingData = file.chunksHoldingData(chunkSize: chunkSize)
         let holes = holdingData.map { holding in { @Sendable (index: Int) -> ChunkDigest? in holding[index] ? nil : .zero } }
         if mapping, length > 0,
-           let mapped = try? MappedRegion(size: Int(length), fd: file.descriptor, protection: PROT_READ, flags: MAP_SHARED) {
+            let mapped = try? MappedRegion(size: Int(length), fd: file.descriptor, protection: PROT_READ, flags: MAP_SHARED)
+        {
             return try withExtendedLifetime(mapped) {
-                try ingest(length: length, chunkSize: chunkSize, known: holes, progress: progress,
-                           source: .shared(UnsafeRawBufferPointer(mapped.buffer)))
+                try ingest(
+                    length: length, chunkSize: chunkSize, known: holes, progress: progress,
+                    source: .shared(UnsafeRawBufferPointer(mapped.buffer)))
             }
         }
-        return try ingest(length: length, chunkSize: chunkSize, known: holes, progress: progress, source: .reading { start, window in
-            guard try file.descriptor.read(into: window, at: start) == window.count else { throw StoreError.inputChanged(path: file.path) }
-        })
+        return try ingest(
+            length: length, chunkSize: chunkSize, known: holes, progress: progress,
+            source: .reading { start, window in
+                guard try file.descriptor.read(into: window, at: start) == window.count else {
+                    throw StoreError.inputChanged(path: file.path)
+                }
+            })
     }
 
     /// Ingests memory (an mmap'd memfd of guest memory, say); zero chunks are recognised in place, the
     /// others copied once each (see `IngestSource`).
-    public func ingest(buffer: UnsafeRawBufferPointer, chunkSize: Int? = nil,
-                       progress: ProgressReport? = nil) throws -> IngestResult {
+    public func ingest(
+        buffer: UnsafeRawBufferPointer, chunkSize: Int? = nil,
+        progress: ProgressReport? = nil
+    ) throws -> IngestResult {
         try ingest(length: UInt64(buffer.count), chunkSize: chunkSize ?? store.chunkSize, progress: progress, source: .shared(buffer))
     }
 
@@ -95,20 +109,25 @@ extension StoreWriter {
     /// digest of a chunk the caller knows without reading it: `.zero`, or a chunk already committed
     /// (the caller looked it up under its lease); those chunks are neither hashed nor looked at, so
     /// `read` may leave their bytes unfilled.
-    public func ingest(length: UInt64, chunkSize: Int? = nil, deltaBase: Manifest? = nil, known: (@Sendable (Int) -> ChunkDigest?)? = nil,
-                       progress: ProgressReport? = nil,
-                       read: @Sendable (UInt64, UnsafeMutableRawBufferPointer) throws -> Void) throws -> IngestResult {
+    public func ingest(
+        length: UInt64, chunkSize: Int? = nil, deltaBase: Manifest? = nil, known: (@Sendable (Int) -> ChunkDigest?)? = nil,
+        progress: ProgressReport? = nil,
+        read: @Sendable (UInt64, UnsafeMutableRawBufferPointer) throws -> Void
+    ) throws -> IngestResult {
         try withoutActuallyEscaping(read) { read in
-            try ingest(length: length, chunkSize: chunkSize ?? store.chunkSize, deltaBase: deltaBase, known: known, progress: progress,
-                       source: .reading(read))
+            try ingest(
+                length: length, chunkSize: chunkSize ?? store.chunkSize, deltaBase: deltaBase, known: known, progress: progress,
+                source: .reading(read))
         }
     }
 
     /// The parallel pipeline. Each worker takes a batch of chunks, gets their bytes into its private
     /// input buffer (see `IngestSource`), skips zero chunks, hashes the rest, asks the index once per
     /// batch which are already stored, and compresses and appends the new ones, all from that buffer.
-    private func ingest(length: UInt64, chunkSize: Int, deltaBase: Manifest? = nil, known: (@Sendable (Int) -> ChunkDigest?)? = nil,
-                        progress: ProgressReport?, source: IngestSource) throws -> IngestResult {
+    private func ingest(
+        length: UInt64, chunkSize: Int, deltaBase: Manifest? = nil, known: (@Sendable (Int) -> ChunkDigest?)? = nil,
+        progress: ProgressReport?, source: IngestSource
+    ) throws -> IngestResult {
         guard chunkSize >= 4096, chunkSize <= PackFormat.maxRecordPayload, chunkSize & (chunkSize - 1) == 0 else {
             throw StoreError.invalidChunkSize(chunkSize)
         }
@@ -126,7 +145,8 @@ extension StoreWriter {
             nonisolated(unsafe) let manifest = manifest
             runWorkers(min(storeWorkerCount, max(1, (count + Self.batchChunks - 1) / Self.batchChunks))) { _ in
                 let input = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.batchChunks * chunkSize, alignment: 4096)
-                let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.batchChunks * Self.scratchSize(chunkSize), alignment: 16)
+                let scratch = UnsafeMutableRawBufferPointer.allocate(
+                    byteCount: Self.batchChunks * Self.scratchSize(chunkSize), alignment: 16)
                 let delta = deltaBase.map { _ in DeltaScratch(chunkSize: chunkSize) }
                 defer { input.deallocate(); scratch.deallocate() }
                 var timings = IngestTimings()
@@ -215,9 +235,10 @@ extension StoreWriter {
         let manifest = Manifest(chunkSize: chunkSize, logicalLength: length, digests: digests)
         let root = try put(manifest)
         let counts = totals.counts
-        return IngestResult(manifest: root, logicalBytes: length, chunkCount: count, zeroChunks: counts.zeroChunks,
-                            newChunks: counts.newChunks, newRawBytes: counts.newRawBytes, newStoredBytes: counts.newStoredBytes,
-                            deltaChunks: counts.deltaChunks)
+        return IngestResult(
+            manifest: root, logicalBytes: length, chunkCount: count, zeroChunks: counts.zeroChunks,
+            newChunks: counts.newChunks, newRawBytes: counts.newRawBytes, newStoredBytes: counts.newStoredBytes,
+            deltaChunks: counts.deltaChunks)
     }
 }
 

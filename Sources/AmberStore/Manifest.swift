@@ -10,7 +10,7 @@ import Glibc
 ///
 ///     root: "AMBM" | version u32 = 1 | chunk size u32 | 0 u32 | logical length u64 | piece count u64 | piece digests
 public struct Manifest: Equatable, Sendable {
-    static let magic: UInt32 = 0x4D42_4D41 // "AMBM" read little endian
+    static let magic: UInt32 = 0x4D42_4D41  // "AMBM" read little endian
     static let rootHeaderSize = 32
 
     /// The most chunks a manifest may list. Its digests are held in memory, 32 bytes each, and a root of
@@ -82,8 +82,9 @@ public struct Manifest: Equatable, Sendable {
     package static func decodeRoot(_ bytes: [UInt8], digest: ChunkDigest) throws -> Root {
         try bytes.withUnsafeBytes { raw in
             guard raw.count >= rootHeaderSize,
-                  UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt32.self)) == magic,
-                  UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4, as: UInt32.self)) == 1 else {
+                UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt32.self)) == magic,
+                UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4, as: UInt32.self)) == 1
+            else {
                 throw StoreError.badManifest(digest: digest, reason: "not a manifest root")
             }
             let chunkSize = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt32.self)))
@@ -95,7 +96,8 @@ public struct Manifest: Equatable, Sendable {
                 throw StoreError.badManifest(digest: digest, reason: "chunk size \(chunkSize) is not a power of two from 4 KiB to 16 MiB")
             }
             guard count == UInt64(raw.count - rootHeaderSize) / UInt64(ChunkDigest.byteCount),
-                  (raw.count - rootHeaderSize) % ChunkDigest.byteCount == 0 else {
+                (raw.count - rootHeaderSize) % ChunkDigest.byteCount == 0
+            else {
                 throw StoreError.badManifest(digest: digest, reason: "root lists \(count) pieces in \(raw.count - rootHeaderSize) bytes")
             }
             // The pieces are counted by the bytes that hold them (the root is at most one record), so
@@ -110,7 +112,8 @@ public struct Manifest: Equatable, Sendable {
                 throw StoreError.badManifest(digest: digest, reason: "it lists \(chunks) chunks, more than this host has memory for")
             }
             let pieces = (0..<Int(count)).map { index in
-                ChunkDigest(bytes: UnsafeRawBufferPointer(rebasing: raw[(rootHeaderSize + index * 32)..<(rootHeaderSize + index * 32 + 32)]))!
+                ChunkDigest(
+                    bytes: UnsafeRawBufferPointer(rebasing: raw[(rootHeaderSize + index * 32)..<(rootHeaderSize + index * 32 + 32)]))!
             }
             return Root(chunkSize: chunkSize, logicalLength: length, pieces: pieces)
         }
@@ -118,8 +121,10 @@ public struct Manifest: Equatable, Sendable {
 
     /// A manifest and the digests of the chunks that encode it, from its root's bytes, fetching each
     /// non-zero piece with `piece` (the reader's chunk lookup; the fuzz target's own bytes).
-    package static func tree(rootBytes: [UInt8], root: ChunkDigest,
-                             piece chunk: (ChunkDigest) throws -> [UInt8]) throws -> (manifest: Manifest, structure: [ChunkDigest]) {
+    package static func tree(
+        rootBytes: [UInt8], root: ChunkDigest,
+        piece chunk: (ChunkDigest) throws -> [UInt8]
+    ) throws -> (manifest: Manifest, structure: [ChunkDigest]) {
         let decoded = try decodeRoot(rootBytes, digest: root)
         let total = chunkCount(length: decoded.logicalLength, chunkSize: decoded.chunkSize)
         let perPiece = decoded.chunkSize / ChunkDigest.byteCount

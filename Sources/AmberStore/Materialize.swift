@@ -45,8 +45,10 @@ extension ChunkReader {
     /// length. The file is cut to that length first and zero chunks are never written, so they stay
     /// holes. Every chunk is checked against its digest. Nothing is fsynced: callers that need
     /// durability sync the file.
-    public func materialize(_ manifest: Manifest, into file: FileDescriptor,
-                            progress: ProgressReport? = nil) throws {
+    public func materialize(
+        _ manifest: Manifest, into file: FileDescriptor,
+        progress: ProgressReport? = nil
+    ) throws {
         try materialize(manifest, into: OutputFile(buffered: file, direct: nil), progress: progress)
     }
 
@@ -75,8 +77,9 @@ extension ChunkReader {
             var timings = MaterializeTimings()
             while let range = queue.take() {
                 do {
-                    try materialize(manifest, chunks: range, locations: locations, into: output, buffer: buffer,
-                                    scratch: scratch, timings: &timings)
+                    try materialize(
+                        manifest, chunks: range, locations: locations, into: output, buffer: buffer,
+                        scratch: scratch, timings: &timings)
                     let start = UInt64(range.lowerBound) * UInt64(chunkSize)
                     let end = min(manifest.logicalLength, UInt64(range.upperBound) * UInt64(chunkSize))
                     totals.progress(bytes: end - start, of: manifest.logicalLength, report: progress)
@@ -92,9 +95,11 @@ extension ChunkReader {
 
     /// Decodes the chunks `range` into `buffer` (chunk `range.lowerBound` at its start) and writes each
     /// run of consecutive non-zero chunks at its offset in `output`.
-    private func materialize(_ manifest: Manifest, chunks range: Range<Int>, locations: [ChunkDigest: ChunkLocation],
-                             into output: OutputFile, buffer: UnsafeMutableRawBufferPointer,
-                             scratch: UnsafeMutableRawBufferPointer, timings: inout MaterializeTimings) throws {
+    private func materialize(
+        _ manifest: Manifest, chunks range: Range<Int>, locations: [ChunkDigest: ChunkLocation],
+        into output: OutputFile, buffer: UnsafeMutableRawBufferPointer,
+        scratch: UnsafeMutableRawBufferPointer, timings: inout MaterializeTimings
+    ) throws {
         let chunkSize = manifest.chunkSize
         var runStart: Int?
         func flush(upTo end: Int) throws {
@@ -129,9 +134,11 @@ extension ChunkReader {
     /// file nobody reads soon (an exported image), wrong for one about to be mapped (guest memory).
     /// `mode` (less the umask) is the new file's: 0644 for a file the user asked for, 0600 inside the home.
     @discardableResult
-    public func materialize(_ root: ChunkDigest, toPath path: String, mode: mode_t = 0o644, bypassingPageCache: Bool = false,
-                            durable: Bool = false,
-                            progress: ProgressReport? = nil) throws -> Manifest {
+    public func materialize(
+        _ root: ChunkDigest, toPath path: String, mode: mode_t = 0o644, bypassingPageCache: Bool = false,
+        durable: Bool = false,
+        progress: ProgressReport? = nil
+    ) throws -> Manifest {
         let manifest = try self.manifest(root)
         let temporary = TemporaryFile.path(replacing: path)
         do {

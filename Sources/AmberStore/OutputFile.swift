@@ -46,7 +46,8 @@ struct OutputFile {
     func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws {
         let aligned = bytes.count & ~(Self.directAlignment - 1)
         guard let direct, aligned > 0, offset % UInt64(Self.directAlignment) == 0,
-              Int(bitPattern: bytes.baseAddress) % Self.directAlignment == 0 else {
+            Int(bitPattern: bytes.baseAddress) % Self.directAlignment == 0
+        else {
             return try buffered.write(bytes, at: offset)
         }
         do {

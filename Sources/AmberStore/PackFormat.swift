@@ -24,7 +24,7 @@ public enum PackFormat {
 
     public static let fileMagic: [UInt8] = Array("AMBERPK1".utf8)
     public static let fileHeaderSize = 16
-    public static let recordMagic: UInt32 = 0x3152_4D41 // "AMR1" read little endian
+    public static let recordMagic: UInt32 = 0x3152_4D41  // "AMR1" read little endian
     public static let recordHeaderSize = ChunkLocation.recordHeaderSize
     /// The header bytes a sealed payload is bound to (everything but the FNV checksum): magic, codec, both
     /// lengths and the digest.
@@ -34,7 +34,7 @@ public enum PackFormat {
 
     static func fileHeader() -> [UInt8] {
         var header = fileMagic
-        header += [1, 0, 0, 0, 0, 0, 0, 0] // format version 1, reserved
+        header += [1, 0, 0, 0, 0, 0, 0, 0]  // format version 1, reserved
         return header
     }
 

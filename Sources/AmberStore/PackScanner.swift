@@ -39,8 +39,9 @@ extension ChunkReader {
         }
         var offset = UInt64(PackFormat.fileHeaderSize)
         scan.validLength = offset
-        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: PackFormat.recordHeaderSize + PackFormat.maxRecordPayload + store.sealOverhead,
-                                                             alignment: 16)
+        let scratch = UnsafeMutableRawBufferPointer.allocate(
+            byteCount: PackFormat.recordHeaderSize + PackFormat.maxRecordPayload + store.sealOverhead,
+            alignment: 16)
         let decoded = UnsafeMutableRawBufferPointer.allocate(byteCount: PackFormat.maxRecordPayload, alignment: 16)
         defer { scratch.deallocate(); decoded.deallocate() }
         while offset < length {
@@ -62,14 +63,16 @@ extension ChunkReader {
                 scan.stopReason = "record at offset \(offset) runs past the end of the file"
                 break
             }
-            var location = ChunkLocation(pack: name, offset: offset, storedLength: record.storedLength,
-                                         rawLength: record.rawLength, codec: record.codec)
+            var location = ChunkLocation(
+                pack: name, offset: offset, storedLength: record.storedLength,
+                rawLength: record.rawLength, codec: record.codec)
             do {
                 if record.codec == .delta {
                     location.base = try deltaBase(record.digest, at: location)
                 } else {
-                    try read(record.digest, at: location, into: UnsafeMutableRawBufferPointer(rebasing: decoded[0..<record.rawLength]),
-                             scratch: scratch)
+                    try read(
+                        record.digest, at: location, into: UnsafeMutableRawBufferPointer(rebasing: decoded[0..<record.rawLength]),
+                        scratch: scratch)
                 }
                 scan.records.append(StoredChunk(digest: record.digest, location: location))
             } catch is StoreError {

@@ -28,10 +28,12 @@ func runThreads(_ workers: Int, _ body: @Sendable (Int) -> Void) {
         for worker in 1..<workers {
             let job = Unmanaged.passRetained(ThreadJob { body(worker) }).toOpaque()
             var thread = pthread_t()
-            let status = pthread_create(&thread, nil, { job in
-                Unmanaged<ThreadJob>.fromOpaque(job!).takeRetainedValue().run()
-                return nil
-            }, job)
+            let status = pthread_create(
+                &thread, nil,
+                { job in
+                    Unmanaged<ThreadJob>.fromOpaque(job!).takeRetainedValue().run()
+                    return nil
+                }, job)
             if status == 0 {
                 threads.append(thread)
             } else {

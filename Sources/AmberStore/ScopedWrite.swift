@@ -10,10 +10,13 @@ extension ChunkStore {
     ///
     /// `exclusiveLease` is gc's: it already holds the store lease exclusively and writes only to packs
     /// it creates.
-    public func write<Stored, Committed>(index: ChunkIndex, exclusiveLease: FileLock? = nil,
-                                         _ body: (StoreWriter) throws -> Stored,
-                                         commit: (WriteCommit, Stored) throws -> Committed) throws -> Committed {
-        let writer = try exclusiveLease.map { StoreWriter(store: self, index: index, exclusiveLease: $0) }
+    public func write<Stored, Committed>(
+        index: ChunkIndex, exclusiveLease: FileLock? = nil,
+        _ body: (StoreWriter) throws -> Stored,
+        commit: (WriteCommit, Stored) throws -> Committed
+    ) throws -> Committed {
+        let writer =
+            try exclusiveLease.map { StoreWriter(store: self, index: index, exclusiveLease: $0) }
             ?? StoreWriter(store: self, index: index)
         do {
             let stored = try body(writer)

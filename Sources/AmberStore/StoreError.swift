@@ -53,7 +53,8 @@ public enum StoreError: CausedError, CustomStringConvertible, Equatable {
         case .io(let operation, let cause):
             return "\(operation): \(cause)"
         case .corruptChunk(let digest, let pack, let offset, let reason):
-            return "chunk \(digest) in pack \(pack) at offset \(offset) is corrupt (\(reason)); run `amber store verify` to quarantine it and see what depends on it"
+            return
+                "chunk \(digest) in pack \(pack) at offset \(offset) is corrupt (\(reason)); run `amber store verify` to quarantine it and see what depends on it"
         case .missingChunk(let digest):
             return "chunk \(digest) is not in the store; run `amber store verify`"
         case .missingPack(let name):
@@ -61,9 +62,11 @@ public enum StoreError: CausedError, CustomStringConvertible, Equatable {
         case .badManifest(let digest, let reason):
             return "manifest \(digest) is unreadable (\(reason)); run `amber store verify`"
         case .badIndexRow(let what, let reason):
-            return "the catalog's index row for \(what) is impossible (\(reason)); run `amber store rebuild-index` to rebuild the index from the packs"
+            return
+                "the catalog's index row for \(what) is impossible (\(reason)); run `amber store rebuild-index` to rebuild the index from the packs"
         case .unsupportedSource(let path, let kind):
-            return "\(path) is \(kind), not a regular file or block device; give the path of an image file (copy a stream into a file first)"
+            return
+                "\(path) is \(kind), not a regular file or block device; give the path of an image file (copy a stream into a file first)"
         case .leaseTimeout(let path, let holders, let seconds):
             return "gave up after \(Int(seconds)) s waiting for the store lease \(path), held by \(holders); retry when it is done "
                 + "(or stop it), or wait longer with AMBER_LEASE_TIMEOUT=SECONDS"
@@ -72,7 +75,8 @@ public enum StoreError: CausedError, CustomStringConvertible, Equatable {
         case .chunkTooLarge(let size):
             return "a chunk of \(size) bytes is larger than the store allows (at most 16 MiB)"
         case .badRecord(let name, let reason):
-            return "record \(name) in the store is damaged (\(reason)); `amber store recover` rewrites it from the catalog's row if there is one"
+            return
+                "record \(name) in the store is damaged (\(reason)); `amber store recover` rewrites it from the catalog's row if there is one"
         case .keyNeeded(let path):
             return "store \(path) is encrypted: give its key with --key-file FILE or AMBER_KEY_FILE"
         case .newKeyNeeded(let path, let option):
@@ -82,7 +86,8 @@ public enum StoreError: CausedError, CustomStringConvertible, Equatable {
         case .badKeyFile(let path, let reason):
             return "key file \(path) cannot be used (\(reason)); give a file holding the passphrase or a key from `amber store key export`"
         case .noUsableKeySlot(let path, let damaged):
-            return "store \(path) has no usable key slot (damaged: \(damaged.isEmpty ? "none; keys/ is empty" : damaged.joined(separator: ", "))); "
+            return
+                "store \(path) has no usable key slot (damaged: \(damaged.isEmpty ? "none; keys/ is empty" : damaged.joined(separator: ", "))); "
                 + "open it with the recovery key from `amber store key export` (--key-file)"
         case .keySlot(let what, let reason):
             return "\(what): \(reason)"

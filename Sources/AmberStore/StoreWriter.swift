@@ -118,8 +118,13 @@ public final class StoreWriter: Sendable {
         (record.baseAddress! + PackFormat.recordHeaderSize).copyMemory(from: payload.baseAddress!, byteCount: payload.count)
         header.encode(into: record.baseAddress!)
         var timings = IngestTimings()
-        let base = header.codec != .delta ? nil : knownBase ?? (store.isEncrypted || payload.count < 32 ? nil
-            : ChunkDigest(bytes: UnsafeRawBufferPointer(rebasing: payload[0..<32])))
+        let base =
+            header.codec != .delta
+            ? nil
+            : knownBase
+                ?? (store.isEncrypted || payload.count < 32
+                    ? nil
+                    : ChunkDigest(bytes: UnsafeRawBufferPointer(rebasing: payload[0..<32])))
         _ = try append([UnsafeRawBufferPointer(record)], headers: [header], bases: [base], timings: &timings)
     }
 
@@ -193,9 +198,11 @@ public final class StoreWriter: Sendable {
     /// record's header and encoded payload, while a chunk LZ4 cannot shrink is written from where it
     /// is, without a copy. `delta` (needed only when some chunk has a base) holds the buffers a
     /// delta is worked out in. Returns the records' total length and how many are deltas.
-    func storeNew(_ chunks: [(digest: ChunkDigest, bytes: UnsafeRawBufferPointer, base: ChunkDigest?)],
-                  scratch: UnsafeMutableRawBufferPointer, delta: DeltaScratch?,
-                  timings: inout IngestTimings) throws -> (length: Int, deltas: Int) {
+    func storeNew(
+        _ chunks: [(digest: ChunkDigest, bytes: UnsafeRawBufferPointer, base: ChunkDigest?)],
+        scratch: UnsafeMutableRawBufferPointer, delta: DeltaScratch?,
+        timings: inout IngestTimings
+    ) throws -> (length: Int, deltas: Int) {
         let start = monotonicNanos()
         let deltaNanosBefore = timings.deltaNanos
         var pieces: [UnsafeRawBufferPointer] = []
@@ -230,8 +237,9 @@ public final class StoreWriter: Sendable {
                 // The header is encoded first: its bytes (sealed length included) are the seal's additional data.
                 let plaintext = codec == .raw ? bytes : UnsafeRawBufferPointer(rebasing: payload[0..<encoded])
                 let sealStart = monotonicNanos()
-                _ = sealer.seal(plaintext, authenticating: UnsafeRawBufferPointer(start: record, count: PackFormat.sealedHeaderBytes),
-                                into: payload)
+                _ = sealer.seal(
+                    plaintext, authenticating: UnsafeRawBufferPointer(start: record, count: PackFormat.sealedHeaderBytes),
+                    into: payload)
                 sealNanos += monotonicNanos() - sealStart
                 add(UnsafeRawBufferPointer(start: record, count: header.recordLength))
                 used += header.recordLength
@@ -255,8 +263,10 @@ public final class StoreWriter: Sendable {
     /// The delta payload of `bytes` on `base`, written into `payload`; nil when a full record is the
     /// better choice: the base is unreadable, of another length, at the end of a chain already
     /// `DeltaRecord.maxChainDepth` long, or too many pages differ.
-    private func encodeDelta(_ bytes: UnsafeRawBufferPointer, on base: ChunkDigest, buffers: DeltaScratch,
-                             into payload: UnsafeMutableRawBufferPointer, timings: inout IngestTimings) -> Int? {
+    private func encodeDelta(
+        _ bytes: UnsafeRawBufferPointer, on base: ChunkDigest, buffers: DeltaScratch,
+        into payload: UnsafeMutableRawBufferPointer, timings: inout IngestTimings
+    ) -> Int? {
         let start = monotonicNanos()
         defer { timings.deltaNanos += monotonicNanos() - start }
         guard bytes.count <= buffers.chunkSize, let location = buffers.baseLocations[base], location.rawLength == bytes.count else {
@@ -267,17 +277,23 @@ public final class StoreWriter: Sendable {
         // record decodes to, which is what every read rebuilds it from, and every read checks the
         // rebuilt chunk's SHA-256. A base that does not decode gives a full chunk.
         var readTimings = MaterializeTimings()
-        guard let depth = try? reader.decode(base, at: location, into: baseBytes, scratch: buffers.record, timings: &readTimings,
-                                             level: 0, bases: buffers.baseLocations),
-              depth < DeltaRecord.maxChainDepth else { return nil }
+        guard
+            let depth = try? reader.decode(
+                base, at: location, into: baseBytes, scratch: buffers.record, timings: &readTimings,
+                level: 0, bases: buffers.baseLocations),
+            depth < DeltaRecord.maxChainDepth
+        else { return nil }
         let pageLimit = Int(Double(DeltaRecord.pageCount(bytes.count)) * deltaMaxChangedFraction)
-        return DeltaRecord.encode(bytes, base: UnsafeRawBufferPointer(baseBytes), baseDigest: base, pageLimit: pageLimit,
-                                  gather: buffers.gather, into: payload)
+        return DeltaRecord.encode(
+            bytes, base: UnsafeRawBufferPointer(baseBytes), baseDigest: base, pageLimit: pageLimit,
+            gather: buffers.gather, into: payload)
     }
 
     /// Appends records whose bytes are `pieces` in order (a record may span pieces) with one pwritev.
-    private func append(_ pieces: [UnsafeRawBufferPointer], headers: [PackRecordHeader], bases: [ChunkDigest?],
-                        timings: inout IngestTimings) throws -> Int {
+    private func append(
+        _ pieces: [UnsafeRawBufferPointer], headers: [PackRecordHeader], bases: [ChunkDigest?],
+        timings: inout IngestTimings
+    ) throws -> Int {
         let start = monotonicNanos()
         let total = headers.reduce(0) { $0 + $1.recordLength }
         let (appender, offset) = try reserve(total)
@@ -289,8 +305,11 @@ public final class StoreWriter: Sendable {
         var position = offset
         let stored = zip(headers, bases).map { header, base in
             defer { position += UInt64(header.recordLength) }
-            return StoredChunk(digest: header.digest, location: ChunkLocation(pack: appender.name, offset: position, storedLength: header.storedLength,
-                                                                              rawLength: header.rawLength, codec: header.codec, base: base))
+            return StoredChunk(
+                digest: header.digest,
+                location: ChunkLocation(
+                    pack: appender.name, offset: position, storedLength: header.storedLength,
+                    rawLength: header.rawLength, codec: header.codec, base: base))
         }
         state.withLock { $0.written.append(contentsOf: stored) }
         timings.writeNanos += monotonicNanos() - start
@@ -301,7 +320,8 @@ public final class StoreWriter: Sendable {
     private func reserve(_ length: Int) throws -> (PackAppender, UInt64) {
         try state.withLock { state in
             if let last = state.packs.last,
-               last.length + UInt64(length) <= store.packTarget || last.length == UInt64(PackFormat.fileHeaderSize) {
+                last.length + UInt64(length) <= store.packTarget || last.length == UInt64(PackFormat.fileHeaderSize)
+            {
                 state.packs[state.packs.count - 1].length += UInt64(length)
                 return (last.appender, last.length)
             }
@@ -329,13 +349,15 @@ public final class StoreWriter: Sendable {
             guard let file = try? FileDescriptor.open(path, O_RDWR), let lock = FileLock(tryingExclusive: file) else { continue }
             // Another writer may have committed more while we were picking; read the length again under the lock.
             guard let committed = try index.packExtents().first(where: { $0.name == candidate.name })?.length,
-                  let size = try? file.size(), size >= committed else { continue }
+                let size = try? file.size(), size >= committed
+            else { continue }
             // Cutting the pack back to a committed length that is short of its committed records (a
             // damaged index) would destroy them.
             let recordsEnd = try index.recordsEnd(inPack: candidate.name)
             guard committed >= recordsEnd else {
-                throw StoreError.badIndexRow(what: "pack \(candidate.name)",
-                                             reason: "committed length \(committed) is short of its records, which end at \(recordsEnd)")
+                throw StoreError.badIndexRow(
+                    what: "pack \(candidate.name)",
+                    reason: "committed length \(committed) is short of its records, which end at \(recordsEnd)")
             }
             if size > committed { try file.truncate(to: committed) }
             return PackAppender(name: candidate.name, path: path, lock: lock, startLength: committed, isNew: false)

@@ -28,7 +28,9 @@ extension FileDescriptor {
     /// Writes `pieces` one after another from `offset` with pwritev (at most 1024 pieces,
     /// IOV_MAX, per call), again from where a short write stopped.
     func write(_ pieces: [UnsafeRawBufferPointer], at offset: UInt64) throws {
-        var vectors = pieces.filter { $0.count > 0 }.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
+        var vectors = pieces.filter { $0.count > 0 }.map {
+            iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count)
+        }
         var first = 0
         var position = offset
         while first < vectors.count {

@@ -62,7 +62,9 @@ public struct ControlGroup: Sendable {
     private static func read(_ path: String) throws -> String {
         let file = try FileDescriptor.open(path, O_RDONLY)
         var buffer = [UInt8](repeating: 0, count: 4096)
-        let count = try retryingInterrupts("read \(path)") { buffer.withUnsafeMutableBytes { Glibc.read(file.rawValue, $0.baseAddress, $0.count) } }
+        let count = try retryingInterrupts("read \(path)") {
+            buffer.withUnsafeMutableBytes { Glibc.read(file.rawValue, $0.baseAddress, $0.count) }
+        }
         return String(decoding: buffer.prefix(count), as: UTF8.self)
     }
 }

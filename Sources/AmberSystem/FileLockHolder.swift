@@ -16,8 +16,9 @@ extension FileLock {
             // "1: FLOCK  ADVISORY  WRITE 4242 00:2d:1234567 0 EOF"; waiters have "->" after the id.
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             guard fields.count >= 6, fields[1] == "FLOCK", fields[3] == "WRITE",
-                  let inode = fields[5].split(separator: ":").last.flatMap({ UInt64($0) }),
-                  inode == UInt64(info.st_ino), let pid = Int32(fields[4]) else { continue }
+                let inode = fields[5].split(separator: ":").last.flatMap({ UInt64($0) }),
+                inode == UInt64(info.st_ino), let pid = Int32(fields[4])
+            else { continue }
             return pid
         }
         return nil
@@ -34,8 +35,9 @@ extension FileLock {
         for line in table.split(separator: "\n") {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             guard fields.count >= 6, fields[1] == "FLOCK",
-                  let inode = fields[5].split(separator: ":").last.flatMap({ UInt64($0) }),
-                  inode == UInt64(info.st_ino), let pid = Int32(fields[4]), !pids.contains(pid) else { continue }
+                let inode = fields[5].split(separator: ":").last.flatMap({ UInt64($0) }),
+                inode == UInt64(info.st_ino), let pid = Int32(fields[4]), !pids.contains(pid)
+            else { continue }
             pids.append(pid)
         }
         guard !pids.isEmpty else { return "another process" }

@@ -9,8 +9,10 @@ public final class MappedRegion: @unchecked Sendable {
     public let size: Int
 
     /// Maps `size` bytes of `fd` at `offset` (shared), or anonymous memory when `fd` is nil.
-    public init(size: Int, fd: FileDescriptor? = nil, offset: UInt64 = 0,
-                protection: Int32 = PROT_READ | PROT_WRITE, flags: Int32 = MAP_SHARED) throws {
+    public init(
+        size: Int, fd: FileDescriptor? = nil, offset: UInt64 = 0,
+        protection: Int32 = PROT_READ | PROT_WRITE, flags: Int32 = MAP_SHARED
+    ) throws {
         let mapFlags = fd == nil ? (flags | MAP_ANONYMOUS) : flags
         let pointer = mmap(nil, size, protection, mapFlags, fd?.rawValue ?? -1, off_t(offset))
         guard let pointer, pointer != MAP_FAILED else {

@@ -12,9 +12,13 @@ public enum StandardError {
         text.withUTF8 { bytes in
             var done = 0
             while done < bytes.count {
-                guard let written = try? retryingInterrupts("write", {
-                    Glibc.write(STDERR_FILENO, bytes.baseAddress! + done, bytes.count - done)
-                }), written > 0 else { return }
+                guard
+                    let written = try? retryingInterrupts(
+                        "write",
+                        {
+                            Glibc.write(STDERR_FILENO, bytes.baseAddress! + done, bytes.count - done)
+                        }), written > 0
+                else { return }
                 done += written
             }
         }

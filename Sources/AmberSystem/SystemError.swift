@@ -18,8 +18,10 @@ public struct SystemError: Error, CustomStringConvertible, Equatable {
 /// Runs a system call, retrying while it is interrupted by a signal; throws on any other failure.
 /// The one place EINTR is handled, so callers never see it.
 @discardableResult
-public func retryingInterrupts<T: BinaryInteger>(_ operation: @autoclosure () -> String,
-                                                  _ call: () -> T) throws -> T {
+public func retryingInterrupts<T: BinaryInteger>(
+    _ operation: @autoclosure () -> String,
+    _ call: () -> T
+) throws -> T {
     while true {
         let result = call()
         if result >= 0 { return result }

@@ -48,7 +48,8 @@ public final class UnixListener: Sendable {
     /// Removes the socket's path, so clients fail to connect rather than hang.
     public func removePath() {
         guard let identity, let current = Self.identity(of: path),
-              current.device == identity.device, current.inode == identity.inode else { return }
+            current.device == identity.device, current.inode == identity.inode
+        else { return }
         unlink(path)
     }
 
@@ -81,7 +82,9 @@ public enum UnixSocket {
         address.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)
         let capacity = MemoryLayout.size(ofValue: address.sun_path)
-        guard bytes.count < capacity else { throw SystemError("socket path \(path) (longer than \(capacity - 1) bytes)", errno: ENAMETOOLONG) }
+        guard bytes.count < capacity else {
+            throw SystemError("socket path \(path) (longer than \(capacity - 1) bytes)", errno: ENAMETOOLONG)
+        }
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
             raw.copyBytes(from: bytes)
             raw[bytes.count] = 0

@@ -31,8 +31,10 @@ public final class SplitVirtqueue: @unchecked Sendable {
 
     /// Maps the rings of a queue the driver configured; throws when they are misaligned, sized wrongly or
     /// not in guest RAM.
-    public init(memory: GuestMemory, configuration: VirtqueueConfiguration, maximumSize: UInt16,
-                nextAvailable: UInt16 = 0, nextUsed: UInt16 = 0) throws {
+    public init(
+        memory: GuestMemory, configuration: VirtqueueConfiguration, maximumSize: UInt16,
+        nextAvailable: UInt16 = 0, nextUsed: UInt16 = 0
+    ) throws {
         let size = configuration.size
         guard size > 0, size <= maximumSize, size & (size - 1) == 0 else {
             throw VirtioError("virtqueue size \(size) is not a power of two up to \(maximumSize)")
@@ -44,8 +46,9 @@ public final class SplitVirtqueue: @unchecked Sendable {
             }
             return pointer
         }
-        descriptorTable = try map(configuration.descriptorTable, count * Self.descriptorSize, alignment: 16,
-                                  "descriptor table")
+        descriptorTable = try map(
+            configuration.descriptorTable, count * Self.descriptorSize, alignment: 16,
+            "descriptor table")
         availableRing = try map(configuration.availableRing, 6 + 2 * count, alignment: 2, "available ring")
         usedRing = try map(configuration.usedRing, 6 + 8 * count, alignment: 4, "used ring")
         usedRingAddress = configuration.usedRing
@@ -123,7 +126,8 @@ public final class SplitVirtqueue: @unchecked Sendable {
                 }
                 let entries = Int(length) / Self.descriptorSize
                 guard length % UInt32(Self.descriptorSize) == 0, entries > 0, entries <= Self.maximumChainLength,
-                      let indirect = memory.pointer(at: address, count: Int(length)) else {
+                    let indirect = memory.pointer(at: address, count: Int(length))
+                else {
                     throw VirtioError("indirect descriptor table of \(length) bytes at 0x\(String(address, radix: 16)) is invalid")
                 }
                 table = indirect

@@ -119,7 +119,8 @@ public final class VirtioMMIOTransport: @unchecked Sendable {
     /// Queue registers change only while the queue is not ready and the driver is not yet running.
     private func updateSelectedQueue(evenWhenReady: Bool = false, _ change: (inout VirtqueueConfiguration) -> Void) {
         guard let index = selectedQueue, status & VirtioStatus.driverOK == 0,
-              evenWhenReady || !queueConfigurations[index].ready else { return }
+            evenWhenReady || !queueConfigurations[index].ready
+        else { return }
         change(&queueConfigurations[index])
     }
 
@@ -150,10 +151,11 @@ public final class VirtioMMIOTransport: @unchecked Sendable {
         do {
             activeQueues = try queueConfigurations.enumerated().map { index, configuration in
                 guard configuration.ready else { return nil }
-                return try SplitVirtqueue(memory: memory, configuration: configuration,
-                                          maximumSize: device.queueMaximumSizes[index],
-                                          nextAvailable: positions?[index].nextAvailable ?? 0,
-                                          nextUsed: positions?[index].nextUsed ?? 0)
+                return try SplitVirtqueue(
+                    memory: memory, configuration: configuration,
+                    maximumSize: device.queueMaximumSizes[index],
+                    nextAvailable: positions?[index].nextAvailable ?? 0,
+                    nextUsed: positions?[index].nextUsed ?? 0)
             }
         } catch {
             activeQueues = []
@@ -183,14 +185,16 @@ extension VirtioMMIOTransport {
     /// Captures the transport. Pause the device first so that no request is in flight.
     public func save() -> State {
         lock.withLock {
-            State(status: status, deviceFeaturesSelect: deviceFeaturesSelect, driverFeaturesSelect: driverFeaturesSelect,
-                  driverFeatures: driverFeatures, queueSelect: queueSelect, interruptStatus: interrupt.status,
-                  needsReset: interrupt.needsReset,
-                  queues: queueConfigurations.indices.map { index in
-                      let queue = index < activeQueues.count ? activeQueues[index] : nil
-                      return QueueState(configuration: queueConfigurations[index],
-                                        nextAvailable: queue?.nextAvailable ?? 0, nextUsed: queue?.nextUsed ?? 0)
-                  })
+            State(
+                status: status, deviceFeaturesSelect: deviceFeaturesSelect, driverFeaturesSelect: driverFeaturesSelect,
+                driverFeatures: driverFeatures, queueSelect: queueSelect, interruptStatus: interrupt.status,
+                needsReset: interrupt.needsReset,
+                queues: queueConfigurations.indices.map { index in
+                    let queue = index < activeQueues.count ? activeQueues[index] : nil
+                    return QueueState(
+                        configuration: queueConfigurations[index],
+                        nextAvailable: queue?.nextAvailable ?? 0, nextUsed: queue?.nextUsed ?? 0)
+                })
         }
     }
 
@@ -198,7 +202,9 @@ extension VirtioMMIOTransport {
     /// its saved queue positions and re-signalling a pending interrupt. A paused device stays paused.
     public func restore(_ state: State) throws {
         guard state.queues.count == queueConfigurations.count else {
-            throw VirtioError("saved virtio state has \(state.queues.count) queues but device \(device.deviceID) has \(queueConfigurations.count): restore it onto the same kind of device")
+            throw VirtioError(
+                "saved virtio state has \(state.queues.count) queues but device \(device.deviceID) has \(queueConfigurations.count): restore it onto the same kind of device"
+            )
         }
         lock.withLock {
             resetDevice()
@@ -216,12 +222,12 @@ extension VirtioMMIOTransport {
     }
 }
 
-private extension UInt64 {
-    mutating func setLow(_ value: UInt32) {
+extension UInt64 {
+    fileprivate mutating func setLow(_ value: UInt32) {
         self = self & 0xFFFF_FFFF_0000_0000 | UInt64(value)
     }
 
-    mutating func setHigh(_ value: UInt32) {
+    fileprivate mutating func setHigh(_ value: UInt32) {
         self = self & 0xFFFF_FFFF | UInt64(value) << 32
     }
 }

@@ -72,7 +72,9 @@ func fill(_ path: String, using generator: inout SplitMix64) throws {
     var block = [UInt8](repeating: 0, count: 1 << 20)
     for offset in stride(from: 0, to: size, by: block.count) {
         block.withUnsafeMutableBytes { bytes in
-            for index in stride(from: 0, to: bytes.count, by: 8) { bytes.storeBytes(of: generator.next() as UInt64, toByteOffset: index, as: UInt64.self) }
+            for index in stride(from: 0, to: bytes.count, by: 8) {
+                bytes.storeBytes(of: generator.next() as UInt64, toByteOffset: index, as: UInt64.self)
+            }
         }
         try block.withUnsafeBytes { try file.write($0, at: UInt64(offset)) }
     }
@@ -138,7 +140,9 @@ let workloads = [
 ]
 
 StandardOutput.lineBuffered()
-print("| workload (\(options.sizeMiB) MiB disk, best of \(options.runs)) | raw MB/s | overlay MB/s | overlay / raw | raw MB/s incl. flush | overlay MB/s incl. flush | overlay / raw |")
+print(
+    "| workload (\(options.sizeMiB) MiB disk, best of \(options.runs)) | raw MB/s | overlay MB/s | overlay / raw | raw MB/s incl. flush | overlay MB/s incl. flush | overlay / raw |"
+)
 print("|---|---|---|---|---|---|---|")
 let raw = try RawFileBackend(path: rawPath, readOnly: false)
 func format(_ value: Double, _ digits: Int = 0) -> String { String(format: "%.\(digits)f", value) }
@@ -151,8 +155,10 @@ for workload in workloads {
         rawBest = (max(rawBest.requests, rawRun.requests), max(rawBest.durable, rawRun.durable))
         overlayBest = (max(overlayBest.requests, overlayRun.requests), max(overlayBest.durable, overlayRun.durable))
     }
-    var row = "| \(workload.name) | \(format(rawBest.requests)) | \(format(overlayBest.requests)) | \(format(overlayBest.requests / rawBest.requests, 2)) |"
-    row += workload.write
+    var row =
+        "| \(workload.name) | \(format(rawBest.requests)) | \(format(overlayBest.requests)) | \(format(overlayBest.requests / rawBest.requests, 2)) |"
+    row +=
+        workload.write
         ? " \(format(rawBest.durable)) | \(format(overlayBest.durable)) | \(format(overlayBest.durable / rawBest.durable, 2)) |"
         : " | | |"
     print(row)

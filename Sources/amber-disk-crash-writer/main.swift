@@ -51,9 +51,12 @@ do {
         try bytes.withUnsafeMutableBytes { all in
             for piece in 0..<3 {
                 let start = cuts[piece], end = cuts[piece + 1], middle = (start + end) / 2 + 1
-                try disk.write(from: [UnsafeMutableRawBufferPointer(rebasing: all[start..<middle]),
-                                      UnsafeMutableRawBufferPointer(rebasing: all[middle..<end])],
-                               at: offset + UInt64(start))
+                try disk.write(
+                    from: [
+                        UnsafeMutableRawBufferPointer(rebasing: all[start..<middle]),
+                        UnsafeMutableRawBufferPointer(rebasing: all[middle..<end]),
+                    ],
+                    at: offset + UInt64(start))
             }
         }
         try disk.flush()

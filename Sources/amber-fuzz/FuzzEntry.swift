@@ -6,9 +6,11 @@ import Glibc
 /// libFuzzer's driver, called from this executable's own `main`: SwiftPM links every executable with its
 /// entry point renamed and `main` defined to it, so libFuzzer's `main` cannot be the one that runs.
 @_silgen_name("LLVMFuzzerRunDriver")
-private func runLibFuzzer(_ argc: UnsafeMutablePointer<Int32>,
-                          _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-                          _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
+private func runLibFuzzer(
+    _ argc: UnsafeMutablePointer<Int32>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32
+) -> Int32
 
 /// The target this process fuzzes, named by $AMBER_FUZZ_TARGET (one binary serves them all).
 private let target: FuzzTarget = {

@@ -52,7 +52,9 @@ func threadCPUMilliseconds() -> Double {
 
 let options = Options(arguments: CommandLine.arguments)
 let policyFiles = [
-    (name: "web.yaml", text: """
+    (
+        name: "web.yaml",
+        text: """
         name: web
         vms: ["web-*"]
         schedule: "*:0/15"
@@ -60,14 +62,18 @@ let policyFiles = [
         keep: { last: 4, hourly: 24, daily: 7, weekly: 4, monthly: 6, yearly: 2 }
         within: 2d
         max_stored: 200G
-        """),
-    (name: "db.yaml", text: """
+        """
+    ),
+    (
+        name: "db.yaml",
+        text: """
         name: db
         vms: ["db-*"]
         schedule: hourly
         timezone: America/New_York
         keep: { last: 4, hourly: 24, daily: 7, weekly: 4, monthly: 6, yearly: 2 }
-        """),
+        """
+    ),
 ]
 let policies: PolicySet
 do {
@@ -86,9 +92,11 @@ for vm in 0..<options.vms {
     vmNames.append(name)
     for index in 0..<options.snapshotsPerVM {
         let age = Double(options.snapshotsPerVM - index) * 900 + Double(vm)
-        snapshots.append(SnapshotInfo(id: "\(name)/\(index)", vm: name, createdAt: now.addingTimeInterval(-age),
-                                      sizeBytes: 64 << 20, isProtected: index % 100 == 7,
-                                      policy: vm % 2 == 0 ? "web" : "db"))
+        snapshots.append(
+            SnapshotInfo(
+                id: "\(name)/\(index)", vm: name, createdAt: now.addingTimeInterval(-age),
+                sizeBytes: 64 << 20, isProtected: index % 100 == 7,
+                policy: vm % 2 == 0 ? "web" : "db"))
     }
 }
 
@@ -169,7 +177,8 @@ let engineKeptByRules = finalPlan.decisions.filter {
     }
 }.count
 
-print("""
+print(
+    """
     amber policy plan benchmark: \(options.vms) VMs x \(options.snapshotsPerVM) snapshots \
     (\(snapshots.count) total, \(options.shuffled ? "shuffled" : "catalog order")), \(options.runs) runs
     engine plan: median \(String(format: "%.1f", median)) ms (min \(String(format: "%.1f", timings.first!)), \

@@ -28,21 +28,22 @@ let service = SnapshotService(home: home)
 let memory = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 << 10, alignment: 4096)
 memory.initializeMemory(as: UInt8.self, repeating: 0)
 for offset in stride(from: 64 << 10, to: 128 << 10, by: 8) {
-    memory.storeBytes(of: UInt64(offset) &* 0x9E37_79B9_7F4A_7C15, toByteOffset: offset, as: UInt64.self) // shared by all
+    memory.storeBytes(of: UInt64(offset) &* 0x9E37_79B9_7F4A_7C15, toByteOffset: offset, as: UInt64.self)  // shared by all
 }
 let start = Date(timeIntervalSince1970: 1_790_000_000)
 let began = DispatchTime.now().uptimeNanoseconds
 var protected = 0
 var removed = 0
 for index in 0..<count {
-    for word in 0..<(8192 / 8) { // the first 64 KiB chunk: this snapshot's own
+    for word in 0..<(8192 / 8) {  // the first 64 KiB chunk: this snapshot's own
         memory.storeBytes(of: UInt64(index) << 20 | UInt64(word), toByteOffset: word * 8, as: UInt64.self)
     }
     let vm = String(format: "vm-%02d", index % vms)
-    let summary = try service.storeSynthetic(vm: vm, configJSON: "{\"name\":\"\(vm)\"}",
-                                             created: start.addingTimeInterval(Double(index) * 60), memory: UnsafeRawBufferPointer(memory),
-                                             state: Array("state \(index)".utf8), label: index % 10 == 0 ? "label \(index)" : nil,
-                                             policy: index % 3 == 0 ? nil : "nightly")
+    let summary = try service.storeSynthetic(
+        vm: vm, configJSON: "{\"name\":\"\(vm)\"}",
+        created: start.addingTimeInterval(Double(index) * 60), memory: UnsafeRawBufferPointer(memory),
+        state: Array("state \(index)".utf8), label: index % 10 == 0 ? "label \(index)" : nil,
+        policy: index % 3 == 0 ? nil : "nightly")
     if index % 100 == 7 {
         try service.setProtected(id: summary.id, true)
         protected += 1

@@ -15,8 +15,9 @@ let memoryBytes: UInt64 = 64 << 20
 
 /// A machine whose vCPUs each count in a loop (real mode: inc dword [counter]; jmp back).
 func countingMachine(vcpus: Int) throws -> Machine {
-    let machine = try Machine(MachineConfiguration(name: "bench", memoryBytes: memoryBytes, vcpuCount: vcpus, serialOutput: { _ in }),
-                              regions: [GuestRAM.Region(guestAddress: 0, size: memoryBytes, fileOffset: 0)])
+    let machine = try Machine(
+        MachineConfiguration(name: "bench", memoryBytes: memoryBytes, vcpuCount: vcpus, serialOutput: { _ in }),
+        regions: [GuestRAM.Region(guestAddress: 0, size: memoryBytes, fileOffset: 0)])
     for (index, vcpu) in machine.vcpus.enumerated() {
         let code = UInt64(0x1000 + index * 0x100), counter = UInt16(0x2000 + index * 4)
         try machine.memory.write([0x66, 0xFF, 0x06, UInt8(counter & 0xFF), UInt8(counter >> 8), 0xEB, 0xF9], at: code)
@@ -69,13 +70,17 @@ for vcpus in [1, 4] {
     let decode = try (0..<rounds).map { _ in try milliseconds { state = try MachineState(encoded: encoded) } }
     let memory = try MemFD.create(name: "bench-memory", size: memoryBytes)
     let restore = try timedBuilds {
-        try Machine.restore(state: state, memory: memory, sharing: .privateCopyOnWrite,
-                            configuration: MachineConfiguration(name: "bench", memoryBytes: memoryBytes, vcpuCount: vcpus,
-                                                                serialOutput: { _ in }))
+        try Machine.restore(
+            state: state, memory: memory, sharing: .privateCopyOnWrite,
+            configuration: MachineConfiguration(
+                name: "bench", memoryBytes: memoryBytes, vcpuCount: vcpus,
+                serialOutput: { _ in }))
     }
     let fresh = try timedBuilds { try countingMachine(vcpus: vcpus) }
     machine.stop(.stopped)
     _ = machine.waitForExit()
-    print(String(format: "vcpus=%d state_bytes=%d capture_ms=%.3f encode_ms=%.3f decode_ms=%.3f restore_ms=%.3f new_machine_ms=%.3f",
-                 vcpus, encoded.count, median(capture), median(encode), median(decode), median(restore), median(fresh)))
+    print(
+        String(
+            format: "vcpus=%d state_bytes=%d capture_ms=%.3f encode_ms=%.3f decode_ms=%.3f restore_ms=%.3f new_machine_ms=%.3f",
+            vcpus, encoded.count, median(capture), median(encode), median(decode), median(restore), median(fresh)))
 }

@@ -22,8 +22,9 @@ func compareEncryptedImport(image: String, size: Int, workDirectory: String, rou
             let homePath = workDirectory + "/home-\(encrypt ? "encrypted" : "plain")-\(round)"
             var home = AmberHome(explicit: homePath, keyFile: keyFile)
             home.keyInput.promptsOnTerminal = false
-            try FileManager.default.createDirectory(atPath: homePath, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(
+                atPath: homePath, withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700])
             if encrypt {
                 try ChunkStore.createEncrypted(directory: home.storeDirectory, passphrase: passphrase)
                 StoreUnlock.forget()
@@ -40,15 +41,17 @@ func compareEncryptedImport(image: String, size: Int, workDirectory: String, rou
                 try context.write { writer in
                     root = try writer.ingest(file: image).manifest
                     stages = writer.timings
-                } commit: { _, _ in }
+                } commit: { _, _ in
+                }
             }
             let cpu = processCPUSeconds() - cpuBefore
             let faults = minorFaults() - faultsBefore
             if encrypt { encrypted.append(elapsed); encryptedCPU.append(cpu) } else { plain.append(elapsed); plainCPU.append(cpu) }
             func s(_ nanos: UInt64) -> String { fmt(Double(nanos) / 1e9, 2) }
-            print("- round \(round), \(encrypt ? "encrypted" : "plain"): \(fmt(elapsed, 3)) s (\(gbps(size, elapsed))), CPU \(fmt(cpu, 2)) s, \(faults) page faults; thread-seconds: "
-                + "read \(s(stages.readNanos)), zero check \(s(stages.zeroCheckNanos)), naming \(s(stages.hashNanos)), lookup \(s(stages.lookupNanos)), "
-                + "LZ4 \(s(stages.compressNanos)), seal \(s(stages.sealNanos)), write \(s(stages.writeNanos))")
+            print(
+                "- round \(round), \(encrypt ? "encrypted" : "plain"): \(fmt(elapsed, 3)) s (\(gbps(size, elapsed))), CPU \(fmt(cpu, 2)) s, \(faults) page faults; thread-seconds: "
+                    + "read \(s(stages.readNanos)), zero check \(s(stages.zeroCheckNanos)), naming \(s(stages.hashNanos)), lookup \(s(stages.lookupNanos)), "
+                    + "LZ4 \(s(stages.compressNanos)), seal \(s(stages.sealNanos)), write \(s(stages.writeNanos))")
             // Read back (every chunk opened and re-named) to tmpfs, so the disk does not decide it.
             let output = "/dev/shm/amber-encrypted-bench-\(getpid())"
             sync()
@@ -65,17 +68,22 @@ func compareEncryptedImport(image: String, size: Int, workDirectory: String, rou
     print()
     print("| import of the \(mib(size)) mixed image | wall, median of \(rounds) | best | CPU (user + sys), median |")
     print("|---|---|---|---|")
-    print("| plain store | \(fmt(median(plain), 3)) s (\(gbps(size, median(plain)))) | \(fmt(plain.min()!, 3)) s | \(fmt(median(plainCPU), 2)) s |")
-    print("| encrypted store (AES-256-GCM payloads, HMAC-SHA256 names) | \(fmt(median(encrypted), 3)) s (\(gbps(size, median(encrypted)))) "
-        + "| \(fmt(encrypted.min()!, 3)) s | \(fmt(median(encryptedCPU), 2)) s |")
+    print(
+        "| plain store | \(fmt(median(plain), 3)) s (\(gbps(size, median(plain)))) | \(fmt(plain.min()!, 3)) s | \(fmt(median(plainCPU), 2)) s |"
+    )
+    print(
+        "| encrypted store (AES-256-GCM payloads, HMAC-SHA256 names) | \(fmt(median(encrypted), 3)) s (\(gbps(size, median(encrypted)))) "
+            + "| \(fmt(encrypted.min()!, 3)) s | \(fmt(median(encryptedCPU), 2)) s |")
     print()
-    print("Export of the same image (materialize to /dev/shm, each chunk read, opened, decoded and re-named): plain "
-        + "\(fmt(median(plainExport), 3)) s, encrypted \(fmt(median(encryptedExport), 3)) s median: "
-        + "\(fmt(median(plainExport) / median(encryptedExport)))x.")
+    print(
+        "Export of the same image (materialize to /dev/shm, each chunk read, opened, decoded and re-named): plain "
+            + "\(fmt(median(plainExport), 3)) s, encrypted \(fmt(median(encryptedExport), 3)) s median: "
+            + "\(fmt(median(plainExport) / median(encryptedExport)))x.")
     print()
-    print("Encrypted vs plain throughput: **\(fmt(median(plain) / median(encrypted)))x** (medians; best against best "
-        + "\(fmt(plain.min()! / encrypted.min()!))x; CPU time \(fmt(median(plainCPU) / median(encryptedCPU)))x; goal >= 0.85x). Opening the encrypted store (scrypt N=2^15, r=8, p=1, once per "
-        + "command): \(fmt(median(unlock), 3)) s median.")
+    print(
+        "Encrypted vs plain throughput: **\(fmt(median(plain) / median(encrypted)))x** (medians; best against best "
+            + "\(fmt(plain.min()! / encrypted.min()!))x; CPU time \(fmt(median(plainCPU) / median(encryptedCPU)))x; goal >= 0.85x). Opening the encrypted store (scrypt N=2^15, r=8, p=1, once per "
+            + "command): \(fmt(median(unlock), 3)) s median.")
 }
 
 /// Per-core rates on 64 KiB chunks of random bytes, one thread: what naming and sealing add per byte stored.
@@ -102,8 +110,9 @@ func printCryptoRates() {
     let seal = rate { chunk in header.withUnsafeBytes { _ = keys.payloads.seal(chunk, authenticating: $0, into: output) } }
     let sealed = UnsafeRawBufferPointer(output)
     let open = rate { _ in header.withUnsafeBytes { _ = keys.payloads.open(sealed, authenticating: $0) } }
-    print("Per core, 64 KiB chunks: SHA-256 names \(sha), HMAC-SHA256 names \(hmac), AES-256-GCM seal \(seal), open \(open) "
-        + "(open of one sealed chunk, failing its tag check after the full GHASH pass).")
+    print(
+        "Per core, 64 KiB chunks: SHA-256 names \(sha), HMAC-SHA256 names \(hmac), AES-256-GCM seal \(seal), open \(open) "
+            + "(open of one sealed chunk, failing its tag check after the full GHASH pass).")
 }
 
 /// Minor page faults of this process so far (fresh memory costs one per page, and many more under PVM).

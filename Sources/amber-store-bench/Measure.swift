@@ -22,7 +22,7 @@ func runTool(_ arguments: [String]) -> Double {
 }
 
 func gbps(_ bytes: Int, _ seconds: Double) -> String { String(format: "%.2f GB/s", Double(bytes) / seconds / 1e9) }
-func mib<T: BinaryInteger>(_ bytes: T) -> String { String(format: "%.1f MiB", Double(bytes) / 1048576) }
+func mib<T: BinaryInteger>(_ bytes: T) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
 func fmt(_ value: Double, _ digits: Int = 2) -> String { String(format: "%.\(digits)f", value) }
 
 func fileSize(_ path: String) -> Int {

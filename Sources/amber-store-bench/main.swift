@@ -27,7 +27,8 @@ func path(_ name: String) -> String { workDirectory + "/" + name }
 // MARK: - The image: 1 MiB regions, half zero, a quarter text, a quarter random
 
 let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
-let loadAverage = ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").split(separator: " ").prefix(3).joined(separator: " ")
+let loadAverage = ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").split(separator: " ").prefix(3).joined(
+    separator: " ")
 let imagePath = path("mixed.img")
 let imageFile = try FileDescriptor.open(imagePath, O_RDWR | O_CREAT | O_TRUNC)
 var generator = BenchContent(seed: 42)
@@ -43,7 +44,9 @@ for (index, kind) in regionKinds.enumerated() {
 }
 warm(imagePath)
 let zeroShare = Double(regionKinds.filter { $0 == .zero }.count) / Double(regionKinds.count)
-print("# amber store benchmark: \(mib(size)) mixed image (\(fmt(zeroShare * 100, 0))% zero regions, rest text/random), \(ProcessInfo.processInfo.activeProcessorCount) cores")
+print(
+    "# amber store benchmark: \(mib(size)) mixed image (\(fmt(zeroShare * 100, 0))% zero regions, rest text/random), \(ProcessInfo.processInfo.activeProcessorCount) cores"
+)
 print()
 
 if arguments.contains("--encryption") {
@@ -51,7 +54,9 @@ if arguments.contains("--encryption") {
     print()
     try compareEncryptedImport(image: imagePath, size: size, workDirectory: workDirectory, rounds: Int(option("--rounds", "3"))!)
     print()
-    print("Load average at the end: \(((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").split(separator: " ").prefix(3).joined(separator: " ")).")
+    print(
+        "Load average at the end: \(((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").split(separator: " ").prefix(3).joined(separator: " "))."
+    )
     try FileManager.default.removeItem(atPath: workDirectory)
     exit(0)
 }
@@ -74,9 +79,11 @@ func reference(_ arguments: [String], output: String) -> (seconds: Double, alloc
 
 let cpRun = reference(["cp", imagePath, path("cp.out")], output: path("cp.out"))
 let cpSparseRun = reference(["cp", "--sparse=always", imagePath, path("cp.out")], output: path("cp.out"))
-let ddRun = reference(["dd", "if=/dev/zero", "of=\(path("dd.out"))", "bs=1M", "count=\(size >> 20)", "status=none"], output: path("dd.out"))
-let ddSyncRun = reference(["dd", "if=/dev/zero", "of=\(path("dd.out"))", "bs=1M", "count=\(size >> 20)", "conv=fdatasync", "status=none"],
-                          output: path("dd.out"))
+let ddRun = reference(
+    ["dd", "if=/dev/zero", "of=\(path("dd.out"))", "bs=1M", "count=\(size >> 20)", "status=none"], output: path("dd.out"))
+let ddSyncRun = reference(
+    ["dd", "if=/dev/zero", "of=\(path("dd.out"))", "bs=1M", "count=\(size >> 20)", "conv=fdatasync", "status=none"],
+    output: path("dd.out"))
 let cpSeconds = cpRun.seconds
 sync()
 let lz4Seconds = runTool(["lz4", "-1", "-f", "-q", imagePath, path("ref.lz4")])
@@ -103,8 +110,9 @@ func lz4Rate(_ sample: UnsafeMutableRawBufferPointer) -> Double {
     defer { output.deallocate() }
     let elapsed = seconds {
         for offset in stride(from: 0, to: sample.count, by: chunk) {
-            _ = LZ4_compress_default(sample.baseAddress!.advanced(by: offset).assumingMemoryBound(to: CChar.self),
-                                     output.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(chunk), Int32(chunk - 1))
+            _ = LZ4_compress_default(
+                sample.baseAddress!.advanced(by: offset).assumingMemoryBound(to: CChar.self),
+                output.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(chunk), Int32(chunk - 1))
         }
     }
     return Double(sample.count) / elapsed
@@ -133,8 +141,10 @@ let importSeconds = try seconds {
         commitSeconds = try seconds {
             try context.catalog.write { db in
                 try db.addChunks(sealed.newChunks, packs: sealed.packs)
-                try db.insertImage(ImageRecord(name: "base", manifest: ingest.manifest.bytes, logicalBytes: Int64(size),
-                                               storedBytes: Int64(ingest.newStoredBytes), chunkSize: chunk, created: Date()))
+                try db.insertImage(
+                    ImageRecord(
+                        name: "base", manifest: ingest.manifest.bytes, logicalBytes: Int64(size),
+                        storedBytes: Int64(ingest.newStoredBytes), chunkSize: chunk, created: Date()))
             }
         }
     }
@@ -167,8 +177,9 @@ let exportSeconds = exportRunResult.seconds
 let durableRun = try exportRun(to: path("export.out"), fsync: true)
 // The disk's own direct-write speed for as many bytes as the export wrote, in the same moment.
 let directBytesMiB = (exportRunResult.allocated + (1 << 20) - 1) >> 20
-let ddDirectRun = reference(["dd", "if=/dev/zero", "of=\(path("dd.out"))", "bs=1M", "count=\(directBytesMiB)", "oflag=direct", "status=none"],
-                            output: path("dd.out"))
+let ddDirectRun = reference(
+    ["dd", "if=/dev/zero", "of=\(path("dd.out"))", "bs=1M", "count=\(directBytesMiB)", "oflag=direct", "status=none"],
+    output: path("dd.out"))
 let shmExport = try exportRun(to: shmPath("export.out"))
 
 // The same materialize through the page cache (the public FileDescriptor entry point never opens
@@ -185,7 +196,9 @@ try FileManager.default.removeItem(atPath: path("export.out"))
 // The same materialize as the export once more, with a reader of our own, for where its time goes.
 let breakdownReader = context.reader
 sync()
-let breakdownSeconds = try seconds { try breakdownReader.materialize(ingest.manifest, toPath: path("export.out"), bypassingPageCache: true) }
+let breakdownSeconds = try seconds {
+    try breakdownReader.materialize(ingest.manifest, toPath: path("export.out"), bypassingPageCache: true)
+}
 try FileManager.default.removeItem(atPath: path("export.out"))
 let exportTimings = breakdownReader.materializeTimings
 try FileManager.default.removeItem(atPath: shmDirectory)
@@ -203,33 +216,46 @@ row("`dd if=/dev/zero bs=1M` (raw write, reference)", ddRun.seconds, ddRun.alloc
 row("`dd ... conv=fdatasync` (raw write to the disk, reference)", ddSyncRun.seconds, ddSyncRun.allocated)
 row("`lz4 -1` compress (reference)", lz4Seconds, nil)
 row("`lz4 -d` decompress (reference, sparse output)", unlz4Seconds, unlz4Run.allocated)
-row("amber import (hash+LZ4+pack write+fsync+catalog)", importSeconds, nil,
+row(
+    "amber import (hash+LZ4+pack write+fsync+catalog)", importSeconds, nil,
     "\(fmt(lz4Seconds / importSeconds))x lz4 -1, \(fmt(cpSeconds / importSeconds))x cp")
-row("amber export (read+LZ4 decode+SHA-256 verify+sparse write)", exportSeconds, exportRunResult.allocated,
-    "\(fmt(unlz4Seconds / exportSeconds))x lz4 -d, \(fmt(cpSeconds / exportSeconds))x cp, \(fmt(cpSparseRun.seconds / exportSeconds))x cp --sparse=always")
-row("`dd oflag=direct`, as many bytes as the export writes (the disk's limit, reference)", ddDirectRun.seconds, ddDirectRun.allocated,
+row(
+    "amber export (read+LZ4 decode+SHA-256 verify+sparse write)", exportSeconds, exportRunResult.allocated,
+    "\(fmt(unlz4Seconds / exportSeconds))x lz4 -d, \(fmt(cpSeconds / exportSeconds))x cp, \(fmt(cpSparseRun.seconds / exportSeconds))x cp --sparse=always"
+)
+row(
+    "`dd oflag=direct`, as many bytes as the export writes (the disk's limit, reference)", ddDirectRun.seconds, ddDirectRun.allocated,
     "amber export takes \(fmt(exportSeconds / ddDirectRun.seconds))x its time")
-row("amber materialize through the page cache (no O_DIRECT)", bufferedSeconds, nil,
-    "\(fmt(unlz4Seconds / bufferedSeconds))x lz4 -d, \(fmt(cpSeconds / bufferedSeconds))x cp, \(fmt(cpSparseRun.seconds / bufferedSeconds))x cp --sparse=always")
-row("amber export + fsync of the result", durableRun.seconds + durableRun.fsync, durableRun.allocated,
+row(
+    "amber materialize through the page cache (no O_DIRECT)", bufferedSeconds, nil,
+    "\(fmt(unlz4Seconds / bufferedSeconds))x lz4 -d, \(fmt(cpSeconds / bufferedSeconds))x cp, \(fmt(cpSparseRun.seconds / bufferedSeconds))x cp --sparse=always"
+)
+row(
+    "amber export + fsync of the result", durableRun.seconds + durableRun.fsync, durableRun.allocated,
     "\(fmt(ddSyncRun.seconds / (durableRun.seconds + durableRun.fsync)))x dd conv=fdatasync (fsync alone \(fmt(durableRun.fsync, 3)) s)")
 row("`cp` to tmpfs /dev/shm (reference)", shmCpRun.seconds, nil)
 row("`lz4 -d` to tmpfs /dev/shm (reference)", shmUnlz4Run.seconds, nil)
-row("amber export to tmpfs /dev/shm", shmExport.seconds, nil,
+row(
+    "amber export to tmpfs /dev/shm", shmExport.seconds, nil,
     "\(fmt(shmUnlz4Run.seconds / shmExport.seconds))x lz4 -d, \(fmt(shmCpRun.seconds / shmExport.seconds))x cp")
 print()
-print("CPU time of the export (user + system, all threads): \(fmt(exportRunResult.cpu, 3)) s to \(workDirectory), "
-    + "\(fmt(shmExport.cpu, 3)) s to /dev/shm; with both cores to itself the export to disk cannot beat \(fmt(exportRunResult.cpu / cores, 3)) s "
-    + "(\(gbps(size, exportRunResult.cpu / cores))) of CPU, nor the disk's direct-write speed for the \(mib(exportRunResult.allocated)) it writes. "
-    + "Load average at the start: \(loadAverage).")
+print(
+    "CPU time of the export (user + system, all threads): \(fmt(exportRunResult.cpu, 3)) s to \(workDirectory), "
+        + "\(fmt(shmExport.cpu, 3)) s to /dev/shm; with both cores to itself the export to disk cannot beat \(fmt(exportRunResult.cpu / cores, 3)) s "
+        + "(\(gbps(size, exportRunResult.cpu / cores))) of CPU, nor the disk's direct-write speed for the \(mib(exportRunResult.allocated)) it writes. "
+        + "Load average at the start: \(loadAverage).")
 print()
-print("## Where export time goes (a second export to \(workDirectory), \(fmt(breakdownSeconds, 3)) s wall; stages summed over worker threads)")
+print(
+    "## Where export time goes (a second export to \(workDirectory), \(fmt(breakdownSeconds, 3)) s wall; stages summed over worker threads)"
+)
 print()
 print("| stage | thread-seconds |")
 print("|---|---|")
-for (name, nanos) in [("index lookup (catalog, wall)", exportTimings.lookupNanos), ("pack read (pread/preadv)", exportTimings.readNanos),
-                      ("LZ4 decode", exportTimings.decodeNanos), ("SHA-256 check", exportTimings.hashNanos),
-                      ("write (pwrite of non-zero runs)", exportTimings.writeNanos)] {
+for (name, nanos) in [
+    ("index lookup (catalog, wall)", exportTimings.lookupNanos), ("pack read (pread/preadv)", exportTimings.readNanos),
+    ("LZ4 decode", exportTimings.decodeNanos), ("SHA-256 check", exportTimings.hashNanos),
+    ("write (pwrite of non-zero runs)", exportTimings.writeNanos),
+] {
     print("| \(name) | \(fmt(Double(nanos) / 1e9, 3)) |")
 }
 print()
@@ -239,13 +265,20 @@ print("| | bytes | ratio |")
 print("|---|---|---|")
 print("| image | \(mib(size)) | 1.00x |")
 print("| `lz4 -1` file | \(mib(lz4Size)) | \(fmt(Double(size) / Double(lz4Size)))x |")
-print("| amber pack files | \(mib(baseStats.packFileBytes)) | \(fmt(Double(size) / Double(baseStats.packFileBytes)))x (zero elision \(fmt(Double(size) / Double(baseStats.uniqueBytes)))x, LZ4 \(fmt(baseStats.compressionRatio))x) |")
+print(
+    "| amber pack files | \(mib(baseStats.packFileBytes)) | \(fmt(Double(size) / Double(baseStats.packFileBytes)))x (zero elision \(fmt(Double(size) / Double(baseStats.uniqueBytes)))x, LZ4 \(fmt(baseStats.compressionRatio))x) |"
+)
 print()
-print("## Where import time goes (summed over worker threads; wall \(fmt(importSeconds, 3)) s on \(ProcessInfo.processInfo.activeProcessorCount) cores)")
+print(
+    "## Where import time goes (summed over worker threads; wall \(fmt(importSeconds, 3)) s on \(ProcessInfo.processInfo.activeProcessorCount) cores)"
+)
 print()
-let stages: [(String, UInt64)] = [("copy of non-zero chunks out of the mapping (pread when it cannot be mapped)", timings.readNanos), ("zero check", timings.zeroCheckNanos),
-                                  ("SHA-256", timings.hashNanos), ("index lookup (catalog)", timings.lookupNanos),
-                                  ("LZ4 compress", timings.compressNanos), ("pack write (pwrite)", timings.writeNanos)]
+let stages: [(String, UInt64)] = [
+    ("copy of non-zero chunks out of the mapping (pread when it cannot be mapped)", timings.readNanos),
+    ("zero check", timings.zeroCheckNanos),
+    ("SHA-256", timings.hashNanos), ("index lookup (catalog)", timings.lookupNanos),
+    ("LZ4 compress", timings.compressNanos), ("pack write (pwrite)", timings.writeNanos),
+]
 print("| stage | thread-seconds | share of worker time |")
 print("|---|---|---|")
 let workerTotal = Double(stages.reduce(0) { $0 + $1.1 }) / 1e9
@@ -259,12 +292,13 @@ let textBytes = Double(regionKinds.filter { $0 == .text }.count << 20)
 let randomBytes = Double(regionKinds.filter { $0 == .random }.count << 20)
 let cpuFloor = nonZero / shaRate + textBytes / lz4TextRate + randomBytes / lz4RandomRate
 print()
-print("Limit check, per core on this machine in this run: SHA-256 \(gbps(Int(shaRate), 1)), LZ4 on text chunks \(gbps(Int(lz4TextRate), 1)), "
-    + "LZ4 giving up on random chunks \(gbps(Int(lz4RandomRate), 1)). Hashing \(mib(Int(nonZero))) and compressing it costs at least "
-    + "\(fmt(cpuFloor, 3)) core-seconds, so on \(Int(cores)) cores import cannot beat \(fmt(cpuFloor / cores, 3)) s "
-    + "(\(gbps(size, cpuFloor / cores))) before any I/O; measured \(fmt(importSeconds, 3)) s wall, of which fsync \(fmt(sealSeconds, 3)) s, "
-    + "using \(fmt(importCPU, 3)) CPU seconds (user + system, all threads): with both cores to itself, \(fmt(importCPU / cores, 3)) s "
-    + "(\(gbps(size, importCPU / cores))).")
+print(
+    "Limit check, per core on this machine in this run: SHA-256 \(gbps(Int(shaRate), 1)), LZ4 on text chunks \(gbps(Int(lz4TextRate), 1)), "
+        + "LZ4 giving up on random chunks \(gbps(Int(lz4RandomRate), 1)). Hashing \(mib(Int(nonZero))) and compressing it costs at least "
+        + "\(fmt(cpuFloor, 3)) core-seconds, so on \(Int(cores)) cores import cannot beat \(fmt(cpuFloor / cores, 3)) s "
+        + "(\(gbps(size, cpuFloor / cores))) before any I/O; measured \(fmt(importSeconds, 3)) s wall, of which fsync \(fmt(sealSeconds, 3)) s, "
+        + "using \(fmt(importCPU, 3)) CPU seconds (user + system, all threads): with both cores to itself, \(fmt(importCPU / cores, 3)) s "
+        + "(\(gbps(size, importCPU / cores))).")
 print()
 
 if arguments.contains("--throughput-only") {
@@ -296,7 +330,9 @@ print("## Growth: ten images, each with 5% of its non-zero chunks changed from t
 print()
 print("- one image stored: \(mib(baseStats.packFileBytes)); after ten more generations: \(mib(grownStats.packFileBytes))")
 print("- growth: **\(fmt(Double(grownStats.packFileBytes) / Double(baseStats.packFileBytes)))x** one image's stored size (ideal 1.50x)")
-print("- incremental import of each generation: \(fmt(churnSeconds.reduce(0, +) / 10, 3)) s average (\(gbps(size, churnSeconds.reduce(0, +) / 10)))")
+print(
+    "- incremental import of each generation: \(fmt(churnSeconds.reduce(0, +) / 10, 3)) s average (\(gbps(size, churnSeconds.reduce(0, +) / 10)))"
+)
 print()
 
 // MARK: - Chunk size: scattered 4 KiB page changes (as in guest memory) at several chunk sizes
@@ -330,8 +366,9 @@ for chunkSize in [16 << 10, 64 << 10, 256 << 10, 1 << 20] {
         changed += 1
     }
     let (delta, _) = try ingestRegion()
-    print("| \(chunkSize >> 10) KiB | \(gbps(experimentSize, elapsed)) | \(base.zeroChunks * 100 / max(1, base.chunkCount))% | \(mib(base.newStoredBytes)) "
-        + "| \(mib(delta.newStoredBytes)) | \(mib(base.chunkCount * 32)) per image | \(index.allChunks.count) |")
+    print(
+        "| \(chunkSize >> 10) KiB | \(gbps(experimentSize, elapsed)) | \(base.zeroChunks * 100 / max(1, base.chunkCount))% | \(mib(base.newStoredBytes)) "
+            + "| \(mib(delta.newStoredBytes)) | \(mib(base.chunkCount * 32)) per image | \(index.allChunks.count) |")
     try FileManager.default.removeItem(atPath: directory)
 }
 print()

@@ -17,7 +17,8 @@ struct VMMArguments {
 
     enum SeccompSelfTest { case vcpuSystemCall, controlIoctl }
 
-    static let usage = "usage: amber-vmm --config FILE [--restore-memory FILE --restore-bytes N --restore-vcpus N] [--exit-after-first-run] [--seccomp-self-test | --seccomp-self-test-ioctl]"
+    static let usage =
+        "usage: amber-vmm --config FILE [--restore-memory FILE --restore-bytes N --restore-vcpus N] [--exit-after-first-run] [--seccomp-self-test | --seccomp-self-test-ioctl]"
 
     static func parse(_ arguments: [String]) -> VMMArguments {
         var configPath: String?
@@ -61,12 +62,13 @@ struct VMMArguments {
         switch (memoryPath, memoryBytes, vcpus) {
         case (nil, nil, nil):
             restore = nil
-        case let (path?, bytes?, count?):
+        case (let path?, let bytes?, let count?):
             restore = RestorePreparation(memoryPath: path, memoryBytes: bytes, vcpus: count)
         default:
             Lifecycle.fail("--restore-memory, --restore-bytes and --restore-vcpus go together: \(usage)", status: 2)
         }
-        return VMMArguments(configPath: configPath, restore: restore, exitAfterFirstRun: exitAfterFirstRun,
-                            seccompSelfTest: seccompSelfTest)
+        return VMMArguments(
+            configPath: configPath, restore: restore, exitAfterFirstRun: exitAfterFirstRun,
+            seccompSelfTest: seccompSelfTest)
     }
 }

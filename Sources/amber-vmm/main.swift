@@ -45,7 +45,9 @@ do {
 
 if let controlGroup {
     do {
-        Lifecycle.log("VM \(configuration.name) limited: \(try VMControlGroup.limit(controlGroup, memoryBytes: configuration.memoryBytes, vcpus: configuration.vcpus))")
+        Lifecycle.log(
+            "VM \(configuration.name) limited: \(try VMControlGroup.limit(controlGroup, memoryBytes: configuration.memoryBytes, vcpus: configuration.vcpus))"
+        )
     } catch {
         Lifecycle.log("VM \(configuration.name): its cgroup's limits cannot be set (its memory and CPU are not limited): \(error)")
     }
@@ -68,8 +70,9 @@ do {
 
 let host: VMMHost
 do {
-    host = try VMMHost(configuration: configuration, consoleOutput: console.output, log: Lifecycle.log,
-                       preparedRestore: preparedRestore)
+    host = try VMMHost(
+        configuration: configuration, consoleOutput: console.output, log: Lifecycle.log,
+        preparedRestore: preparedRestore)
 } catch let error as ConfigurationError {
     Lifecycle.fail(error.description, status: 2)
 } catch {

@@ -8,11 +8,11 @@ struct Amber: ParsableCommand {
         commandName: "amber",
         abstract: "Snapshot, roll back and clone KVM virtual machines.",
         discussion: """
-        Commands are a noun and a verb (`amber snapshot ls`, `amber image rm NAME`); the everyday VM verbs are also \
-        top-level (`amber run`, `amber ps`, `amber stop`). Errors start with `error:`; exit codes: 0 success, 1 failure, \
-        64 usage (an unknown option, or a VM, snapshot or image that does not exist), 65 refused, 69 a VM or guest \
-        failed, 74 damage found in the store (docs/cli.md).
-        """,
+            Commands are a noun and a verb (`amber snapshot ls`, `amber image rm NAME`); the everyday VM verbs are also \
+            top-level (`amber run`, `amber ps`, `amber stop`). Errors start with `error:`; exit codes: 0 success, 1 failure, \
+            64 usage (an unknown option, or a VM, snapshot or image that does not exist), 65 refused, 69 a VM or guest \
+            failed, 74 damage found in the store (docs/cli.md).
+            """,
         version: BuildVersion.description,
         subcommands: [
             VMCommand.self,

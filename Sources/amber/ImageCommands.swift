@@ -26,10 +26,11 @@ struct ImportImage: ParsableCommand {
         let report = try images.importImage(file: file, name: name, progress: progress.update)
         progress.finish()
         if json { return try printJSON(report) }
-        print("imported \(report.name): \(ByteFormat.string(report.logicalBytes)) in \(String(format: "%.2f", report.seconds)) s, "
-            + "stored \(ByteFormat.string(report.storedBytes)) (\(ByteFormat.ratio(report.reduction)) smaller; "
-            + "dedup+zero \(ByteFormat.ratio(report.dedupRatio)), compression \(ByteFormat.ratio(report.compressionRatio)); "
-            + "\(report.newChunks) new of \(report.chunks) chunks, \(report.zeroChunks) zero)")
+        print(
+            "imported \(report.name): \(ByteFormat.string(report.logicalBytes)) in \(String(format: "%.2f", report.seconds)) s, "
+                + "stored \(ByteFormat.string(report.storedBytes)) (\(ByteFormat.ratio(report.reduction)) smaller; "
+                + "dedup+zero \(ByteFormat.ratio(report.dedupRatio)), compression \(ByteFormat.ratio(report.compressionRatio)); "
+                + "\(report.newChunks) new of \(report.chunks) chunks, \(report.zeroChunks) zero)")
     }
 }
 
@@ -47,10 +48,11 @@ struct ListImages: ParsableCommand {
         print("NAME".padding(toLength: width, withPad: " ", startingAt: 0) + "  SIZE        ADDED       CREATED (UTC)         AGE")
         let now = Date()
         for image in images {
-            print(image.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
-                + ByteFormat.string(image.logicalBytes).padding(toLength: 10, withPad: " ", startingAt: 0) + "  "
-                + ByteFormat.string(image.storedBytes).padding(toLength: 10, withPad: " ", startingAt: 0) + "  "
-                + TimeText.utc(image.created) + "  " + TimeText.age(image.created, now: now))
+            print(
+                image.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
+                    + ByteFormat.string(image.logicalBytes).padding(toLength: 10, withPad: " ", startingAt: 0) + "  "
+                    + ByteFormat.string(image.storedBytes).padding(toLength: 10, withPad: " ", startingAt: 0) + "  "
+                    + TimeText.utc(image.created) + "  " + TimeText.age(image.created, now: now))
         }
     }
 }
@@ -75,7 +77,8 @@ struct ExportImage: ParsableCommand {
 }
 
 struct RemoveImage: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "rm", abstract: "Forget an image (run `amber store gc` to free its space).")
+    static let configuration = CommandConfiguration(
+        commandName: "rm", abstract: "Forget an image (run `amber store gc` to free its space).")
 
     @OptionGroup var home: HomeOption
     @Argument(help: "The image's name.") var name: String
@@ -92,8 +95,10 @@ struct RemoveImage: ParsableCommand {
 enum StoreCLI {
     /// Runs a whole-store check (verify, repair) behind a progress line, prints its report as JSON or with `text`,
     /// and exits with `CommandExitCode.corruption` when `isClean` says something is wrong.
-    static func check<Report: Encodable>(json: Bool, _ work: (ProgressLine) throws -> Report, isClean: (Report) -> Bool,
-                                         text: (Report) -> Void) throws {
+    static func check<Report: Encodable>(
+        json: Bool, _ work: (ProgressLine) throws -> Report, isClean: (Report) -> Bool,
+        text: (Report) -> Void
+    ) throws {
         let progress = ProgressLine("verifying")
         defer { progress.finish() }
         let report = try work(progress)

@@ -11,8 +11,9 @@ enum PlanJSON {
         output.append("{\n  \"conflicts\" : [")
         for (index, conflict) in plan.conflicts.enumerated() {
             output.append(index == 0 ? "\n" : ",\n")
-            output.append("    { \"message\" : \(quoted(conflict.description)), "
-                + "\"policies\" : [\(conflict.policies.map(quoted).joined(separator: ", "))], \"vm\" : \(quoted(conflict.vm)) }")
+            output.append(
+                "    { \"message\" : \(quoted(conflict.description)), "
+                    + "\"policies\" : [\(conflict.policies.map(quoted).joined(separator: ", "))], \"vm\" : \(quoted(conflict.vm)) }")
         }
         output.append(plan.conflicts.isEmpty ? "]" : "\n  ]")
         output.append(",\n  \"now\" : \(quoted(TimeText.utc(plan.now))),\n  \"schedules\" : [")

@@ -47,15 +47,18 @@ struct PolicyCheck: ParsableCommand {
             throw ExitCode(CommandExitCode.refused)
         }
         if json {
-            try printJSON(PolicyCheckReport(policies: set.policies.map { PolicyCheckReport.Entry($0, now: now) },
-                                            errors: []))
+            try printJSON(
+                PolicyCheckReport(
+                    policies: set.policies.map { PolicyCheckReport.Entry($0, now: now) },
+                    errors: []))
             return
         }
         for policy in set.policies {
             let next = policy.schedule.next(after: now, in: policy.timeZone)
-            print("\(policy.name) (\(policy.source.file)): vms \(policy.vms.map(\.text).joined(separator: ", ")); "
-                + "schedule '\(policy.schedule)' in \(policy.timeZone.identifier), next "
-                + (next.map { PolicyCheckReport.format($0, in: policy.timeZone) } ?? "never"))
+            print(
+                "\(policy.name) (\(policy.source.file)): vms \(policy.vms.map(\.text).joined(separator: ", ")); "
+                    + "schedule '\(policy.schedule)' in \(policy.timeZone.identifier), next "
+                    + (next.map { PolicyCheckReport.format($0, in: policy.timeZone) } ?? "never"))
         }
         print("\(set.policies.count) \(set.policies.count == 1 ? "policy" : "policies") OK in \(directory)")
     }

@@ -10,11 +10,11 @@ struct PolicyPlan: ParsableCommand {
         commandName: "plan",
         abstract: "Show, per VM, what the policies keep (by which rule) and would prune, and each schedule's next run.",
         discussion: """
-        Nothing is changed. Per VM: counts of what each rule keeps and the snapshots it would prune (the newest \
-        \(PlanText.listedPrunes) by id); --verbose lists every snapshot with its reason, --json too. Schedules use \
-        amberd's recorded last runs (a missed run shows as due: amberd catches it up once). Policies: --policies DIR, \
-        else $AMBER_POLICIES, else <home>/policies.
-        """
+            Nothing is changed. Per VM: counts of what each rule keeps and the snapshots it would prune (the newest \
+            \(PlanText.listedPrunes) by id); --verbose lists every snapshot with its reason, --json too. Schedules use \
+            amberd's recorded last runs (a missed run shows as due: amberd catches it up once). Policies: --policies DIR, \
+            else $AMBER_POLICIES, else <home>/policies.
+            """
     )
 
     @OptionGroup var home: HomeOption
@@ -50,25 +50,29 @@ struct PolicyPlan: ParsableCommand {
         var output = BufferedOutput()
         guard json || verbose else {
             // Counts and a few prunes per VM: planned in batches without keeping every snapshot's columns.
-            let digest = try PlanDigest.read(home: amberHome, catalog: catalog, policies: set, now: now,
-                                             listingPrunes: summary ? 0 : PlanText.listedPrunes)
+            let digest = try PlanDigest.read(
+                home: amberHome, catalog: catalog, policies: set, now: now,
+                listingPrunes: summary ? 0 : PlanText.listedPrunes)
             output.line("plan at \(TimeText.utc(now))")
             if summary { PlanText.writeCounts(digest.vms, to: &output) } else { PlanText.writePerVM(digest.vms, to: &output) }
-            PlanText.writeTotals(snapshots: digest.snapshotCount, pruned: digest.pruneCount, schedules: digest.schedules,
-                                 conflicts: digest.conflicts, to: &output)
+            PlanText.writeTotals(
+                snapshots: digest.snapshotCount, pruned: digest.pruneCount, schedules: digest.schedules,
+                conflicts: digest.conflicts, to: &output)
             return output.flush()
         }
         let inputs = try PlanningInputs.read(home: amberHome, catalog: catalog, includingIDs: true)
-        let plan = Planner.plan(policies: set, vmSnapshots: inputs.snapshots, vms: inputs.vms, now: now,
-                                lastRuns: inputs.lastRuns)
+        let plan = Planner.plan(
+            policies: set, vmSnapshots: inputs.snapshots, vms: inputs.vms, now: now,
+            lastRuns: inputs.lastRuns)
         let ids = inputs.summaries.map { $0.ids! }
         if json {
             PlanJSON.write(plan, ids: ids, to: &output)
         } else {
             output.line("plan at \(TimeText.utc(now))")
             PlanText.writeEverySnapshot(plan, ids: ids, to: &output)
-            PlanText.writeTotals(snapshots: plan.snapshotCount, pruned: plan.pruneCount, schedules: plan.schedules,
-                                 conflicts: plan.conflicts, to: &output)
+            PlanText.writeTotals(
+                snapshots: plan.snapshotCount, pruned: plan.pruneCount, schedules: plan.schedules,
+                conflicts: plan.conflicts, to: &output)
         }
         output.flush()
     }

@@ -21,8 +21,9 @@ enum PlanText {
         for vm in vms {
             let total = vm.snapshotCount
             let pruned = vm.pruneCount
-            output.line("VM \(vm.vm) (\(owner(of: vm))): \(total) snapshot\(total == 1 ? "" : "s"), "
-                + (pruned == 0 ? "all kept" : "\(total - pruned) kept, \(pruned) to prune"))
+            output.line(
+                "VM \(vm.vm) (\(owner(of: vm))): \(total) snapshot\(total == 1 ? "" : "s"), "
+                    + (pruned == 0 ? "all kept" : "\(total - pruned) kept, \(pruned) to prune"))
             let keptParts = Verdict.Kind.allCases.filter { $0 != .notSelected && vm.count($0) > 0 }
                 .map { "\(vm.count($0)) \(label($0, vm))" }
             if !keptParts.isEmpty { output.line("  kept: " + keptParts.joined(separator: ", ")) }
@@ -76,8 +77,10 @@ enum PlanText {
         }
     }
 
-    static func writeTotals(snapshots: Int, pruned: Int, schedules: [ScheduleStatus], conflicts: [PolicyConflict],
-                            to output: inout BufferedOutput) {
+    static func writeTotals(
+        snapshots: Int, pruned: Int, schedules: [ScheduleStatus], conflicts: [PolicyConflict],
+        to output: inout BufferedOutput
+    ) {
         output.line("\(snapshots) snapshots: \(snapshots - pruned) kept, \(pruned) to prune")
         if schedules.isEmpty {
             output.line("no VM is owned by a policy")
@@ -86,8 +89,9 @@ enum PlanText {
             output.line("POLICY / VM  LAST RUN  NEXT RUN")
             for schedule in schedules {
                 let next = schedule.nextRun.map(TimeText.utc) ?? "never"
-                output.line("\(schedule.policy) / \(schedule.vm)  \(schedule.lastRun.map(TimeText.utc) ?? "never")  "
-                    + (schedule.isDue ? "due now (slot \(next))" : next))
+                output.line(
+                    "\(schedule.policy) / \(schedule.vm)  \(schedule.lastRun.map(TimeText.utc) ?? "never")  "
+                        + (schedule.isDue ? "due now (slot \(next))" : next))
             }
         }
         for conflict in conflicts { output.line("conflict: \(conflict)") }

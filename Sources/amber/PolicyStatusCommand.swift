@@ -19,22 +19,27 @@ struct PolicyStatus: ParsableCommand {
 
     func run() throws {
         let amberHome = home.resolved
-        let report = try PolicyStatusReport.read(home: amberHome,
-                                                 policies: PolicyDirectory.resolve(explicit: policies.policies, home: amberHome))
+        let report = try PolicyStatusReport.read(
+            home: amberHome,
+            policies: PolicyDirectory.resolve(explicit: policies.policies, home: amberHome))
         if json { return try printJSON(report) }
         print(report.daemonPID.map { "amberd: running (pid \($0))" } ?? "amberd: not running")
         for problem in report.policyErrors { print("policy files invalid (amberd keeps the last good ones): \(problem)") }
         if report.schedules.isEmpty { print("no schedules: no VM is owned by a policy and amberd has no runs recorded") }
         for schedule in report.schedules {
-            let next = schedule.due ? "due now"
+            let next =
+                schedule.due
+                ? "due now"
                 : schedule.nextRun.map(TimeText.utc) ?? (report.policyErrors.isEmpty ? "never" : "unknown")
-            print("\(schedule.policy) / \(schedule.vm): last run \(schedule.lastRun.map(TimeText.utc) ?? "never")"
-                + (schedule.outcome.map { " (\($0))" } ?? "") + ", next \(next)"
-                + (schedule.lastError.map { ", last error at \(schedule.lastErrorAt.map(TimeText.utc) ?? "?"): \($0)" } ?? ""))
+            print(
+                "\(schedule.policy) / \(schedule.vm): last run \(schedule.lastRun.map(TimeText.utc) ?? "never")"
+                    + (schedule.outcome.map { " (\($0))" } ?? "") + ", next \(next)"
+                    + (schedule.lastError.map { ", last error at \(schedule.lastErrorAt.map(TimeText.utc) ?? "?"): \($0)" } ?? ""))
         }
         if let gc = report.gc {
-            print("store gc: last run \(TimeText.utc(gc.lastRun)) (\(gc.outcome))"
-                + (gc.lastError.map { ", last error: \($0)" } ?? ""))
+            print(
+                "store gc: last run \(TimeText.utc(gc.lastRun)) (\(gc.outcome))"
+                    + (gc.lastError.map { ", last error: \($0)" } ?? ""))
         }
     }
 }

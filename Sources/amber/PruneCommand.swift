@@ -9,10 +9,10 @@ struct Prune: ParsableCommand {
         commandName: "prune",
         abstract: "Delete the snapshots the policies' retention no longer keeps (see `amber policy plan` for why).",
         discussion: """
-        Deletes catalog rows only; `amber store gc` frees the chunks nothing else uses. Never prunes protected \
-        snapshots, snapshots taken by hand, snapshots a rolled-back or cloned VM runs from, or snapshots of a VM \
-        two policies match. Policies: --policies DIR, else $AMBER_POLICIES, else <home>/policies.
-        """
+            Deletes catalog rows only; `amber store gc` frees the chunks nothing else uses. Never prunes protected \
+            snapshots, snapshots taken by hand, snapshots a rolled-back or cloned VM runs from, or snapshots of a VM \
+            two policies match. Policies: --policies DIR, else $AMBER_POLICIES, else <home>/policies.
+            """
     )
 
     @OptionGroup var home: HomeOption
@@ -45,8 +45,9 @@ struct Prune: ParsableCommand {
             output.line(entry.reason)
         }
         let verb = dryRun ? "would prune" : "pruned"
-        output.line("\(verb) \(report.pruned.count) snapshot\(report.pruned.count == 1 ? "" : "s"), kept \(report.kept)"
-            + (report.pruned.isEmpty || dryRun ? "" : "; run `amber store gc` to free their chunks"))
+        output.line(
+            "\(verb) \(report.pruned.count) snapshot\(report.pruned.count == 1 ? "" : "s"), kept \(report.kept)"
+                + (report.pruned.isEmpty || dryRun ? "" : "; run `amber store gc` to free their chunks"))
         output.flush()
     }
 }

@@ -9,11 +9,11 @@ struct Rollback: ParsableCommand {
         commandName: "rollback",
         abstract: "Return a VM to one of its snapshots: memory, vCPUs, devices and disk, without a guest reboot.",
         discussion: """
-        The snapshot is taken out of the store and checked before the VM is touched: a damaged snapshot is refused \
-        and the VM keeps running as it was. Then the VM is stopped and started again from the snapshot's instant, \
-        in the background (console in `amber logs NAME`). Disk writes made since the snapshot are discarded; \
-        with --keep-current the current state is snapshotted first. A VM that is not running is started from the snapshot.
-        """)
+            The snapshot is taken out of the store and checked before the VM is touched: a damaged snapshot is refused \
+            and the VM keeps running as it was. Then the VM is stopped and started again from the snapshot's instant, \
+            in the background (console in `amber logs NAME`). Disk writes made since the snapshot are discarded; \
+            with --keep-current the current state is snapshotted first. A VM that is not running is started from the snapshot.
+            """)
 
     @OptionGroup var home: HomeOption
     @Argument(help: "VM name.") var name: String
@@ -49,7 +49,8 @@ struct Rollback: ParsableCommand {
         }
         if json { return try printJSON(result) }
         if let kept = result.keptCurrent { print("current state kept as snapshot \(kept.id)") }
-        print("\(name) rolled back to snapshot \(result.snapshot.id) (\(TimeText.utc(result.snapshot.created))), running (pid \(result.pid))")
+        print(
+            "\(name) rolled back to snapshot \(result.snapshot.id) (\(TimeText.utc(result.snapshot.created))), running (pid \(result.pid))")
     }
 }
 
@@ -58,10 +59,10 @@ struct Clone: ParsableCommand {
         commandName: "clone",
         abstract: "Start a new VM from a snapshot, continuing from the snapshot's instant.",
         discussion: """
-        The snapshot's memory is taken out of the store once and shared copy-on-write by every clone of it; \
-        each clone gets its own disk overlay over the snapshot's disk, so clones and the origin never see each \
-        other's writes. Clones keep the origin's identity (hostname, machine id, random state): change what must differ inside the guest.
-        """)
+            The snapshot's memory is taken out of the store once and shared copy-on-write by every clone of it; \
+            each clone gets its own disk overlay over the snapshot's disk, so clones and the origin never see each \
+            other's writes. Clones keep the origin's identity (hostname, machine id, random state): change what must differ inside the guest.
+            """)
 
     /// The option names, which the fast path (FastClone.swift) reads too.
     enum OptionName {
@@ -72,8 +73,9 @@ struct Clone: ParsableCommand {
     @Argument(help: ArgumentHelp(SnapshotReference.argumentHelp)) var id: String
     @Option(name: .customLong(OptionName.name), help: "Name of the new VM.") var name: String
     @Flag(name: .customLong(OptionName.detach), help: "Start in the background and return once the clone runs.") var detach = false
-    @Flag(name: .customLong(OptionName.json),
-          help: "Print the result as JSON (without --detach: once the clone has stopped, with its exit code).") var json = false
+    @Flag(
+        name: .customLong(OptionName.json),
+        help: "Print the result as JSON (without --detach: once the clone has stopped, with its exit code).") var json = false
 
     func run() throws {
         let service = RestoreService(home: home.resolved)

@@ -9,10 +9,10 @@ struct SnapshotCommand: ParsableCommand {
         commandName: "snapshot",
         abstract: "Take, list, remove and protect snapshots.",
         discussion: """
-        `amber snapshot NAME` is short for `amber snapshot take NAME`; a VM named like a verb (take, ls, rm, protect, \
-        unprotect) is snapshotted with `amber snapshot take NAME`. `amber snapshots` is `amber snapshot ls`.
-        \(SnapshotReference.help)
-        """,
+            `amber snapshot NAME` is short for `amber snapshot take NAME`; a VM named like a verb (take, ls, rm, protect, \
+            unprotect) is snapshotted with `amber snapshot take NAME`. `amber snapshots` is `amber snapshot ls`.
+            \(SnapshotReference.help)
+            """,
         subcommands: [TakeSnapshot.self, SnapshotList.self, RemoveSnapshot.self, ProtectSnapshot.self, UnprotectSnapshot.self],
         defaultSubcommand: TakeSnapshot.self
     )
@@ -23,10 +23,10 @@ struct TakeSnapshot: ParsableCommand {
         commandName: "take",
         abstract: "Snapshot a running VM (the default).",
         discussion: """
-        The VM is paused only while its state, a copy-on-write hold on its memory (page tables are copied, not \
-        pages: milliseconds) and the disk's changed chunks are taken; its memory is read and stored while it \
-        runs on, and on Linux 6.7 or later only the pages written since the last snapshot are read again.
-        """)
+            The VM is paused only while its state, a copy-on-write hold on its memory (page tables are copied, not \
+            pages: milliseconds) and the disk's changed chunks are taken; its memory is read and stored while it \
+            runs on, and on Linux 6.7 or later only the pages written since the last snapshot are read again.
+            """)
 
     @OptionGroup var home: HomeOption
     @Argument(help: "VM name.") var name: String
@@ -38,13 +38,15 @@ struct TakeSnapshot: ParsableCommand {
     func run() throws {
         let snapshot = try SnapshotService(home: home.resolved).take(vm: name, label: label, memory: !diskOnly)
         if json { return try printJSON(snapshot) }
-        print("snapshot \(snapshot.id) of \(name): paused \(String(format: "%.1f", snapshot.pauseMilliseconds)) ms, "
-            + "\(ByteFormat.string(snapshot.logicalBytes)) logical, \(ByteFormat.string(snapshot.storedBytes)) stored")
+        print(
+            "snapshot \(snapshot.id) of \(name): paused \(String(format: "%.1f", snapshot.pauseMilliseconds)) ms, "
+                + "\(ByteFormat.string(snapshot.logicalBytes)) logical, \(ByteFormat.string(snapshot.storedBytes)) stored")
     }
 }
 
 struct RemoveSnapshot: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "rm", abstract: "Forget a snapshot (its chunks go at the next `amber store gc`).")
+    static let configuration = CommandConfiguration(
+        commandName: "rm", abstract: "Forget a snapshot (its chunks go at the next `amber store gc`).")
 
     @OptionGroup var home: HomeOption
     @Argument(help: ArgumentHelp(SnapshotReference.argumentHelp)) var id: String
@@ -115,11 +117,14 @@ struct SnapshotList: ParsableCommand {
         guard !snapshots.isEmpty else { return print("no snapshots; take one with `amber snapshot take NAME`") }
         let now = Date()
         let rows = SnapshotTree.ordered(snapshots).map { snapshot, depth in
-            [String(repeating: "  ", count: depth) + SnapshotIDs.shortened(snapshot.id), snapshot.parent.map(SnapshotIDs.shortened) ?? "-", snapshot.vm,
-             TimeText.utc(snapshot.created), TimeText.age(snapshot.created, now: now),
-             snapshot.kind == SnapshotKind.disk.rawValue ? "disk-only" : snapshot.kind, snapshot.label ?? "-",
-             ByteFormat.string(snapshot.logicalBytes), ByteFormat.string(snapshot.storedBytes),
-             String(format: "%.1f", snapshot.pauseMilliseconds), snapshot.protected ? "yes" : "no"]
+            [
+                String(repeating: "  ", count: depth) + SnapshotIDs.shortened(snapshot.id),
+                snapshot.parent.map(SnapshotIDs.shortened) ?? "-", snapshot.vm,
+                TimeText.utc(snapshot.created), TimeText.age(snapshot.created, now: now),
+                snapshot.kind == SnapshotKind.disk.rawValue ? "disk-only" : snapshot.kind, snapshot.label ?? "-",
+                ByteFormat.string(snapshot.logicalBytes), ByteFormat.string(snapshot.storedBytes),
+                String(format: "%.1f", snapshot.pauseMilliseconds), snapshot.protected ? "yes" : "no",
+            ]
         }
         let header = ["ID", "PARENT", "VM", "CREATED (UTC)", "AGE", "KIND", "LABEL", "LOGICAL", "STORED", "PAUSE MS", "PROTECTED"]
         let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }

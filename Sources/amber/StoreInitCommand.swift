@@ -27,14 +27,16 @@ struct StoreInit: ParsableCommand {
         }
         // The key first: a command that cannot get one leaves nothing behind.
         let material = encrypt ? try amberHome.keyInput.newKeyMaterial(storePath: store.path) : nil
-        try FileManager.default.createDirectory(at: amberHome.root, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            at: amberHome.root, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700])
         guard let material else {
             _ = try ChunkStore(directory: store, chunkSize: chunkSize)
             return print("created a store in \(store.path)")
         }
         guard case .passphrase(let passphrase) = material else {
-            throw StoreError.badKeyFile(path: amberHome.keyInput.keyFile ?? "-", reason: "it holds a master key; a new store needs a passphrase")
+            throw StoreError.badKeyFile(
+                path: amberHome.keyInput.keyFile ?? "-", reason: "it holds a master key; a new store needs a passphrase")
         }
         let slot = try ChunkStore.createEncrypted(directory: store, chunkSize: chunkSize, passphrase: passphrase)
         print("created an encrypted store in \(store.path) (key slot \(slot)); back its key up with `amber store key export FILE`")

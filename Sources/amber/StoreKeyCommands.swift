@@ -40,7 +40,8 @@ struct StoreKeyList: ParsableCommand {
 }
 
 struct StoreKeyAdd: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "add", abstract: "Add a key slot for another passphrase (needs the current key).")
+    static let configuration = CommandConfiguration(
+        commandName: "add", abstract: "Add a key slot for another passphrase (needs the current key).")
 
     @OptionGroup var home: HomeOption
     @Option(name: .long, help: "File holding the new passphrase (default: typed twice on the terminal).") var newKeyFile: String?

@@ -30,15 +30,17 @@ struct StoreRecover: ParsableCommand {
     static func run(_ options: Options) throws {
         let progress = ProgressLine("scanning packs")
         defer { progress.finish() }
-        let report = try StoreContext.required(home: options.home.resolved, toDo: "recover").recover(dryRun: options.dryRun, progress: progress.update)
+        let report = try StoreContext.required(home: options.home.resolved, toDo: "recover").recover(
+            dryRun: options.dryRun, progress: progress.update)
         progress.finish()
         for damaged in report.damagedRecords {
             FileHandle.standardError.write(Data("amber: warning: skipped damaged \(damaged.description)\n".utf8))
         }
         if options.json { return try printJSON(report) }
         let index = report.index
-        print("indexed \(index.chunks) chunk(s) in \(index.packs) pack(s); \(index.damagedRecords) damaged record(s) left out"
-            + (index.tornPacks.isEmpty ? "" : "; torn tails in \(index.tornPacks.joined(separator: ", "))"))
+        print(
+            "indexed \(index.chunks) chunk(s) in \(index.packs) pack(s); \(index.damagedRecords) damaged record(s) left out"
+                + (index.tornPacks.isEmpty ? "" : "; torn tails in \(index.tornPacks.joined(separator: ", "))"))
         let counts = report.records
         print("records: \(counts.vms) VM(s), \(counts.images) image(s), \(counts.snapshots) snapshot(s), \(counts.removed) removal(s)")
         let verb = options.dryRun ? "would " : ""
@@ -54,16 +56,20 @@ struct StoreRecover: ParsableCommand {
             print("\(options.dryRun ? "would give" : "gave") \(report.recordsWritten.count) catalog row(s) without a record one")
         }
         if !report.recordsRepaired.isEmpty {
-            print("\(options.dryRun ? "would rewrite" : "rewrote") \(report.recordsRepaired.count) damaged record(s) from the catalog: "
-                + report.recordsRepaired.joined(separator: ", "))
+            print(
+                "\(options.dryRun ? "would rewrite" : "rewrote") \(report.recordsRepaired.count) damaged record(s) from the catalog: "
+                    + report.recordsRepaired.joined(separator: ", "))
         }
         if !report.vmsWithoutConfiguration.isEmpty {
-            print("no readable record of VM(s) \(report.vmsWithoutConfiguration.joined(separator: ", ")): "
-                + "their snapshots are listed, but rollback and clone need the VM's configuration")
+            print(
+                "no readable record of VM(s) \(report.vmsWithoutConfiguration.joined(separator: ", ")): "
+                    + "their snapshots are listed, but rollback and clone need the VM's configuration")
         }
         let seconds = report.seconds
-        print(String(format: "took %.2f s: packs %.2f s, records %.2f s, catalog %.2f s; ",
-                     seconds.packs + seconds.records + seconds.catalog, seconds.packs, seconds.records, seconds.catalog)
-            + "run `amber store verify` to check every image and snapshot")
+        print(
+            String(
+                format: "took %.2f s: packs %.2f s, records %.2f s, catalog %.2f s; ",
+                seconds.packs + seconds.records + seconds.catalog, seconds.packs, seconds.records, seconds.catalog)
+                + "run `amber store verify` to check every image and snapshot")
     }
 }

@@ -18,19 +18,21 @@ struct StoreRepair: ParsableCommand {
     @Flag(name: .long, help: "Print the report as JSON.") var json = false
 
     func run() throws {
-        try StoreCLI.check(json: json, { try StoreContext.required(home: home.resolved, toDo: "repair").repair(progress: $0.update) }, isClean: \.isClean, text: { report in
-            if report.found.isClean {
-                print("ok: \(report.found.checkedChunks) chunks verified; nothing to repair")
-                return
-            }
-            print("found \(report.found.badChunks.count) bad chunk(s); quarantined \(report.found.quarantined.count)")
-            for item in report.restored {
-                print("restored \(item.newChunks) chunk(s) of \(item.owner) from \(item.file)")
-            }
-            for (owner, advice) in report.unrepaired.sorted(by: { $0.key < $1.key }) {
-                print("NOT repaired: \(owner): \(advice)")
-            }
-            if report.isClean { print("repaired: every image and snapshot verifies") }
-        })
+        try StoreCLI.check(
+            json: json, { try StoreContext.required(home: home.resolved, toDo: "repair").repair(progress: $0.update) }, isClean: \.isClean,
+            text: { report in
+                if report.found.isClean {
+                    print("ok: \(report.found.checkedChunks) chunks verified; nothing to repair")
+                    return
+                }
+                print("found \(report.found.badChunks.count) bad chunk(s); quarantined \(report.found.quarantined.count)")
+                for item in report.restored {
+                    print("restored \(item.newChunks) chunk(s) of \(item.owner) from \(item.file)")
+                }
+                for (owner, advice) in report.unrepaired.sorted(by: { $0.key < $1.key }) {
+                    print("NOT repaired: \(owner): \(advice)")
+                }
+                if report.isClean { print("repaired: every image and snapshot verifies") }
+            })
     }
 }

@@ -36,7 +36,9 @@ struct StoreShare: ParsableCommand {
         if json { return try printJSON(report) }
         let path = resolved.storeDirectory.path
         if let shared = report.group {
-            print("\(path) is readable by group \(shared)" + (report.changed > 0 ? " (\(report.changed) file(s) or directories changed)" : ""))
+            print(
+                "\(path) is readable by group \(shared)" + (report.changed > 0 ? " (\(report.changed) file(s) or directories changed)" : "")
+            )
         } else {
             print("\(path) is owner-only" + (report.changed > 0 ? " (\(report.changed) file(s) or directories changed)" : ""))
         }

@@ -13,15 +13,15 @@ struct Amberd: ParsableCommand {
         commandName: "amberd",
         abstract: "Run snapshot policies: take snapshots on schedule, prune by retention, collect store garbage.",
         discussion: """
-        Runs in the foreground and logs one line per event to stderr. SIGTERM or SIGINT: the job in progress \
-        finishes (a snapshot is never left half-taken) and amberd exits 0.
-        A run missed while amberd was down is caught up once on start. A VM that is not running is skipped; a \
-        failed snapshot is retried at the next slot. When a policy file changes amberd re-reads the directory; an \
-        invalid version is reported and the last good one keeps running.
-        Policies: --policies DIR, else $AMBER_POLICIES, else <home>/policies (the source tree's policies/ holds \
-        examples; amberd never reads them unless pointed there).
-        Exit codes: 0 after SIGTERM/SIGINT, 64 usage, 65 invalid policies at start, 1 anything else (docs/cli.md).
-        """,
+            Runs in the foreground and logs one line per event to stderr. SIGTERM or SIGINT: the job in progress \
+            finishes (a snapshot is never left half-taken) and amberd exits 0.
+            A run missed while amberd was down is caught up once on start. A VM that is not running is skipped; a \
+            failed snapshot is retried at the next slot. When a policy file changes amberd re-reads the directory; an \
+            invalid version is reported and the last good one keeps running.
+            Policies: --policies DIR, else $AMBER_POLICIES, else <home>/policies (the source tree's policies/ holds \
+            examples; amberd never reads them unless pointed there).
+            Exit codes: 0 after SIGTERM/SIGINT, 64 usage, 65 invalid policies at start, 1 anything else (docs/cli.md).
+            """,
         version: BuildVersion.description
     )
 

@@ -69,8 +69,12 @@ import Testing
         while offset < madt.count {
             switch madt[offset] {
             case 0: localAPICs.append((madt[offset + 2], madt[offset + 3], madt.loadLittleEndian(UInt32.self, at: offset + 4)))
-            case 1: ioAPICs.append((madt[offset + 2], madt.loadLittleEndian(UInt32.self, at: offset + 4),
-                                    madt.loadLittleEndian(UInt32.self, at: offset + 8)))
+            case 1:
+                ioAPICs.append(
+                    (
+                        madt[offset + 2], madt.loadLittleEndian(UInt32.self, at: offset + 4),
+                        madt.loadLittleEndian(UInt32.self, at: offset + 8)
+                    ))
             default: Issue.record("unexpected MADT entry type \(madt[offset])")
             }
             offset += Int(madt[offset + 1])
@@ -143,7 +147,11 @@ import Testing
         }
         let acpiexec = Process()
         acpiexec.executableURL = URL(fileURLWithPath: "/usr/bin/acpiexec")
-        acpiexec.arguments = ["-b", "evaluate \\_S5_; evaluate \\_SB.V001._HID; evaluate \\_SB.V001._CRS; evaluate \\_SB.COM1._HID; evaluate \\_SB.COM1._CRS; sleep 5"] + files
+        acpiexec.arguments =
+            [
+                "-b",
+                "evaluate \\_S5_; evaluate \\_SB.V001._HID; evaluate \\_SB.V001._CRS; evaluate \\_SB.COM1._HID; evaluate \\_SB.COM1._CRS; sleep 5",
+            ] + files
         let output = Pipe()
         acpiexec.standardOutput = output
         acpiexec.standardError = output

@@ -38,7 +38,8 @@ import Testing
     ///     79 7F                              End tag; 0x7F makes the 23 bytes sum to 0 mod 256 })
     @Test func encodesAVirtioDeviceAsHandAssembled() {
         let device = DSDT.virtioDevice(index: 0, slot: VirtioMMIODeviceSlot(baseAddress: 0xD000_0000, gsi: 5))
-        let expected: [UInt8] = [0x5B, 0x82, 0x3A] + Array("V000".utf8)
+        let expected: [UInt8] =
+            [0x5B, 0x82, 0x3A] + Array("V000".utf8)
             + [0x08] + Array("_HID".utf8) + [0x0D] + Array("LNRO0005".utf8) + [0x00]
             + [0x08] + Array("_UID".utf8) + [0x00]
             + [0x08] + Array("_CRS".utf8) + [0x11, 0x1A, 0x0A, 0x17]

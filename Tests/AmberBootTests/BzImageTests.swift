@@ -52,7 +52,10 @@ import Testing
     @Test func rejectsELFFiles() {
         var bytes = SyntheticKernel().bytes
         bytes.replaceSubrange(0..<4, with: [0x7F, 0x45, 0x4C, 0x46])
-        #expect(throws: BootError("kernel vmlinux is an ELF file (a vmlinux), not a bzImage: pass the bzImage (arch/x86/boot/bzImage or /boot/vmlinuz-*)")) {
+        #expect(
+            throws: BootError(
+                "kernel vmlinux is an ELF file (a vmlinux), not a bzImage: pass the bzImage (arch/x86/boot/bzImage or /boot/vmlinuz-*)")
+        ) {
             try BzImage(bytes: bytes, name: "vmlinux")
         }
     }
@@ -81,7 +84,10 @@ import Testing
 
     @Test func rejectsTruncatedImages() {
         let bytes = Array(SyntheticKernel().bytes.prefix(5 * 512))
-        #expect(throws: BootError("kernel k is truncated: its header declares 4 setup sectors but the file has 2560 bytes: pass a complete bzImage")) {
+        #expect(
+            throws: BootError(
+                "kernel k is truncated: its header declares 4 setup sectors but the file has 2560 bytes: pass a complete bzImage")
+        ) {
             try BzImage(bytes: bytes, name: "k")
         }
     }

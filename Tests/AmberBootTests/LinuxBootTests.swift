@@ -6,31 +6,55 @@ private let mib: UInt64 = 1 << 20
 private let gib: UInt64 = 1 << 30
 
 @Suite struct LinuxBootTests {
-    static let sharedInitrd = InitialRamdisk(bytes: (0..<(1 << 20) + 123).map { UInt8(truncatingIfNeeded: $0 &* 13) },
-                                             name: "/test/initrd")
+    static let sharedInitrd = InitialRamdisk(
+        bytes: (0..<(1 << 20) + 123).map { UInt8(truncatingIfNeeded: $0 &* 13) },
+        name: "/test/initrd")
     var initrd: InitialRamdisk { Self.sharedInitrd }
 
-    func boot(memory: UInt64, vcpus: Int = 2, initrd: InitialRamdisk? = nil, commandLine: String = "console=ttyS0",
-              kernel: SyntheticKernel = SyntheticKernel()) throws -> LinuxBoot {
-        try LinuxBoot(kernel: kernel.image(), initrd: initrd, commandLine: commandLine, memorySize: memory,
-                      vcpuCount: vcpus, virtioDevices: [GuestMemoryLayout.virtioMMIODevice(index: 0)])
+    func boot(
+        memory: UInt64, vcpus: Int = 2, initrd: InitialRamdisk? = nil, commandLine: String = "console=ttyS0",
+        kernel: SyntheticKernel = SyntheticKernel()
+    ) throws -> LinuxBoot {
+        try LinuxBoot(
+            kernel: kernel.image(), initrd: initrd, commandLine: commandLine, memorySize: memory,
+            vcpuCount: vcpus, virtioDevices: [GuestMemoryLayout.virtioMMIODevice(index: 0)])
     }
 
     @Test(arguments: [
-        (64 * mib, [E820Entry(address: 0, size: 0x9FC00, kind: .ram),
-                    E820Entry(address: 0x9FC00, size: 0x60400, kind: .reserved),
-                    E820Entry(address: mib, size: 63 * mib, kind: .ram)]),
-        (512 * mib, [E820Entry(address: 0, size: 0x9FC00, kind: .ram),
-                     E820Entry(address: 0x9FC00, size: 0x60400, kind: .reserved),
-                     E820Entry(address: mib, size: 511 * mib, kind: .ram)]),
-        (4 * gib, [E820Entry(address: 0, size: 0x9FC00, kind: .ram),
-                   E820Entry(address: 0x9FC00, size: 0x60400, kind: .reserved),
-                   E820Entry(address: mib, size: 3 * gib - mib, kind: .ram),
-                   E820Entry(address: 4 * gib, size: gib, kind: .ram)]),
-        (8 * gib, [E820Entry(address: 0, size: 0x9FC00, kind: .ram),
-                   E820Entry(address: 0x9FC00, size: 0x60400, kind: .reserved),
-                   E820Entry(address: mib, size: 3 * gib - mib, kind: .ram),
-                   E820Entry(address: 4 * gib, size: 5 * gib, kind: .ram)]),
+        (
+            64 * mib,
+            [
+                E820Entry(address: 0, size: 0x9FC00, kind: .ram),
+                E820Entry(address: 0x9FC00, size: 0x60400, kind: .reserved),
+                E820Entry(address: mib, size: 63 * mib, kind: .ram),
+            ]
+        ),
+        (
+            512 * mib,
+            [
+                E820Entry(address: 0, size: 0x9FC00, kind: .ram),
+                E820Entry(address: 0x9FC00, size: 0x60400, kind: .reserved),
+                E820Entry(address: mib, size: 511 * mib, kind: .ram),
+            ]
+        ),
+        (
+            4 * gib,
+            [
+                E820Entry(address: 0, size: 0x9FC00, kind: .ram),
+                E820Entry(address: 0x9FC00, size: 0x60400, kind: .reserved),
+                E820Entry(address: mib, size: 3 * gib - mib, kind: .ram),
+                E820Entry(address: 4 * gib, size: gib, kind: .ram),
+            ]
+        ),
+        (
+            8 * gib,
+            [
+                E820Entry(address: 0, size: 0x9FC00, kind: .ram),
+                E820Entry(address: 0x9FC00, size: 0x60400, kind: .reserved),
+                E820Entry(address: mib, size: 3 * gib - mib, kind: .ram),
+                E820Entry(address: 4 * gib, size: 5 * gib, kind: .ram),
+            ]
+        ),
     ])
     func e820MapsRAMAroundTheGap(memory: UInt64, expected: [E820Entry]) throws {
         let boot = try boot(memory: memory)
@@ -136,7 +160,10 @@ private let gib: UInt64 = 1 << 30
 
     @Test func rejectsAnInitrdThatDoesNotFit() {
         let big = InitialRamdisk(bytes: [UInt8](repeating: 1, count: Int(20 * mib)), name: "/test/big")
-        #expect(throws: BootError("initrd /test/big (20 MiB) does not fit beside kernel /test/bzImage in 64 MiB of memory: give the VM more memory")) {
+        #expect(
+            throws: BootError(
+                "initrd /test/big (20 MiB) does not fit beside kernel /test/bzImage in 64 MiB of memory: give the VM more memory")
+        ) {
             try boot(memory: 64 * mib, initrd: big)
         }
     }
@@ -176,8 +203,9 @@ struct RealKernelBootTests {
     @Test func loadsIntoAVMOf256MiB() throws {
         let memory = TestGuestMemory(size: 256 << 20)
         let initrd = InitialRamdisk(bytes: [UInt8](repeating: 0x5A, count: 8 << 20), name: "initrd")
-        let boot = try LinuxBoot(kernel: kernel, initrd: initrd, commandLine: "console=ttyS0 reboot=k panic=1 pci=off",
-                                 memorySize: 256 << 20, vcpuCount: 2, virtioDevices: [GuestMemoryLayout.virtioMMIODevice(index: 0)])
+        let boot = try LinuxBoot(
+            kernel: kernel, initrd: initrd, commandLine: "console=ttyS0 reboot=k panic=1 pci=off",
+            memorySize: 256 << 20, vcpuCount: 2, virtioDevices: [GuestMemoryLayout.virtioMMIODevice(index: 0)])
         try boot.load(into: memory.buffer)
         #expect(memory.bytes(at: 0x7000 + 0x202, count: 4) == Array("HdrS".utf8))
         #expect(memory.bytes(at: 0x100000, count: 4096) == Array(kernel.protectedModeKernel.prefix(4096)))
@@ -189,8 +217,9 @@ struct RealKernelBootTests {
     /// Runtime start 16 MiB (pref_address) plus init_size: about 68 MiB for Debian's 6.1 kernel.
     @Test func needsMoreThan64MiB() {
         #expect(throws: BootError.self) {
-            try LinuxBoot(kernel: kernel, initrd: nil, commandLine: "", memorySize: 64 << 20, vcpuCount: 1,
-                          virtioDevices: [])
+            try LinuxBoot(
+                kernel: kernel, initrd: nil, commandLine: "", memorySize: 64 << 20, vcpuCount: 1,
+                virtioDevices: [])
         }
     }
 }

@@ -15,7 +15,8 @@ struct AmberdEndToEndTests {
         let kernel = try home.cli.file("ticker.bzImage", TinyBzImage.bytes(entryCode: TinyGuest.ticker))
         var arguments = ["run", name, "--kernel", kernel, "--memory", "64M", "--detach"]
         for (index, random) in disks.enumerated() {
-            let bytes = random
+            let bytes =
+                random
                 ? [UInt8](try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/urandom")).readData(ofLength: diskBytes))
                 : [UInt8](repeating: 7, count: diskBytes)
             arguments += ["--disk", try home.cli.file("\(name)-\(index).raw", bytes)]
@@ -44,7 +45,9 @@ struct AmberdEndToEndTests {
         try startTicker(home, name: "e1")
         let manual = try home.cli.amber(["snapshot", "e1"], timeout: 120)
         try #require(manual.status == 0, "\(manual.stderr)")
-        try home.writePolicy("fast.yaml", """
+        try home.writePolicy(
+            "fast.yaml",
+            """
             name: fast
             vms: [e1]
             schedule: "*:*:0/3"
@@ -148,7 +151,10 @@ struct AmberdEndToEndTests {
         }
         let victim = try #require(child, "no `amber store gc` child appeared: \(daemon.log)")
         kill(victim, SIGKILL)
-        #expect(daemon.waitFor("store gc failed: amber store gc (pid \(victim)) was killed by signal 9; retrying at the next gc slot", timeout: 30), "\(daemon.log)")
+        #expect(
+            daemon.waitFor(
+                "store gc failed: amber store gc (pid \(victim)) was killed by signal 9; retrying at the next gc slot", timeout: 30),
+            "\(daemon.log)")
         lease = nil
         #expect(daemon.waitFor("store gc: freed", timeout: 60), "\(daemon.log)")
         #expect(daemon.process.isRunning)

@@ -20,8 +20,9 @@ struct AmberdStartupTests {
     @Test func refusesAMissingPolicyDirectoryAndABadGCSchedule() throws {
         let home = try PolicyHome()
         defer { home.remove() }
-        let missing = try AmberdProcess(arguments: ["--home", home.cli.root.path, "--policies", "/nonexistent/policies"],
-                                        log: home.cli.scratch.appendingPathComponent("missing.log"))
+        let missing = try AmberdProcess(
+            arguments: ["--home", home.cli.root.path, "--policies", "/nonexistent/policies"],
+            log: home.cli.scratch.appendingPathComponent("missing.log"))
         #expect(missing.waitForExit(timeout: 30) == 65)
         #expect(missing.log.contains("error: cannot read policy directory /nonexistent/policies: create it"), "\(missing.log)")
         let badGC = try home.startAmberd(["--gc", "*-02-30"])

@@ -10,9 +10,9 @@ struct CLICloneParsingTests {
         let home = try CLIHome()
         defer { home.remove() }
         let spellings = [
-            ["clone", "0badc0de", "--name", "c1", "--detach"],        // by hand
-            ["clone", "--name", "c1", "--detach", "0badc0de"],        // by hand, another order
-            ["clone", "0badc0de", "--name=c1", "--detach"],           // ArgumentParser
+            ["clone", "0badc0de", "--name", "c1", "--detach"],  // by hand
+            ["clone", "--name", "c1", "--detach", "0badc0de"],  // by hand, another order
+            ["clone", "0badc0de", "--name=c1", "--detach"],  // ArgumentParser
         ]
         for arguments in spellings {
             let result = try home.amber(arguments)

@@ -65,8 +65,9 @@ struct CLIControlConnectionTests {
                 pass  # refused before the request was read: the answer is already there
             print(s.recv(4096).decode())
             """
-        let result = try runProcess(URL(fileURLWithPath: "/usr/bin/setpriv"),
-                                     ["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", probe, socket])
+        let result = try runProcess(
+            URL(fileURLWithPath: "/usr/bin/setpriv"),
+            ["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", probe, socket])
         #expect(result.status == 0, "the probe could not connect: \(result.stderr)")
         #expect(result.stdout.contains("only the user who started this VM may control it"), "\(result.stdout)")
         #expect(try ControlClient(AmberHome(explicit: home.root.path).vm("cu")).status().state == .running, "not paused")

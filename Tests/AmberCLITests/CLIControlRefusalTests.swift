@@ -72,7 +72,8 @@ struct CLIControlRefusalTests {
             home.remove()
         }
         try home.startCounter("rv")
-        let connection = try UnixSocketConnection(connectingTo: AmberHome(explicit: home.root.path).vm("rv").controlSocket.path, timeout: 10)
+        let connection = try UnixSocketConnection(
+            connectingTo: AmberHome(explicit: home.root.path).vm("rv").controlSocket.path, timeout: 10)
         defer { connection.close() }
         try connection.writeAll(Array(#"{"op":"status"}"#.utf8) + [UInt8(ascii: "\n")])
         let line = try #require(try connection.readLine())

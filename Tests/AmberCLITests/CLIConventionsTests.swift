@@ -168,7 +168,9 @@ struct CLIConventionsTests {
     /// check, collect or recover.
     @Test(
         "store work in a fresh home is refused and creates nothing",
-        arguments: [["store", "verify"], ["store", "repair", "--json"], ["store", "gc"], ["store", "recover"], ["store", "rebuild-index"]])
+        arguments: [
+            ["store", "verify"], ["store", "repair", "--json"], ["store", "gc"], ["store", "recover"], ["store", "rebuild-index"],
+        ])
     func storeWorkNeedsAStore(arguments: [String]) throws {
         let home = try CLIHome()
         defer { home.remove() }

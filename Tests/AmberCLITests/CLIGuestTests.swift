@@ -21,8 +21,9 @@ struct CLIGuestTests {
     private func openFiles(of pid: Int32) -> Set<String> {
         let directory = "/proc/\(pid)/fd"
         let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        return Set(descriptors.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "\(directory)/\($0)") }
-            .filter { $0.hasPrefix("pipe:") || $0.hasPrefix("socket:") })
+        return Set(
+            descriptors.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "\(directory)/\($0)") }
+                .filter { $0.hasPrefix("pipe:") || $0.hasPrefix("socket:") })
     }
 
     private func listed(_ home: CLIHome) throws -> [[String: Any]] {

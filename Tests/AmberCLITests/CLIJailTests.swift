@@ -80,7 +80,9 @@ struct CLIJailTests {
         // a stranger as soon as it accepts the connection, so the request may find the socket closed).
         let client = Process()
         client.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-        client.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", """
+        client.arguments = [
+            "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c",
+            """
             import socket, sys
             s = socket.socket(socket.AF_UNIX)
             s.settimeout(30)
@@ -90,7 +92,8 @@ struct CLIJailTests {
             except BrokenPipeError:
                 pass  # refused before it was read: the answer is waiting
             print(s.makefile().readline(), end="")
-            """, vm.controlSocket.path]
+            """, vm.controlSocket.path,
+        ]
         let output = Pipe()
         let errors = Pipe()
         client.standardOutput = output

@@ -26,15 +26,18 @@ struct CLIRecoverTests {
 
     private func run(_ home: PolicyHome, _ arguments: [String], timeout: Double = 120) throws -> String {
         // Only the policy commands take --policies.
-        let result = arguments.first == "policy" ? try home.amber(arguments, timeout: timeout)
+        let result =
+            arguments.first == "policy"
+            ? try home.amber(arguments, timeout: timeout)
             : try home.cli.amber(arguments, timeout: timeout)
         try #require(result.status == 0, "amber \(arguments.joined(separator: " ")): \(result.stderr)")
         return result.stdout
     }
 
     private func views(_ home: PolicyHome) throws -> Views {
-        Views(snapshots: try run(home, ["snapshots", "--json"]), images: try run(home, ["image", "ls", "--json"]),
-              plan: try run(home, ["policy", "plan", "--verbose", "--at", Self.planTime]))
+        Views(
+            snapshots: try run(home, ["snapshots", "--json"]), images: try run(home, ["image", "ls", "--json"]),
+            plan: try run(home, ["policy", "plan", "--verbose", "--at", Self.planTime]))
     }
 
     private func snapshot(_ home: PolicyHome, _ vm: String) throws -> String { try home.cli.snapshotID(vm) }
@@ -114,8 +117,9 @@ struct CLIRecoverTests {
 
         removeCatalog(home)
         let refused = try home.cli.amber(["store", "gc"])
-        #expect(refused.status != 0 && refused.errorLine.contains("amber store recover") && !refused.errorLine.contains("\n"),
-                "\(refused.stderr)")
+        #expect(
+            refused.status != 0 && refused.errorLine.contains("amber store recover") && !refused.errorLine.contains("\n"),
+            "\(refused.stderr)")
         let recover = try home.cli.amber(["store", "recover", "--json"], timeout: 120)
         try #require(recover.status == 0, "\(recover.stderr)")
         let report = try JSONDecoder().decode(RecoveryReport.self, from: Data(recover.stdout.utf8))
@@ -149,8 +153,12 @@ struct CLIRecoverTests {
         #expect(Set(report.added) == Set(["snapshot \(ids["after-rollback"]!)", "snapshot \(ids["clone"]!)", "VM c1"]))
         #expect(report.removed == ["snapshot \(ids["r2-gone"]!)"])
         // r2-kept descended from the removed snapshot: it moves up to that one's parent, as `snapshot rm` moved it.
-        #expect(Set(report.updated) == Set(["snapshot \(ids["protected"]!)", "snapshot \(ids["policy1"]!)",
-                                            "snapshot \(ids["r2-kept"]!)"]))
+        #expect(
+            Set(report.updated)
+                == Set([
+                    "snapshot \(ids["protected"]!)", "snapshot \(ids["policy1"]!)",
+                    "snapshot \(ids["r2-kept"]!)",
+                ]))
         #expect(try views(home) == before)
         try expectLiveAfterGC(home, ids)
     }

@@ -22,8 +22,11 @@ struct CLIRestoreUnderGCTests {
         // At most 200 runs or 5 minutes: the loop ends by itself.
         let gc = Process()
         gc.executableURL = URL(fileURLWithPath: "/bin/sh")
-        gc.arguments = ["-c", "i=0; while [ $i -lt 200 ] && [ ! -e \"$1/stop-gc\" ]; do \"$2\" store gc --home \"$1\" >/dev/null 2>&1; i=$((i+1)); done",
-                        "gc-loop", home.root.path, BuiltProducts.amber.path]
+        gc.arguments = [
+            "-c",
+            "i=0; while [ $i -lt 200 ] && [ ! -e \"$1/stop-gc\" ]; do \"$2\" store gc --home \"$1\" >/dev/null 2>&1; i=$((i+1)); done",
+            "gc-loop", home.root.path, BuiltProducts.amber.path,
+        ]
         try gc.run()
         defer {
             FileManager.default.createFile(atPath: home.root.appendingPathComponent("stop-gc").path, contents: nil)

@@ -175,18 +175,23 @@ struct CLIRollbackKillTests {
             // fixed delay mostly lands before or after), or wherever it is if it ends first.
             let setAsideBy = Date().addingTimeInterval(30)
             while rollback.isRunning, Date() < setAsideBy,
-                  access(directory.configFile.path + VMSetAside.suffix, F_OK) != 0 { usleep(200) }
+                access(directory.configFile.path + VMSetAside.suffix, F_OK) != 0
+            { usleep(200) }
             usleep(UInt32.random(in: 0...20_000, using: &random))
             kill(rollback.processIdentifier, SIGKILL)
             rollback.waitUntilExit()
-            let setAside = try FileManager.default.contentsOfDirectory(atPath: directory.url.path).filter { $0.hasSuffix(VMSetAside.suffix) }
+            let setAside = try FileManager.default.contentsOfDirectory(atPath: directory.url.path).filter {
+                $0.hasSuffix(VMSetAside.suffix)
+            }
             if !setAside.isEmpty { caughtMidway += 1 }
             // Any command on the VM finishes what the killed rollback left.
             _ = try home.amber(["resume", "k1"])
             let deadline = Date().addingTimeInterval(30)
             while (try? ControlClient(directory).status().state) != .running, Date() < deadline { usleep(20_000) }
             #expect((try? ControlClient(directory).status().state) == .running, "round \(round): the VM does not run")
-            let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory.url.path).filter { $0.hasSuffix(VMSetAside.suffix) }
+            let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory.url.path).filter {
+                $0.hasSuffix(VMSetAside.suffix)
+            }
             #expect(leftovers.isEmpty, "round \(round): \(leftovers)")
         }
         #expect(caughtMidway > 0, "no kill landed while the VM's files were set aside")
@@ -228,7 +233,8 @@ struct CLIRollbackKillTests {
             let deadline = Date().addingTimeInterval(30)
             while rollback.isRunning, victim == nil, Date() < deadline {
                 if access(directory.configFile.path + VMSetAside.suffix, F_OK) == 0,
-                   let holder = FileLock.holder(of: directory.configFile.path), holder > 0, holder != before {
+                    let holder = FileLock.holder(of: directory.configFile.path), holder > 0, holder != before
+                {
                     victim = holder
                     kill(holder, SIGKILL)
                 }

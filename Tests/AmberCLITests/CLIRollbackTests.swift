@@ -53,8 +53,9 @@ struct CLIRollbackTests {
         let early = try take(home, "r1")
         try home.waitForCount("r1", above: try counter(home, early.id) + 3)
         let oldPID = try pid(home, "r1")
-        let rolled = try decode(RestoreService.RollbackResult.self,
-                                try home.amber(["rollback", "r1", "--to", early.id, "--keep-current", "--json"], timeout: 120))
+        let rolled = try decode(
+            RestoreService.RollbackResult.self,
+            try home.amber(["rollback", "r1", "--to", early.id, "--keep-current", "--json"], timeout: 120))
         let kept = try #require(rolled.keptCurrent)
         #expect(rolled.snapshot.id == early.id && rolled.wasRunning)
         #expect(kept.label?.hasPrefix("pre-rollback") == true)
@@ -92,10 +93,13 @@ struct CLIRollbackTests {
         let second = try take(home, "r2")
         let between = first.created.addingTimeInterval(1)
         let iso = ISO8601DateFormatter().string(from: between)
-        let rolled = try decode(RestoreService.RollbackResult.self, try home.amber(["rollback", "r2", "--at", iso, "--json"], timeout: 120))
+        let rolled = try decode(
+            RestoreService.RollbackResult.self, try home.amber(["rollback", "r2", "--at", iso, "--json"], timeout: 120))
         #expect(rolled.snapshot.id == first.id)
-        let latest = try decode(RestoreService.RollbackResult.self,
-                                try home.amber(["rollback", "r2", "--at", ISO8601DateFormatter().string(from: Date().addingTimeInterval(2)), "--json"], timeout: 120))
+        let latest = try decode(
+            RestoreService.RollbackResult.self,
+            try home.amber(
+                ["rollback", "r2", "--at", ISO8601DateFormatter().string(from: Date().addingTimeInterval(2)), "--json"], timeout: 120))
         #expect(latest.snapshot.id == second.id)
         let tooEarly = try home.amber(["rollback", "r2", "--at", "2001-01-01 00:00"])
         #expect(tooEarly.status != 0)
@@ -114,8 +118,9 @@ struct CLIRollbackTests {
         let snapshot = try take(home, "origin")
         let atSnapshot = try counter(home, snapshot.id)
         for name in clones {
-            let result = try decode(RestoreService.CloneResult.self,
-                                    try home.amber(["clone", snapshot.id, "--name", name, "--detach", "--json"], timeout: 120))
+            let result = try decode(
+                RestoreService.CloneResult.self,
+                try home.amber(["clone", snapshot.id, "--name", name, "--detach", "--json"], timeout: 120))
             #expect(result.vm == name && result.snapshot.id == snapshot.id)
         }
         let memoryFile = MaterializedSnapshot.directory(AmberHome(explicit: home.root.path), id: snapshot.id)
@@ -203,7 +208,10 @@ struct CLIRollbackTests {
         try Self.replaceCachedState(home, snapshot: snapshot.id, with: bytes)
         let damaged = try home.amber(["clone", snapshot.id, "--name", "w2", "--detach"], timeout: 60)
         #expect(damaged.status != 0)
-        #expect(damaged.errorLine.hasPrefix("snapshot \(snapshot.id) cannot be restored: its machine state is not usable: machine state is corrupt: its checksum"), "\(damaged.errorLine)")
+        #expect(
+            damaged.errorLine.hasPrefix(
+                "snapshot \(snapshot.id) cannot be restored: its machine state is not usable: machine state is corrupt: its checksum"),
+            "\(damaged.errorLine)")
         #expect(!FileManager.default.fileExists(atPath: home.vmDirectory("w2").path))
         #expect(!FileManager.default.fileExists(atPath: state), "the damaged copy is dropped")
 
@@ -228,15 +236,26 @@ struct CLIRollbackTests {
 
         // `amber` passes the restore's memory file, size and vCPUs so amber-vmm builds the VM early; amber-vmm
         // still holds them against its configuration.
-        let wrongSize = try runProcess(BuiltProducts.amberVMM, ["--config", config, "--restore-memory", memory,
-                                                           "--restore-bytes", "\(32 << 20)", "--restore-vcpus", "1"])
+        let wrongSize = try runProcess(
+            BuiltProducts.amberVMM,
+            [
+                "--config", config, "--restore-memory", memory,
+                "--restore-bytes", "\(32 << 20)", "--restore-vcpus", "1",
+            ])
         #expect(wrongSize.status == 2)
-        #expect(wrongSize.stderr.contains("the restore on amber-vmm's command line (\(memory), \(32 << 20) bytes, 1 vCPUs) is not the one its configuration describes (\(memory), \(64 << 20) bytes, 1 vCPUs)"), "\(wrongSize.stderr)")
+        #expect(
+            wrongSize.stderr.contains(
+                "the restore on amber-vmm's command line (\(memory), \(32 << 20) bytes, 1 vCPUs) is not the one its configuration describes (\(memory), \(64 << 20) bytes, 1 vCPUs)"
+            ), "\(wrongSize.stderr)")
         let partial = try runProcess(BuiltProducts.amberVMM, ["--config", config, "--restore-memory", memory])
         #expect(partial.status == 2)
         #expect(partial.stderr.contains("--restore-memory, --restore-bytes and --restore-vcpus go together"))
-        let missing = try runProcess(BuiltProducts.amberVMM, ["--config", config, "--restore-memory", memory + ".gone",
-                                                         "--restore-bytes", "\(64 << 20)", "--restore-vcpus", "1"])
+        let missing = try runProcess(
+            BuiltProducts.amberVMM,
+            [
+                "--config", config, "--restore-memory", memory + ".gone",
+                "--restore-bytes", "\(64 << 20)", "--restore-vcpus", "1",
+            ])
         #expect(missing.status == 2)
         #expect(missing.stderr.contains("snapshot memory \(memory).gone cannot be opened"), "\(missing.stderr)")
     }
@@ -256,12 +275,16 @@ struct CLIRollbackTests {
         let unknown = try home.amber(["rollback", "b1", "--to", "ffffffff"])
         #expect(unknown.errorLine == "no snapshot with id ffffffff (see `amber snapshots`)")
         let foreign = try home.amber(["rollback", "b1", "--to", other.id])
-        #expect(foreign.errorLine == "snapshot \(other.id) is a snapshot of VM b2, not b1: roll b2 back, or `amber clone \(other.id)` to get a copy")
+        #expect(
+            foreign.errorLine
+                == "snapshot \(other.id) is a snapshot of VM b2, not b1: roll b2 back, or `amber clone \(other.id)` to get a copy")
         #expect(try home.amber(["rollback", "b1"]).status != 0)
         let diskOnly = try decode(SnapshotSummary.self, try home.amber(["snapshot", "b1", "--disk-only", "--json"], timeout: 60))
         #expect(diskOnly.kind == "disk" && diskOnly.logicalBytes == 1 << 20, "only the 1 MiB disk: \(diskOnly.logicalBytes)")
         let notRestorable = try home.amber(["rollback", "b1", "--to", diskOnly.id])
-        #expect(notRestorable.errorLine == "snapshot \(diskOnly.id) cannot be restored: it has no memory or machine state (a disk-only snapshot)")
+        #expect(
+            notRestorable.errorLine
+                == "snapshot \(diskOnly.id) cannot be restored: it has no memory or machine state (a disk-only snapshot)")
 
         // Damage the snapshot's machine state in its pack: the rollback is refused before the VM is touched.
         let context = try StoreContext(home: AmberHome(explicit: home.root.path))
@@ -279,7 +302,9 @@ struct CLIRollbackTests {
 
         let corrupt = try home.amber(["rollback", "b1", "--to", mine.id])
         #expect(corrupt.status != 0)
-        #expect(corrupt.errorLine.hasPrefix("snapshot \(mine.id) cannot be restored: its state cannot be read from the store"), "\(corrupt.errorLine)")
+        #expect(
+            corrupt.errorLine.hasPrefix("snapshot \(mine.id) cannot be restored: its state cannot be read from the store"),
+            "\(corrupt.errorLine)")
         #expect(try pid(home, "b1") == pidBefore)
         #expect(try ControlClient(AmberHome(explicit: home.root.path).vm("b1")).status().state == .running)
     }
@@ -293,7 +318,8 @@ struct CLIRollbackTests {
         try start(home, name: "s1")
         let snapshot = try take(home, "s1")
         #expect(try home.amber(["stop", "s1"]).status == 0)
-        let rolled = try decode(RestoreService.RollbackResult.self, try home.amber(["rollback", "s1", "--to", snapshot.id, "--json"], timeout: 120))
+        let rolled = try decode(
+            RestoreService.RollbackResult.self, try home.amber(["rollback", "s1", "--to", snapshot.id, "--json"], timeout: 120))
         #expect(!rolled.wasRunning)
         #expect(try pid(home, "s1") == rolled.pid)
         let exported = home.scratch.appendingPathComponent("exported.raw").path

@@ -9,8 +9,10 @@ import Testing
 @Suite("amber run refuses bad input")
 struct CLIRunValidationTests {
     /// Runs `amber run NAME ARGS` with otherwise valid inputs and checks the failure.
-    private func expectRefusal(_ arguments: [String], name: String = "vm1", mentioning expected: [String],
-                               home: CLIHome) throws {
+    private func expectRefusal(
+        _ arguments: [String], name: String = "vm1", mentioning expected: [String],
+        home: CLIHome
+    ) throws {
         let result = try home.amber(["run", name] + arguments)
         #expect(result.status != 0)
         #expect(result.stdout.isEmpty)
@@ -55,17 +57,20 @@ struct CLIRunValidationTests {
 
     @Test func missingInitrd() throws {
         try withHome { home, valid in
-            try expectRefusal(replacing(valid, "--initrd", with: "/nonexistent/initrd.img"),
-                              mentioning: ["initrd /nonexistent/initrd.img does not exist"], home: home)
+            try expectRefusal(
+                replacing(valid, "--initrd", with: "/nonexistent/initrd.img"),
+                mentioning: ["initrd /nonexistent/initrd.img does not exist"], home: home)
         }
     }
 
     @Test func missingOrUnusableDisk() throws {
         try withHome { home, valid in
-            try expectRefusal(replacing(valid, "--disk", with: "/nonexistent/disk.img:ro"),
-                              mentioning: ["disk /nonexistent/disk.img does not exist"], home: home)
-            try expectRefusal(replacing(valid, "--disk", with: home.scratch.path),
-                              mentioning: ["disk", "not a regular file"], home: home)
+            try expectRefusal(
+                replacing(valid, "--disk", with: "/nonexistent/disk.img:ro"),
+                mentioning: ["disk /nonexistent/disk.img does not exist"], home: home)
+            try expectRefusal(
+                replacing(valid, "--disk", with: home.scratch.path),
+                mentioning: ["disk", "not a regular file"], home: home)
             try expectRefusal(valid + ["--disk", "/nonexistent/second.img"], mentioning: ["second.img"], home: home)
         }
     }
@@ -83,15 +88,17 @@ struct CLIRunValidationTests {
     @Test("memory that is not a size", arguments: ["abc", "12X", "1.5G", "512 M", "M"])
     func memoryNotASize(text: String) throws {
         try withHome { home, valid in
-            try expectRefusal(replacing(valid, "--memory", with: text),
-                              mentioning: ["--memory '\(text)' is not a size", "512M", "1G", "1024K"], home: home)
+            try expectRefusal(
+                replacing(valid, "--memory", with: text),
+                mentioning: ["--memory '\(text)' is not a size", "512M", "1G", "1024K"], home: home)
         }
     }
 
     @Test("memory too small", arguments: ["0", "32M", "65535K"])
     func memoryTooSmall(text: String) throws {
         try withHome { home, valid in
-            try expectRefusal(replacing(valid, "--memory", with: text), mentioning: ["--memory \(text) is too small", "at least 64 MiB"], home: home)
+            try expectRefusal(
+                replacing(valid, "--memory", with: text), mentioning: ["--memory \(text) is too small", "at least 64 MiB"], home: home)
         }
     }
 
@@ -144,7 +151,8 @@ struct CLIRunValidationTests {
         let name = String(repeating: "n", count: length)
         let result = try home.amber(["run", name, "--kernel", kernel])
         #expect(result.status == 64)
-        #expect(result.errorLine.contains("control socket path") && result.errorLine.contains("longer than 90 bytes"), "\(result.errorLine)")
+        #expect(
+            result.errorLine.contains("control socket path") && result.errorLine.contains("longer than 90 bytes"), "\(result.errorLine)")
         #expect(!FileManager.default.fileExists(atPath: prefix + name))
     }
 }

@@ -26,7 +26,8 @@ struct CLISnapshotFaultTests {
 
         // 40 MiB of random guest memory cannot fit in what is left of the 24 MiB store.
         let memory = try GuestMemoryWindow(try ControlClient(AmberHome(explicit: home.root.path).vm("full")).status())
-        try memory.write([UInt8](try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/urandom")).readData(ofLength: 40 << 20)), at: 8 << 20)
+        try memory.write(
+            [UInt8](try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/urandom")).readData(ofLength: 40 << 20)), at: 8 << 20)
 
         let full = try home.amber(["snapshot", "full"], timeout: 120)
         #expect(full.status != 0)

@@ -23,7 +23,8 @@ struct CLISnapshotPauseLimitTests {
         }
         // A first snapshot reads its 256 MiB random disk while the guest is paused: long enough to catch.
         let kernel = try home.file("counter.bzImage", TinyBzImage.bytes(entryCode: TinyGuest.counter))
-        let disk = try home.file("disk.raw", [UInt8](try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/urandom")).readData(ofLength: 256 << 20)))
+        let disk = try home.file(
+            "disk.raw", [UInt8](try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/urandom")).readData(ofLength: 256 << 20)))
         let run = try home.amber(["run", "p1", "--kernel", kernel, "--memory", "64M", "--disk", disk, "--detach"], timeout: 30)
         try #require(run.status == 0, "\(run.stderr)")
 

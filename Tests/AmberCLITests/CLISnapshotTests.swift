@@ -22,8 +22,9 @@ struct CLISnapshotTests {
         let disk = [UInt8](try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/urandom")).readData(ofLength: diskBytes))
         try #require(disk.count == diskBytes)
         let diskPath = try home.file("disk.raw", disk)
-        let run = try home.amber(["run", name, "--kernel", kernel, "--memory", "64M", "--vcpus", "2", "--disk", diskPath, "--detach"],
-                                 timeout: 30)
+        let run = try home.amber(
+            ["run", name, "--kernel", kernel, "--memory", "64M", "--vcpus", "2", "--disk", diskPath, "--detach"],
+            timeout: 30)
         try #require(run.status == 0, "\(run.stderr)")
         return diskPath
     }
@@ -87,14 +88,19 @@ struct CLISnapshotTests {
         #expect(try materialize(context, record.diskManifest) == [UInt8](try Data(contentsOf: URL(fileURLWithPath: diskPath))))
 
         let table = try home.amber(["snapshots"])
-        #expect(table.stdout.split(separator: "\n").map { $0.split(separator: " ").first.map(String.init) }
-            == ["ID", SnapshotIDs.shortened(first.id), SnapshotIDs.shortened(second.id)])
+        #expect(
+            table.stdout.split(separator: "\n").map { $0.split(separator: " ").first.map(String.init) }
+                == ["ID", SnapshotIDs.shortened(first.id), SnapshotIDs.shortened(second.id)])
         #expect(first.id.count == 16 && SnapshotIDs.shortened(first.id).count == 12, "64-bit ids, shown by their first 12 digits")
-        #expect(table.stdout.split(separator: "\n").last?.hasPrefix("\(SnapshotIDs.shortened(second.id))  \(SnapshotIDs.shortened(first.id))") == true,
-                "a lone child continues its parent's line (only branches indent), its parent named")
+        #expect(
+            table.stdout.split(separator: "\n").last?.hasPrefix("\(SnapshotIDs.shortened(second.id))  \(SnapshotIDs.shortened(first.id))")
+                == true,
+            "a lone child continues its parent's line (only branches indent), its parent named")
 
         let protect = try home.amber(["snapshot", "protect", String(first.id.prefix(6))])
-        #expect(protect.status == 0 && protect.stdout == "snapshot \(first.id) protected\n", "a unique prefix names the snapshot: \(protect.stdout)")
+        #expect(
+            protect.status == 0 && protect.stdout == "snapshot \(first.id) protected\n",
+            "a unique prefix names the snapshot: \(protect.stdout)")
         let refused = try home.amber(["snapshot", "rm", first.id])
         #expect(refused.status == 65)
         #expect(refused.errorLine == "snapshot \(first.id) is protected: run `amber snapshot unprotect \(first.id)` first")
@@ -292,7 +298,8 @@ struct CLISnapshotTests {
     private func children(of pid: Int32) throws -> [String] {
         let threads = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")
         return threads.flatMap {
-            ((try? String(contentsOfFile: "/proc/\(pid)/task/\($0)/children", encoding: .utf8)) ?? "").split(separator: " ").map(String.init)
+            ((try? String(contentsOfFile: "/proc/\(pid)/task/\($0)/children", encoding: .utf8)) ?? "").split(separator: " ").map(
+                String.init)
         }.filter { !$0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }
     }
 
@@ -305,7 +312,8 @@ struct CLISnapshotTests {
         try home.startCounter("t7", memory: "256M")
         // 192 MiB of random memory: reading and compressing it keeps the snapshot busy after the release.
         let memory = try GuestMemoryWindow(try status(home, "t7"))
-        try memory.write([UInt8](try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/urandom")).readData(ofLength: 192 << 20)), at: 32 << 20)
+        try memory.write(
+            [UInt8](try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/urandom")).readData(ofLength: 192 << 20)), at: 32 << 20)
         let vmm = try status(home, "t7").pid
 
         // Caught with the memory held and the guest released: a holder exists and the VM runs.

@@ -12,16 +12,20 @@ struct CLIStoreShareTests {
     static func probe(gid: Int, _ paths: [String], write: Bool = false) throws -> [String] {
         let probe = Process()
         probe.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-        probe.arguments = ["--reuid=65534", "--regid=\(gid)", "--clear-groups", "/usr/bin/python3", "-c", """
-            import errno, sys
-            mode = sys.argv[1]
-            for path in sys.argv[2:]:
-                try:
-                    with open(path, mode) as f:
-                        print("write" if mode == "ab" else "read")
-                except OSError as error:
-                    print(errno.errorcode.get(error.errno, str(error.errno)))
-            """, write ? "ab" : "rb"] + paths
+        probe.arguments =
+            [
+                "--reuid=65534", "--regid=\(gid)", "--clear-groups", "/usr/bin/python3", "-c",
+                """
+                import errno, sys
+                mode = sys.argv[1]
+                for path in sys.argv[2:]:
+                    try:
+                        with open(path, mode) as f:
+                            print("write" if mode == "ab" else "read")
+                    except OSError as error:
+                        print(errno.errorcode.get(error.errno, str(error.errno)))
+                """, write ? "ab" : "rb",
+            ] + paths
         let output = Pipe()
         probe.standardOutput = output
         try probe.run()
@@ -32,8 +36,10 @@ struct CLIStoreShareTests {
 
     /// `amber ARGS` under umask 077: sharing must not depend on a permissive umask.
     static func amberUnderStrictUmask(_ home: CLIHome, _ arguments: [String]) throws -> CLIResult {
-        try runProcess(URL(fileURLWithPath: "/bin/sh"), ["-c", "umask 077; exec \"$0\" \"$@\"", BuiltProducts.amber.path]
-                        + arguments + ["--home", home.root.path])
+        try runProcess(
+            URL(fileURLWithPath: "/bin/sh"),
+            ["-c", "umask 077; exec \"$0\" \"$@\"", BuiltProducts.amber.path]
+                + arguments + ["--home", home.root.path])
     }
 
     @Test func aGroupReadsThePacksAndRecordsAndNothingElse() throws {
@@ -53,7 +59,8 @@ struct CLIStoreShareTests {
 
         let packs = try FileManager.default.contentsOfDirectory(atPath: root + "/store/packs").filter { $0.hasSuffix(".pack") }
         #expect(!packs.isEmpty)
-        let readable = packs.map { root + "/store/packs/" + $0 } + [root + "/store/records/images/first", root + "/store/records/images/second"]
+        let readable =
+            packs.map { root + "/store/packs/" + $0 } + [root + "/store/records/images/first", root + "/store/records/images/second"]
         let closed = [root + "/catalog.db"]
         #expect(try Self.probe(gid: 65534, readable + closed) == Array(repeating: "read", count: readable.count) + ["EACCES"])
         #expect(try Self.probe(gid: 65534, readable, write: true) == Array(repeating: "EACCES", count: readable.count))
@@ -65,6 +72,8 @@ struct CLIStoreShareTests {
         let status = try home.amber(["store", "share"])
         #expect(status.stdout.contains("owner-only"))
         let unknown = try home.amber(["store", "share", "--group", "no-such-group-amber"])
-        #expect(unknown.status != 0 && unknown.stderr.hasPrefix("error: ") && unknown.stderr.contains("no group no-such-group-amber"), "\(unknown.stderr)")
+        #expect(
+            unknown.status != 0 && unknown.stderr.hasPrefix("error: ") && unknown.stderr.contains("no group no-such-group-amber"),
+            "\(unknown.stderr)")
     }
 }

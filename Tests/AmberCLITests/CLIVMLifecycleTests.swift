@@ -18,7 +18,8 @@ struct CLIVMLifecycleTests {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return entries.compactMap(Int32.init).filter { pid in
             guard pid != getpid(),
-                  let data = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")) else { return false }
+                let data = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))
+            else { return false }
             return String(decoding: data, as: UTF8.self).contains(text)
         }
     }
@@ -88,11 +89,12 @@ struct CLIVMLifecycleTests {
         }
 
         let table = try home.amber(["ps"])
-        #expect(table.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true) } == [
-            ["NAME", "STATE", "PID", "VCPUS", "MEMORY", "UPTIME"],
-            ["a-vm", "stopped", "-", "3", "96", "MiB", "-"],
-            ["b-vm", "stopped", "-", "3", "96", "MiB", "-"],
-        ])
+        #expect(
+            table.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true) } == [
+                ["NAME", "STATE", "PID", "VCPUS", "MEMORY", "UPTIME"],
+                ["a-vm", "stopped", "-", "3", "96", "MiB", "-"],
+                ["b-vm", "stopped", "-", "3", "96", "MiB", "-"],
+            ])
     }
 
     @Test func controlCommandsOnAStoppedVM() throws {

@@ -9,12 +9,15 @@ import Testing
 /// What every command must do with crafted or damaged metadata (issue 11): exit with a failure code (1, or 74
 /// for damage found, 65 for a refusal; docs/cli.md) rather than die of a signal (a trap, and with it a core) and
 /// print one line naming `needles`.
-func expectRefusal(_ result: CLIResult, _ command: String, mentioning needles: [String],
-                   sourceLocation: SourceLocation = #_sourceLocation) {
+func expectRefusal(
+    _ result: CLIResult, _ command: String, mentioning needles: [String],
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
     #expect(!result.killedBySignal, "\(command) was killed by signal \(result.status)", sourceLocation: sourceLocation)
     #expect([1, 65, 74].contains(result.status), "\(command) exited \(result.status): \(result.stderr)", sourceLocation: sourceLocation)
-    #expect(result.stderr.hasPrefix("error: ") && result.stderr.split(separator: "\n").count == 1,
-            "\(command) should print one error line, printed: \(result.stderr)", sourceLocation: sourceLocation)
+    #expect(
+        result.stderr.hasPrefix("error: ") && result.stderr.split(separator: "\n").count == 1,
+        "\(command) should print one error line, printed: \(result.stderr)", sourceLocation: sourceLocation)
     for needle in needles {
         #expect(result.stderr.contains(needle), "\(command): \(result.stderr) should mention \(needle)", sourceLocation: sourceLocation)
     }

@@ -14,9 +14,11 @@ struct CraftedPlanningSummaryTests {
         defer { home.remove() }
         try home.writePolicy("web.yaml", PolicyPlanPruneTests.policy)
         try home.addVMDirectory("web-1")
-        try home.insertSnapshots(vm: "web-1", (1...4).map { hour in
-            ("s\(hour)", PolicyPlanPruneTests.base.addingTimeInterval(Double(hour) * 3600), "web", false)
-        })
+        try home.insertSnapshots(
+            vm: "web-1",
+            (1...4).map { hour in
+                ("s\(hour)", PolicyPlanPruneTests.base.addingTimeInterval(Double(hour) * 3600), "web", false)
+            })
         let plan = ["policy", "plan", "--at", "2026-11-20T06:30:00Z", "--json"]
         let expected = try home.amber(plan)
         try #require(expected.status == 0, "\(expected.stderr)")
@@ -40,9 +42,11 @@ struct CraftedPlanningSummaryTests {
         defer { home.remove() }
         try home.writePolicy("web.yaml", PolicyPlanPruneTests.policy)
         try home.addVMDirectory("web-1")
-        try home.insertSnapshots(vm: "web-1", (1...3).map { hour in
-            ("s\(hour)", PolicyPlanPruneTests.base.addingTimeInterval(Double(hour) * 3600), "web", false)
-        })
+        try home.insertSnapshots(
+            vm: "web-1",
+            (1...3).map { hour in
+                ("s\(hour)", PolicyPlanPruneTests.base.addingTimeInterval(Double(hour) * 3600), "web", false)
+            })
         try home.catalog().write { try $0.execute("UPDATE snapshots SET created = 1e300 WHERE id = 's2'") }
         let needles = ["snapshot s2", "amber snapshot rm s2"]
         expectRefusal(try home.amber(["policy", "plan", "--at", "2026-11-20T06:30:00Z"]), "policy plan", mentioning: needles)

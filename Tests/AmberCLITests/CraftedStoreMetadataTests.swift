@@ -76,8 +76,10 @@ struct CraftedStoreMetadataTests {
 
     /// A number no record can have in one column of a chunk row: export, verify and gc refuse naming
     /// the chunk and `rebuild-index`, after which the image exports again.
-    @Test(arguments: [("offset", "-1"), ("offset", "9223372036854775807"), ("stored_length", "-5"),
-                      ("raw_length", "1099511627776"), ("codec", "7")])
+    @Test(arguments: [
+        ("offset", "-1"), ("offset", "9223372036854775807"), ("stored_length", "-5"),
+        ("raw_length", "1099511627776"), ("codec", "7"),
+    ])
     func anImpossibleChunkRowIsRefused(column: String, value: String) throws {
         let (home, context) = try homeWithImage()
         defer { home.remove() }
@@ -136,7 +138,9 @@ struct CraftedStoreMetadataTests {
         let crafted = "../../../files/victim"
         #expect(URL(fileURLWithPath: context.store.packPath(crafted)).standardizedFileURL.path == victim.standardizedFileURL.path)
         try context.catalog.write { db in
-            try db.statement("INSERT INTO packs (name, length) SELECT ?, length FROM packs WHERE name = ?").bind(.text(crafted), .text(pack.name)).run()
+            try db.statement("INSERT INTO packs (name, length) SELECT ?, length FROM packs WHERE name = ?").bind(
+                .text(crafted), .text(pack.name)
+            ).run()
             try db.statement("UPDATE chunks SET pack = ? WHERE pack = ?").bind(.text(crafted), .text(pack.name)).run()
             try db.statement("DELETE FROM packs WHERE name = ?").bind(.text(pack.name)).run()
         }
@@ -160,7 +164,7 @@ struct CraftedStoreMetadataTests {
         let path = context.store.packPath(pack.name)
         var header = [UInt8](repeating: 0, count: PackFormat.recordHeaderSize)
         withUnsafeBytes(of: PackFormat.recordMagic.littleEndian) { header.replaceSubrange(0..<4, with: $0) }
-        header[4] = 9                                                    // codec 9: nobody's yet
+        header[4] = 9  // codec 9: nobody's yet
         withUnsafeBytes(of: UInt32(16).littleEndian) { header.replaceSubrange(8..<12, with: $0) }
         withUnsafeBytes(of: UInt32(16).littleEndian) { header.replaceSubrange(12..<16, with: $0) }
         let checksum = header.withUnsafeBytes { PackRecordHeader.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<48])) }
@@ -171,8 +175,9 @@ struct CraftedStoreMetadataTests {
         try handle.close()
         let size = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)
 
-        expectRefusal(try home.amber(["store", "rebuild-index"]), "rebuild-index",
-                      mentioning: ["pack \(pack.name)", "unknown codec", "newer Amber"])
+        expectRefusal(
+            try home.amber(["store", "rebuild-index"]), "rebuild-index",
+            mentioning: ["pack \(pack.name)", "unknown codec", "newer Amber"])
         #expect(try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber == size, "the pack was cut")
     }
 }

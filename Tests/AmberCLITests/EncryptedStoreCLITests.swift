@@ -118,9 +118,11 @@ struct EncryptedStoreCLITests {
         ]
         // (`amber snapshots` reads only the catalog, which stays plaintext outside the store: it needs no key.)
         for command in reading {
-            expectOneLineFailure(try home.amber(command + ["--key-file", wrong]), mentioning: "wrong key for store", command.joined(separator: " "))
-            expectOneLineFailure(try home.amber(command, environment: ["AMBER_KEY_FILE": ""]),
-                                 mentioning: "give its key with --key-file FILE or AMBER_KEY_FILE", command.joined(separator: " "))
+            expectOneLineFailure(
+                try home.amber(command + ["--key-file", wrong]), mentioning: "wrong key for store", command.joined(separator: " "))
+            expectOneLineFailure(
+                try home.amber(command, environment: ["AMBER_KEY_FILE": ""]),
+                mentioning: "give its key with --key-file FILE or AMBER_KEY_FILE", command.joined(separator: " "))
         }
         #expect(!FileManager.default.fileExists(atPath: out))
         let empty = try home.file("empty", [])
@@ -129,8 +131,9 @@ struct EncryptedStoreCLITests {
         expectOneLineFailure(again, mentioning: "already holds a store", "a second init")
         let fresh = try CLIHome()
         defer { fresh.remove() }
-        expectOneLineFailure(try fresh.amber(["store", "init", "--encrypt"], environment: ["AMBER_KEY_FILE": ""]),
-                             mentioning: "give a passphrase file with --key-file FILE or AMBER_KEY_FILE", "init without a key")
+        expectOneLineFailure(
+            try fresh.amber(["store", "init", "--encrypt"], environment: ["AMBER_KEY_FILE": ""]),
+            mentioning: "give a passphrase file with --key-file FILE or AMBER_KEY_FILE", "init without a key")
     }
 
     @Test func rotatedKeysReadTheDataAndTheRemovedOneIsRefused() throws {
@@ -145,13 +148,15 @@ struct EncryptedStoreCLITests {
         #expect(slots.count == 2)
         let first = try #require(slots.first { !added.stdout.contains($0.id) }).id
 
-        expectOneLineFailure(try home.amber(["store", "key", "rm", first, "--key-file", key1]), mentioning: "the slot the key given opened",
-                             "removing the slot in use")
+        expectOneLineFailure(
+            try home.amber(["store", "key", "rm", first, "--key-file", key1]), mentioning: "the slot the key given opened",
+            "removing the slot in use")
         let removed = try home.amber(["store", "key", "rm", first, "--key-file", key2])
         #expect(removed.status == 0, "\(removed.stderr)")
         let last = try #require(slots.first { $0.id != first }).id
-        expectOneLineFailure(try home.amber(["store", "key", "rm", last, "--key-file", key2]), mentioning: "last usable slot",
-                             "removing the last slot")
+        expectOneLineFailure(
+            try home.amber(["store", "key", "rm", last, "--key-file", key2]), mentioning: "last usable slot",
+            "removing the last slot")
 
         let out = home.scratch.appendingPathComponent("out.img").path
         let exported = try home.amber(["image", "export", "marked", out, "--key-file", key2])
@@ -159,8 +164,11 @@ struct EncryptedStoreCLITests {
         #expect(try TestContent.sha256(ofFile: out) == TestContent.sha256(ofFile: image))
         expectOneLineFailure(try home.amber(["image", "ls", "--key-file", key1]), mentioning: "wrong key for store", "the removed key")
         // gc rewrites sealed records as they are: after removing one of two images, the other still exports.
-        #expect(try home.amber(["image", "import", try home.file("other.img", TestContent.random(300_000, seed: 5)),
-                                "--name", "other", "--key-file", key2]).status == 0)
+        #expect(
+            try home.amber([
+                "image", "import", try home.file("other.img", TestContent.random(300_000, seed: 5)),
+                "--name", "other", "--key-file", key2,
+            ]).status == 0)
         #expect(try home.amber(["image", "rm", "marked", "--key-file", key2]).status == 0)
         let gc = try home.amber(["store", "gc", "--key-file", key2])
         #expect(gc.status == 0, "\(gc.stderr)")
@@ -212,8 +220,11 @@ struct EncryptedStoreCLITests {
         let original = try Data(contentsOf: marker)
         try Data("amber-store\nformat 1\nchunk-size 65536\n".utf8).write(to: marker)
         let packs = packBytes(home)
-        for arguments in [["image", "import", image, "--name", "again"], ["image", "ls"], ["store", "verify"], ["snapshot", "rm", "0123456789abcdef"]] {
-            expectOneLineFailure(try home.amber(arguments), mentioning: "its STORE file says it is not encrypted", arguments.joined(separator: " "))
+        for arguments in [
+            ["image", "import", image, "--name", "again"], ["image", "ls"], ["store", "verify"], ["snapshot", "rm", "0123456789abcdef"],
+        ] {
+            expectOneLineFailure(
+                try home.amber(arguments), mentioning: "its STORE file says it is not encrypted", arguments.joined(separator: " "))
         }
         #expect(packBytes(home) == packs, "nothing was written")
         try original.write(to: marker)
@@ -243,8 +254,10 @@ struct EncryptedStoreCLITests {
 
     /// A snapshot of a tiny guest whose disk holds the marker: neither its disk nor its memory shows in the store,
     /// a clone needs the key (one line without it), and works with it.
-    @Test(.enabled(if: FileManager.default.fileExists(atPath: "/dev/kvm")
-                   && FileManager.default.isExecutableFile(atPath: BuiltProducts.amberVMM.path)))
+    @Test(
+        .enabled(
+            if: FileManager.default.fileExists(atPath: "/dev/kvm")
+                && FileManager.default.isExecutableFile(atPath: BuiltProducts.amberVMM.path)))
     func aSnapshotOfAGuestIsSealedAndClonesWithTheKey() throws {
         let (home, key) = try encryptedHome()
         defer {
@@ -254,12 +267,16 @@ struct EncryptedStoreCLITests {
         }
         let kernel = try home.file("ticker.bzImage", TinyBzImage.bytes(entryCode: TinyGuest.ticker))
         let disk = try markedImage(home, name: "disk.raw")
-        let run = try home.amber(["run", "enc-t", "--kernel", kernel, "--memory", "64M", "--vcpus", "1", "--disk", disk, "--detach",
-                                  "--key-file", key], timeout: 30)
+        let run = try home.amber(
+            [
+                "run", "enc-t", "--kernel", kernel, "--memory", "64M", "--vcpus", "1", "--disk", disk, "--detach",
+                "--key-file", key,
+            ], timeout: 30)
         try #require(run.status == 0, "\(run.stderr)")
         let wrong = try home.file("wrong", Array("not the passphrase".utf8))
-        expectOneLineFailure(try home.amber(["snapshot", "enc-t", "--key-file", wrong], timeout: 60), mentioning: "wrong key for store",
-                             "snapshot with the wrong key")
+        expectOneLineFailure(
+            try home.amber(["snapshot", "enc-t", "--key-file", wrong], timeout: 60), mentioning: "wrong key for store",
+            "snapshot with the wrong key")
         let taken = try home.amber(["snapshot", "enc-t", "--json", "--key-file", key], timeout: 120)
         try #require(taken.status == 0, "\(taken.stderr)")
         let decoder = JSONDecoder()
@@ -268,9 +285,11 @@ struct EncryptedStoreCLITests {
         for file in storeFiles(home) {
             #expect(try Data(contentsOf: file).range(of: Data(Self.marker.utf8)) == nil, "\(file.path) holds the marker in the clear")
         }
-        expectOneLineFailure(try home.amber(["clone", snapshot.id, "--name", "enc-c", "--detach"], timeout: 60,
-                                            environment: ["AMBER_KEY_FILE": ""]),
-                             mentioning: "give its key with --key-file FILE or AMBER_KEY_FILE", "clone without a key")
+        expectOneLineFailure(
+            try home.amber(
+                ["clone", snapshot.id, "--name", "enc-c", "--detach"], timeout: 60,
+                environment: ["AMBER_KEY_FILE": ""]),
+            mentioning: "give its key with --key-file FILE or AMBER_KEY_FILE", "clone without a key")
         let clone = try home.amber(["clone", snapshot.id, "--name", "enc-c", "--detach", "--key-file", key], timeout: 120)
         #expect(clone.status == 0, "\(clone.stderr)")
         let verify = try home.amber(["store", "verify", "--key-file", key], timeout: 120)

@@ -23,8 +23,9 @@ import Testing
 
     /// Runs `amber ARGS --home HOME` under umask 022, the usual default that leaves new files world-readable.
     static func amberUnderUmask022(_ home: CLIHome, _ arguments: [String]) throws -> CLIResult {
-        try runProcess(URL(fileURLWithPath: "/bin/sh"),
-                        ["-c", "umask 022 && exec \"$@\"", "sh", BuiltProducts.amber.path] + arguments + ["--home", home.root.path])
+        try runProcess(
+            URL(fileURLWithPath: "/bin/sh"),
+            ["-c", "umask 022 && exec \"$@\"", "sh", BuiltProducts.amber.path] + arguments + ["--home", home.root.path])
     }
 
     @Test func aHomeMadeUnderUmask022IsOwnerOnly() throws {
@@ -60,7 +61,9 @@ import Testing
         #expect(try home.amber(["image", "import", image, "--name", "base"]).status == 0)
         let root = home.root.path
         let pack = try #require(try FileManager.default.contentsOfDirectory(atPath: root + "/store/packs").first { $0.hasSuffix(".pack") })
-        for (path, mode) in [(root, 0o755), (root + "/store", 0o755), (root + "/store/packs/" + pack, 0o644), (root + "/catalog.db", 0o644)] {
+        for (path, mode) in [
+            (root, 0o755), (root + "/store", 0o755), (root + "/store/packs/" + pack, 0o644), (root + "/catalog.db", 0o644),
+        ] {
             #expect(chmod(path, mode_t(mode)) == 0)
         }
         #expect(Self.openToOthers(root).count == 4)
@@ -75,7 +78,8 @@ import Testing
         // A home an older Amber made (no marker of a full walk) is walked to the last pack on its first open.
         #expect(unlink(root + "/" + AmberHome.privateMarker) == 0)
         #expect(chmod(root + "/store/packs/" + pack, 0o644) == 0)
-        #expect(try home.amber(["image", "ls"]).stderr == "amber: made \(root) owner-only: 1 file(s) or directories were open to other users\n")
+        #expect(
+            try home.amber(["image", "ls"]).stderr == "amber: made \(root) owner-only: 1 file(s) or directories were open to other users\n")
         #expect(Self.openToOthers(root) == [])
         #expect(FileManager.default.fileExists(atPath: root + "/" + AmberHome.privateMarker))
     }
@@ -100,17 +104,21 @@ import Testing
         // For each path: "open" or "connect" if it worked, else the errno's name.
         let probe = Process()
         probe.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-        probe.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", """
-            import errno, socket, sys
-            for path in sys.argv[1:]:
-                try:
-                    if path.endswith(".sock"):
-                        socket.socket(socket.AF_UNIX).connect(path); print("connect")
-                    else:
-                        open(path, "rb").read(1); print("open")
-                except OSError as error:
-                    print(errno.errorcode.get(error.errno, str(error.errno)))
-            """] + targets
+        probe.arguments =
+            [
+                "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c",
+                """
+                import errno, socket, sys
+                for path in sys.argv[1:]:
+                    try:
+                        if path.endswith(".sock"):
+                            socket.socket(socket.AF_UNIX).connect(path); print("connect")
+                        else:
+                            open(path, "rb").read(1); print("open")
+                    except OSError as error:
+                        print(errno.errorcode.get(error.errno, str(error.errno)))
+                """,
+            ] + targets
         let output = Pipe()
         probe.standardOutput = output
         try probe.run()

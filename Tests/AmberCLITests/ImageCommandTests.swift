@@ -23,7 +23,8 @@ import Testing
 
         try expectClearError(["image", "import", directory.path("missing"), "--name", "m", "--home", home], mentioning: "no such file")
         try expectClearError(["image", "import", directory.url.path, "--name", "d", "--home", home], mentioning: "not a regular file")
-        try expectClearError(["image", "import", directory.path("kernel"), "--name", "kernel", "--home", home], mentioning: "already exists")
+        try expectClearError(
+            ["image", "import", directory.path("kernel"), "--name", "kernel", "--home", home], mentioning: "already exists")
         try expectClearError(["image", "export", "nope", directory.path("out"), "--home", home], mentioning: "no image named 'nope'")
         try expectClearError(["image", "rm", "nope", "--home", home], mentioning: "no image named 'nope'")
 
@@ -76,7 +77,8 @@ import Testing
         let images = try decoder.decode([ImageSummary].self, from: Data(list.stdout.utf8))
         #expect(images.map(\.name) == ["alpha"])
         #expect(images.first?.logicalBytes == 2 << 20)
-        let stats = try decoder.decode(StoreStatistics.self, from: Data(try AmberBinary.run(["store", "stats", "--json", "--home", home]).stdout.utf8))
+        let stats = try decoder.decode(
+            StoreStatistics.self, from: Data(try AmberBinary.run(["store", "stats", "--json", "--home", home]).stdout.utf8))
         #expect(stats.images == 1)
         #expect(stats.logicalBytes == 2 << 20)
         #expect(stats.dedupRatio > 1.9)

@@ -79,8 +79,9 @@ import Testing
         // A hang (opening the FIFO, or waiting for the held lease) runs into the deadline and fails.
         let result = try home.amber(["image", "import", fifo, "--name", "stream"], timeout: 20)
         #expect(result.status == 65)
-        #expect(result.stderr == "error: \(fifo) is a FIFO, not a regular file or block device; give the path of an image file "
-            + "(copy a stream into a file first)\n", "\(result.stderr)")
+        #expect(
+            result.stderr == "error: \(fifo) is a FIFO, not a regular file or block device; give the path of an image file "
+                + "(copy a stream into a file first)\n", "\(result.stderr)")
     }
 
     @Test func waitingForTheLeaseSaysWhoHoldsItAndGivesUp() throws {
@@ -90,15 +91,18 @@ import Testing
         let leasePath = home.root.appendingPathComponent("store/lease.lock").path
         let lease = HeldLock(leasePath)
         let source = try home.file("a.img", TestContent.text(1 << 20, seed: 5))
-        let refused = try home.amber(["image", "import", source, "--name", "a"], timeout: 30,
-                                     environment: ["AMBER_LEASE_TIMEOUT": "1"])
+        let refused = try home.amber(
+            ["image", "import", source, "--name", "a"], timeout: 30,
+            environment: ["AMBER_LEASE_TIMEOUT": "1"])
         #expect(refused.status == 75, "busy, retry")
         let lines = refused.stderr.split(separator: "\n").map(String.init)
         #expect(lines.count == 2, "\(refused.stderr)")
-        #expect(lines.first?.hasPrefix("amber: waiting for the store lease \(leasePath), held by pid \(getpid()) (") == true,
-                "\(refused.stderr)")
-        #expect(lines.last?.contains("gave up after 1 s waiting for the store lease \(leasePath), held by pid \(getpid())") == true,
-                "\(refused.stderr)")
+        #expect(
+            lines.first?.hasPrefix("amber: waiting for the store lease \(leasePath), held by pid \(getpid()) (") == true,
+            "\(refused.stderr)")
+        #expect(
+            lines.last?.contains("gave up after 1 s waiting for the store lease \(leasePath), held by pid \(getpid())") == true,
+            "\(refused.stderr)")
         #expect(try home.amber(["image", "ls"]).stdout.contains("no images"))
 
         lease.release()

@@ -13,7 +13,9 @@ final class StartedAmber {
     private let errors = Pipe()
 
     init(_ home: CLIHome, _ arguments: [String]) throws {
-        guard FileManager.default.isExecutableFile(atPath: BuiltProducts.amber.path) else { throw MissingBinary(path: BuiltProducts.amber.path) }
+        guard FileManager.default.isExecutableFile(atPath: BuiltProducts.amber.path) else {
+            throw MissingBinary(path: BuiltProducts.amber.path)
+        }
         self.arguments = arguments
         process.executableURL = BuiltProducts.amber
         process.arguments = arguments + ["--home", home.root.path]
@@ -45,10 +47,11 @@ final class StartedAmber {
             }
             usleep(2000)
         }
-        return CLIResult(status: process.terminationStatus,
-                         stdout: String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
-                         stderr: String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
-                         killedBySignal: process.terminationReason == .uncaughtSignal)
+        return CLIResult(
+            status: process.terminationStatus,
+            stdout: String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
+            stderr: String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
+            killedBySignal: process.terminationReason == .uncaughtSignal)
     }
 }
 
@@ -193,8 +196,9 @@ final class KillLoop {
         let recover = try home.amber(["store", "recover", "--json"], timeout: 120)
         try #require(recover.status == 0, "round \(round): recover failed: \(recover.stderr)", sourceLocation: sourceLocation)
         let report = try JSONDecoder().decode(RecoveryReport.self, from: Data(recover.stdout.utf8))
-        #expect(report.damagedRecords.isEmpty && report.recordsWritten.isEmpty, "round \(round): \(recover.stdout)",
-                sourceLocation: sourceLocation)
+        #expect(
+            report.damagedRecords.isEmpty && report.recordsWritten.isEmpty, "round \(round): \(recover.stdout)",
+            sourceLocation: sourceLocation)
         let after = try CatalogState(home, listings: listings)
         // Compared first, so that a failure prints the difference rather than both catalogs whole.
         let same = after == before
@@ -204,13 +208,18 @@ final class KillLoop {
     private static func difference(_ before: CatalogState, _ after: CatalogState) -> String {
         var lines: [String] = []
         for (old, new) in zip(before.snapshots, after.snapshots) where old != new {
-            lines.append("snapshot \(old.id) (protected \(old.protected), parent \(old.parent ?? "-")) became protected "
-                + "\(new.protected), parent \(new.parent ?? "-")\(old.manifests == new.manifests ? "" : ", other manifests")")
+            lines.append(
+                "snapshot \(old.id) (protected \(old.protected), parent \(old.parent ?? "-")) became protected "
+                    + "\(new.protected), parent \(new.parent ?? "-")\(old.manifests == new.manifests ? "" : ", other manifests")")
         }
         let oldIDs = Set(before.snapshots.map(\.id)), newIDs = Set(after.snapshots.map(\.id))
-        if oldIDs != newIDs { lines.append("snapshots lost \(oldIDs.subtracting(newIDs).sorted()), gained \(newIDs.subtracting(oldIDs).sorted())") }
+        if oldIDs != newIDs {
+            lines.append("snapshots lost \(oldIDs.subtracting(newIDs).sorted()), gained \(newIDs.subtracting(oldIDs).sorted())")
+        }
         let oldImages = Set(before.images.map(\.name)), newImages = Set(after.images.map(\.name))
-        if oldImages != newImages { lines.append("images lost \(oldImages.subtracting(newImages).sorted()), gained \(newImages.subtracting(oldImages).sorted())") }
+        if oldImages != newImages {
+            lines.append("images lost \(oldImages.subtracting(newImages).sorted()), gained \(newImages.subtracting(oldImages).sorted())")
+        }
         if before.vms != after.vms { lines.append("VMs \(before.vms.map(\.name)) became \(after.vms.map(\.name))") }
         return lines.isEmpty ? "listings differ" : lines.joined(separator: "; ")
     }
@@ -230,15 +239,21 @@ final class KillLoop {
 
     /// Prints what the kills hit and requires that enough of them landed while the command was at work, and
     /// enough of those while it was changing records (between its undo journal and its commit).
-    func report(minimumKilled: Int = KillLoop.minimumKilled, minimumInsideRecordChange: Int = KillLoop.minimumInsideRecordChange,
-                sourceLocation: SourceLocation = #_sourceLocation) {
+    func report(
+        minimumKilled: Int = KillLoop.minimumKilled, minimumInsideRecordChange: Int = KillLoop.minimumInsideRecordChange,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-        print("kill loop \(name): \(rounds) rounds in \(String(format: "%.1f", seconds)) s, kills drawn from "
-            + "\(windowStart / 1000)-\(calibratedMicroseconds / 1000) ms (aimed: \(recordChangeNanoseconds / 1_000_000) ms of record change); killed \(killed) (\(killedInsideRecordChange) inside a "
-            + "record change, \(killedAfterCommit) after their commit), \(rounds - killed) finished first")
-        #expect(killed >= minimumKilled, "only \(killed) of \(rounds) \(name) commands were killed mid-way; the test did not test much",
-                sourceLocation: sourceLocation)
-        #expect(killedInsideRecordChange >= minimumInsideRecordChange,
-                "only \(killedInsideRecordChange) of \(rounds) \(name) commands were killed while changing records", sourceLocation: sourceLocation)
+        print(
+            "kill loop \(name): \(rounds) rounds in \(String(format: "%.1f", seconds)) s, kills drawn from "
+                + "\(windowStart / 1000)-\(calibratedMicroseconds / 1000) ms (aimed: \(recordChangeNanoseconds / 1_000_000) ms of record change); killed \(killed) (\(killedInsideRecordChange) inside a "
+                + "record change, \(killedAfterCommit) after their commit), \(rounds - killed) finished first")
+        #expect(
+            killed >= minimumKilled, "only \(killed) of \(rounds) \(name) commands were killed mid-way; the test did not test much",
+            sourceLocation: sourceLocation)
+        #expect(
+            killedInsideRecordChange >= minimumInsideRecordChange,
+            "only \(killedInsideRecordChange) of \(rounds) \(name) commands were killed while changing records",
+            sourceLocation: sourceLocation)
     }
 }

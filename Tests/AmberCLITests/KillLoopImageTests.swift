@@ -7,8 +7,9 @@ import Testing
 
 /// `amber image import` and `amber image rm` killed with SIGKILL at random moments, 30 times each: the next
 /// command works, and after each kill the catalog equals what `amber store recover` rebuilds from the store alone.
-@Suite("Image commands killed at random moments", .serialized,
-       .enabled(if: AmberBinary.exists, "build the amber binary first: swift build --product amber"))
+@Suite(
+    "Image commands killed at random moments", .serialized,
+    .enabled(if: AmberBinary.exists, "build the amber binary first: swift build --product amber"))
 struct KillLoopImageTests {
     /// From the catalog's rows alone (a StoreContext would also resolve what a killed command left: that is the
     /// next command's job here).

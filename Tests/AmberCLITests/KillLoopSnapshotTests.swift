@@ -29,8 +29,9 @@ struct KillLoopSnapshotTests {
         for index in 0..<count {
             let memory = shared + TestContent.random(128 << 10, seed: UInt64(index + 1))
             let summary = try memory.withUnsafeBytes { bytes in
-                try service.storeSynthetic(vm: "syn", configJSON: "{}", created: Date(), memory: bytes, state: Array("state \(index)".utf8),
-                                           label: index % 3 == 0 ? "label \(index)" : nil)
+                try service.storeSynthetic(
+                    vm: "syn", configJSON: "{}", created: Date(), memory: bytes, state: Array("state \(index)".utf8),
+                    label: index % 3 == 0 ? "label \(index)" : nil)
             }
             memories[summary.id] = memory
         }

@@ -7,8 +7,9 @@ import Testing
 
 /// The planning summaries stay equal to the snapshot rows through real snapshots and a rollback that keeps the
 /// current state (its pre-rollback snapshot), taken by the real amber and amber-vmm on /dev/kvm.
-@Suite("Planning summaries through snapshot and rollback", .serialized,
-       .enabled(if: FileManager.default.fileExists(atPath: "/dev/kvm")))
+@Suite(
+    "Planning summaries through snapshot and rollback", .serialized,
+    .enabled(if: FileManager.default.fileExists(atPath: "/dev/kvm")))
 struct PlanningSummaryRollbackTests {
     @Test func aRollbacksPreRollbackSnapshotIsInTheSummary() throws {
         let home = try CLIHome()

@@ -74,8 +74,11 @@ struct PolicyPlanPruneTests {
         let verbose = try home.amber(["policy", "plan", "--at", at, "--verbose"])
         #expect(verbose.status == 0)
         let lines = verbose.stdout.split(separator: "\n").map(String.init)
-        #expect(lines.contains { $0.hasPrefix("s4") && $0.contains("web-1") && $0.contains("2026-11-20T04:00:00Z")
-            && $0.contains("prune") && $0.hasSuffix("pruned: not selected by any keep rule") })
+        #expect(
+            lines.contains {
+                $0.hasPrefix("s4") && $0.contains("web-1") && $0.contains("2026-11-20T04:00:00Z")
+                    && $0.contains("prune") && $0.hasSuffix("pruned: not selected by any keep rule")
+            })
         #expect(lines.contains { $0.hasPrefix("s6") && $0.hasSuffix("keep    kept by keep-last (#1)") })
         #expect(lines.contains("7 snapshots: 5 kept, 2 to prune"))
         #expect(lines.contains("web / web-1  2026-11-20T06:00:00Z  2026-11-20T07:00:00Z"))
@@ -83,19 +86,20 @@ struct PolicyPlanPruneTests {
         // The default output: per VM what keeps how many, and each prune by id.
         let text = try home.amber(["policy", "plan", "--at", at])
         #expect(text.status == 0)
-        #expect(text.stdout == """
-            plan at 2026-11-20T06:30:00Z
-            VM web-1 (policy web): 7 snapshots, 5 kept, 2 to prune
-              kept: 2 by keep-last, 1 protected, 1 in use, 1 taken by hand
-              to prune: 2 not selected by any keep rule
-              prune s3  2026-11-20T03:00:00Z  not selected by any keep rule
-              prune s4  2026-11-20T04:00:00Z  not selected by any keep rule
-            7 snapshots: 5 kept, 2 to prune
+        #expect(
+            text.stdout == """
+                plan at 2026-11-20T06:30:00Z
+                VM web-1 (policy web): 7 snapshots, 5 kept, 2 to prune
+                  kept: 2 by keep-last, 1 protected, 1 in use, 1 taken by hand
+                  to prune: 2 not selected by any keep rule
+                  prune s3  2026-11-20T03:00:00Z  not selected by any keep rule
+                  prune s4  2026-11-20T04:00:00Z  not selected by any keep rule
+                7 snapshots: 5 kept, 2 to prune
 
-            POLICY / VM  LAST RUN  NEXT RUN
-            web / web-1  2026-11-20T06:00:00Z  2026-11-20T07:00:00Z
+                POLICY / VM  LAST RUN  NEXT RUN
+                web / web-1  2026-11-20T06:00:00Z  2026-11-20T07:00:00Z
 
-            """)
+                """)
         let summary = try home.amber(["policy", "plan", "--at", at, "--summary"])
         #expect(summary.stdout.hasPrefix("plan at 2026-11-20T06:30:00Z\nweb-1: 5 kept, 2 to prune\n7 snapshots: 5 kept, 2 to prune\n"))
     }
@@ -148,8 +152,9 @@ struct PolicyPlanPruneTests {
             #expect(result.stdout.isEmpty, "\(command)")
         }
         #expect(try home.snapshotIDs(vm: "web-1").count == 7, "nothing pruned")
-        let daemon = try AmberdProcess(arguments: ["--home", home.cli.root.path, "--policies", home.policies.path],
-                                       log: home.cli.scratch.appendingPathComponent("amberd.log"))
+        let daemon = try AmberdProcess(
+            arguments: ["--home", home.cli.root.path, "--policies", home.policies.path],
+            log: home.cli.scratch.appendingPathComponent("amberd.log"))
         #expect(daemon.waitForExit(timeout: 30) == 65)
         #expect(daemon.log.contains("\(file):5: keep.last: "), "\(daemon.log)")
 
@@ -169,7 +174,9 @@ struct PolicyPlanPruneTests {
         }
         let verify = try home.cli.amber(["store", "verify"])
         #expect(verify.status == 0, "\(verify.stderr)")
-        #expect(verify.stdout.contains("planning summaries of 1 VM(s) disagreed with their snapshot rows and were rebuilt from them: web-1"), "\(verify.stdout)")
+        #expect(
+            verify.stdout.contains("planning summaries of 1 VM(s) disagreed with their snapshot rows and were rebuilt from them: web-1"),
+            "\(verify.stdout)")
         #expect(try home.catalog().read { try $0.inconsistentPlanningSummaries() }.isEmpty)
         let again = try home.cli.amber(["store", "verify"])
         #expect(again.status == 0 && !again.stdout.contains("planning summaries"))
@@ -183,10 +190,12 @@ struct PolicyPlanPruneTests {
         // `now` whatever minute the test runs in (a run "a minute ago" made the next slot due at xx:00).
         let thisHour = Date(timeIntervalSince1970: (now.timeIntervalSince1970 / 3600).rounded(.down) * 3600)
         try home.catalog().write { db in
-            try db.recordDaemonRun(job: "policy", name: "web", vm: "web-1", at: thisHour.addingTimeInterval(-7200),
-                                   outcome: "failed", error: "store full")
-            try db.recordDaemonRun(job: "policy", name: "web", vm: "web-1", at: thisHour,
-                                   outcome: "snapshot s6")
+            try db.recordDaemonRun(
+                job: "policy", name: "web", vm: "web-1", at: thisHour.addingTimeInterval(-7200),
+                outcome: "failed", error: "store full")
+            try db.recordDaemonRun(
+                job: "policy", name: "web", vm: "web-1", at: thisHour,
+                outcome: "snapshot s6")
             try db.recordDaemonRun(job: "gc", name: "", vm: "", at: now.addingTimeInterval(-30), outcome: "freed 0 bytes")
         }
         struct Status: Decodable {

@@ -52,9 +52,11 @@ struct PolicyHome {
                 try db.insertVM(VMRecord(name: vm, config: "{}", created: Date(timeIntervalSince1970: 0)))
             }
             for snapshot in snapshots {
-                try db.insertSnapshot(SnapshotRecord(id: snapshot.id, vm: vm, created: snapshot.at, kind: "full",
-                                                     logicalBytes: 1000, storedBytes: 100, pauseMicroseconds: 1,
-                                                     protected: snapshot.protected, policy: snapshot.policy))
+                try db.insertSnapshot(
+                    SnapshotRecord(
+                        id: snapshot.id, vm: vm, created: snapshot.at, kind: "full",
+                        logicalBytes: 1000, storedBytes: 100, pauseMicroseconds: 1,
+                        protected: snapshot.protected, policy: snapshot.policy))
             }
         }
     }
@@ -68,8 +70,9 @@ struct PolicyHome {
     }
 
     func startAmberd(_ extra: [String] = []) throws -> AmberdProcess {
-        try AmberdProcess(arguments: ["--home", cli.root.path, "--policies", policies.path] + extra,
-                          log: cli.scratch.appendingPathComponent("amberd-\(UUID().uuidString.prefix(6)).log"))
+        try AmberdProcess(
+            arguments: ["--home", cli.root.path, "--policies", policies.path] + extra,
+            log: cli.scratch.appendingPathComponent("amberd-\(UUID().uuidString.prefix(6)).log"))
     }
 }
 

@@ -16,13 +16,17 @@ import Testing
                 VALUES (?, ?, ?, ?, 'full', 1000, 100, 1)
                 """
             for index in 0..<count {
-                try db.statement(insert).bind(.text(String(format: "%08x", index)), .text(vm),
-                                              index == 0 ? nil : .text(String(format: "%08x", index - 1)),
-                                              .real(start + Double(index))).run()
+                try db.statement(insert).bind(
+                    .text(String(format: "%08x", index)), .text(vm),
+                    index == 0 ? nil : .text(String(format: "%08x", index - 1)),
+                    .real(start + Double(index))
+                ).run()
             }
             if let branchAt {
-                try db.statement(insert).bind(.text("branch00"), .text(vm), .text(String(format: "%08x", branchAt)),
-                                              .real(start + Double(count))).run()
+                try db.statement(insert).bind(
+                    .text("branch00"), .text(vm), .text(String(format: "%08x", branchAt)),
+                    .real(start + Double(count))
+                ).run()
             }
         }
     }

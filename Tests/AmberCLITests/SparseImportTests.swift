@@ -25,9 +25,10 @@ import Testing
         let path = directory.path("sparse.img")
         try makeSparseFile(path)
         let holding = try #require(try IngestFile(path: path).chunksHoldingData(chunkSize: 65536), "SEEK_DATA unsupported here")
-        let expected = Set(Self.marks.flatMap { mark in
-            [Int(mark.offset / 65536), Int((mark.offset + UInt64(mark.text.utf8.count) - 1) / 65536)]
-        })
+        let expected = Set(
+            Self.marks.flatMap { mark in
+                [Int(mark.offset / 65536), Int((mark.offset + UInt64(mark.text.utf8.count) - 1) / 65536)]
+            })
         // A file system may allocate more than was written (a block, not a byte): allow neighbours only.
         let marked = Set(holding.indices.filter { holding[$0] })
         #expect(expected.isSubset(of: marked), "chunks with data: \(marked.sorted())")

@@ -23,9 +23,10 @@ struct StoreRecoveryTests {
     }
 
     private func packBytes(_ context: StoreContext) throws -> [String: UInt64] {
-        Dictionary(uniqueKeysWithValues: try context.store.packFileNames().map { name in
-            (name, (try FileManager.default.attributesOfItem(atPath: context.store.packPath(name))[.size] as? UInt64) ?? 0)
-        })
+        Dictionary(
+            uniqueKeysWithValues: try context.store.packFileNames().map { name in
+                (name, (try FileManager.default.attributesOfItem(atPath: context.store.packPath(name))[.size] as? UInt64) ?? 0)
+            })
     }
 
     /// A consistent copy of the catalog as it is now (the sqlite3 CLI's online backup: WAL contents included).
@@ -146,9 +147,11 @@ struct StoreRecoveryTests {
         let bytes = try importImage(context!, directory, "legacy", seed: 2)
         try context!.catalog.write { db in
             try db.insertVM(VMRecord(name: "vm1", config: "{}", created: Date(timeIntervalSince1970: 1_700_000_000)))
-            try db.insertSnapshot(SnapshotRecord(id: "00000000000000a1", vm: "vm1", created: Date(timeIntervalSince1970: 1_700_000_100),
-                                                 kind: "disk", logicalBytes: 10, storedBytes: 5, pauseMicroseconds: 1, protected: true,
-                                                 policy: "nightly"))
+            try db.insertSnapshot(
+                SnapshotRecord(
+                    id: "00000000000000a1", vm: "vm1", created: Date(timeIntervalSince1970: 1_700_000_100),
+                    kind: "disk", logicalBytes: 10, storedBytes: 5, pauseMicroseconds: 1, protected: true,
+                    policy: "nightly"))
         }
         context = nil
         try FileManager.default.removeItem(at: home.storeDirectory.appendingPathComponent("records"))
@@ -182,8 +185,10 @@ struct CrashedRecordChangeTests {
             // As a killed writer leaves them: journal and records written, the catalog never told, the journal's lock
             // gone with the process (here: with the keeper).
             let keeper = try RecordKeeper(home: home)
-            try keeper.recordImage(ImageRecord(name: "ghost", manifest: ChunkDigest(hex: manifest)!.bytes, logicalBytes: 1,
-                                               storedBytes: 1, chunkSize: 65536, created: Date()))
+            try keeper.recordImage(
+                ImageRecord(
+                    name: "ghost", manifest: ChunkDigest(hex: manifest)!.bytes, logicalBytes: 1,
+                    storedBytes: 1, chunkSize: 65536, created: Date()))
             try keeper.recordImageRemoval(try #require(try context.catalog.read { try $0.image(named: "a") }))
         }
         #expect(try records.keys(.image) == ["a", "ghost"])
@@ -230,7 +235,9 @@ struct PruneRecoverTests {
     @Test func prunedSnapshotsStayGoneAndProtectionSurvivesRecover() throws {
         let home = try PolicyHome()
         defer { home.remove() }
-        try home.writePolicy("web.yaml", """
+        try home.writePolicy(
+            "web.yaml",
+            """
             name: web
             vms: ["web-*"]
             schedule: hourly
@@ -241,7 +248,7 @@ struct PruneRecoverTests {
         var rows: [(id: String, at: Date, policy: String?, protected: Bool)] = [("m0", base, nil, false)]
         for hour in 1...6 { rows.append(("s\(hour)", base.addingTimeInterval(Double(hour) * 3600), "web", hour == 1)) }
         try home.insertSnapshots(vm: "web-1", rows)
-        _ = try StoreContext(home: home.amberHome) // the first open gives these rows (written behind amber's back) records
+        _ = try StoreContext(home: home.amberHome)  // the first open gives these rows (written behind amber's back) records
 
         let pruned = try home.amber(["prune", "--json"])
         try #require(pruned.status == 0, "\(pruned.stderr)")

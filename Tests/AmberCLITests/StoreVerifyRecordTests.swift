@@ -55,7 +55,10 @@ struct StoreVerifyRecordTests {
         #expect(text.status == 74)
         let line = "snapshot \(ids[1]) (vm web): memory manifest names 2 chunk(s) the store lacks"
         #expect(text.stdout.split(separator: "\n").contains { $0 == line }, "\(text.stdout)")
-        #expect(report.recordProblems == [RecordProblem(record: "snapshot \(ids[1]) (vm web)", problem: "memory manifest names 2 chunk(s) the store lacks")])
+        #expect(
+            report.recordProblems == [
+                RecordProblem(record: "snapshot \(ids[1]) (vm web)", problem: "memory manifest names 2 chunk(s) the store lacks")
+            ])
         #expect(!text.stdout.contains(ids[0]))
     }
 
@@ -105,8 +108,9 @@ struct StoreVerifyRecordTests {
         #expect(text.status == 74)
         let lines = text.stdout.split(separator: "\n").map(String.init)
         #expect(lines.contains("image base: in the catalog but the store has no record of it; run `amber store recover`"), "\(text.stdout)")
-        #expect(lines.contains("snapshot \(ids[1]) (vm web): in the store's records but not in the catalog; run `amber store recover`"),
-                "\(text.stdout)")
+        #expect(
+            lines.contains("snapshot \(ids[1]) (vm web): in the store's records but not in the catalog; run `amber store recover`"),
+            "\(text.stdout)")
         #expect(report.recordProblems.count == 2)
 
         let recover = try home.amber(["store", "recover"])

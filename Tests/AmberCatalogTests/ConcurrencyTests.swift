@@ -20,9 +20,15 @@ import Testing
                     try catalogs[writer].write { db in
                         let name = "w\(writer)-\(n)"
                         let digest = ChunkDigest(bytes: Array((name + String(repeating: "-", count: 32)).utf8.prefix(32)))!
-                        try db.addChunks([StoredChunk(digest: digest, location: ChunkLocation(pack: name, offset: 16, storedLength: 1,
-                                                                                              rawLength: 1, codec: .raw))],
-                                         packs: [PackExtent(name: name, length: 73)])
+                        try db.addChunks(
+                            [
+                                StoredChunk(
+                                    digest: digest,
+                                    location: ChunkLocation(
+                                        pack: name, offset: 16, storedLength: 1,
+                                        rawLength: 1, codec: .raw))
+                            ],
+                            packs: [PackExtent(name: name, length: 73)])
                     }
                 } catch {
                     errors.withLock { $0.append(error) }

@@ -9,7 +9,10 @@ import Testing
         let path = directory.path("catalog.db")
         let first = try Catalog(path: path)
         #expect(try first.appliedMigrations() == Catalog.knownMigrations)
-        try first.write { try $0.insertImage(ImageRecord(name: "kernel", manifest: digest(1), logicalBytes: 1, storedBytes: 1, chunkSize: 65536, created: Date())) }
+        try first.write {
+            try $0.insertImage(
+                ImageRecord(name: "kernel", manifest: digest(1), logicalBytes: 1, storedBytes: 1, chunkSize: 65536, created: Date()))
+        }
         let second = try Catalog(path: path)
         #expect(try second.appliedMigrations() == Catalog.knownMigrations)
         #expect(try second.read { try $0.images().map(\.name) } == ["kernel"])

@@ -18,11 +18,14 @@ import Testing
         }
     }
 
-    private func snapshot(_ id: String, vm: String, at seconds: Double, policy: String?, protected: Bool = false,
-                          stored: Int64 = 10) -> SnapshotRecord {
-        SnapshotRecord(id: id, vm: vm, created: Date(timeIntervalSince1970: seconds), kind: "full",
-                       memoryManifest: digest(1), logicalBytes: 100, storedBytes: stored, pauseMicroseconds: 5,
-                       protected: protected, policy: policy)
+    private func snapshot(
+        _ id: String, vm: String, at seconds: Double, policy: String?, protected: Bool = false,
+        stored: Int64 = 10
+    ) -> SnapshotRecord {
+        SnapshotRecord(
+            id: id, vm: vm, created: Date(timeIntervalSince1970: seconds), kind: "full",
+            memoryManifest: digest(1), logicalBytes: 100, storedBytes: stored, pauseMicroseconds: 5,
+            protected: protected, policy: policy)
     }
 
     /// Stored summaries, fresh and equal to the rows, for every VM that has snapshots.
@@ -52,8 +55,9 @@ import Testing
         #expect(web1.policy.map { $0 < 0 ? nil : web1.policyNames[Int($0)] } == ["web", nil, "web", "old"])
         #expect(try catalog.read { try $0.planningSummaries() }.map(\.vm) == ["web-1", "web-2"], "ordered by VM")
         // Single snapshots are found by VM, time and rank among equal times, without reading every id.
-        #expect(try catalog.read { db in try (0..<web1.count).map { try db.snapshotID(in: web1, at: $0) } }
-            == ["w1-early", "w1-hand", "w1-late", "w1-tie"])
+        #expect(
+            try catalog.read { db in try (0..<web1.count).map { try db.snapshotID(in: web1, at: $0) } }
+                == ["w1-early", "w1-hand", "w1-late", "w1-tie"])
         let tie = try #require(try catalog.read { try $0.snapshotPlace(id: "w1-tie") })
         #expect(tie.vm == "web-1" && web1.position(created: tie.created, tieOffset: tie.tieOffset) == 3)
         #expect(web1.position(created: 175, tieOffset: 0) == nil)
@@ -74,7 +78,8 @@ import Testing
         try catalog.write { try $0.deleteSnapshot(id: "w2") }
         try expectConsistent("after a VM's last snapshot went")
         #expect(try summary("web-2") == nil)
-        #expect(try catalog.read { try $0.statement("SELECT COUNT(*) FROM snapshot_summaries WHERE vm = 'web-2'").rows { $0.int(0) } } == [0])
+        #expect(
+            try catalog.read { try $0.statement("SELECT COUNT(*) FROM snapshot_summaries WHERE vm = 'web-2'").rows { $0.int(0) } } == [0])
     }
 
     @Test func rowsChangedOutsideAmberAreNeverReadThroughAStaleSummary() throws {
@@ -86,14 +91,16 @@ import Testing
         // What the sqlite3 CLI or an older tool would do: plain SQL, no summary maintenance.
         try catalog.write { db in
             try db.execute("UPDATE snapshots SET policy = 'renamed', stored_bytes = 5 WHERE id = 'a'")
-            try db.execute("""
+            try db.execute(
+                """
                 INSERT INTO snapshots (id, vm, created, kind, logical_bytes, stored_bytes, pause_microseconds)
                 VALUES ('c', 'db-1', 5, 'full', 1, 1, 1)
                 """)
         }
         #expect(Set(try catalog.read { try $0.staleSummaryVMs() }) == ["web-1", "db-1"])
         let read = try catalog.read { try $0.planningSummaries(includingIDs: true) }
-        let rows = try catalog.read { db in try ["db-1", "web-1"].compactMap { try db.planningSummaryFromRows(vm: $0, includingIDs: true) } }
+        let rows = try catalog.read { db in try ["db-1", "web-1"].compactMap { try db.planningSummaryFromRows(vm: $0, includingIDs: true) }
+        }
         #expect(read == rows, "stale VMs are read from their rows")
         #expect(read.first { $0.vm == "web-1" }?.policyNames == ["renamed", "web"])
 
@@ -141,7 +148,8 @@ import Testing
             try old.execute(migration.sql)
             try old.statement("INSERT INTO schema_migrations (name, applied) VALUES (?, 0)").bind(.text(migration.name)).run()
         }
-        try old.execute("""
+        try old.execute(
+            """
             INSERT INTO vms VALUES ('db-1', '{}', 1), ('web-1', '{}', 1);
             INSERT INTO snapshots (id, vm, created, kind, logical_bytes, stored_bytes, pause_microseconds, protected, policy)
             VALUES ('o1', 'db-1', 5, 'full', 1, 3, 1, 0, NULL), ('o2', 'web-1', 7, 'full', 1, 4, 1, 1, 'web'),
@@ -174,14 +182,16 @@ import Testing
         writer.standardInput = input
         writer.standardOutput = output
         try writer.run()
-        input.fileHandleForWriting.write(Data("""
-            BEGIN IMMEDIATE;
-            INSERT INTO snapshots (id, vm, created, kind, logical_bytes, stored_bytes, pause_microseconds, policy)
-            VALUES ('b', 'web-1', 20, 'full', 1, 1, 1, 'web');
-            UPDATE snapshots SET protected = 1 WHERE id = 'a';
-            SELECT 'inside';
+        input.fileHandleForWriting.write(
+            Data(
+                """
+                BEGIN IMMEDIATE;
+                INSERT INTO snapshots (id, vm, created, kind, logical_bytes, stored_bytes, pause_microseconds, policy)
+                VALUES ('b', 'web-1', 20, 'full', 1, 1, 1, 'web');
+                UPDATE snapshots SET protected = 1 WHERE id = 'a';
+                SELECT 'inside';
 
-            """.utf8))
+                """.utf8))
         // Wait until the writer has run its statements inside the open transaction, then kill it.
         let marker = output.fileHandleForReading.availableData
         #expect(String(decoding: marker, as: UTF8.self).contains("inside"))

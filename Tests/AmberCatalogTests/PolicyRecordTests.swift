@@ -13,11 +13,14 @@ import Testing
         catalog = try Catalog(path: directory.path("catalog.db"))
     }
 
-    private func snapshot(_ id: String, vm: String, at seconds: Double, policy: String?, protected: Bool = false,
-                          stored: Int64 = 10) -> SnapshotRecord {
-        SnapshotRecord(id: id, vm: vm, created: Date(timeIntervalSince1970: seconds), kind: "full",
-                       memoryManifest: digest(1), logicalBytes: 100, storedBytes: stored, pauseMicroseconds: 5,
-                       protected: protected, policy: policy)
+    private func snapshot(
+        _ id: String, vm: String, at seconds: Double, policy: String?, protected: Bool = false,
+        stored: Int64 = 10
+    ) -> SnapshotRecord {
+        SnapshotRecord(
+            id: id, vm: vm, created: Date(timeIntervalSince1970: seconds), kind: "full",
+            memoryManifest: digest(1), logicalBytes: 100, storedBytes: stored, pauseMicroseconds: 5,
+            protected: protected, policy: policy)
     }
 
     @Test func policyColumnRoundTripsAndDefaultsToNil() throws {
@@ -39,7 +42,8 @@ import Testing
             try old.execute(migration.sql)
             try old.statement("INSERT INTO schema_migrations (name, applied) VALUES (?, 0)").bind(.text(migration.name)).run()
         }
-        try old.execute("""
+        try old.execute(
+            """
             INSERT INTO vms VALUES ('db-1', '{}', 1);
             INSERT INTO snapshots (id, vm, created, kind, logical_bytes, stored_bytes, pause_microseconds)
             VALUES ('old1', 'db-1', 5, 'full', 1, 1, 1);
@@ -64,15 +68,18 @@ import Testing
             try db.insertSnapshot(snapshot("w2-early", vm: "web-2", at: 50, policy: "other"))
         }
         let summaries = try catalog.read { try $0.planningSummaries(includingIDs: true) }
-        #expect(summaries.flatMap { summary in (0..<summary.count).map { summary.ids![$0] } }
-            == ["d1", "w1-early", "w1-late", "w2-early", "w2-late"])
+        #expect(
+            summaries.flatMap { summary in (0..<summary.count).map { summary.ids![$0] } }
+                == ["d1", "w1-early", "w1-late", "w2-early", "w2-late"])
         #expect(summaries.map(\.vm) == ["db-1", "web-1", "web-2"])
-        #expect(summaries.flatMap { summary in summary.policy.map { $0 < 0 ? nil : summary.policyNames[Int($0)] } }
-            == [nil, "web", "web", "other", "web"])
+        #expect(
+            summaries.flatMap { summary in summary.policy.map { $0 < 0 ? nil : summary.policyNames[Int($0)] } }
+                == [nil, "web", "web", "other", "web"])
         #expect(summaries.flatMap(\.created) == [500, 100, 200, 50, 300])
         #expect(summaries[1].protected == [false, true] && summaries[1].storedBytes == [10, 77])
-        #expect(try catalog.read { try $0.planningSummaries(vm: "web-2", includingIDs: true) }.first?.ids.map { [$0[0], $0[1]] }
-            == ["w2-early", "w2-late"])
+        #expect(
+            try catalog.read { try $0.planningSummaries(vm: "web-2", includingIDs: true) }.first?.ids.map { [$0[0], $0[1]] }
+                == ["w2-early", "w2-late"])
         #expect(try catalog.read { try $0.newestSnapshotTime(vm: "web-1", policy: "web") } == Date(timeIntervalSince1970: 200))
         #expect(try catalog.read { try $0.newestSnapshotTime(vm: "web-2", policy: "other") } == Date(timeIntervalSince1970: 50))
         #expect(try catalog.read { try $0.newestSnapshotTime(vm: "db-1", policy: "web") } == nil)
@@ -89,10 +96,12 @@ import Testing
         try catalog.write { try $0.recordDaemonRun(job: "policy", name: "web", vm: "web-1", at: t3, outcome: "snapshot b") }
         try catalog.write { try $0.recordDaemonRun(job: "gc", name: "", vm: "", at: t1, outcome: "freed 0 bytes") }
         let runs = try catalog.read { try $0.daemonRuns() }
-        #expect(runs == [
-            DaemonRunRecord(job: "gc", name: "", vm: "", lastRun: t1, outcome: "freed 0 bytes"),
-            DaemonRunRecord(job: "policy", name: "web", vm: "web-1", lastRun: t3, outcome: "snapshot b",
-                            lastError: "store full", lastErrorAt: t2),
-        ])
+        #expect(
+            runs == [
+                DaemonRunRecord(job: "gc", name: "", vm: "", lastRun: t1, outcome: "freed 0 bytes"),
+                DaemonRunRecord(
+                    job: "policy", name: "web", vm: "web-1", lastRun: t3, outcome: "snapshot b",
+                    lastError: "store full", lastErrorAt: t2),
+            ])
     }
 }

@@ -15,7 +15,8 @@ import Testing
 
     @Test func imagesInsertListAndDelete() throws {
         let created = Date(timeIntervalSince1970: 1_700_000_000.5)
-        let image = ImageRecord(name: "base", manifest: digest(7), logicalBytes: 4 << 30, storedBytes: 123, chunkSize: 65536, created: created)
+        let image = ImageRecord(
+            name: "base", manifest: digest(7), logicalBytes: 4 << 30, storedBytes: 123, chunkSize: 65536, created: created)
         try catalog.write { try $0.insertImage(image) }
         #expect(try catalog.read { try $0.image(named: "base") } == image)
         #expect(throws: CatalogError.duplicate(what: "image 'base'")) { try catalog.write { try $0.insertImage(image) } }
@@ -46,24 +47,30 @@ import Testing
 
     /// A 40-byte LZ4 record of a 64 KiB chunk named `digest(n)`.
     private func storedChunk(_ n: UInt8, pack: String, offset: UInt64) -> StoredChunk {
-        StoredChunk(digest: ChunkDigest(bytes: digest(n))!,
-                    location: ChunkLocation(pack: pack, offset: offset, storedLength: 40, rawLength: 65536, codec: .lz4))
+        StoredChunk(
+            digest: ChunkDigest(bytes: digest(n))!,
+            location: ChunkLocation(pack: pack, offset: offset, storedLength: 40, rawLength: 65536, codec: .lz4))
     }
 
     /// How the catalog reads `chunk` back.
     private func row(_ chunk: StoredChunk) -> ChunkRecord {
-        ChunkRecord(digest: chunk.digest.bytes, pack: chunk.location.pack, offset: Int64(chunk.location.offset),
-                    storedLength: chunk.location.storedLength, rawLength: chunk.location.rawLength,
-                    codec: Int(chunk.location.codec.rawValue))
+        ChunkRecord(
+            digest: chunk.digest.bytes, pack: chunk.location.pack, offset: Int64(chunk.location.offset),
+            storedLength: chunk.location.storedLength, rawLength: chunk.location.rawLength,
+            codec: Int(chunk.location.codec.rawValue))
     }
 
     @Test func aFailedTransactionLeavesNothingBehind() throws {
         struct Stop: Error {}
         #expect(throws: Stop.self) {
             try catalog.write { db in
-                try db.addChunks([StoredChunk(digest: ChunkDigest(bytes: digest(5))!,
-                                              location: ChunkLocation(pack: "p", offset: 16, storedLength: 1, rawLength: 1, codec: .raw))],
-                                 packs: [PackExtent(name: "p", length: 73)])
+                try db.addChunks(
+                    [
+                        StoredChunk(
+                            digest: ChunkDigest(bytes: digest(5))!,
+                            location: ChunkLocation(pack: "p", offset: 16, storedLength: 1, rawLength: 1, codec: .raw))
+                    ],
+                    packs: [PackExtent(name: "p", length: 73)])
                 throw Stop()
             }
         }
@@ -73,11 +80,13 @@ import Testing
 
     @Test func vmsAndSnapshotsRoundTrip() throws {
         try catalog.write { try $0.insertVM(VMRecord(name: "web-1", config: "{\"memory\":256}", created: Date(timeIntervalSince1970: 10))) }
-        let parent = SnapshotRecord(id: "s1", vm: "web-1", created: Date(timeIntervalSince1970: 100), label: "before upgrade", kind: "full",
-                                    memoryManifest: digest(1), diskManifest: digest(2), stateManifest: digest(3),
-                                    logicalBytes: 1 << 30, storedBytes: 1 << 20, pauseMicroseconds: 1500, protected: true)
-        let child = SnapshotRecord(id: "s2", vm: "web-1", parent: "s1", created: Date(timeIntervalSince1970: 200), kind: "disk",
-                                   diskManifest: digest(4), logicalBytes: 5, storedBytes: 6, pauseMicroseconds: 7)
+        let parent = SnapshotRecord(
+            id: "s1", vm: "web-1", created: Date(timeIntervalSince1970: 100), label: "before upgrade", kind: "full",
+            memoryManifest: digest(1), diskManifest: digest(2), stateManifest: digest(3),
+            logicalBytes: 1 << 30, storedBytes: 1 << 20, pauseMicroseconds: 1500, protected: true)
+        let child = SnapshotRecord(
+            id: "s2", vm: "web-1", parent: "s1", created: Date(timeIntervalSince1970: 200), kind: "disk",
+            diskManifest: digest(4), logicalBytes: 5, storedBytes: 6, pauseMicroseconds: 7)
         try catalog.write { db in
             try db.insertSnapshot(parent)
             try db.insertSnapshot(child)
@@ -85,7 +94,11 @@ import Testing
         #expect(try catalog.read { try $0.snapshots(vm: "web-1") } == [parent, child])
         #expect(try catalog.read { try $0.snapshot(id: "s2") }?.manifests == [digest(4)])
         #expect(throws: CatalogError.notFound(what: "VM 'nope'")) {
-            try catalog.write { try $0.insertSnapshot(SnapshotRecord(id: "x", vm: "nope", created: Date(), kind: "full", logicalBytes: 0, storedBytes: 0, pauseMicroseconds: 0)) }
+            try catalog.write {
+                try $0.insertSnapshot(
+                    SnapshotRecord(
+                        id: "x", vm: "nope", created: Date(), kind: "full", logicalBytes: 0, storedBytes: 0, pauseMicroseconds: 0))
+            }
         }
         #expect(throws: CatalogError.self) { try catalog.write { try $0.deleteSnapshot(id: "s1") } }
         #expect(throws: CatalogError.self) { try catalog.write { try $0.deleteVM(named: "web-1") } }
@@ -104,12 +117,15 @@ import Testing
     @Test func deletingASnapshotMovesItsChildrenUpToItsParent() throws {
         try catalog.write { try $0.insertVM(VMRecord(name: "web-1", config: "{}", created: Date(timeIntervalSince1970: 10))) }
         func row(_ id: String, parent: String?, at seconds: Double) -> SnapshotRecord {
-            SnapshotRecord(id: id, vm: "web-1", parent: parent, created: Date(timeIntervalSince1970: seconds), kind: "full",
-                           logicalBytes: 1, storedBytes: 1, pauseMicroseconds: 1)
+            SnapshotRecord(
+                id: id, vm: "web-1", parent: parent, created: Date(timeIntervalSince1970: seconds), kind: "full",
+                logicalBytes: 1, storedBytes: 1, pauseMicroseconds: 1)
         }
         try catalog.write { db in
-            for record in [row("a", parent: nil, at: 1), row("b", parent: "a", at: 2), row("c", parent: "b", at: 3),
-                           row("d", parent: "b", at: 4)] {
+            for record in [
+                row("a", parent: nil, at: 1), row("b", parent: "a", at: 2), row("c", parent: "b", at: 3),
+                row("d", parent: "b", at: 4),
+            ] {
                 try db.insertSnapshot(record)
             }
             try db.deleteSnapshot(id: "b")

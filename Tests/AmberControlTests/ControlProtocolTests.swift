@@ -6,16 +6,21 @@ import Testing
 /// that is not a message, is refused with one line saying which.
 @Suite("Control protocol")
 struct ControlProtocolTests {
-    static let status = VMStatus(name: "web1", pid: 4242, state: .running, vcpus: 2, memoryBytes: 256 << 20,
-                                 uptimeSeconds: 12.5, memoryAddress: 0x7f00_0000_0000)
+    static let status = VMStatus(
+        name: "web1", pid: 4242, state: .running, vcpus: 2, memoryBytes: 256 << 20,
+        uptimeSeconds: 12.5, memoryAddress: 0x7f00_0000_0000)
     static let capture = SnapshotCapture(
         memoryBytes: 256 << 20, machineState: Data((0..<300).map { UInt8($0 % 256) }), wasPaused: false,
-        disks: [DiskCapture(basePath: "/images/base.img", overlayPath: "/vms/web1/disk0.overlay", baseline: "s-1",
-                            changedChunks: [0, 7], chunkSize: 65536)],
+        disks: [
+            DiskCapture(
+                basePath: "/images/base.img", overlayPath: "/vms/web1/disk0.overlay", baseline: "s-1",
+                changedChunks: [0, 7], chunkSize: 65536)
+        ],
         parent: "s-1",
-        memory: HeldMemory(path: "/proc/4243/mem", address: 0x7f00_0000_0000,
-                           untouched: UntouchedPages(pagemapPath: "/proc/4243/pagemap", backing: "s-0"),
-                           changes: MemoryChanges(baseline: "s-1", pages: [PageRun(first: 3, count: 2)])))
+        memory: HeldMemory(
+            path: "/proc/4243/mem", address: 0x7f00_0000_0000,
+            untouched: UntouchedPages(pagemapPath: "/proc/4243/pagemap", backing: "s-0"),
+            changes: MemoryChanges(baseline: "s-1", pages: [PageRun(first: 3, count: 2)])))
 
     static let requests: [ControlRequest] = [
         .status, .pause, .resume, .stop, .console, .snapshotBegin(memory: true), .snapshotBegin(memory: false),
@@ -63,13 +68,19 @@ struct ControlProtocolTests {
     }
 
     @Test func malformedMessagesAreRefused() {
-        let requests = [#"{"op":"explode","v":2}"#, #"{"op":"snapshotBegin","v":2}"#, #"{"op":"snapshotCommitted","v":2}"#,
-                        #"{"v":2}"#, "not json", #"{"op":"status","v":"2"}"#, ""]
+        let requests = [
+            #"{"op":"explode","v":2}"#, #"{"op":"snapshotBegin","v":2}"#, #"{"op":"snapshotCommitted","v":2}"#,
+            #"{"v":2}"#, "not json", #"{"op":"status","v":"2"}"#, "",
+        ]
         for line in requests {
-            #expect(throws: ControlProtocolError.self, "\(line)") { try ControlProtocol.decode(ControlRequest.self, from: Array(line.utf8)) }
+            #expect(throws: ControlProtocolError.self, "\(line)") {
+                try ControlProtocol.decode(ControlRequest.self, from: Array(line.utf8))
+            }
         }
-        let replies = [#"{"reply":"status","v":2}"#, #"{"reply":"refused","refusal":{"code":"nope","message":"x"},"v":2}"#,
-                       #"{"reply":"snapshotEnded","v":2}"#, #"{"reply":"whatever","v":2}"#]
+        let replies = [
+            #"{"reply":"status","v":2}"#, #"{"reply":"refused","refusal":{"code":"nope","message":"x"},"v":2}"#,
+            #"{"reply":"snapshotEnded","v":2}"#, #"{"reply":"whatever","v":2}"#,
+        ]
         for line in replies {
             #expect(throws: ControlProtocolError.self, "\(line)") { try ControlProtocol.decode(ControlReply.self, from: Array(line.utf8)) }
         }

@@ -23,8 +23,9 @@ func importDeltaImage(_ context: StoreContext, _ bytes: [UInt8], name: String, b
                 }
             }
         } commit: { db, result in
-            let image = ImageRecord(name: name, manifest: result.manifest.bytes, logicalBytes: Int64(bytes.count),
-                                    storedBytes: Int64(result.newStoredBytes), chunkSize: ChunkStore.defaultChunkSize, created: Date())
+            let image = ImageRecord(
+                name: name, manifest: result.manifest.bytes, logicalBytes: Int64(bytes.count),
+                storedBytes: Int64(result.newStoredBytes), chunkSize: ChunkStore.defaultChunkSize, created: Date())
             try records.recordImage(image)
             try db.insertImage(image)
             return result
@@ -109,8 +110,9 @@ func deltaTestRewritingOnePagePerChunk(_ bytes: [UInt8], seed: UInt64) -> [UInt8
         let base = oldManifest.digests[4]
         let delta = newManifest.digests[4]
         let location = try context.reader.location(of: base)
-        try flipByte(at: location.offset + UInt64(PackFormat.recordHeaderSize) + UInt64(location.storedLength) - 20,
-                              in: context.store.packPath(location.pack))
+        try flipByte(
+            at: location.offset + UInt64(PackFormat.recordHeaderSize) + UInt64(location.storedLength) - 20,
+            in: context.store.packPath(location.pack))
 
         let report = try context.verify()
         #expect(Set(report.badChunks.map(\.digest)) == [base.hex, delta.hex])
@@ -147,8 +149,9 @@ func deltaTestRewritingOnePagePerChunk(_ bytes: [UInt8], seed: UInt64) -> [UInt8
         let newManifest = try importDeltaImage(context, deltaTestRewritingOnePagePerChunk(old, seed: 10), name: "new", base: "old")
         let base = oldManifest.digests[2]
         let location = try context.reader.location(of: base)
-        try flipByte(at: location.offset + UInt64(PackFormat.recordHeaderSize) + UInt64(location.storedLength) - 20,
-                              in: context.store.packPath(location.pack))
+        try flipByte(
+            at: location.offset + UInt64(PackFormat.recordHeaderSize) + UInt64(location.storedLength) - 20,
+            in: context.store.packPath(location.pack))
         try context.catalog.write { try $0.execute("DELETE FROM chunks; DELETE FROM packs") }
 
         let report = try context.rebuildIndex()

@@ -20,9 +20,11 @@ struct HeldMemoryReaderTests {
         var held = [UInt8](repeating: 0xFF, count: size)
         // In batches as the ingest reads them.
         for start in stride(from: 0, to: size, by: 2 << 20) {
-            #expect(try held.withUnsafeMutableBytes {
-                try reader.read(at: UInt64(start), into: UnsafeMutableRawBufferPointer(rebasing: $0[start..<min(size, start + (2 << 20))]))
-            })
+            #expect(
+                try held.withUnsafeMutableBytes {
+                    try reader.read(
+                        at: UInt64(start), into: UnsafeMutableRawBufferPointer(rebasing: $0[start..<min(size, start + (2 << 20))]))
+                })
         }
         return held
     }
@@ -50,11 +52,13 @@ struct HeldMemoryReaderTests {
 
         let everyPage = try HeldMemoryReader(memoryPath: holder.memoryPath, address: base, pages: nil)
         #expect(try read(everyPage, size: size) == expected)
-        let skippingZeros = try HeldMemoryReader(memoryPath: holder.memoryPath, address: base,
-                                                 pages: untouched.map { $0 ? .zero : .read })
+        let skippingZeros = try HeldMemoryReader(
+            memoryPath: holder.memoryPath, address: base,
+            pages: untouched.map { $0 ? .zero : .read })
         #expect(try read(skippingZeros, size: size) == expected)
-        let skipping = try HeldMemoryReader(memoryPath: holder.memoryPath, address: base,
-                                            pages: untouched.indices.map { $0 == 3 ? .skip : .read })
+        let skipping = try HeldMemoryReader(
+            memoryPath: holder.memoryPath, address: base,
+            pages: untouched.indices.map { $0 == 3 ? .skip : .read })
         let skipped = try read(skipping, size: size)
         #expect(skipped[(3 * Self.page)..<(4 * Self.page)].allSatisfy { $0 == 0xFF }, "a skipped page is left alone")
         #expect(skipped[(4 * Self.page)...] == expected[(4 * Self.page)...])
@@ -75,8 +79,8 @@ struct HeldMemoryReaderTests {
         let file = try FileDescriptor.open(path, O_RDONLY)
         let region = try MappedRegion(size: size, fd: file, flags: MAP_PRIVATE | MAP_NORESERVE)
         let base = UInt64(UInt(bitPattern: region.base))
-        memset(region.base + 7 * Self.page, 0x42, Self.page)                          // copied: now the VM's own
-        _ = region.base.load(fromByteOffset: 9 * Self.page, as: UInt8.self)           // still the file's page
+        memset(region.base + 7 * Self.page, 0x42, Self.page)  // copied: now the VM's own
+        _ = region.base.load(fromByteOffset: 9 * Self.page, as: UInt8.self)  // still the file's page
 
         let holder = try MemoryHolder()
         defer { holder.end() }

@@ -87,7 +87,9 @@ import Testing
 
         #expect(throws: ImageError.duplicateName("small")) { try images.importImage(file: input, name: "small") }
         #expect(throws: ImageError.invalidName("../evil")) { try images.importImage(file: input, name: "../evil") }
-        #expect(throws: StoreError.unsupportedSource(path: directory.url.path, kind: "a directory")) { try images.importImage(file: directory.url.path, name: "dir") }
+        #expect(throws: StoreError.unsupportedSource(path: directory.url.path, kind: "a directory")) {
+            try images.importImage(file: directory.url.path, name: "dir")
+        }
         #expect(throws: ImageError.unknownImage("nope")) { try images.export(name: "nope", to: directory.path("x")) }
         #expect(throws: ImageError.unknownImage("nope")) { try images.remove(name: "nope") }
         #expect(throws: ImageError.outputIsDirectory(directory.url.path)) { try images.export(name: "small", to: directory.url.path) }

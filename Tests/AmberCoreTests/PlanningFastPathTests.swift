@@ -19,25 +19,32 @@ import Testing
         }
     }
 
-    static let policies = try! PolicySet(files: [
-        ("web.yaml", """
-            name: web
-            vms: ["web-*"]
-            schedule: "*:0/15"
-            timezone: Europe/Berlin
-            max_stored: 4K
-            keep: { last: 3, hourly: 5, daily: 7, weekly: 4, monthly: 6, yearly: 2 }
-            """),
-        ("db.yaml", """
-            name: db
-            vms: ["db-*"]
-            schedule: hourly
-            timezone: America/New_York
-            within: 2d
-            keep: { daily: 3 }
-            """),
-        ("lab.yaml", "name: lab\nvms: [\"lab-*\"]\nschedule: daily\n"),
-    ], defaultTimeZone: TimeZone(identifier: "UTC")!)
+    static let policies = try! PolicySet(
+        files: [
+            (
+                "web.yaml",
+                """
+                name: web
+                vms: ["web-*"]
+                schedule: "*:0/15"
+                timezone: Europe/Berlin
+                max_stored: 4K
+                keep: { last: 3, hourly: 5, daily: 7, weekly: 4, monthly: 6, yearly: 2 }
+                """
+            ),
+            (
+                "db.yaml",
+                """
+                name: db
+                vms: ["db-*"]
+                schedule: hourly
+                timezone: America/New_York
+                within: 2d
+                keep: { daily: 3 }
+                """
+            ),
+            ("lab.yaml", "name: lab\nvms: [\"lab-*\"]\nschedule: daily\n"),
+        ], defaultTimeZone: TimeZone(identifier: "UTC")!)
 
     @Test(arguments: [1, 2, 3] as [UInt64])
     func theSummaryPlanEqualsTheRowPlan(seed: UInt64) throws {
@@ -53,41 +60,52 @@ import Testing
                 try db.insertVM(VMRecord(name: vm, config: "{}", created: Date(timeIntervalSince1970: 0)))
                 for index in 0..<Int.random(in: 0...400, using: &random) {
                     // Whole quarter hours, so some snapshots share a creation time.
-                    let created = now.timeIntervalSince1970 - Double(Int.random(in: 0...40_000, using: &random)) * 900
+                    let created =
+                        now.timeIntervalSince1970 - Double(Int.random(in: 0...40_000, using: &random)) * 900
                         + (Bool.random(using: &random) ? 0 : 0.25)
                     let policy = [vm.hasPrefix("web") ? "web" : vm.hasPrefix("db") ? "db" : "lab", nil, "gone"]
                         .randomElement(using: &random)!
                     let id = "\(vm)-\(index)"
                     ids.append(id)
-                    let record = SnapshotRecord(id: id, vm: vm, created: Date(timeIntervalSince1970: created), kind: "full",
-                                                logicalBytes: 1, storedBytes: Int64.random(in: -5...300, using: &random),
-                                                pauseMicroseconds: 1, protected: Int.random(in: 0..<20, using: &random) == 0,
-                                                policy: policy)
+                    let record = SnapshotRecord(
+                        id: id, vm: vm, created: Date(timeIntervalSince1970: created), kind: "full",
+                        logicalBytes: 1, storedBytes: Int64.random(in: -5...300, using: &random),
+                        pauseMicroseconds: 1, protected: Int.random(in: 0..<20, using: &random) == 0,
+                        policy: policy)
                     if Bool.random(using: &random) {
                         try db.insertSnapshot(record)
                     } else {
                         // Behind amber's back: the VM's summary goes stale.
-                        try db.statement("""
+                        try db.statement(
+                            """
                             INSERT INTO snapshots (id, vm, created, kind, logical_bytes, stored_bytes, pause_microseconds,
                             protected, policy) VALUES (?, ?, ?, 'full', 1, ?, 1, ?, ?)
-                            """).bind(.text(id), .text(vm), .real(created), .integer(record.storedBytes),
-                                      .integer(record.protected ? 1 : 0), policy.map { .text($0) }).run()
+                            """
+                        ).bind(
+                            .text(id), .text(vm), .real(created), .integer(record.storedBytes),
+                            .integer(record.protected ? 1 : 0), policy.map { .text($0) }
+                        ).run()
                     }
                 }
             }
         }
-        let users = Dictionary(uniqueKeysWithValues: (0..<3).map { index in
-            (ids.randomElement(using: &random)!, ["VM clone\(index)"]) })
+        let users = Dictionary(
+            uniqueKeysWithValues: (0..<3).map { index in
+                (ids.randomElement(using: &random)!, ["VM clone\(index)"])
+            })
 
         func rowPlan(users: [String: [String]]) throws -> [String: Decision] {
             try catalog.read { db in
                 // The rows one by one, as planning read them before the summaries.
-                let rows = try db.statement("""
+                let rows = try db.statement(
+                    """
                     SELECT id, vm, created, stored_bytes, protected, policy FROM snapshots ORDER BY vm, created, id
-                    """).rows { row in
-                    SnapshotInfo(id: row.text(0), vm: row.text(1), createdAt: Date(timeIntervalSince1970: row.double(2)),
-                                 sizeBytes: UInt64(max(0, row.int64(3))), isProtected: row.int(4) != 0,
-                                 inUseBy: users[row.text(0)] ?? [], policy: row.optionalText(5))
+                    """
+                ).rows { row in
+                    SnapshotInfo(
+                        id: row.text(0), vm: row.text(1), createdAt: Date(timeIntervalSince1970: row.double(2)),
+                        sizeBytes: UInt64(max(0, row.int64(3))), isProtected: row.int(4) != 0,
+                        inUseBy: users[row.text(0)] ?? [], policy: row.optionalText(5))
                 }
                 let plan = Planner.plan(policies: Self.policies, snapshots: rows, vms: [], now: now)
                 return Dictionary(uniqueKeysWithValues: zip(plan.snapshots, plan.decisions).map { ($0.id, $1) })
@@ -117,9 +135,11 @@ import Testing
         // has no VM directories, so nothing is in use. One VM is left stale: it is read from its rows.
         try catalog.write { try $0.execute("UPDATE snapshots SET stored_bytes = stored_bytes WHERE vm = 'web-2'") }
         let unused = try rowPlan(users: [:])
-        let digest = try PlanDigest.read(home: AmberHome(explicit: directory.path), catalog: catalog,
-                                         policies: Self.policies, now: now, listingPrunes: 1_000)
-        #expect(digest.vms.map(\.vm) == Set(unused.keys.map { String($0.split(separator: "-").dropLast().joined(separator: "-")) }).sorted())
+        let digest = try PlanDigest.read(
+            home: AmberHome(explicit: directory.path), catalog: catalog,
+            policies: Self.policies, now: now, listingPrunes: 1_000)
+        #expect(
+            digest.vms.map(\.vm) == Set(unused.keys.map { String($0.split(separator: "-").dropLast().joined(separator: "-")) }).sorted())
         for vm in digest.vms {
             let expected = unused.filter { $0.key.hasPrefix(vm.vm + "-") }
             #expect(vm.snapshotCount == expected.count, "\(vm.vm)")

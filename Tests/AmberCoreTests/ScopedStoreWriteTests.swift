@@ -26,8 +26,9 @@ import Testing
             files[name] = (attributes[.size] as? NSNumber)?.uint64Value
         }
         return try context.catalog.read { db in
-            Snapshot(packFiles: files, chunks: try db.chunkTotals().chunks,
-                     packRows: try db.packs().map { "\($0.name) \($0.length)" }, images: try db.images().map(\.name))
+            Snapshot(
+                packFiles: files, chunks: try db.chunkTotals().chunks,
+                packRows: try db.packs().map { "\($0.name) \($0.length)" }, images: try db.images().map(\.name))
         }
     }
 
@@ -66,9 +67,11 @@ import Testing
                 try writer.ingest(file: directory.path("second"))
             } commit: { db, result in
                 // Inside the catalog transaction, after the chunk rows: they go with it.
-                try db.insertImage(ImageRecord(name: "second", manifest: result.manifest.bytes,
-                                               logicalBytes: Int64(result.logicalBytes), storedBytes: 0,
-                                               chunkSize: context.store.chunkSize, created: Date()))
+                try db.insertImage(
+                    ImageRecord(
+                        name: "second", manifest: result.manifest.bytes,
+                        logicalBytes: Int64(result.logicalBytes), storedBytes: 0,
+                        chunkSize: context.store.chunkSize, created: Date()))
                 throw Refused()
             }
         }
@@ -79,7 +82,8 @@ import Testing
         #expect(imported.newChunks > 0)
         #expect(try context.verify().isClean)
         _ = try ImageService(context: context).export(name: "second", to: directory.path("second.out"))
-        #expect(try TestContent.sha256(ofFile: directory.path("second.out"))
+        #expect(
+            try TestContent.sha256(ofFile: directory.path("second.out"))
                 == TestContent.sha256(TestContent.random(3 << 20, seed: 4)))
     }
 }

@@ -27,8 +27,10 @@ import Testing
         // A snapshot sharing the victim's manifest is named too.
         try context.catalog.write { db in
             try db.insertVM(VMRecord(name: "web", config: "{}", created: Date()))
-            try db.insertSnapshot(SnapshotRecord(id: "s1", vm: "web", created: Date(), kind: "disk", diskManifest: image.manifest,
-                                                 logicalBytes: 0, storedBytes: 0, pauseMicroseconds: 0))
+            try db.insertSnapshot(
+                SnapshotRecord(
+                    id: "s1", vm: "web", created: Date(), kind: "disk", diskManifest: image.manifest,
+                    logicalBytes: 0, storedBytes: 0, pauseMicroseconds: 0))
         }
         do {
             try images.export(name: "victim", to: directory.path("victim.out"))
@@ -153,8 +155,10 @@ import Testing
             #expect(gcDone.wait(timeout: .now() + 0.5) == .timedOut, "gc ran while a writer held the lease")
             return result
         } commit: { db, result in
-            try db.insertImage(ImageRecord(name: "new", manifest: result.manifest.bytes, logicalBytes: Int64(result.logicalBytes),
-                                           storedBytes: 0, chunkSize: 65536, created: Date()))
+            try db.insertImage(
+                ImageRecord(
+                    name: "new", manifest: result.manifest.bytes, logicalBytes: Int64(result.logicalBytes),
+                    storedBytes: 0, chunkSize: 65536, created: Date()))
         }
         #expect(gcDone.wait(timeout: .now() + 30) == .success)
         #expect(try gcResult.get().deadChunks == 0)
@@ -177,8 +181,10 @@ import Testing
         finished.executableURL = URL(fileURLWithPath: "/bin/true")
         try finished.run()
         finished.waitUntilExit()
-        try context.catalog.write { try $0.statement("UPDATE leases SET holder_pid = ? WHERE id = ?")
-            .bind(.integer(Int64(finished.processIdentifier)), .integer(lease)).run() }
+        try context.catalog.write {
+            try $0.statement("UPDATE leases SET holder_pid = ? WHERE id = ?")
+                .bind(.integer(Int64(finished.processIdentifier)), .integer(lease)).run()
+        }
         #expect(try context.collectGarbage(dryRun: false).deadChunks > 0)
         #expect(try context.catalog.read { try $0.leases() }.isEmpty)
     }

@@ -11,13 +11,21 @@ import Testing
         disks: [DiskConfiguration(path: "/images/base.img", readOnly: false, overlayPath: "/home/vms/u1/disk0.overlay")],
         controlSocketPath: "/home/vms/u1/control.sock", consoleLogPath: nil)
 
-    private func capture(memory: String = "/proc/1/mem", pagemap: String? = nil, bytes: UInt64 = 64 << 20,
-                         disk: DiskCapture? = nil) -> SnapshotCapture {
-        SnapshotCapture(memoryBytes: bytes, machineState: Data(), wasPaused: false,
-                        disks: [disk ?? DiskCapture(basePath: "/images/base.img", overlayPath: "/home/vms/u1/disk0.overlay",
-                                                    baseline: nil, changedChunks: [], chunkSize: 65536)],
-                        memory: HeldMemory(path: memory, address: 0x7F00_0000_0000,
-                                           untouched: pagemap.map { UntouchedPages(pagemapPath: $0) }))
+    private func capture(
+        memory: String = "/proc/1/mem", pagemap: String? = nil, bytes: UInt64 = 64 << 20,
+        disk: DiskCapture? = nil
+    ) -> SnapshotCapture {
+        SnapshotCapture(
+            memoryBytes: bytes, machineState: Data(), wasPaused: false,
+            disks: [
+                disk
+                    ?? DiskCapture(
+                        basePath: "/images/base.img", overlayPath: "/home/vms/u1/disk0.overlay",
+                        baseline: nil, changedChunks: [], chunkSize: 65536)
+            ],
+            memory: HeldMemory(
+                path: memory, address: 0x7F00_0000_0000,
+                untouched: pagemap.map { UntouchedPages(pagemapPath: $0) }))
     }
 
     private func refusal(_ capture: SnapshotCapture, vmm: Int32?) -> String? {
@@ -41,14 +49,20 @@ import Testing
 
         let refused = [
             capture(memory: "/etc/shadow"),
-            capture(memory: "/proc/\(me)/mem"),                                     // not a child of amber-vmm
+            capture(memory: "/proc/\(me)/mem"),  // not a child of amber-vmm
             capture(memory: "/proc/\(holder)/../\(me)/mem"),
             capture(memory: "/proc/\(holder)/mem", pagemap: "/etc/shadow"),
             capture(memory: "/proc/\(holder)/mem", bytes: 1 << 30),
-            capture(memory: "/proc/\(holder)/mem", disk: DiskCapture(basePath: "/etc/shadow", overlayPath: nil, baseline: nil,
-                                                                     changedChunks: [], chunkSize: 65536)),
-            capture(memory: "/proc/\(holder)/mem", disk: DiskCapture(basePath: "/images/base.img", overlayPath: "/root/.ssh/id_rsa",
-                                                                     baseline: nil, changedChunks: [], chunkSize: 65536)),
+            capture(
+                memory: "/proc/\(holder)/mem",
+                disk: DiskCapture(
+                    basePath: "/etc/shadow", overlayPath: nil, baseline: nil,
+                    changedChunks: [], chunkSize: 65536)),
+            capture(
+                memory: "/proc/\(holder)/mem",
+                disk: DiskCapture(
+                    basePath: "/images/base.img", overlayPath: "/root/.ssh/id_rsa",
+                    baseline: nil, changedChunks: [], chunkSize: 65536)),
         ]
         for bad in refused {
             let message = refusal(bad, vmm: me)
@@ -59,8 +73,10 @@ import Testing
 
     /// A page run past the end of memory, or whose end overflows, would trap or stall `amber snapshot` in
     /// CaptureIngest (found writing the control-response fuzz target; Fuzz/corpus/control-response).
-    @Test(arguments: [PageRun(first: Int.max, count: 2), PageRun(first: 0, count: Int.max), PageRun(first: -1, count: 1),
-                      PageRun(first: 16383, count: 2), PageRun(first: 5, count: -1)])
+    @Test(arguments: [
+        PageRun(first: Int.max, count: 2), PageRun(first: 0, count: Int.max), PageRun(first: -1, count: 1),
+        PageRun(first: 16383, count: 2), PageRun(first: 5, count: -1),
+    ])
     func changedPagesOutsideMemoryAreRefused(_ run: PageRun) {
         var bad = capture()
         bad.memory?.changes = MemoryChanges(baseline: "s-1", pages: [PageRun(first: 0, count: 1), run])

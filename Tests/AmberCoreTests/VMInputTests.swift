@@ -15,10 +15,12 @@ struct VMInputTests {
         #expect(ByteSize.parse(text) == bytes)
     }
 
-    @Test("garbage is not a size", arguments: [
-        "", "abc", "M", "12X", "1.5G", "-1G", " 512M", "512 M", "512Mi", "512MiBs", "1GG", "99999999999999999999",
-        "17179869184T",
-    ])
+    @Test(
+        "garbage is not a size",
+        arguments: [
+            "", "abc", "M", "12X", "1.5G", "-1G", " 512M", "512 M", "512Mi", "512MiBs", "1GG", "99999999999999999999",
+            "17179869184T",
+        ])
     func rejects(text: String) {
         #expect(ByteSize.parse(text) == nil)
     }
@@ -35,9 +37,11 @@ struct VMInputTests {
         try VMName.validate(name)
     }
 
-    @Test("invalid names", arguments: [
-        "", ".", "..", ".hidden", "-x", "_x", "a/b", "a b", "web1\n", "vm:1", "é", String(repeating: "x", count: 65),
-    ])
+    @Test(
+        "invalid names",
+        arguments: [
+            "", ".", "..", ".hidden", "-x", "_x", "a/b", "a b", "web1\n", "vm:1", "é", String(repeating: "x", count: 65),
+        ])
     func rejectsName(name: String) {
         #expect(throws: VMRequestError.invalidName(name)) { try VMName.validate(name) }
     }

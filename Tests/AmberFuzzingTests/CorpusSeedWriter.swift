@@ -47,7 +47,8 @@ struct CorpusSeedWriter {
         let recordStart = Int(deltaLocation.offset)
         let payload = pack[(recordStart + PackFormat.recordHeaderSize)..<(recordStart + deltaLocation.recordLength)]
         let length = deltaLocation.rawLength - 1
-        try write([UInt8(length & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length >> 16)] + payload, target: "delta", name: "one-changed-page")
+        try write(
+            [UInt8(length & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length >> 16)] + payload, target: "delta", name: "one-changed-page")
 
         let rootBytes = try reader.chunk(root)
         let pieceBytes = manifest.pieces()[0]
@@ -60,19 +61,21 @@ struct CorpusSeedWriter {
 
     @Test func configurationSeeds() throws {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] // as VMLauncher writes it
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]  // as VMLauncher writes it
         // /proc/self/exe is a readable regular file on any host, so these pass the check and the fuzzer starts deep.
-        var boot = VMConfiguration(name: "web-1", kernelPath: "/proc/self/exe", initrdPath: "/proc/self/exe",
-                                   commandLine: "console=ttyS0 reboot=k panic=1 pci=off", memoryBytes: 256 << 20, vcpus: 2,
-                                   disks: [DiskConfiguration(path: "/proc/self/exe", readOnly: true)],
-                                   controlSocketPath: "/root/.amber/vms/web-1/control.sock", consoleLogPath: "/root/.amber/vms/web-1/console.log")
+        var boot = VMConfiguration(
+            name: "web-1", kernelPath: "/proc/self/exe", initrdPath: "/proc/self/exe",
+            commandLine: "console=ttyS0 reboot=k panic=1 pci=off", memoryBytes: 256 << 20, vcpus: 2,
+            disks: [DiskConfiguration(path: "/proc/self/exe", readOnly: true)],
+            controlSocketPath: "/root/.amber/vms/web-1/control.sock", consoleLogPath: "/root/.amber/vms/web-1/console.log")
         boot.snapshotPauseLimitSeconds = 5
         try write(Array(try encoder.encode(boot)), target: "vm-config", name: "boot.json")
-        let restore = VMConfiguration(name: "web-1-clone", kernelPath: "", initrdPath: nil, commandLine: "",
-                                      memoryBytes: 128 << 20, vcpus: 1,
-                                      disks: [DiskConfiguration(path: "/proc/self/exe", readOnly: false, overlayPath: "/tmp/overlay")],
-                                      controlSocketPath: "/tmp/c.sock", consoleLogPath: nil,
-                                      restore: RestoreSource(snapshotID: "s-0001", statePath: "/proc/self/exe", memoryPath: "/proc/self/exe"))
+        let restore = VMConfiguration(
+            name: "web-1-clone", kernelPath: "", initrdPath: nil, commandLine: "",
+            memoryBytes: 128 << 20, vcpus: 1,
+            disks: [DiskConfiguration(path: "/proc/self/exe", readOnly: false, overlayPath: "/tmp/overlay")],
+            controlSocketPath: "/tmp/c.sock", consoleLogPath: nil,
+            restore: RestoreSource(snapshotID: "s-0001", statePath: "/proc/self/exe", memoryPath: "/proc/self/exe"))
         try write(Array(try encoder.encode(restore)), target: "vm-config", name: "restore.json")
     }
 
@@ -80,28 +83,40 @@ struct CorpusSeedWriter {
         func line<T: Encodable>(_ message: T) throws -> [UInt8] { try ControlProtocol.line(message) }
         try write(try line(ControlRequest.status), target: "control-request", name: "status")
         try write(try line(ControlRequest.snapshotBegin(memory: false)), target: "control-request", name: "disk-snapshot")
-        try write(try line(ControlRequest.snapshotBegin(memory: true)) + line(ControlRequest.snapshotRelease) + line(ControlRequest.snapshotEnd)
-                  + line(ControlRequest.snapshotCommitted(id: "0193a5c2-7f0e-7a4b-9c1d-2e3f4a5b6c7d")),
-                  target: "control-request", name: "snapshot-session")
+        try write(
+            try line(ControlRequest.snapshotBegin(memory: true)) + line(ControlRequest.snapshotRelease) + line(ControlRequest.snapshotEnd)
+                + line(ControlRequest.snapshotCommitted(id: "0193a5c2-7f0e-7a4b-9c1d-2e3f4a5b6c7d")),
+            target: "control-request", name: "snapshot-session")
         try write(try line(ControlRequest.console) + Array("ls /\n".utf8), target: "control-request", name: "console")
 
-        let status = VMStatus(name: "fuzz", pid: 4242, state: .running, vcpus: 2, memoryBytes: 256 << 20, uptimeSeconds: 12.5,
-                              memoryAddress: 0x7f00_0000_0000)
+        let status = VMStatus(
+            name: "fuzz", pid: 4242, state: .running, vcpus: 2, memoryBytes: 256 << 20, uptimeSeconds: 12.5,
+            memoryAddress: 0x7f00_0000_0000)
         try write(try line(ControlReply.status(status)), target: "control-response", name: "status")
-        try write(try line(ControlReply.refused(ControlRefusal(.failed, "KVM_SET_REGS: Invalid argument",
-                                                               cause: ControlRefusal.Cause(call: "KVM_SET_REGS", errno: 22)))),
-                  target: "control-response", name: "refusal")
+        try write(
+            try line(
+                ControlReply.refused(
+                    ControlRefusal(
+                        .failed, "KVM_SET_REGS: Invalid argument",
+                        cause: ControlRefusal.Cause(call: "KVM_SET_REGS", errno: 22)))),
+            target: "control-response", name: "refusal")
         let configured = ControlResponseFuzzTarget.configuration.disks[0]
-        let capture = SnapshotCapture(memoryBytes: 256 << 20, machineState: Data("AMBERMST".utf8), wasPaused: false,
-                                      disks: [DiskCapture(basePath: configured.path, overlayPath: configured.overlayPath, baseline: "s-0001",
-                                                          changedChunks: [0, 7, 9], chunkSize: 65536)],
-                                      parent: "s-0001",
-                                      memory: HeldMemory(path: "/proc/4243/mem", address: 0x7f00_0000_0000,
-                                                         untouched: UntouchedPages(pagemapPath: "/proc/4243/pagemap"),
-                                                         changes: MemoryChanges(baseline: "s-0001", pages: [PageRun(first: 0, count: 16), PageRun(first: 4096, count: 1)])))
-        try write(try line(ControlReply.snapshotBegun(capture)) + line(ControlReply.snapshotReleased(pauseMicroseconds: 1830))
-                  + line(ControlReply.snapshotEnded(pauseMicroseconds: 2400)) + line(ControlReply.snapshotCommitted),
-                  target: "control-response", name: "snapshot-session")
+        let capture = SnapshotCapture(
+            memoryBytes: 256 << 20, machineState: Data("AMBERMST".utf8), wasPaused: false,
+            disks: [
+                DiskCapture(
+                    basePath: configured.path, overlayPath: configured.overlayPath, baseline: "s-0001",
+                    changedChunks: [0, 7, 9], chunkSize: 65536)
+            ],
+            parent: "s-0001",
+            memory: HeldMemory(
+                path: "/proc/4243/mem", address: 0x7f00_0000_0000,
+                untouched: UntouchedPages(pagemapPath: "/proc/4243/pagemap"),
+                changes: MemoryChanges(baseline: "s-0001", pages: [PageRun(first: 0, count: 16), PageRun(first: 4096, count: 1)])))
+        try write(
+            try line(ControlReply.snapshotBegun(capture)) + line(ControlReply.snapshotReleased(pauseMicroseconds: 1830))
+                + line(ControlReply.snapshotEnded(pauseMicroseconds: 2400)) + line(ControlReply.snapshotCommitted),
+            target: "control-response", name: "snapshot-session")
     }
 
     @Test func policySeeds() throws {
@@ -110,16 +125,16 @@ struct CorpusSeedWriter {
             try write(try [UInt8](Data(contentsOf: shipped.appendingPathComponent(file))), target: "policy", name: file)
         }
         let everyField = """
-        name: everything
-        vms: ["db-*", "cache"]
-        schedule: "Mon..Fri *-*-1..7 02:00/6"
-        timezone: Europe/Berlin
-        memory: false
-        keep: { last: 3, hourly: 24, daily: 7, weekly: 4, monthly: 6, yearly: 2 }
-        within: 30d
-        max_stored: 20GiB
+            name: everything
+            vms: ["db-*", "cache"]
+            schedule: "Mon..Fri *-*-1..7 02:00/6"
+            timezone: Europe/Berlin
+            memory: false
+            keep: { last: 3, hourly: 24, daily: 7, weekly: 4, monthly: 6, yearly: 2 }
+            within: 30d
+            max_stored: 20GiB
 
-        """
+            """
         try write(Array(everyField.utf8), target: "policy", name: "every-field.yaml")
     }
 
@@ -130,8 +145,9 @@ struct CorpusSeedWriter {
         let master = StoreKeys.randomMaster()
         let real = try KeySlot.make(master: master, passphrase: Array("seed passphrase".utf8))
         try write(real.encoded(), target: "key-slot", name: "default-parameters")
-        try write(try KeySlot.make(master: master, passphrase: [1], parameters: .fastForTests).encoded(), target: "key-slot",
-                  name: "fast-parameters")
+        try write(
+            try KeySlot.make(master: master, passphrase: [1], parameters: .fastForTests).encoded(), target: "key-slot",
+            name: "fast-parameters")
         var huge = real
         huge.parameters = ScryptParameters(n: 1 << 30, r: 8, p: 1)
         try write(huge.encoded(), target: "key-slot", name: "huge-n")
@@ -142,8 +158,10 @@ struct CorpusSeedWriter {
         flipped[200] ^= 1
         try write(flipped, target: "key-slot", name: "flipped-byte")
         try write(Array(real.encoded().prefix(150)), target: "key-slot", name: "truncated")
-        try write(Array(String(decoding: real.encoded(), as: UTF8.self).replacingOccurrences(of: "amber-key-slot 1", with: "amber-key-slot 9").utf8),
-                  target: "key-slot", name: "newer-format")
+        try write(
+            Array(
+                String(decoding: real.encoded(), as: UTF8.self).replacingOccurrences(of: "amber-key-slot 1", with: "amber-key-slot 9").utf8),
+            target: "key-slot", name: "newer-format")
     }
 
     /// Record files as the store writes them (the input's first byte picks the type: 0 VM, 1 image, 2 snapshot),
@@ -151,12 +169,16 @@ struct CorpusSeedWriter {
     @Test func recordSeeds() throws {
         let digest = String(repeating: "ab", count: 32)
         let vm = StoredRecord(description: VMDescription(name: "fuzz", config: "{\"name\":\"fuzz\",\"vcpus\":2}", created: 1_765_000_000))
-        let image = StoredRecord(description: ImageDescription(name: "fuzz", manifest: digest, logicalBytes: 1 << 20, storedBytes: 4096,
-                                                                chunkSize: 65536, created: 1_765_000_000.5))
-        let snapshot = StoredRecord(revision: 3, description: SnapshotDescription(
-            id: RecordFuzzTarget.snapshotKey, vm: "fuzz", parent: "fedcba9876543210", created: 1_765_000_001, label: "before upgrade",
-            kind: "full", memoryManifest: digest, diskManifest: nil, stateManifest: digest, logicalBytes: 1 << 26, storedBytes: 1 << 20,
-            pauseMicroseconds: 5800, protected: true, policy: "nightly"))
+        let image = StoredRecord(
+            description: ImageDescription(
+                name: "fuzz", manifest: digest, logicalBytes: 1 << 20, storedBytes: 4096,
+                chunkSize: 65536, created: 1_765_000_000.5))
+        let snapshot = StoredRecord(
+            revision: 3,
+            description: SnapshotDescription(
+                id: RecordFuzzTarget.snapshotKey, vm: "fuzz", parent: "fedcba9876543210", created: 1_765_000_001, label: "before upgrade",
+                kind: "full", memoryManifest: digest, diskManifest: nil, stateManifest: digest, logicalBytes: 1 << 26, storedBytes: 1 << 20,
+                pauseMicroseconds: 5800, protected: true, policy: "nightly"))
         var tombstone = snapshot
         tombstone.removed = 1_765_000_100
         let files: [(String, [UInt8])] = [
@@ -170,8 +192,9 @@ struct CorpusSeedWriter {
         flipped[flipped.count - 20] ^= 1
         try write(flipped, target: "record", name: "flipped-byte")
         try write(Array(files[1].1.prefix(90)), target: "record", name: "truncated")
-        try write(Array(String(decoding: files[0].1, as: UTF8.self).replacingOccurrences(of: "amber-record 1", with: "amber-record 7").utf8),
-                  target: "record", name: "newer-format")
+        try write(
+            Array(String(decoding: files[0].1, as: UTF8.self).replacingOccurrences(of: "amber-record 1", with: "amber-record 7").utf8),
+            target: "record", name: "newer-format")
     }
 
     private func littleEndian(_ value: UInt32) -> [UInt8] {

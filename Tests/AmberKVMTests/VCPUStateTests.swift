@@ -53,8 +53,8 @@ struct VCPUStateTests {
         try vcpu.setXCRs(xcrs)
         var xsave = try vcpu.xsave()
         withUnsafeMutableBytes(of: &xsave.region) { area in
-            for offset in 160..<288 { area[offset] = UInt8(truncatingIfNeeded: offset &* 3) }   // xmm0-7
-            for offset in 576..<832 { area[offset] = UInt8(truncatingIfNeeded: offset &* 5) }   // ymm upper halves
+            for offset in 160..<288 { area[offset] = UInt8(truncatingIfNeeded: offset &* 3) }  // xmm0-7
+            for offset in 576..<832 { area[offset] = UInt8(truncatingIfNeeded: offset &* 5) }  // ymm upper halves
             area.storeBytes(of: UInt64(7), toByteOffset: 512, as: UInt64.self)
         }
         try vcpu.setXSave(xsave)
@@ -63,13 +63,15 @@ struct VCPUStateTests {
         try vcpu.setDebugRegisters(debug)
         var lapic = try vcpu.lapic()
         withUnsafeMutableBytes(of: &lapic.regs) { page in
-            page.storeBytes(of: UInt32(0x1FF), toByteOffset: 0xF0, as: UInt32.self)   // enabled
-            page.storeBytes(of: UInt32(0x00041), toByteOffset: 0x320, as: UInt32.self) // timer LVT, one-shot, vector 0x41
-            page.storeBytes(of: UInt32(0x3), toByteOffset: 0x3E0, as: UInt32.self)    // divide by 16
+            page.storeBytes(of: UInt32(0x1FF), toByteOffset: 0xF0, as: UInt32.self)  // enabled
+            page.storeBytes(of: UInt32(0x00041), toByteOffset: 0x320, as: UInt32.self)  // timer LVT, one-shot, vector 0x41
+            page.storeBytes(of: UInt32(0x3), toByteOffset: 0x3E0, as: UInt32.self)  // divide by 16
         }
         try vcpu.setLAPIC(lapic)
-        try vcpu.setMSRs([MSREntry(index: 0xC000_0102, value: 0xFFFF_8000_1234_5000),  // KERNEL_GS_BASE
-                          MSREntry(index: 0x174, value: 0x10)])                          // SYSENTER_CS
+        try vcpu.setMSRs([
+            MSREntry(index: 0xC000_0102, value: 0xFFFF_8000_1234_5000),  // KERNEL_GS_BASE
+            MSREntry(index: 0x174, value: 0x10),
+        ])  // SYSENTER_CS
         var events = try vcpu.vcpuEvents()
         events.nmi.pending = 1
         events.flags |= UInt32(KVM_VCPUEVENT_VALID_NMI_PENDING)
@@ -147,7 +149,11 @@ struct VCPUStateTests {
         var (state, vmState) = try machine.capture()
         let original = state
         state.registers = Data(count: 3)
-        #expect(throws: VMStateError("saved vCPU 0 registers is 3 bytes, expected \(MemoryLayout<kvm_regs>.size): the state is corrupt or from an incompatible amber")) {
+        #expect(
+            throws: VMStateError(
+                "saved vCPU 0 registers is 3 bytes, expected \(MemoryLayout<kvm_regs>.size): the state is corrupt or from an incompatible amber"
+            )
+        ) {
             try machine.vcpu.restoreState(state, xsaveSize: machine.system.xsaveSize)
         }
         state = original

@@ -113,8 +113,11 @@ struct CalendarEventTests {
             let gap = next.timeIntervalSince(current)
             #expect(gap > 0 && gap <= 2 * 3600, "gap \(gap) after \(current) in \(zoneName)")
             let components = calendar.dateComponents([.minute, .second], from: next)
-            if runs > 0, zone.nextDaylightSavingTimeTransition(after: current.addingTimeInterval(-7200)).map({
-                abs($0.timeIntervalSince(next)) > 7200 }) ?? true {
+            if runs > 0,
+                zone.nextDaylightSavingTimeTransition(after: current.addingTimeInterval(-7200)).map({
+                    abs($0.timeIntervalSince(next)) > 7200
+                }) ?? true
+            {
                 #expect(components.minute == 0 && components.second == 0, "\(next) in \(zoneName)")
             }
             current = next
@@ -152,9 +155,11 @@ struct CalendarEventParsingTests {
         }
     }
 
-    @Test(arguments: ["*:0/15", "hourly", "Daily", "WEEKLY", "monthly", "mon..fri 02:00", "Sat *-1..7 15:00",
-                      "*-*-* 00/6:00", "*-1,15 08:30", "mon-fri 02:00", "Monday,Friday 23:59:59", "*-02-29",
-                      "2026..2030-01-01", "*/10:00", "semiannually", "annually"])
+    @Test(arguments: [
+        "*:0/15", "hourly", "Daily", "WEEKLY", "monthly", "mon..fri 02:00", "Sat *-1..7 15:00",
+        "*-*-* 00/6:00", "*-1,15 08:30", "mon-fri 02:00", "Monday,Friday 23:59:59", "*-02-29",
+        "2026..2030-01-01", "*/10:00", "semiannually", "annually",
+    ])
     func accepts(text: String) throws {
         let event = try CalendarEvent(parsing: text)
         #expect(event.next(after: TestTime.utc("2026-01-01 00:00"), in: TestTime.zone("UTC")) != nil)
@@ -169,8 +174,11 @@ struct CalendarEventParsingTests {
             cursor = try #require(event.next(after: cursor, in: zone))
             runs.append(TestTime.show(cursor))
         }
-        #expect(runs == ["2026-11-23 02:00:00 +0000", "2026-11-24 02:00:00 +0000", "2026-11-25 02:00:00 +0000",
-                         "2026-11-26 02:00:00 +0000", "2026-11-27 02:00:00 +0000", "2026-11-30 02:00:00 +0000"])
+        #expect(
+            runs == [
+                "2026-11-23 02:00:00 +0000", "2026-11-24 02:00:00 +0000", "2026-11-25 02:00:00 +0000",
+                "2026-11-26 02:00:00 +0000", "2026-11-27 02:00:00 +0000", "2026-11-30 02:00:00 +0000",
+            ])
     }
 }
 
@@ -233,8 +241,9 @@ struct CalendarEventBruteForceTests {
             let event = RandomEvent(using: &random)
             let parsed = try CalendarEvent(parsing: event.text)
             let after = Int.random(in: 1_700_000_000...1_900_000_000, using: &random)
-            let next = try #require(parsed.next(after: Date(timeIntervalSince1970: Double(after)), in: zone),
-                                    "\(event.text)")
+            let next = try #require(
+                parsed.next(after: Date(timeIntervalSince1970: Double(after)), in: zone),
+                "\(event.text)")
             var minute = (after / 60 + 1) * 60
             var expected: Int?
             while minute < after + 60 * 86_400 {

@@ -17,33 +17,38 @@ struct RandomTimeline {
         let gaps: [ClosedRange<Double>] = [60...900, 1800...7200, 36_000...100_000, 200_000...3_000_000]
         let cadence = Int.random(in: 0..<gaps.count, using: &random)
         for index in 0..<count {
-            let range = Double.random(in: 0...1, using: &random) < 0.8
+            let range =
+                Double.random(in: 0...1, using: &random) < 0.8
                 ? gaps[cadence] : gaps[Int.random(in: 0..<gaps.count, using: &random)]
             time = time.addingTimeInterval(Double.random(in: range, using: &random).rounded())
-            snapshots.append(SnapshotInfo(
-                id: "s\(index)", vm: "vm", createdAt: time,
-                sizeBytes: UInt64.random(in: 1...1000, using: &random),
-                isProtected: Double.random(in: 0...1, using: &random) < 0.05,
-                inUseBy: Double.random(in: 0...1, using: &random) < 0.03 ? ["clone c\(index)"] : [],
-                policy: "p"))
+            snapshots.append(
+                SnapshotInfo(
+                    id: "s\(index)", vm: "vm", createdAt: time,
+                    sizeBytes: UInt64.random(in: 1...1000, using: &random),
+                    isProtected: Double.random(in: 0...1, using: &random) < 0.05,
+                    inUseBy: Double.random(in: 0...1, using: &random) < 0.03 ? ["clone c\(index)"] : [],
+                    policy: "p"))
         }
         snapshots.shuffle(using: &random)
         func randomCount() -> Int { Bool.random(using: &random) ? 0 : Int.random(in: 1...8, using: &random) }
-        var retention = Retention(last: randomCount(), hourly: randomCount(), daily: randomCount(),
-                                  weekly: randomCount(), monthly: randomCount(), yearly: randomCount())
+        var retention = Retention(
+            last: randomCount(), hourly: randomCount(), daily: randomCount(),
+            weekly: randomCount(), monthly: randomCount(), yearly: randomCount())
         if withExtras {
             if Bool.random(using: &random) { retention.within = Double.random(in: 3600...1_000_000, using: &random) }
             if Bool.random(using: &random) { retention.maxStoredBytes = UInt64.random(in: 500...20_000, using: &random) }
         }
         let zone = Self.zones[Int.random(in: 0..<Self.zones.count, using: &random)]
-        policy = Policy(name: "p", vms: [VMPattern("vm")], schedule: try! CalendarEvent(parsing: "hourly"),
-                        timeZone: TimeZone(identifier: zone)!, retention: retention)
+        policy = Policy(
+            name: "p", vms: [VMPattern("vm")], schedule: try! CalendarEvent(parsing: "hourly"),
+            timeZone: TimeZone(identifier: zone)!, retention: retention)
         now = time.addingTimeInterval(Double.random(in: 0...300_000, using: &random))
     }
 
     func plan(_ snapshots: [SnapshotInfo]? = nil) -> Plan {
-        Planner.plan(policies: try! PolicySet(policies: [policy]), snapshots: snapshots ?? self.snapshots,
-                     vms: ["vm"], now: now)
+        Planner.plan(
+            policies: try! PolicySet(policies: [policy]), snapshots: snapshots ?? self.snapshots,
+            vms: ["vm"], now: now)
     }
 }
 
@@ -101,15 +106,17 @@ struct RetentionPropertyTests {
     @Test func keepRulesMatchTheProxmoxReference() {
         var random = SeededGenerator(seed: 0xA3BE_2026)
         for _ in 0..<Self.timelines / 2 {
-            let timeline = RandomTimeline(using: &random, count: Int.random(in: 0...150, using: &random),
-                                          withExtras: false)
+            let timeline = RandomTimeline(
+                using: &random, count: Int.random(in: 0...150, using: &random),
+                withExtras: false)
             let plan = timeline.plan()
-            let kept = Set(plan.snapshots.indices.filter {
-                switch plan.decisions[$0].reason {
-                case .keptByRule, .keptByLast, .keptAll: return true
-                default: return false
-                }
-            }.map { plan.snapshots[$0].id })
+            let kept = Set(
+                plan.snapshots.indices.filter {
+                    switch plan.decisions[$0].reason {
+                    case .keptByRule, .keptByLast, .keptAll: return true
+                    default: return false
+                    }
+                }.map { plan.snapshots[$0].id })
             let expected = referenceKept(timeline.snapshots, timeline.policy.retention, timeline.policy.timeZone)
             #expect(kept == expected, "\(timeline.policy.retention) in \(timeline.policy.timeZone.identifier)")
             if kept != expected { return }
@@ -119,8 +126,9 @@ struct RetentionPropertyTests {
     @Test func invariantsHold() {
         var random = SeededGenerator(seed: 0x5EED_0005)
         for _ in 0..<Self.timelines {
-            let timeline = RandomTimeline(using: &random, count: Int.random(in: 0...200, using: &random),
-                                          withExtras: true)
+            let timeline = RandomTimeline(
+                using: &random, count: Int.random(in: 0...200, using: &random),
+                withExtras: true)
             let retention = timeline.policy.retention
             let plan = timeline.plan()
             var failures: [String] = []
@@ -141,7 +149,8 @@ struct RetentionPropertyTests {
                 }
             }
             if let newest = plan.snapshots.indices.max(by: { plan.snapshots[$0].createdAt < plan.snapshots[$1].createdAt }),
-               plan.decisions[newest].action != .keep {
+                plan.decisions[newest].action != .keep
+            {
                 failures.append("newest \(plan.snapshots[newest].id) pruned: \(plan.decisions[newest])")
             }
             if let budget = retention.maxStoredBytes {
@@ -182,7 +191,8 @@ struct RetentionPropertyTests {
             if civil != CivilDate(year: c.year!, month: c.month!, day: c.day!)
                 || civil.daysSinceEpoch != day
                 || civil.weekday != (c.weekday! + 5) % 7 + 1
-                || week.year != w.yearForWeekOfYear! || week.week != w.weekOfYear! {
+                || week.year != w.yearForWeekOfYear! || week.week != w.weekOfYear!
+            {
                 mismatches += 1
             }
         }
@@ -199,7 +209,8 @@ struct RetentionPropertyTests {
         var instants = (0..<5000).map { _ in Int.random(in: span, using: &random) }
         var cursor = Date(timeIntervalSince1970: Double(span.lowerBound))
         while let transition = zone.nextDaylightSavingTimeTransition(after: cursor),
-              transition.timeIntervalSince1970 < Double(span.upperBound) {
+            transition.timeIntervalSince1970 < Double(span.upperBound)
+        {
             let t = Int(transition.timeIntervalSince1970)
             instants += [t - 1, t, t + 1]
             cursor = transition
@@ -210,8 +221,10 @@ struct RetentionPropertyTests {
         #expect(wrong.isEmpty)
         let newestFirst = instants.sorted(by: >)
         let entries = newestFirst.map { OwnedTimeline.Entry(index: 0, time: Double($0), exemption: .none) }
-        #expect(clock.localSeconds(newestFirst: entries) == newestFirst.map {
-            $0 + zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double($0)))
-        })
+        #expect(
+            clock.localSeconds(newestFirst: entries)
+                == newestFirst.map {
+                    $0 + zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double($0)))
+                })
     }
 }

@@ -13,9 +13,10 @@ enum TestTime {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = self.zone(zone)
         let parts = text.split(whereSeparator: { "- :T".contains($0) }).map { Int($0)! }
-        let components = DateComponents(year: parts[0], month: parts[1], day: parts[2],
-                                        hour: parts.count > 3 ? parts[3] : 0, minute: parts.count > 4 ? parts[4] : 0,
-                                        second: parts.count > 5 ? parts[5] : 0)
+        let components = DateComponents(
+            year: parts[0], month: parts[1], day: parts[2],
+            hour: parts.count > 3 ? parts[3] : 0, minute: parts.count > 4 ? parts[4] : 0,
+            second: parts.count > 5 ? parts[5] : 0)
         return calendar.date(from: components)!
     }
 
@@ -31,4 +32,3 @@ enum TestTime {
         return formatter.string(from: date)
     }
 }
-

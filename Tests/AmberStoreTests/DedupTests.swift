@@ -27,7 +27,7 @@ import Testing
     @Test func tenImagesWithFivePercentChurnGrowTheStoreByAboutHalf() throws {
         let test = try TestStore()
         let chunk = 65536
-        let count = 320 // 20 MiB: text-like so compression is in play too
+        let count = 320  // 20 MiB: text-like so compression is in play too
         var image = TestContent.text(count * chunk, seed: 4)
         try test.ingest(image)
         let base = try test.packBytes()

@@ -157,8 +157,9 @@ func rewritingOnePagePerChunk(_ bytes: [UInt8], page: Int, seed: UInt64) -> [UIn
         payload[DeltaRecord.bitmapOffset + 1] = 0xFF
         payload += TestContent.random(3 * 4096, seed: 8)
         let crafted = TestContent.random(64 << 10, seed: 9).withUnsafeBytes { ChunkDigest.of($0) }
-        try test.appendCrafted(PackRecordHeader(codec: .delta, rawLength: 64 << 10, storedLength: payload.count, digest: crafted),
-                               payload: payload, base: base)
+        try test.appendCrafted(
+            PackRecordHeader(codec: .delta, rawLength: 64 << 10, storedLength: payload.count, digest: crafted),
+            payload: payload, base: base)
         let error = #expect(throws: StoreError.self) { try test.reader.chunk(crafted) }
         #expect("\(error!)".contains("bitmap says 16 pages"))
 
@@ -168,8 +169,9 @@ func rewritingOnePagePerChunk(_ bytes: [UInt8], page: Int, seed: UInt64) -> [UIn
         looping.replaceSubrange(0..<32, with: loop.bytes)
         looping[DeltaRecord.bitmapOffset] = 1
         looping += TestContent.random(4096, seed: 11)
-        try test.appendCrafted(PackRecordHeader(codec: .delta, rawLength: 64 << 10, storedLength: looping.count, digest: loop),
-                               payload: looping, base: loop)
+        try test.appendCrafted(
+            PackRecordHeader(codec: .delta, rawLength: 64 << 10, storedLength: looping.count, digest: loop),
+            payload: looping, base: loop)
         let loopError = #expect(throws: StoreError.self) { try test.reader.chunk(loop) }
         #expect("\(loopError!)".contains("delta chain longer than \(DeltaRecord.maxChainDepth)"))
     }

@@ -12,8 +12,9 @@ import Testing
     func encryptedStore(chunkSize: Int = 4096) throws -> TestStore {
         let directory = try TemporaryDirectory()
         let storeDirectory = directory.url.appendingPathComponent("store")
-        try ChunkStore.createEncrypted(directory: storeDirectory, chunkSize: chunkSize, passphrase: Self.passphrase,
-                                       parameters: .fastForTests)
+        try ChunkStore.createEncrypted(
+            directory: storeDirectory, chunkSize: chunkSize, passphrase: Self.passphrase,
+            parameters: .fastForTests)
         try Data(Self.passphrase + [10]).write(to: URL(fileURLWithPath: directory.path("key")))
         let store = try ChunkStore(directory: storeDirectory, key: StoreKeyInput(keyFile: directory.path("key")))
         return TestStore(directory: directory, store: store)
@@ -119,14 +120,17 @@ import Testing
 
     @Test func recordFilesAreSealedAndRefusedWithoutTheKey() throws {
         let test = try encryptedStore()
-        let description = ImageDescription(name: "base", manifest: String(repeating: "ab", count: 32), logicalBytes: 1,
-                                           storedBytes: 1, chunkSize: 4096, created: 1_765_000_000)
+        let description = ImageDescription(
+            name: "base", manifest: String(repeating: "ab", count: 32), logicalBytes: 1,
+            storedBytes: 1, chunkSize: 4096, created: 1_765_000_000)
         try test.store.records.save(StoredRecord(description: description))
         let file = try Data(contentsOf: URL(fileURLWithPath: test.store.records.path(.image, key: "base")))
         #expect(String(decoding: file.prefix(16), as: UTF8.self) == "amber-record 2 i")
         #expect(file.range(of: Data(String(repeating: "ab", count: 32).utf8)) == nil)
         #expect(try test.store.records.load(ImageDescription.self, key: "base")?.description == description)
-        #expect(throws: StoreError.self) { try RecordDirectory(storeDirectory: test.store.directory).load(ImageDescription.self, key: "base") }
+        #expect(throws: StoreError.self) {
+            try RecordDirectory(storeDirectory: test.store.directory).load(ImageDescription.self, key: "base")
+        }
     }
 
     @Test func theWrongKeyAndNoKeyAreRefusedAndAPlainStoreStaysFormatOne() throws {

@@ -140,7 +140,8 @@ import Testing
             let path = test.directory.path("damaged.out")
             expectNamesTheChunk { try test.reader.materialize(result.manifest, toPath: path) }
             #expect(!FileManager.default.fileExists(atPath: path), "a failed export left a file")
-            #expect(try FileManager.default.contentsOfDirectory(atPath: test.directory.url.path).allSatisfy { !$0.contains("amber-partial") })
+            #expect(
+                try FileManager.default.contentsOfDirectory(atPath: test.directory.url.path).allSatisfy { !$0.contains("amber-partial") })
         }
         for (index, _) in stored where index != victim.index {
             #expect(try test.reader.chunk(manifest.digests[index]).count == manifest.length(ofChunk: index))

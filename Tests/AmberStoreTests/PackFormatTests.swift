@@ -4,8 +4,9 @@ import AmberTestSupport
 import Testing
 
 @Suite struct PackFormatTests {
-    let header = PackRecordHeader(codec: .lz4, rawLength: 65536, storedLength: 1234,
-                                  digest: ChunkDigest(hex: String(repeating: "ab", count: 32))!)
+    let header = PackRecordHeader(
+        codec: .lz4, rawLength: 65536, storedLength: 1234,
+        digest: ChunkDigest(hex: String(repeating: "ab", count: 32))!)
 
     @Test func headerRoundTrips() {
         var bytes = [UInt8](repeating: 0, count: PackFormat.recordHeaderSize)
@@ -35,7 +36,9 @@ import Testing
         #expect(textCodec == .lz4)
         #expect(textSize < 65536 / 2)
         var back = [UInt8](repeating: 0, count: 65536)
-        let ok = out.withUnsafeBytes { src in back.withUnsafeMutableBytes { ChunkCodec.decompress(UnsafeRawBufferPointer(rebasing: src[0..<textSize]), into: $0) } }
+        let ok = out.withUnsafeBytes { src in
+            back.withUnsafeMutableBytes { ChunkCodec.decompress(UnsafeRawBufferPointer(rebasing: src[0..<textSize]), into: $0) }
+        }
         #expect(ok)
         #expect(back == text)
     }

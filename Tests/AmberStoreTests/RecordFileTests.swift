@@ -10,9 +10,10 @@ struct RecordFileTests {
     private let digest = String(repeating: "ab", count: 32)
 
     private func snapshot(_ id: String = "0123456789abcdef", protected: Bool = false) -> SnapshotDescription {
-        SnapshotDescription(id: id, vm: "web-1", parent: "00000000000000aa", created: 1_765_000_000.123456, label: "before upgrade",
-                            kind: "full", memoryManifest: digest, diskManifest: nil, stateManifest: digest, logicalBytes: 1 << 30,
-                            storedBytes: 12345, pauseMicroseconds: 800, protected: protected, policy: "nightly")
+        SnapshotDescription(
+            id: id, vm: "web-1", parent: "00000000000000aa", created: 1_765_000_000.123456, label: "before upgrade",
+            kind: "full", memoryManifest: digest, diskManifest: nil, stateManifest: digest, logicalBytes: 1 << 30,
+            storedBytes: 12345, pauseMicroseconds: 800, protected: protected, policy: "nightly")
     }
 
     @Test func aRecordReadsBackExactlyAndANewVersionReplacesIt() throws {
@@ -57,7 +58,7 @@ struct RecordFileTests {
         ("\"vm\":\"web-1\"", "\"vm\":\"..\\/..\\/etc\"", "VM name"),
         ("\"revision\":1", "\"revision\":18446744073709551615", "revision"),
         ("\"memoryManifest\":\"abab", "\"memoryManifest\":\"zzab", "manifest"),
-        ("\"pauseMicroseconds\":800", "\"pauseMicroseconds\":1e40", "JSON"), // an Int64 cannot hold it: refused while parsing
+        ("\"pauseMicroseconds\":800", "\"pauseMicroseconds\":1e40", "JSON"),  // an Int64 cannot hold it: refused while parsing
     ])
     func craftedValuesAreRefusedWithAReason(field: (String, String, String)) throws {
         let store = try TemporaryDirectory()

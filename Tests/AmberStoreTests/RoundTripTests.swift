@@ -91,7 +91,7 @@ import Testing
         DispatchQueue.concurrentPerform(iterations: 4) { thread in
             var state = UInt64(thread + 1)
             for _ in 0..<200 {
-                state = state &* 6364136223846793005 &+ 1442695040888963407
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
                 let offset = Int(state >> 33) % bytes.count
                 let count = min(5000, bytes.count - offset)
                 var buffer = [UInt8](repeating: 0, count: count)

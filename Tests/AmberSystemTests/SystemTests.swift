@@ -5,7 +5,8 @@ import Testing
 @testable import AmberSystem
 
 private func temporaryPath(_ name: String) -> String {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("amber-system-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "amber-system-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
     try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     return directory.appendingPathComponent(name).path
 }
@@ -64,7 +65,9 @@ struct SystemTests {
             // A raw read, not the EINTR-retrying wrapper: the signal must make it return.
             let n = Glibc.read(readEnd.rawValue, &byte, 1)
             let outcome = n < 0 ? Int(-errno) : n
-            lock.withLock { result.withLock { $0 = outcome }; lock.broadcast() }
+            lock.withLock {
+                result.withLock { $0 = outcome }; lock.broadcast()
+            }
         }
         var interrupted = false
         for _ in 0..<50 where !interrupted {

@@ -19,8 +19,10 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let target = directory.appendingPathComponent("memory").path
         let ended = try Self.endedProcess()
-        let names = ["memory.amber-partial-\(ended)", "memory.amber-partial-1", "memory.amber-partial-\(getpid())",
-                     "other.amber-partial-\(ended)", "memory.amber-partial-x"]
+        let names = [
+            "memory.amber-partial-\(ended)", "memory.amber-partial-1", "memory.amber-partial-\(getpid())",
+            "other.amber-partial-\(ended)", "memory.amber-partial-x",
+        ]
         for name in names { _ = FileManager.default.createFile(atPath: directory.appendingPathComponent(name).path, contents: Data([1])) }
 
         let temporary = TemporaryFile.path(replacing: target)

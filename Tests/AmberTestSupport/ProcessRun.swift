@@ -25,8 +25,10 @@ public struct CLIResult: Sendable {
 
 /// Runs an executable to completion (at most `timeout` seconds) with `environment` added to this
 /// process's (AMBER_HOME removed, so no test reaches the user's home), standard input empty.
-public func runProcess(_ executable: URL, _ arguments: [String], timeout: Double = 60,
-                       environment extra: [String: String] = [:]) throws -> CLIResult {
+public func runProcess(
+    _ executable: URL, _ arguments: [String], timeout: Double = 60,
+    environment extra: [String: String] = [:]
+) throws -> CLIResult {
     let process = Process()
     process.executableURL = executable
     process.arguments = arguments
@@ -55,10 +57,11 @@ public func runProcess(_ executable: URL, _ arguments: [String], timeout: Double
         guard Date() < deadline else { throw NotFinished(arguments: arguments, seconds: timeout) }
         usleep(10_000)
     }
-    return CLIResult(status: process.terminationStatus,
-                     stdout: String(decoding: stdout, as: UTF8.self),
-                     stderr: String(decoding: stderr, as: UTF8.self),
-                     killedBySignal: process.terminationReason == .uncaughtSignal)
+    return CLIResult(
+        status: process.terminationStatus,
+        stdout: String(decoding: stdout, as: UTF8.self),
+        stderr: String(decoding: stderr, as: UTF8.self),
+        killedBySignal: process.terminationReason == .uncaughtSignal)
 }
 
 public struct NotFinished: Error, CustomStringConvertible {

@@ -25,11 +25,13 @@ struct ConfigurationCheckTests {
     @Test func badValuesAreNamed() throws {
         #expect(try checked { $0.memoryBytes = 0 } == "memory of 0 MiB is too small: give the VM at least 64 MiB")
         #expect(try checked { $0.memoryBytes = 1 << 40 } == "memory of 1024 GiB exceeds this host's 8 GiB: give the VM less")
-        #expect(try checked { $0.memoryBytes = (64 << 20) + 1 } == "memory of 67108865 bytes is not a whole number of 4 KiB pages: round it")
+        #expect(
+            try checked { $0.memoryBytes = (64 << 20) + 1 } == "memory of 67108865 bytes is not a whole number of 4 KiB pages: round it")
         #expect(try checked { $0.vcpus = 0 } == "0 vCPUs is out of range: use 1 to 255")
         #expect(try checked { $0.kernelPath = "/nonexistent/bzImage" } == "kernel /nonexistent/bzImage does not exist: check the path")
         #expect(try checked { $0.initrdPath = "/nonexistent/initrd" } == "initrd /nonexistent/initrd does not exist: check the path")
-        #expect(try checked { $0.disks = [DiskConfiguration(path: "/nonexistent/disk.img", readOnly: false)] }
+        #expect(
+            try checked { $0.disks = [DiskConfiguration(path: "/nonexistent/disk.img", readOnly: false)] }
                 == "disk image /nonexistent/disk.img does not exist: check the path")
         #expect(try checked { $0.kernelPath = "/tmp" } == "kernel /tmp is not a regular file")
         let twice = try checked {
@@ -38,7 +40,8 @@ struct ConfigurationCheckTests {
         #expect(twice?.hasPrefix("disk image /tmp/") == true)
         #expect(twice?.hasSuffix("/bzImage is attached twice: attach each image once") == true)
         let longPath = "/" + String(repeating: "s", count: 90)
-        #expect(try checked { $0.controlSocketPath = longPath }
+        #expect(
+            try checked { $0.controlSocketPath = longPath }
                 == "control socket path \(longPath) is longer than 90 bytes: use a shorter home directory")
     }
 

@@ -27,8 +27,9 @@ private func runVMM(_ arguments: [String], whileRunning: ((Process) throws -> Vo
     return Outcome(status: process.terminationStatus, stderr: String(decoding: data, as: UTF8.self))
 }
 
-@Suite("amber-vmm executable: exit codes, lock, lifecycle lines",
-       .enabled(if: kvmPresent && FileManager.default.isExecutableFile(atPath: vmmBinary)), .serialized)
+@Suite(
+    "amber-vmm executable: exit codes, lock, lifecycle lines",
+    .enabled(if: kvmPresent && FileManager.default.isExecutableFile(atPath: vmmBinary)), .serialized)
 struct ExecutableTests {
     @Test func badConfigurationExitsTwoWithOneLine() throws {
         let scratch = try Scratch()
@@ -118,7 +119,9 @@ struct ExecutableTests {
         let outcome = try runVMM(["--config", try scratch.writeConfiguration(configuration), "--seccomp-self-test-ioctl"])
         #expect(outcome.status == 1)
         // 16: ioctl(2) on x86-64; 0xae01: KVM_CREATE_VM.
-        #expect(outcome.stderr.contains("made system call 16 (ioctl request 0xae01), which its seccomp filter forbids; the VM stops\n"), "\(outcome.stderr)")
+        #expect(
+            outcome.stderr.contains("made system call 16 (ioctl request 0xae01), which its seccomp filter forbids; the VM stops\n"),
+            "\(outcome.stderr)")
     }
 
     /// Nobody answers on the socket any more. Started by root, amber-vmm confines itself to an empty root and

@@ -6,8 +6,9 @@ import Testing
 /// Writes the machine-state seeds of `Fuzz/corpus/machine-state` from real tiny guests (run with
 /// `AMBER_WRITE_FUZZ_SEEDS=1 swift test --filter FuzzSeedStates`): a whole state file, and the same
 /// state's JSON alone, which the fuzz target frames with a correct header itself.
-@Suite("Fuzz seed machine states", .enabled(if: kvmPresent && ProcessInfo.processInfo.environment["AMBER_WRITE_FUZZ_SEEDS"] != nil),
-       .serialized)
+@Suite(
+    "Fuzz seed machine states", .enabled(if: kvmPresent && ProcessInfo.processInfo.environment["AMBER_WRITE_FUZZ_SEEDS"] != nil),
+    .serialized)
 struct FuzzSeedStates {
     @Test(arguments: [1, 2])
     func writeSeed(vcpus: Int) throws {

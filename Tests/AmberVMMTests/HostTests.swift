@@ -50,7 +50,9 @@ final class RunningHost: @unchecked Sendable {
         self.host = host
         thread = try NativeThread(name: "host") { [self] in
             let outcome = Result { try host.run() }
-            lock.withLock { result = outcome; lock.broadcast() }
+            lock.withLock {
+                result = outcome; lock.broadcast()
+            }
         }
     }
 
@@ -75,7 +77,8 @@ struct HostTests {
     @Test func longModeGuestPrintsAndPowersOff() throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
-        let configuration = try scratch.configuration(entryCode: LongMode.print("64-bit hello\n") + LongMode.powerOff + LongMode.haltForever)
+        let configuration = try scratch.configuration(
+            entryCode: LongMode.print("64-bit hello\n") + LongMode.powerOff + LongMode.haltForever)
         let log = try FileDescriptor.open(configuration.consoleLogPath!, O_WRONLY | O_CREAT | O_APPEND)
         let host = try VMMHost(configuration: configuration, consoleOutput: log)
         let exit = try host.run()
@@ -88,7 +91,8 @@ struct HostTests {
     @Test func acpiResetRebootsAndEndsTheVMM() throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
-        let host = try VMMHost(configuration: try scratch.configuration(entryCode: LongMode.reset + LongMode.haltForever), consoleOutput: nil)
+        let host = try VMMHost(
+            configuration: try scratch.configuration(entryCode: LongMode.reset + LongMode.haltForever), consoleOutput: nil)
         let exit = try host.run()
         #expect(exit == .rebooted && exit.description == "guest rebooted" && exit.exitStatus == 0)
     }
@@ -182,8 +186,9 @@ struct HostTests {
         let scratch = try Scratch()
         defer { scratch.remove() }
         _ = FileManager.default.createFile(atPath: scratch.path("disk.img"), contents: Data(count: 1 << 20))
-        let configuration = try scratch.configuration(entryCode: LongMode.powerOff,
-                                                      disks: [DiskConfiguration(path: scratch.path("disk.img"), readOnly: true)])
+        let configuration = try scratch.configuration(
+            entryCode: LongMode.powerOff,
+            disks: [DiskConfiguration(path: scratch.path("disk.img"), readOnly: true)])
         let host = try VMMHost(configuration: configuration, consoleOutput: nil)
         var magic: UInt32 = 0, deviceID: UInt32 = 0, capacity: UInt64 = 0
         withUnsafeMutableBytes(of: &magic) { host.machine.mmio.read(0xD000_0000, into: $0) }
@@ -197,14 +202,19 @@ struct HostTests {
         let scratch = try Scratch()
         defer { scratch.remove() }
         // mov rax, 0x1_0000_0000; mov qword [rax], 0x1234; then power off.
-        let code: [UInt8] = [0x48, 0xB8, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
-                             0x48, 0xC7, 0x00, 0x34, 0x12, 0x00, 0x00]
+        let code: [UInt8] = [
+            0x48, 0xB8, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
+            0x48, 0xC7, 0x00, 0x34, 0x12, 0x00, 0x00,
+        ]
         var configuration = try scratch.configuration(entryCode: code + LongMode.powerOff + LongMode.haltForever)
         configuration.memoryBytes = (3 << 30) + (64 << 20)
         let host = try VMMHost(configuration: configuration, consoleOutput: nil)
         let memory = host.machine.memory
-        #expect(memory.regions == [GuestRAM.Region(guestAddress: 0, size: 3 << 30, fileOffset: 0),
-                                   GuestRAM.Region(guestAddress: 4 << 30, size: 64 << 20, fileOffset: 3 << 30)])
+        #expect(
+            memory.regions == [
+                GuestRAM.Region(guestAddress: 0, size: 3 << 30, fileOffset: 0),
+                GuestRAM.Region(guestAddress: 4 << 30, size: 64 << 20, fileOffset: 3 << 30),
+            ])
         #expect(memory.pointer(guestAddress: (3 << 30) + 4096, count: 8) == nil)
         #expect(memory.pointer(guestAddress: (4 << 30) + (64 << 20) - 4, count: 8) == nil)
         #expect(try host.run() == .poweredOff)

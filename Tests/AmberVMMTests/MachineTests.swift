@@ -84,9 +84,11 @@ struct MachineTests {
 
     @Test func unclaimedMMIOReadsAllOnesAndIsCounted() throws {
         let guest = try TinyGuest()
-        let code: [UInt8] = [0x26, 0x66, 0xA1, 0x00, 0x00,   // mov eax, es:[0]
-                             0x66, 0xA3, 0x00, 0x20,         // mov [0x2000], eax
-                             0x26, 0x66, 0xA3, 0x10, 0x00]   // mov es:[0x10], eax
+        let code: [UInt8] = [
+            0x26, 0x66, 0xA1, 0x00, 0x00,  // mov eax, es:[0]
+            0x66, 0xA3, 0x00, 0x20,  // mov [0x2000], eax
+            0x26, 0x66, 0xA3, 0x10, 0x00,
+        ]  // mov es:[0x10], eax
         try guest.load(code + RealMode.resetThroughI8042 + RealMode.haltForever, at: 0x1000)
         // ES points past the 2 MiB of RAM, where no device sits.
         var sregs = try guest.machine.vcpus[0].specialRegisters()
@@ -102,9 +104,10 @@ struct MachineTests {
     @Test func serialInputReachesTheGuest() throws {
         let guest = try TinyGuest()
         // Poll LSR until data is ready, read RBR, echo it back, forever.
-        let code: [UInt8] = RealMode.setDX(0x3FD) + [0xEC, 0xA8, 0x01, 0x74, 0xFB] // in al,dx; test al,1; jz -5
-            + RealMode.setDX(0x3F8) + [0xEC, 0xEE] // in al,dx; out dx,al
-            + [0xEB, 0xF1]                         // jmp to the start
+        let code: [UInt8] =
+            RealMode.setDX(0x3FD) + [0xEC, 0xA8, 0x01, 0x74, 0xFB]  // in al,dx; test al,1; jz -5
+            + RealMode.setDX(0x3F8) + [0xEC, 0xEE]  // in al,dx; out dx,al
+            + [0xEB, 0xF1]  // jmp to the start
         try guest.load(code, at: 0x1000)
         try guest.machine.start()
         defer { guest.machine.stop(.stopped); _ = guest.machine.waitForExit() }

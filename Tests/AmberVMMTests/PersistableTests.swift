@@ -12,8 +12,10 @@ struct PersistableTests {
     /// `part`'s state, after checking it survives JSON and a restore onto `fresh` (whose state is then
     /// the same as far as `sameAfterRestore` looks).
     @discardableResult
-    func roundTrip<Part: Persistable, Compared: Equatable>(_ part: Part, onto fresh: Part,
-                                                           sameAfterRestore compared: (Part.State) -> Compared) throws -> Part.State {
+    func roundTrip<Part: Persistable, Compared: Equatable>(
+        _ part: Part, onto fresh: Part,
+        sameAfterRestore compared: (Part.State) -> Compared
+    ) throws -> Part.State {
         let saved = try part.save()
         let decoded = try JSONDecoder().decode(Part.State.self, from: JSONEncoder().encode(saved))
         #expect(decoded == saved, "\(Part.self): its state changed through JSON")
@@ -43,9 +45,10 @@ struct PersistableTests {
         let machine = guest.machine, system = machine.kvm.system
         let msrs = try system.snapshotMSRIndices()
         // A vCPU's TSC and the PIT's counters run on between save and save: compare what stands still.
-        let vcpu = try roundTrip(PersistedVCPU(vcpu: machine.vcpus[0], msrIndices: msrs, xsaveSize: system.xsaveSize),
-                                 onto: PersistedVCPU(vcpu: fresh.machine.vcpus[0], msrIndices: msrs, xsaveSize: system.xsaveSize),
-                                 sameAfterRestore: { [$0.registers, $0.specialRegisters, $0.lapic.prefix(0x300)] })
+        let vcpu = try roundTrip(
+            PersistedVCPU(vcpu: machine.vcpus[0], msrIndices: msrs, xsaveSize: system.xsaveSize),
+            onto: PersistedVCPU(vcpu: fresh.machine.vcpus[0], msrIndices: msrs, xsaveSize: system.xsaveSize),
+            sameAfterRestore: { [$0.registers, $0.specialRegisters, $0.lapic.prefix(0x300)] })
         let vm = try roundTrip(machine.kvm, onto: fresh.machine.kvm, sameAfterRestore: \.irqChips)
         let serial = try roundTrip(machine.serial, onto: fresh.machine.serial, sameAfterRestore: { $0 })
         let device = try roundTrip(original.attachment, onto: freshDisk.attachment, sameAfterRestore: { $0 })

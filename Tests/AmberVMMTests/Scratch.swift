@@ -16,9 +16,10 @@ struct Scratch {
 
     func configuration(entryCode: [UInt8], vcpus: Int = 1, disks: [DiskConfiguration] = []) throws -> VMConfiguration {
         try TinyBzImage.write(entryCode: entryCode, to: path("bzImage"))
-        return VMConfiguration(name: "test", kernelPath: path("bzImage"), initrdPath: nil, commandLine: "console=ttyS0",
-                               memoryBytes: 64 << 20, vcpus: vcpus, disks: disks,
-                               controlSocketPath: path("control.sock"), consoleLogPath: path("console.log"))
+        return VMConfiguration(
+            name: "test", kernelPath: path("bzImage"), initrdPath: nil, commandLine: "console=ttyS0",
+            memoryBytes: 64 << 20, vcpus: vcpus, disks: disks,
+            controlSocketPath: path("control.sock"), consoleLogPath: path("console.log"))
     }
 
     func writeConfiguration(_ configuration: VMConfiguration) throws -> String {

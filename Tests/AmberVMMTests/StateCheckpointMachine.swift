@@ -23,8 +23,9 @@ enum CheckpointMachine {
     static let ymmUpperPattern: [UInt8] = (0..<256).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 5) }
 
     static func configuration(_ serial: SerialCapture, vcpus: Int = 1) -> MachineConfiguration {
-        MachineConfiguration(name: "checkpoint", memoryBytes: memoryBytes, vcpuCount: vcpus,
-                             serialOutput: { serial.append($0) })
+        MachineConfiguration(
+            name: "checkpoint", memoryBytes: memoryBytes, vcpuCount: vcpus,
+            serialOutput: { serial.append($0) })
     }
 
     /// A new machine with the program loaded and vCPU 0 at its first instruction.
@@ -34,8 +35,10 @@ enum CheckpointMachine {
         try memory.write(CheckpointProgram.main, at: CheckpointProgram.codeAddress)
         try memory.write(CheckpointProgram.timerHandler, at: CheckpointProgram.timerHandlerAddress)
         try memory.write(CheckpointProgram.ipiHandler, at: CheckpointProgram.ipiHandlerAddress)
-        for (vector, handler) in [(CheckpointProgram.timerVector, CheckpointProgram.timerHandlerAddress),
-                                  (CheckpointProgram.ipiVector, CheckpointProgram.ipiHandlerAddress)] {
+        for (vector, handler) in [
+            (CheckpointProgram.timerVector, CheckpointProgram.timerHandlerAddress),
+            (CheckpointProgram.ipiVector, CheckpointProgram.ipiHandlerAddress),
+        ] {
             // Real-mode interrupt vector: offset, then segment 0.
             try memory.write([UInt8(handler & 0xFF), UInt8(handler >> 8), 0, 0], at: UInt64(vector * 4))
         }

@@ -52,7 +52,10 @@ struct StateEncodingTests {
         }
         let payloadBytes = bytes.count - 32
         for cut in [32, bytes.count / 2, bytes.count - 1] {
-            #expect(throws: MachineStateError("machine state is truncated or padded: its header promises \(payloadBytes) bytes of state, \(cut - 32) follow")) {
+            #expect(
+                throws: MachineStateError(
+                    "machine state is truncated or padded: its header promises \(payloadBytes) bytes of state, \(cut - 32) follow")
+            ) {
                 try MachineState(encoded: Array(bytes.prefix(cut)))
             }
         }
@@ -61,7 +64,11 @@ struct StateEncodingTests {
     @Test func aNewerFormatVersionIsRefused() throws {
         var bytes = try capturedState().encoded()
         bytes[8] = UInt8(MachineState.formatVersion + 1)
-        #expect(throws: MachineStateError("machine state format version \(MachineState.formatVersion + 1) is newer than this Amber understands (up to \(MachineState.formatVersion)): upgrade Amber to restore this snapshot")) {
+        #expect(
+            throws: MachineStateError(
+                "machine state format version \(MachineState.formatVersion + 1) is newer than this Amber understands (up to \(MachineState.formatVersion)): upgrade Amber to restore this snapshot"
+            )
+        ) {
             try MachineState(encoded: bytes)
         }
     }
@@ -69,7 +76,10 @@ struct StateEncodingTests {
     @Test func anotherFileIsRefused() throws {
         var bytes = try capturedState().encoded()
         bytes[0] = UInt8(ascii: "X")
-        #expect(throws: MachineStateError("not an Amber machine state (its first bytes are not \"AMBERMST\"): the snapshot is corrupt or this is another file")) {
+        #expect(
+            throws: MachineStateError(
+                "not an Amber machine state (its first bytes are not \"AMBERMST\"): the snapshot is corrupt or this is another file")
+        ) {
             try MachineState(encoded: bytes)
         }
     }
@@ -160,7 +170,11 @@ struct StateFileTests {
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: huge))
         try handle.truncate(atOffset: UInt64(MachineState.maximumEncodedBytes + 33))
         try handle.close()
-        #expect(throws: MachineStateError("\(huge) is \(MachineState.maximumEncodedBytes + 33) bytes, more than the \(MachineState.maximumEncodedBytes) a machine state can be: it is not one")) {
+        #expect(
+            throws: MachineStateError(
+                "\(huge) is \(MachineState.maximumEncodedBytes + 33) bytes, more than the \(MachineState.maximumEncodedBytes) a machine state can be: it is not one"
+            )
+        ) {
             try MachineState(contentsOf: huge)
         }
     }

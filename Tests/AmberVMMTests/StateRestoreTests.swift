@@ -39,8 +39,9 @@ struct StateRestoreTests {
         #expect((1..<UInt64(CheckpointProgram.steps)).contains(regs.rcx & 0xFFFF_FFFF), "captured mid-computation")
 
         let restoredSerial = SerialCapture()
-        let restored = try Machine.restore(state: try MachineState(encoded: try state.encoded()), memory: memory,
-                                           sharing: .shared, configuration: CheckpointMachine.configuration(restoredSerial))
+        let restored = try Machine.restore(
+            state: try MachineState(encoded: try state.encoded()), memory: memory,
+            sharing: .shared, configuration: CheckpointMachine.configuration(restoredSerial))
         let outcome = try CheckpointMachine.finish(restored, serial: restoredSerial)
         #expect(outcome.exit == .rebooted)
         #expect(outcome.data == reference.data)
@@ -72,8 +73,9 @@ struct StateRestoreTests {
         var outcomes: [CheckpointOutcome] = []
         for _ in 0..<2 {
             let restoredSerial = SerialCapture()
-            let restored = try Machine.restore(state: state, memory: memory, sharing: .privateCopyOnWrite,
-                                               configuration: CheckpointMachine.configuration(restoredSerial))
+            let restored = try Machine.restore(
+                state: state, memory: memory, sharing: .privateCopyOnWrite,
+                configuration: CheckpointMachine.configuration(restoredSerial))
             outcomes.append(try CheckpointMachine.finish(restored, serial: restoredSerial))
         }
         #expect(outcomes[0] == outcomes[1])
@@ -95,19 +97,22 @@ struct StateRestoreTests {
         guest.machine.stop(.stopped)
         _ = guest.machine.waitForExit()
 
-        let restored = try Machine.restore(state: state, memory: memory, sharing: .shared,
-                                           configuration: MachineConfiguration(name: "tiny", memoryBytes: TinyGuest.memoryBytes,
-                                                                               vcpuCount: 2, serialOutput: { _ in }))
+        let restored = try Machine.restore(
+            state: state, memory: memory, sharing: .shared,
+            configuration: MachineConfiguration(
+                name: "tiny", memoryBytes: TinyGuest.memoryBytes,
+                vcpuCount: 2, serialOutput: { _ in }))
         for (vcpu, saved) in zip(restored.vcpus, state.vcpus) {
             #expect(withUnsafeBytes(of: try vcpu.registers()) { Data($0) } == saved.registers)
             #expect(try vcpu.mpState() == saved.mpState)
         }
         try restored.start()
         defer { restored.stop(.stopped); _ = restored.waitForExit() }
-        #expect(eventually(within: 20, every: 0.001) {
-            (restored.memory.read(UInt32.self, at: 0x2000) ?? 0) > counters.0 + 50
-                && (restored.memory.read(UInt32.self, at: 0x2004) ?? 0) > counters.1 + 50
-        })
+        #expect(
+            eventually(within: 20, every: 0.001) {
+                (restored.memory.read(UInt32.self, at: 0x2000) ?? 0) > counters.0 + 50
+                    && (restored.memory.read(UInt32.self, at: 0x2004) ?? 0) > counters.1 + 50
+            })
     }
 
     @Test func captureRequiresAPausedMachine() throws {
@@ -135,15 +140,30 @@ struct StateRestoreTests {
         func configuration(vcpus: Int, memoryBytes: UInt64) -> MachineConfiguration {
             MachineConfiguration(name: "tiny", memoryBytes: memoryBytes, vcpuCount: vcpus, serialOutput: { _ in })
         }
-        #expect(throws: MachineStateError("the snapshot has 1 vCPUs but the machine to restore was configured with 2: restore with the snapshot's vCPU count")) {
-            try Machine.restore(state: state, memory: memory, sharing: .shared, configuration: configuration(vcpus: 2, memoryBytes: TinyGuest.memoryBytes))
+        #expect(
+            throws: MachineStateError(
+                "the snapshot has 1 vCPUs but the machine to restore was configured with 2: restore with the snapshot's vCPU count")
+        ) {
+            try Machine.restore(
+                state: state, memory: memory, sharing: .shared, configuration: configuration(vcpus: 2, memoryBytes: TinyGuest.memoryBytes))
         }
-        #expect(throws: MachineStateError("the snapshot has 2097152 bytes of memory but the machine to restore was configured with 4194304: restore with the snapshot's memory size")) {
-            try Machine.restore(state: state, memory: memory, sharing: .shared, configuration: configuration(vcpus: 1, memoryBytes: 2 * TinyGuest.memoryBytes))
+        #expect(
+            throws: MachineStateError(
+                "the snapshot has 2097152 bytes of memory but the machine to restore was configured with 4194304: restore with the snapshot's memory size"
+            )
+        ) {
+            try Machine.restore(
+                state: state, memory: memory, sharing: .shared,
+                configuration: configuration(vcpus: 1, memoryBytes: 2 * TinyGuest.memoryBytes))
         }
         let tooSmall = try MemFD.create(name: "short", size: 4096)
-        #expect(throws: MachineError("the memory file holds 4096 bytes but the guest's RAM is 2097152 bytes: give it the snapshot's whole memory")) {
-            try Machine.restore(state: state, memory: tooSmall, sharing: .shared, configuration: configuration(vcpus: 1, memoryBytes: TinyGuest.memoryBytes))
+        #expect(
+            throws: MachineError(
+                "the memory file holds 4096 bytes but the guest's RAM is 2097152 bytes: give it the snapshot's whole memory")
+        ) {
+            try Machine.restore(
+                state: state, memory: tooSmall, sharing: .shared, configuration: configuration(vcpus: 1, memoryBytes: TinyGuest.memoryBytes)
+            )
         }
     }
 }

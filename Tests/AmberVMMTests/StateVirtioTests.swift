@@ -71,9 +71,11 @@ struct StateVirtioTests {
         #expect(state.virtioDevices[0].transport.status & VirtioStatus.driverOK != 0)
         #expect(state.virtioDevices[0].block?.capacitySectors == 2048)
 
-        let restoredMachine = try Machine.restore(state: state, memory: memory, sharing: .shared,
-                                                  configuration: MachineConfiguration(name: "tiny", memoryBytes: TinyGuest.memoryBytes,
-                                                                                      vcpuCount: 1, serialOutput: { _ in }))
+        let restoredMachine = try Machine.restore(
+            state: state, memory: memory, sharing: .shared,
+            configuration: MachineConfiguration(
+                name: "tiny", memoryBytes: TinyGuest.memoryBytes,
+                vcpuCount: 1, serialOutput: { _ in }))
         let restored = try MachineWithDisk(diskPath: path, machine: restoredMachine)
         defer { restored.device.stop() }
         try restoredMachine.restoreVirtioDevices(state.virtioDevices, onto: [restored.attachment])
@@ -100,7 +102,10 @@ struct StateVirtioTests {
             try other.machine.restoreVirtioDevices(saved, onto: [])
         }
         let moved = VirtioDeviceAttachment(mmioBase: 0xD000_1000, transport: other.transport, block: other.device)
-        #expect(throws: MachineStateError("the snapshot's virtio device at 0xd0000000 meets a device at 0xd0001000: attach devices in the snapshot's order")) {
+        #expect(
+            throws: MachineStateError(
+                "the snapshot's virtio device at 0xd0000000 meets a device at 0xd0001000: attach devices in the snapshot's order")
+        ) {
             try other.machine.restoreVirtioDevices(saved, onto: [moved])
         }
         #expect(throws: VirtioError.self) { try other.machine.restoreVirtioDevices(saved, onto: [other.attachment]) }

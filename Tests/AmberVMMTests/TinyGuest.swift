@@ -38,9 +38,11 @@ struct TinyGuest {
 
     init(vcpus: Int = 1) throws {
         let serial = serial
-        machine = try Machine(MachineConfiguration(name: "tiny", memoryBytes: Self.memoryBytes, vcpuCount: vcpus,
-                                                   serialOutput: { serial.append($0) }),
-                              regions: [GuestRAM.Region(guestAddress: 0, size: Self.memoryBytes, fileOffset: 0)])
+        machine = try Machine(
+            MachineConfiguration(
+                name: "tiny", memoryBytes: Self.memoryBytes, vcpuCount: vcpus,
+                serialOutput: { serial.append($0) }),
+            regions: [GuestRAM.Region(guestAddress: 0, size: Self.memoryBytes, fileOffset: 0)])
     }
 
     /// Places `code` at `address` and points vCPU `vcpu` at it in real mode (CS base 0), runnable.

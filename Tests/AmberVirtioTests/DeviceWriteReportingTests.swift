@@ -38,11 +38,17 @@ final class RecordingGuestMemory: GuestMemory, @unchecked Sendable {
         let read = driver.blockRequest(type: 0, sector: 1, dataLength: 1024, deviceWritesData: true)
         #expect(driver.run(read) == 0)
         let usedRing = TestDriver.usedRing
-        #expect(memory.written == [read.data...(read.data + 1023), read.status...read.status,
-                                   (usedRing + 2)...(usedRing + 3), (usedRing + 4)...(usedRing + 11)])
+        #expect(
+            memory.written == [
+                read.data...(read.data + 1023), read.status...read.status,
+                (usedRing + 2)...(usedRing + 3), (usedRing + 4)...(usedRing + 11),
+            ])
         let write = driver.blockRequest(type: 1, sector: 1, dataLength: 512, deviceWritesData: false)
         #expect(driver.run(write) == 0)
-        #expect(Array(memory.written.dropFirst(4)) == [write.status...write.status,
-                                                       (usedRing + 2)...(usedRing + 3), (usedRing + 12)...(usedRing + 19)])
+        #expect(
+            Array(memory.written.dropFirst(4)) == [
+                write.status...write.status,
+                (usedRing + 2)...(usedRing + 3), (usedRing + 12)...(usedRing + 19),
+            ])
     }
 }

@@ -39,7 +39,9 @@ import Testing
             let data = output.fileHandleForReading.availableData
             guard !data.isEmpty else { break }
             text += String(decoding: data, as: UTF8.self)
-            acknowledged = text.split(separator: "\n", omittingEmptySubsequences: true).dropLast(text.hasSuffix("\n") ? 0 : 1).compactMap { Int($0) }
+            acknowledged = text.split(separator: "\n", omittingEmptySubsequences: true).dropLast(text.hasSuffix("\n") ? 0 : 1).compactMap {
+                Int($0)
+            }
         }
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()

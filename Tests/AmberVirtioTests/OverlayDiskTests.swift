@@ -59,15 +59,21 @@ import Testing
             if Bool.random(using: &random) {
                 var bytes = (0..<count).map { _ in UInt8.random(in: 0...255, using: &random) }
                 try bytes.withUnsafeMutableBytes { all in
-                    try disk.write(from: [UnsafeMutableRawBufferPointer(rebasing: all[..<cut]),
-                                          UnsafeMutableRawBufferPointer(rebasing: all[cut...])], at: UInt64(offset))
+                    try disk.write(
+                        from: [
+                            UnsafeMutableRawBufferPointer(rebasing: all[..<cut]),
+                            UnsafeMutableRawBufferPointer(rebasing: all[cut...]),
+                        ], at: UInt64(offset))
                 }
                 model.replaceSubrange(offset..<(offset + count), with: bytes)
             } else {
                 var bytes = [UInt8](repeating: 0, count: count)
                 try bytes.withUnsafeMutableBytes { all in
-                    try disk.read(into: [UnsafeMutableRawBufferPointer(rebasing: all[..<cut]),
-                                         UnsafeMutableRawBufferPointer(rebasing: all[cut...])], at: UInt64(offset))
+                    try disk.read(
+                        into: [
+                            UnsafeMutableRawBufferPointer(rebasing: all[..<cut]),
+                            UnsafeMutableRawBufferPointer(rebasing: all[cut...]),
+                        ], at: UInt64(offset))
                 }
                 #expect(sameBytes(bytes, model[offset..<(offset + count)]), "step \(step)")
             }
@@ -88,8 +94,9 @@ import Testing
             try disk.write([9, 9, 9], at: 200_000)
         }
         let reopened = try OverlayDisk(basePath: fixture.basePath, overlayPath: fixture.overlayPath())
-        #expect(try reopened.read(at: 199_999, count: 5)
-            == [fixture.baseContent[199_999], 9, 9, 9, fixture.baseContent[200_003]])
+        #expect(
+            try reopened.read(at: 199_999, count: 5)
+                == [fixture.baseContent[199_999], 9, 9, 9, fixture.baseContent[200_003]])
         #expect(reopened.overlayChunks() == [3])
     }
 
@@ -100,10 +107,12 @@ import Testing
         try second.write([UInt8](repeating: 0xBB, count: 5000), at: 72_000)
         try first.flush()
         try second.flush()
-        #expect(try first.read(at: 70_000, count: 7000)
-            == [UInt8](repeating: 0xAA, count: 5000) + Array(fixture.baseContent[75_000..<77_000]))
-        #expect(try second.read(at: 70_000, count: 7000)
-            == Array(fixture.baseContent[70_000..<72_000]) + [UInt8](repeating: 0xBB, count: 5000))
+        #expect(
+            try first.read(at: 70_000, count: 7000)
+                == [UInt8](repeating: 0xAA, count: 5000) + Array(fixture.baseContent[75_000..<77_000]))
+        #expect(
+            try second.read(at: 70_000, count: 7000)
+                == Array(fixture.baseContent[70_000..<72_000]) + [UInt8](repeating: 0xBB, count: 5000))
         let third = try fixture.createOverlay("clone-3")
         #expect(sameBytes(try third.read(at: 0, count: fixture.baseContent.count), fixture.baseContent))
         #expect(sameBytes(try fixture.baseOnDisk(), fixture.baseContent))

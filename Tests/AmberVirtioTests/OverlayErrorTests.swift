@@ -30,7 +30,10 @@ import Testing
 
     @Test func missingBase() {
         let error = message { try OverlayDisk.create(basePath: fixture.directory + "/nope.img", overlayPath: fixture.overlayPath()) }
-        #expect(error == "base image \(fixture.directory)/nope.img cannot be opened (No such file or directory): check the path and its permissions")
+        #expect(
+            error
+                == "base image \(fixture.directory)/nope.img cannot be opened (No such file or directory): check the path and its permissions"
+        )
         #expect(!FileManager.default.fileExists(atPath: fixture.overlayPath()), "nothing half-created")
     }
 
@@ -54,7 +57,10 @@ import Testing
         let other = fixture.directory + "/other.img"
         _ = FileManager.default.createFile(atPath: other, contents: Data(count: 65536))
         let error = message { _ = try OverlayDisk(basePath: other, overlayPath: fixture.overlayPath()) }
-        #expect(error == "base \(other) is 65536 bytes but overlay \(fixture.overlayPath()) was made over a base of 262144 bytes: pass the base the overlay was created on")
+        #expect(
+            error
+                == "base \(other) is 65536 bytes but overlay \(fixture.overlayPath()) was made over a base of 262144 bytes: pass the base the overlay was created on"
+        )
     }
 
     @Test func baseModifiedAfterTheOverlayWasMade() throws {
@@ -66,7 +72,10 @@ import Testing
     @Test func missingMap() throws {
         _ = try fixture.createOverlay()
         unlink(mapPath)
-        #expect(message { _ = try open() } == "overlay map \(mapPath) cannot be opened (No such file or directory): the overlay is incomplete or was moved without its .map file")
+        #expect(
+            message { _ = try open() }
+                == "overlay map \(mapPath) cannot be opened (No such file or directory): the overlay is incomplete or was moved without its .map file"
+        )
     }
 
     @Test func truncatedMap() throws {
@@ -80,7 +89,8 @@ import Testing
     @Test func notAMap() throws {
         _ = try fixture.createOverlay()
         _ = FileManager.default.createFile(atPath: mapPath, contents: Data(repeating: 0x41, count: 8192))
-        #expect(message { _ = try open() } == "overlay map \(mapPath) is not an Amber overlay map (bad magic): pass the overlay's .map file")
+        #expect(
+            message { _ = try open() } == "overlay map \(mapPath) is not an Amber overlay map (bad magic): pass the overlay's .map file")
     }
 
     /// One damaged slot (a torn commit) falls back to the other; both damaged is refused.
@@ -104,13 +114,17 @@ import Testing
         try flipByte(at: 64)
         #expect(try open().overlayChunks() == [1], "the newest slot (0) is damaged: the previous commit is used")
         try flipByte(at: slotSize + 64)
-        #expect(message { _ = try open() } == "overlay map \(mapPath) is corrupt (no slot passes its checksum): the overlay cannot be trusted; discard it")
+        #expect(
+            message { _ = try open() }
+                == "overlay map \(mapPath) is corrupt (no slot passes its checksum): the overlay cannot be trusted; discard it")
     }
 
     @Test func overlayTruncated() throws {
         _ = try fixture.createOverlay()
         truncate(fixture.overlayPath(), 1000)
-        #expect(message { _ = try open() } == "overlay \(fixture.overlayPath()) is 1000 bytes but its map describes 262144: the overlay is damaged; discard it")
+        #expect(
+            message { _ = try open() }
+                == "overlay \(fixture.overlayPath()) is 1000 bytes but its map describes 262144: the overlay is damaged; discard it")
     }
 
     @Test func overlayInUse() throws {
@@ -121,7 +135,9 @@ import Testing
 
     @Test func accessBeyondTheEnd() throws {
         let disk = try fixture.createOverlay()
-        #expect(message { _ = try disk.read(at: 262_143, count: 2) } == "disk \(fixture.overlayPath()): 2 bytes at offset 262143 lie beyond its end (262144 bytes)")
+        #expect(
+            message { _ = try disk.read(at: 262_143, count: 2) }
+                == "disk \(fixture.overlayPath()): 2 bytes at offset 262143 lie beyond its end (262144 bytes)")
         #expect(message { try disk.write([1], at: .max) } != nil)
         #expect(try disk.read(at: 262_143, count: 1) == [fixture.baseContent[262_143]])
     }

@@ -28,12 +28,14 @@ import AmberDisk
             #expect(driver.run(driver.blockRequest(type: 4, sector: 0, dataLength: 0, deviceWritesData: false)) == 0)
             let read = driver.blockRequest(type: 0, sector: 126, dataLength: 2560, deviceWritesData: true)
             #expect(driver.run(read) == 0)
-            let expected = Array(fixture.baseContent[(126 * 512)..<(127 * 512)]) + written
+            let expected =
+                Array(fixture.baseContent[(126 * 512)..<(127 * 512)]) + written
                 + Array(fixture.baseContent[(130 * 512)..<(131 * 512)])
             let readBack = driver.bytes(at: read.data, count: 2560)
             #expect(sameBytes(readBack, expected), "sectors 126-130 read back as the base around the written ones")
-            #expect(driver.run(driver.blockRequest(type: 1, sector: 2064, dataLength: 512, deviceWritesData: false)) == 1,
-                    "beyond the end")
+            #expect(
+                driver.run(driver.blockRequest(type: 1, sector: 2064, dataLength: 512, deviceWritesData: false)) == 1,
+                "beyond the end")
             device.pause()
             #expect(disk.takeDirtyChunks() == [0, 1])
             device.resume()

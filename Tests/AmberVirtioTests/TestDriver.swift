@@ -60,8 +60,9 @@ final class TestDriver {
         self.memory = memory
         self.queueSize = queueSize
         irqfd = try EventFD(nonBlocking: true)
-        transport = VirtioMMIOTransport(device: device, memory: deviceMemory ?? memory,
-                                        interrupt: VirtioInterrupt(irqfd: irqfd))
+        transport = VirtioMMIOTransport(
+            device: device, memory: deviceMemory ?? memory,
+            interrupt: VirtioInterrupt(irqfd: irqfd))
     }
 
     convenience init(device: VirtioDevice, memorySize: Int = 4 << 20) throws {
@@ -113,8 +114,10 @@ final class TestDriver {
         setRegister(VirtioMMIORegister.queueUsedLow, UInt32(Self.usedRing))
         setRegister(VirtioMMIORegister.queueUsedHigh, 0)
         setRegister(VirtioMMIORegister.queueReady, 1)
-        setRegister(VirtioMMIORegister.status, VirtioStatus.acknowledge | VirtioStatus.driver | VirtioStatus.featuresOK
-                    | VirtioStatus.driverOK)
+        setRegister(
+            VirtioMMIORegister.status,
+            VirtioStatus.acknowledge | VirtioStatus.driver | VirtioStatus.featuresOK
+                | VirtioStatus.driverOK)
     }
 
     func allocate(_ count: Int) -> UInt64 {
@@ -140,8 +143,10 @@ final class TestDriver {
     }
 
     /// Writes one descriptor into `table` (the queue's table unless given).
-    func setDescriptor(_ index: UInt16, address: UInt64, length: UInt32, flags: UInt16, next: UInt16 = 0,
-                       table: UInt64 = TestDriver.descriptorTable) {
+    func setDescriptor(
+        _ index: UInt16, address: UInt64, length: UInt32, flags: UInt16, next: UInt16 = 0,
+        table: UInt64 = TestDriver.descriptorTable
+    ) {
         let entry = table + UInt64(index) * 16
         store(address, at: entry)
         store(length, at: entry + 8)
@@ -156,8 +161,9 @@ final class TestDriver {
             let index = nextDescriptor
             nextDescriptor = (nextDescriptor + 1) % queueSize
             let isLast = position == buffers.count - 1
-            setDescriptor(index, address: buffer.address, length: buffer.length,
-                          flags: (buffer.writable ? Self.write : 0) | (isLast ? 0 : Self.next), next: nextDescriptor)
+            setDescriptor(
+                index, address: buffer.address, length: buffer.length,
+                flags: (buffer.writable ? Self.write : 0) | (isLast ? 0 : Self.next), next: nextDescriptor)
         }
         return head
     }

@@ -116,11 +116,13 @@ import AmberDisk
         #expect(driver.run(driver.blockRequest(type: 0, sector: 2048, dataLength: 512, deviceWritesData: true)) == 1)
         #expect(driver.run(driver.blockRequest(type: 0, sector: .max, dataLength: 512, deviceWritesData: true)) == 1)
         #expect(driver.run(driver.blockRequest(type: 1, sector: .max / 512, dataLength: 512, deviceWritesData: false)) == 1)
-        #expect(driver.run(driver.blockRequest(type: 0, sector: 0, dataLength: 100, deviceWritesData: true)) == 1,
-                "not a whole sector")
+        #expect(
+            driver.run(driver.blockRequest(type: 0, sector: 0, dataLength: 100, deviceWritesData: true)) == 1,
+            "not a whole sector")
         #expect(driver.run(driver.blockRequest(type: 0, sector: 2047, dataLength: 512, deviceWritesData: true)) == 0)
-        #expect(driver.run(driver.blockRequest(type: 11, sector: 0, dataLength: 512, deviceWritesData: false)) == 2,
-                "unsupported type")
+        #expect(
+            driver.run(driver.blockRequest(type: 11, sector: 0, dataLength: 512, deviceWritesData: false)) == 2,
+            "unsupported type")
     }
 
     /// Framing carries no meaning: header and data share a descriptor, data spans several.
@@ -137,8 +139,10 @@ import AmberDisk
         let rest = driver.allocate(1024)
         driver.copy(Array(payload[512...]), to: rest)
         let status = driver.allocate(1)
-        let head = driver.addChain([(headerAndData, 16 + 300, false), (headerAndData + 316, 212, false),
-                                    (rest, 1024, false), (status, 1, true)])
+        let head = driver.addChain([
+            (headerAndData, 16 + 300, false), (headerAndData + 316, 212, false),
+            (rest, 1024, false), (status, 1, true),
+        ])
         driver.submit(head: head)
         #expect(driver.waitForUsed(1))
         #expect(driver.load(UInt8.self, at: status) == 0)
@@ -181,8 +185,9 @@ import AmberDisk
         let table = driver.allocate((sectors + 2) * 16)
         driver.setDescriptor(0, address: header, length: 16, flags: TestDriver.next, next: 1, table: table)
         for index in 0..<sectors {
-            driver.setDescriptor(UInt16(index + 1), address: data + UInt64(index) * 512, length: 512,
-                                 flags: TestDriver.next | TestDriver.write, next: UInt16(index + 2), table: table)
+            driver.setDescriptor(
+                UInt16(index + 1), address: data + UInt64(index) * 512, length: 512,
+                flags: TestDriver.next | TestDriver.write, next: UInt16(index + 2), table: table)
         }
         driver.setDescriptor(UInt16(sectors + 1), address: status, length: 1, flags: TestDriver.write, table: table)
         driver.setDescriptor(0, address: table, length: UInt32((sectors + 2) * 16), flags: TestDriver.indirect)
@@ -219,7 +224,11 @@ import AmberDisk
     }
 
     @Test func namesAnImageItCannotOpen() {
-        #expect(throws: DiskError("disk image /nonexistent/disk.img cannot be opened read-write (No such file or directory): check the path and its permissions")) {
+        #expect(
+            throws: DiskError(
+                "disk image /nonexistent/disk.img cannot be opened read-write (No such file or directory): check the path and its permissions"
+            )
+        ) {
             try VirtioBlockDevice(path: "/nonexistent/disk.img", readOnly: false)
         }
     }

@@ -11,10 +11,13 @@ public struct ACPITables: Sendable {
     public init(vcpuCount: Int, virtioDevices: [VirtioMMIODeviceSlot]) throws {
         for slot in virtioDevices {
             guard slot.gsi < Self.ioAPICInputs else {
-                throw BootError("virtio device at 0x\(String(slot.baseAddress, radix: 16)) has GSI \(slot.gsi), beyond the IOAPIC's \(Self.ioAPICInputs) inputs: use fewer devices")
+                throw BootError(
+                    "virtio device at 0x\(String(slot.baseAddress, radix: 16)) has GSI \(slot.gsi), beyond the IOAPIC's \(Self.ioAPICInputs) inputs: use fewer devices"
+                )
             }
             guard slot.baseAddress + GuestMemoryLayout.virtioMMIOWindowSize <= GuestMemoryLayout.gapEnd else {
-                throw BootError("virtio device window at 0x\(String(slot.baseAddress, radix: 16)) is not below 4 GiB: place it in the MMIO gap")
+                throw BootError(
+                    "virtio device window at 0x\(String(slot.baseAddress, radix: 16)) is not below 4 GiB: place it in the MMIO gap")
             }
         }
         var next = BootAddresses.rsdp
@@ -32,7 +35,8 @@ public struct ACPITables: Sendable {
         let madt = MADT.table(vcpuCount: vcpuCount)
         let madtAddress = place(madt.count)
         guard next <= BootAddresses.acpiEnd else {
-            throw BootError("ACPI tables for \(vcpuCount) vCPUs and \(virtioDevices.count) virtio devices do not fit below 1 MiB: use fewer devices")
+            throw BootError(
+                "ACPI tables for \(vcpuCount) vCPUs and \(virtioDevices.count) virtio devices do not fit below 1 MiB: use fewer devices")
         }
         var xsdtBody: [UInt8] = []
         xsdtBody.appendLittleEndian(fadtAddress)

@@ -5,10 +5,12 @@ enum DSDT {
     static let virtioMMIOHardwareID = "LNRO0005"
 
     static func table(virtioDevices: [VirtioMMIODeviceSlot]) -> [UInt8] {
-        let s5 = AML.name("_S5_", AML.package([
-            AML.integer(UInt64(ACPIPowerRegisters.s5SleepType)), AML.integer(UInt64(ACPIPowerRegisters.s5SleepType)),
-            AML.integer(0), AML.integer(0),
-        ]))
+        let s5 = AML.name(
+            "_S5_",
+            AML.package([
+                AML.integer(UInt64(ACPIPowerRegisters.s5SleepType)), AML.integer(UInt64(ACPIPowerRegisters.s5SleepType)),
+                AML.integer(0), AML.integer(0),
+            ]))
         let devices = virtioDevices.enumerated().map { index, slot in virtioDevice(index: index, slot: slot) }
         let body = s5 + AML.scope("\\_SB_", [serialPort()] + devices)
         return ACPITable.make(signature: "DSDT", revision: revision, body: body)
@@ -20,14 +22,18 @@ enum DSDT {
     /// only through this declaration; without it the kernel's own messages reach the console (polled)
     /// but nothing userspace writes to /dev/ttyS0 does.
     static func serialPort() -> [UInt8] {
-        AML.device("COM1", [
-            AML.name("_HID", AML.integer(UInt64(pnp0501EisaID))),
-            AML.name("_UID", AML.integer(0)),
-            AML.name("_CRS", ResourceDescriptor.template([
-                ResourceDescriptor.ioPort(base: serialPortBase, length: 8),
-                ResourceDescriptor.edgeInterrupt(gsi: serialPortGSI),
-            ])),
-        ])
+        AML.device(
+            "COM1",
+            [
+                AML.name("_HID", AML.integer(UInt64(pnp0501EisaID))),
+                AML.name("_UID", AML.integer(0)),
+                AML.name(
+                    "_CRS",
+                    ResourceDescriptor.template([
+                        ResourceDescriptor.ioPort(base: serialPortBase, length: 8),
+                        ResourceDescriptor.edgeInterrupt(gsi: serialPortGSI),
+                    ])),
+            ])
     }
 
     public static let serialPortBase: UInt16 = 0x3F8
@@ -42,14 +48,19 @@ enum DSDT {
         precondition(index < 1000, "at most 1000 virtio-mmio devices have a DSDT name")
         let digits = String(index)
         let name = "V" + String(repeating: "0", count: 3 - digits.count) + digits
-        return AML.device(name, [
-            AML.name("_HID", AML.string(virtioMMIOHardwareID)),
-            AML.name("_UID", AML.integer(UInt64(index))),
-            AML.name("_CRS", ResourceDescriptor.template([
-                ResourceDescriptor.memory32Fixed(base: UInt32(slot.baseAddress),
-                                                 length: UInt32(GuestMemoryLayout.virtioMMIOWindowSize)),
-                ResourceDescriptor.edgeInterrupt(gsi: slot.gsi),
-            ])),
-        ])
+        return AML.device(
+            name,
+            [
+                AML.name("_HID", AML.string(virtioMMIOHardwareID)),
+                AML.name("_UID", AML.integer(UInt64(index))),
+                AML.name(
+                    "_CRS",
+                    ResourceDescriptor.template([
+                        ResourceDescriptor.memory32Fixed(
+                            base: UInt32(slot.baseAddress),
+                            length: UInt32(GuestMemoryLayout.virtioMMIOWindowSize)),
+                        ResourceDescriptor.edgeInterrupt(gsi: slot.gsi),
+                    ])),
+            ])
     }
 }

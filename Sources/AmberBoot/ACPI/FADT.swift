@@ -24,13 +24,15 @@ enum FADT {
             body.storeLittleEndian(value, at: tableOffset - ACPITable.headerSize)
         }
         func store(_ bytes: [UInt8], at tableOffset: Int) {
-            body.replaceSubrange((tableOffset - ACPITable.headerSize)..<(tableOffset - ACPITable.headerSize + bytes.count),
-                                 with: bytes)
+            body.replaceSubrange(
+                (tableOffset - ACPITable.headerSize)..<(tableOffset - ACPITable.headerSize + bytes.count),
+                with: bytes)
         }
         store(UInt32(truncatingIfNeeded: dsdtAddress), at: 40)
         store(vgaNotPresent | msiNotSupported | cmosRTCNotPresent, at: 109)
-        store(hardwareReducedACPI | powerButtonIsControlMethod | sleepButtonIsControlMethod | resetRegisterSupported,
-              at: 112)
+        store(
+            hardwareReducedACPI | powerButtonIsControlMethod | sleepButtonIsControlMethod | resetRegisterSupported,
+            at: 112)
         store(GenericAddress.ioPort(ACPIPowerRegisters.port), at: 116)
         store(ACPIPowerRegisters.resetValue, at: 128)
         store(minorVersion, at: 131)

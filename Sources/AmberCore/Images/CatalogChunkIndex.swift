@@ -47,8 +47,9 @@ extension StoredChunk {
             throw refuse("unknown codec \(row.codec)")
         }
         guard let offset = UInt64(exactly: row.offset) else { throw refuse("negative offset \(row.offset)") }
-        let location = ChunkLocation(pack: row.pack, offset: offset, storedLength: row.storedLength, rawLength: row.rawLength,
-                                     codec: codec, base: row.base.flatMap { ChunkDigest(bytes: $0) })
+        let location = ChunkLocation(
+            pack: row.pack, offset: offset, storedLength: row.storedLength, rawLength: row.rawLength,
+            codec: codec, base: row.base.flatMap { ChunkDigest(bytes: $0) })
         if let impossibility = location.impossibility { throw refuse(impossibility) }
         self.init(digest: digest, location: location)
     }
@@ -60,7 +61,8 @@ extension PackExtent {
             throw StoreError.badIndexRow(what: "pack \(row.name.debugDescription)", reason: "its name is not 16 hex digits")
         }
         guard row.length >= PackFormat.fileHeaderSize else {
-            throw StoreError.badIndexRow(what: "pack \(row.name)", reason: "committed length \(row.length) is shorter than a pack's file header")
+            throw StoreError.badIndexRow(
+                what: "pack \(row.name)", reason: "committed length \(row.length) is shorter than a pack's file header")
         }
         self.init(name: row.name, length: UInt64(row.length))
     }
@@ -75,10 +77,13 @@ extension SQLiteConnection {
         let chunks = try allChunks().map(StoredChunk.init(checking:))
         for chunk in chunks {
             let location = chunk.location
-            let end = location.offset + UInt64(location.recordLength) // cannot overflow: checked above
+            let end = location.offset + UInt64(location.recordLength)  // cannot overflow: checked above
             guard let length = packLengths[location.pack], end <= length else {
-                throw StoreError.badIndexRow(what: "chunk \(chunk.digest) in pack \(location.pack)",
-                                             reason: "its record ends at \(end), past the pack's committed length \(packLengths[location.pack].map(String.init) ?? "(no pack row)")")
+                throw StoreError.badIndexRow(
+                    what: "chunk \(chunk.digest) in pack \(location.pack)",
+                    reason:
+                        "its record ends at \(end), past the pack's committed length \(packLengths[location.pack].map(String.init) ?? "(no pack row)")"
+                )
             }
         }
         return (chunks, packLengths)

@@ -39,8 +39,10 @@ extension StoreContext {
         try CrashedRecordChanges.resolve(records: store.records, catalog: catalog)
         let storeRecords = try StoreRecordSet(directory: store.records)
         let (rows, catalogRoots, agreement) = try catalog.write { db in
-            (try db.checkedChunkIndex(), try db.manifestRoots(deletingStaleLeases: true),
-             try CatalogStoreAgreement(records: storeRecords, db: db))
+            (
+                try db.checkedChunkIndex(), try db.manifestRoots(deletingStaleLeases: true),
+                try CatalogStoreAgreement(records: storeRecords, db: db)
+            )
         }
         let (chunks, committed) = (rows.chunks, rows.packLengths)
         let reader = self.reader
@@ -48,7 +50,9 @@ extension StoreContext {
             throw GarbageCollectionRefusal.damagedRecords(agreement.damagedWithoutRow.map(\.path))
         }
         let catalogRootSet = Set(catalogRoots.map(\.digest))
-        let roots = catalogRoots + storeRecords.manifestRoots
+        let roots =
+            catalogRoots
+            + storeRecords.manifestRoots
             .filter { !catalogRootSet.contains($0.digest) }
             .map { ManifestRoot(digest: $0.digest, owner: "record \($0.owner)") }
 
@@ -61,9 +65,11 @@ extension StoreContext {
             } catch StoreError.missingChunk where !agreement.recordsNotInCatalog.isEmpty {
                 throw GarbageCollectionRefusal.catalogBehindStore(records: agreement.recordsNotInCatalog)
             } catch {
-                throw StoreError.io(operation: "gc: reading the manifest of \(root.owner)",
-                                    cause: FailureCause(reason: "\(error); nothing was freed (run `amber store verify`)",
-                                                        errno: error.underlyingErrno))
+                throw StoreError.io(
+                    operation: "gc: reading the manifest of \(root.owner)",
+                    cause: FailureCause(
+                        reason: "\(error); nothing was freed (run `amber store verify`)",
+                        errno: error.underlyingErrno))
             }
             live.formUnion(tree.structure)
             live.formUnion(tree.manifest.digests)
@@ -80,9 +86,10 @@ extension StoreContext {
         var byPack: [String: [StoredChunk]] = [:]
         for chunk in chunks { byPack[chunk.location.pack, default: []].append(chunk) }
         let dead = chunks.filter { !live.contains($0.digest) }
-        var report = GarbageCollectionReport(dryRun: dryRun, liveChunks: chunks.count - dead.count, deadChunks: dead.count,
-                                             packsDeleted: 0, packsRewritten: 0, orphanPacks: 0, tornTailBytes: 0, bytesFreed: 0,
-                                             recordsNotInCatalog: agreement.recordsNotInCatalog)
+        var report = GarbageCollectionReport(
+            dryRun: dryRun, liveChunks: chunks.count - dead.count, deadChunks: dead.count,
+            packsDeleted: 0, packsRewritten: 0, orphanPacks: 0, tornTailBytes: 0, bytesFreed: 0,
+            recordsNotInCatalog: agreement.recordsNotInCatalog)
 
         let packFiles = try store.packFileNames()
         if committed.isEmpty, packFiles.contains(where: { fileSize(store.packPath($0)) > UInt64(PackFormat.fileHeaderSize) }) {

@@ -30,7 +30,8 @@ public enum ImageError: Error, CustomStringConvertible, Equatable {
     static func validate(name: String) throws {
         let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
         guard (1...128).contains(name.count), name.allSatisfy(allowed.contains),
-              let first = name.first, first != ".", first != "-" else {
+            let first = name.first, first != ".", first != "-"
+        else {
             throw ImageError.invalidName(name)
         }
     }

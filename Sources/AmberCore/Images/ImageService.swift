@@ -41,8 +41,10 @@ public struct ImageService: Sendable {
         self.context = context
     }
 
-    public func importImage(file path: String, name: String,
-                            progress: ProgressReport? = nil) throws -> ImageImportReport {
+    public func importImage(
+        file path: String, name: String,
+        progress: ProgressReport? = nil
+    ) throws -> ImageImportReport {
         try ImageError.validate(name: name)
         guard try context.catalog.read({ try $0.image(named: name) }) == nil else { throw ImageError.duplicateName(name) }
         let started = Date()
@@ -58,9 +60,10 @@ public struct ImageService: Sendable {
                     // Checked again here, before the record: a concurrent import of the same name must not replace
                     // the record of the one that committed first.
                     guard try db.image(named: name) == nil else { throw CatalogError.duplicate(what: "image '\(name)'") }
-                    let image = ImageRecord(name: name, manifest: result.manifest.bytes, logicalBytes: Int64(result.logicalBytes),
-                                            storedBytes: Int64(result.newStoredBytes), chunkSize: context.store.chunkSize,
-                                            created: Date())
+                    let image = ImageRecord(
+                        name: name, manifest: result.manifest.bytes, logicalBytes: Int64(result.logicalBytes),
+                        storedBytes: Int64(result.newStoredBytes), chunkSize: context.store.chunkSize,
+                        created: Date())
                     try records.recordImage(image)
                     try db.insertImage(image)
                     return result
@@ -69,16 +72,18 @@ public struct ImageService: Sendable {
         } catch CatalogError.duplicate {
             throw ImageError.duplicateName(name)
         }
-        return ImageImportReport(name: name, manifest: result.manifest.hex, logicalBytes: result.logicalBytes,
-                                 chunks: result.chunkCount, zeroChunks: result.zeroChunks, newChunks: result.newChunks,
-                                 newRawBytes: result.newRawBytes, storedBytes: result.newStoredBytes,
-                                 seconds: Date().timeIntervalSince(started))
+        return ImageImportReport(
+            name: name, manifest: result.manifest.hex, logicalBytes: result.logicalBytes,
+            chunks: result.chunkCount, zeroChunks: result.zeroChunks, newChunks: result.newChunks,
+            newRawBytes: result.newRawBytes, storedBytes: result.newStoredBytes,
+            seconds: Date().timeIntervalSince(started))
     }
 
     public func list() throws -> [ImageSummary] {
         try context.catalog.read { try $0.images() }.map { image in
-            ImageSummary(name: image.name, manifest: ChunkDigest(bytes: image.manifest)?.hex ?? "", logicalBytes: image.logicalBytes,
-                         storedBytes: image.storedBytes, chunkSize: image.chunkSize, created: image.created)
+            ImageSummary(
+                name: image.name, manifest: ChunkDigest(bytes: image.manifest)?.hex ?? "", logicalBytes: image.logicalBytes,
+                storedBytes: image.storedBytes, chunkSize: image.chunkSize, created: image.created)
         }
     }
 
@@ -86,7 +91,8 @@ public struct ImageService: Sendable {
     @discardableResult
     public func export(name: String, to path: String, progress: ProgressReport? = nil) throws -> UInt64 {
         guard let image = try context.catalog.read({ try $0.image(named: name) }),
-              let root = ChunkDigest(bytes: image.manifest) else { throw ImageError.unknownImage(name) }
+            let root = ChunkDigest(bytes: image.manifest)
+        else { throw ImageError.unknownImage(name) }
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
             throw ImageError.outputIsDirectory(path)

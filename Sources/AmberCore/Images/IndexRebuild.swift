@@ -27,7 +27,8 @@ extension StoreContext {
 
     /// Reads every pack (the caller holds the store lease exclusively) and returns the index they make.
     func scanPacksForIndex(progress: ProgressReport? = nil) throws
-        -> (chunks: [StoredChunk], packs: [PackExtent], report: IndexRebuildReport) {
+        -> (chunks: [StoredChunk], packs: [PackExtent], report: IndexRebuildReport)
+    {
         let reader = self.reader
         var chunks: [ChunkDigest: StoredChunk] = [:]
         var packs: [PackExtent] = []

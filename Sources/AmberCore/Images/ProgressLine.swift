@@ -33,7 +33,8 @@ public final class ProgressLine: Sendable {
     private func draw(_ done: UInt64, of total: UInt64, at now: Date) {
         let rate = Double(done) / now.timeIntervalSince(started)
         let percent = total == 0 ? 100 : Int(Double(done) * 100 / Double(total))
-        let line = "\r\(label): \(percent)% (\(ByteFormat.string(done)) of \(ByteFormat.string(total)), \(ByteFormat.string(UInt64(rate)))/s)"
+        let line =
+            "\r\(label): \(percent)% (\(ByteFormat.string(done)) of \(ByteFormat.string(total)), \(ByteFormat.string(UInt64(rate)))/s)"
         FileHandle.standardError.write(Data(line.utf8))
     }
 

@@ -22,14 +22,16 @@ public final class StoreContext: Sendable {
             guard isDirectory.boolValue else { throw ImageError.homeIsNotADirectory(home.root.path) }
         } else {
             do {
-                try FileManager.default.createDirectory(at: home.root, withIntermediateDirectories: true,
-                                                        attributes: [.posixPermissions: 0o700])
+                try FileManager.default.createDirectory(
+                    at: home.root, withIntermediateDirectories: true,
+                    attributes: [.posixPermissions: 0o700])
             } catch {
                 throw StoreError.io(operation: "create \(home.root.path)", cause: FailureCause(foundation: error))
             }
         }
-        store = try ChunkStore(directory: home.storeDirectory, packTarget: packTarget, leaseTimeout: try Self.leaseTimeout(),
-                               key: home.keyInput)
+        store = try ChunkStore(
+            directory: home.storeDirectory, packTarget: packTarget, leaseTimeout: try Self.leaseTimeout(),
+            key: home.keyInput)
         catalog = try Catalog(path: home.catalogFile.path)
         index = CatalogChunkIndex(catalog: catalog)
         // Only once the store and the catalog are known to be Amber's: a directory given as --home by
@@ -65,8 +67,10 @@ public final class StoreContext: Sendable {
     /// A write to the store and the catalog: `body` stores chunks with the writer; once its packs are
     /// durable, its chunks and whatever `commit` adds are recorded in one catalog transaction. On any
     /// failure the writer's pack bytes are given back and nothing is recorded (`ChunkStore.write`).
-    public func write<Stored, Committed>(_ body: (StoreWriter) throws -> Stored,
-                                         commit: (SQLiteConnection, Stored) throws -> Committed) throws -> Committed {
+    public func write<Stored, Committed>(
+        _ body: (StoreWriter) throws -> Stored,
+        commit: (SQLiteConnection, Stored) throws -> Committed
+    ) throws -> Committed {
         try store.write(index: index, body) { sealed, stored in
             try catalog.write { db -> Committed in
                 try db.addChunks(sealed.newChunks, packs: sealed.packs)

@@ -67,8 +67,10 @@ extension StoreContext {
     /// Ingests each cached file of `snapshot` whose manifest root is needed; commits only an exact match.
     private func restoreFromCache(_ snapshot: SnapshotRecord) throws -> [RepairReport.Restored] {
         let directory = MaterializedSnapshot.directory(home, id: snapshot.id)
-        let files: [(name: String, root: [UInt8]?)] = [("state", snapshot.stateManifest), ("memory", snapshot.memoryManifest),
-                                                        ("disk0", snapshot.diskManifest)]
+        let files: [(name: String, root: [UInt8]?)] = [
+            ("state", snapshot.stateManifest), ("memory", snapshot.memoryManifest),
+            ("disk0", snapshot.diskManifest),
+        ]
         var restored: [RepairReport.Restored] = []
         for (name, rootBytes) in files {
             guard let rootBytes, let root = ChunkDigest(bytes: rootBytes) else { continue }
@@ -100,7 +102,9 @@ extension StoreContext {
                 // Nothing kept: the write rolls back.
                 guard result.manifest == root else { throw FileDoesNotGiveRoot() }
                 return result.newChunks
-            } commit: { _, newChunks in newChunks }
+            } commit: { _, newChunks in
+                newChunks
+            }
         } catch is FileDoesNotGiveRoot {
             return nil
         }

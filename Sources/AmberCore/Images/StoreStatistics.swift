@@ -33,10 +33,11 @@ extension StoreContext {
             let size = (try? FileManager.default.attributesOfItem(atPath: store.packPath(name))[.size] as? NSNumber)?.int64Value ?? 0
             return sum + size
         }
-        return StoreStatistics(images: images.count, snapshots: snapshots.count, chunks: totals.chunks, packs: packs.count,
-                               logicalBytes: Self.total(images.map(\.logicalBytes) + snapshots.map(\.logicalBytes)),
-                               uniqueBytes: totals.rawBytes, storedBytes: totals.storedBytes, packFileBytes: fileBytes,
-                               chunkSize: store.chunkSize)
+        return StoreStatistics(
+            images: images.count, snapshots: snapshots.count, chunks: totals.chunks, packs: packs.count,
+            logicalBytes: Self.total(images.map(\.logicalBytes) + snapshots.map(\.logicalBytes)),
+            uniqueBytes: totals.rawBytes, storedBytes: totals.storedBytes, packFileBytes: fileBytes,
+            chunkSize: store.chunkSize)
     }
 
     /// Sizes from catalog rows summed for a report: a damaged row's size can be any 64-bit number, and

@@ -81,8 +81,9 @@ extension StoreContext {
         let defects = reader.verify(chunks, progress: progress)
         var bad: [ChunkDigest: VerificationReport.BadChunk] = [:]
         for defect in defects {
-            bad[defect.digest] = .init(digest: defect.digest.hex, pack: defect.location.pack, offset: defect.location.offset,
-                                       problem: defect.reason, dependents: [])
+            bad[defect.digest] = .init(
+                digest: defect.digest.hex, pack: defect.location.pack, offset: defect.location.offset,
+                problem: defect.reason, dependents: [])
         }
         let known = Set(chunks.map(\.digest))
         var recordCheck = RecordChunkCheck(reader: reader, indexed: known, damaged: Set(defects.map(\.digest)), bases: DeltaBases(chunks))
@@ -91,7 +92,8 @@ extension StoreContext {
             recordCheck.note(root.digest, referenced)
             guard case .success(let needed) = referenced else {
                 if case .failure(let error) = referenced, bad[root.digest] == nil {
-                    bad[root.digest] = .init(digest: root.digest.hex, pack: nil, offset: nil, problem: "manifest unreadable: \(error)", dependents: [])
+                    bad[root.digest] = .init(
+                        digest: root.digest.hex, pack: nil, offset: nil, problem: "manifest unreadable: \(error)", dependents: [])
                 }
                 bad[root.digest]!.dependents.append(root.owner)
                 continue
@@ -100,7 +102,8 @@ extension StoreContext {
                 if bad[digest] != nil {
                     bad[digest]!.dependents.append(root.owner)
                 } else if !known.contains(digest) {
-                    bad[digest] = .init(digest: digest.hex, pack: nil, offset: nil, problem: "missing from the store", dependents: [root.owner])
+                    bad[digest] = .init(
+                        digest: digest.hex, pack: nil, offset: nil, problem: "missing from the store", dependents: [root.owner])
                 }
             }
         }
@@ -112,8 +115,11 @@ extension StoreContext {
         }.sorted { $0.digest < $1.digest }
         let recordProblems = recordCheck.problems(recorded.records, directory: directory) + recorded.disagreements()
         let rebuilt = try catalog.write { try $0.repairPlanningSummaries() }
-        return (VerificationReport(checkedChunks: chunks.count, checkedBytes: total, badChunks: sorted,
-                                   rebuiltPlanningSummaries: rebuilt, quarantined: [], checkedRecords: recorded.recordCount,
-                                   recordProblems: recordProblems), defects)
+        return (
+            VerificationReport(
+                checkedChunks: chunks.count, checkedBytes: total, badChunks: sorted,
+                rebuiltPlanningSummaries: rebuilt, quarantined: [], checkedRecords: recorded.recordCount,
+                recordProblems: recordProblems), defects
+        )
     }
 }

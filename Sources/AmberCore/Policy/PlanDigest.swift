@@ -21,8 +21,10 @@ public struct PlanDigest: Sendable {
     static let batchSize = 8
 
     /// Plans every VM of the home's catalog as of `now`, naming the newest `limit` prunes of each.
-    public static func read(home: AmberHome, catalog: Catalog?, policies: PolicySet, now: Date,
-                            listingPrunes limit: Int) throws -> PlanDigest {
+    public static func read(
+        home: AmberHome, catalog: Catalog?, policies: PolicySet, now: Date,
+        listingPrunes limit: Int
+    ) throws -> PlanDigest {
         let context = PlanContext(policies: policies, now: now)
         return try PlanningInputs.withCatalogView(home: home, catalog: catalog, vm: nil) { view, db in
             var digests: [VMPlanDigest] = []

@@ -73,15 +73,17 @@ public final class PolicyDaemon {
     /// Runs until a stop is requested; the job in progress then finishes and no new one starts.
     public func run() {
         let gcText = configuration.gcSchedule.map { "'\($0)'" } ?? "never"
-        log("amberd started: home \(configuration.home.root.path), policies \(configuration.policies.path) "
-            + "(\(describe(policies))), store gc \(gcText)")
+        log(
+            "amberd started: home \(configuration.home.root.path), policies \(configuration.policies.path) "
+                + "(\(describe(policies))), store gc \(gcText)")
         announce(policies)
         waker.watch(directory: configuration.policies.path)
         while !waker.stopRequested {
             reloadPoliciesIfChanged()
             let wake = runDueJobs()
             if waker.stopRequested { break }
-            let deadline = wake.map { min($0, Date().addingTimeInterval(configuration.maxSleep)) }
+            let deadline =
+                wake.map { min($0, Date().addingTimeInterval(configuration.maxSleep)) }
                 ?? Date().addingTimeInterval(configuration.maxSleep)
             if waker.wait(until: deadline) == .stop { break }
         }
@@ -127,8 +129,9 @@ public final class PolicyDaemon {
         let start = Date()
         if let lastRun = schedule.lastRun, let slot = schedule.nextRun, slot < startTime, firstSeen[key] == nil {
             let missed = Self.slots(of: policy, after: lastRun, upTo: now)
-            log("catch-up run for policy \(policy.name), VM \(schedule.vm): \(missed) missed while amberd was down "
-                + "(last run \(DaemonLog.timestamp(lastRun))); running once")
+            log(
+                "catch-up run for policy \(policy.name), VM \(schedule.vm): \(missed) missed while amberd was down "
+                    + "(last run \(DaemonLog.timestamp(lastRun))); running once")
         }
         let state = VMManager(home: configuration.home).summary(of: configuration.home.vm(schedule.vm)).state
         guard state == .running || state == .paused else {
@@ -146,8 +149,9 @@ public final class PolicyDaemon {
             record(key, at: start, outcome: "failed", error: "\(error)")
             return
         }
-        log("policy \(policy.name): snapshot \(snapshot.id) of VM \(schedule.vm) taken (paused "
-            + "\(String(format: "%.1f", snapshot.pauseMilliseconds)) ms, \(snapshot.storedBytes) bytes stored)")
+        log(
+            "policy \(policy.name): snapshot \(snapshot.id) of VM \(schedule.vm) taken (paused "
+                + "\(String(format: "%.1f", snapshot.pauseMilliseconds)) ms, \(snapshot.storedBytes) bytes stored)")
         record(key, at: start, outcome: "snapshot \(snapshot.id)")
         prune(vm: schedule.vm)
     }
@@ -190,8 +194,9 @@ public final class PolicyDaemon {
             let report = try StoreGCChild.collectGarbage(home: configuration.home) { log("store gc: \($0)") }
             // Recorded first: whoever reads the log line can see the run in `amber policy status`.
             recordGC(at: start, outcome: "freed \(report.bytesFreed) bytes", error: nil)
-            log("store gc: freed \(report.bytesFreed) bytes (\(report.deadChunks) dead chunks, \(report.packsDeleted) "
-                + "packs deleted, \(report.packsRewritten) rewritten)")
+            log(
+                "store gc: freed \(report.bytesFreed) bytes (\(report.deadChunks) dead chunks, \(report.packsDeleted) "
+                    + "packs deleted, \(report.packsRewritten) rewritten)")
         } catch {
             log("store gc failed: \(error); retrying at the next gc slot")
             recordGC(at: start, outcome: "failed", error: "\(error)")
@@ -199,9 +204,10 @@ public final class PolicyDaemon {
     }
 
     private func nextGC(_ schedule: CalendarEvent) -> Date? {
-        let lastRun = (try? context.catalog.read { db in
-            try db.daemonRuns().first { $0.job == DaemonRunRecord.gcJob }?.lastRun
-        }) ?? nil
+        let lastRun =
+            (try? context.catalog.read { db in
+                try db.daemonRuns().first { $0.job == DaemonRunRecord.gcJob }?.lastRun
+            }) ?? nil
         return schedule.next(after: lastRun ?? gcFirstSeen, in: .current)
     }
 
@@ -214,8 +220,9 @@ public final class PolicyDaemon {
         let recorded = (try? context.catalog.read { try PlanningInputs.lastRuns($0) }) ?? [:]
         for (key, lastRun) in recorded.merging(firstSeen, uniquingKeysWith: { recorded, _ in recorded }) {
             guard let policy = policies.policies.first(where: { $0.name == key.policy }), policy.applies(to: key.vm),
-                  configuration.home.vm(key.vm).exists,
-                  let next = policy.schedule.next(after: lastRun, in: policy.timeZone) else { continue }
+                configuration.home.vm(key.vm).exists,
+                let next = policy.schedule.next(after: lastRun, in: policy.timeZone)
+            else { continue }
             candidates.append(next)
         }
         return candidates.min()
@@ -229,8 +236,9 @@ public final class PolicyDaemon {
         firstSeen[key] = nil
         do {
             try context.catalog.write {
-                try $0.recordDaemonRun(job: DaemonRunRecord.policyJob, name: key.policy, vm: key.vm, at: time,
-                                       outcome: outcome, error: error)
+                try $0.recordDaemonRun(
+                    job: DaemonRunRecord.policyJob, name: key.policy, vm: key.vm, at: time,
+                    outcome: outcome, error: error)
             }
         } catch {
             log("cannot record the run of policy \(key.policy) for VM \(key.vm) in the catalog: \(error)")
@@ -255,8 +263,9 @@ public final class PolicyDaemon {
             log("policies reloaded from \(configuration.policies.path): \(describe(policies))")
             announce(policies)
         case .rejected(let errors):
-            log("policy files in \(configuration.policies.path) are invalid; keeping the last good policies "
-                + "(\(describe(policies))):")
+            log(
+                "policy files in \(configuration.policies.path) are invalid; keeping the last good policies "
+                    + "(\(describe(policies))):")
             for problem in errors.errors { log("  \(problem)") }
         case .unreadable(let error):
             log("\(error); keeping the last good policies (\(describe(policies)))")

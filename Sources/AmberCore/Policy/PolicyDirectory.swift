@@ -44,12 +44,14 @@ public struct PolicyDirectory: Sendable {
             names = try FileManager.default.contentsOfDirectory(atPath: path)
                 .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
         } catch {
-            throw PolicyDirectoryError(description: "cannot read policy directory \(path): create it and put *.yaml "
-                + "policy files in it, or pass --policies DIR (examples: policies/ in the source tree)")
+            throw PolicyDirectoryError(
+                description: "cannot read policy directory \(path): create it and put *.yaml "
+                    + "policy files in it, or pass --policies DIR (examples: policies/ in the source tree)")
         }
         guard !names.isEmpty || allowingEmpty else {
-            throw PolicyDirectoryError(description: "no *.yaml policy files in \(path); add one (examples: policies/ "
-                + "in the source tree) or pass --policies DIR")
+            throw PolicyDirectoryError(
+                description: "no *.yaml policy files in \(path); add one (examples: policies/ "
+                    + "in the source tree) or pass --policies DIR")
         }
         return try names.map { name in
             let file = (path as NSString).appendingPathComponent(name)

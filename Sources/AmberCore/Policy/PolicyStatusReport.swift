@@ -42,8 +42,9 @@ public struct PolicyStatusReport: Encodable, Sendable {
         }
         let catalog = FileManager.default.fileExists(atPath: home.catalogFile.path) ? try Catalog(path: home.catalogFile.path) : nil
         let runs = try catalog?.read { try $0.daemonRuns() } ?? []
-        let policyRuns = Dictionary(runs.filter { $0.job == DaemonRunRecord.policyJob }.map { ("\($0.name)\n\($0.vm)", $0) },
-                                    uniquingKeysWith: { first, _ in first })
+        let policyRuns = Dictionary(
+            runs.filter { $0.job == DaemonRunRecord.policyJob }.map { ("\($0.name)\n\($0.vm)", $0) },
+            uniquingKeysWith: { first, _ in first })
         var keys = policyRuns.values.map { ($0.name, $0.vm) }
         if let set {
             for vm in VMNames.existing(home: home) {
@@ -55,8 +56,9 @@ public struct PolicyStatusReport: Encodable, Sendable {
         var schedules: [Schedule] = []
         for (name, vm) in keys.sorted(by: { ($0.0, $0.1) < ($1.0, $1.1) }) {
             let run = policyRuns["\(name)\n\(vm)"]
-            var schedule = Schedule(policy: name, vm: vm, lastRun: run?.lastRun, outcome: run?.outcome, nextRun: nil,
-                                    due: false, lastError: run?.lastError, lastErrorAt: run?.lastErrorAt)
+            var schedule = Schedule(
+                policy: name, vm: vm, lastRun: run?.lastRun, outcome: run?.outcome, nextRun: nil,
+                due: false, lastError: run?.lastError, lastErrorAt: run?.lastErrorAt)
             if let policy = set?.policies.first(where: { $0.name == name }), policy.applies(to: vm) {
                 let lastRun = try run?.lastRun ?? catalog?.read { try $0.newestSnapshotTime(vm: vm, policy: name) }
                 let next = policy.schedule.next(after: lastRun ?? now, in: policy.timeZone)
@@ -68,7 +70,8 @@ public struct PolicyStatusReport: Encodable, Sendable {
         let gc = runs.first { $0.job == DaemonRunRecord.gcJob }.map {
             GC(lastRun: $0.lastRun, outcome: $0.outcome, lastError: $0.lastError, lastErrorAt: $0.lastErrorAt)
         }
-        return PolicyStatusReport(daemonPID: FileLock.holder(of: PolicyDaemon.lockPath(home: home)),
-                                  policyErrors: policyErrors, schedules: schedules, gc: gc)
+        return PolicyStatusReport(
+            daemonPID: FileLock.holder(of: PolicyDaemon.lockPath(home: home)),
+            policyErrors: policyErrors, schedules: schedules, gc: gc)
     }
 }

@@ -34,10 +34,11 @@ public struct PruneService {
             var pruned: [PruneReport.Entry] = []
             for (vmPlan, summary) in zip(plan.vms, summaries) {
                 for position in vmPlan.verdicts.indices where vmPlan.verdicts[position].action == .prune {
-                    pruned.append(PruneReport.Entry(
-                        id: summary.ids![position], vm: vmPlan.vm,
-                        createdAt: Date(timeIntervalSince1970: summary.created[position]),
-                        reason: vmPlan.decision(at: position).description))
+                    pruned.append(
+                        PruneReport.Entry(
+                            id: summary.ids![position], vm: vmPlan.vm,
+                            createdAt: Date(timeIntervalSince1970: summary.created[position]),
+                            reason: vmPlan.decision(at: position).description))
                 }
             }
             if !dryRun {
@@ -62,7 +63,9 @@ public struct PruneReport: Codable, Sendable {
 
         /// `created`, as in every other listing of snapshots (docs/cli-json.md).
         enum CodingKeys: String, CodingKey {
-            case id, vm, createdAt = "created", reason
+            case id, vm
+            case createdAt = "created"
+            case reason
         }
     }
 

@@ -12,7 +12,8 @@ public enum SnapshotUsers {
         let decoder = JSONDecoder()
         for name in names.sorted() {
             guard let data = FileManager.default.contents(atPath: "\(directory)/\(name)/config.json"),
-                  let snapshot = (try? decoder.decode(RestoreReference.self, from: data))?.restore?.snapshotID else { continue }
+                let snapshot = (try? decoder.decode(RestoreReference.self, from: data))?.restore?.snapshotID
+            else { continue }
             users[snapshot, default: []].append("VM \(name)")
         }
         return users

@@ -38,8 +38,9 @@ enum StoreGCChild {
         case .uncaughtSignal:
             throw Failure(description: "amber store gc (pid \(child.processIdentifier)) was killed by signal \(child.terminationStatus)")
         case .exit where child.terminationStatus != 0:
-            throw Failure(description: lastMessage.map { $0.hasPrefix("error: ") ? String($0.dropFirst(7)) : $0 }
-                              ?? "amber store gc exited \(child.terminationStatus)")
+            throw Failure(
+                description: lastMessage.map { $0.hasPrefix("error: ") ? String($0.dropFirst(7)) : $0 }
+                    ?? "amber store gc exited \(child.terminationStatus)")
         default:
             do {
                 return try JSONDecoder().decode(GarbageCollectionReport.self, from: report)

@@ -19,14 +19,16 @@ extension VMDescription {
 extension ImageDescription {
     init?(row: ImageRecord) {
         guard let manifest = ChunkDigest(bytes: row.manifest) else { return nil }
-        self.init(name: row.name, manifest: manifest.hex, logicalBytes: row.logicalBytes, storedBytes: row.storedBytes,
-                  chunkSize: row.chunkSize, created: row.created.timeIntervalSince1970)
+        self.init(
+            name: row.name, manifest: manifest.hex, logicalBytes: row.logicalBytes, storedBytes: row.storedBytes,
+            chunkSize: row.chunkSize, created: row.created.timeIntervalSince1970)
         if problem() != nil { return nil }
     }
 
     var row: ImageRecord {
-        ImageRecord(name: name, manifest: ChunkDigest(hex: manifest)!.bytes, logicalBytes: logicalBytes, storedBytes: storedBytes,
-                    chunkSize: chunkSize, created: Date(timeIntervalSince1970: created))
+        ImageRecord(
+            name: name, manifest: ChunkDigest(hex: manifest)!.bytes, logicalBytes: logicalBytes, storedBytes: storedBytes,
+            chunkSize: chunkSize, created: Date(timeIntervalSince1970: created))
     }
 }
 
@@ -39,18 +41,20 @@ extension SnapshotDescription {
         guard let memory = hex(row.memoryManifest), let disk = hex(row.diskManifest), let state = hex(row.stateManifest) else {
             return nil
         }
-        self.init(id: row.id, vm: row.vm, parent: row.parent, created: row.created.timeIntervalSince1970, label: row.label,
-                  kind: row.kind, memoryManifest: memory, diskManifest: disk, stateManifest: state, logicalBytes: row.logicalBytes,
-                  storedBytes: row.storedBytes, pauseMicroseconds: row.pauseMicroseconds, protected: row.protected, policy: row.policy)
+        self.init(
+            id: row.id, vm: row.vm, parent: row.parent, created: row.created.timeIntervalSince1970, label: row.label,
+            kind: row.kind, memoryManifest: memory, diskManifest: disk, stateManifest: state, logicalBytes: row.logicalBytes,
+            storedBytes: row.storedBytes, pauseMicroseconds: row.pauseMicroseconds, protected: row.protected, policy: row.policy)
         if problem() != nil { return nil }
     }
 
     var row: SnapshotRecord {
-        SnapshotRecord(id: id, vm: vm, parent: parent, created: Date(timeIntervalSince1970: created), label: label, kind: kind,
-                       memoryManifest: memoryManifest.flatMap { ChunkDigest(hex: $0)?.bytes },
-                       diskManifest: diskManifest.flatMap { ChunkDigest(hex: $0)?.bytes },
-                       stateManifest: stateManifest.flatMap { ChunkDigest(hex: $0)?.bytes },
-                       logicalBytes: logicalBytes, storedBytes: storedBytes, pauseMicroseconds: pauseMicroseconds,
-                       protected: protected, policy: policy)
+        SnapshotRecord(
+            id: id, vm: vm, parent: parent, created: Date(timeIntervalSince1970: created), label: label, kind: kind,
+            memoryManifest: memoryManifest.flatMap { ChunkDigest(hex: $0)?.bytes },
+            diskManifest: diskManifest.flatMap { ChunkDigest(hex: $0)?.bytes },
+            stateManifest: stateManifest.flatMap { ChunkDigest(hex: $0)?.bytes },
+            logicalBytes: logicalBytes, storedBytes: storedBytes, pauseMicroseconds: pauseMicroseconds,
+            protected: protected, policy: policy)
     }
 }

@@ -11,11 +11,13 @@ struct CatalogStoreAgreement {
     var damagedWithoutRow: [DamagedRecord] = []
 
     init(records: StoreRecordSet, db: SQLiteConnection) throws {
-        let imageManifests = Dictionary(try db.images().map { ($0.name, ChunkDigest(bytes: $0.manifest)?.hex) },
-                                        uniquingKeysWith: { first, _ in first })
-        let snapshotManifests = Dictionary(try db.snapshots().map { row in
-            (row.id, Set(row.manifests.compactMap { ChunkDigest(bytes: $0)?.hex }))
-        }, uniquingKeysWith: { first, _ in first })
+        let imageManifests = Dictionary(
+            try db.images().map { ($0.name, ChunkDigest(bytes: $0.manifest)?.hex) },
+            uniquingKeysWith: { first, _ in first })
+        let snapshotManifests = Dictionary(
+            try db.snapshots().map { row in
+                (row.id, Set(row.manifests.compactMap { ChunkDigest(bytes: $0)?.hex }))
+            }, uniquingKeysWith: { first, _ in first })
         for image in records.liveImages where imageManifests[image.name] != .some(image.manifest) {
             recordsNotInCatalog.append(RecordDirectory.name(.image, key: image.name))
         }
@@ -23,11 +25,12 @@ struct CatalogStoreAgreement {
             recordsNotInCatalog.append(RecordDirectory.name(.snapshot, key: snapshot.id))
         }
         for damaged in records.damaged {
-            let hasRow = switch damaged.type {
-            case RecordType.image.rawValue: imageManifests[damaged.key] != nil
-            case RecordType.snapshot.rawValue: snapshotManifests[damaged.key] != nil
-            default: true // a VM record names no chunks
-            }
+            let hasRow =
+                switch damaged.type {
+                case RecordType.image.rawValue: imageManifests[damaged.key] != nil
+                case RecordType.snapshot.rawValue: snapshotManifests[damaged.key] != nil
+                default: true  // a VM record names no chunks
+                }
             if !hasRow { damagedWithoutRow.append(damaged) }
         }
     }

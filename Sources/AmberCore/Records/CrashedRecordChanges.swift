@@ -25,7 +25,8 @@ enum CrashedRecordChanges {
                 }.map(\.element)
                 for entry in ordered {
                     guard let type = RecordType(rawValue: entry.type), stillWritten(entry, type, directory),
-                          !(try committed(type, key: entry.key, directory, db)) else { continue }
+                        !(try committed(type, key: entry.key, directory, db))
+                    else { continue }
                     try directory.putBack(type, key: entry.key, contents: entry.previous.map(Array.init))
                 }
             }
@@ -47,11 +48,12 @@ enum CrashedRecordChanges {
     /// say which are judged by the catalog alone, as before revisions were journaled).
     private static func stillWritten(_ entry: RecordUndoEntry, _ type: RecordType, _ directory: RecordDirectory) -> Bool {
         guard let written = entry.written else { return true }
-        let current: UInt64? = switch type {
-        case .vm: try? directory.load(VMDescription.self, key: entry.key)?.revision
-        case .image: try? directory.load(ImageDescription.self, key: entry.key)?.revision
-        case .snapshot: try? directory.load(SnapshotDescription.self, key: entry.key)?.revision
-        }
+        let current: UInt64? =
+            switch type {
+            case .vm: try? directory.load(VMDescription.self, key: entry.key)?.revision
+            case .image: try? directory.load(ImageDescription.self, key: entry.key)?.revision
+            case .snapshot: try? directory.load(SnapshotDescription.self, key: entry.key)?.revision
+            }
         return current == written
     }
 

@@ -93,6 +93,8 @@ final class RecordKeeper {
     }
 
     private static func undescribable(_ what: String, _ name: String) -> Error {
-        StoreError.badRecord(name: "\(what) \(name)", reason: "its catalog row holds values no record can (a manifest that is not a digest, or a name or label out of bounds)")
+        StoreError.badRecord(
+            name: "\(what) \(name)",
+            reason: "its catalog row holds values no record can (a manifest that is not a digest, or a name or label out of bounds)")
     }
 }

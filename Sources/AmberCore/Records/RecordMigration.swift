@@ -25,8 +25,10 @@ enum RecordMigration {
         }
         guard !outcome.written.isEmpty || !outcome.undescribable.isEmpty else { return nil }
         return "gave \(outcome.written.count) catalog row(s) a record in the store (written before records existed)"
-            + (outcome.undescribable.isEmpty ? "" : "; \(outcome.undescribable.count) row(s) hold values no record can: "
-                + outcome.undescribable.prefix(5).joined(separator: ", "))
+            + (outcome.undescribable.isEmpty
+                ? ""
+                : "; \(outcome.undescribable.count) row(s) hold values no record can: "
+                    + outcome.undescribable.prefix(5).joined(separator: ", "))
     }
 
     /// Writes a record for every row whose object has no record file at all (a tombstone counts as a record:

@@ -37,12 +37,16 @@ struct RecordsAndRows {
         let recover = "; run `amber store recover`"
         let damagedKeys = Set(records.damaged.map { "\($0.type)/\($0.key)" })
         var problems: [RecordProblem] = []
-        func compare(_ type: RecordType, what: (String) -> String, rows: Set<String>, live: [String], removed: [String],
-                     differs: (String) -> String?) {
+        func compare(
+            _ type: RecordType, what: (String) -> String, rows: Set<String>, live: [String], removed: [String],
+            differs: (String) -> String?
+        ) {
             let liveKeys = Set(live), removedKeys = Set(removed)
             for key in rows.sorted() where !damagedKeys.contains("\(type.rawValue)/\(key)") {
                 if removedKeys.contains(key) {
-                    problems.append(RecordProblem(record: what(key), problem: "the store records it as removed but the catalog still lists it" + recover))
+                    problems.append(
+                        RecordProblem(
+                            record: what(key), problem: "the store records it as removed but the catalog still lists it" + recover))
                 } else if !liveKeys.contains(key) {
                     problems.append(RecordProblem(record: what(key), problem: "in the catalog but the store has no record of it" + recover))
                 } else if let difference = differs(key) {
@@ -53,25 +57,32 @@ struct RecordsAndRows {
                 problems.append(RecordProblem(record: what(key), problem: "in the store's records but not in the catalog" + recover))
             }
         }
-        compare(.vm, what: { "VM \($0)" }, rows: vms, live: records.vms.filter { !$0.isRemoved }.map(\.description.name),
-                removed: records.vms.filter(\.isRemoved).map(\.description.name), differs: { _ in nil })
+        compare(
+            .vm, what: { "VM \($0)" }, rows: vms, live: records.vms.filter { !$0.isRemoved }.map(\.description.name),
+            removed: records.vms.filter(\.isRemoved).map(\.description.name), differs: { _ in nil })
         let liveImages = Dictionary(records.liveImages.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        compare(.image, what: { "image \($0)" }, rows: Set(images.keys), live: Array(liveImages.keys),
-                removed: records.images.filter(\.isRemoved).map(\.description.name), differs: { name in
-            ChunkDigest(bytes: images[name]!.manifest)?.hex == liveImages[name]!.manifest ? nil
-                : "its record and its catalog row name different manifests"
-        })
+        compare(
+            .image, what: { "image \($0)" }, rows: Set(images.keys), live: Array(liveImages.keys),
+            removed: records.images.filter(\.isRemoved).map(\.description.name),
+            differs: { name in
+                ChunkDigest(bytes: images[name]!.manifest)?.hex == liveImages[name]!.manifest
+                    ? nil
+                    : "its record and its catalog row name different manifests"
+            })
         let liveSnapshots = Dictionary(records.liveSnapshots.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         let vmOf = { (id: String) in snapshots[id]?.vm ?? liveSnapshots[id]?.vm }
-        compare(.snapshot, what: { id in "snapshot \(id)" + (vmOf(id).map { " (vm \($0))" } ?? "") }, rows: Set(snapshots.keys),
-                live: Array(liveSnapshots.keys), removed: records.snapshots.filter(\.isRemoved).map(\.description.id), differs: { id in
-            let row = snapshots[id]!, record = liveSnapshots[id]!
-            if row.manifests.compactMap({ ChunkDigest(bytes: $0)?.hex }) != record.manifests {
-                return "its record and its catalog row name different manifests"
-            }
-            return row.protected == record.protected ? nil
-                : "its record says \(record.protected ? "protected" : "not protected"), its catalog row \(row.protected ? "protected" : "not protected")"
-        })
+        compare(
+            .snapshot, what: { id in "snapshot \(id)" + (vmOf(id).map { " (vm \($0))" } ?? "") }, rows: Set(snapshots.keys),
+            live: Array(liveSnapshots.keys), removed: records.snapshots.filter(\.isRemoved).map(\.description.id),
+            differs: { id in
+                let row = snapshots[id]!, record = liveSnapshots[id]!
+                if row.manifests.compactMap({ ChunkDigest(bytes: $0)?.hex }) != record.manifests {
+                    return "its record and its catalog row name different manifests"
+                }
+                return row.protected == record.protected
+                    ? nil
+                    : "its record says \(record.protected ? "protected" : "not protected"), its catalog row \(row.protected ? "protected" : "not protected")"
+            })
         return problems
     }
 }
@@ -119,8 +130,10 @@ struct RecordChunkCheck {
         }
         for image in records.liveImages { check("image \(image.name)", [("manifest", image.manifest)]) }
         for snapshot in records.liveSnapshots {
-            let manifests = [("memory manifest", snapshot.memoryManifest), ("disk manifest", snapshot.diskManifest),
-                             ("state manifest", snapshot.stateManifest)].compactMap { kind, hex in hex.map { (kind, $0) } }
+            let manifests = [
+                ("memory manifest", snapshot.memoryManifest), ("disk manifest", snapshot.diskManifest),
+                ("state manifest", snapshot.stateManifest),
+            ].compactMap { kind, hex in hex.map { (kind, $0) } }
             check("snapshot \(snapshot.id) (vm \(snapshot.vm))", manifests)
         }
         for file in records.damaged {

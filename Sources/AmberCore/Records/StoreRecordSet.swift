@@ -27,10 +27,11 @@ struct StoreRecordSet {
     var manifestRoots: [(owner: String, digest: ChunkDigest)] {
         liveImages.compactMap { image in
             ChunkDigest(hex: image.manifest).map { (RecordDirectory.name(.image, key: image.name), $0) }
-        } + liveSnapshots.flatMap { snapshot in
-            snapshot.manifests.compactMap { hex in
-                ChunkDigest(hex: hex).map { (RecordDirectory.name(.snapshot, key: snapshot.id), $0) }
-            }
         }
+            + liveSnapshots.flatMap { snapshot in
+                snapshot.manifests.compactMap { hex in
+                    ChunkDigest(hex: hex).map { (RecordDirectory.name(.snapshot, key: snapshot.id), $0) }
+                }
+            }
     }
 }

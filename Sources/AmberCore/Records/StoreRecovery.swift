@@ -145,7 +145,11 @@ private struct CatalogRecovery {
         var live: [String: SnapshotDescription] = [:]
         var tombstones: [String: String?] = [:]
         for record in records.snapshots {
-            if record.isRemoved { tombstones[record.description.id] = record.description.parent } else { live[record.description.id] = record.description }
+            if record.isRemoved {
+                tombstones[record.description.id] = record.description.parent
+            } else {
+                live[record.description.id] = record.description
+            }
         }
         report.records.snapshots = live.count
         report.records.removed += tombstones.count

@@ -39,7 +39,8 @@ struct CaptureIngest {
             throw SnapshotError.memoryUnreadable(vm: vm, reason: error.description)
         }
         let base = capture.parent.flatMap(referenced.manifest)
-        return try writer.ingest(length: capture.memoryBytes, deltaBase: base, known: known.map { known in { @Sendable in known[$0] } }) { start, buffer in
+        return try writer.ingest(length: capture.memoryBytes, deltaBase: base, known: known.map { known in { @Sendable in known[$0] } }) {
+            start, buffer in
             guard try reader.read(at: start, into: buffer) else {
                 throw SnapshotError.memoryUnreadable(vm: vm, reason: "short read at guest offset \(start)")
             }
@@ -50,8 +51,10 @@ struct CaptureIngest {
     /// every page as it came (zero, or the `backing` snapshot's chunk), or none written since the
     /// baseline snapshot of `changes` (its chunk). Digests are looked up under this writer's lease, which keeps gc
     /// away until the commit. Nil when neither source is there.
-    private func knownChunks(untouched: [Bool]?, backing backingID: String?, _ changes: MemoryChanges?, length: UInt64,
-                             _ referenced: ReferencedMemories) throws -> [ChunkDigest?]? {
+    private func knownChunks(
+        untouched: [Bool]?, backing backingID: String?, _ changes: MemoryChanges?, length: UInt64,
+        _ referenced: ReferencedMemories
+    ) throws -> [ChunkDigest?]? {
         let chunkSize = context.store.chunkSize
         let pagesPerChunk = chunkSize / HeldMemoryReader.pageSize
         let count = Manifest.chunkCount(length: length, chunkSize: chunkSize)
@@ -65,7 +68,8 @@ struct CaptureIngest {
         guard untouched != nil || baseline != nil else { return nil }
         return (0..<count).map { chunk in
             if let untouched,
-               untouched[(chunk * pagesPerChunk)..<min(untouched.count, (chunk + 1) * pagesPerChunk)].allSatisfy({ $0 }) {
+                untouched[(chunk * pagesPerChunk)..<min(untouched.count, (chunk + 1) * pagesPerChunk)].allSatisfy({ $0 })
+            {
                 if backingID == nil { return .zero }
                 if let digest = backing?[chunk] { return digest }
             }
@@ -130,7 +134,8 @@ struct CaptureIngest {
             throw SnapshotError.diskUnreadable(vm: vm, reason: error.description)
         }
         guard let baseline, baseline.manifest.chunkSize == overlay.chunkSize,
-              baseline.manifest.logicalLength == overlay.size else {
+            baseline.manifest.logicalLength == overlay.size
+        else {
             return try overlayNowBaseLater(overlay)
         }
         var digests = baseline.manifest.digests
@@ -167,7 +172,8 @@ struct CaptureIngest {
                 while done < window.count {
                     let count = try base.read(into: UnsafeMutableRawBufferPointer(rebasing: window[done...]), at: start + UInt64(done))
                     guard count > 0 else {
-                        throw SnapshotError.diskUnreadable(vm: vm, reason: "base \(overlay.basePath) ended early at offset \(start + UInt64(done)): was it truncated?")
+                        throw SnapshotError.diskUnreadable(
+                            vm: vm, reason: "base \(overlay.basePath) ended early at offset \(start + UInt64(done)): was it truncated?")
                     }
                     done += count
                 }
@@ -180,9 +186,10 @@ struct CaptureIngest {
     /// this store's chunk size; nil otherwise (or if it cannot be read).
     fileprivate func memoryManifest(ofSnapshot id: String, bytes: UInt64) -> Manifest? {
         guard let recorded = try? context.catalog.read({ try $0.snapshot(id: id) })?.memoryManifest,
-              let root = ChunkDigest(bytes: recorded),
-              let manifest = try? context.reader.manifest(root),
-              manifest.logicalLength == bytes, manifest.chunkSize == context.store.chunkSize else { return nil }
+            let root = ChunkDigest(bytes: recorded),
+            let manifest = try? context.reader.manifest(root),
+            manifest.logicalLength == bytes, manifest.chunkSize == context.store.chunkSize
+        else { return nil }
         return manifest
     }
 
@@ -190,8 +197,9 @@ struct CaptureIngest {
     /// may be gone: then the disk is read whole).
     private func baselineManifest(_ disk: DiskCapture) throws -> (root: ChunkDigest, manifest: Manifest)? {
         guard let id = disk.baseline,
-              let bytes = try context.catalog.read({ try $0.snapshot(id: id) })?.diskManifest,
-              let root = ChunkDigest(bytes: bytes) else { return nil }
+            let bytes = try context.catalog.read({ try $0.snapshot(id: id) })?.diskManifest,
+            let root = ChunkDigest(bytes: bytes)
+        else { return nil }
         return (root, try context.reader.manifest(root))
     }
 }

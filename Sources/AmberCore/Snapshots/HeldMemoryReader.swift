@@ -28,7 +28,8 @@ struct HeldMemoryReader: Sendable {
     /// the pagemap cannot be read: then every page must be read.
     static func untouchedPages(pagemapPath: String, address: UInt64, length: UInt64) -> [Bool]? {
         guard address % UInt64(pageSize) == 0, length % UInt64(pageSize) == 0,
-              let pagemap = try? FileDescriptor.open(pagemapPath, O_RDONLY) else { return nil }
+            let pagemap = try? FileDescriptor.open(pagemapPath, O_RDONLY)
+        else { return nil }
         var entries = [UInt64](repeating: 0, count: Int(length) / pageSize)
         let got = try? entries.withUnsafeMutableBytes { try pagemap.read(into: $0, at: address / UInt64(pageSize) * 8) }
         guard got == entries.count * 8 else { return nil }

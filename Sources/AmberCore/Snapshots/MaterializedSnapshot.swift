@@ -31,23 +31,28 @@ struct MaterializedSnapshot {
     /// `SnapshotCacheMarker`) and checks it. A state found already out was checked when it was taken out;
     /// `recheckState` decodes and checks all of it again (a rollback does), otherwise only its header and
     /// shape are read (a clone's path: amber-vmm checks the rest before its VM exists).
-    init(_ record: SnapshotRecord, context: StoreContext, recheckState: Bool,
-         progress: (@Sendable (String, UInt64, UInt64) -> Void)? = nil) throws {
+    init(
+        _ record: SnapshotRecord, context: StoreContext, recheckState: Bool,
+        progress: (@Sendable (String, UInt64, UInt64) -> Void)? = nil
+    ) throws {
         self.record = record
         let id = record.id
         guard let vmRow = try context.catalog.read({ try $0.vm(named: record.vm) }),
-              let configuration = try? JSONDecoder().decode(VMConfiguration.self, from: Data(vmRow.config.utf8)) else {
+            let configuration = try? JSONDecoder().decode(VMConfiguration.self, from: Data(vmRow.config.utf8))
+        else {
             throw SnapshotError.unusable(id: id, reason: "the catalog holds no configuration for its VM \(record.vm)")
         }
         self.configuration = configuration
         guard let memory = record.memoryManifest.flatMap(ChunkDigest.init(bytes:)),
-              let stateRoot = record.stateManifest.flatMap(ChunkDigest.init(bytes:)) else {
+            let stateRoot = record.stateManifest.flatMap(ChunkDigest.init(bytes:))
+        else {
             throw SnapshotError.unusable(id: id, reason: "it has no memory or machine state (a disk-only snapshot)")
         }
         let directory = Self.directory(context.home, id: id)
         do {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(
+                at: directory, withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700])
         } catch {
             throw SnapshotError.unusable(id: id, reason: "cannot create \(directory.path): \(error.localizedDescription)")
         }
@@ -62,12 +67,15 @@ struct MaterializedSnapshot {
         let marker = SnapshotCacheMarker.read(in: directory)
         let complete = marker.map { $0.files.map(\.name) == names && $0.problem(in: directory) == nil } ?? false
         if !complete {
-            try Self.takeOut(id: id, [stateRoot, memory] + (diskRoot.map { [$0] } ?? []), as: names,
-                             into: directory, context: context, progress: progress)
+            try Self.takeOut(
+                id: id, [stateRoot, memory] + (diskRoot.map { [$0] } ?? []), as: names,
+                into: directory, context: context, progress: progress)
         }
         do {
-            shape = !complete || recheckState ? MachineShape(try MachineState(contentsOf: statePath))
-                                              : try MachineShape(contentsOf: statePath)
+            shape =
+                !complete || recheckState
+                ? MachineShape(try MachineState(contentsOf: statePath))
+                : try MachineShape(contentsOf: statePath)
         } catch {
             unlink(directory.appendingPathComponent(SnapshotCacheMarker.fileName).path)
             unlink(statePath)
@@ -78,8 +86,10 @@ struct MaterializedSnapshot {
     /// Takes the snapshot's files out of the store afresh (whatever an earlier, unfinished or damaged,
     /// take-out left goes first), each durably, then the completion marker. The shared store lease keeps
     /// gc from freeing chunks while they are read.
-    private static func takeOut(id: String, _ roots: [ChunkDigest], as names: [String], into directory: URL,
-                                context: StoreContext, progress: (@Sendable (String, UInt64, UInt64) -> Void)?) throws {
+    private static func takeOut(
+        id: String, _ roots: [ChunkDigest], as names: [String], into directory: URL,
+        context: StoreContext, progress: (@Sendable (String, UInt64, UInt64) -> Void)?
+    ) throws {
         unlink(directory.appendingPathComponent(SnapshotCacheMarker.fileName).path)
         for name in names { unlink(directory.appendingPathComponent(name).path) }
         let lease = try context.store.lease(.shared)
@@ -87,8 +97,10 @@ struct MaterializedSnapshot {
         var files: [SnapshotCacheMarker.File] = []
         for (root, name) in zip(roots, names) {
             do {
-                let manifest = try context.reader.materialize(root, toPath: directory.appendingPathComponent(name).path,
-                                                              mode: 0o600, durable: true) { done, total in progress?(name, done, total) }
+                let manifest = try context.reader.materialize(
+                    root, toPath: directory.appendingPathComponent(name).path,
+                    mode: 0o600, durable: true
+                ) { done, total in progress?(name, done, total) }
                 files.append(SnapshotCacheMarker.file(name, manifest: manifest))
             } catch {
                 throw SnapshotError.unusable(id: id, reason: "its \(name) cannot be read from the store: \(error)")
@@ -115,8 +127,11 @@ struct MaterializedSnapshot {
         result.restore = RestoreSource(snapshotID: record.id, statePath: statePath, memoryPath: memoryPath)
         if let diskPath, let original = configuration.disks.first {
             let overlay = directory.overlay(forDisk: 0).path
-            result.disks = [DiskConfiguration(path: diskPath, readOnly: original.readOnly,
-                                              overlayPath: original.readOnly ? nil : overlay)]
+            result.disks = [
+                DiskConfiguration(
+                    path: diskPath, readOnly: original.readOnly,
+                    overlayPath: original.readOnly ? nil : overlay)
+            ]
         } else {
             result.disks = []
         }

@@ -34,8 +34,10 @@ public struct RestoreService {
     /// Transactional: the running VM is paused and its files set aside (`VMSetAside`) while the restored
     /// one starts, and discarded only once the restored one runs; if it does not, the VM is put back as
     /// it was (its amber-vmm resumed, its disks' overlays untouched) and the error says why.
-    public func rollback(vm name: String, to target: Target, keepCurrent: Bool,
-                         progress: (@Sendable (String, UInt64, UInt64) -> Void)? = nil) throws -> RollbackResult {
+    public func rollback(
+        vm name: String, to target: Target, keepCurrent: Bool,
+        progress: (@Sendable (String, UInt64, UInt64) -> Void)? = nil
+    ) throws -> RollbackResult {
         try VMName.validate(name)
         let context = try StoreContext(home: home)
         let record = try resolve(target, vm: name, catalog: context.catalog)
@@ -71,22 +73,28 @@ public struct RestoreService {
 
     /// Starts VM `name` from snapshot `id` in the background. The clone's disk is the snapshot's disk
     /// under an overlay of its own: nothing it writes reaches the origin or other clones.
-    public func cloneDetached(_ id: String, as name: String,
-                              progress: (@Sendable (String, UInt64, UInt64) -> Void)? = nil) throws -> CloneResult {
+    public func cloneDetached(
+        _ id: String, as name: String,
+        progress: (@Sendable (String, UInt64, UInt64) -> Void)? = nil
+    ) throws -> CloneResult {
         let snapshot = try prepareClone(id, as: name, progress: progress)
         let pid = try VMLauncher(home: home).runDetached(name: name) { try snapshot.configuration(for: $0, detached: $1) }
         return CloneResult(vm: name, snapshot: SnapshotSummary(snapshot.record), pid: pid)
     }
 
     /// Runs the clone with its console on this terminal until it stops.
-    public func cloneInForeground(_ id: String, as name: String,
-                                  progress: (@Sendable (String, UInt64, UInt64) -> Void)? = nil) throws -> ExitStatus {
+    public func cloneInForeground(
+        _ id: String, as name: String,
+        progress: (@Sendable (String, UInt64, UInt64) -> Void)? = nil
+    ) throws -> ExitStatus {
         let snapshot = try prepareClone(id, as: name, progress: progress)
         return try VMLauncher(home: home).runInForeground(name: name) { try snapshot.configuration(for: $0, detached: $1) }
     }
 
-    private func prepareClone(_ id: String, as name: String,
-                              progress: (@Sendable (String, UInt64, UInt64) -> Void)?) throws -> MaterializedSnapshot {
+    private func prepareClone(
+        _ id: String, as name: String,
+        progress: (@Sendable (String, UInt64, UInt64) -> Void)?
+    ) throws -> MaterializedSnapshot {
         try VMName.validate(name)
         guard !home.vm(name).exists else { throw VMLifecycleError.nameTaken(name: name) }
         let context = try StoreContext(home: home)

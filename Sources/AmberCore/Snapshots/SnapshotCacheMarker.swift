@@ -37,8 +37,9 @@ struct SnapshotCacheMarker: Codable, Equatable {
         let count = min(samplesPerFile, nonZero.count)
         let samples = (0..<count).map { sample -> Sample in
             let index = nonZero[sample * nonZero.count / count]
-            return Sample(offset: UInt64(index) * UInt64(manifest.chunkSize), length: manifest.length(ofChunk: index),
-                          sha256: manifest.digests[index].hex)
+            return Sample(
+                offset: UInt64(index) * UInt64(manifest.chunkSize), length: manifest.length(ofChunk: index),
+                sha256: manifest.digests[index].hex)
         }
         return File(name: name, size: manifest.logicalLength, samples: samples)
     }
@@ -46,7 +47,8 @@ struct SnapshotCacheMarker: Codable, Equatable {
     static func read(in directory: URL) -> SnapshotCacheMarker? {
         let path = directory.appendingPathComponent(fileName).path
         guard let file = try? FileDescriptor.open(path, O_RDONLY), let size = try? file.size(), size <= maximumBytes,
-              let data = try? Data(contentsOf: URL(fileURLWithPath: path)) else { return nil }
+            let data = try? Data(contentsOf: URL(fileURLWithPath: path))
+        else { return nil }
         return try? JSONDecoder().decode(SnapshotCacheMarker.self, from: data)
     }
 
@@ -77,7 +79,8 @@ struct SnapshotCacheMarker: Codable, Equatable {
             }
             for sample in file.samples {
                 guard sample.length > 0, sample.length <= Self.maximumSampleBytes,
-                      sample.offset <= file.size, UInt64(sample.length) <= file.size - sample.offset else {
+                    sample.offset <= file.size, UInt64(sample.length) <= file.size - sample.offset
+                else {
                     return "the marker's sample of \(file.name) lies outside it"
                 }
                 var bytes = [UInt8](repeating: 0, count: sample.length)

@@ -29,9 +29,11 @@ public enum SnapshotError: Error, CustomStringConvertible, Equatable {
         case .unknownSnapshot(let id):
             return "no snapshot with id \(id) (see `amber snapshots`)"
         case .untrustedCapture(let vm, let detail):
-            return "amber-vmm of VM \(vm) described its snapshot with \(detail), which is not the VM's own: the snapshot is refused (stop the VM and look at its vmm.log)"
+            return
+                "amber-vmm of VM \(vm) described its snapshot with \(detail), which is not the VM's own: the snapshot is refused (stop the VM and look at its vmm.log)"
         case .ambiguousSnapshot(let prefix, let matches):
-            return "snapshot id \(prefix) is ambiguous: it starts \(matches.joined(separator: ", "))\(matches.count > 4 ? ", ..." : ""); give more of the id"
+            return
+                "snapshot id \(prefix) is ambiguous: it starts \(matches.joined(separator: ", "))\(matches.count > 4 ? ", ..." : ""); give more of the id"
         case .ambiguousLabel(let label, let matches):
             return "label \(label) names \(matches.count) snapshots: \(matches.joined(separator: ", ")); give one of their ids"
         case .protected(let id):
@@ -41,7 +43,8 @@ public enum SnapshotError: Error, CustomStringConvertible, Equatable {
         case .rollbackFailed(let vm, let id, let reason, nil):
             return "rollback of VM \(vm) to snapshot \(id) failed, and VM \(vm) is back as it was: \(reason)"
         case .rollbackFailed(let vm, let id, let reason, let problem?):
-            return "rollback of VM \(vm) to snapshot \(id) failed (\(reason)), and VM \(vm) could not be put back as it was (\(problem)): its files are in \(vm)'s directory with the suffix \(VMSetAside.suffix)"
+            return
+                "rollback of VM \(vm) to snapshot \(id) failed (\(reason)), and VM \(vm) could not be put back as it was (\(problem)): its files are in \(vm)'s directory with the suffix \(VMSetAside.suffix)"
         case .belongsToOtherVM(let id, let owner, let requested):
             return "snapshot \(id) is a snapshot of VM \(owner), not \(requested): roll \(owner) back, or `amber clone \(id)` to get a copy"
         case .noneAtOrBefore(let vm, let time):

@@ -51,7 +51,8 @@ final class SnapshotHold {
         let reply = try client.exchange(request, on: connection)
         let expected: Bool
         switch (request, reply) {
-        case (.snapshotRelease, .snapshotReleased), (.snapshotEnd, .snapshotEnded), (.snapshotCommitted, .snapshotCommitted): expected = true
+        case (.snapshotRelease, .snapshotReleased), (.snapshotEnd, .snapshotEnded), (.snapshotCommitted, .snapshotCommitted):
+            expected = true
         default: expected = false
         }
         guard expected else { throw client.unexpected(reply, answering: request) }

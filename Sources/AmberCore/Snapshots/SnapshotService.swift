@@ -26,7 +26,8 @@ public struct SnapshotService {
     public func take(vm name: String, label: String? = nil, policy: String? = nil, memory: Bool = true) throws -> SnapshotSummary {
         let directory = try VMManager(home: home).running(name)
         guard let configuration = directory.readConfiguration(),
-              let configJSON = try? String(decoding: JSONEncoder().encode(configuration), as: UTF8.self) else {
+            let configJSON = try? String(decoding: JSONEncoder().encode(configuration), as: UTF8.self)
+        else {
             throw SnapshotError.noConfiguration(vm: name)
         }
         // The catalog row holds one disk manifest.
@@ -39,15 +40,18 @@ public struct SnapshotService {
         var hold: SnapshotHold?
         // Closing the hold without committing tells amber-vmm the snapshot was not recorded.
         defer { hold?.close() }
-        let record = try record(in: context, vm: name, configJSON: configJSON, created: created, label: label,
-                                kind: memory ? .full : .disk, policy: policy) { writer in
+        let record = try record(
+            in: context, vm: name, configJSON: configJSON, created: created, label: label,
+            kind: memory ? .full : .disk, policy: policy
+        ) { writer in
             let captured = try capture(client, ingest: CaptureIngest(context: context, writer: writer, vm: name), memory: memory) {
                 try UntrustedCapture.check($0, configuration: configuration, vmmPID: directory.vmmPID, vm: name)
             }
             hold = captured.hold
-            return SnapshotContent(parentHint: captured.parent, memory: captured.memory?.manifest, disk: captured.disk?.root,
-                                   state: captured.state?.manifest, logicalBytes: captured.logicalBytes,
-                                   pauseMicroseconds: captured.hold.pauseMicroseconds)
+            return SnapshotContent(
+                parentHint: captured.parent, memory: captured.memory?.manifest, disk: captured.disk?.root,
+                state: captured.state?.manifest, logicalBytes: captured.logicalBytes,
+                pauseMicroseconds: captured.hold.pauseMicroseconds)
         }
         // The snapshot exists now; if amber-vmm misses this, its next snapshot just reads more.
         try? hold?.commit(as: record.id)
@@ -66,8 +70,10 @@ public struct SnapshotService {
 
     /// Stores a snapshot's chunks (`body`), then records it: its record in the store, then its row (and its VM's,
     /// the first time) in one catalog transaction with the writer's chunks.
-    func record(in context: StoreContext, vm name: String, configJSON: String, created: Date, label: String?, kind: SnapshotKind,
-                policy: String?, storing body: (StoreWriter) throws -> SnapshotContent) throws -> SnapshotRecord {
+    func record(
+        in context: StoreContext, vm name: String, configJSON: String, created: Date, label: String?, kind: SnapshotKind,
+        policy: String?, storing body: (StoreWriter) throws -> SnapshotContent
+    ) throws -> SnapshotRecord {
         let records = RecordKeeper(directory: context.store.records)
         return try records.undoingOnFailure {
             try context.write { writer in
@@ -81,11 +87,12 @@ public struct SnapshotService {
                 }
                 // After a rollback the VM descends from the snapshot it went back to, not the newest one.
                 let parent = try content.parentHint.flatMap { try db.snapshot(id: $0)?.id } ?? db.snapshots(vm: name).last?.id
-                let record = SnapshotRecord(id: SnapshotIDs.newID(), vm: name, parent: parent, created: created, label: label,
-                                            kind: kind.rawValue, memoryManifest: content.memory?.bytes, diskManifest: content.disk?.bytes,
-                                            stateManifest: content.state?.bytes, logicalBytes: Int64(content.logicalBytes),
-                                            storedBytes: Int64(stored.storedBytes), pauseMicroseconds: content.pauseMicroseconds,
-                                            policy: policy)
+                let record = SnapshotRecord(
+                    id: SnapshotIDs.newID(), vm: name, parent: parent, created: created, label: label,
+                    kind: kind.rawValue, memoryManifest: content.memory?.bytes, diskManifest: content.disk?.bytes,
+                    stateManifest: content.state?.bytes, logicalBytes: Int64(content.logicalBytes),
+                    storedBytes: Int64(stored.storedBytes), pauseMicroseconds: content.pauseMicroseconds,
+                    policy: policy)
                 try records.recordSnapshot(record)
                 try db.insertSnapshot(record)
                 return record
@@ -172,14 +179,17 @@ public struct SnapshotService {
     /// copy amber-vmm holds of it while the guest runs on, the disk's unchanging base (a first snapshot's)
     /// after that, and the machine state last.
     /// The returned hold stays open until the snapshot is recorded.
-    private func capture(_ client: ControlClient, ingest: CaptureIngest, memory includeMemory: Bool,
-                         check: (SnapshotCapture) throws -> Void) throws -> CapturedSnapshot {
+    private func capture(
+        _ client: ControlClient, ingest: CaptureIngest, memory includeMemory: Bool,
+        check: (SnapshotCapture) throws -> Void
+    ) throws -> CapturedSnapshot {
         let hold = try client.beginSnapshot(memory: includeMemory)
         let capture = hold.capture
         do {
             try check(capture)
             guard (capture.memory != nil) == includeMemory else {
-                throw SnapshotError.untrustedCapture(vm: ingest.vm, detail: includeMemory ? "no held memory for a memory snapshot" : "held memory for a disk-only snapshot")
+                throw SnapshotError.untrustedCapture(
+                    vm: ingest.vm, detail: includeMemory ? "no held memory for a memory snapshot" : "held memory for a disk-only snapshot")
             }
             // Paused devices have no request in flight and amber-vmm flushed the disks.
             let pendingDisk = try capture.disks.first.map { try ingest.diskWhilePaused($0) }

@@ -45,14 +45,16 @@ package enum UntrustedCapture {
     private static func processID(in path: String, file: String) -> Int32? {
         let parts = path.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 4, parts[0].isEmpty, parts[1] == "proc", parts[3] == file,
-              parts[2].allSatisfy(\.isASCII), let pid = Int32(parts[2]), pid > 0 else { return nil }
+            parts[2].allSatisfy(\.isASCII), let pid = Int32(parts[2]), pid > 0
+        else { return nil }
         return pid
     }
 
     /// The parent pid the kernel reports in /proc/PID/stat (after the command name, which may hold spaces).
     private static func parent(of pid: Int32) -> Int32? {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let nameEnd = stat.lastIndex(of: ")") else { return nil }
+            let nameEnd = stat.lastIndex(of: ")")
+        else { return nil }
         let fields = stat[stat.index(after: nameEnd)...].split(separator: " ")
         return fields.count > 1 ? Int32(fields[1]) : nil
     }

@@ -36,8 +36,10 @@ public struct ConsoleSession {
         var inputOpen = true
         var buffer = [UInt8](repeating: 0, count: 16384)
         while true {
-            var fds = [pollfd(fd: socket, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: inputOpen ? STDIN_FILENO : -1, events: Int16(POLLIN), revents: 0)]
+            var fds = [
+                pollfd(fd: socket, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: inputOpen ? STDIN_FILENO : -1, events: Int16(POLLIN), revents: 0),
+            ]
             try retryingInterrupts("poll") { poll(&fds, nfds_t(fds.count), -1) }
             if fds[0].revents != 0 {
                 let count = try read(socket, into: &buffer)

@@ -97,7 +97,9 @@ struct ControlClient {
         do {
             return try ControlProtocol.decode(ControlReply.self, from: Array(line.utf8))
         } catch let error as ControlProtocolError {
-            if case .versionMismatch = error { throw VMLifecycleError.protocolViolation(name: name, detail: "its amber-vmm answered in \(error)") }
+            if case .versionMismatch = error {
+                throw VMLifecycleError.protocolViolation(name: name, detail: "its amber-vmm answered in \(error)")
+            }
             throw VMLifecycleError.protocolViolation(name: name, detail: String(line.prefix(200)))
         }
     }

@@ -14,8 +14,9 @@ enum InterruptedRollback {
         guard !aside.isEmpty else { return }
         let asideConfig = directory.configFile.path + VMSetAside.suffix
         if FileLock.isHeld(at: directory.configFile.path) {
-            VMSetAside.discard(asideFiles: aside, name: directory.name, asideSocket: directory.controlSocket.path + VMSetAside.suffix,
-                               asideConfig: asideConfig)
+            VMSetAside.discard(
+                asideFiles: aside, name: directory.name, asideSocket: directory.controlSocket.path + VMSetAside.suffix,
+                asideConfig: asideConfig)
             return
         }
         for path in aside {

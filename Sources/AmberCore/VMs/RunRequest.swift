@@ -13,8 +13,10 @@ public struct RunRequest: Sendable {
     /// controller, reboot on panic, no PCI probing.
     public static let defaultCommandLine = "console=ttyS0 reboot=k panic=1 pci=off"
 
-    public init(name: String, kernel: String, initrd: String?, disks: [String], memory: String,
-                vcpus: Int, commandLine: String?) {
+    public init(
+        name: String, kernel: String, initrd: String?, disks: [String], memory: String,
+        vcpus: Int, commandLine: String?
+    ) {
         self.name = name
         self.kernel = kernel
         self.initrd = initrd

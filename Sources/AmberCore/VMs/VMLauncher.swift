@@ -66,8 +66,9 @@ public struct VMLauncher {
         let deadline = Date().addingTimeInterval(startTimeout)
         while true {
             if let status = ProcessSpawner.wait(for: pid, blocking: false) {
-                throw VMLifecycleError.exitedDuringStart(name: name, status: status.description,
-                                                         logPath: directory.vmmLog.path, logTail: Self.tail(of: directory.vmmLog))
+                throw VMLifecycleError.exitedDuringStart(
+                    name: name, status: status.description,
+                    logPath: directory.vmmLog.path, logTail: Self.tail(of: directory.vmmLog))
             }
             if let state = try? client.status(timeout: 1).state, state == .running || state == .paused {
                 return pid
@@ -75,8 +76,9 @@ public struct VMLauncher {
             if Date() > deadline {
                 kill(pid, SIGKILL)
                 _ = ProcessSpawner.wait(for: pid)
-                throw VMLifecycleError.startTimedOut(name: name, seconds: Int(startTimeout),
-                                                     logPath: directory.vmmLog.path, logTail: Self.tail(of: directory.vmmLog))
+                throw VMLifecycleError.startTimedOut(
+                    name: name, seconds: Int(startTimeout),
+                    logPath: directory.vmmLog.path, logTail: Self.tail(of: directory.vmmLog))
             }
             // A restored VM answers within milliseconds: poll finely (a refused connect costs microseconds).
             usleep(1_000)
@@ -115,12 +117,14 @@ public struct VMLauncher {
         let configuration = try configure(directory, detached)
         // amber-vmm's own limit, checked before anything is written (runs, clones and rollbacks alike).
         guard configuration.controlSocketPath.utf8.count <= ConfigurationCheck.maximumSocketPathBytes else {
-            throw VMRequestError.socketPathTooLong(path: configuration.controlSocketPath, maximum: ConfigurationCheck.maximumSocketPathBytes)
+            throw VMRequestError.socketPathTooLong(
+                path: configuration.controlSocketPath, maximum: ConfigurationCheck.maximumSocketPathBytes)
         }
         let vmmPath = try VMMExecutable.locate()
 
-        try FileManager.default.createDirectory(at: directory.url, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            at: directory.url, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700])
         let runLock: FileLock?
         do {
             runLock = try FileLock(exclusive: directory.runLock.path, creating: true)
@@ -152,8 +156,9 @@ public struct VMLauncher {
         if let consoleLog = configuration.consoleLogPath {
             _ = try FileDescriptor.open(consoleLog, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
         }
-        return Launch(directory: directory, vmmPath: vmmPath, vmmArguments: Self.vmmArguments(configuration, in: directory),
-                      runLock: runLock, configuration: configurationFile)
+        return Launch(
+            directory: directory, vmmPath: vmmPath, vmmArguments: Self.vmmArguments(configuration, in: directory),
+            runLock: runLock, configuration: configurationFile)
     }
 
     /// `--config FILE`, and for a restore the memory file, size and vCPU count again, so amber-vmm starts
@@ -161,8 +166,10 @@ public struct VMLauncher {
     static func vmmArguments(_ configuration: VMConfiguration, in directory: VMDirectory) -> [String] {
         var arguments = ["--config", directory.configFile.path]
         if let restore = configuration.restore {
-            arguments += ["--restore-memory", restore.memoryPath, "--restore-bytes", String(configuration.memoryBytes),
-                          "--restore-vcpus", String(configuration.vcpus)]
+            arguments += [
+                "--restore-memory", restore.memoryPath, "--restore-bytes", String(configuration.memoryBytes),
+                "--restore-vcpus", String(configuration.vcpus),
+            ]
         }
         return arguments
     }

@@ -28,7 +28,8 @@ public enum VMLifecycleError: CausedError, CustomStringConvertible, Equatable {
         case .notRunning(let name):
             return "VM \(name) is not running (see `amber ps`)"
         case .alreadyRunning(let name, let pid):
-            return "VM \(name) is already running\(pid.map { " (pid \($0))" } ?? ""): stop it first with `amber stop \(name)` or choose another name"
+            return
+                "VM \(name) is already running\(pid.map { " (pid \($0))" } ?? ""): stop it first with `amber stop \(name)` or choose another name"
         case .vmmNotFound(let searched):
             return "amber-vmm not found (looked in \(searched)): build it with `swift build --product amber-vmm` or `make build`"
         case .spawnFailed(let path, let cause):
@@ -52,7 +53,8 @@ public enum VMLifecycleError: CausedError, CustomStringConvertible, Equatable {
         case .nameTaken(let name):
             return "a VM named \(name) already exists: pick another name, or remove it with `amber rm \(name)`"
         case .stopTimedOut(let name, let seconds):
-            return "VM \(name) did not exit within \(seconds) s of `amber stop`, and no live amber-vmm pid is recorded to kill: find it with `ps -ef | grep amber-vmm`"
+            return
+                "VM \(name) did not exit within \(seconds) s of `amber stop`, and no live amber-vmm pid is recorded to kill: find it with `ps -ef | grep amber-vmm`"
         }
     }
 }

@@ -92,8 +92,9 @@ public struct VMManager {
 
     func summary(of directory: VMDirectory) -> VMSummary {
         if let status = try? ControlClient(directory).status() {
-            return VMSummary(name: directory.name, state: VMSummary.State(status.state), pid: status.pid,
-                             vcpus: status.vcpus, memoryBytes: status.memoryBytes, uptimeSeconds: status.uptimeSeconds)
+            return VMSummary(
+                name: directory.name, state: VMSummary.State(status.state), pid: status.pid,
+                vcpus: status.vcpus, memoryBytes: status.memoryBytes, uptimeSeconds: status.uptimeSeconds)
         }
         let configuration = directory.readConfiguration()
         let state: VMSummary.State
@@ -102,8 +103,9 @@ public struct VMManager {
         } else {
             state = .stopped
         }
-        return VMSummary(name: directory.name, state: state, pid: directory.vmmPID,
-                         vcpus: configuration?.vcpus, memoryBytes: configuration?.memoryBytes, uptimeSeconds: nil)
+        return VMSummary(
+            name: directory.name, state: state, pid: directory.vmmPID,
+            vcpus: configuration?.vcpus, memoryBytes: configuration?.memoryBytes, uptimeSeconds: nil)
     }
 
     /// True once neither amber-vmm nor a foreground `amber run` holds the VM, within `timeout`.

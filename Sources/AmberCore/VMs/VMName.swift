@@ -6,7 +6,8 @@ public enum VMName {
     public static func validate(_ name: String) throws {
         let bytes = Array(name.utf8)
         guard (1...maximumLength).contains(bytes.count),
-              bytes.allSatisfy(isAllowed), isLetterOrDigit(bytes[0]) else {
+            bytes.allSatisfy(isAllowed), isLetterOrDigit(bytes[0])
+        else {
             throw VMRequestError.invalidName(name)
         }
     }

@@ -18,7 +18,8 @@ public enum VMRequestError: CausedError, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .invalidName(let name):
-            return "invalid VM name '\(name)': use 1-\(VMName.maximumLength) characters from A-Z a-z 0-9 . _ -, starting with a letter or digit"
+            return
+                "invalid VM name '\(name)': use 1-\(VMName.maximumLength) characters from A-Z a-z 0-9 . _ -, starting with a letter or digit"
         case .notASize(let option, let text):
             return "\(option) '\(text)' is not a size: use \(ByteSize.acceptedForms)"
         case .memoryTooSmall(let text, let minimum):

@@ -55,8 +55,10 @@ struct VMSetAside {
         Self.putBack(moved, resuming: pausedByUs, directory: directory)
     }
 
-    private static func putBack(_ moved: [(original: String, aside: String)], resuming: Bool,
-                                directory: VMDirectory) -> String? {
+    private static func putBack(
+        _ moved: [(original: String, aside: String)], resuming: Bool,
+        directory: VMDirectory
+    ) -> String? {
         var problems: [String] = []
         for (original, aside) in moved.reversed() {
             unlink(original)
@@ -70,8 +72,9 @@ struct VMSetAside {
 
     /// The replacement runs: stops the set-aside amber-vmm (see the static `discard`) and deletes its files.
     func discard() {
-        Self.discard(asideFiles: moved.map(\.aside), name: directory.name, asideSocket: directory.controlSocket.path + Self.suffix,
-                     asideConfig: directory.configFile.path + Self.suffix)
+        Self.discard(
+            asideFiles: moved.map(\.aside), name: directory.name, asideSocket: directory.controlSocket.path + Self.suffix,
+            asideConfig: directory.configFile.path + Self.suffix)
     }
 
     /// Asks the amber-vmm that holds `asideConfig` (if any) to stop, kills it if it has not exited within

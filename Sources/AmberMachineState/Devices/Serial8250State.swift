@@ -15,8 +15,10 @@ public struct Serial8250State: Codable, Equatable, Sendable {
     /// holding more is corrupt.
     public static let inputLimit = 64 * 1024
 
-    public init(interruptEnable: UInt8, lineControl: UInt8, modemControl: UInt8, scratch: UInt8, divisorLow: UInt8,
-                divisorHigh: UInt8, fifoControl: UInt8, transmitterEmptyPending: Bool, input: [UInt8]) {
+    public init(
+        interruptEnable: UInt8, lineControl: UInt8, modemControl: UInt8, scratch: UInt8, divisorLow: UInt8,
+        divisorHigh: UInt8, fifoControl: UInt8, transmitterEmptyPending: Bool, input: [UInt8]
+    ) {
         self.interruptEnable = interruptEnable
         self.lineControl = lineControl
         self.modemControl = modemControl

@@ -15,7 +15,9 @@ public struct VirtioDeviceState: Codable, Equatable, Sendable {
 
     public func validate() throws {
         guard transport.queues.count <= Self.maximumQueues else {
-            throw MachineStateError("saved virtio device at 0x\(String(mmioBase, radix: 16)) has \(transport.queues.count) queues, more than \(Self.maximumQueues): the state is corrupt")
+            throw MachineStateError(
+                "saved virtio device at 0x\(String(mmioBase, radix: 16)) has \(transport.queues.count) queues, more than \(Self.maximumQueues): the state is corrupt"
+            )
         }
     }
 }

@@ -10,8 +10,10 @@ public struct VirtioMMIOTransportState: Codable, Equatable, Sendable {
     public var needsReset: Bool
     public var queues: [VirtioQueueState]
 
-    public init(status: UInt32, deviceFeaturesSelect: UInt32, driverFeaturesSelect: UInt32, driverFeatures: UInt64,
-                queueSelect: UInt32, interruptStatus: UInt32, needsReset: Bool, queues: [VirtioQueueState]) {
+    public init(
+        status: UInt32, deviceFeaturesSelect: UInt32, driverFeaturesSelect: UInt32, driverFeatures: UInt64,
+        queueSelect: UInt32, interruptStatus: UInt32, needsReset: Bool, queues: [VirtioQueueState]
+    ) {
         self.status = status
         self.deviceFeaturesSelect = deviceFeaturesSelect
         self.driverFeaturesSelect = driverFeaturesSelect

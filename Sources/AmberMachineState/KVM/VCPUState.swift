@@ -38,8 +38,10 @@ public struct VCPUState: Codable, Equatable, Sendable {
     /// The highest vCPU id KVM's x2APIC ids allow a machine of ours to have.
     public static let maximumID: UInt32 = 4095
 
-    public init(id: UInt32, mpState: UInt32, registers: Data, specialRegisters: Data, xsave: Data, xcrs: Data,
-                debugRegisters: Data, lapic: Data, tscKHz: UInt32, cpuid: Data, msrs: [MSREntry], events: Data) {
+    public init(
+        id: UInt32, mpState: UInt32, registers: Data, specialRegisters: Data, xsave: Data, xcrs: Data,
+        debugRegisters: Data, lapic: Data, tscKHz: UInt32, cpuid: Data, msrs: [MSREntry], events: Data
+    ) {
         self.id = id
         self.mpState = mpState
         self.registers = registers
@@ -65,11 +67,15 @@ public struct VCPUState: Codable, Equatable, Sendable {
         try VMStateBytes.check(lapic, is: MemoryLayout<kvm_lapic_state>.size, field: "\(name) LAPIC")
         try VMStateBytes.check(events, is: MemoryLayout<kvm_vcpu_events>.size, field: "\(name) events")
         guard xsave.count >= MemoryLayout<kvm_xsave>.size, xsave.count <= Self.maximumXSaveBytes else {
-            throw VMStateError("saved \(name) XSAVE area is \(xsave.count) bytes, outside \(MemoryLayout<kvm_xsave>.size)...\(Self.maximumXSaveBytes): the state is corrupt")
+            throw VMStateError(
+                "saved \(name) XSAVE area is \(xsave.count) bytes, outside \(MemoryLayout<kvm_xsave>.size)...\(Self.maximumXSaveBytes): the state is corrupt"
+            )
         }
         let entrySize = MemoryLayout<kvm_cpuid_entry2>.stride
         guard cpuid.count % entrySize == 0, cpuid.count / entrySize <= Self.maximumCPUIDEntries else {
-            throw VMStateError("saved \(name) CPUID is \(cpuid.count) bytes, not up to \(Self.maximumCPUIDEntries) entries of \(entrySize): the state is corrupt")
+            throw VMStateError(
+                "saved \(name) CPUID is \(cpuid.count) bytes, not up to \(Self.maximumCPUIDEntries) entries of \(entrySize): the state is corrupt"
+            )
         }
         guard msrs.count <= Self.maximumMSRs else {
             throw VMStateError("saved \(name) has \(msrs.count) MSRs, more than \(Self.maximumMSRs): the state is corrupt")

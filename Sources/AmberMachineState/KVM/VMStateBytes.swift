@@ -18,7 +18,8 @@ package enum VMStateBytes {
 
     package static func check(_ data: Data, is size: Int, field: String) throws {
         guard data.count == size else {
-            throw VMStateError("saved \(field) is \(data.count) bytes, expected \(size): the state is corrupt or from an incompatible amber")
+            throw VMStateError(
+                "saved \(field) is \(data.count) bytes, expected \(size): the state is corrupt or from an incompatible amber")
         }
     }
 }

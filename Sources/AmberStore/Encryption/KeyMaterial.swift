@@ -74,7 +74,8 @@ public struct StoreKeyInput: Sendable {
         do {
             return try material(storePath: storePath, confirm: true)
         } catch StoreError.keyNeeded {
-            throw StoreError.newKeyNeeded(path: storePath, option: option == "--key-file" ? "--key-file FILE or AMBER_KEY_FILE" : option + " FILE")
+            throw StoreError.newKeyNeeded(
+                path: storePath, option: option == "--key-file" ? "--key-file FILE or AMBER_KEY_FILE" : option + " FILE")
         }
     }
 

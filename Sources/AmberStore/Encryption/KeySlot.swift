@@ -35,8 +35,10 @@ public struct KeySlot: Sendable, Equatable {
     public var wrapped: [UInt8]
 
     /// A new slot holding `master` wrapped under `passphrase`.
-    public static func make(master: [UInt8], passphrase: [UInt8], parameters: ScryptParameters = .default,
-                            created: Date = Date()) throws -> KeySlot {
+    public static func make(
+        master: [UInt8], passphrase: [UInt8], parameters: ScryptParameters = .default,
+        created: Date = Date()
+    ) throws -> KeySlot {
         let id = Hex.encode((0..<8).map { _ in UInt8.random(in: 0...255) })
         let salt = SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }
         var slot = KeySlot(id: id, created: Int64(created.timeIntervalSince1970), parameters: parameters, salt: salt, wrapped: [])
@@ -49,7 +51,8 @@ public struct KeySlot: Sendable, Equatable {
     public func open(passphrase: [UInt8]) throws -> [UInt8]? {
         let wrapping = try parameters.derive(passphrase: passphrase, salt: salt)
         guard let master = PayloadSealer(key: wrapping).open(wrapped, authenticating: Array(authenticatedText.utf8)),
-              master.count == StoreKeys.masterKeySize else { return nil }
+            master.count == StoreKeys.masterKeySize
+        else { return nil }
         return master
     }
 
@@ -80,7 +83,8 @@ public struct KeySlot: Sendable, Equatable {
         guard !bytes.isEmpty else { throw refuse("empty file") }
         guard bytes.count <= maxFileSize else { throw refuse("\(bytes.count) bytes, more than a key slot holds (\(maxFileSize))") }
         guard bytes.last == UInt8(ascii: "\n"), String(validating: bytes, as: UTF8.self) != nil,
-              !bytes.contains(0) else { throw refuse("not a text file ending in a newline") }
+            !bytes.contains(0)
+        else { throw refuse("not a text file ending in a newline") }
         // Lines are split on the newline byte, not on Characters: Swift takes "\r\n" for one Character, which
         // would hide a line break inside a "line" (found by the key-slot fuzzer).
         let lines = bytes.dropLast().split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
@@ -88,7 +92,9 @@ public struct KeySlot: Sendable, Equatable {
         let names = ["id", "created", "kdf", "scrypt-n", "scrypt-r", "scrypt-p", "salt", "master-key", "checksum"]
         guard let first = lines.first, first.hasPrefix(magic + " ") else { throw refuse("no \(magic) header") }
         guard let version = Int(first.dropFirst(magic.count + 1)), version >= 1 else { throw refuse("no \(magic) header") }
-        guard version <= formatVersion else { throw refuse("key slot format \(version) is newer than this amber understands; upgrade amber") }
+        guard version <= formatVersion else {
+            throw refuse("key slot format \(version) is newer than this amber understands; upgrade amber")
+        }
         guard lines.count == names.count + 1 else { throw refuse("\(lines.count) lines, a key slot has \(names.count + 1)") }
         var values: [String: Substring] = [:]
         for (name, line) in zip(names, lines.dropFirst()) {
@@ -107,7 +113,9 @@ public struct KeySlot: Sendable, Equatable {
         }
         let parameters = ScryptParameters(n: n, r: r, p: p)
         if let problem = parameters.problem { throw refuse(problem) }
-        guard let salt = Hex.decode(values["salt"]!), (16...64).contains(salt.count) else { throw refuse("salt is not 16 to 64 bytes of hex") }
+        guard let salt = Hex.decode(values["salt"]!), (16...64).contains(salt.count) else {
+            throw refuse("salt is not 16 to 64 bytes of hex")
+        }
         guard let wrapped = Hex.decode(values["master-key"]!), wrapped.count == wrappedSize else {
             throw refuse("wrapped master key is not \(wrappedSize) bytes of hex")
         }

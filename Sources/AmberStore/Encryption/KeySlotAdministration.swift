@@ -20,7 +20,8 @@ extension ChunkStore {
     public static func isEncrypted(directory: URL) throws -> Bool {
         let marker = directory.appendingPathComponent("STORE")
         guard FileManager.default.fileExists(atPath: marker.path) else {
-            throw StoreError.keySlot(what: "store \(directory.path)", reason: "does not exist; create one with `amber store init --encrypt`")
+            throw StoreError.keySlot(
+                what: "store \(directory.path)", reason: "does not exist; create one with `amber store init --encrypt`")
         }
         return try readMarker(marker).keyCheck != nil
     }
@@ -29,12 +30,15 @@ extension ChunkStore {
     public static func listKeySlots(directory: URL) throws -> [KeySlotListing] {
         let (slots, damaged) = try KeySlotDirectory(storeDirectory: directory).load()
         let slotsDirectory = KeySlotDirectory(storeDirectory: directory)
-        return (slots.map {
-            KeySlotListing(id: $0.id, file: slotsDirectory.path(of: $0.id), created: Date(timeIntervalSince1970: Double($0.created)),
-                           kdf: "scrypt N=\($0.parameters.n) r=\($0.parameters.r) p=\($0.parameters.p)", damaged: nil)
-        } + damaged.map {
-            KeySlotListing(id: ($0.file as NSString).lastPathComponent, file: $0.file, created: nil, kdf: nil, damaged: $0.reason)
-        }).sorted { $0.id < $1.id }
+        return
+            (slots.map {
+                KeySlotListing(
+                    id: $0.id, file: slotsDirectory.path(of: $0.id), created: Date(timeIntervalSince1970: Double($0.created)),
+                    kdf: "scrypt N=\($0.parameters.n) r=\($0.parameters.r) p=\($0.parameters.p)", damaged: nil)
+            }
+            + damaged.map {
+                KeySlotListing(id: ($0.file as NSString).lastPathComponent, file: $0.file, created: nil, kdf: nil, damaged: $0.reason)
+            }).sorted { $0.id < $1.id }
     }
 
     /// A new slot holding this store's master key under `passphrase`.
@@ -51,14 +55,17 @@ extension ChunkStore {
         _ = try requireKeys()
         let (slots, _) = try keySlots.load()
         guard slots.contains(where: { $0.id == id }) || force else {
-            throw StoreError.keySlot(what: "key slot \(id)", reason: "no such usable slot (see `amber store key ls`; --force removes a damaged one)")
+            throw StoreError.keySlot(
+                what: "key slot \(id)", reason: "no such usable slot (see `amber store key ls`; --force removes a damaged one)")
         }
         if !force {
             guard slots.count > 1 else {
-                throw StoreError.keySlot(what: "key slot \(id)", reason: "it is the store's last usable slot; add another first (or --force)")
+                throw StoreError.keySlot(
+                    what: "key slot \(id)", reason: "it is the store's last usable slot; add another first (or --force)")
             }
             guard id != openedSlot else {
-                throw StoreError.keySlot(what: "key slot \(id)", reason: "it is the slot the key given opened; open with another key to remove it (or --force)")
+                throw StoreError.keySlot(
+                    what: "key slot \(id)", reason: "it is the slot the key given opened; open with another key to remove it (or --force)")
             }
         }
         try keySlots.remove(id: id)
@@ -70,7 +77,10 @@ extension ChunkStore {
         let keys = try requireKeys()
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
-            throw StoreError.io(operation: "create \(path)", cause: errno == EEXIST ? FailureCause(reason: "the file exists; give a new path", errno: EEXIST) : FailureCause(errno: errno))
+            throw StoreError.io(
+                operation: "create \(path)",
+                cause: errno == EEXIST
+                    ? FailureCause(reason: "the file exists; give a new path", errno: EEXIST) : FailureCause(errno: errno))
         }
         let file = FileDescriptor(owning: fd)
         do {

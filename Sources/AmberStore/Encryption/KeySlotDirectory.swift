@@ -52,8 +52,11 @@ public struct KeySlotDirectory: Sendable {
     public func remove(id: String) throws {
         let target = path(of: id)
         guard unlink(target) == 0 else {
-            throw StoreError.keySlot(what: "key slot \(id)", reason: errno == ENOENT ? "no such slot (see `amber store key ls`)"
-                                                                               : String(cString: strerror(errno)))
+            throw StoreError.keySlot(
+                what: "key slot \(id)",
+                reason: errno == ENOENT
+                    ? "no such slot (see `amber store key ls`)"
+                    : String(cString: strerror(errno)))
         }
         try syncDirectory(containing: target)
     }

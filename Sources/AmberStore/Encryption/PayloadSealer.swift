@@ -31,8 +31,10 @@ public struct PayloadSealer: Sendable {
     /// the sealed length. `destination` may start at the plaintext itself (sealing in place): the plaintext is
     /// first moved to where its ciphertext goes, after the nonce, and encrypted there.
     /// Sealing cannot fail short of libcrypto failing to allocate (a trap, as an allocation failure is).
-    public func seal(_ plaintext: UnsafeRawBufferPointer, authenticating header: UnsafeRawBufferPointer,
-                     into destination: UnsafeMutableRawBufferPointer) -> Int {
+    public func seal(
+        _ plaintext: UnsafeRawBufferPointer, authenticating header: UnsafeRawBufferPointer,
+        into destination: UnsafeMutableRawBufferPointer
+    ) -> Int {
         let count = plaintext.count
         let length = Self.nonceSize + count + Self.tagSize
         precondition(destination.count >= length, "sealing buffer too small")
@@ -43,9 +45,12 @@ public struct PayloadSealer: Sendable {
         let context = Self.context()
         defer { EVP_CIPHER_CTX_free(context) }
         var written: Int32 = 0
-        let ok = key.withUnsafeBufferPointer { EVP_EncryptInit_ex(context, EVP_aes_256_gcm(), nil, $0.baseAddress, base) } == 1
-            && (header.isEmpty || EVP_EncryptUpdate(context, nil, &written, header.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                                                     Int32(header.count)) == 1)
+        let ok =
+            key.withUnsafeBufferPointer { EVP_EncryptInit_ex(context, EVP_aes_256_gcm(), nil, $0.baseAddress, base) } == 1
+            && (header.isEmpty
+                || EVP_EncryptUpdate(
+                    context, nil, &written, header.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                    Int32(header.count)) == 1)
             && (count == 0 || EVP_EncryptUpdate(context, text, &written, text, Int32(count)) == 1)
             && EVP_EncryptFinal_ex(context, text + count, &written) == 1
             && EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_GET_TAG, Int32(Self.tagSize), text + count) == 1
@@ -64,8 +69,10 @@ public struct PayloadSealer: Sendable {
     /// Opens `sealed` into `destination` (at least `sealed.count - overhead` bytes; it may be `sealed` itself, the
     /// plaintext then lands at its start); returns the plaintext's length, or nil when it does not open (wrong key,
     /// other header, damaged bytes), in which case `destination` holds nothing usable.
-    public func open(_ sealed: UnsafeRawBufferPointer, authenticating header: UnsafeRawBufferPointer,
-                     into destination: UnsafeMutableRawBufferPointer) -> Int? {
+    public func open(
+        _ sealed: UnsafeRawBufferPointer, authenticating header: UnsafeRawBufferPointer,
+        into destination: UnsafeMutableRawBufferPointer
+    ) -> Int? {
         guard sealed.count >= Self.overhead else { return nil }
         let count = sealed.count - Self.overhead
         precondition(destination.count >= count, "opening buffer too small")
@@ -78,9 +85,12 @@ public struct PayloadSealer: Sendable {
         let context = Self.context()
         defer { EVP_CIPHER_CTX_free(context) }
         var written: Int32 = 0
-        let ok = key.withUnsafeBufferPointer { EVP_DecryptInit_ex(context, EVP_aes_256_gcm(), nil, $0.baseAddress, &iv) } == 1
-            && (header.isEmpty || EVP_DecryptUpdate(context, nil, &written, header.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                                                     Int32(header.count)) == 1)
+        let ok =
+            key.withUnsafeBufferPointer { EVP_DecryptInit_ex(context, EVP_aes_256_gcm(), nil, $0.baseAddress, &iv) } == 1
+            && (header.isEmpty
+                || EVP_DecryptUpdate(
+                    context, nil, &written, header.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                    Int32(header.count)) == 1)
             && (count == 0 || EVP_DecryptUpdate(context, out, &written, out, Int32(count)) == 1)
             && EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_SET_TAG, Int32(Self.tagSize), &tag) == 1
             && EVP_DecryptFinal_ex(context, out + count, &written) == 1

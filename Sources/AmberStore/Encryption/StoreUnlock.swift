@@ -17,8 +17,10 @@ public enum StoreUnlock {
     private static let cache = UnlockCache()
 
     /// `check` is the store's `key-check` (from `STORE`), which the master key must derive.
-    public static func unlock(storeDirectory: URL, check: String, input: StoreKeyInput,
-                              warn: (String) -> Void = { StandardError.write("amber: \($0)\n") }) throws -> UnlockedStore {
+    public static func unlock(
+        storeDirectory: URL, check: String, input: StoreKeyInput,
+        warn: (String) -> Void = { StandardError.write("amber: \($0)\n") }
+    ) throws -> UnlockedStore {
         let path = storeDirectory.path
         let cacheKey = path + "\u{0}" + (input.keyFile ?? "")
         if let known = cache.get(cacheKey) { return known }

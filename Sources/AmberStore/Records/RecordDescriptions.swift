@@ -92,9 +92,11 @@ public struct SnapshotDescription: RecordDescription {
     public var protected: Bool
     public var policy: String?
 
-    public init(id: String, vm: String, parent: String?, created: Double, label: String?, kind: String, memoryManifest: String?,
-                diskManifest: String?, stateManifest: String?, logicalBytes: Int64, storedBytes: Int64, pauseMicroseconds: Int64,
-                protected: Bool, policy: String?) {
+    public init(
+        id: String, vm: String, parent: String?, created: Double, label: String?, kind: String, memoryManifest: String?,
+        diskManifest: String?, stateManifest: String?, logicalBytes: Int64, storedBytes: Int64, pauseMicroseconds: Int64,
+        protected: Bool, policy: String?
+    ) {
         self.id = id
         self.vm = vm
         self.parent = parent

@@ -35,8 +35,9 @@ public final class RecordDirectory: Sendable {
     public var isComplete: Bool { FileManager.default.fileExists(atPath: completeMarker.path) }
 
     public func markComplete() throws {
-        try writeDurably(Array("amber-records \(RecordEnvelope.formatVersion)\nevery catalog row has a record\n".utf8),
-                         to: completeMarker.path)
+        try writeDurably(
+            Array("amber-records \(RecordEnvelope.formatVersion)\nevery catalog row has a record\n".utf8),
+            to: completeMarker.path)
     }
 
     // MARK: - Typed records
@@ -46,8 +47,9 @@ public final class RecordDirectory: Sendable {
     public func save<D: RecordDescription>(_ records: [StoredRecord<D>]) throws {
         let files = try records.map { record -> (String, [UInt8]) in
             guard RecordBounds.isKey(record.description.key) else {
-                throw StoreError.badRecord(name: Self.name(D.recordType, key: record.description.key),
-                                           reason: "not a name a record file can have")
+                throw StoreError.badRecord(
+                    name: Self.name(D.recordType, key: record.description.key),
+                    reason: "not a name a record file can have")
             }
             return (path(D.recordType, key: record.description.key), try Self.file(record, sealer: sealer))
         }
@@ -79,8 +81,10 @@ public final class RecordDirectory: Sendable {
             case .none: continue
             case .some(.success(let record)): records.append(record)
             case .some(.failure(let defect)):
-                damaged.append(DamagedRecord(type: D.recordType.rawValue, key: key, path: Self.name(D.recordType, key: key),
-                                             reason: defect.description))
+                damaged.append(
+                    DamagedRecord(
+                        type: D.recordType.rawValue, key: key, path: Self.name(D.recordType, key: key),
+                        reason: defect.description))
             }
         }
         return (records, damaged)
@@ -129,8 +133,10 @@ public final class RecordDirectory: Sendable {
     }
 
     /// Reads a record file's bytes (untrusted: checked as FORMAT.md section 9 says) named `key`.
-    public static func parse<D: RecordDescription>(_ bytes: [UInt8], as type: D.Type, key: String,
-                                                   sealer: PayloadSealer?) -> Result<StoredRecord<D>, RecordDefect> {
+    public static func parse<D: RecordDescription>(
+        _ bytes: [UInt8], as type: D.Type, key: String,
+        sealer: PayloadSealer?
+    ) -> Result<StoredRecord<D>, RecordDefect> {
         RecordEnvelope.decode(bytes, type: D.recordType, sealer: sealer).flatMap { StoredRecord<D>.decode(body: $0, key: key) }
     }
 
@@ -164,8 +170,9 @@ public final class RecordDirectory: Sendable {
         do {
             for folder in [root, temporaryDirectory, directory] where access(folder.path, F_OK) != 0 {
                 let mode = GroupReadable.directoryMode(inDirectory: folder.deletingLastPathComponent().path)
-                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true,
-                                                        attributes: [.posixPermissions: Int(mode)])
+                try FileManager.default.createDirectory(
+                    at: folder, withIntermediateDirectories: true,
+                    attributes: [.posixPermissions: Int(mode)])
             }
         } catch {
             throw StoreError.io(operation: "create \(directory.path)", cause: FailureCause(foundation: error))

@@ -44,7 +44,8 @@ public enum RecordEnvelope {
         guard let format = Int(fields[1]), format >= 1 else { return .failure(.noHeader) }
         guard format <= sealedFormatVersion else { return .failure(.newerFormat(format)) }
         guard (format == sealedFormatVersion) == (sealer != nil) else {
-            return .failure(.badBody(sealer == nil ? "a sealed record in a store that is not encrypted" : "an unsealed record in an encrypted store"))
+            return .failure(
+                .badBody(sealer == nil ? "a sealed record in a store that is not encrypted" : "an unsealed record in an encrypted store"))
         }
         guard fields[2] == type.rawValue else { return .failure(.wrongType(String(fields[2].prefix(32)))) }
         let body = bytes[(newline + 1)...]

@@ -69,7 +69,8 @@ public final class RecordUndoJournal {
     /// changed.
     static func readCrashed(_ path: String) -> (lock: FileLock, entries: [RecordUndoEntry])? {
         guard let fd = try? FileDescriptor.open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC),
-              let lock = FileLock(tryingExclusive: fd) else { return nil }
+            let lock = FileLock(tryingExclusive: fd)
+        else { return nil }
         guard let size = try? fd.size(), size <= UInt64(maxSize) else { return (lock, []) }
         var bytes = [UInt8](repeating: 0, count: Int(size))
         let count = (try? bytes.withUnsafeMutableBytes { try fd.read(into: $0, at: 0) }) ?? 0
@@ -93,8 +94,9 @@ extension RecordDirectory {
     /// Starts an undo journal for one catalog transaction's record changes.
     public func beginUndoJournal() throws -> RecordUndoJournal {
         do {
-            try FileManager.default.createDirectory(at: undoDirectory, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(
+                at: undoDirectory, withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700])
         } catch {
             throw StoreError.io(operation: "create \(undoDirectory.path)", cause: FailureCause(foundation: error))
         }
@@ -104,9 +106,10 @@ extension RecordDirectory {
     /// Records the current contents of the files about to change, and the revision each change writes, in
     /// `journal`, durably.
     public func journal(_ changes: [(type: RecordType, key: String, written: UInt64)], in journal: RecordUndoJournal) throws {
-        try journal.append(changes.map {
-            RecordUndoEntry(type: $0.type, key: $0.key, previous: contents($0.type, key: $0.key), written: $0.written)
-        })
+        try journal.append(
+            changes.map {
+                RecordUndoEntry(type: $0.type, key: $0.key, previous: contents($0.type, key: $0.key), written: $0.written)
+            })
     }
 
     /// Journals left by writers that were killed mid-change, all locked for the caller while `resolve` runs: it is

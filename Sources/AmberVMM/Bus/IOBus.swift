@@ -38,7 +38,8 @@ public final class IOBus: @unchecked Sendable {
     public func register(_ device: BusDevice, base: UInt64, length: UInt64) throws {
         let end = base + length
         if let clash = mappings.first(where: { base < $0.base + $0.length && $0.base < end }) {
-            throw MachineError("\(name) range 0x\(String(base, radix: 16))+\(length) overlaps the device at 0x\(String(clash.base, radix: 16))")
+            throw MachineError(
+                "\(name) range 0x\(String(base, radix: 16))+\(length) overlaps the device at 0x\(String(clash.base, radix: 16))")
         }
         mappings.append(Mapping(base: base, length: length, device: device))
     }

@@ -15,9 +15,9 @@ public final class Serial8250: BusDevice, @unchecked Sendable {
     public static let inputLimit = Serial8250State.inputLimit
 
     private enum Register {
-        static let data: UInt64 = 0          // RBR/THR, or DLL when DLAB
+        static let data: UInt64 = 0  // RBR/THR, or DLL when DLAB
         static let interruptEnable: UInt64 = 1  // IER, or DLM when DLAB
-        static let interruptID: UInt64 = 2   // IIR (read) / FCR (write)
+        static let interruptID: UInt64 = 2  // IIR (read) / FCR (write)
         static let lineControl: UInt64 = 3
         static let modemControl: UInt64 = 4
         static let lineStatus: UInt64 = 5
@@ -184,9 +184,10 @@ extension Serial8250 {
 
     public func save() -> State {
         lock.withLock {
-            State(interruptEnable: interruptEnable, lineControl: lineControl, modemControl: modemControl,
-                  scratch: scratch, divisorLow: divisorLow, divisorHigh: divisorHigh, fifoControl: fifoControl,
-                  transmitterEmptyPending: transmitterEmptyPending, input: Array(input[inputStart...]))
+            State(
+                interruptEnable: interruptEnable, lineControl: lineControl, modemControl: modemControl,
+                scratch: scratch, divisorLow: divisorLow, divisorHigh: divisorHigh, fifoControl: fifoControl,
+                transmitterEmptyPending: transmitterEmptyPending, input: Array(input[inputStart...]))
         }
     }
 
@@ -194,7 +195,8 @@ extension Serial8250 {
     /// part of the interrupt controllers' saved state.
     public func restore(_ state: State) throws {
         guard state.input.count <= Self.inputLimit else {
-            throw MachineError("saved serial input holds \(state.input.count) bytes, more than the UART's \(Self.inputLimit): the state is corrupt")
+            throw MachineError(
+                "saved serial input holds \(state.input.count) bytes, more than the UART's \(Self.inputLimit): the state is corrupt")
         }
         lock.withLock {
             interruptEnable = state.interruptEnable & 0x0F

@@ -65,7 +65,12 @@ public final class ControlServer: @unchecked Sendable {
             }
             guard admitted else {
                 try? client.setSocketTimeout(1)
-                respond(client, .refused(ControlRefusal(.tooManyConnections, "\(Self.maximumConnections) control connections are open already: close some and try again")))
+                respond(
+                    client,
+                    .refused(
+                        ControlRefusal(
+                            .tooManyConnections, "\(Self.maximumConnections) control connections are open already: close some and try again"
+                        )))
                 continue
             }
             do {
@@ -113,7 +118,11 @@ public final class ControlServer: @unchecked Sendable {
         case .snapshotBegin(let memory):
             holdForSnapshot(client, memory: memory, by: peer.pid, reader: reader, target: target)
         case .snapshotRelease, .snapshotEnd, .snapshotCommitted:
-            respond(client, .refused(ControlRefusal(.outOfOrder, "\(request.operation) without snapshotBegin: send it on the connection that began the snapshot")))
+            respond(
+                client,
+                .refused(
+                    ControlRefusal(
+                        .outOfOrder, "\(request.operation) without snapshotBegin: send it on the connection that began the snapshot")))
         }
     }
 
@@ -122,7 +131,10 @@ public final class ControlServer: @unchecked Sendable {
         if let error = error as? ControlProtocolError, case .versionMismatch = error {
             return ControlRefusal(.versionMismatch, "amber-vmm refused a request in \(error)")
         }
-        return ControlRefusal(.badRequest, "bad control request: expected one JSON ControlRequest line of protocol version \(ControlProtocol.version), e.g. {\"op\":\"status\",\"v\":\(ControlProtocol.version)}")
+        return ControlRefusal(
+            .badRequest,
+            "bad control request: expected one JSON ControlRequest line of protocol version \(ControlProtocol.version), e.g. {\"op\":\"status\",\"v\":\(ControlProtocol.version)}"
+        )
     }
 
     /// Serves one snapshot's session on the connection that began it, step by step as the client
@@ -149,7 +161,8 @@ public final class ControlServer: @unchecked Sendable {
                     try session.commit(as: id)
                     reply = .snapshotCommitted
                 case let other:
-                    throw ControlRefusal(.outOfOrder, "\(other.operation) during a snapshot: this connection only takes the snapshot's next step")
+                    throw ControlRefusal(
+                        .outOfOrder, "\(other.operation) during a snapshot: this connection only takes the snapshot's next step")
                 }
             } catch let error as ControlProtocolError {
                 respond(client, .refused(Self.unreadable(error)))

@@ -24,22 +24,27 @@ struct BuiltMachine {
     /// sizes) throws `ConfigurationError`; KVM failures and unusable snapshots throw their own errors.
     /// - preparedRestore: the restore's VM, already being built (see `RestorePreparation`); it must be the
     ///   restore the configuration describes.
-    init(_ configuration: VMConfiguration, serialOutput: @escaping @Sendable ([UInt8]) -> Void,
-         log: @escaping (String) -> Void, preparedRestore: PendingRestore?) throws {
+    init(
+        _ configuration: VMConfiguration, serialOutput: @escaping @Sendable ([UInt8]) -> Void,
+        log: @escaping (String) -> Void, preparedRestore: PendingRestore?
+    ) throws {
         guard configuration.disks.count <= Self.maximumDisks else {
             throw ConfigurationError("\(configuration.disks.count) disks is too many: attach at most \(Self.maximumDisks)")
         }
         let slots = configuration.disks.indices.map { GuestMemoryLayout.virtioMMIODevice(index: $0) }
-        let machineConfiguration = MachineConfiguration(name: configuration.name, memoryBytes: configuration.memoryBytes,
-                                                        vcpuCount: configuration.vcpus, serialOutput: serialOutput)
+        let machineConfiguration = MachineConfiguration(
+            name: configuration.name, memoryBytes: configuration.memoryBytes,
+            vcpuCount: configuration.vcpus, serialOutput: serialOutput)
         let restoredState: MachineState?
         if configuration.restore == nil, let preparedRestore {
             _ = try? preparedRestore.wait()
-            throw ConfigurationError("amber-vmm was started to restore \(preparedRestore.preparation.memoryPath), but its configuration boots a kernel")
+            throw ConfigurationError(
+                "amber-vmm was started to restore \(preparedRestore.preparation.memoryPath), but its configuration boots a kernel")
         }
         if let restore = configuration.restore {
-            (machine, restoredState) = try Self.restoredMachine(restore, configuration: machineConfiguration,
-                                                                preparedEarly: preparedRestore)
+            (machine, restoredState) = try Self.restoredMachine(
+                restore, configuration: machineConfiguration,
+                preparedEarly: preparedRestore)
         } else {
             machine = try Self.bootedMachine(configuration, machineConfiguration, virtioSlots: slots)
             restoredState = nil
@@ -63,18 +68,21 @@ struct BuiltMachine {
         }
     }
 
-    private static func bootedMachine(_ configuration: VMConfiguration, _ machineConfiguration: MachineConfiguration,
-                                      virtioSlots: [VirtioMMIODeviceSlot]) throws -> Machine {
+    private static func bootedMachine(
+        _ configuration: VMConfiguration, _ machineConfiguration: MachineConfiguration,
+        virtioSlots: [VirtioMMIODeviceSlot]
+    ) throws -> Machine {
         let memory = try GuestRAM(regions: GuestRAM.Region.layout(memoryBytes: configuration.memoryBytes))
         // KVM's set-up (the PIT's kernel worker, the memory slots) takes tens of milliseconds on some
         // hosts: it runs on another thread while this one reads the kernel into guest RAM.
         let pendingMachine = try BackgroundWork(name: "kvm-setup") { try Machine(machineConfiguration, memory: memory) }
         let boot: LinuxBoot
         do {
-            boot = try LinuxBoot(kernel: BzImage(path: configuration.kernelPath),
-                                 initrd: configuration.initrdPath.map { try InitialRamdisk(path: $0) },
-                                 commandLine: configuration.commandLine, memorySize: configuration.memoryBytes,
-                                 vcpuCount: configuration.vcpus, virtioDevices: virtioSlots)
+            boot = try LinuxBoot(
+                kernel: BzImage(path: configuration.kernelPath),
+                initrd: configuration.initrdPath.map { try InitialRamdisk(path: $0) },
+                commandLine: configuration.commandLine, memorySize: configuration.memoryBytes,
+                vcpuCount: configuration.vcpus, virtioDevices: virtioSlots)
             try LinuxLoader.load(boot, into: memory)
         } catch {
             _ = try? pendingMachine.wait()
@@ -96,14 +104,19 @@ struct BuiltMachine {
 
     /// Builds the VM for the restore (on another thread, unless amber-vmm's command line started that
     /// already) while this thread reads and checks the snapshot's state.
-    private static func restoredMachine(_ restore: RestoreSource, configuration: MachineConfiguration,
-                                        preparedEarly: PendingRestore?) throws -> (Machine, MachineState) {
-        let preparation = RestorePreparation(memoryPath: restore.memoryPath, memoryBytes: configuration.memoryBytes,
-                                             vcpus: configuration.vcpuCount)
+    private static func restoredMachine(
+        _ restore: RestoreSource, configuration: MachineConfiguration,
+        preparedEarly: PendingRestore?
+    ) throws -> (Machine, MachineState) {
+        let preparation = RestorePreparation(
+            memoryPath: restore.memoryPath, memoryBytes: configuration.memoryBytes,
+            vcpus: configuration.vcpuCount)
         let pending = try preparedEarly ?? preparation.start()
         guard pending.preparation == preparation else {
             _ = try? pending.wait()
-            throw ConfigurationError("the restore on amber-vmm's command line (\(pending.preparation.memoryPath), \(pending.preparation.memoryBytes) bytes, \(pending.preparation.vcpus) vCPUs) is not the one its configuration describes (\(preparation.memoryPath), \(preparation.memoryBytes) bytes, \(preparation.vcpus) vCPUs)")
+            throw ConfigurationError(
+                "the restore on amber-vmm's command line (\(pending.preparation.memoryPath), \(pending.preparation.memoryBytes) bytes, \(pending.preparation.vcpus) vCPUs) is not the one its configuration describes (\(preparation.memoryPath), \(preparation.memoryBytes) bytes, \(preparation.vcpus) vCPUs)"
+            )
         }
         let state: MachineState
         do {
@@ -123,8 +136,10 @@ struct BuiltMachine {
 
     /// A virtio-mmio block device: MMIO window on the bus, queue notifications through an
     /// ioeventfd straight to the device's worker thread, interrupts through an irqfd.
-    private static func attachDisk(_ disk: DiskConfiguration, at slot: VirtioMMIODeviceSlot,
-                                   to machine: Machine) throws -> (VirtioBlockDevice, VirtioDeviceAttachment) {
+    private static func attachDisk(
+        _ disk: DiskConfiguration, at slot: VirtioMMIODeviceSlot,
+        to machine: Machine
+    ) throws -> (VirtioBlockDevice, VirtioDeviceAttachment) {
         let device: VirtioBlockDevice
         do {
             device = try VirtioBlockDevice(backend: try backend(for: disk), serial: VirtioBlockDevice.fileName(of: disk.path))
@@ -134,8 +149,9 @@ struct BuiltMachine {
         let irqfd = try EventFD()
         try machine.kvm.registerIRQFD(irqfd, gsi: slot.gsi)
         let transport = VirtioMMIOTransport(device: device, memory: machine.memory, interrupt: VirtioInterrupt(irqfd: irqfd))
-        try machine.kvm.registerIOEventFD(device.notifyEvent, address: slot.baseAddress + VirtioMMIORegister.queueNotify,
-                                          length: 4, dataMatch: 0)
+        try machine.kvm.registerIOEventFD(
+            device.notifyEvent, address: slot.baseAddress + VirtioMMIORegister.queueNotify,
+            length: 4, dataMatch: 0)
         try machine.mmio.register(transport, base: slot.baseAddress, length: GuestMemoryLayout.virtioMMIOWindowSize)
         machine.addPausableDevice(device)
         return (device, VirtioDeviceAttachment(mmioBase: slot.baseAddress, transport: transport, block: device))

@@ -23,7 +23,8 @@ public struct RestorePreparation: Equatable, Sendable {
     /// The layout is the one every VM of this memory size has; the state is refused later if its differs.
     public func start() throws -> PendingRestore {
         guard (1...MachineState.maximumVCPUs).contains(vcpus), memoryBytes > 0,
-              memoryBytes <= GuestMemoryLayoutState.maximumTotalBytes else {
+            memoryBytes <= GuestMemoryLayoutState.maximumTotalBytes
+        else {
             throw ConfigurationError("a restore of \(memoryBytes) bytes with \(vcpus) vCPUs is not possible")
         }
         let memory: FileDescriptor

@@ -22,16 +22,19 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
     /// Builds the VM (see `BuiltMachine`); nothing runs yet.
     /// - consoleOutput: where serial output goes besides attached console clients (nil: nowhere).
     /// - log: lifecycle lines (amber-vmm sends them to stderr).
-    public init(configuration: VMConfiguration, consoleOutput: FileDescriptor?,
-                log: @escaping (String) -> Void = { _ in }, preparedRestore: PendingRestore? = nil) throws {
+    public init(
+        configuration: VMConfiguration, consoleOutput: FileDescriptor?,
+        log: @escaping (String) -> Void = { _ in }, preparedRestore: PendingRestore? = nil
+    ) throws {
         self.configuration = configuration
         self.log = log
         let console = ConsoleHub(primary: consoleOutput)
         self.console = console
         built = try BuiltMachine(configuration, serialOutput: { console.write($0) }, log: log, preparedRestore: preparedRestore)
         machine = built.machine
-        snapshots = SnapshotLedger(memory: machine.memory, restoredFrom: configuration.restore?.snapshotID,
-                                   log: { log("VM \(configuration.name): \($0)") })
+        snapshots = SnapshotLedger(
+            memory: machine.memory, restoredFrom: configuration.restore?.snapshotID,
+            log: { log("VM \(configuration.name): \($0)") })
     }
 
     /// Binds the control socket at its path (clients that connect wait until `run` serves them). Call it
@@ -44,7 +47,9 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
     /// Starts the vCPUs, serves the control socket and waits for the guest to stop; then closes the
     /// socket and stops the devices, making every completed write durable.
     public func run() throws -> MachineExit {
-        log("VM \(configuration.name) starting: \(configuration.vcpus) vCPU(s), \(ConfigurationCheck.describe(configuration.memoryBytes)) memory, \(built.disks.count) disk(s), pid \(getpid())")
+        log(
+            "VM \(configuration.name) starting: \(configuration.vcpus) vCPU(s), \(ConfigurationCheck.describe(configuration.memoryBytes)) memory, \(built.disks.count) disk(s), pid \(getpid())"
+        )
         try machine.start()
         // Served once the VM runs: a client whose request is answered finds it running.
         let server: ControlServer
@@ -63,7 +68,9 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
         console.detachAll()
         try stopDisks()
         let ports = machine.ports.unclaimedAccesses, mmio = machine.mmio.unclaimedAccesses
-        log("VM \(configuration.name) ended: \(exit) (unclaimed accesses, ignored: port reads \(ports.reads), port writes \(ports.writes), MMIO reads \(mmio.reads), MMIO writes \(mmio.writes))")
+        log(
+            "VM \(configuration.name) ended: \(exit) (unclaimed accesses, ignored: port reads \(ports.reads), port writes \(ports.writes), MMIO reads \(mmio.reads), MMIO writes \(mmio.writes))"
+        )
         return exit
     }
 
@@ -90,10 +97,12 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
     /// it serves another request; a worker that cannot stops serving and the VM stops, logged.
     public func confineDeviceWorkers() {
         for (_, device) in built.disks {
-            device.confineWorker({ try SystemCallFilter.confineDeviceThread() }, failed: { [weak self] error in
-                self?.log("a virtio device thread could not install its system call filter: \(error)")
-                self?.machine.stop(.crashed(reason: "a virtio device thread could not be confined: \(error)"))
-            })
+            device.confineWorker(
+                { try SystemCallFilter.confineDeviceThread() },
+                failed: { [weak self] error in
+                    self?.log("a virtio device thread could not install its system call filter: \(error)")
+                    self?.machine.stop(.crashed(reason: "a virtio device thread could not be confined: \(error)"))
+                })
         }
     }
 
@@ -118,9 +127,10 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
         case .paused: state = .paused
         case .stopping, .stopped: state = .stopping
         }
-        return VMStatus(name: configuration.name, pid: getpid(), state: state, vcpus: configuration.vcpus,
-                        memoryBytes: configuration.memoryBytes, uptimeSeconds: machine.uptime,
-                        memoryAddress: UInt64(UInt(bitPattern: machine.memory.mapping.base)))
+        return VMStatus(
+            name: configuration.name, pid: getpid(), state: state, vcpus: configuration.vcpus,
+            memoryBytes: configuration.memoryBytes, uptimeSeconds: machine.uptime,
+            memoryAddress: UInt64(UInt(bitPattern: machine.memory.mapping.base)))
     }
 
     public func pause() throws {
@@ -132,7 +142,10 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
     public func resume() throws {
         if let pause = snapshots.pauseHolder {
             let held = Self.tenths(MonotonicClock.now() - pause.since)
-            throw ControlRefusal(.pausedForSnapshot, "VM \(configuration.name) is paused for a snapshot by process \(pause.client) (for \(held) s so far); it resumes by itself as soon as the snapshot has read its disks, or after \(Self.tenths(snapshotPauseLimit)) s at the latest")
+            throw ControlRefusal(
+                .pausedForSnapshot,
+                "VM \(configuration.name) is paused for a snapshot by process \(pause.client) (for \(held) s so far); it resumes by itself as soon as the snapshot has read its disks, or after \(Self.tenths(snapshotPauseLimit)) s at the latest"
+            )
         }
         try machine.resume()
         log("VM \(configuration.name) resumed")
@@ -142,9 +155,10 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
     var snapshotPauseLimit: Double { configuration.snapshotPauseLimitSeconds ?? VMConfiguration.defaultSnapshotPauseLimit }
 
     public func beginSnapshot(memory: Bool, client: Int32) throws -> SnapshotSession {
-        let subject = SnapshotSubject(name: configuration.name, machine: machine, disks: built.disks,
-                                      virtioDevices: built.virtioDevices, restoredFrom: configuration.restore?.snapshotID,
-                                      pauseLimit: snapshotPauseLimit, log: log)
+        let subject = SnapshotSubject(
+            name: configuration.name, machine: machine, disks: built.disks,
+            virtioDevices: built.virtioDevices, restoredFrom: configuration.restore?.snapshotID,
+            pauseLimit: snapshotPauseLimit, log: log)
         return try SnapshotSession(memory: memory, client: client, subject: subject, ledger: snapshots)
     }
 

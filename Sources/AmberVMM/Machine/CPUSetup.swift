@@ -37,17 +37,17 @@ enum CPUSetup {
     }
 
     static let bootMSRs: [MSREntry] = [
-        MSREntry(index: 0x174, value: 0),          // SYSENTER_CS
-        MSREntry(index: 0x175, value: 0),          // SYSENTER_ESP
-        MSREntry(index: 0x176, value: 0),          // SYSENTER_EIP
-        MSREntry(index: 0xC000_0081, value: 0),    // STAR
-        MSREntry(index: 0xC000_0082, value: 0),    // LSTAR
-        MSREntry(index: 0xC000_0083, value: 0),    // CSTAR
-        MSREntry(index: 0xC000_0084, value: 0),    // SFMASK
-        MSREntry(index: 0xC000_0102, value: 0),    // KERNEL_GS_BASE
-        MSREntry(index: 0x10, value: 0),           // TSC: every vCPU starts from the same count
-        MSREntry(index: 0x1A0, value: 1),          // MISC_ENABLE: fast strings
-        MSREntry(index: 0x2FF, value: 0xC06),      // MTRRdefType: MTRRs on, write-back default
+        MSREntry(index: 0x174, value: 0),  // SYSENTER_CS
+        MSREntry(index: 0x175, value: 0),  // SYSENTER_ESP
+        MSREntry(index: 0x176, value: 0),  // SYSENTER_EIP
+        MSREntry(index: 0xC000_0081, value: 0),  // STAR
+        MSREntry(index: 0xC000_0082, value: 0),  // LSTAR
+        MSREntry(index: 0xC000_0083, value: 0),  // CSTAR
+        MSREntry(index: 0xC000_0084, value: 0),  // SFMASK
+        MSREntry(index: 0xC000_0102, value: 0),  // KERNEL_GS_BASE
+        MSREntry(index: 0x10, value: 0),  // TSC: every vCPU starts from the same count
+        MSREntry(index: 0x1A0, value: 1),  // MISC_ENABLE: fast strings
+        MSREntry(index: 0x2FF, value: 0xC06),  // MTRRdefType: MTRRs on, write-back default
     ]
 
     /// LINT0 delivers the legacy PIC's interrupts (ExtINT), LINT1 is the NMI line, as on a PC.

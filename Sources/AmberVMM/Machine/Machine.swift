@@ -11,8 +11,10 @@ public struct MachineConfiguration: Sendable {
     /// Receives every byte the guest writes to its serial port, on the vCPU thread that wrote it.
     public var serialOutput: @Sendable ([UInt8]) -> Void
 
-    public init(name: String, memoryBytes: UInt64, vcpuCount: Int,
-                serialOutput: @escaping @Sendable ([UInt8]) -> Void) {
+    public init(
+        name: String, memoryBytes: UInt64, vcpuCount: Int,
+        serialOutput: @escaping @Sendable ([UInt8]) -> Void
+    ) {
         self.name = name
         self.memoryBytes = memoryBytes
         self.vcpuCount = vcpuCount
@@ -89,15 +91,19 @@ public final class Machine: @unchecked Sendable {
         kvm = vm
         vcpus = prepared.vcpus
         memory = prepared.memory
-        serial = Serial8250(output: configuration.serialOutput, interrupt: {
-            try? vm.pulseIRQLine(Serial8250.com1IRQ)
-        })
+        serial = Serial8250(
+            output: configuration.serialOutput,
+            interrupt: {
+                try? vm.pulseIRQLine(Serial8250.com1IRQ)
+            })
         try ports.register(serial, base: Serial8250.com1Port, length: Serial8250.registerCount)
-        try ports.register(I8042(reset: { [unowned self] in stop(.rebooted) }),
-                           base: I8042.dataPort, length: I8042.commandPort - I8042.dataPort + 1)
-        try ports.register(ACPIPowerPort { [unowned self] action in
-            stop(action == .powerOff ? .poweredOff : .rebooted)
-        }, base: ACPIPowerPort.port, length: 1)
+        try ports.register(
+            I8042(reset: { [unowned self] in stop(.rebooted) }),
+            base: I8042.dataPort, length: I8042.commandPort - I8042.dataPort + 1)
+        try ports.register(
+            ACPIPowerPort { [unowned self] action in
+                stop(action == .powerOff ? .poweredOff : .rebooted)
+            }, base: ACPIPowerPort.port, length: 1)
         runners = vcpus.map { VCPURunner(vcpu: $0, machine: self) }
     }
 

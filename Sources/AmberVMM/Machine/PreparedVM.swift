@@ -14,8 +14,10 @@ public final class PreparedVM: Sendable {
     public init(memory: GuestRAM, vcpuCount: Int) throws {
         guard vcpuCount >= 1 else { throw MachineError("a machine needs at least one vCPU") }
         let system = try KVMSystem()
-        try system.require([(KVM_CAP_IRQCHIP, "IRQCHIP"), (KVM_CAP_IMMEDIATE_EXIT, "IMMEDIATE_EXIT"),
-                            (KVM_CAP_IRQFD, "IRQFD"), (KVM_CAP_IOEVENTFD, "IOEVENTFD"), (KVM_CAP_PIT2, "PIT2")])
+        try system.require([
+            (KVM_CAP_IRQCHIP, "IRQCHIP"), (KVM_CAP_IMMEDIATE_EXIT, "IMMEDIATE_EXIT"),
+            (KVM_CAP_IRQFD, "IRQFD"), (KVM_CAP_IOEVENTFD, "IOEVENTFD"), (KVM_CAP_PIT2, "PIT2"),
+        ])
         let vm = try system.createVM()
         try vm.setTSSAddress(Machine.tssAddress)
         try vm.setIdentityMapAddress(Machine.identityMapAddress)
@@ -26,8 +28,9 @@ public final class PreparedVM: Sendable {
         self.vcpus = vcpus
         self.memory = memory
         for (slot, region) in memory.regions.enumerated() {
-            try vm.setMemoryRegion(slot: UInt32(slot), guestAddress: region.guestAddress, size: region.size,
-                                    hostAddress: memory.hostAddress(of: region))
+            try vm.setMemoryRegion(
+                slot: UInt32(slot), guestAddress: region.guestAddress, size: region.size,
+                hostAddress: memory.hostAddress(of: region))
         }
         let cpuid = try system.supportedCPUID()
         for vcpu in vcpus {

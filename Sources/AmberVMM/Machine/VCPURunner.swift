@@ -137,9 +137,17 @@ final class VCPURunner: @unchecked Sendable {
         case .shutdown:
             machine.stop(.crashed(reason: "vCPU \(vcpu.id) triple-faulted (KVM_EXIT_SHUTDOWN)"))
         case .failEntry(let reason, let cpu):
-            machine.stop(.crashed(reason: "vCPU \(vcpu.id) failed to enter the guest (KVM_EXIT_FAIL_ENTRY, hardware reason 0x\(String(reason, radix: 16)), host CPU \(cpu))"))
+            machine.stop(
+                .crashed(
+                    reason:
+                        "vCPU \(vcpu.id) failed to enter the guest (KVM_EXIT_FAIL_ENTRY, hardware reason 0x\(String(reason, radix: 16)), host CPU \(cpu))"
+                ))
         case .internalError(let suberror):
-            machine.stop(.crashed(reason: "vCPU \(vcpu.id) hit a KVM internal error (KVM_EXIT_INTERNAL_ERROR, suberror \(suberror)\(Self.internalErrorMeaning(suberror)))"))
+            machine.stop(
+                .crashed(
+                    reason:
+                        "vCPU \(vcpu.id) hit a KVM internal error (KVM_EXIT_INTERNAL_ERROR, suberror \(suberror)\(Self.internalErrorMeaning(suberror)))"
+                ))
         case .systemEvent(let type):
             switch type {
             case 1: machine.stop(.poweredOff)

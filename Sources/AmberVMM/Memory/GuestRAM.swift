@@ -57,7 +57,8 @@ public final class GuestRAM: Sendable {
         let total = regions.reduce(0) { $0 + $1.size }
         let fileSize = try file.size()
         guard fileSize >= total else {
-            throw MachineError("the memory file holds \(fileSize) bytes but the guest's RAM is \(total) bytes: give it the snapshot's whole memory")
+            throw MachineError(
+                "the memory file holds \(fileSize) bytes but the guest's RAM is \(total) bytes: give it the snapshot's whole memory")
         }
         self.file = file
         let mode = sharing == .shared ? MAP_SHARED : MAP_PRIVATE

@@ -53,11 +53,13 @@ public final class SnapshotSession: Sendable {
                 let held = memory ? try MemoryHolder() : nil
                 holder = Mutex(held)
                 takenPages = changes?.pages ?? []
-                capture = SnapshotCapture(memoryBytes: machine.memory.size, machineState: Data(state), wasPaused: wasPaused,
-                                          disks: disks, parent: ledger.parent,
-                                          memory: held.map { Self.heldMemory($0, subject: subject, changes: changes) })
+                capture = SnapshotCapture(
+                    memoryBytes: machine.memory.size, machineState: Data(state), wasPaused: wasPaused,
+                    disks: disks, parent: ledger.parent,
+                    memory: held.map { Self.heldMemory($0, subject: subject, changes: changes) })
                 let written = changes.map { "; \($0.pages.reduce(0) { $0 + $1.count }) pages written since snapshot \($0.baseline)" } ?? ""
-                subject.log("VM \(subject.name) paused for a snapshot" + (held.map { "; process \($0.pid) holds its memory" } ?? "") + written)
+                subject.log(
+                    "VM \(subject.name) paused for a snapshot" + (held.map { "; process \($0.pid) holds its memory" } ?? "") + written)
             } catch {
                 if !wasPaused { try? machine.resume() }
                 throw error
@@ -78,9 +80,10 @@ public final class SnapshotSession: Sendable {
         let memory = subject.machine.memory
         let backing = memory.file == nil ? nil : subject.restoredFrom
         let backingKnown = memory.file == nil || backing != nil
-        return HeldMemory(path: holder.memoryPath, address: UInt64(UInt(bitPattern: memory.mapping.base)),
-                          untouched: backingKnown ? UntouchedPages(pagemapPath: holder.pagemapPath, backing: backing) : nil,
-                          changes: changes)
+        return HeldMemory(
+            path: holder.memoryPath, address: UInt64(UInt(bitPattern: memory.mapping.base)),
+            untouched: backingKnown ? UntouchedPages(pagemapPath: holder.pagemapPath, backing: backing) : nil,
+            changes: changes)
     }
 
     /// Flushes each disk (the paused devices have no request in flight) and takes the chunks its
@@ -91,11 +94,13 @@ public final class SnapshotSession: Sendable {
             guard let overlay = device.backend as? OverlayDisk else {
                 // A read-only image never changes; a writable one without overlay is read whole.
                 let unchanged = configured.readOnly && parent != nil
-                return DiskCapture(basePath: configured.path, overlayPath: nil, baseline: unchanged ? parent : nil,
-                                   changedChunks: [], chunkSize: OverlayDisk.defaultChunkSize)
+                return DiskCapture(
+                    basePath: configured.path, overlayPath: nil, baseline: unchanged ? parent : nil,
+                    changedChunks: [], chunkSize: OverlayDisk.defaultChunkSize)
             }
-            return DiskCapture(basePath: overlay.basePath, overlayPath: overlay.overlayPath, baseline: parent,
-                               changedChunks: overlay.takeDirtyChunks(), chunkSize: overlay.chunkSize)
+            return DiskCapture(
+                basePath: overlay.basePath, overlayPath: overlay.overlayPath, baseline: parent,
+                changedChunks: overlay.takeDirtyChunks(), chunkSize: overlay.chunkSize)
         }
     }
 
@@ -103,7 +108,10 @@ public final class SnapshotSession: Sendable {
     private func advance(to next: SnapshotStep) throws {
         try step.withLock { last in
             guard next.follows(last) else {
-                throw ControlRefusal(.outOfOrder, "snapshot step \(next) cannot follow \(last): a snapshot goes begin, release (optional), end, committed, on the connection that began it")
+                throw ControlRefusal(
+                    .outOfOrder,
+                    "snapshot step \(next) cannot follow \(last): a snapshot goes begin, release (optional), end, committed, on the connection that began it"
+                )
             }
             last = next
         }
@@ -121,7 +129,9 @@ public final class SnapshotSession: Sendable {
     /// snapshot held the guest paused, in microseconds.
     public func end() throws -> Int64 {
         try advance(to: .end)
-        holder.withLock { $0?.end(); $0 = nil }
+        holder.withLock {
+            $0?.end(); $0 = nil
+        }
         try resumeIfHeld(saying: "resumed after a snapshot")
         return pauseMicroseconds()
     }
@@ -173,7 +183,9 @@ public final class SnapshotSession: Sendable {
             "the snapshot kept VM \(name) paused longer than its \(VMMHost.tenths(limit)) s limit (process \(client) did not release it), so the VM was resumed and the snapshot abandoned: take it again"
         }
         guard abandoned else { return }
-        holder.withLock { $0?.end(); $0 = nil }
+        holder.withLock {
+            $0?.end(); $0 = nil
+        }
         try? subject.machine.resume()
         subject.log("VM \(name): a snapshot kept the guest paused for \(VMMHost.tenths(limit)) s: resumed, the snapshot is abandoned")
     }

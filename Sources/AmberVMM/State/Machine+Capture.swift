@@ -15,7 +15,8 @@ extension Machine {
         let xsaveSize = kvm.system.xsaveSize
         let vcpuStates = try vcpus.map { try PersistedVCPU(vcpu: $0, msrIndices: msrIndices, xsaveSize: xsaveSize).save() }
         let vmState = try kvm.save()
-        return MachineState(memory: GuestMemoryLayoutState(memory.regions), vcpus: vcpuStates, vm: vmState,
-                            serial: serial.save(), virtioDevices: virtioDevices.map { $0.save() })
+        return MachineState(
+            memory: GuestMemoryLayoutState(memory.regions), vcpus: vcpuStates, vm: vmState,
+            serial: serial.save(), virtioDevices: virtioDevices.map { $0.save() })
     }
 }

@@ -11,8 +11,10 @@ extension Machine {
     /// Order (docs/KVM.md): each vCPU's state, then the PIT, kvmclock and interrupt controllers,
     /// then the serial port. kvmclock continues from the captured reading (see
     /// `KVMVirtualMachine.restoreState`): the guest's clocks do not count the time spent on disk.
-    public static func restore(state: MachineState, memory file: FileDescriptor, sharing: GuestRAM.FileSharing,
-                               configuration: MachineConfiguration) throws -> Machine {
+    public static func restore(
+        state: MachineState, memory file: FileDescriptor, sharing: GuestRAM.FileSharing,
+        configuration: MachineConfiguration
+    ) throws -> Machine {
         try state.validate()
         try Self.check(state, fits: configuration)
         let ram = try GuestRAM(file: file, regions: state.memory.guestRAMRegions, sharing: sharing)
@@ -26,20 +28,27 @@ extension Machine {
     public func restore(from state: MachineState) throws {
         try state.validate()
         guard vcpus.count == state.vcpus.count else {
-            throw MachineStateError("the snapshot has \(state.vcpus.count) vCPUs but the machine to restore has \(vcpus.count): restore with the snapshot's vCPU count")
+            throw MachineStateError(
+                "the snapshot has \(state.vcpus.count) vCPUs but the machine to restore has \(vcpus.count): restore with the snapshot's vCPU count"
+            )
         }
         guard memory.regions == state.memory.guestRAMRegions else {
-            throw MachineStateError("the snapshot's guest memory layout differs from the machine's: restore with the snapshot's memory size")
+            throw MachineStateError(
+                "the snapshot's guest memory layout differs from the machine's: restore with the snapshot's memory size")
         }
         try restoreProcessorsAndDevices(from: state)
     }
 
     private static func check(_ state: MachineState, fits configuration: MachineConfiguration) throws {
         guard configuration.vcpuCount == state.vcpus.count else {
-            throw MachineStateError("the snapshot has \(state.vcpus.count) vCPUs but the machine to restore was configured with \(configuration.vcpuCount): restore with the snapshot's vCPU count")
+            throw MachineStateError(
+                "the snapshot has \(state.vcpus.count) vCPUs but the machine to restore was configured with \(configuration.vcpuCount): restore with the snapshot's vCPU count"
+            )
         }
         guard configuration.memoryBytes == state.memory.totalBytes else {
-            throw MachineStateError("the snapshot has \(state.memory.totalBytes) bytes of memory but the machine to restore was configured with \(configuration.memoryBytes): restore with the snapshot's memory size")
+            throw MachineStateError(
+                "the snapshot has \(state.memory.totalBytes) bytes of memory but the machine to restore was configured with \(configuration.memoryBytes): restore with the snapshot's memory size"
+            )
         }
     }
 
@@ -61,7 +70,8 @@ extension Machine {
     /// which the transport signals again.
     public func restoreVirtioDevices(_ saved: [VirtioDeviceState], onto attached: [VirtioDeviceAttachment]) throws {
         guard saved.count == attached.count else {
-            throw MachineStateError("the snapshot has \(saved.count) virtio devices but \(attached.count) are attached: attach the snapshot's devices")
+            throw MachineStateError(
+                "the snapshot has \(saved.count) virtio devices but \(attached.count) are attached: attach the snapshot's devices")
         }
         for (state, device) in zip(saved, attached) {
             try device.restore(state)

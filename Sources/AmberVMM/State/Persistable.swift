@@ -60,10 +60,14 @@ extension VirtioDeviceAttachment: Persistable {
     /// Refused unless the saved device sits where this one is and is of its kind.
     public func restore(_ state: VirtioDeviceState) throws {
         guard state.mmioBase == mmioBase else {
-            throw MachineStateError("the snapshot's virtio device at 0x\(String(state.mmioBase, radix: 16)) meets a device at 0x\(String(mmioBase, radix: 16)): attach devices in the snapshot's order")
+            throw MachineStateError(
+                "the snapshot's virtio device at 0x\(String(state.mmioBase, radix: 16)) meets a device at 0x\(String(mmioBase, radix: 16)): attach devices in the snapshot's order"
+            )
         }
         guard (state.block == nil) == (block == nil) else {
-            throw MachineStateError("the snapshot's virtio device at 0x\(String(state.mmioBase, radix: 16)) is \(state.block == nil ? "not " : "")a block device, the attached one is \(block == nil ? "not" : "")")
+            throw MachineStateError(
+                "the snapshot's virtio device at 0x\(String(state.mmioBase, radix: 16)) is \(state.block == nil ? "not " : "")a block device, the attached one is \(block == nil ? "not" : "")"
+            )
         }
         if let saved = state.block { try block?.restore(saved) }
         try transport.restore(state.transport)

@@ -41,8 +41,9 @@ public final class VirtioBlockDevice: VirtioDevice, @unchecked Sendable {
     /// Opens the raw image at `path`; `serial` (what GET_ID returns, at most 20 bytes) defaults to the
     /// file's name.
     public convenience init(path: String, readOnly: Bool, serial: String? = nil) throws {
-        try self.init(backend: try RawFileBackend(path: path, readOnly: readOnly),
-                      serial: serial ?? Self.fileName(of: path))
+        try self.init(
+            backend: try RawFileBackend(path: path, readOnly: readOnly),
+            serial: serial ?? Self.fileName(of: path))
     }
 
     /// The last component of `path`, as URL's lastPathComponent gives it (without linking URL's parser).
@@ -77,7 +78,9 @@ public final class VirtioBlockDevice: VirtioDevice, @unchecked Sendable {
     /// have the same size and mode; call while the device is paused so no request straddles the swap.
     public func replaceBackend(_ backend: BlockBackend) throws {
         guard backend.size / Self.sectorSize == capacitySectors, backend.readOnly == readOnly else {
-            throw VirtioError("replacement disk has \(backend.size / Self.sectorSize) sectors\(backend.readOnly ? " read-only" : ""), but the device has \(capacitySectors)\(readOnly ? " read-only" : ""): use a disk of the same size and mode")
+            throw VirtioError(
+                "replacement disk has \(backend.size / Self.sectorSize) sectors\(backend.readOnly ? " read-only" : ""), but the device has \(capacitySectors)\(readOnly ? " read-only" : ""): use a disk of the same size and mode"
+            )
         }
         worker.whileIdle { self.backend = backend }
     }
@@ -150,8 +153,9 @@ public final class VirtioBlockDevice: VirtioDevice, @unchecked Sendable {
         var completed = false
         do {
             while !worker.pauseRequested, let chain = try queue.popAvailable() {
-                let written = BlockRequest.execute(chain, on: backend, capacitySectors: capacitySectors,
-                                                   readOnly: readOnly, writeThrough: writeThrough, serial: serial)
+                let written = BlockRequest.execute(
+                    chain, on: backend, capacitySectors: capacitySectors,
+                    readOnly: readOnly, writeThrough: writeThrough, serial: serial)
                 queue.addUsed(chain, writtenLength: written)
                 completed = true
             }
@@ -182,7 +186,9 @@ extension VirtioBlockDevice {
     /// Checks that this device can stand in for the saved one (same size and mode).
     public func restore(_ state: State) throws {
         guard state.capacitySectors == capacitySectors, state.readOnly == readOnly else {
-            throw VirtioError("disk has \(capacitySectors) sectors\(readOnly ? " read-only" : ""), but the saved device had \(state.capacitySectors)\(state.readOnly ? " read-only" : ""): restore onto the snapshot's disk")
+            throw VirtioError(
+                "disk has \(capacitySectors) sectors\(readOnly ? " read-only" : ""), but the saved device had \(state.capacitySectors)\(state.readOnly ? " read-only" : ""): restore onto the snapshot's disk"
+            )
         }
     }
 }

@@ -2,7 +2,8 @@ import AmberCore
 import ArgumentParser
 
 struct Logs: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "logs", abstract: "Print the serial console output of a VM started with --detach.")
+    static let configuration = CommandConfiguration(
+        commandName: "logs", abstract: "Print the serial console output of a VM started with --detach.")
 
     @OptionGroup var home: HomeOption
 

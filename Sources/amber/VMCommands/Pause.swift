@@ -3,7 +3,8 @@ import AmberCore
 import ArgumentParser
 
 struct Pause: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "pause", abstract: "Stop every vCPU and device of a running VM until `amber resume`.")
+    static let configuration = CommandConfiguration(
+        commandName: "pause", abstract: "Stop every vCPU and device of a running VM until `amber resume`.")
 
     @OptionGroup var home: HomeOption
 

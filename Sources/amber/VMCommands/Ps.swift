@@ -26,10 +26,14 @@ struct VMList: ParsableCommand {
     static func run(_ options: Options) throws {
         let vms = VMManager(home: options.home.resolved).list()
         if options.json { return try printJSON(vms) }
-        let rows = [["NAME", "STATE", "PID", "VCPUS", "MEMORY", "UPTIME"]] + vms.map { vm in
-            [vm.name, vm.state.rawValue, vm.pid.map(String.init) ?? "-", vm.vcpus.map(String.init) ?? "-",
-             vm.memoryBytes.map(ByteFormat.string) ?? "-", vm.uptimeSeconds.map(Self.duration) ?? "-"]
-        }
+        let rows =
+            [["NAME", "STATE", "PID", "VCPUS", "MEMORY", "UPTIME"]]
+            + vms.map { vm in
+                [
+                    vm.name, vm.state.rawValue, vm.pid.map(String.init) ?? "-", vm.vcpus.map(String.init) ?? "-",
+                    vm.memoryBytes.map(ByteFormat.string) ?? "-", vm.uptimeSeconds.map(Self.duration) ?? "-",
+                ]
+            }
         let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
         for row in rows {
             let cells = zip(row, widths).map { cell, width in cell.padding(toLength: width, withPad: " ", startingAt: 0) }

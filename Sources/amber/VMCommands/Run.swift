@@ -9,11 +9,11 @@ struct Run: ParsableCommand {
         commandName: "run",
         abstract: "Boot a VM: in the foreground with its serial console on this terminal, or with --detach.",
         discussion: """
-        Without --detach, amber-vmm runs attached to this terminal and `amber run` exits with its exit code \
-        (0 when the guest powered off or rebooted, 1 when it crashed, 2 for a bad configuration). \
-        SIGINT, SIGTERM and SIGHUP sent to `amber run` are passed on to amber-vmm. With --detach, the console goes to \
-        <home>/vms/NAME/console.log (see `amber logs`, `amber console`) and amber-vmm's own messages to vmm.log.
-        """)
+            Without --detach, amber-vmm runs attached to this terminal and `amber run` exits with its exit code \
+            (0 when the guest powered off or rebooted, 1 when it crashed, 2 for a bad configuration). \
+            SIGINT, SIGTERM and SIGHUP sent to `amber run` are passed on to amber-vmm. With --detach, the console goes to \
+            <home>/vms/NAME/console.log (see `amber logs`, `amber console`) and amber-vmm's own messages to vmm.log.
+            """)
 
     @OptionGroup var home: HomeOption
 
@@ -45,8 +45,9 @@ struct Run: ParsableCommand {
     var json = false
 
     func run() throws {
-        let request = RunRequest(name: name, kernel: kernel, initrd: initrd, disks: disks, memory: memory,
-                                 vcpus: vcpus, commandLine: cmdline)
+        let request = RunRequest(
+            name: name, kernel: kernel, initrd: initrd, disks: disks, memory: memory,
+            vcpus: vcpus, commandLine: cmdline)
         let launcher = VMLauncher(home: home.resolved)
         if detach {
             let pid = try launcher.runDetached(request)

@@ -28,7 +28,8 @@ struct Stop: ParsableCommand {
             FileHandle.standardError.write(Data("\(name) is not running; nothing to stop\n".utf8))
             if json { try printJSON(VMChange(vm: name, state: "notRunning")) }
         case .killed(let pid):
-            FileHandle.standardError.write(Data("amber-vmm for \(name) (pid \(pid)) did not exit within \(Int(timeout)) s and was killed\n".utf8))
+            FileHandle.standardError.write(
+                Data("amber-vmm for \(name) (pid \(pid)) did not exit within \(Int(timeout)) s and was killed\n".utf8))
             if json { return try printJSON(VMChange(vm: name, state: "killed", pid: pid)) }
             print("\(name) stopped")
         }
