@@ -18,16 +18,6 @@ import Testing
         }
     }
 
-    private func snapshot(
-        _ id: String, vm: String, at seconds: Double, policy: String?, protected: Bool = false,
-        stored: Int64 = 10
-    ) -> SnapshotRecord {
-        SnapshotRecord(
-            id: id, vm: vm, created: Date(timeIntervalSince1970: seconds), kind: "full",
-            memoryManifest: digest(1), logicalBytes: 100, storedBytes: stored, pauseMicroseconds: 5,
-            protected: protected, policy: policy)
-    }
-
     /// Stored summaries, fresh and equal to the rows, for every VM that has snapshots.
     private func expectConsistent(_ comment: Comment? = nil, sourceLocation: SourceLocation = #_sourceLocation) throws {
         #expect(try catalog.read { try $0.staleSummaryVMs() } == [], comment, sourceLocation: sourceLocation)

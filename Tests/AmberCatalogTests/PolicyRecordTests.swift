@@ -13,16 +13,6 @@ import Testing
         catalog = try Catalog(path: directory.path("catalog.db"))
     }
 
-    private func snapshot(
-        _ id: String, vm: String, at seconds: Double, policy: String?, protected: Bool = false,
-        stored: Int64 = 10
-    ) -> SnapshotRecord {
-        SnapshotRecord(
-            id: id, vm: vm, created: Date(timeIntervalSince1970: seconds), kind: "full",
-            memoryManifest: digest(1), logicalBytes: 100, storedBytes: stored, pauseMicroseconds: 5,
-            protected: protected, policy: policy)
-    }
-
     @Test func policyColumnRoundTripsAndDefaultsToNil() throws {
         try catalog.write { db in
             try db.insertVM(VMRecord(name: "web-1", config: "{}", created: Date(timeIntervalSince1970: 1)))
