@@ -32,14 +32,20 @@ import Testing
         }
     }
 
-    @Test func aWriteWhoseBodyThrowsLeavesNothingBehind() throws {
+    /// A store holding image "first" (text, seed `seed`), a random file "second" (seed `seed + 1`) beside it
+    /// still to import, and the store as it is before that import.
+    private func storeWithOneImage(seed: UInt64) throws -> (TemporaryDirectory, StoreContext, Snapshot) {
         let directory = try TemporaryDirectory(prefix: "amber-core-test")
         let context = try StoreContext(home: directory.home)
-        try TestContent.write(TestContent.text(1 << 20, seed: 1), to: directory.path("first"))
+        try TestContent.write(TestContent.text(1 << 20, seed: seed), to: directory.path("first"))
         _ = try ImageService(context: context).importImage(file: directory.path("first"), name: "first")
         let before = try snapshot(context)
+        try TestContent.write(TestContent.random(3 << 20, seed: seed + 1), to: directory.path("second"))
+        return (directory, context, before)
+    }
 
-        try TestContent.write(TestContent.random(3 << 20, seed: 2), to: directory.path("second"))
+    @Test func aWriteWhoseBodyThrowsLeavesNothingBehind() throws {
+        let (directory, context, before) = try storeWithOneImage(seed: 1)
         #expect(throws: Refused.self) {
             try context.write { writer in
                 let result = try writer.ingest(file: directory.path("second"))
@@ -55,13 +61,7 @@ import Testing
     }
 
     @Test func aWriteWhoseCommitThrowsAfterTheSealLeavesNothingBehind() throws {
-        let directory = try TemporaryDirectory(prefix: "amber-core-test")
-        let context = try StoreContext(home: directory.home)
-        try TestContent.write(TestContent.text(1 << 20, seed: 3), to: directory.path("first"))
-        _ = try ImageService(context: context).importImage(file: directory.path("first"), name: "first")
-        let before = try snapshot(context)
-
-        try TestContent.write(TestContent.random(3 << 20, seed: 4), to: directory.path("second"))
+        let (directory, context, before) = try storeWithOneImage(seed: 3)
         #expect(throws: Refused.self) {
             try context.write { writer in
                 try writer.ingest(file: directory.path("second"))

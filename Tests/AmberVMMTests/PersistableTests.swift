@@ -25,8 +25,7 @@ struct PersistableTests {
     }
 
     @Test func everyPartRoundTripsAndMakesUpTheMachineState() throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("amber-persist-\(UUID().uuidString).img").path
-        #expect(FileManager.default.createFile(atPath: path, contents: Data(count: 1 << 20)))
+        let path = MachineWithDisk.scratchDisk(bytes: 1 << 20)
         defer { try? FileManager.default.removeItem(atPath: path) }
         let guest = try TinyGuest()
         try guest.load(RealMode.countForever(at: 0x2000), at: 0x1000)

@@ -24,6 +24,13 @@ struct MachineWithDisk {
         machine.addPausableDevice(device)
     }
 
+    /// A zero-filled scratch disk of `bytes` under the temporary directory; the caller removes it.
+    static func scratchDisk(bytes: Int) -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("amber-state-\(UUID().uuidString).img").path
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(count: bytes)))
+        return path
+    }
+
     var attachment: VirtioDeviceAttachment { VirtioDeviceAttachment(mmioBase: Self.base, transport: transport, block: device) }
 
     /// What a guest driver does through the register window: features, one queue, DRIVER_OK.
@@ -47,14 +54,8 @@ struct MachineWithDisk {
 
 @Suite("Virtio devices in a machine state", .enabled(if: kvmPresent), .serialized)
 struct StateVirtioTests {
-    private func disk(bytes: Int) throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("amber-state-\(UUID().uuidString).img").path
-        #expect(FileManager.default.createFile(atPath: path, contents: Data(count: bytes)))
-        return path
-    }
-
     @Test func aDrivenBlockDeviceComesBackWithItsQueueAndRegisters() throws {
-        let path = try disk(bytes: 1 << 20)
+        let path = MachineWithDisk.scratchDisk(bytes: 1 << 20)
         defer { try? FileManager.default.removeItem(atPath: path) }
         let guest = try TinyGuest()
         try guest.load(RealMode.countForever(at: 0x2000), at: 0x1000)
@@ -83,8 +84,8 @@ struct StateVirtioTests {
     }
 
     @Test func devicesThatDoNotMatchTheSnapshotAreRefused() throws {
-        let path = try disk(bytes: 1 << 20)
-        let otherPath = try disk(bytes: 2 << 20)
+        let path = MachineWithDisk.scratchDisk(bytes: 1 << 20)
+        let otherPath = MachineWithDisk.scratchDisk(bytes: 2 << 20)
         defer { try? FileManager.default.removeItem(atPath: path); try? FileManager.default.removeItem(atPath: otherPath) }
         let guest = try TinyGuest()
         try guest.load(RealMode.countForever(at: 0x2000), at: 0x1000)
