@@ -71,11 +71,14 @@ let package = Package(
             ]),
         .target(name: "AmberCatalog", dependencies: ["CSQLite", "AmberModel"]),
         .target(name: "AmberPolicy", dependencies: ["Yams"]),
+        // Amber's networks on the host: definitions, addresses, the bridge, nftables table and dnsmasq of each,
+        // the VMs' taps and published ports (through iproute2, nft and dnsmasq); no VM code.
+        .target(name: "AmberNetwork", dependencies: ["AmberSystem"]),
         .target(
             name: "AmberCore",
             dependencies: [
-                "AmberControl", "AmberDisk", "AmberMachineState", "AmberModel", "AmberStore", "AmberCatalog", "AmberPolicy", "AmberSystem",
-                "CBuildInfo",
+                "AmberControl", "AmberDisk", "AmberMachineState", "AmberModel", "AmberNetwork", "AmberStore", "AmberCatalog", "AmberPolicy",
+                "AmberSystem", "CBuildInfo",
             ]),
 
         .executableTarget(name: "amber-vmm", dependencies: ["AmberControl", "AmberVMM", "AmberSystem"], linkerSettings: staticInRelease),
@@ -102,7 +105,7 @@ let package = Package(
         .executableTarget(
             name: "amber",
             dependencies: [
-                "AmberCore", "AmberCommandLine", "AmberModel", "AmberPolicy", "AmberCatalog", "AmberStore",
+                "AmberCore", "AmberCommandLine", "AmberModel", "AmberNetwork", "AmberPolicy", "AmberCatalog", "AmberStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ], linkerSettings: staticInRelease),
 
@@ -144,6 +147,7 @@ let package = Package(
         .testTarget(name: "AmberStoreTests", dependencies: ["AmberStore", "AmberModel", "AmberSystem", "AmberTestSupport"]),
         .testTarget(name: "AmberCatalogTests", dependencies: ["AmberCatalog", "AmberModel", "AmberTestSupport"]),
         .testTarget(name: "AmberPolicyTests", dependencies: ["AmberPolicy", "AmberTestSupport"]),
+        .testTarget(name: "AmberNetworkTests", dependencies: ["AmberNetwork", "AmberSystem", "AmberTestSupport"]),
         .testTarget(
             name: "AmberCoreTests",
             dependencies: [
@@ -156,7 +160,7 @@ let package = Package(
             name: "AmberCLITests",
             dependencies: [
                 "AmberCore", "AmberControl", "AmberModel", "AmberStore", "AmberCatalog", "AmberVMM", "AmberKVM", "AmberVirtio",
-                "AmberDisk", "AmberMachineState", "AmberSystem", "AmberTestSupport",
+                "AmberDisk", "AmberMachineState", "AmberNetwork", "AmberSystem", "AmberTestSupport",
             ]),
         .testTarget(
             name: "AmberFuzzingTests",

@@ -32,6 +32,8 @@ public struct AmberHome: Sendable {
     public var storeDirectory: URL { root.appendingPathComponent("store") }
     public var catalogFile: URL { root.appendingPathComponent("catalog.db") }
     public var vmsDirectory: URL { root.appendingPathComponent("vms") }
+    /// Amber's networks: `<networks>/<name>/` holds each one's definition, NICs and dnsmasq files (AmberNetwork).
+    public var networksDirectory: URL { root.appendingPathComponent("networks") }
 
     public func vmDirectory(_ name: String) -> URL { vmsDirectory.appendingPathComponent(name) }
     /// Snapshots taken out of the store for rollback and clone: `<cache>/snapshots/<id>/`.

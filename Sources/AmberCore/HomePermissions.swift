@@ -7,7 +7,9 @@ import Glibc
 /// `privateMarker`), and a home or top-level entry loosened by hand later (then the walk is done again).
 extension AmberHome {
     /// What Amber keeps in the home. Only these are walked: anything else a user put there is theirs.
-    static let privateEntries = ["store", "catalog.db", "catalog.db-wal", "catalog.db-shm", "vms", "cache", "policies", "amberd.lock"]
+    static let privateEntries = [
+        "store", "catalog.db", "catalog.db-wal", "catalog.db-shm", "vms", "networks", "cache", "policies", "amberd.lock",
+    ]
     /// Written once a full walk has made the home private: later opens check only the top level (a store's
     /// thousands of pack files are not listed on every command).
     static let privateMarker = ".private"

@@ -20,6 +20,7 @@ struct Amber: ParsableCommand {
             StoreCommand.self,
             PolicyCommand.self,
             Run.self, Ps.self, Pause.self, Resume.self, Stop.self, Logs.self, Console.self,
+            NetworkCommand.self,
             SnapshotCommand.self, ListSnapshots.self, Rollback.self, Clone.self, DiskCommand.self, Remove.self,
             Prune.self,
         ]

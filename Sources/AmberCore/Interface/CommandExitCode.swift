@@ -1,4 +1,5 @@
 import AmberCatalog
+import AmberNetwork
 import AmberPolicy
 import AmberStore
 
@@ -32,6 +33,7 @@ public enum CommandExitCode {
         case let error as VMLifecycleError: return code(for: error)
         case let error as SnapshotError: return code(for: error)
         case let error as ImageError: return code(for: error)
+        case let error as NetworkError: return error.isUsageError ? usage : error.isFailure ? failure : refused
         case is VMRequestError, is NoStoreError: return usage
         case is PolicyErrors, is PolicyError, is PolicyDirectoryError, is CalendarEventError: return refused
         case let error as StoreError: return code(for: error)

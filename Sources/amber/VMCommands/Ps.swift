@@ -34,11 +34,7 @@ struct VMList: ParsableCommand {
                     vm.memoryBytes.map(ByteFormat.string) ?? "-", vm.uptimeSeconds.map(Self.duration) ?? "-",
                 ]
             }
-        let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
-        for row in rows {
-            let cells = zip(row, widths).map { cell, width in cell.padding(toLength: width, withPad: " ", startingAt: 0) }
-            print(cells.joined(separator: "  ").trimmingCharacters(in: .whitespaces))
-        }
+        TextTable.print(rows)
     }
 
     static func duration(_ seconds: Double) -> String {

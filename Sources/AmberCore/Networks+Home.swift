@@ -1,0 +1,6 @@
+import AmberNetwork
+
+extension AmberHome {
+    /// The home's networks (`<home>/networks`).
+    public var networks: Networks { Networks(directory: networksDirectory.path) }
+}
