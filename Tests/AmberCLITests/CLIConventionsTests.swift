@@ -110,6 +110,8 @@ struct CLIConventionsTests {
             (["rollback", "nosuch0", "--to", "latest"], 64, "no VM named nosuch0"),
             (["ps", "--bogus"], 64, "Unknown option '--bogus'"),
             (["run", "x", "--kernel", "/nonexistent", "--memory", "20Q"], 64, "--memory '20Q' is not a size"),
+            (["network", "rm", "nosuch0"], 64, "no network named nosuch0"),
+            (["network", "create", "x", "--subnet", "10.0.0.0/33"], 64, "bad subnet 10.0.0.0/33"),
         ])
     func errors(arguments: [String], code: Int32, message: String) throws {
         let home = try CLIHome()
@@ -149,7 +151,7 @@ struct CLIConventionsTests {
         arguments: [
             ["ps"], ["ps", "--json"], ["vm", "ls"], ["snapshots"], ["snapshot", "ls", "--json"], ["image", "ls"],
             ["store", "stats"], ["store", "stats", "--json"], ["policy", "plan"], ["policy", "plan", "--json"],
-            ["policy", "status"], ["policy", "check"], ["prune", "--dry-run"],
+            ["policy", "status"], ["policy", "check"], ["prune", "--dry-run"], ["network", "ls"], ["network", "ls", "--json"],
         ])
     func readOnlyCommandsCreateNothing(arguments: [String]) throws {
         let home = try CLIHome()
