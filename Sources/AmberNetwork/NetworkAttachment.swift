@@ -105,7 +105,9 @@ extension Networks {
         try Undo.running { (undo: inout Undo) throws(NetworkError) in
             try save(table, of: network, previous: old, undo: &undo)
         }
-        for attachment in leaving { Links.delete(attachment.tap) }
+        // The tap's name is derived again rather than read from the file: a damaged table must not name a link
+        // that is not Amber's.
+        for attachment in leaving { Links.delete(TapName.of(vm: attachment.vm, nic: attachment.nic, networksDirectory: directory)) }
     }
 
     func removeDirectory(_ name: String) {

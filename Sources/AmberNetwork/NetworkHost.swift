@@ -38,6 +38,6 @@ extension Networks {
     func tearDown(_ network: NetworkDefinition) {
         Dnsmasq.stop(files: files(network.name))
         Firewall.remove(table: network.tableName)
-        Links.delete(network.bridge)
+        Links.deleteBridge(network.bridge)
     }
 }

@@ -16,7 +16,17 @@ public struct Networks: Sendable {
 
     /// The network's definition, or nil when there is no such network.
     func definition(_ name: String) throws(NetworkError) -> NetworkDefinition? {
-        try JSONFile.read(NetworkDefinition.self, from: files(name).definition)
+        let path = files(name).definition
+        guard let definition = try JSONFile.read(NetworkDefinition.self, from: path) else { return nil }
+        guard definition.name == name, definition.version == NetworkDefinition.formatVersion else {
+            throw .damaged(path: path, reason: "it names network \(definition.name), format \(definition.version)")
+        }
+        do {
+            try NetworkName.validateLink(definition.bridge, network: name)
+        } catch {
+            throw .damaged(path: path, reason: "\(error)")
+        }
+        return definition
     }
 
     func existingDefinition(_ name: String) throws(NetworkError) -> NetworkDefinition {

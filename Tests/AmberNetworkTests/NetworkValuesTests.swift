@@ -75,7 +75,11 @@ struct NetworkValuesTests {
     @Test func rulesForwardPublishedPortsOnlyOnNatNetworks() throws {
         let nat = NetworkDefinition(name: "web", bridge: "amber-web", subnet: try .parse("10.9.0.0/24"), kind: .nat)
         let forward = FirewallRuleset.Forward(port: try .parse("8080:80"), guest: IPv4Address("10.9.0.2")!)
-        let text = FirewallRuleset(network: nat, forwards: [forward]).text
+        let udp = FirewallRuleset.Forward(port: try .parse("5353:53/udp"), guest: IPv4Address("10.9.0.3")!)
+        let text = FirewallRuleset(network: nat, forwards: [forward, udp]).text
+        #expect(text.contains("fib daddr type local udp dport 5353 dnat to 10.9.0.3:53"))
+        #expect(text.contains("ip daddr != 127.0.0.0/8 fib daddr type local udp dport 5353 dnat to 10.9.0.3:53"))
+        #expect(text.contains("oifname \"amber-web\" ip daddr 10.9.0.3 udp dport 53 ct status dnat accept"))
         #expect(text.hasPrefix("table ip amber_web\ndelete table ip amber_web\ntable ip amber_web {"))
         #expect(text.contains("ip saddr 10.9.0.0/24 ip daddr != 10.9.0.0/24 masquerade"))
         #expect(text.contains("fib daddr type local tcp dport 8080 dnat to 10.9.0.2:80"))

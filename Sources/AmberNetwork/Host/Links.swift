@@ -34,6 +34,23 @@ enum Links {
         }
     }
 
+    /// Deletes bridge `name` if it exists and is a bridge (a damaged definition naming the host's eth0 deletes
+    /// nothing); best effort, for undoing and removing.
+    static func deleteBridge(_ name: String) {
+        struct Link: Decodable {
+            struct Info: Decodable {
+                let kind: String?
+                enum CodingKeys: String, CodingKey { case kind = "info_kind" }
+            }
+            let linkinfo: Info?
+        }
+        guard exists(name), let output = try? HostCommand.output(.ip, ["-d", "-j", "link", "show", "dev", name]), output.succeeded,
+            let links = try? JSONDecoder().decode([Link].self, from: Data(output.standardOutput.utf8)),
+            links.first?.linkinfo?.kind == "bridge"
+        else { return }
+        delete(name)
+    }
+
     /// Deletes interface `name` if it exists; best effort, for undoing and removing.
     static func delete(_ name: String) {
         guard exists(name) else { return }
