@@ -56,7 +56,8 @@ extension Networks {
             try Links.createTap(tap, bridge: network.bridge, ownerUID: ownerUID)
             undo.push { Links.delete(tap) }
         }
-        try save(table, of: network, previous: old, undo: &undo)
+        // Attaching again unchanged (a restart, a rollback) rewrites nothing.
+        if table.attachments != old.attachments { try save(table, of: network, previous: old, undo: &undo) }
         return attachment
     }
 

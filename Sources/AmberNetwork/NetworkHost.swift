@@ -8,7 +8,8 @@ extension Networks {
             try Links.createBridge(network.bridge, address: network.gateway, subnet: network.subnet)
             undo.push { Links.delete(network.bridge) }
         }
-        try loadRules(network, undo: &undo)
+        // The table is replaced whenever the NICs change; here it is only made again when it is gone.
+        if !Firewall.exists(table: network.tableName) { try loadRules(network, undo: &undo) }
         if network.kind == .nat { try Firewall.enableForwarding() }
         let files = files(network.name)
         if Dnsmasq.runningPID(files: files) == nil {

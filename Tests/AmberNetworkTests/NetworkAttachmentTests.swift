@@ -49,6 +49,27 @@ struct NetworkAttachmentTests {
         #expect(try !bed.processes().contains("dnsmasq"))
     }
 
+    /// A reboot takes the bridge, the table, dnsmasq and the taps and leaves the home: the next attach brings the
+    /// network back as it was, with the NIC's address.
+    @Test func attachBringsBackANetworkTheHostLost() throws {
+        let bed = try NetworkTestBed()
+        defer { bed.remove() }
+        try bed.inside { try $0.create(name: "lan", subnet: try .parse("10.65.0.0/24")) }
+        let before = try bed.inside { try $0.attach(vm: "vm1", network: "lan", mac: Self.mac1, ownerUID: 0) }
+        let pids = try runProcess(URL(fileURLWithPath: NetworkNamespace.ip), ["netns", "pids", bed.namespace.name]).stdout
+        for pid in pids.split(whereSeparator: \.isNewline).compactMap({ pid_t($0) }) { kill(pid, SIGKILL) }
+        try bed.expectSuccess(bed.run(NetworkNamespace.ip, ["link", "del", "dev", before.tap]))
+        try bed.expectSuccess(bed.run(NetworkNamespace.ip, ["link", "del", "dev", "amber-lan"]))
+        try bed.expectSuccess(bed.run("/usr/sbin/nft", ["delete", "table", "ip", "amber_lan"]))
+        #expect(try bed.inside { try $0.inspect("lan") }.dnsmasqRunning == false)
+
+        let after = try bed.inside { try $0.attach(vm: "vm1", network: "lan", mac: Self.mac1, ownerUID: 0) }
+        #expect(after == before)
+        let network = try bed.inside { try $0.inspect("lan") }
+        #expect(network.bridgePresent && network.dnsmasqRunning)
+        #expect(try bed.master(of: after.tap) == "amber-lan" && bed.tableExists("amber_lan"))
+    }
+
     @Test func theDefaultNetworkIsMadeOnFirstUseOnAFreeSubnet() throws {
         let bed = try NetworkTestBed()
         defer { bed.remove() }
