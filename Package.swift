@@ -114,7 +114,7 @@ let package = Package(
         .target(
             name: "AmberFuzzing",
             dependencies: [
-                "AmberControl", "AmberCore", "AmberMachineState", "AmberModel", "AmberStore", "AmberPolicy", "AmberSystem",
+                "AmberControl", "AmberCore", "AmberMachineState", "AmberModel", "AmberNetwork", "AmberStore", "AmberPolicy", "AmberSystem",
             ]),
         .executableTarget(name: "amber-fuzz", dependencies: ["AmberFuzzing"]),
 
@@ -165,7 +165,7 @@ let package = Package(
         .testTarget(
             name: "AmberFuzzingTests",
             dependencies: [
-                "AmberFuzzing", "AmberControl", "AmberMachineState", "AmberPolicy", "AmberStore", "AmberVMM",
+                "AmberFuzzing", "AmberControl", "AmberMachineState", "AmberNetwork", "AmberPolicy", "AmberStore", "AmberVMM",
             ]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,5 +1,5 @@
 /// One fuzz target: a parser of bytes Amber did not just write (a pack, a manifest root, a machine
-/// state, a configuration, a control message, a policy file, a key slot, a record file), fed one input at a time.
+/// state, a configuration, a control message, a policy file, a key slot, a record file, a network's files), fed one input at a time.
 ///
 /// `run` hands the bytes to the real parser. A clear error from the parser is the expected answer to
 /// bad bytes and ends the run quietly; a crash is a bug, and so is an input the parser accepts but
@@ -22,6 +22,8 @@ public struct FuzzTarget: Sendable {
         FuzzTarget(name: "policy", run: { try PolicyFuzzTarget.run($0) }),
         FuzzTarget(name: "key-slot", run: { try KeySlotFuzzTarget.run($0) }),
         FuzzTarget(name: "record", run: { try RecordFuzzTarget.run($0) }),
+        FuzzTarget(name: "network-definition", run: { try NetworkFilesFuzzTarget.runDefinition($0) }),
+        FuzzTarget(name: "network-attachments", run: { try NetworkFilesFuzzTarget.runAttachments($0) }),
     ]
 
     public static func named(_ name: String) -> FuzzTarget? {

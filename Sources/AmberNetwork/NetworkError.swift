@@ -26,7 +26,12 @@ public enum NetworkError: CausedError, CustomStringConvertible, Equatable {
     case damaged(path: String, reason: String)
     case io(path: String, cause: FailureCause)
 
+    /// One line, whatever a name or a damaged file held: control characters are shown as `?`.
     public var description: String {
+        String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : $0 }))
+    }
+
+    private var text: String {
         switch self {
         case .badName(let name):
             return "bad network name \"\(name)\": use a lowercase letter, then lowercase letters, digits and -, at most 32 characters"

@@ -17,16 +17,8 @@ public struct Networks: Sendable {
     /// The network's definition, or nil when there is no such network.
     func definition(_ name: String) throws(NetworkError) -> NetworkDefinition? {
         let path = files(name).definition
-        guard let definition = try JSONFile.read(NetworkDefinition.self, from: path) else { return nil }
-        guard definition.name == name, definition.version == NetworkDefinition.formatVersion else {
-            throw .damaged(path: path, reason: "it names network \(definition.name), format \(definition.version)")
-        }
-        do {
-            try NetworkName.validateLink(definition.bridge, network: name)
-        } catch {
-            throw .damaged(path: path, reason: "\(error)")
-        }
-        return definition
+        guard let data = try JSONFile.data(at: path) else { return nil }
+        return try NetworkFileCheck.definition(data, name: name, path: path)
     }
 
     func existingDefinition(_ name: String) throws(NetworkError) -> NetworkDefinition {
@@ -36,7 +28,9 @@ public struct Networks: Sendable {
     }
 
     func attachmentTable(_ name: String) throws(NetworkError) -> AttachmentTable {
-        try JSONFile.read(AttachmentTable.self, from: files(name).attachments) ?? AttachmentTable()
+        let path = files(name).attachments
+        guard let data = try JSONFile.data(at: path) else { return AttachmentTable() }
+        return AttachmentTable(attachments: try NetworkFileCheck.attachments(data, of: try existingDefinition(name), path: path))
     }
 
     /// The names of every network, sorted.

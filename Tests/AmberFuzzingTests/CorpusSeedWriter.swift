@@ -1,6 +1,7 @@
 import AmberControl
 @testable import AmberFuzzing
 import AmberMachineState
+import AmberNetwork
 import AmberStore
 import AmberVMM
 import Foundation
@@ -77,6 +78,26 @@ struct CorpusSeedWriter {
             controlSocketPath: "/tmp/c.sock", consoleLogPath: nil,
             restore: RestoreSource(snapshotID: "s-0001", statePath: "/proc/self/exe", memoryPath: "/proc/self/exe"))
         try write(Array(try encoder.encode(restore)), target: "vm-config", name: "restore.json")
+    }
+
+    /// A network's definition and a NIC table with two VMs, one publishing ports, as Amber writes them.
+    @Test func networkSeeds() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try write(Array(try encoder.encode(NetworkFilesFuzzTarget.network)), target: "network-definition", name: "web.json")
+        let attachments = [
+            AmberNetwork.Attachment(
+                vm: "web1", nic: 0, mac: "52:54:00:12:34:56", ipv4: IPv4Address("10.213.0.2")!, tap: "amt0123456789a",
+                publishedPorts: [
+                    PublishedPort(hostPort: 8080, guestPort: 80), PublishedPort(hostPort: 5353, guestPort: 53, transport: .udp),
+                ]),
+            AmberNetwork.Attachment(vm: "web2", nic: 0, mac: "52:54:00:12:34:57", ipv4: IPv4Address("10.213.0.3")!, tap: "amt0123456789b"),
+        ]
+        struct Table: Encodable {
+            let version = 1
+            let attachments: [AmberNetwork.Attachment]
+        }
+        try write(Array(try encoder.encode(Table(attachments: attachments))), target: "network-attachments", name: "two-vms.json")
     }
 
     @Test func controlSeeds() throws {

@@ -1,6 +1,7 @@
 import AmberControl
 @testable import AmberFuzzing
 import AmberMachineState
+import AmberNetwork
 import AmberPolicy
 import AmberStore
 import AmberVMM
@@ -32,6 +33,13 @@ struct SeedDepthTests {
             let configuration = try ConfigurationCheck.decode(Data(try seed("vm-config", name)), path: name)
             try ConfigurationCheck.validate(configuration, hostMemoryBytes: 8 << 30)
         }
+    }
+
+    @Test func networkSeedsPassTheirChecks() throws {
+        let network = try NetworkFileCheck.definition(Data(try seed("network-definition", "web.json")), name: "web", path: "web.json")
+        let nics = try NetworkFileCheck.attachments(
+            Data(try seed("network-attachments", "two-vms.json")), of: network, path: "two-vms.json")
+        #expect(nics.count == 2 && nics[0].publishedPorts.count == 2)
     }
 
     @Test func manifestSeedDecodes() throws {

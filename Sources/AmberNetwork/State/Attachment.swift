@@ -25,6 +25,10 @@ struct AttachmentTable: Codable {
     var version = AttachmentTable.formatVersion
     var attachments: [Attachment] = []
 
+    init(attachments: [Attachment] = []) {
+        self.attachments = attachments
+    }
+
     /// dnsmasq's static leases: `MAC,IP,infinite` a line.
     var dhcpHosts: String {
         attachments.map { "\($0.mac),\($0.ipv4),infinite\n" }.joined()

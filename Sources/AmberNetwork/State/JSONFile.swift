@@ -8,14 +8,15 @@ enum JSONFile {
     /// What a network file may hold: a table of thousands of NICs fits; anything bigger is not Amber's.
     static let maximumBytes = 4 << 20
 
-    static func read<T: Decodable>(_ type: T.Type, from path: String) throws(NetworkError) -> T? {
+    /// The file's bytes, or nil when there is no such file; larger than `maximumBytes` is damage.
+    static func data(at path: String) throws(NetworkError) -> Data? {
         guard let file = try? FileDescriptor.open(path, O_RDONLY) else { return nil }
         do {
             let size = try file.size()
             guard size <= UInt64(maximumBytes) else { throw NetworkError.damaged(path: path, reason: "larger than 4 MiB") }
             var bytes = [UInt8](repeating: 0, count: Int(size))
-            _ = try bytes.withUnsafeMutableBytes { try file.read(into: $0, at: 0) }
-            return try JSONDecoder().decode(T.self, from: Data(bytes))
+            let read = try bytes.withUnsafeMutableBytes { try file.read(into: $0, at: 0) }
+            return Data(bytes.prefix(read))
         } catch let error as NetworkError {
             throw error
         } catch {
