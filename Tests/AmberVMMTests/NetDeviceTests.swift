@@ -73,7 +73,8 @@ struct NetDeviceTests {
         let good = TapInNamespace.frame(from: GuestWithNIC.guestMAC, payload: Self.payload)
         try guest.driver.transmit([], headerBytes: 8)  // a chain shorter than the 12-byte header
         try guest.driver.transmit([])  // a header and no Ethernet frame
-        try guest.driver.transmit(TapInNamespace.frame(from: GuestWithNIC.guestMAC, payload: [UInt8](repeating: 9, count: 65_540)))  // 65554 > 65550
+        // A frame of 65554 bytes, more than 65550.
+        try guest.driver.transmit(TapInNamespace.frame(from: GuestWithNIC.guestMAC, payload: [UInt8](repeating: 9, count: 65_540)))
         try guest.driver.transmit(good, flags: 1)  // NEEDS_CSUM without VIRTIO_NET_F_CSUM
         try guest.driver.transmit(good, gsoType: 1)  // TSO without HOST_TSO4
         try guest.driver.transmit(good)

@@ -248,3 +248,58 @@ struct GuestWithNIC {
         scratch.remove()
     }
 }
+
+/// A 64-bit tiny guest that drives the NIC at 0xD000_0000 itself, as a minimal virtio-net driver: handshake
+/// (VERSION_1, MAC, STATUS, MRG_RXBUF, CSUM, GUEST_CSUM: the last makes the device set the tap's offloads),
+/// receive and transmit queues, one receive buffer, one frame sent; then it waits for a frame to arrive,
+/// prints `received` and powers off. Used where the test cannot reach into the VMM (amber-vmm, confined).
+enum NetDriverGuest {
+    static let received = "the guest received a frame\n"
+    static let base: UInt64 = 0xD000_0000
+    static let receiveBuffer: UInt64 = 0x30_0000
+    static let transmitBuffer: UInt64 = 0x31_0000
+    static let features: UInt32 = (1 << 0) | (1 << 1) | (1 << 5) | (1 << 15) | (1 << 16)
+
+    /// mov rbx, address; mov dword [rbx], value
+    static func store(_ address: UInt64, _ value: UInt32) -> [UInt8] {
+        [0x48, 0xBB] + withUnsafeBytes(of: address.littleEndian, Array.init) + [0xC7, 0x03]
+            + withUnsafeBytes(of: value.littleEndian, Array.init)
+    }
+
+    static func register(_ offset: UInt64, _ value: UInt32) -> [UInt8] { store(base + offset, value) }
+
+    static func descriptor(queue: Int, address: UInt64, length: UInt32, flags: UInt16) -> [UInt8] {
+        let entry = NetDriver.descriptorTable(queue)
+        return store(entry, UInt32(truncatingIfNeeded: address)) + store(entry + 4, UInt32(address >> 32))
+            + store(entry + 8, length) + store(entry + 12, UInt32(flags))
+    }
+
+    static func code(sending frame: [UInt8]) -> [UInt8] {
+        typealias R = VirtioMMIORegister
+        var code = register(R.status, 1) + register(R.status, 3)
+        code += register(R.driverFeaturesSelect, 1) + register(R.driverFeatures, 1)
+        code += register(R.driverFeaturesSelect, 0) + register(R.driverFeatures, features) + register(R.status, 11)
+        for queue in 0..<2 {
+            code += register(R.queueSelect, UInt32(queue)) + register(R.queueSize, UInt32(NetDriver.queueSize))
+            code += register(R.queueDescriptorLow, UInt32(NetDriver.descriptorTable(queue)))
+            code += register(R.queueAvailableLow, UInt32(NetDriver.availableRing(queue)))
+            code += register(R.queueUsedLow, UInt32(NetDriver.usedRing(queue)))
+            code += register(R.queueReady, 1)
+        }
+        code += register(R.status, 15)
+        code += descriptor(queue: 0, address: receiveBuffer, length: 2048, flags: 2)
+        code += store(NetDriver.availableRing(0), 1 << 16)  // flags 0, idx 1 (ring[0] = descriptor 0)
+        let bytes = [UInt8](repeating: 0, count: 12) + frame
+        for offset in stride(from: 0, to: bytes.count, by: 4) {
+            let word = (0..<4).reduce(UInt32(0)) { $0 | UInt32(offset + $1 < bytes.count ? bytes[offset + $1] : 0) << (8 * UInt32($1)) }
+            code += store(transmitBuffer + UInt64(offset), word)
+        }
+        code += descriptor(queue: 1, address: transmitBuffer, length: UInt32(bytes.count), flags: 0)
+        code += store(NetDriver.availableRing(1), 1 << 16)
+        code += register(R.queueNotify, 0) + register(R.queueNotify, 1)
+        // mov rbx, used ring 0 + 2; wait: cmp word [rbx], 0; je wait
+        code += [0x48, 0xBB] + withUnsafeBytes(of: (NetDriver.usedRing(0) + 2).littleEndian, Array.init)
+        code += [0x66, 0x83, 0x3B, 0x00, 0x74, 0xFA]
+        return code + LongMode.print(received) + LongMode.powerOff + LongMode.haltForever
+    }
+}

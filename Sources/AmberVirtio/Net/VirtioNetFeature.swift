@@ -44,11 +44,6 @@ struct VirtioNetHeader {
     let flags: UInt8
     let gsoType: UInt8
 
-    init(flags: UInt8, gsoType: UInt8) {
-        self.flags = flags
-        self.gsoType = gsoType
-    }
-
     /// Whether a frame with this header may cross between the guest and the tap given `features` (the
     /// device's usable ones): a checksum to complete needs `checksumFeature`, segmentation the TSO feature of
     /// its kind (and ECN), and nothing else (UDP fragmentation, unknown kinds) is offered.
