@@ -186,3 +186,36 @@ final class InterruptCount: @unchecked Sendable {
     func add() { lock.withLock { value += 1 } }
     var count: Int { lock.withLock { value } }
 }
+
+/// CPU time (user + system, in clock ticks) of this process's threads named `name`.
+func threadCPUTicks(named name: String) -> Int {
+    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+    return tasks.reduce(0) { total, task in
+        guard let comm = try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8),
+            comm.trimmingCharacters(in: .whitespacesAndNewlines) == name,
+            let stat = try? String(contentsOfFile: "/proc/self/task/\(task)/stat", encoding: .utf8),
+            let afterName = stat.range(of: ") ")
+        else { return total }
+        // Fields after "(comm) ": state is field 3; utime and stime are fields 14 and 15.
+        let fields = stat[afterName.upperBound...].split(separator: " ")
+        return total + (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)
+    }
+}
+
+@Suite("virtio-net worker at rest", .enabled(if: kvmPresent && runsAsRoot && tunPresent), .serialized)
+struct NetWorkerRestTests {
+    /// Frames wait in the tap while the guest has no receive buffers (the guest keeps notifying the queue):
+    /// the worker sleeps instead of polling a readable tap in a loop.
+    @Test func framesWithoutBuffersDoNotKeepTheWorkerBusy() throws {
+        let guest = try GuestWithNIC()
+        defer { guest.stop() }
+        let frame = TapInNamespace.frame(to: GuestWithNIC.guestMAC, from: [0x02, 0, 0, 0, 0, 1], payload: [1])
+        for _ in 0..<5 { try guest.network.inject(frame) }
+        let before = threadCPUTicks(named: "virtio-net")
+        Thread.sleep(forTimeInterval: 1)
+        let used = threadCPUTicks(named: "virtio-net") - before
+        #expect(used < 20, "the virtio-net worker used \(used) ticks of CPU in 1 s")
+        try guest.driver.postReceiveBuffer(length: 2048)
+        #expect(guest.driver.waitForUsed(0, 1))
+    }
+}

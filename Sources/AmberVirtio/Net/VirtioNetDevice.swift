@@ -204,7 +204,12 @@ public final class VirtioNetDevice: VirtioDevice, @unchecked Sendable {
     /// Runs on the worker: control, transmit, then receive, each a bounded batch; comes back at once when a
     /// batch was cut short. Interrupts once per wake-up if the driver wants them.
     private func serve() {
-        guard let interrupt, lastError == nil else { return }
+        // While nothing takes frames the tap is left alone, rather than waking the worker again and again.
+        guard let interrupt, lastError == nil else {
+            pollsTap.store(false, ordering: .releasing)
+            return
+        }
+        if receive == nil { pollsTap.store(false, ordering: .releasing) }
         if appliedOffloads != wantedOffloads {
             // The offloads the guest negotiated: a tap that cannot take them keeps plain frames coming, which
             // every guest accepts.

@@ -17,8 +17,16 @@ extension VirtioNetDevice {
         }
         while delivered + dropped < Self.batchLimit, !worker.pauseRequested {
             if pendingFrameLength == nil {
-                // An error (the tap went away) ends this batch; the frame loop resumes on the next wake-up.
-                guard let length = try? tap.read(into: receiveBuffer) else { return (delivered > 0, false) }
+                let read: Int?
+                do {
+                    read = try tap.read(into: receiveBuffer)
+                } catch {
+                    // The tap went away (deleted under the VM): stop polling it, or its error would wake the
+                    // worker forever; the next receive notification tries again.
+                    pollsTap.store(false, ordering: .releasing)
+                    return (delivered > 0, false)
+                }
+                guard let length = read else { return (delivered > 0, false) }
                 guard length > VirtioNetHeader.size else {
                     dropped += 1
                     continue
