@@ -219,3 +219,40 @@ struct NetWorkerRestTests {
         #expect(guest.driver.waitForUsed(0, 1))
     }
 }
+
+@Suite("virtio-net across a snapshot", .enabled(if: kvmPresent && runsAsRoot && tunPresent), .serialized)
+struct NetRestoreTests {
+    /// amber-vmm's restore path (MachineBuilder): the NIC comes back at its slot with the snapshot's MAC (not
+    /// the new configuration's), its queues where they were, an announcement requested, on the new tap.
+    @Test func aRestoredVMContinuesItsQueuesOnANewTapAndAnnouncesItself() throws {
+        let original = try GuestWithNIC()
+        let first = TapInNamespace.frame(from: GuestWithNIC.guestMAC, payload: Array("before the snapshot".utf8))
+        try original.driver.transmit(first)
+        #expect(original.network.nextFrame() == first)
+        #expect(original.driver.waitForUsed(1, 1))
+        let machine = original.running.host.machine
+        try machine.pause()
+        let state = try machine.captureState(virtioDevices: original.running.host.virtioDevices)
+        let snapshot = try Scratch()
+        defer { snapshot.remove() }
+        try Data(try state.encoded()).write(to: URL(fileURLWithPath: snapshot.path("state")))
+        try Data(UnsafeRawBufferPointer(machine.memory.mapping.buffer)).write(to: URL(fileURLWithPath: snapshot.path("memory")))
+        let nextBuffer = original.driver.allocate(0)
+        original.stop()
+
+        let restored = try GuestWithNIC(
+            restore: RestoreSource(snapshotID: "s-1", statePath: snapshot.path("state"), memoryPath: snapshot.path("memory")),
+            mac: "52:54:00:00:00:99")
+        defer { restored.stop() }
+        #expect(restored.device.macAddress == GuestWithNIC.guestMAC)
+        // LINK_UP | ANNOUNCE, and a configuration-change interrupt (the tiny guest never acknowledges either).
+        #expect(restored.device.status == 3)
+        #expect(restored.running.host.virtioDevices[0].transport.interrupt.status & VirtioInterrupt.configurationChange != 0)
+        #expect(restored.running.host.virtioDevices[0].transport.save().queues == state.virtioDevices[0].transport.queues)
+        restored.driver.continueQueue(1, availableIndex: 1, nextDescriptor: 1, nextBuffer: nextBuffer)
+        let second = TapInNamespace.frame(from: GuestWithNIC.guestMAC, payload: Array("after the restore".utf8))
+        try restored.driver.transmit(second)
+        #expect(restored.network.nextFrame() == second)
+        #expect(restored.driver.waitForUsed(1, 2))
+    }
+}

@@ -140,6 +140,13 @@ final class NetDriver: @unchecked Sendable {
             VirtioMMIORegister.status, VirtioStatus.acknowledge | VirtioStatus.driver | VirtioStatus.featuresOK | VirtioStatus.driverOK)
     }
 
+    /// Continues `queue` where an earlier driver left it (a restored guest's rings).
+    func continueQueue(_ queue: Int, availableIndex: UInt16, nextDescriptor: UInt16, nextBuffer: UInt64) {
+        self.availableIndex[queue] = availableIndex
+        self.nextDescriptor[queue] = nextDescriptor
+        self.nextBuffer = nextBuffer
+    }
+
     var needsReset: Bool { register(VirtioMMIORegister.status) & VirtioStatus.needsReset != 0 }
 
     func allocate(_ count: Int) -> UInt64 {
@@ -228,16 +235,19 @@ struct GuestWithNIC {
     var device: VirtioNetDevice { running.host.networkDevices[0] }
     static let guestMAC: [UInt8] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56]
 
-    /// Built and started; `features` nil negotiates all offered.
-    init(features: UInt64? = nil) throws {
+    /// Built and started; `features` nil negotiates all offered. With `restore`, the VM continues from that
+    /// snapshot instead (its driver already started) on a tap of a new namespace, its NIC configured with `mac`.
+    init(features: UInt64? = nil, restore: RestoreSource? = nil, mac: String = "52:54:00:12:34:56") throws {
         scratch = try Scratch()
         network = try TapInNamespace()
         var configuration = try scratch.configuration(entryCode: NetKicker.code())
+        configuration.restore = restore
         configuration.networkInterfaces = [network.interface]
+        configuration.networkInterfaces[0].macAddress = mac
         let host = try VMMHost(configuration: configuration, consoleOutput: nil)
         let attachment = host.virtioDevices[0]
         driver = NetDriver(transport: attachment.transport, memory: host.machine.memory)
-        try driver.start(features: features)
+        if restore == nil { try driver.start(features: features) }
         running = try RunningHost(host)
         _ = eventually(within: 10) { host.machine.currentState == .running }
     }
