@@ -79,7 +79,9 @@ public final class VirtioNetDevice: VirtioDevice, @unchecked Sendable {
 
     /// Serves `tap` with `macAddress` (6 bytes) in the configuration space.
     public init(tap: TapDevice, macAddress: [UInt8]) throws {
-        precondition(macAddress.count == VirtioNetDeviceState.macAddressLength)
+        guard macAddress.count == VirtioNetDeviceState.macAddressLength else {
+            throw VirtioError("a MAC address has 6 bytes, not \(macAddress.count): give the NIC a well-formed MAC")
+        }
         self.tap = tap
         configuration = Mutex(Configuration(macAddress: macAddress, status: VirtioNetStatus.linkUp))
         queueNotifyEvents = try Self.queueSizes.map { _ in try EventFD(nonBlocking: true) }

@@ -59,6 +59,11 @@ extension VirtioNetDevice {
                 by: features, checksumFeature: VirtioNetFeature.guestChecksum, tso4: VirtioNetFeature.guestTSO4,
                 tso6: VirtioNetFeature.guestTSO6, ecn: VirtioNetFeature.guestECN)
         else { return .dropped }
+        if features & VirtioNetFeature.guestChecksum == 0 {
+            // Without GUEST_CSUM the header's flags must be 0 (section 5.1.6.4.1): DATA_VALID is the only one
+            // that can be left here, and the frame's checksum is complete anyway.
+            receiveBuffer[0] = 0
+        }
         let mergeable = features & VirtioNetFeature.mergeableReceiveBuffers != 0
         var chains: [(chain: DescriptorChain, length: Int)] = []
         var copied = 0
