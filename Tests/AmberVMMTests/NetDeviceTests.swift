@@ -256,3 +256,21 @@ struct NetRestoreTests {
         #expect(restored.driver.waitForUsed(1, 2))
     }
 }
+
+@Suite("NIC wiring", .enabled(if: kvmPresent))
+struct NetWiringTests {
+    /// Disks and NICs share the IOAPIC inputs from GSI 5: more devices than inputs is bad input, refused
+    /// before any file or tap is opened.
+    @Test func moreDevicesThanIOAPICInputsAreRefused() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        var configuration = try scratch.configuration(
+            entryCode: LongMode.powerOff, disks: (0..<12).map { DiskConfiguration(path: "/nonexistent/\($0)", readOnly: true) })
+        configuration.networkInterfaces = (0..<8).map {
+            NetworkInterfaceConfiguration(tapName: "tap\($0)", macAddress: "02:00:00:00:00:0\($0 + 1)")
+        }
+        #expect(
+            throws: ConfigurationError("12 disks and 8 NICs are too many: the IOAPIC has inputs for 19 virtio devices")
+        ) { try VMMHost(configuration: configuration, consoleOutput: nil) }
+    }
+}

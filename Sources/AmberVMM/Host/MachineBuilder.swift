@@ -12,6 +12,8 @@ import Glibc
 /// virtio NICs (after the disks, in the configuration's order).
 struct BuiltMachine {
     static let maximumDisks = 16
+    /// One IOAPIC input per virtio device, from `GuestMemoryLayout.virtioFirstGSI` up.
+    static let maximumVirtioDevices = Int(ACPITables.ioAPICInputs - GuestMemoryLayout.virtioFirstGSI)
 
     let machine: Machine
     /// Each disk as configured and as attached, in attachment order.
@@ -33,6 +35,12 @@ struct BuiltMachine {
     ) throws {
         guard configuration.disks.count <= Self.maximumDisks else {
             throw ConfigurationError("\(configuration.disks.count) disks is too many: attach at most \(Self.maximumDisks)")
+        }
+        let deviceCount = configuration.disks.count + configuration.networkInterfaces.count
+        guard deviceCount <= Self.maximumVirtioDevices else {
+            throw ConfigurationError(
+                "\(configuration.disks.count) disks and \(configuration.networkInterfaces.count) NICs are too many: the IOAPIC has inputs for \(Self.maximumVirtioDevices) virtio devices"
+            )
         }
         // NICs take the slots after the disks: a restore finds each device at the snapshot's address as long
         // as the VM keeps its disks and NICs in order.

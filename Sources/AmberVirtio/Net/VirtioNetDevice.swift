@@ -218,18 +218,19 @@ public final class VirtioNetDevice: VirtioDevice, @unchecked Sendable {
             try? tap.setOffloads(wantedOffloads)
             appliedOffloads = wantedOffloads
         }
-        var used = false
+        // The queues that returned chains: an interrupt goes out if one of them wants it.
+        var usedQueues: [SplitVirtqueue] = []
         var more = false
         do {
-            if let control { used = try serveControl(control) || used }
+            if let control, try serveControl(control) { usedQueues.append(control) }
             if let transmit {
                 let (sent, cut) = try serveTransmit(transmit)
-                used = used || sent
+                if sent { usedQueues.append(transmit) }
                 more = more || cut
             }
             if let receive {
                 let (delivered, cut) = try serveReceive(receive)
-                used = used || delivered
+                if delivered { usedQueues.append(receive) }
                 more = more || cut
             }
         } catch {
@@ -237,7 +238,7 @@ public final class VirtioNetDevice: VirtioDevice, @unchecked Sendable {
             pollsTap.store(false, ordering: .releasing)
             interrupt.markNeedsReset()
         }
-        if used, [receive, transmit, control].contains(where: { $0?.driverWantsInterrupt ?? false }) {
+        if usedQueues.contains(where: \.driverWantsInterrupt) {
             interrupt.raise(VirtioInterrupt.usedBuffer)
         }
         if more, !worker.pauseRequested { worker.wake() }
