@@ -109,3 +109,28 @@ wait_console() {
         usleep 300000
     done
 }
+
+# Amber's networks in the scenarios: iproute2's ip, not busybox's applet (busybox sh runs its own applets
+# before PATH, so the full path is needed).
+IP=/usr/sbin/ip
+
+# console_value NAME KEY: the last "KEY value" line on the console of detached VM NAME (the value only).
+console_value() {
+    amber logs "$1" 2>/dev/null | tr -d '\r' | sed -n "s/^$2 \([^ ]*\).*/\1/p" | tail -n1
+}
+
+# fetch URL [SECONDS]: the body of URL (busybox wget, each try bounded to 5 s), retried every 0.5 s until it
+# answers or SECONDS (default 60) pass; returns 1 then.
+fetch() {
+    deadline=$(( $(date +%s) + ${2:-60} ))
+    while :; do
+        wget -q -T 5 -O - "$1" 2>/dev/null && return 0
+        [ "$(date +%s)" -lt "$deadline" ] || return 1
+        usleep 500000
+    done
+}
+
+# refused HOST PORT: succeeds when a TCP connection to HOST:PORT fails within 5 s.
+refused() {
+    ! nc -w 5 "$1" "$2" </dev/null >/dev/null 2>&1
+}
