@@ -54,6 +54,7 @@ struct NetExecutableTests {
         }
         #expect(outcome.status == 0, "\(outcome.stderr)")
         #expect(outcome.stderr.contains("1 NIC(s)"))
+        #expect(outcome.stderr.contains("NIC on tap amtap0: 1 frames sent, 1 received, 0 refused"), "\(outcome.stderr)")
         #expect(outcome.stderr.contains("seccomp filters on every thread"))
         #expect(try String(contentsOfFile: configuration.consoleLogPath!, encoding: .utf8) == NetDriverGuest.received)
     }

@@ -67,6 +67,12 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
         server.close()
         console.detachAll()
         try stopDisks()
+        for (configured, device) in built.networkInterfaces {
+            let counters = device.counters
+            log(
+                "VM \(configuration.name) NIC on tap \(configured.tapName): \(counters.framesSent) frames sent, \(counters.framesReceived) received, \(counters.transmitRefused) refused (broken frames), \(counters.transmitErrors) not taken by the tap, \(counters.receiveDropped) dropped on receive"
+            )
+        }
         let ports = machine.ports.unclaimedAccesses, mmio = machine.mmio.unclaimedAccesses
         log(
             "VM \(configuration.name) ended: \(exit) (unclaimed accesses, ignored: port reads \(ports.reads), port writes \(ports.writes), MMIO reads \(mmio.reads), MMIO writes \(mmio.writes))"
