@@ -274,3 +274,54 @@ struct NetWiringTests {
         ) { try VMMHost(configuration: configuration, consoleOutput: nil) }
     }
 }
+
+@Suite("virtio-net against random rings", .enabled(if: kvmPresent && runsAsRoot && tunPresent), .serialized)
+struct NetRandomRingTests {
+    /// xorshift64*: reproducible rounds.
+    struct Generator: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state ^= state >> 12
+            state ^= state << 25
+            state ^= state >> 27
+            return state &* 0x2545_F491_4F6C_DD1D
+        }
+    }
+
+    /// Whatever a hostile guest puts in its receive and transmit rings, each round ends with the transmit chain
+    /// used or the device asking for a reset, the VM keeps running, and nothing longer than a frame may be
+    /// reaches the tap.
+    @Test func randomDescriptorsNeverCrashHangOrLeakOversizedFrames() throws {
+        let guest = try GuestWithNIC()
+        defer { guest.stop() }
+        var random = Generator(state: 0x2545_F491_4F6C_DD1D)
+        let low: UInt64 = NetDriver.buffersBase
+        let high: UInt64 = 64 << 20
+        var used = 0
+        var reset = 0
+        for _ in 0..<150 {
+            try guest.driver.start()
+            for queue in [0, 1] {
+                for index in 0..<NetDriver.queueSize {
+                    let nearMemory = random.next() % 4 != 0
+                    let address = nearMemory ? low + random.next() % (high - low) : random.next()
+                    let length = nearMemory ? UInt32(random.next() % 0x12000) : UInt32(truncatingIfNeeded: random.next())
+                    try guest.driver.setDescriptor(
+                        queue, index, address: address, length: length, flags: UInt16(random.next() % 8), next: UInt16(random.next() % 20))
+                }
+                try guest.driver.publish(queue, head: UInt16(random.next() % 18))
+            }
+            try guest.network.inject(TapInNamespace.frame(to: GuestWithNIC.guestMAC, from: [2, 0, 0, 0, 0, 1], payload: [1, 2, 3]))
+            #expect(eventually(within: 10, every: 0.001) { guest.driver.usedIndex(1) == 1 || guest.driver.needsReset })
+            if guest.driver.usedIndex(1) == 1 { used += 1 } else { reset += 1 }
+        }
+        #expect(used > 0 && reset > 0, "the rounds exercise both outcomes")
+        #expect(guest.running.host.machine.currentState == .running)
+        var buffer = [UInt8](repeating: 0, count: 1 << 17)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(guest.network.packets.rawValue, $0.baseAddress, $0.count, 0) }
+            guard count >= 0 else { break }
+            #expect(count <= VirtioNetDevice.maximumFrameBytes)
+        }
+    }
+}
