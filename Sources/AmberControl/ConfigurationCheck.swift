@@ -11,6 +11,8 @@ public enum ConfigurationCheck {
     public static let minimumMemoryBytes: UInt64 = 64 << 20
     public static let maximumVCPUs = 255
     public static let maximumSocketPathBytes = 90
+    public static let maximumNetworkInterfaces = 8
+    public static let maximumTapNameLength = 15
 
     /// Reads and decodes the configuration file.
     public static func load(path: String) throws -> VMConfiguration {
@@ -55,6 +57,7 @@ public enum ConfigurationCheck {
                 throw ConfigurationError("disk image \(disk.path) is not writable: fix its permissions or attach it read-only")
             }
         }
+        try validate(configuration.networkInterfaces)
         let memory = configuration.memoryBytes
         guard memory >= minimumMemoryBytes else {
             throw ConfigurationError("memory of \(describe(memory)) is too small: give the VM at least 64 MiB")
@@ -76,6 +79,52 @@ public enum ConfigurationCheck {
             throw ConfigurationError(
                 "control socket path \(configuration.controlSocketPath) is longer than \(maximumSocketPathBytes) bytes: use a shorter home directory"
             )
+        }
+    }
+
+    /// At most 8 NICs, each on a tap of its own with a well-formed, unicast MAC address of its own.
+    public static func validate(_ interfaces: [NetworkInterfaceConfiguration]) throws {
+        guard interfaces.count <= maximumNetworkInterfaces else {
+            throw ConfigurationError("\(interfaces.count) network interfaces is too many: attach at most \(maximumNetworkInterfaces)")
+        }
+        var taps = Set<String>()
+        var addresses = Set<MACAddress>()
+        for interface in interfaces {
+            let name = interface.tapName
+            guard (1...maximumTapNameLength).contains(name.utf8.count),
+                name.utf8.allSatisfy({ isTapNameByte($0) }), name != ".", name != ".."
+            else {
+                throw ConfigurationError(
+                    "tap device name \"\(name)\" is invalid: use 1 to \(maximumTapNameLength) characters of A-Z, a-z, 0-9, _, . and -")
+            }
+            guard taps.insert(name).inserted else {
+                throw ConfigurationError("tap device \(name) is attached twice: give each network interface a tap of its own")
+            }
+            guard let address = MACAddress(interface.macAddress), address.description == interface.macAddress else {
+                throw ConfigurationError(
+                    "MAC address \"\(interface.macAddress)\" is invalid: write six lowercase hex pairs separated by colons, like 52:54:00:ab:cd:ef"
+                )
+            }
+            guard address.isUnicast, !address.isZero else {
+                throw ConfigurationError(
+                    "MAC address \(address) is not a unicast address: use one whose first byte is even, like 52:54:00:ab:cd:ef")
+            }
+            guard addresses.insert(address).inserted else {
+                throw ConfigurationError("MAC address \(address) is used twice: give each network interface its own")
+            }
+            if let path = interface.networkNamespacePath, !path.hasPrefix("/") || path.utf8.count > 4096 {
+                throw ConfigurationError("network namespace path \"\(path)\" is not an absolute path: use /run/netns/NAME")
+            }
+        }
+    }
+
+    private static func isTapNameByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "-"):
+            return true
+        default:
+            return false
         }
     }
 

@@ -8,6 +8,9 @@ public struct VMConfiguration: Codable, Sendable, Equatable {
     public var memoryBytes: UInt64
     public var vcpus: Int
     public var disks: [DiskConfiguration]
+    /// The VM's NICs, attached after its disks in this order (a restore finds them where the snapshot had
+    /// them only in the same order). Missing in a file written before NICs existed: none.
+    public var networkInterfaces: [NetworkInterfaceConfiguration]
     /// The Unix socket amber-vmm listens on (mode 0600: only its owner can connect).
     public var controlSocketPath: String
     /// Where the serial console's output goes; nil attaches the console to amber-vmm's stdin/stdout.
@@ -22,7 +25,8 @@ public struct VMConfiguration: Codable, Sendable, Equatable {
     public init(
         name: String, kernelPath: String, initrdPath: String?, commandLine: String,
         memoryBytes: UInt64, vcpus: Int, disks: [DiskConfiguration],
-        controlSocketPath: String, consoleLogPath: String?, restore: RestoreSource? = nil
+        controlSocketPath: String, consoleLogPath: String?, restore: RestoreSource? = nil,
+        networkInterfaces: [NetworkInterfaceConfiguration] = []
     ) {
         self.name = name
         self.kernelPath = kernelPath
@@ -34,6 +38,43 @@ public struct VMConfiguration: Codable, Sendable, Equatable {
         self.controlSocketPath = controlSocketPath
         self.consoleLogPath = consoleLogPath
         self.restore = restore
+        self.networkInterfaces = networkInterfaces
+    }
+
+    // Decoded by hand only so that a missing `networkInterfaces` means none.
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        name = try container.decode(String.self, forKey: .name)
+        kernelPath = try container.decode(String.self, forKey: .kernelPath)
+        initrdPath = try container.decodeIfPresent(String.self, forKey: .initrdPath)
+        commandLine = try container.decode(String.self, forKey: .commandLine)
+        memoryBytes = try container.decode(UInt64.self, forKey: .memoryBytes)
+        vcpus = try container.decode(Int.self, forKey: .vcpus)
+        disks = try container.decode([DiskConfiguration].self, forKey: .disks)
+        networkInterfaces = try container.decodeIfPresent([NetworkInterfaceConfiguration].self, forKey: .networkInterfaces) ?? []
+        controlSocketPath = try container.decode(String.self, forKey: .controlSocketPath)
+        consoleLogPath = try container.decodeIfPresent(String.self, forKey: .consoleLogPath)
+        restore = try container.decodeIfPresent(RestoreSource.self, forKey: .restore)
+        snapshotPauseLimitSeconds = try container.decodeIfPresent(Double.self, forKey: .snapshotPauseLimitSeconds)
+    }
+}
+
+/// One virtio-net NIC: the tap device it is attached to (it must exist when amber-vmm starts) and the MAC
+/// address the guest sees.
+public struct NetworkInterfaceConfiguration: Codable, Sendable, Equatable {
+    /// 1 to 15 characters of [A-Za-z0-9_.-].
+    public var tapName: String
+    /// Six lowercase hex pairs, "52:54:00:ab:cd:ef"; unicast (see `MACAddress`).
+    public var macAddress: String
+    /// Nil: the tap is in amber-vmm's own network namespace. Otherwise a network namespace file (such as
+    /// /run/netns/NAME) that amber-vmm enters, on a thread of its own, to open the tap (a clone's tap lives in
+    /// a namespace of its own).
+    public var networkNamespacePath: String?
+
+    public init(tapName: String, macAddress: String, networkNamespacePath: String? = nil) {
+        self.tapName = tapName
+        self.macAddress = macAddress
+        self.networkNamespacePath = networkNamespacePath
     }
 }
 

@@ -29,6 +29,16 @@ enum VMConfigurationFuzzTarget {
             configuration.controlSocketPath.utf8.count <= ConfigurationCheck.maximumSocketPathBytes,
             "a socket path too long for sun_path accepted")
         try require(Set(configuration.disks.map(\.path)).count == configuration.disks.count, "a disk attached twice accepted")
+        let interfaces = configuration.networkInterfaces
+        try require(interfaces.count <= ConfigurationCheck.maximumNetworkInterfaces, "\(interfaces.count) NICs accepted")
+        for interface in interfaces {
+            try require(
+                (1...ConfigurationCheck.maximumTapNameLength).contains(interface.tapName.utf8.count),
+                "tap name \(interface.tapName) accepted")
+            let address = MACAddress(interface.macAddress)
+            try require(address?.isUnicast == true && address?.description == interface.macAddress, "MAC \(interface.macAddress) accepted")
+        }
+        try require(Set(interfaces.map(\.tapName)).count == interfaces.count, "a tap attached twice accepted")
 
         let again = try JSONDecoder().decode(VMConfiguration.self, from: try JSONEncoder().encode(configuration))
         try require(again == configuration, "a configuration, encoded and decoded again, differs")

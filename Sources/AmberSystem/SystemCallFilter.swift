@@ -21,6 +21,11 @@ public enum SystemCallFilter {
         guard csystem_filter_device_thread() == 0 else { throw SystemError("seccomp (device thread)") }
     }
 
+    /// The calling virtio network device worker thread, on top of the process's filter.
+    public static func confineNetworkDeviceThread() throws {
+        guard csystem_filter_network_device_thread() == 0 else { throw SystemError("seccomp (network device thread)") }
+    }
+
     /// Makes a call no filter allows (mount): the filter's self-test; the process ends if filters are on.
     public static func makeForbiddenCall() {
         _ = csystem_make_forbidden_call()

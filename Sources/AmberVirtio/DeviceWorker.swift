@@ -2,7 +2,8 @@ import AmberSystem
 import Glibc
 
 /// A device's own thread: it sleeps on the notify eventfd (a KVM ioeventfd once the VMM registers
-/// it), runs `work` for each wake-up, and can be paused so that no request is in flight.
+/// it), or in the device's own `waitForWork`, runs `work` for each wake-up, and can be paused so that no
+/// request is in flight.
 /// Unchecked: its flags are reached only under `condition`, a ConditionLock, because pausing and stopping
 /// wait on its condition variable (Synchronization's Mutex has none).
 final class DeviceWorker: @unchecked Sendable {
@@ -18,9 +19,15 @@ final class DeviceWorker: @unchecked Sendable {
     private var pendingConfinement: (() throws -> Void)?
     private var confinementFailure: ((Error) -> Void)?
 
-    init(name: String, notifyEvent: EventFD, work: @escaping @Sendable () -> Void) throws {
+    /// - waitForWork: blocks until there may be work (false: the worker must end); it is told whether the
+    ///   worker is paused, and must then wait for `notifyEvent` only (which `wake()` signals) and consume it.
+    ///   Without it the worker reads `notifyEvent`.
+    init(
+        name: String, notifyEvent: EventFD, waitForWork: (@Sendable (_ paused: Bool) -> Bool)? = nil,
+        work: @escaping @Sendable () -> Void
+    ) throws {
         self.notifyEvent = notifyEvent
-        try NativeThread.detached(name: name) { [unowned self] in self.run(work) }
+        try NativeThread.detached(name: name) { [unowned self] in self.run(waitForWork, work) }
     }
 
     /// True once a pause was requested: long batches check it between requests.
@@ -81,10 +88,15 @@ final class DeviceWorker: @unchecked Sendable {
         case work, skip, finish
     }
 
-    private func run(_ work: () -> Void) {
+    private func run(_ waitForWork: ((Bool) -> Bool)?, _ work: () -> Void) {
         condition.withLock { workerThread = pthread_self() }
         while true {
-            let woken = (try? notifyEvent.wait()) != nil
+            let woken: Bool
+            if let waitForWork {
+                woken = waitForWork(condition.withLock { paused || stopping })
+            } else {
+                woken = (try? notifyEvent.wait()) != nil
+            }
             let step: Step = condition.withLock {
                 if stopping || !woken {
                     finished = true

@@ -72,6 +72,14 @@ public final class SplitVirtqueue: @unchecked Sendable {
         return try chain(startingAt: head)
     }
 
+    /// Gives back the last `count` chains `popAvailable` returned and nothing used yet: the next
+    /// `popAvailable` returns them again (a received frame that needs more buffers than the driver has made
+    /// available waits for more).
+    public func undoPop(_ count: Int) {
+        precondition(count >= 0 && count <= Int(size))
+        nextAvailable &-= UInt16(count)
+    }
+
     /// Returns a chain to the driver with the number of bytes the device wrote into it (from the start
     /// of its writable buffers), and reports those bytes and the used-ring entry to guest memory as
     /// written. The entry is visible to the driver before the index that publishes it.

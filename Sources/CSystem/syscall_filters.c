@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <linux/kvm.h>
 #include <sys/ioctl.h>
+#include <linux/if_tun.h>
 #include "csystem.h"
 #include "pagemap_scan.h"
 
@@ -53,6 +54,8 @@ static const uint32_t process_ioctls[] = {
     KVM_GET_DEBUGREGS, KVM_GET_LAPIC, KVM_GET_TSC_KHZ, KVM_GET_CPUID2, KVM_GET_MSRS, KVM_GET_VCPU_EVENTS,
     KVM_GET_IRQCHIP, KVM_GET_PIT2, KVM_GET_CLOCK, KVM_CHECK_EXTENSION, KVM_GET_MSR_INDEX_LIST,
     PAGEMAP_SCAN,
+    // a virtio-net worker telling its tap which offloads the guest negotiated (see network_device_calls)
+    TUNSETOFFLOAD,
     TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ,
 };
 
@@ -81,6 +84,18 @@ static const int device_calls[] = {
     SYS_clock_gettime, SYS_clock_nanosleep, SYS_nanosleep, SYS_getpid, SYS_gettid,
 };
 
+// A virtio-net worker thread: the device calls above (the tap is a descriptor it holds: read for frames in, writev
+// for frames out), poll on the tap and its queues' eventfds, and one ioctl: TUNSETOFFLOAD on its tap, when the
+// guest's driver (re)negotiates offloads after the jail. No sockets, no paths, no other ioctl.
+static const int network_device_calls[] = {
+    SYS_brk, SYS_mmap, SYS_munmap, SYS_mprotect, SYS_mremap, SYS_madvise,
+    SYS_read, SYS_write, SYS_readv, SYS_writev, SYS_close, SYS_fcntl, SYS_poll, SYS_ppoll, SYS_ioctl,
+    SYS_futex, SYS_exit, SYS_exit_group, SYS_set_robust_list, SYS_rseq, SYS_sched_yield,
+    SYS_rt_sigprocmask, SYS_rt_sigreturn, SYS_sigaltstack, SYS_tgkill, SYS_restart_syscall,
+    SYS_clock_gettime, SYS_clock_nanosleep, SYS_nanosleep, SYS_getpid, SYS_gettid,
+};
+static const uint32_t network_device_ioctls[] = { TUNSETOFFLOAD };
+
 int csystem_filter_amber_vmm_process(void) {
     return csystem_install_syscall_filter(process_calls, COUNT(process_calls), process_ioctls, COUNT(process_ioctls), 1);
 }
@@ -88,6 +103,11 @@ int csystem_filter_amber_vmm_process(void) {
 int csystem_filter_device_thread(void) {
     // No request numbers at all: an ioctl request can match none, and SYS_ioctl is not in the list.
     return csystem_install_syscall_filter(device_calls, COUNT(device_calls), NULL, 0, 0);
+}
+
+int csystem_filter_network_device_thread(void) {
+    return csystem_install_syscall_filter(network_device_calls, COUNT(network_device_calls), network_device_ioctls,
+                                          COUNT(network_device_ioctls), 0);
 }
 
 int csystem_filter_vcpu_thread(void) {

@@ -70,6 +70,10 @@ struct CorpusSeedWriter {
             disks: [DiskConfiguration(path: "/proc/self/exe", readOnly: true)],
             controlSocketPath: "/root/.amber/vms/web-1/control.sock", consoleLogPath: "/root/.amber/vms/web-1/console.log")
         boot.snapshotPauseLimitSeconds = 5
+        boot.networkInterfaces = [
+            NetworkInterfaceConfiguration(tapName: "amber-web-1", macAddress: "52:54:00:12:34:56"),
+            NetworkInterfaceConfiguration(tapName: "clone-0", macAddress: "02:00:00:00:00:01", networkNamespacePath: "/run/netns/amber-c0"),
+        ]
         try write(Array(try encoder.encode(boot)), target: "vm-config", name: "boot.json")
         let restore = VMConfiguration(
             name: "web-1-clone", kernelPath: "", initrdPath: nil, commandLine: "",

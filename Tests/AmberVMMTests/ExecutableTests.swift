@@ -5,14 +5,14 @@ import Foundation
 import Testing
 @testable import AmberVMM
 
-private let vmmBinary = BuiltProducts.amberVMM.path
+let vmmBinary = BuiltProducts.amberVMM.path
 
-private struct Outcome {
+struct Outcome {
     let status: Int32
     let stderr: String
 }
 
-private func runVMM(_ arguments: [String], whileRunning: ((Process) throws -> Void)? = nil) throws -> Outcome {
+func runVMM(_ arguments: [String], whileRunning: ((Process) throws -> Void)? = nil) throws -> Outcome {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: vmmBinary)
     process.arguments = arguments

@@ -12,3 +12,6 @@ extension GuestRAM: GuestMemory {
 
 /// Block devices stop their worker between requests while the machine is paused.
 extension VirtioBlockDevice: PausableDevice {}
+
+/// Network devices stop reading the tap and serving their queues while the machine is paused.
+extension VirtioNetDevice: PausableDevice {}

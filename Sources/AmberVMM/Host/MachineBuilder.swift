@@ -8,13 +8,18 @@ import AmberVirtio
 import Glibc
 
 /// A VM built from a `VMConfiguration` and not yet running: the machine (booted from a kernel, or
-/// continued from a snapshot's state and memory), its virtio disks and their overlays' committers.
+/// continued from a snapshot's state and memory), its virtio disks and their overlays' committers, and its
+/// virtio NICs (after the disks, in the configuration's order).
 struct BuiltMachine {
     static let maximumDisks = 16
+    /// One IOAPIC input per virtio device, from `GuestMemoryLayout.virtioFirstGSI` up.
+    static let maximumVirtioDevices = Int(ACPITables.ioAPICInputs - GuestMemoryLayout.virtioFirstGSI)
 
     let machine: Machine
     /// Each disk as configured and as attached, in attachment order.
     let disks: [(configured: DiskConfiguration, device: VirtioBlockDevice)]
+    /// Each NIC as configured and as attached, in attachment order.
+    let networkInterfaces: [(configured: NetworkInterfaceConfiguration, device: VirtioNetDevice)]
     let virtioDevices: [VirtioDeviceAttachment]
     /// One per writable overlay: its map is committed within a second of a write, even without a FLUSH.
     let mapCommitters: [OverlayMapCommitter]
@@ -31,7 +36,19 @@ struct BuiltMachine {
         guard configuration.disks.count <= Self.maximumDisks else {
             throw ConfigurationError("\(configuration.disks.count) disks is too many: attach at most \(Self.maximumDisks)")
         }
-        let slots = configuration.disks.indices.map { GuestMemoryLayout.virtioMMIODevice(index: $0) }
+        let deviceCount = configuration.disks.count + configuration.networkInterfaces.count
+        guard deviceCount <= Self.maximumVirtioDevices else {
+            throw ConfigurationError(
+                "\(configuration.disks.count) disks and \(configuration.networkInterfaces.count) NICs are too many: the IOAPIC has inputs for \(Self.maximumVirtioDevices) virtio devices"
+            )
+        }
+        // NICs take the slots after the disks: a restore finds each device at the snapshot's address as long
+        // as the VM keeps its disks and NICs in order.
+        let slots = (0..<(configuration.disks.count + configuration.networkInterfaces.count)).map {
+            GuestMemoryLayout.virtioMMIODevice(index: $0)
+        }
+        // Opened before anything is built: a missing tap is bad input that fails at once.
+        let taps = try configuration.networkInterfaces.map { try Self.openTap($0) }
         let machineConfiguration = MachineConfiguration(
             name: configuration.name, memoryBytes: configuration.memoryBytes,
             vcpuCount: configuration.vcpus, serialOutput: serialOutput)
@@ -52,7 +69,7 @@ struct BuiltMachine {
         var disks: [(configured: DiskConfiguration, device: VirtioBlockDevice)] = []
         var virtioDevices: [VirtioDeviceAttachment] = []
         var mapCommitters: [OverlayMapCommitter] = []
-        for (disk, slot) in zip(configuration.disks, slots) {
+        for (disk, slot) in zip(configuration.disks, slots.prefix(configuration.disks.count)) {
             let (device, attachment) = try Self.attachDisk(disk, at: slot, to: machine)
             disks.append((disk, device))
             virtioDevices.append(attachment)
@@ -60,7 +77,14 @@ struct BuiltMachine {
                 mapCommitters.append(try OverlayMapCommitter(overlay: overlay, log: log))
             }
         }
+        var networkInterfaces: [(configured: NetworkInterfaceConfiguration, device: VirtioNetDevice)] = []
+        for ((interface, tap), slot) in zip(zip(configuration.networkInterfaces, taps), slots.dropFirst(configuration.disks.count)) {
+            let device = try VirtioNetDevice(tap: tap, macAddress: MACAddress(interface.macAddress)?.bytes ?? [])
+            virtioDevices.append(try Self.attachNetwork(device, at: slot, to: machine))
+            networkInterfaces.append((interface, device))
+        }
         self.disks = disks
+        self.networkInterfaces = networkInterfaces
         self.virtioDevices = virtioDevices
         self.mapCommitters = mapCommitters
         if let restoredState {
@@ -155,6 +179,37 @@ struct BuiltMachine {
         try machine.mmio.register(transport, base: slot.baseAddress, length: GuestMemoryLayout.virtioMMIOWindowSize)
         machine.addPausableDevice(device)
         return (device, VirtioDeviceAttachment(mmioBase: slot.baseAddress, transport: transport, block: device))
+    }
+
+    /// The NIC's tap, in its network namespace when one is named; failures are bad input (exit 2).
+    private static func openTap(_ interface: NetworkInterfaceConfiguration) throws -> TapDevice {
+        guard MACAddress(interface.macAddress) != nil else {
+            throw ConfigurationError("MAC address \"\(interface.macAddress)\" is invalid: write six hex pairs separated by colons")
+        }
+        do {
+            return try TapDevice.attach(name: interface.tapName, networkNamespacePath: interface.networkNamespacePath)
+        } catch let error as SystemError {
+            throw ConfigurationError(
+                "\(error.description)\(interface.networkNamespacePath.map { " (network namespace \($0))" } ?? ""): create the tap first (the VM's network set-up does)"
+            )
+        }
+    }
+
+    /// A virtio-mmio network device, wired like a disk: one ioeventfd per queue (datamatch = the queue's
+    /// index) straight to the device's worker, interrupts through an irqfd.
+    static func attachNetwork(_ device: VirtioNetDevice, at slot: VirtioMMIODeviceSlot, to machine: Machine) throws
+        -> VirtioDeviceAttachment
+    {
+        let irqfd = try EventFD()
+        try machine.kvm.registerIRQFD(irqfd, gsi: slot.gsi)
+        let transport = VirtioMMIOTransport(device: device, memory: machine.memory, interrupt: VirtioInterrupt(irqfd: irqfd))
+        for (queue, event) in device.queueNotifyEvents.enumerated() {
+            try machine.kvm.registerIOEventFD(
+                event, address: slot.baseAddress + VirtioMMIORegister.queueNotify, length: 4, dataMatch: UInt64(queue))
+        }
+        try machine.mmio.register(transport, base: slot.baseAddress, length: GuestMemoryLayout.virtioMMIOWindowSize)
+        machine.addPausableDevice(device)
+        return VirtioDeviceAttachment(mmioBase: slot.baseAddress, transport: transport, block: nil, network: device)
     }
 
     /// A disk with an overlay never writes its base; the overlay is made empty on first use.

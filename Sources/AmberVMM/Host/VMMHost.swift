@@ -48,7 +48,7 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
     /// socket and stops the devices, making every completed write durable.
     public func run() throws -> MachineExit {
         log(
-            "VM \(configuration.name) starting: \(configuration.vcpus) vCPU(s), \(ConfigurationCheck.describe(configuration.memoryBytes)) memory, \(built.disks.count) disk(s), pid \(getpid())"
+            "VM \(configuration.name) starting: \(configuration.vcpus) vCPU(s), \(ConfigurationCheck.describe(configuration.memoryBytes)) memory, \(built.disks.count) disk(s), \(built.networkInterfaces.count) NIC(s), pid \(getpid())"
         )
         try machine.start()
         // Served once the VM runs: a client whose request is answered finds it running.
@@ -67,6 +67,12 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
         server.close()
         console.detachAll()
         try stopDisks()
+        for (configured, device) in built.networkInterfaces {
+            let counters = device.counters
+            log(
+                "VM \(configuration.name) NIC on tap \(configured.tapName): \(counters.framesSent) frames sent, \(counters.framesReceived) received, \(counters.transmitRefused) refused (broken frames), \(counters.transmitErrors) not taken by the tap, \(counters.receiveDropped) dropped on receive"
+            )
+        }
         let ports = machine.ports.unclaimedAccesses, mmio = machine.mmio.unclaimedAccesses
         log(
             "VM \(configuration.name) ended: \(exit) (unclaimed accesses, ignored: port reads \(ports.reads), port writes \(ports.writes), MMIO reads \(mmio.reads), MMIO writes \(mmio.writes))"
@@ -78,6 +84,7 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
     /// a guest that powers off, reboots or is stopped keeps what it wrote (QEMU and Firecracker do too).
     /// Throws, naming each disk, when that fails, so amber-vmm exits with an error rather than 0.
     private func stopDisks() throws {
+        built.networkInterfaces.forEach { $0.device.stop() }
         built.mapCommitters.forEach { $0.stop() }
         built.disks.forEach { $0.device.stop() }
         var failures: [String] = []
@@ -93,18 +100,26 @@ public final class VMMHost: ControlTarget, @unchecked Sendable {
         }
     }
 
-    /// Each disk's worker thread installs the device filter (`SystemCallFilter.confineDeviceThread`) before
-    /// it serves another request; a worker that cannot stops serving and the VM stops, logged.
+    /// Each disk's worker thread installs the device filter (`SystemCallFilter.confineDeviceThread`), each
+    /// NIC's the network device filter (`confineNetworkDeviceThread`), before it serves another request; a
+    /// worker that cannot stops serving and the VM stops, logged.
     public func confineDeviceWorkers() {
+        let failed: (Error) -> Void = { [weak self] error in
+            self?.log("a virtio device thread could not install its system call filter: \(error)")
+            self?.machine.stop(.crashed(reason: "a virtio device thread could not be confined: \(error)"))
+        }
         for (_, device) in built.disks {
-            device.confineWorker(
-                { try SystemCallFilter.confineDeviceThread() },
-                failed: { [weak self] error in
-                    self?.log("a virtio device thread could not install its system call filter: \(error)")
-                    self?.machine.stop(.crashed(reason: "a virtio device thread could not be confined: \(error)"))
-                })
+            device.confineWorker({ try SystemCallFilter.confineDeviceThread() }, failed: failed)
+        }
+        for (_, device) in built.networkInterfaces {
+            device.confineWorker({ try SystemCallFilter.confineNetworkDeviceThread() }, failed: failed)
         }
     }
+
+    /// The NICs' devices, in attachment order (for tests and status).
+    var networkDevices: [VirtioNetDevice] { built.networkInterfaces.map(\.device) }
+    /// Every virtio device as attached (disks, then NICs).
+    var virtioDevices: [VirtioDeviceAttachment] { built.virtioDevices }
 
     /// Feeds bytes to the guest's serial port (from amber-vmm's stdin or a console client).
     public func typeIntoConsole(_ bytes: [UInt8]) {

@@ -34,6 +34,8 @@ extension ACPIPowerPort: Persistable {}
 extension VirtioMMIOTransport: Persistable {}
 /// A virtio block device: its disk's size and mode, checked against the disk attached on restore.
 extension VirtioBlockDevice: Persistable {}
+/// A virtio network device: its MAC address and status (the tap is the new VM's own).
+extension VirtioNetDevice: Persistable {}
 
 /// The VM-wide state KVM keeps: PIT, kvmclock and the interrupt controllers (restored after every vCPU).
 extension KVMVirtualMachine: Persistable {
@@ -51,10 +53,10 @@ public struct PersistedVCPU: Persistable {
     public func restore(_ state: VCPUState) throws { try vcpu.restoreState(state, xsaveSize: xsaveSize) }
 }
 
-/// A virtio-mmio device where it is attached: its transport and, for a block device, the block device.
+/// A virtio-mmio device where it is attached: its transport and, for a block or network device, that device.
 extension VirtioDeviceAttachment: Persistable {
     public func save() -> VirtioDeviceState {
-        VirtioDeviceState(mmioBase: mmioBase, transport: transport.save(), block: block?.save())
+        VirtioDeviceState(mmioBase: mmioBase, transport: transport.save(), block: block?.save(), network: network?.save())
     }
 
     /// Refused unless the saved device sits where this one is and is of its kind.
@@ -69,7 +71,15 @@ extension VirtioDeviceAttachment: Persistable {
                 "the snapshot's virtio device at 0x\(String(state.mmioBase, radix: 16)) is \(state.block == nil ? "not " : "")a block device, the attached one is \(block == nil ? "not" : "")"
             )
         }
+        guard (state.network == nil) == (network == nil) else {
+            throw MachineStateError(
+                "the snapshot's virtio device at 0x\(String(state.mmioBase, radix: 16)) is \(state.network == nil ? "not " : "")a network device, the attached one is \(network == nil ? "not" : "")"
+            )
+        }
         if let saved = state.block { try block?.restore(saved) }
+        if let saved = state.network { try network?.restore(saved) }
         try transport.restore(state.transport)
+        // The guest now sits behind another tap (or the same one after a rollback): it announces itself.
+        network?.announce()
     }
 }

@@ -45,6 +45,7 @@ int csystem_install_syscall_filter(const int *allowed, int count, const uint32_t
 int csystem_filter_amber_vmm_process(void);
 int csystem_filter_vcpu_thread(void);
 int csystem_filter_device_thread(void);
+int csystem_filter_network_device_thread(void);
 /// A system call no amber-vmm filter allows (for the filter's own self-test).
 long csystem_make_forbidden_call(void);
 /// An ioctl no amber-vmm filter allows (KVM_CREATE_VM on descriptor -1).
@@ -52,6 +53,28 @@ long csystem_make_forbidden_ioctl(void);
 /// A SIGSYS handler that writes "amber-vmm: thread TID made system call NR, which its seccomp filter forbids;
 /// the VM stops" to stderr and ends the process with exit status 1 (async-signal-safe: write and exit_group).
 int csystem_report_forbidden_calls(void);
+
+/// Opens /dev/net/tun non-blocking as the tap device `name` (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR) with virtio-net
+/// headers of `vnet_header_size` bytes. Without `create`, the kernel creates the tap when it is missing: callers
+/// that must attach to an existing tap check that it exists first. With `create`, fails (EBUSY) if it exists;
+/// with `persistent` too, the tap outlives the descriptor (it ends with its network namespace or `ip link del`).
+/// Returns the descriptor, or -1 with errno set.
+int csystem_tap_open(const char *name, int vnet_header_size, int create, int persistent);
+/// TUNSETOFFLOAD: which offloads (TUN_F_*) the reader of the tap accepts in frames it reads.
+int csystem_tap_set_offload(int fd, unsigned int offloads);
+extern const unsigned int CSYSTEM_TUN_F_CSUM;
+extern const unsigned int CSYSTEM_TUN_F_TSO4;
+extern const unsigned int CSYSTEM_TUN_F_TSO6;
+extern const unsigned int CSYSTEM_TUN_F_TSO_ECN;
+/// setns(fd, CLONE_NEWNET) for the calling thread.
+int csystem_enter_network_namespace(int namespace_fd);
+/// unshare(CLONE_NEWNET) for the calling thread: a new, empty network namespace (only a loopback, down).
+int csystem_unshare_network_namespace(void);
+/// Sets IFF_UP on interface `name` of the calling thread's network namespace.
+int csystem_set_interface_up(const char *name);
+/// A non-blocking AF_PACKET raw socket bound to interface `interface_index` (every protocol), in the calling
+/// thread's network namespace.
+int csystem_packet_socket(unsigned int interface_index);
 
 extern const unsigned int CSYSTEM_MFD_CLOEXEC;
 extern const unsigned int CSYSTEM_MFD_ALLOW_SEALING;
