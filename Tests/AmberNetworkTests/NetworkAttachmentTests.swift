@@ -1,3 +1,4 @@
+import AmberSystem
 import AmberTestSupport
 import Foundation
 import Testing
@@ -18,6 +19,9 @@ struct NetworkAttachmentTests {
         let first = try bed.inside { try $0.attach(vm: "vm1", network: "lan", mac: Self.mac1, ownerUID: 0) }
         #expect(first.ipv4.description == "10.60.0.2")
         #expect(try bed.master(of: first.tap) == "amber-lan")
+        // amber-vmm's side opens it as made (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR).
+        let opened = try bed.namespace.perform { try TapDevice.attach(name: first.tap).name }
+        #expect(opened == first.tap)
         let files = NetworkFiles(networksDirectory: bed.networks.directory, name: "lan")
         #expect(try String(contentsOfFile: files.dhcpHosts, encoding: .utf8) == "\(Self.mac1),10.60.0.2,infinite\n")
 
