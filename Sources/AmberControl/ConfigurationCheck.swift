@@ -112,6 +112,9 @@ public enum ConfigurationCheck {
             guard addresses.insert(address).inserted else {
                 throw ConfigurationError("MAC address \(address) is used twice: give each network interface its own")
             }
+            if let network = interface.network, network.utf8.count > 128 {
+                throw ConfigurationError("network name of \(network.utf8.count) bytes is too long: at most 128")
+            }
             if let path = interface.networkNamespacePath, !path.hasPrefix("/") || path.utf8.count > 4096 {
                 throw ConfigurationError("network namespace path \"\(path)\" is not an absolute path: use /run/netns/NAME")
             }

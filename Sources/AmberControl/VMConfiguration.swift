@@ -70,11 +70,15 @@ public struct NetworkInterfaceConfiguration: Codable, Sendable, Equatable {
     /// /run/netns/NAME) that amber-vmm enters, on a thread of its own, to open the tap (a clone's tap lives in
     /// a namespace of its own).
     public var networkNamespacePath: String?
+    /// What `amber run --net` attached the NIC to (`default`, a network's name, `bridge:NAME`, or `clone` for a
+    /// clone's namespace of its own), so a rollback reattaches it there; amber-vmm does not read it.
+    public var network: String?
 
-    public init(tapName: String, macAddress: String, networkNamespacePath: String? = nil) {
+    public init(tapName: String, macAddress: String, networkNamespacePath: String? = nil, network: String? = nil) {
         self.tapName = tapName
         self.macAddress = macAddress
         self.networkNamespacePath = networkNamespacePath
+        self.network = network
     }
 }
 

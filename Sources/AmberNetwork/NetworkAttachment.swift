@@ -6,8 +6,9 @@ extension Networks {
     /// network's bridge, and a static lease for the MAC. The default network is made on first use; a network
     /// whose host parts went with a reboot is brought up again. Attaching again (a restart, a rollback) keeps the
     /// NIC's address and published ports. Nothing is left half done: a failure undoes the tap, the lease and
-    /// whatever of the network this call made.
-    public func attach(vm: String, network name: String, mac: String, nic: Int = 0, ownerUID: uid_t) throws(NetworkError)
+    /// whatever of the network this call made. `alternateTap`: the NIC's other tap (see `TapName`).
+    public func attach(vm: String, network name: String, mac: String, nic: Int = 0, ownerUID: uid_t, alternateTap: Bool = false)
+        throws(NetworkError)
         -> Attachment
     {
         let mac = try MACText.canonical(mac)
@@ -18,8 +19,8 @@ extension Networks {
                 let network: NetworkDefinition
                 if let existing = try definition(name) {
                     network = existing
-                } else if name == NetworkName.defaultNetwork {
-                    network = try makeDefaultNetwork()
+                } else if name == NetworkName.defaultNetwork || name == NetworkName.isolatedNetwork {
+                    network = try makeBuiltInNetwork(name)
                     undo.push {
                         self.tearDown(network); self.removeDirectory(network.name)
                     }
@@ -28,17 +29,19 @@ extension Networks {
                 }
                 try detachElsewhere(vm: vm, nic: nic, keeping: name)
                 try bringUp(network, undo: &undo)
-                return try attach(vm: vm, nic: nic, mac: mac, ownerUID: ownerUID, to: network, undo: &undo)
+                return try attach(vm: vm, nic: nic, mac: mac, ownerUID: ownerUID, alternateTap: alternateTap, to: network, undo: &undo)
             }
         }
     }
 
-    private func attach(vm: String, nic: Int, mac: String, ownerUID: uid_t, to network: NetworkDefinition, undo: inout Undo)
+    private func attach(
+        vm: String, nic: Int, mac: String, ownerUID: uid_t, alternateTap: Bool, to network: NetworkDefinition, undo: inout Undo
+    )
         throws(NetworkError) -> Attachment
     {
         let old = try attachmentTable(network.name)
         var table = old
-        let tap = TapName.of(vm: vm, nic: nic, networksDirectory: directory)
+        let tap = TapName.of(vm: vm, nic: nic, networksDirectory: directory, alternate: alternateTap)
         let attachment: Attachment
         if let index = table.attachments.firstIndex(where: { $0.vm == vm && $0.nic == nic }) {
             let existing = table.attachments[index]
@@ -108,7 +111,9 @@ extension Networks {
         }
         // The tap's name is derived again rather than read from the file: a damaged table must not name a link
         // that is not Amber's.
-        for attachment in leaving { Links.delete(TapName.of(vm: attachment.vm, nic: attachment.nic, networksDirectory: directory)) }
+        for attachment in leaving {
+            TapName.both(vm: attachment.vm, nic: attachment.nic, networksDirectory: directory).forEach(Links.delete)
+        }
     }
 
     func removeDirectory(_ name: String) {

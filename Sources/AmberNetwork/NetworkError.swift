@@ -23,6 +23,7 @@ public enum NetworkError: CausedError, CustomStringConvertible, Equatable {
     case portTaken(PublishedPort, by: String)
     case publishOnIsolated(network: String)
     case notAttached(vm: String)
+    case unknownBridge(String)
     case damaged(path: String, reason: String)
     case io(path: String, cause: FailureCause)
 
@@ -75,6 +76,8 @@ public enum NetworkError: CausedError, CustomStringConvertible, Equatable {
             return "host port \(port.hostPort)/\(port.transport.rawValue) is taken by \(owner): publish another host port"
         case .publishOnIsolated(let network):
             return "network \(network) is isolated, so no port can be published to it: use a nat network"
+        case .unknownBridge(let bridge):
+            return "no bridge named \(bridge) on this host: create it first, or use an Amber network (`--net default`)"
         case .notAttached(let vm):
             return "VM \(vm) is not attached to any network"
         case .damaged(let path, let reason):
@@ -93,7 +96,7 @@ public enum NetworkError: CausedError, CustomStringConvertible, Equatable {
     /// MAC. Everything else is refused (the state does not allow it) or a failure.
     public var isUsageError: Bool {
         switch self {
-        case .badName, .badSubnet, .badPublish, .badMAC, .bridgeNameTooLong, .badBridgeName, .unknownNetwork: return true
+        case .badName, .badSubnet, .badPublish, .badMAC, .bridgeNameTooLong, .badBridgeName, .unknownNetwork, .unknownBridge: return true
         default: return false
         }
     }

@@ -13,8 +13,9 @@ enum NetworkSubnets {
 
 extension Networks {
     /// Creates the default network on the first candidate subnet nothing uses; the caller holds the lock.
-    func makeDefaultNetwork() throws(NetworkError) -> NetworkDefinition {
-        try NetworkAdmin.require("creating the default network")
+    /// `default` (nat) or `isolated` (no way out), made on the first free candidate subnet.
+    func makeBuiltInNetwork(_ name: String) throws(NetworkError) -> NetworkDefinition {
+        try NetworkAdmin.require("creating the \(name) network")
         var taken: [IPv4Subnet] = try HostAddresses.inUse().map(\.subnet)
         for other in names() {
             if let existing = try definition(other) { taken.append(existing.subnet) }
@@ -25,8 +26,8 @@ extension Networks {
             throw .noFreeSubnet(tried: "\(candidates.first!) to \(candidates.last!)")
         }
         let network = NetworkDefinition(
-            name: NetworkName.defaultNetwork, bridge: NetworkName.defaultBridge(for: NetworkName.defaultNetwork), subnet: subnet,
-            kind: .nat)
+            name: name, bridge: NetworkName.defaultBridge(for: name), subnet: subnet,
+            kind: name == NetworkName.isolatedNetwork ? .isolated : .nat)
         try make(network)
         return network
     }

@@ -178,7 +178,7 @@ struct CLIGuestTests {
         let kernel = try home.file("ticker.bzImage", TinyBzImage.bytes(entryCode: TinyGuest.ticker))
         let run = Process()
         run.executableURL = BuiltProducts.amber
-        run.arguments = ["run", "fg", "--kernel", kernel, "--memory", "64M", "--home", home.root.path]
+        run.arguments = ["run", "fg", "--kernel", kernel, "--memory", "64M", "--net", "none", "--home", home.root.path]
         let output = Pipe()
         let errors = Pipe()
         run.standardOutput = output

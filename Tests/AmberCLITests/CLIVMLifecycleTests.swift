@@ -33,7 +33,7 @@ struct CLIVMLifecycleTests {
         #expect(list?.isEmpty == true)
         let table = try home.amber(["ps"])
         #expect(table.status == 0)
-        #expect(table.stdout == "NAME  STATE  PID  VCPUS  MEMORY  UPTIME\n")
+        #expect(table.stdout == "NAME  STATE  PID  VCPUS  MEMORY  UPTIME  NETWORK\n")
         #expect(!FileManager.default.fileExists(atPath: home.root.path), "ps must not create the home")
     }
 
@@ -80,7 +80,8 @@ struct CLIVMLifecycleTests {
         let list = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
         #expect(list.map { $0["name"] as? String } == ["a-vm", "b-vm"])
         for vm in list {
-            #expect(Set(vm.keys) == ["name", "state", "pid", "vcpus", "memoryBytes", "uptimeSeconds"])
+            #expect(Set(vm.keys) == ["name", "state", "pid", "vcpus", "memoryBytes", "uptimeSeconds", "networkInterfaces"])
+            #expect((vm["networkInterfaces"] as? [Any])?.isEmpty == true, "started with --net none (AMBER_NET)")
             #expect(vm["state"] as? String == "stopped")
             #expect(vm["pid"] is NSNull)
             #expect(vm["uptimeSeconds"] is NSNull)
@@ -91,9 +92,9 @@ struct CLIVMLifecycleTests {
         let table = try home.amber(["ps"])
         #expect(
             table.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true) } == [
-                ["NAME", "STATE", "PID", "VCPUS", "MEMORY", "UPTIME"],
-                ["a-vm", "stopped", "-", "3", "96", "MiB", "-"],
-                ["b-vm", "stopped", "-", "3", "96", "MiB", "-"],
+                ["NAME", "STATE", "PID", "VCPUS", "MEMORY", "UPTIME", "NETWORK"],
+                ["a-vm", "stopped", "-", "3", "96", "MiB", "-", "-"],
+                ["b-vm", "stopped", "-", "3", "96", "MiB", "-", "-"],
             ])
     }
 

@@ -7,6 +7,9 @@ import Glibc
 public final class NetworkNamespace: Sendable {
     public let name: String
     public static let ip = "/usr/sbin/ip"
+    /// Enters the network namespace only, not `ip netns exec`'s mount namespace of its own: a namespace that amber
+    /// names in /run/netns (a clone's) must stay visible to the next command, as it is when amber runs on a host.
+    public static let nsenter = "/usr/bin/nsenter"
 
     public init(prefix: String = "amber-t") throws {
         name = "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())"
@@ -15,20 +18,21 @@ public final class NetworkNamespace: Sendable {
         _ = try exec(Self.ip, ["link", "set", "lo", "up"])
     }
 
-    /// Runs `executable arguments...` inside the namespace (`ip netns exec`), at most `timeout` seconds.
+    /// Runs `executable arguments...` inside the namespace (`nsenter --net`), at most `timeout` seconds.
     public func exec(_ executable: String, _ arguments: [String], timeout: Double = 60, environment: [String: String] = [:]) throws
         -> CLIResult
     {
         try runProcess(
-            URL(fileURLWithPath: Self.ip), ["netns", "exec", name, executable] + arguments, timeout: timeout, environment: environment)
+            URL(fileURLWithPath: Self.nsenter), ["--net=/run/netns/\(name)", executable] + arguments, timeout: timeout,
+            environment: environment)
     }
 
     /// Starts `executable arguments...` inside the namespace without waiting (a server); its output is discarded.
     /// `remove()` kills it if the caller did not.
     public func start(_ executable: String, _ arguments: [String]) throws -> Process {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.ip)
-        process.arguments = ["netns", "exec", name, executable] + arguments
+        process.executableURL = URL(fileURLWithPath: Self.nsenter)
+        process.arguments = ["--net=/run/netns/\(name)", executable] + arguments
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice

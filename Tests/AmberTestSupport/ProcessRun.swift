@@ -34,6 +34,9 @@ public func runProcess(
     process.arguments = arguments
     var environment = ProcessInfo.processInfo.environment
     environment["AMBER_HOME"] = nil
+    // `amber run` and `amber clone` attach VMs to the host's network unless told otherwise; tests must not change
+    // the host's network, so VMs get no NIC unless a test asks for one (inside a namespace of its own).
+    environment["AMBER_NET"] = "none"
     environment.merge(extra) { $1 }
     process.environment = environment
     let output = Pipe()

@@ -80,7 +80,7 @@ class BenchVM:
 
     def __init__(self, amber, name, kernel, memory_bytes):
         self.amber, self.name, self.memory_bytes = amber, name, memory_bytes
-        answer = amber.run("run", name, "--detach", "--kernel", kernel, "--memory", f"{memory_bytes >> 20}M")
+        answer = amber.run("run", name, "--detach", "--net", "none", "--kernel", kernel, "--memory", f"{memory_bytes >> 20}M")
         match = re.search(r"pid (\d+)", answer)
         if not match:
             raise AmberError(f"amber run --detach printed no pid: {answer.strip()}")

@@ -50,11 +50,16 @@ public struct RestoreService {
         let snapshot = try MaterializedSnapshot(record, context: context, recheckState: true, progress: progress)
         let directory = home.vm(name)
         let transaction = try RollbackLock(directory)
+        // Read before the VM's files are set aside: the restored VM takes the taps this one does not hold.
+        let currentNICs = directory.readConfiguration()?.networkInterfaces ?? []
         let aside = directory.exists ? try VMSetAside(directory, running: wasRunning) : nil
         let pid: Int32
         do {
             pid = try VMLauncher(home: home).runDetached(name: name, replacing: aside != nil) { directory, _ in
-                try snapshot.configuration(for: directory, detached: true)
+                var configuration = try snapshot.configuration(for: directory, detached: true)
+                configuration.networkInterfaces = try VMNetworking(home: home).reattach(
+                    vm: name, configuration.networkInterfaces, current: currentNICs)
+                return configuration
             }
         } catch {
             let problem = aside?.putBack()
@@ -78,7 +83,10 @@ public struct RestoreService {
         progress: (@Sendable (String, UInt64, UInt64) -> Void)? = nil
     ) throws -> CloneResult {
         let snapshot = try prepareClone(id, as: name, progress: progress)
-        let pid = try VMLauncher(home: home).runDetached(name: name) { try snapshot.configuration(for: $0, detached: $1) }
+        let launcher = VMLauncher(home: home)
+        let pid = try launcher.releasingNewNICsOnFailure(of: name) {
+            try launcher.runDetached(name: name) { try cloneConfiguration(snapshot, $0, $1) }
+        }
         return CloneResult(vm: name, snapshot: SnapshotSummary(snapshot.record), pid: pid)
     }
 
@@ -88,7 +96,20 @@ public struct RestoreService {
         progress: (@Sendable (String, UInt64, UInt64) -> Void)? = nil
     ) throws -> ExitStatus {
         let snapshot = try prepareClone(id, as: name, progress: progress)
-        return try VMLauncher(home: home).runInForeground(name: name) { try snapshot.configuration(for: $0, detached: $1) }
+        let launcher = VMLauncher(home: home)
+        return try launcher.releasingNewNICsOnFailure(of: name) {
+            try launcher.runInForeground(name: name) { try cloneConfiguration(snapshot, $0, $1) }
+        }
+    }
+
+    /// The snapshot's configuration for the clone, its NICs in a network namespace of the clone's own.
+    private func cloneConfiguration(_ snapshot: MaterializedSnapshot, _ directory: VMDirectory, _ detached: Bool) throws
+        -> VMConfiguration
+    {
+        var configuration = try snapshot.configuration(for: directory, detached: detached)
+        configuration.networkInterfaces = try VMNetworking(home: home).isolateClone(
+            vm: directory.name, configuration.networkInterfaces)
+        return configuration
     }
 
     private func prepareClone(

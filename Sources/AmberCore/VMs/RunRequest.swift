@@ -8,6 +8,12 @@ public struct RunRequest: Sendable {
     public var memory: String
     public var vcpus: Int
     public var commandLine: String?
+    /// `--net`; nil: `NetworkChoice.standard()`.
+    public var network: NetworkChoice?
+    /// `--mac`; nil: the VM's previous MAC, or a random one.
+    public var macAddress: String?
+    /// Each `--publish HOST:GUEST[/tcp|/udp]`.
+    public var publish: [String] = []
 
     /// The test guest's command line (docs/KVM.md): serial console, reboot through the keyboard
     /// controller, reboot on panic, no PCI probing.

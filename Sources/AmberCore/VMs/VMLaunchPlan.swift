@@ -7,7 +7,9 @@ import Glibc
 /// Turns a `RunRequest` into the `VMConfiguration` amber-vmm gets, checking every input first so
 /// that bad input fails before anything is written or started.
 enum VMLaunchPlan {
-    static func configuration(for request: RunRequest, in directory: VMDirectory, detached: Bool) throws -> VMConfiguration {
+    static func configuration(
+        for request: RunRequest, in directory: VMDirectory, home: AmberHome, detached: Bool
+    ) throws -> VMConfiguration {
         try VMName.validate(request.name)
         let memory = try memoryBytes(request.memory)
         guard (1...HostLimits.maximumVCPUs).contains(request.vcpus) else {
@@ -20,11 +22,20 @@ enum VMLaunchPlan {
         if let initrd { try checkReadable(initrd, role: "initrd") }
         let disks = try request.disks.enumerated().map { try disk($1, overlay: directory.overlay(forDisk: $0).path) }
         let socket = directory.controlSocket.path
+        // Last, once every other input is known to be good: it changes the host. A running VM's NICs are not
+        // touched (a second `amber run` of it fails further on).
+        if FileLock.isHeld(at: directory.configFile.path) {
+            throw VMLifecycleError.alreadyRunning(name: request.name, pid: directory.vmmPID)
+        }
+        let interfaces = try VMNetworking(home: home).attachForRun(
+            vm: request.name, choice: try request.network ?? NetworkChoice.standard(), mac: request.macAddress,
+            publish: request.publish, previous: directory.readConfiguration())
         return VMConfiguration(
             name: request.name, kernelPath: kernel, initrdPath: initrd,
             commandLine: request.commandLine ?? RunRequest.defaultCommandLine,
             memoryBytes: memory, vcpus: request.vcpus, disks: disks,
-            controlSocketPath: socket, consoleLogPath: detached ? directory.consoleLog.path : nil)
+            controlSocketPath: socket, consoleLogPath: detached ? directory.consoleLog.path : nil,
+            networkInterfaces: interfaces)
     }
 
     static func memoryBytes(_ text: String) throws -> UInt64 {

@@ -19,13 +19,32 @@ public struct VMLauncher {
 
     /// Runs the VM until amber-vmm exits and returns how it ended.
     public func runInForeground(_ request: RunRequest) throws -> ExitStatus {
-        try runInForeground(name: request.name) { try VMLaunchPlan.configuration(for: request, in: $0, detached: $1) }
+        try releasingNewNICsOnFailure(of: request.name) {
+            try runInForeground(name: request.name) { try VMLaunchPlan.configuration(for: request, in: $0, home: home, detached: $1) }
+        }
     }
 
     /// Starts the VM in the background; see `runDetached(name:startTimeout:configure:)`.
     public func runDetached(_ request: RunRequest, startTimeout: Double = 30) throws -> Int32 {
-        try runDetached(name: request.name, startTimeout: startTimeout) {
-            try VMLaunchPlan.configuration(for: request, in: $0, detached: $1)
+        try releasingNewNICsOnFailure(of: request.name) {
+            try runDetached(name: request.name, startTimeout: startTimeout) {
+                try VMLaunchPlan.configuration(for: request, in: $0, home: home, detached: $1)
+            }
+        }
+    }
+
+    /// A VM that held nothing on the host's network before a launch that failed holds nothing after it: the
+    /// taps, addresses and ports the launch made go again (a VM that had them keeps them: a failed restart
+    /// must not take a VM's address).
+    func releasingNewNICsOnFailure<T>(of vm: String, _ launch: () throws -> T) throws -> T {
+        let networking = VMNetworking(home: home)
+        let previous = home.vm(vm).readConfiguration()?.networkInterfaces ?? []
+        let heldBefore = networking.holdsAnything(vm: vm, previous)
+        do {
+            return try launch()
+        } catch {
+            if !heldBefore { try? networking.release(vm: vm, home.vm(vm).readConfiguration()?.networkInterfaces ?? []) }
+            throw error
         }
     }
 

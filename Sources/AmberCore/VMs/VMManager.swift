@@ -59,10 +59,14 @@ public struct VMManager {
         return .killed(pid: pid)
     }
 
-    /// Deletes a stopped VM's directory (configuration, logs, disk overlays). Its snapshots stay.
+    /// Deletes a stopped VM's directory (configuration, logs, disk overlays) and what its NICs held on the host
+    /// (taps, addresses, published ports, a clone's namespace). Its snapshots stay.
     public func remove(_ name: String) throws {
         let directory = try existing(name)
         guard !directory.isOwnedByLiveProcess else { throw VMLifecycleError.removingRunning(name: name) }
+        // The network first: if it cannot be released (no CAP_NET_ADMIN), the VM stays, and `amber rm` can be
+        // run again by someone who may.
+        try VMNetworking(home: home).release(vm: name, directory.readConfiguration()?.networkInterfaces ?? [])
         try FileManager.default.removeItem(at: directory.url)
     }
 
@@ -91,12 +95,14 @@ public struct VMManager {
     }
 
     func summary(of directory: VMDirectory) -> VMSummary {
+        let configuration = directory.readConfiguration()
+        let nics = NICSummary.of(vm: directory.name, configuration: configuration, networks: home.networks)
         if let status = try? ControlClient(directory).status() {
             return VMSummary(
                 name: directory.name, state: VMSummary.State(status.state), pid: status.pid,
-                vcpus: status.vcpus, memoryBytes: status.memoryBytes, uptimeSeconds: status.uptimeSeconds)
+                vcpus: status.vcpus, memoryBytes: status.memoryBytes, uptimeSeconds: status.uptimeSeconds,
+                networkInterfaces: nics)
         }
-        let configuration = directory.readConfiguration()
         let state: VMSummary.State
         if directory.isOwnedByLiveProcess {
             state = FileManager.default.fileExists(atPath: directory.controlSocket.path) ? .unresponsive : .booting
@@ -105,7 +111,8 @@ public struct VMManager {
         }
         return VMSummary(
             name: directory.name, state: state, pid: directory.vmmPID,
-            vcpus: configuration?.vcpus, memoryBytes: configuration?.memoryBytes, uptimeSeconds: nil)
+            vcpus: configuration?.vcpus, memoryBytes: configuration?.memoryBytes, uptimeSeconds: nil,
+            networkInterfaces: nics)
     }
 
     /// True once neither amber-vmm nor a foreground `amber run` holds the VM, within `timeout`.

@@ -14,6 +14,9 @@ public enum VMRequestError: CausedError, CustomStringConvertible, Equatable {
     case notBzImage(path: String)
     case notAFile(role: String, path: String)
     case socketPathTooLong(path: String, maximum: Int)
+    case badNetworkChoice(String)
+    case badMAC(String)
+    case publishWithoutNetwork(NetworkChoice)
 
     public var description: String {
         switch self {
@@ -40,6 +43,12 @@ public enum VMRequestError: CausedError, CustomStringConvertible, Equatable {
             return "\(role) \(path) is not a regular file or block device"
         case .socketPathTooLong(let path, let maximum):
             return "control socket path \(path) is longer than \(maximum) bytes: use a shorter --home or VM name"
+        case .badNetworkChoice(let text):
+            return "bad --net \"\(text)\": use none, default, isolated, bridge:NAME or the name of a network (`amber network ls`)"
+        case .badMAC(let text):
+            return "bad --mac \"\(text)\": use six hex pairs of a unicast address, like 52:54:00:12:34:56"
+        case .publishWithoutNetwork(let choice):
+            return "--publish needs one of Amber's networks, not --net \(choice): ports are published by Amber's firewall rules"
         }
     }
 }

@@ -17,9 +17,11 @@ public struct VMSummary: Encodable, Equatable, Sendable {
     public var vcpus: Int?
     public var memoryBytes: UInt64?
     public var uptimeSeconds: Double?
+    /// Empty for a VM without NICs.
+    public var networkInterfaces: [NICSummary] = []
 
     private enum CodingKeys: String, CodingKey {
-        case name, state, pid, vcpus, memoryBytes, uptimeSeconds
+        case name, state, pid, vcpus, memoryBytes, uptimeSeconds, networkInterfaces
     }
 
     /// Absent values are written as null rather than left out, so every object has every field.
@@ -31,5 +33,6 @@ public struct VMSummary: Encodable, Equatable, Sendable {
         try container.encode(vcpus, forKey: .vcpus)
         try container.encode(memoryBytes, forKey: .memoryBytes)
         try container.encode(uptimeSeconds, forKey: .uptimeSeconds)
+        try container.encode(networkInterfaces, forKey: .networkInterfaces)
     }
 }

@@ -2,6 +2,8 @@
 public enum NetworkName {
     /// The network `amber run` attaches to when no other is named; made on first use.
     public static let defaultNetwork = "default"
+    /// Made on first use like `default`, but its VMs reach only each other and the host.
+    public static let isolatedNetwork = "isolated"
     /// Linux's IFNAMSIZ less the terminating zero.
     public static let maximumLinkNameLength = 15
     static let maximumLength = 32

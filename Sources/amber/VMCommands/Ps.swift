@@ -13,7 +13,7 @@ struct VMList: ParsableCommand {
     struct Options: ParsableArguments {
         @OptionGroup var home: HomeOption
 
-        @Flag(help: "Print a JSON array of {name, state, pid, vcpus, memoryBytes, uptimeSeconds}.")
+        @Flag(help: "Print a JSON array of {name, state, pid, vcpus, memoryBytes, uptimeSeconds, networkInterfaces}.")
         var json = false
     }
 
@@ -27,14 +27,25 @@ struct VMList: ParsableCommand {
         let vms = VMManager(home: options.home.resolved).list()
         if options.json { return try printJSON(vms) }
         let rows =
-            [["NAME", "STATE", "PID", "VCPUS", "MEMORY", "UPTIME"]]
+            [["NAME", "STATE", "PID", "VCPUS", "MEMORY", "UPTIME", "NETWORK"]]
             + vms.map { vm in
                 [
                     vm.name, vm.state.rawValue, vm.pid.map(String.init) ?? "-", vm.vcpus.map(String.init) ?? "-",
                     vm.memoryBytes.map(ByteFormat.string) ?? "-", vm.uptimeSeconds.map(Self.duration) ?? "-",
+                    Self.network(vm.networkInterfaces),
                 ]
             }
         TextTable.print(rows)
+    }
+
+    /// `default 10.213.0.2`, `clone (own namespace)`, `bridge:br0`, or `-` without a NIC.
+    static func network(_ nics: [NICSummary]) -> String {
+        guard !nics.isEmpty else { return "-" }
+        return nics.map { nic in
+            let network = nic.network ?? "tap \(nic.tap)"
+            if nic.namespace != nil { return "\(network) (own namespace)" }
+            return ([network, nic.ipv4].compactMap { $0 } + nic.publishedPorts).joined(separator: " ")
+        }.joined(separator: ", ")
     }
 
     static func duration(_ seconds: Double) -> String {

@@ -38,6 +38,20 @@ struct Run: ParsableCommand {
     @Option(help: "Kernel command line (default: \"\(RunRequest.defaultCommandLine)\").")
     var cmdline: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "The NIC's network: none, default (made on first use: DHCP, DNS, NAT), isolated, bridge:NAME (a bridge of your own) or a network from `amber network create` (default: $AMBER_NET, else default).",
+            valueName: "network"))
+    var net: String?
+
+    @Option(help: ArgumentHelp("The NIC's MAC address (default: the VM's previous one, else a random one).", valueName: "mac"))
+    var mac: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Publish guest port GUEST on host port HOST, tcp unless /udp; repeat for more.", valueName: "host:guest[/udp]"))
+    var publish: [String] = []
+
     @Flag(help: "Start in the background and return once the VM runs.")
     var detach = false
 
@@ -45,9 +59,12 @@ struct Run: ParsableCommand {
     var json = false
 
     func run() throws {
-        let request = RunRequest(
+        var request = RunRequest(
             name: name, kernel: kernel, initrd: initrd, disks: disks, memory: memory,
             vcpus: vcpus, commandLine: cmdline)
+        request.network = try net.map(NetworkChoice.parse)
+        request.macAddress = mac
+        request.publish = publish
         let launcher = VMLauncher(home: home.resolved)
         if detach {
             let pid = try launcher.runDetached(request)

@@ -5,6 +5,8 @@
 # Debian's kernel probes the absent CMOS clock port by port, which took 15-20 s of each boot under the
 # nested harness (measured with QEMU's microvm, BENCHMARKS.md); skipping that initcall removes it.
 GUEST_CMDLINE="console=ttyS0 reboot=k panic=1 pci=off quiet initcall_blacklist=add_rtc_cmos"
+# VMs get no NIC unless a scenario asks for one with --net (the network scenarios do).
+export AMBER_NET=none
 # Seconds one guest may take from `amber run` to its exit; nested KVM under TCG is slow.
 GUEST_TIMEOUT="${GUEST_TIMEOUT:-300}"
 
@@ -56,9 +58,10 @@ show() {
     echo "---" >&2
 }
 
-# vm_state NAME: the state `amber ps --json` reports for NAME (empty when unlisted).
+# vm_state NAME: the state `amber ps` reports for NAME (empty when unlisted). The table, not --json: busybox has
+# no JSON parser, and a VM's object holds nested ones (its NICs).
 vm_state() {
-    amber ps --json 2>/dev/null | tr -d ' \t\n' | tr '{' '\n' | grep -F "\"name\":\"$1\"" | sed -n 's/.*"state":"\([a-z]*\)".*/\1/p' | head -n1
+    amber ps 2>/dev/null | awk -v name="$1" 'NR > 1 && $1 == name { print $2; exit }'
 }
 
 # vmm_pids: the amber-vmm processes that belong to this scenario. Inside the nested harness every one does;
@@ -119,12 +122,12 @@ console_value() {
     amber logs "$1" 2>/dev/null | tr -d '\r' | sed -n "s/^$2 \([^ ]*\).*/\1/p" | tail -n1
 }
 
-# fetch URL [SECONDS]: the body of URL (busybox wget, each try bounded to 5 s), retried every 0.5 s until it
-# answers or SECONDS (default 60) pass; returns 1 then.
+# fetch URL [SECONDS]: the body of URL (busybox wget, each try bounded to 5 s by `timeout`: busybox 1.35's own
+# -T crashes), retried every 0.5 s until it answers or SECONDS (default 60) pass; returns 1 then.
 fetch() {
     deadline=$(( $(date +%s) + ${2:-60} ))
     while :; do
-        wget -q -T 5 -O - "$1" 2>/dev/null && return 0
+        timeout 5 wget -q -O - "$1" 2>/dev/null && return 0
         [ "$(date +%s)" -lt "$deadline" ] || return 1
         usleep 500000
     done
