@@ -40,5 +40,5 @@ struct VMCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vm",
         abstract: "Run, list, stop and remove VMs (the same commands as `amber run`, `amber ps`, ...).",
-        subcommands: [Run.self, VMList.self, Pause.self, Resume.self, Stop.self, Logs.self, Console.self, Remove.self])
+        subcommands: [Run.self, VMList.self, Inspect.self, Pause.self, Resume.self, Stop.self, Logs.self, Console.self, Remove.self])
 }

@@ -55,6 +55,11 @@ struct CLINetworkRunTests {
         #expect(nic.network == "lab" && nic.mac == "52:54:00:aa:bb:01" && nic.namespace == nil)
         #expect(nic.ipv4?.hasPrefix("10.88.0.") == true && nic.publishedPorts == ["8080:80/tcp"], "\(nic)")
         #expect(try Self.master(of: nic.tap, namespace) == "amber-lab")
+        let inspected = try namespace.amber(["vm", "inspect", "web1"], home: home)
+        #expect(
+            inspected.stdout.contains(
+                "nic 0: network lab, mac 52:54:00:aa:bb:01, tap \(nic.tap), address \(nic.ipv4 ?? "?"), published 8080:80/tcp"),
+            "\(inspected.stdout)")
         let log = try String(contentsOf: home.root.appendingPathComponent("vms/web1/vmm.log"), encoding: .utf8)
         #expect(log.contains("1 NIC(s)"), "\(log)")
 

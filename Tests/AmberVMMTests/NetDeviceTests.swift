@@ -4,6 +4,7 @@ import AmberSystem
 import AmberTestSupport
 import AmberVirtio
 import Foundation
+import Synchronization
 import Testing
 @testable import AmberVMM
 
@@ -278,6 +279,26 @@ struct NetWiringTests {
 @Suite("virtio-net against random rings", .enabled(if: kvmPresent && runsAsRoot && tunPresent), .serialized)
 struct NetRandomRingTests {
     /// xorshift64*: reproducible rounds.
+    /// A device's worker thread may run before its initializer has returned: 2,000 devices made and stopped in a row,
+    /// while the other core is kept busy, must never touch the half-made device (amber-vmm died of SIGILL under a
+    /// loaded CI machine when the worker's first wait read the not yet assigned `worker`).
+    @Test func devicesMadeAndStoppedInARowNeverCrash() throws {
+        let tap = try TapInNamespace()
+        let device = try tap.namespace.run { try TapDevice.attach(name: TapInNamespace.tapName) }
+        let spinning = Atomic(true)
+        let spinner = try BackgroundWork(name: "spinner") {
+            var count = 0
+            while spinning.load(ordering: .relaxed) { count &+= 1 }
+            return count
+        }
+        for _ in 0..<2000 {
+            let nic = try VirtioNetDevice(tap: device, macAddress: [0x52, 0x54, 0, 0x12, 0x34, 0x56])
+            nic.stop()
+        }
+        spinning.store(false, ordering: .relaxed)
+        _ = try spinner.wait()
+    }
+
     /// Whatever a hostile guest puts in its receive and transmit rings, each round ends with the transmit chain
     /// used or the device asking for a reset, the VM keeps running, and nothing longer than a frame may be
     /// reaches the tap.

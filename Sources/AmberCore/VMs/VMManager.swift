@@ -27,6 +27,11 @@ public struct VMManager {
             .map(summary)
     }
 
+    /// One VM as `list` shows it; throws "no VM named" when there is none.
+    public func inspect(_ name: String) throws -> VMSummary {
+        summary(of: try existing(name))
+    }
+
     public func pause(_ name: String) throws {
         _ = try ControlClient(try running(name)).send(.pause)
     }

@@ -59,6 +59,9 @@ public final class VirtioNetDevice: VirtioDevice, @unchecked Sendable {
 
     let configuration: Mutex<Configuration>
     let statistics = Mutex(Statistics())
+    /// The worker's wake-up (`worker.notifyEvent`), kept apart: the worker thread runs `waitForWork` as soon as
+    /// it starts, which may be before `worker` is assigned (seen as a crash of amber-vmm under load).
+    let wakeEvent: EventFD
     var worker: DeviceWorker!
     // Changed only while the worker is idle (DeviceWorker.whileIdle), read by the worker.
     var receive: SplitVirtqueue?
@@ -86,9 +89,9 @@ public final class VirtioNetDevice: VirtioDevice, @unchecked Sendable {
         configuration = Mutex(Configuration(macAddress: macAddress, status: VirtioNetStatus.linkUp))
         queueNotifyEvents = try Self.queueSizes.map { _ in try EventFD(nonBlocking: true) }
         receiveBuffer = .allocate(byteCount: VirtioNetHeader.size + Self.maximumFrameBytes, alignment: 16)
-        let wake = try EventFD(nonBlocking: true)
+        wakeEvent = try EventFD(nonBlocking: true)
         worker = try DeviceWorker(
-            name: "virtio-net", notifyEvent: wake,
+            name: "virtio-net", notifyEvent: wakeEvent,
             waitForWork: { [weak self] paused in self?.waitForWork(paused: paused) ?? false },
             work: { [weak self] in self?.serve() })
     }
@@ -186,7 +189,7 @@ public final class VirtioNetDevice: VirtioDevice, @unchecked Sendable {
     /// buffers may be waiting) the tap. Eventfds found readable are consumed; a receive notification lets the
     /// worker look at the tap again.
     private func waitForWork(paused: Bool) -> Bool {
-        var descriptors = [pollfd(fd: worker.notifyEvent.descriptor.rawValue, events: Int16(POLLIN), revents: 0)]
+        var descriptors = [pollfd(fd: wakeEvent.descriptor.rawValue, events: Int16(POLLIN), revents: 0)]
         if !paused {
             descriptors += queueNotifyEvents.map { pollfd(fd: $0.descriptor.rawValue, events: Int16(POLLIN), revents: 0) }
             if pollsTap.load(ordering: .acquiring) {
@@ -195,7 +198,7 @@ public final class VirtioNetDevice: VirtioDevice, @unchecked Sendable {
         }
         let ready = descriptors.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), -1) }
         if ready < 0 { return errno == EINTR }
-        if descriptors[0].revents != 0 { _ = try? worker.notifyEvent.wait() }
+        if descriptors[0].revents != 0 { _ = try? wakeEvent.wait() }
         for (index, event) in queueNotifyEvents.enumerated() where descriptors.count > index + 1 && descriptors[index + 1].revents != 0 {
             _ = try? event.wait()
             if index == Self.receiveQueue { pollsTap.store(true, ordering: .releasing) }
