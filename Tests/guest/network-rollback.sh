@@ -49,4 +49,7 @@ done
 refused "$address" 4444 || { stop_all; fail "the attacker's port 4444 still answers after the rollback"; }
 [ "$(client_fetch)" = "the original page" ] || { stop_all; fail "the published port does not serve the original page after the rollback"; }
 stop_all
+# Bridges are the machine's, not the scenario's home's: leave none for the next scenario.
+amber rm web >/dev/null 2>&1 || fail "amber rm web failed"
+amber network rm default >rm.log 2>&1 || { show rm.log; fail "amber network rm default failed"; }
 echo "network-rollback: the defaced server was rolled back; same address, published port works, attacker's port closed"

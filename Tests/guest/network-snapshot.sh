@@ -5,7 +5,7 @@
 # of the connection is long gone, so the guest's connection is reset) whose NIC works: it serves a page again.
 . "$GUEST_TESTS_LIB"
 require_amber
-amber network create lab --subnet 10.78.0.0/24 >create.log 2>&1 || { show create.log; fail "amber network create failed"; }
+amber network create lab2 --subnet 10.78.0.0/24 >create.log 2>&1 || { show create.log; fail "amber network create failed"; }
 mkdir -p host-www && dd if=/dev/urandom of=host-www/payload bs=1M count=128 2>/dev/null
 expected="$(md5sum <host-www/payload | cut -d' ' -f1)"
 httpd -p 10.78.0.1:8081 -h "$PWD/host-www" || fail "cannot start the host's httpd on the bridge address"
@@ -20,7 +20,7 @@ echo "RECEIVED $sum"
 while :; do sleep 1; done
 G
 stop_all() { amber stop web >/dev/null 2>&1; }
-start_guest web guest.sh run.log --net lab
+start_guest web guest.sh run.log --net lab2
 wait_console web SERVING "$GUEST_TIMEOUT" || { amber logs web >console.log 2>&1; show console.log; stop_all; fail "the guest never served"; }
 address="$(console_value web SERVING)"
 echo go | nc -w 10 "$address" 9000
@@ -37,4 +37,7 @@ received="$(console_value web RECEIVED)"
 amber rollback web --to mid-transfer >rollback.log 2>&1 || { show rollback.log; stop_all; fail "amber rollback to the mid-transfer snapshot failed"; }
 [ "$(fetch "http://$address/" 120)" = "still serving" ] || { stop_all; fail "the guest restored mid-transfer does not serve at $address"; }
 stop_all
+# Bridges are the machine's, not the scenario's home's: leave none for the next scenario.
+amber rm web >/dev/null 2>&1 || fail "amber rm web failed"
+amber network rm lab2 >rm.log 2>&1 || { show rm.log; fail "amber network rm lab2 failed"; }
 echo "network-snapshot: the transfer across the snapshot arrived intact (md5 $expected); the restored guest's NIC works"
